@@ -1,0 +1,32 @@
+"""Stage 3, build: one pure function per concern, spec + region context in, troposphere out.
+
+A builder never imports another builder and does no I/O; what one needs from another
+is passed in as a typed handle (see `handles`). The assembler decides the order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from troposphere import AWSObject, Output, Parameter
+
+H = TypeVar("H")
+
+
+@dataclass
+class Built(Generic[H]):
+    """What a builder returns: resources for the template, outputs, and a handle for others."""
+
+    resources: list[AWSObject]
+    handle: H
+    outputs: list[Output] = field(default_factory=list)
+    parameters: list[Parameter] = field(default_factory=list)
+
+
+def purpose(resource: AWSObject, text: str) -> AWSObject:
+    """Record why a resource exists; users read the generated templates too."""
+    metadata = dict(getattr(resource, "Metadata", None) or {})
+    metadata["Purpose"] = text
+    resource.Metadata = metadata
+    return resource

@@ -1,0 +1,178 @@
+"""The web tier: launch template, instance role, Auto Scaling group and its scaling policy."""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Parameter, Ref, Sub, Tag, autoscaling, ec2, iam
+from troposphere.policies import AutoScalingRollingUpdate, UpdatePolicy
+
+from compiler import naming
+from compiler.builders import Built, purpose
+from compiler.builders.handles import (
+    ComputeHandle,
+    KeyHandle,
+    LoadBalancerHandle,
+    NetworkHandle,
+    SecurityGroupsHandle,
+    StorageHandle,
+)
+from compiler.context import RegionContext
+from compiler.spec import InfraSpec
+
+IMAGE_PARAMETER = "ImageId"
+# AWS-managed policies: the SSM agent (Session Manager, Patch Manager) and the CloudWatch
+# agent. Both are scoped by AWS and updated as the agents change.
+MANAGED_POLICIES = (
+    "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    "arn:${AWS::Partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
+)
+
+
+def assume_role_policy(service: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        ],
+    }
+
+
+def bucket_read_policy(storage: StorageHandle, key: KeyHandle) -> dict | None:
+    if not storage.buckets:
+        return None
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListOwnBuckets",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": [b.arn for b in storage.buckets],
+            },
+            {
+                "Sid": "ReadOwnBuckets",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [Sub("${Arn}/*", Arn=b.arn) for b in storage.buckets],
+            },
+            {
+                # Objects are SSE-KMS encrypted; decryption only when S3 asks on our behalf.
+                "Sid": "DecryptObjectsThroughS3",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key.key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")}
+                },
+            },
+        ],
+    }
+
+
+def build_compute(
+    spec: InfraSpec,
+    ctx: RegionContext,
+    network: NetworkHandle,
+    security_groups: SecurityGroupsHandle,
+    load_balancer: LoadBalancerHandle,
+    storage: StorageHandle,
+    key: KeyHandle,
+) -> Built[ComputeHandle]:
+    compute = spec.compute
+    image = Parameter(
+        IMAGE_PARAMETER,
+        Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+        Default=compute.image_parameter,
+        Description="SSM public parameter naming the AMI; resolved at each deploy",
+    )
+    policies = []
+    read_policy = bucket_read_policy(storage, key)
+    if read_policy:
+        policies.append(iam.Policy(PolicyName="read-own-buckets", PolicyDocument=read_policy))
+    role = purpose(
+        iam.Role(
+            "InstanceRole",
+            AssumeRolePolicyDocument=assume_role_policy("ec2.amazonaws.com"),
+            ManagedPolicyArns=[Sub(arn) for arn in MANAGED_POLICIES],
+            Policies=policies,
+        ),
+        "Instance identity: SSM, CloudWatch agent, and read of this stack's buckets only",
+    )
+    profile = iam.InstanceProfile("InstanceProfile", Roles=[Ref(role)])
+    launch_template = purpose(
+        ec2.LaunchTemplate(
+            "LaunchTemplate",
+            LaunchTemplateData=ec2.LaunchTemplateData(
+                ImageId=Ref(image),
+                InstanceType=compute.instance_type,
+                IamInstanceProfile=ec2.IamInstanceProfile(Arn=GetAtt(profile, "Arn")),
+                SecurityGroupIds=[security_groups.app],
+                # IMDSv2 only: a session token defeats SSRF-based credential theft.
+                MetadataOptions=ec2.MetadataOptions(
+                    HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
+                ),
+                BlockDeviceMappings=[
+                    ec2.LaunchTemplateBlockDeviceMapping(
+                        DeviceName="/dev/xvda",
+                        Ebs=ec2.EBSBlockDevice(
+                            VolumeSize=compute.root_volume_gb,
+                            VolumeType="gp3",
+                            Encrypted=True,
+                            DeleteOnTermination=True,
+                        ),
+                    )
+                ],
+                Monitoring=ec2.Monitoring(Enabled=True),
+                TagSpecifications=[
+                    ec2.TagSpecifications(
+                        ResourceType=kind,
+                        Tags=[Tag(k, v) for k, v in naming.standard_tags(spec).items()],
+                    )
+                    for kind in ("instance", "volume")
+                ],
+            ),
+        ),
+        "How instances are launched: hardened metadata service, encrypted disk",
+    )
+    group = purpose(
+        autoscaling.AutoScalingGroup(
+            "AutoScalingGroup",
+            MinSize=str(compute.min_size),
+            MaxSize=str(compute.max_size),
+            DesiredCapacity=str(compute.desired_capacity),
+            VPCZoneIdentifier=network.private_subnet_ids,
+            LaunchTemplate=autoscaling.LaunchTemplateSpecification(
+                LaunchTemplateId=Ref(launch_template),
+                Version=GetAtt(launch_template, "LatestVersionNumber"),
+            ),
+            TargetGroupARNs=[load_balancer.target_group_arn],
+            HealthCheckType="ELB",
+            HealthCheckGracePeriod=300,
+            MetricsCollection=[autoscaling.MetricsCollection(Granularity="1Minute")],
+        ),
+        "Web instances in the private subnets, replaced when the ALB finds them unhealthy",
+    )
+    # Replace instances a few at a time on launch template changes, never below min size.
+    group.UpdatePolicy = UpdatePolicy(
+        AutoScalingRollingUpdate=AutoScalingRollingUpdate(
+            MinInstancesInService=compute.min_size,
+            MaxBatchSize=1,
+            PauseTime="PT5M",
+            WaitOnResourceSignals=False,
+        )
+    )
+    scaling = purpose(
+        autoscaling.ScalingPolicy(
+            "CpuTargetTracking",
+            AutoScalingGroupName=Ref(group),
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingConfiguration=autoscaling.TargetTrackingConfiguration(
+                PredefinedMetricSpecification=autoscaling.PredefinedMetricSpecification(
+                    PredefinedMetricType="ASGAverageCPUUtilization"
+                ),
+                TargetValue=float(compute.cpu_target_percent),
+            ),
+        ),
+        "Keeps average CPU near the spec's target",
+    )
+    handle = ComputeHandle(auto_scaling_group_name=Ref(group), instance_role_name=Ref(role))
+    return Built([role, profile, launch_template, group, scaling], handle, parameters=[image])

@@ -1,0 +1,76 @@
+"""The region's customer-managed KMS key: S3, RDS, log groups and secrets use it."""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Sub, kms
+
+from compiler import naming
+from compiler.builders import Built, purpose
+from compiler.builders.handles import KeyHandle
+from compiler.context import RegionContext
+from compiler.spec import InfraSpec
+
+KEY_ID = "DataKey"
+
+
+def key_policy() -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # Without this the key becomes unmanageable; IAM policies then decide who
+                # in the account may use it. `Resource: *` means "this key" in a key policy.
+                "Sid": "AccountAdministersKeyThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                # CloudWatch Logs encrypts log groups with the key only if the key policy
+                # lets the regional logs service use it, limited to this account's groups.
+                "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": Sub("logs.${AWS::Region}.amazonaws.com")},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": Sub(
+                            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
+                        )
+                    }
+                },
+            },
+        ],
+    }
+
+
+def build_encryption(spec: InfraSpec, ctx: RegionContext) -> Built[KeyHandle]:
+    key = purpose(
+        kms.Key(
+            KEY_ID,
+            Description=f"{naming.name_prefix(spec)}: encrypts this region's buckets, database and logs",
+            EnableKeyRotation=True,
+            KeyPolicy=key_policy(),
+            PendingWindowInDays=30,
+        ),
+        "Customer-managed key for data at rest in this region",
+    )
+    key.DeletionPolicy = "Retain"  # data encrypted with it outlives the stack (snapshots, buckets)
+    key.UpdateReplacePolicy = "Retain"
+    alias = purpose(
+        kms.Alias(
+            naming.logical_id(KEY_ID, "alias"),
+            AliasName=f"alias/{naming.name_prefix(spec)}/data",
+            TargetKeyId=Ref(key),
+        ),
+        "Readable name for the data key",
+    )
+    return Built([key, alias], KeyHandle(key_arn=GetAtt(key, "Arn"), key_id=Ref(key)))

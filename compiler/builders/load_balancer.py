@@ -1,0 +1,99 @@
+"""The internet-facing Application Load Balancer, its listeners and target group."""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Output, Ref
+from troposphere import elasticloadbalancingv2 as elb
+
+from compiler import naming
+from compiler.builders import Built, purpose
+from compiler.builders.handles import LoadBalancerHandle, NetworkHandle, SecurityGroupsHandle
+from compiler.context import RegionContext
+from compiler.spec import InfraSpec
+
+
+def build_load_balancer(
+    spec: InfraSpec,
+    ctx: RegionContext,
+    network: NetworkHandle,
+    security_groups: SecurityGroupsHandle,
+) -> Built[LoadBalancerHandle]:
+    alb = purpose(
+        elb.LoadBalancer(
+            "LoadBalancer",
+            Type="application",
+            Scheme="internet-facing",
+            Subnets=network.public_subnet_ids,
+            SecurityGroups=[security_groups.load_balancer],
+            LoadBalancerAttributes=[
+                # Requests with malformed headers are a request-smuggling vector.
+                elb.LoadBalancerAttributes(
+                    Key="routing.http.drop_invalid_header_fields.enabled", Value="true"
+                ),
+            ],
+        ),
+        "Entry point for web traffic in this region",
+    )
+    target_group = purpose(
+        elb.TargetGroup(
+            "AppTargetGroup",
+            VpcId=network.vpc_id,
+            Protocol="HTTP",
+            Port=spec.compute.app_port,
+            TargetType="instance",
+            HealthCheckProtocol="HTTP",
+            HealthCheckPath=spec.load_balancer.health_check_path,
+            HealthCheckIntervalSeconds=15,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=3,
+            TargetGroupAttributes=[
+                elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")
+            ],
+        ),
+        "The Auto Scaling group's instances, health-checked on the spec's path",
+    )
+    http = purpose(
+        elb.Listener(
+            "HttpListener",
+            LoadBalancerArn=Ref(alb),
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[
+                elb.Action(
+                    Type="redirect",
+                    RedirectConfig=elb.RedirectConfig(
+                        Protocol="HTTPS", Port="443", StatusCode="HTTP_301"
+                    ),
+                )
+            ],
+        ),
+        "Redirects every plain HTTP request to HTTPS",
+    )
+    https = purpose(
+        elb.Listener(
+            "HttpsListener",
+            LoadBalancerArn=Ref(alb),
+            Protocol="HTTPS",
+            Port=443,
+            SslPolicy=spec.load_balancer.ssl_policy,
+            Certificates=[elb.Certificate(CertificateArn=ctx.certificate_arn())],
+            DefaultActions=[elb.Action(Type="forward", TargetGroupArn=Ref(target_group))],
+        ),
+        "Terminates TLS 1.2+ and forwards to the instances",
+    )
+    handle = LoadBalancerHandle(
+        arn=Ref(alb),
+        full_name=GetAtt(alb, "LoadBalancerFullName"),
+        dns_name=GetAtt(alb, "DNSName"),
+        canonical_hosted_zone_id=GetAtt(alb, "CanonicalHostedZoneID"),
+        target_group_arn=Ref(target_group),
+        target_group_full_name=GetAtt(target_group, "TargetGroupFullName"),
+    )
+    outputs = [
+        Output(
+            naming.logical_id("load", "balancer", "dns", "name"),
+            Description="DNS name of the load balancer",
+            Value=GetAtt(alb, "DNSName"),
+        )
+    ]
+    return Built([alb, target_group, http, https], handle, outputs)

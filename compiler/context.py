@@ -1,0 +1,91 @@
+"""Region context: the one object through which builders receive region-specific values.
+
+A per-region template is built with `RegionContext.literal(...)`: values are plain
+strings. The StackSet template is built with `RegionContext.mapped(...)`: the same
+values become `Fn::FindInMap` on a `Mappings` table keyed by `AWS::Region`, so one
+template serves every region of the spec and the builders do not know the difference.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from troposphere import AWSHelperFn, FindInMap, GetAZs, Ref, Select
+
+from compiler.spec import InfraSpec
+from compiler.spec.regions import SUBNET_PREFIX_EXTRA_BITS
+
+REGION_MAP = "RegionMap"
+Tier = Literal["public", "private", "database"]
+TIERS: tuple[Tier, ...] = ("public", "private", "database")
+
+# The VPC is cut in quarters, one per tier (the fourth is left for growth); each quarter
+# is cut in eight subnets, of which one per AZ is used.
+_TIER_BITS = 2
+
+
+def subnet_cidr_key(tier: Tier, az_index: int) -> str:
+    return f"{tier.capitalize()}Subnet{az_index + 1}Cidr"
+
+
+def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
+    """Every value that differs between regions, as strings keyed by mapping attribute."""
+    region = next(r for r in spec.regions if r.name == region_name)
+    vpc = ipaddress.IPv4Network(region.cidr)
+    quarters = list(vpc.subnets(prefixlen_diff=_TIER_BITS))
+    values = {"VpcCidr": region.cidr}
+    for tier_index, tier in enumerate(TIERS):
+        subnets = quarters[tier_index].subnets(prefixlen_diff=SUBNET_PREFIX_EXTRA_BITS - _TIER_BITS)
+        for az_index, subnet in zip(range(spec.network.availability_zones), subnets, strict=False):
+            values[subnet_cidr_key(tier, az_index)] = str(subnet)
+    certificate = spec.load_balancer.certificate_arns.get(region_name)
+    if certificate:
+        values["CertificateArn"] = certificate
+    return values
+
+
+@dataclass(frozen=True)
+class RegionContext:
+    """Region-specific values for builders, as literals or as mapping lookups."""
+
+    mode: Literal["literal", "mapped"]
+    values: Mapping[str, str]  # for `mapped`, any one region's values: only keys are read
+    region_name: str | None = None  # the region of a literal context; None for a StackSet
+
+    @classmethod
+    def literal(cls, spec: InfraSpec, region_name: str) -> RegionContext:
+        return cls("literal", region_values(spec, region_name), region_name)
+
+    @classmethod
+    def mapped(cls, spec: InfraSpec) -> RegionContext:
+        return cls("mapped", region_values(spec, spec.primary_region))
+
+    def value(self, key: str) -> str | AWSHelperFn:
+        if key not in self.values:
+            raise KeyError(f"no region value '{key}'")
+        if self.mode == "literal":
+            return self.values[key]
+        return FindInMap(REGION_MAP, Ref("AWS::Region"), key)
+
+    def vpc_cidr(self) -> str | AWSHelperFn:
+        return self.value("VpcCidr")
+
+    def subnet_cidr(self, tier: Tier, az_index: int) -> str | AWSHelperFn:
+        return self.value(subnet_cidr_key(tier, az_index))
+
+    def certificate_arn(self) -> str | AWSHelperFn:
+        return self.value("CertificateArn")
+
+    @staticmethod
+    def availability_zone(az_index: int) -> AWSHelperFn:
+        # GetAZs is answered by the account the stack runs in, so AZ names (which AWS
+        # maps differently per account) are never hard-coded.
+        return Select(az_index, GetAZs(Ref("AWS::Region")))
+
+
+def region_mappings(spec: InfraSpec) -> dict[str, dict[str, str]]:
+    """The StackSet template's `Mappings.RegionMap`: region -> the values above."""
+    return {region.name: region_values(spec, region.name) for region in spec.regions}

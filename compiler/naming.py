@@ -1,0 +1,59 @@
+"""The only place that makes logical IDs, stack and resource names, exports and tags.
+
+Logical IDs never contain the region, so the per-region templates and the StackSet
+template name every resource the same way (and a diff between regions is meaningful).
+"""
+
+from __future__ import annotations
+
+import re
+
+from troposphere import Sub
+
+from compiler.spec import InfraSpec
+
+
+def logical_id(*parts: str | int) -> str:
+    """`('public', 'subnet', 0)` -> `PublicSubnet1`: CloudFormation IDs are alphanumeric."""
+    words: list[str] = []
+    for part in parts:
+        if isinstance(part, int):
+            words.append(str(part + 1))  # AZ indexes read 1, 2, 3 like the console does
+        else:
+            words.extend(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", part) if w)
+    return "".join(words)
+
+
+def name_prefix(spec: InfraSpec) -> str:
+    return f"{spec.project}-{spec.environment}"
+
+
+def regional_stack_name(spec: InfraSpec, region: str) -> str:
+    return f"{name_prefix(spec)}-{region}"
+
+
+def global_stack_name(spec: InfraSpec) -> str:
+    return f"{name_prefix(spec)}-global"
+
+
+def stack_set_name(spec: InfraSpec) -> str:
+    return f"{name_prefix(spec)}-regional"
+
+
+def resource_name(spec: InfraSpec, *parts: str) -> str:
+    """A physical name for resources whose names are per-account-and-region unique."""
+    return "-".join((name_prefix(spec), *parts))
+
+
+def bucket_name(spec: InfraSpec, short_name: str) -> Sub:
+    """S3 names are global: the account and region make them unique without a random suffix."""
+    return Sub(f"{name_prefix(spec)}-{short_name}-${{AWS::AccountId}}-${{AWS::Region}}")
+
+
+def log_group_name(spec: InfraSpec, *parts: str) -> str:
+    return "/" + "/".join((spec.project, spec.environment, *parts))
+
+
+def standard_tags(spec: InfraSpec) -> dict[str, str]:
+    """Environment, Team, CostCenter and the spec's other tags, in a stable order."""
+    return dict(sorted(spec.all_tags().items()))

@@ -1,0 +1,57 @@
+"""The compiler as one function per command, stages in order:
+
+    load -> validate -> assemble (builders) -> render -> write -> lint
+
+Each stage is a module of its own; this file only wires them, the way stacker's
+config pipeline reads as render -> parse -> validate -> load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.assemble import StackTemplate, assemble
+from compiler.lint import LintFinding, lint_template
+from compiler.load import load_spec_file
+from compiler.render import RenderedFile, render
+from compiler.spec import InfraSpec, validate_spec
+from compiler.write import write_output
+
+
+@dataclass
+class CompileResult:
+    spec: InfraSpec
+    stacks: list[StackTemplate]
+    files: list[RenderedFile]
+    lint_findings: list[LintFinding] = field(default_factory=list)
+    linted: bool = False
+
+
+def load_and_validate(spec_path: Path) -> InfraSpec:
+    """Stages 1-2; raises `SpecError` with every problem of the spec."""
+    return validate_spec(load_spec_file(spec_path))
+
+
+def compile_in_memory(spec_path: Path) -> CompileResult:
+    """Stages 1-4: everything but touching the output directory."""
+    spec = load_and_validate(spec_path)
+    stacks = assemble(spec)
+    return CompileResult(spec=spec, stacks=stacks, files=render(stacks))
+
+
+def compile_spec(spec_path: Path, out_dir: Path, *, lint: bool = True) -> CompileResult:
+    """All stages. A spec error raises before anything is written."""
+    result = compile_in_memory(spec_path)
+    write_output(result.files, out_dir)
+    if lint:
+        for stack in result.stacks:
+            result.lint_findings += lint_template(
+                out_dir / stack.path, lint_regions(result.spec, stack)
+            )
+        result.linted = True
+    return result
+
+
+def lint_regions(spec: InfraSpec, stack: StackTemplate) -> list[str]:
+    return [stack.region]

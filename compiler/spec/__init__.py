@@ -1,0 +1,97 @@
+"""Stage 2, validate: loaded YAML data -> a typed, checked `InfraSpec`.
+
+Pydantic checks each section; `consistency` checks what spans sections. Every problem
+becomes a `SpecProblem` located at the offending key or value, and all are raised at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from compiler.errors import SpecError, SpecPath, SpecProblem
+from compiler.load import LoadedSpec
+from compiler.spec.consistency import find_inconsistencies
+from compiler.spec.root import InfraSpec
+from compiler.spec.types import PATTERN_HINTS
+
+__all__ = ["InfraSpec", "validate_spec"]
+
+
+def validate_spec(loaded: LoadedSpec) -> InfraSpec:
+    """Validate loaded data; raise `SpecError` listing every problem."""
+    try:
+        spec = InfraSpec.model_validate(loaded.data)
+    except ValidationError as exc:
+        raise SpecError(_problem_from_pydantic(loaded, err) for err in exc.errors()) from None
+    findings = find_inconsistencies(spec)
+    if findings:
+        raise SpecError(loaded.problem(path, message) for path, message in findings)
+    return spec
+
+
+def _problem_from_pydantic(loaded: LoadedSpec, error: Any) -> SpecProblem:
+    path: SpecPath = tuple(part for part in error["loc"] if not _is_dict_key_marker(part))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return loaded.problem(path, _unknown_key_message(path), key=True)
+    if kind == "missing":
+        return loaded.problem(path[:-1], f"missing required key '{path[-1]}'")
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        message = PATTERN_HINTS.get(error["ctx"]["pattern"], message)
+    if kind not in ("value_error", "assertion_error") and not isinstance(
+        error.get("input"), dict | list
+    ):
+        message += f" (got {error['input']!r})"
+    return loaded.problem(path, message)
+
+
+def _is_dict_key_marker(part: Any) -> bool:
+    # pydantic reports an invalid dict key at loc (..., key, '[key]'); keep the real key only
+    return isinstance(part, str) and part == "[key]"
+
+
+def _unknown_key_message(path: SpecPath) -> str:
+    known = _known_keys(path[:-1])
+    close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+    return f"unknown key '{path[-1]}'; {hint}"
+
+
+def _known_keys(path: SpecPath) -> list[str]:
+    """The field names of the model that holds `path`, found by walking the annotations."""
+    annotation: Any = InfraSpec
+    for part in path:
+        model = _model_in(annotation)
+        if model is not None and isinstance(part, str):
+            field = model.model_fields.get(part)
+            if field is None:
+                return []
+            annotation = field.annotation
+        else:  # a list index or dict key: step into the item type
+            args = [a for a in typing.get_args(_unwrap(annotation)) if a is not type(None)]
+            annotation = args[-1] if args else None
+    model = _model_in(annotation)
+    return sorted(model.model_fields) if model else []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        for arg in typing.get_args(annotation):
+            if _model_in(arg):
+                return _model_in(arg)
+    return None

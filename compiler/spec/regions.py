@@ -1,0 +1,63 @@
+"""Spec models for the regions the stack is deployed to."""
+
+from __future__ import annotations
+
+import difflib
+
+from pydantic import BaseModel, Field, field_validator
+
+from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr
+
+# Commercial AWS regions and the number of Availability Zones a new account can use in
+# each (us-west-1 offers two; ap-northeast-1 three of its four). A region not listed
+# here is refused rather than guessed at, since a wrong AZ index fails only at deploy.
+AWS_REGION_AZ_COUNTS: dict[str, int] = {
+    "af-south-1": 3, "ap-east-1": 3, "ap-northeast-1": 3, "ap-northeast-2": 4,
+    "ap-northeast-3": 3, "ap-south-1": 3, "ap-south-2": 3, "ap-southeast-1": 3,
+    "ap-southeast-2": 3, "ap-southeast-3": 3, "ap-southeast-4": 3, "ca-central-1": 3,
+    "ca-west-1": 3, "eu-central-1": 3, "eu-central-2": 3, "eu-north-1": 3, "eu-south-1": 3,
+    "eu-south-2": 3, "eu-west-1": 3, "eu-west-2": 3, "eu-west-3": 3, "il-central-1": 3,
+    "me-central-1": 3, "me-south-1": 3, "sa-east-1": 3, "us-east-1": 6, "us-east-2": 3,
+    "us-west-1": 2, "us-west-2": 4,
+}  # fmt: skip
+
+# Each tier gets a quarter of the VPC, split in eight so up to six AZs fit: subnets are
+# therefore 5 bits longer than the VPC prefix, and ALB subnets must be /27 or larger.
+SUBNET_PREFIX_EXTRA_BITS = 5
+LARGEST_VPC_PREFIX = 27 - SUBNET_PREFIX_EXTRA_BITS
+
+
+class RegionSpec(BaseModel):
+    """One AWS region the web tier runs in."""
+
+    model_config = SPEC_MODEL_CONFIG
+
+    name: str = Field(description="AWS region code.", examples=["us-east-1"])
+    cidr: Cidr = Field(
+        description=f"The region's VPC CIDR block, /16 to /{LARGEST_VPC_PREFIX}; must not "
+        "overlap another region's.",
+        examples=["10.10.0.0/16"],
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in AWS_REGION_AZ_COUNTS:
+            close = difflib.get_close_matches(value, AWS_REGION_AZ_COUNTS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"'{value}' is not an AWS region{hint}")
+        return value
+
+    @field_validator("cidr")
+    @classmethod
+    def _vpc_sized(cls, value: str) -> str:
+        prefix = int(value.split("/")[1])
+        if prefix < 16:
+            raise ValueError(f"a VPC CIDR can be at most /16 (AWS limit); {value} is larger")
+        if prefix > LARGEST_VPC_PREFIX:
+            raise ValueError(
+                f"{value} is too small for the subnets: each tier's subnets would be "
+                f"/{prefix + SUBNET_PREFIX_EXTRA_BITS}, and load balancer subnets need /27 or "
+                f"larger; use /{LARGEST_VPC_PREFIX} or larger"
+            )
+        return value

@@ -1,0 +1,75 @@
+"""The root spec model: one `infra.yaml`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from compiler.spec.compute import ComputeSpec
+from compiler.spec.database import DatabaseSpec
+from compiler.spec.load_balancer import LoadBalancerSpec
+from compiler.spec.network import NetworkSpec
+from compiler.spec.regions import RegionSpec
+from compiler.spec.storage import StorageSpec
+from compiler.spec.types import SPEC_MODEL_CONFIG, Slug, pattern_str
+
+REQUIRED_TAGS = ("Team", "CostCenter")
+TagKey = pattern_str(
+    r"^[A-Za-z0-9_ .:/=+@-]{1,128}$", "tag keys use letters, digits, spaces and _ . : / = + @ -"
+)
+TagValue = pattern_str(
+    r"^[A-Za-z0-9_ .:/=+@-]{0,256}$", "tag values use letters, digits, spaces and _ . : / = + @ -"
+)
+
+
+def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    missing = [key for key in REQUIRED_TAGS if key not in tags]
+    if missing:
+        raise ValueError(
+            f"tags must include {' and '.join(missing)} (cost and ownership reports use them)"
+        )
+    reserved = [key for key in tags if key.lower().startswith("aws:")]
+    if reserved:
+        raise ValueError(
+            f"tag keys starting with 'aws:' are reserved by AWS: {', '.join(reserved)}"
+        )
+    if "Environment" in tags:
+        raise ValueError("do not set the Environment tag here; it is taken from `environment`")
+    return tags
+
+
+class InfraSpec(BaseModel):
+    """A regionally redundant web stack."""
+
+    model_config = SPEC_MODEL_CONFIG
+
+    project: Slug = Field(
+        description="Project name: lower-case letters, digits and hyphens; prefixes stack names.",
+        examples=["storefront"],
+    )
+    environment: Slug = Field(
+        description="Environment name; also the Environment tag.", examples=["production"]
+    )
+    tags: Annotated[dict[TagKey, TagValue], AfterValidator(check_tags)] = Field(
+        description="Tags on every resource; Team and CostCenter are required.",
+        examples=[{"Team": "platform", "CostCenter": "cc-1042"}],
+    )
+    regions: list[RegionSpec] = Field(
+        min_length=2,
+        max_length=16,
+        description="Two or more regions; the first is the primary.",
+    )
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    load_balancer: LoadBalancerSpec = Field(default_factory=LoadBalancerSpec)
+    database: DatabaseSpec = Field(default_factory=DatabaseSpec)
+    storage: StorageSpec = Field(default_factory=StorageSpec)
+
+    @property
+    def primary_region(self) -> str:
+        return self.regions[0].name
+
+    def all_tags(self) -> dict[str, str]:
+        """The tags every resource carries, Environment included."""
+        return {"Environment": self.environment, **self.tags}
