@@ -60,11 +60,21 @@ class InfraSpec(BaseModel):
         max_length=16,
         description="Two or more regions; the first is the primary.",
     )
-    network: NetworkSpec = Field(default_factory=NetworkSpec)
-    compute: ComputeSpec = Field(default_factory=ComputeSpec)
-    load_balancer: LoadBalancerSpec = Field(default_factory=LoadBalancerSpec)
-    database: DatabaseSpec = Field(default_factory=DatabaseSpec)
-    storage: StorageSpec = Field(default_factory=StorageSpec)
+    network: NetworkSpec = Field(
+        default_factory=NetworkSpec, description="VPC layout, the same in every region."
+    )
+    compute: ComputeSpec = Field(
+        default_factory=ComputeSpec, description="Auto Scaling web instances, private subnets."
+    )
+    load_balancer: LoadBalancerSpec = Field(
+        default_factory=LoadBalancerSpec, description="Internet-facing ALB, HTTP -> HTTPS."
+    )
+    database: DatabaseSpec = Field(
+        default_factory=DatabaseSpec, description="PostgreSQL on RDS in the isolated subnets."
+    )
+    storage: StorageSpec = Field(
+        default_factory=StorageSpec, description="S3 buckets created in every region."
+    )
 
     @property
     def primary_region(self) -> str:

@@ -31,4 +31,9 @@ class BucketSpec(BaseModel):
 class StorageSpec(BaseModel):
     model_config = SPEC_MODEL_CONFIG
 
-    buckets: list[BucketSpec] = Field(default_factory=list, max_length=20)
+    buckets: list[BucketSpec] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Versioned, KMS-encrypted, private buckets.",
+        examples=[[{"name": "assets", "noncurrent_version_expiry_days": 90}]],
+    )
