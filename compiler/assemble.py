@@ -12,6 +12,7 @@ from troposphere import Output, Ref, Template
 
 from compiler import naming
 from compiler.builders import Built
+from compiler.builders import storage as storage_module
 from compiler.builders.compute import build_compute
 from compiler.builders.database import build_database
 from compiler.builders.encryption import build_encryption
@@ -48,7 +49,11 @@ def build_regional_template(spec: InfraSpec, ctx: RegionContext, description: st
     network = add(build_network(spec, ctx, key))
     security_groups = add(build_security_groups(spec, ctx, network))
     storage = add(build_storage(spec, ctx, key))
-    load_balancer = add(build_load_balancer(spec, ctx, network, security_groups))
+    load_balancer = add(
+        build_load_balancer(
+            spec, ctx, network, security_groups, storage, storage_module.LOAD_BALANCER_LOG_PREFIX
+        )
+    )
     add(build_compute(spec, ctx, network, security_groups, load_balancer, storage, key))
     add(build_database(spec, ctx, network, security_groups, key))
 

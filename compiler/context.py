@@ -16,7 +16,7 @@ from typing import Literal
 from troposphere import AWSHelperFn, FindInMap, GetAZs, Ref, Select
 
 from compiler.spec import InfraSpec
-from compiler.spec.regions import SUBNET_PREFIX_EXTRA_BITS
+from compiler.spec.regions import ELB_LOG_ACCOUNTS, SUBNET_PREFIX_EXTRA_BITS
 
 REGION_MAP = "RegionMap"
 Tier = Literal["public", "private", "database"]
@@ -36,7 +36,7 @@ def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
     region = next(r for r in spec.regions if r.name == region_name)
     vpc = ipaddress.IPv4Network(region.cidr)
     quarters = list(vpc.subnets(prefixlen_diff=_TIER_BITS))
-    values = {"VpcCidr": region.cidr}
+    values = {"VpcCidr": region.cidr, "ElbLogAccount": ELB_LOG_ACCOUNTS[region_name]}
     for tier_index, tier in enumerate(TIERS):
         subnets = quarters[tier_index].subnets(prefixlen_diff=SUBNET_PREFIX_EXTRA_BITS - _TIER_BITS)
         for az_index, subnet in zip(range(spec.network.availability_zones), subnets, strict=False):
@@ -78,6 +78,10 @@ class RegionContext:
 
     def certificate_arn(self) -> str | AWSHelperFn:
         return self.value("CertificateArn")
+
+    def elb_log_account(self) -> str | AWSHelperFn:
+        """The Elastic Load Balancing account that delivers this region's ALB access logs."""
+        return self.value("ElbLogAccount")
 
     @staticmethod
     def availability_zone(az_index: int) -> AWSHelperFn:

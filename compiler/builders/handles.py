@@ -40,7 +40,9 @@ class BucketRef:
 
 @dataclass(frozen=True)
 class StorageHandle:
-    buckets: list[BucketRef]
+    buckets: list[BucketRef]  # the spec's application buckets
+    logs: BucketRef  # the region's access-log bucket (S3-managed encryption, see storage)
+    logs_policy_id: str  # writers must wait for this policy: delivery is checked on creation
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,12 @@ from troposphere import elasticloadbalancingv2 as elb
 
 from compiler import naming
 from compiler.builders import Built, purpose
-from compiler.builders.handles import LoadBalancerHandle, NetworkHandle, SecurityGroupsHandle
+from compiler.builders.handles import (
+    LoadBalancerHandle,
+    NetworkHandle,
+    SecurityGroupsHandle,
+    StorageHandle,
+)
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -17,6 +22,8 @@ def build_load_balancer(
     ctx: RegionContext,
     network: NetworkHandle,
     security_groups: SecurityGroupsHandle,
+    storage: StorageHandle,
+    access_log_prefix: str,
 ) -> Built[LoadBalancerHandle]:
     alb = purpose(
         elb.LoadBalancer(
@@ -30,7 +37,12 @@ def build_load_balancer(
                 elb.LoadBalancerAttributes(
                     Key="routing.http.drop_invalid_header_fields.enabled", Value="true"
                 ),
+                elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
+                elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=storage.logs.name),
+                elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=access_log_prefix),
             ],
+            # ELB checks that it may write the access logs when the ALB is created.
+            DependsOn=[storage.logs_policy_id],
         ),
         "Entry point for web traffic in this region",
     )

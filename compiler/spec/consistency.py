@@ -62,7 +62,8 @@ def check_certificates(spec: InfraSpec) -> Iterator[Finding]:
     for name, arn in arns.items():
         path = ("load_balancer", "certificate_arns", name)
         if name not in region_names:
-            yield path, f"'{name}' is not one of the spec's regions ({', '.join(region_names)})"
+            listed = ", ".join(dict.fromkeys(region_names))
+            yield path, f"'{name}' is not one of the spec's regions ({listed})"
         elif arn.split(":")[3] != name:
             yield (
                 path,
@@ -71,6 +72,10 @@ def check_certificates(spec: InfraSpec) -> Iterator[Finding]:
                     f"only work in their own region; use one issued in {name}"
                 ),
             )
+
+
+# Bucket names the compiler itself uses in every region.
+RESERVED_BUCKET_NAMES = ("logs",)
 
 
 def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
@@ -84,6 +89,8 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
                 f"bucket name '{bucket.name}' is already used by storage.buckets[{seen[bucket.name]}]",
             )
         seen.setdefault(bucket.name, index)
+        if bucket.name in RESERVED_BUCKET_NAMES:
+            yield path, f"'{bucket.name}' is the name of the region's log bucket; choose another"
         length = (
             len(spec.project) + len(spec.environment) + len(bucket.name) + 12 + longest_region + 4
         )

@@ -8,18 +8,26 @@ from pydantic import BaseModel, Field, field_validator
 
 from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr
 
-# Commercial AWS regions and the number of Availability Zones a new account can use in
-# each (us-west-1 offers two; ap-northeast-1 three of its four). A region not listed
-# here is refused rather than guessed at, since a wrong AZ index fails only at deploy.
-AWS_REGION_AZ_COUNTS: dict[str, int] = {
-    "af-south-1": 3, "ap-east-1": 3, "ap-northeast-1": 3, "ap-northeast-2": 4,
-    "ap-northeast-3": 3, "ap-south-1": 3, "ap-south-2": 3, "ap-southeast-1": 3,
-    "ap-southeast-2": 3, "ap-southeast-3": 3, "ap-southeast-4": 3, "ca-central-1": 3,
-    "ca-west-1": 3, "eu-central-1": 3, "eu-central-2": 3, "eu-north-1": 3, "eu-south-1": 3,
-    "eu-south-2": 3, "eu-west-1": 3, "eu-west-2": 3, "eu-west-3": 3, "il-central-1": 3,
-    "me-central-1": 3, "me-south-1": 3, "sa-east-1": 3, "us-east-1": 6, "us-east-2": 3,
-    "us-west-1": 2, "us-west-2": 4,
+# Commercial AWS regions, with the number of Availability Zones a new account can use
+# (us-west-1 offers two; ap-northeast-1 three of its four) and the Elastic Load
+# Balancing account that writes ALB access logs there. Regions opened from August 2022
+# on deliver access logs differently, so they are not offered yet; a region not listed
+# is refused rather than guessed at, since a wrong value fails only at deploy time.
+AWS_REGIONS: dict[str, tuple[int, str]] = {
+    "af-south-1": (3, "098369216593"), "ap-east-1": (3, "754344448648"),
+    "ap-northeast-1": (3, "582318560864"), "ap-northeast-2": (4, "600734575887"),
+    "ap-northeast-3": (3, "383597477331"), "ap-south-1": (3, "718504428378"),
+    "ap-southeast-1": (3, "114774131450"), "ap-southeast-2": (3, "783225319266"),
+    "ca-central-1": (3, "985666609251"), "eu-central-1": (3, "054676820928"),
+    "eu-north-1": (3, "897822967062"), "eu-south-1": (3, "635631232127"),
+    "eu-west-1": (3, "156460612806"), "eu-west-2": (3, "652711504416"),
+    "eu-west-3": (3, "009996457667"), "me-south-1": (3, "076674570225"),
+    "sa-east-1": (3, "507241528517"), "us-east-1": (6, "127311923021"),
+    "us-east-2": (3, "033677994240"), "us-west-1": (2, "027434742980"),
+    "us-west-2": (4, "797873946194"),
 }  # fmt: skip
+AWS_REGION_AZ_COUNTS = {name: azs for name, (azs, _) in AWS_REGIONS.items()}
+ELB_LOG_ACCOUNTS = {name: account for name, (_, account) in AWS_REGIONS.items()}
 
 # Each tier gets a quarter of the VPC, split in eight so up to six AZs fit: subnets are
 # therefore 5 bits longer than the VPC prefix, and ALB subnets must be /27 or larger.

@@ -31,6 +31,12 @@ class BucketSpec(BaseModel):
 class StorageSpec(BaseModel):
     model_config = SPEC_MODEL_CONFIG
 
+    access_log_retention_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="Days the region's log bucket keeps load balancer and S3 access logs.",
+    )
     buckets: list[BucketSpec] = Field(
         default_factory=list,
         max_length=20,
