@@ -54,4 +54,7 @@ def compile_spec(spec_path: Path, out_dir: Path, *, lint: bool = True) -> Compil
 
 
 def lint_regions(spec: InfraSpec, stack: StackTemplate) -> list[str]:
+    """A StackSet template is checked against every region it may be instantiated in."""
+    if stack.kind == "stackset":
+        return [region.name for region in spec.regions]
     return [stack.region]
