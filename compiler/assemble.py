@@ -17,9 +17,14 @@ from compiler.builders.compute import build_compute
 from compiler.builders.database import build_database
 from compiler.builders.encryption import build_encryption
 from compiler.builders.load_balancer import build_load_balancer
+from compiler.builders.monitoring import build_monitoring
 from compiler.builders.network import build_network
+from compiler.builders.notifications import build_notifications
+from compiler.builders.patching import build_patching
+from compiler.builders.scheduled_tasks import build_scheduled_tasks
 from compiler.builders.security_groups import build_security_groups
 from compiler.builders.storage import build_storage
+from compiler.builders.waf import build_waf
 from compiler.context import REGION_MAP, RegionContext, region_mappings
 from compiler.spec import InfraSpec
 from compiler.tagging import apply_tags
@@ -54,8 +59,13 @@ def build_regional_template(spec: InfraSpec, ctx: RegionContext, description: st
             spec, ctx, network, security_groups, storage, storage_module.LOAD_BALANCER_LOG_PREFIX
         )
     )
-    add(build_compute(spec, ctx, network, security_groups, load_balancer, storage, key))
-    add(build_database(spec, ctx, network, security_groups, key))
+    add(build_waf(spec, ctx, key, load_balancer))
+    compute = add(build_compute(spec, ctx, network, security_groups, load_balancer, storage, key))
+    add(build_patching(spec, ctx, compute, storage))
+    database = add(build_database(spec, ctx, network, security_groups, key))
+    add(build_scheduled_tasks(spec, ctx, network, storage, key))
+    notifications = add(build_notifications(spec, ctx, key))
+    add(build_monitoring(spec, ctx, network, compute, database, load_balancer, notifications))
 
     tags = naming.standard_tags(spec)
     template.add_output(Output("VpcId", Description="ID of the region's VPC", Value=network.vpc_id))

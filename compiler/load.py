@@ -61,6 +61,7 @@ class _Builder:
         self.problems: list[SpecProblem] = []
         self.count = 0
         self.open_nodes: set[int] = set()  # nodes being built: a repeat is a recursive alias
+        self.merged_counts: dict[int, int] = {}  # mapping node -> pairs merged into it
         self.constructor = yaml.SafeLoader("")  # only its scalar resolvers are used
 
     def fail(self, node: yaml.Node, path: SpecPath, message: str) -> None:
@@ -103,15 +104,22 @@ class _Builder:
             return None
 
     def build_mapping(self, node: yaml.MappingNode, path: SpecPath, depth: int) -> dict:
-        self.constructor.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        merged = self.merged_counts.get(id(node))
+        if merged is None:
+            written = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
+            try:
+                self.constructor.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+            except yaml.YAMLError as exc:
+                self.fail(node, path, f"cannot merge: {getattr(exc, 'problem', exc)}")
+                return {}
+            # flattening puts the merged pairs first, and changes the node, so a node an
+            # alias reaches again must not be counted again
+            merged = self.merged_counts[id(node)] = len(node.value) - written
         result: dict = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.fail(key_node, path, "a mapping key must be a plain scalar")
+        for key_node, value_node in node.value[merged:]:
+            key = self.key_of(key_node, path)
+            if key is None:
                 continue
-            key = self.constructor.construct_object(key_node)
-            if not isinstance(key, str):
-                key = str(key)
             child = (*path, key)
             if key in result:
                 first = self.loaded.key_positions[child]
@@ -124,7 +132,65 @@ class _Builder:
                 continue
             self.loaded.key_positions[child] = _position(key_node)
             result[key] = self.build(value_node, child, depth + 1)
+        # YAML merge keys: a written key overrides a merged one, and of several merged
+        # mappings the first listed wins (flatten_mapping lists it last)
+        for key_node, value_node in reversed(node.value[:merged]):
+            key = self.key_of(key_node, path)
+            if key is None or key in result:
+                continue
+            child = (*path, key)
+            self.loaded.key_positions[child] = _position(key_node)
+            result[key] = self.build(value_node, child, depth + 1)
         return result
+
+    def key_of(self, key_node: yaml.Node, path: SpecPath) -> str | None:
+        if not isinstance(key_node, yaml.ScalarNode):
+            self.fail(key_node, path, "a mapping key must be a plain scalar")
+            return None
+        try:
+            key = self.constructor.construct_object(key_node)
+        except yaml.YAMLError as exc:
+            self.fail(key_node, path, f"cannot read this key: {getattr(exc, 'problem', exc)}")
+            return None
+        return key if isinstance(key, str) else str(key)
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """Refuses deep nesting while composing, at the node where it happens: PyYAML's
+    composer recurses per level, so a deep enough document would hit Python's
+    recursion limit with no position to report."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH + 1:  # the root is depth 1 here, 0 in `_Builder`
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nesting is deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _yaml_error_message(exc: yaml.MarkedYAMLError) -> str:
+    context = exc.context
+    if context and exc.context_mark and exc.problem_mark:
+        # e.g. "found duplicate anchor 'x'; first occurrence" needs the place it names
+        mark = exc.context_mark
+        context += f" (line {mark.line + 1}, column {mark.column + 1})"
+    return "; ".join(str(part) for part in (context, exc.problem) if part)
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
 class _TooLarge(Exception):
@@ -135,7 +201,8 @@ class _TooLarge(Exception):
 def load_spec_text(text: str | bytes, file: str) -> LoadedSpec:
     """Parse spec text; raise `SpecError` with every located problem."""
     loaded = LoadedSpec(file=file, data=None)
-    if len(text) > MAX_SPEC_BYTES:
+    size = len(text.encode("utf-8", errors="surrogatepass")) if isinstance(text, str) else len(text)
+    if size > MAX_SPEC_BYTES:
         raise SpecError(
             [
                 SpecProblem(
@@ -143,8 +210,7 @@ def load_spec_text(text: str | bytes, file: str) -> LoadedSpec:
                     1,
                     1,
                     (),
-                    f"the file is {len(text):,} bytes; a spec "
-                    f"may be at most {MAX_SPEC_BYTES:,} bytes",
+                    f"the file is {size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,} bytes",
                 )
             ]
         )
@@ -152,8 +218,10 @@ def load_spec_text(text: str | bytes, file: str) -> LoadedSpec:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
+            # count characters, not bytes, so the column matches what an editor shows
+            line_start = text.rfind(b"\n", 0, exc.start) + 1
             line = text[: exc.start].count(b"\n") + 1
-            column = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            column = len(text[line_start : exc.start].decode("utf-8", errors="replace")) + 1
             raise SpecError(
                 [
                     SpecProblem(
@@ -166,19 +234,34 @@ def load_spec_text(text: str | bytes, file: str) -> LoadedSpec:
                 ]
             ) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_SpecLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise SpecError([SpecProblem(file, line, column, (), f"invalid YAML: {message}")]) from None
+        raise SpecError(
+            [SpecProblem(file, line, column, (), f"invalid YAML: {_yaml_error_message(exc)}")]
+        ) from None
+    except yaml.reader.ReaderError as exc:
+        # a control character: the reader gives only an offset into the text
+        line, column = _line_column(text, exc.position)
+        raise SpecError(
+            [
+                SpecProblem(
+                    file,
+                    line,
+                    column,
+                    (),
+                    f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError([SpecProblem(file, 1, 1, (), f"invalid YAML: {exc}")]) from None
     except RecursionError:
         raise SpecError(
             [SpecProblem(file, 1, 1, (), "invalid YAML: nesting is too deep")]
         ) from None
-    if root is None:
+    if root is None or (root.tag == "tag:yaml.org,2002:null" and root.value == ""):  # `---`
         raise SpecError(
             [
                 SpecProblem(

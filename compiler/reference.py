@@ -62,7 +62,9 @@ def reference_rows(model: type[BaseModel] = InfraSpec, prefix: str = "") -> list
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
+        rows.append(
+            f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {description} |"
+        )
         for sub in _models_in(field.annotation):
             is_list = get_origin(field.annotation) is list
             nested.append((f"{path}[]." if is_list else f"{path}.", sub))
@@ -85,4 +87,6 @@ if __name__ == "__main__":
     from pathlib import Path
 
     readme_path = Path(__file__).resolve().parent.parent / "README.md"
-    readme_path.write_text(replace_reference(readme_path.read_text(encoding="utf-8")), encoding="utf-8")
+    readme_path.write_text(
+        replace_reference(readme_path.read_text(encoding="utf-8")), encoding="utf-8"
+    )

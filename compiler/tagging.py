@@ -30,7 +30,7 @@ def apply_tags(resource: AWSObject, tags: dict[str, str]) -> None:
     existing = resource.properties.get(prop)
     if isinstance(resource, autoscaling.AutoScalingGroup):
         # Auto Scaling tags say whether instances inherit them; ours must.
-        current = {t.Key: t for t in (existing or [])}
+        current = {t.data["Key"]: t for t in (existing or [])}  # autoscaling.Tag objects
         for key, value in tags.items():
             current.setdefault(key, autoscaling.Tag(key, value, True))
         resource.properties[prop] = list(current.values())

@@ -133,6 +133,7 @@ def build_compute(
         ),
         "How instances are launched: hardened metadata service, encrypted disk",
     )
+    patch_group = naming.resource_name(spec, "web")
     group = purpose(
         autoscaling.AutoScalingGroup(
             "AutoScalingGroup",
@@ -148,13 +149,17 @@ def build_compute(
             HealthCheckType="ELB",
             HealthCheckGracePeriod=300,
             MetricsCollection=[autoscaling.MetricsCollection(Granularity="1Minute")],
+            # Patch Manager picks an instance's patch baseline by this tag (see patching).
+            Tags=[autoscaling.Tag("PatchGroup", patch_group, True)],
         ),
         "Web instances in the private subnets, replaced when the ALB finds them unhealthy",
     )
     # Replace instances a few at a time on launch template changes, never below min size.
+    # CloudFormation requires MinInstancesInService < MaxSize: with min == max, one
+    # instance at a time is taken out.
     group.UpdatePolicy = UpdatePolicy(
         AutoScalingRollingUpdate=AutoScalingRollingUpdate(
-            MinInstancesInService=compute.min_size,
+            MinInstancesInService=min(compute.min_size, compute.max_size - 1),
             MaxBatchSize=1,
             PauseTime="PT5M",
             WaitOnResourceSignals=False,
@@ -174,5 +179,7 @@ def build_compute(
         ),
         "Keeps average CPU near the spec's target",
     )
-    handle = ComputeHandle(auto_scaling_group_name=Ref(group), instance_role_name=Ref(role))
+    handle = ComputeHandle(
+        auto_scaling_group_name=Ref(group), instance_role_name=Ref(role), patch_group=patch_group
+    )
     return Built([role, profile, launch_template, group, scaling], handle, parameters=[image])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Output, Ref, rds
+from troposphere import GetAtt, Output, Ref, Sub, iam, rds
 
 from compiler import naming
 from compiler.builders import Built, purpose
@@ -13,6 +13,35 @@ from compiler.spec import InfraSpec
 
 def parameter_group_family(engine_version: str) -> str:
     return f"postgres{engine_version.split('.')[0]}"
+
+
+# AWS-managed policy for the RDS enhanced monitoring agent: it may only write the OS
+# metrics to the RDSOSMetrics log group.
+ENHANCED_MONITORING_POLICY = (
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+)
+MONITORING_INTERVAL_SECONDS = 60
+
+
+def monitoring_role() -> iam.Role:
+    return purpose(
+        iam.Role(
+            "DatabaseMonitoringRole",
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
+                    }
+                ],
+            },
+            ManagedPolicyArns=[Sub(ENHANCED_MONITORING_POLICY)],
+        ),
+        "Lets RDS enhanced monitoring publish the database host's OS metrics",
+    )
 
 
 def build_database(
@@ -40,6 +69,7 @@ def build_database(
         ),
         "Forces TLS and logs connections",
     )
+    monitoring = monitoring_role()
     instance = purpose(
         rds.DBInstance(
             "Database",
@@ -69,7 +99,14 @@ def build_database(
             DBSubnetGroupName=Ref(subnet_group),
             DBParameterGroupName=Ref(parameters),
             VPCSecurityGroups=[security_groups.database],
-            EnableCloudwatchLogsExports=["postgresql"],
+            EnableCloudwatchLogsExports=["postgresql", "upgrade"],
+            # OS metrics every minute, and query-level load kept 7 days (the free tier),
+            # encrypted with the data key since it holds SQL text.
+            MonitoringInterval=MONITORING_INTERVAL_SECONDS,
+            MonitoringRoleArn=GetAtt(monitoring, "Arn"),
+            EnablePerformanceInsights=True,
+            PerformanceInsightsKMSKeyId=key.key_arn,
+            PerformanceInsightsRetentionPeriod=7,
         ),
         "The application's PostgreSQL database",
     )
@@ -86,4 +123,4 @@ def build_database(
     handle = DatabaseHandle(
         instance_id=Ref(instance), endpoint_address=GetAtt(instance, "Endpoint.Address")
     )
-    return Built([subnet_group, parameters, instance], handle, outputs)
+    return Built([subnet_group, parameters, monitoring, instance], handle, outputs)

@@ -48,6 +48,24 @@ def key_policy() -> dict:
                     }
                 },
             },
+            {
+                # Alarms publish to the KMS-encrypted alarm topic, and SNS then uses the key
+                # on CloudWatch's behalf; limited to this account's alarms in this region.
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+                    "ArnLike": {
+                        "aws:SourceArn": Sub(
+                            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
+                            ":alarm:*"
+                        )
+                    },
+                },
+            },
         ],
     }
 

@@ -22,6 +22,7 @@ class NetworkHandle:
     private_subnet_ids: list[Reference]
     database_subnet_ids: list[Reference]
     nat_gateway_ids: list[Reference]
+    flow_log_group_name: Reference  # VPC flow logs, default format
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class StorageHandle:
     buckets: list[BucketRef]  # the spec's application buckets
     logs: BucketRef  # the region's access-log bucket (S3-managed encryption, see storage)
     logs_policy_id: str  # writers must wait for this policy: delivery is checked on creation
+    patching_log_prefix: str  # key prefix in `logs` where patching output goes
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,41 @@ class LoadBalancerHandle:
 class ComputeHandle:
     auto_scaling_group_name: Reference
     instance_role_name: Reference
+    patch_group: str  # the instances' PatchGroup tag, which selects their patch baseline
 
 
 @dataclass(frozen=True)
 class DatabaseHandle:
     instance_id: Reference
     endpoint_address: Reference
+
+
+@dataclass(frozen=True)
+class WafHandle:
+    web_acl_arn: Reference
+    web_acl_name: str  # the `WebACL` dimension of the AWS/WAFV2 metrics
+    log_group_name: Reference
+
+
+@dataclass(frozen=True)
+class NotificationsHandle:
+    alarm_topic_arn: Reference  # the region's SNS topic every alarm notifies
+
+
+@dataclass(frozen=True)
+class PatchingHandle:
+    maintenance_window_id: Reference
+    patch_baseline_id: Reference
+
+
+@dataclass(frozen=True)
+class ScheduledTaskRef:
+    name: str  # the spec's task name
+    function_name: str  # physical name; its log group is /aws/lambda/<function_name>
+    function_arn: Reference
+    dead_letter_queue_name: Reference  # alarm on its depth: a task that failed every retry
+
+
+@dataclass(frozen=True)
+class ScheduledTasksHandle:
+    tasks: list[ScheduledTaskRef]

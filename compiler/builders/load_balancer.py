@@ -40,6 +40,12 @@ def build_load_balancer(
                 elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
                 elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=storage.logs.name),
                 elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=access_log_prefix),
+                # A deleted ALB takes its DNS name, which DNS records and clients point
+                # at, with it. Deleting the stack then needs this switched off first, as
+                # the database's deletion protection already requires. Updates are not
+                # hindered: no spec value changes a property that replaces the ALB
+                # (type and scheme are fixed here, and it has no explicit name).
+                elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value="true"),
             ],
             # ELB checks that it may write the access logs when the ALB is created.
             DependsOn=[storage.logs_policy_id],

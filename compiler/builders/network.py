@@ -129,6 +129,7 @@ def build_network(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
         private_subnet_ids=[Ref(s) for s in private],
         database_subnet_ids=[Ref(s) for s in database],
         nat_gateway_ids=[Ref(n) for n in nats],
+        flow_log_group_name=Ref("FlowLogsLogGroup"),  # the log group of _flow_logs
     )
     return Built(resources, handle)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from troposphere import GetAtt, ec2
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import Built, purpose, skip_check
 from compiler.builders.handles import NetworkHandle, SecurityGroupsHandle
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
@@ -52,6 +52,12 @@ def build_security_groups(
             SecurityGroupEgress=[NO_EGRESS],
         ),
         "Load balancer firewall; the only group open to 0.0.0.0/0",
+    )
+    skip_check(
+        alb,
+        "CKV_AWS_260",
+        "Port 80 is open to the internet on purpose: the ALB's HTTP listener only answers "
+        "with a 301 redirect to HTTPS, so plain-HTTP visitors reach the site; it forwards nothing.",
     )
     app = purpose(
         ec2.SecurityGroup(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Output, Ref, Sub, s3
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import Built, purpose, skip_check
 from compiler.builders.handles import BucketRef, KeyHandle, StorageHandle
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
@@ -160,6 +160,12 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
         extra_statements=log_delivery_statements(ctx, GetAtt(LOGS_BUCKET_ID, "Arn")),
         expire_days=spec.storage.access_log_retention_days,
     )
+    skip_check(
+        logs_bucket,
+        "CKV_AWS_18",
+        "This is the access-log bucket the other buckets log to: logging it into itself would "
+        "log its own log deliveries without end, and another log bucket would need one too.",
+    )
     resources: list = [logs_bucket, logs_policy]
     refs: list[BucketRef] = []
     outputs: list[Output] = []
@@ -184,4 +190,5 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
             )
         )
     logs = BucketRef("logs", Ref(logs_bucket), GetAtt(logs_bucket, "Arn"))
-    return Built(resources, StorageHandle(refs, logs, logs_policy.title), outputs)
+    handle = StorageHandle(refs, logs, logs_policy.title, PATCHING_LOG_PREFIX)
+    return Built(resources, handle, outputs)

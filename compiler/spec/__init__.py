@@ -7,8 +7,12 @@ becomes a `SpecProblem` located at the offending key or value, and all are raise
 from __future__ import annotations
 
 import difflib
-import types
 import typing
+from pathlib import Path
+
+# `from types` (not `import types`): importing compiler.spec.types rebinds the name
+# `types` in this package's namespace to that submodule.
+from types import UnionType
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -25,7 +29,9 @@ __all__ = ["InfraSpec", "validate_spec"]
 def validate_spec(loaded: LoadedSpec) -> InfraSpec:
     """Validate loaded data; raise `SpecError` listing every problem."""
     try:
-        spec = InfraSpec.model_validate(loaded.data)
+        # task sources are named relative to the spec file (see spec.scheduled_tasks)
+        spec_dir = Path(loaded.file).parent
+        spec = InfraSpec.model_validate(loaded.data, context={"spec_dir": spec_dir})
     except ValidationError as exc:
         raise SpecError(_problem_from_pydantic(loaded, err) for err in exc.errors()) from None
     findings = find_inconsistencies(spec)
@@ -36,19 +42,22 @@ def validate_spec(loaded: LoadedSpec) -> InfraSpec:
 
 def _problem_from_pydantic(loaded: LoadedSpec, error: Any) -> SpecProblem:
     path: SpecPath = tuple(part for part in error["loc"] if not _is_dict_key_marker(part))
+    at_key = len(path) < len(error["loc"])  # the mapping key is at fault, not its value
     kind = error["type"]
     if kind == "extra_forbidden":
         return loaded.problem(path, _unknown_key_message(path), key=True)
     if kind == "missing":
         return loaded.problem(path[:-1], f"missing required key '{path[-1]}'")
-    message = error["msg"].removeprefix("Value error, ")
+    message = error["msg"].removeprefix("Value error, ").replace(" after validation", "")
+    if kind == "model_type":  # pydantic's text names our Python class, not the spec
+        message = f"expected a mapping with the keys {', '.join(_known_keys(path))}"
     if kind == "string_pattern_mismatch":
         message = PATTERN_HINTS.get(error["ctx"]["pattern"], message)
     if kind not in ("value_error", "assertion_error") and not isinstance(
         error.get("input"), dict | list
     ):
         message += f" (got {error['input']!r})"
-    return loaded.problem(path, message)
+    return loaded.problem(path, message, key=at_key)
 
 
 def _is_dict_key_marker(part: Any) -> bool:
@@ -90,7 +99,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+    if isinstance(annotation, UnionType) or typing.get_origin(annotation) is typing.Union:
         for arg in typing.get_args(annotation):
             if _model_in(arg):
                 return _model_in(arg)

@@ -7,6 +7,7 @@ each check names the spec path that a user has to edit.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Iterator
 
 from compiler.errors import SpecPath
@@ -42,11 +43,19 @@ def check_regions(spec: InfraSpec) -> Iterator[Finding]:
         networks.append((index, network))
         available = AWS_REGION_AZ_COUNTS[region.name]
         if spec.network.availability_zones > available:
-            yield (
-                ("network", "availability_zones"),
-                f"{spec.network.availability_zones} AZs asked for, but {region.name} "
-                f"(regions[{index}]) offers {available}",
-            )
+            if "availability_zones" in spec.network.model_fields_set:
+                yield (
+                    ("network", "availability_zones"),
+                    f"{spec.network.availability_zones} AZs asked for, but {region.name} "
+                    f"(regions[{index}]) offers {available}",
+                )
+            else:  # the default was not written down: point at the region instead
+                yield (
+                    ("regions", index, "name"),
+                    f"{region.name} offers {available} AZs, fewer than the default "
+                    f"{spec.network.availability_zones}; set `network.availability_zones: "
+                    f"{available}`",
+                )
 
 
 def check_certificates(spec: InfraSpec) -> Iterator[Finding]:
@@ -105,7 +114,96 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
             )
 
 
-CHECKS = (check_regions, check_certificates, check_buckets)
+def check_scheduled_tasks(spec: InfraSpec) -> Iterator[Finding]:
+    """Task names are unique, and a task reads only buckets that the spec creates."""
+    seen: dict[str, int] = {}
+    known = [bucket.name for bucket in spec.storage.buckets]
+    for index, task in enumerate(spec.scheduled_tasks):
+        if task.name in seen:
+            yield (
+                ("scheduled_tasks", index, "name"),
+                f"task name '{task.name}' is already used by scheduled_tasks[{seen[task.name]}]",
+            )
+        seen.setdefault(task.name, index)
+        for bucket_index, bucket in enumerate(task.buckets):
+            if bucket not in known:
+                listed = ", ".join(known) if known else "none are defined"
+                yield (
+                    ("scheduled_tasks", index, "buckets", bucket_index),
+                    f"'{bucket}' is not one of storage.buckets ({listed}); a task may read "
+                    "only the spec's own buckets",
+                )
+
+
+# Amazon Linux public image parameters (compute.image_parameter) by name prefix.
+IMAGE_OPERATING_SYSTEMS = {"al2023-": "AMAZON_LINUX_2023", "amzn2-": "AMAZON_LINUX_2"}
+
+
+def check_patching(spec: InfraSpec) -> Iterator[Finding]:
+    """Patching keeps instances serving, and its baseline is for the image's OS."""
+    patching, compute = spec.patching, spec.compute
+    concurrency = patching.max_concurrency
+    # A percentage is taken as rounded up to whole instances, the worst case.
+    at_once = (
+        math.ceil(compute.min_size * int(concurrency[:-1]) / 100)
+        if concurrency.endswith("%")
+        else int(concurrency)
+    )
+    if compute.min_size > 1 and at_once >= compute.min_size:  # one instance: no way around it
+        yield (
+            ("patching", "max_concurrency"),
+            f"'{concurrency}' patches (and may reboot) {at_once} of the compute.min_size "
+            f"{compute.min_size} instances at once, leaving none serving; use at most "
+            f"{compute.min_size - 1} or a percentage like 50%",
+        )
+    image = compute.image_parameter.rsplit("/", 1)[-1]
+    for prefix, system in IMAGE_OPERATING_SYSTEMS.items():
+        if image.startswith(prefix) and system != patching.operating_system:
+            where = (
+                ("patching", "operating_system")
+                if "operating_system" in patching.model_fields_set
+                else ("compute", "image_parameter")
+            )
+            yield (
+                where,
+                f"the image ({image}) runs {system} but the patch baseline is for "
+                f"{patching.operating_system}; set `patching.operating_system: {system}`",
+            )
+
+
+def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
+    """Thresholds that the rest of the spec would keep breached all the time."""
+    instances = spec.monitoring.instances
+    target = spec.compute.cpu_target_percent
+    if instances.cpu_percent <= target:
+        if "cpu_percent" in instances.model_fields_set:
+            path: SpecPath = ("monitoring", "instances", "cpu_percent")
+        else:  # the default was not written down: point at the scaling target instead
+            path = ("compute", "cpu_target_percent")
+        yield (
+            path,
+            f"the CPU alarm threshold ({instances.cpu_percent}%) must be above the scaling "
+            f"target compute.cpu_target_percent ({target}%), or the group would be in alarm "
+            "whenever it works as intended",
+        )
+    database = spec.monitoring.database
+    if database.free_storage_gb >= spec.database.allocated_storage_gb:
+        yield (
+            ("monitoring", "database", "free_storage_gb"),
+            f"{database.free_storage_gb} GB free is not less than the "
+            f"{spec.database.allocated_storage_gb} GB of database.allocated_storage_gb: "
+            "the alarm would fire from the start",
+        )
+
+
+CHECKS = (
+    check_regions,
+    check_certificates,
+    check_buckets,
+    check_scheduled_tasks,
+    check_patching,
+    check_monitoring,
+)
 
 
 def find_inconsistencies(spec: InfraSpec) -> list[Finding]:

@@ -9,17 +9,24 @@ from pydantic import AfterValidator, BaseModel, Field
 from compiler.spec.compute import ComputeSpec
 from compiler.spec.database import DatabaseSpec
 from compiler.spec.load_balancer import LoadBalancerSpec
+from compiler.spec.monitoring import MonitoringSpec
 from compiler.spec.network import NetworkSpec
+from compiler.spec.notifications import NotificationsSpec
+from compiler.spec.patching import PatchingSpec
 from compiler.spec.regions import RegionSpec
+from compiler.spec.scheduled_tasks import MAX_TASKS, ScheduledTaskSpec
 from compiler.spec.storage import StorageSpec
 from compiler.spec.types import SPEC_MODEL_CONFIG, Slug, pattern_str
+from compiler.spec.waf import WafSpec
 
 REQUIRED_TAGS = ("Team", "CostCenter")
 TagKey = pattern_str(
-    r"^[A-Za-z0-9_ .:/=+@-]{1,128}$", "tag keys use letters, digits, spaces and _ . : / = + @ -"
+    r"^[A-Za-z0-9_ .:/=+@-]{1,128}$",
+    "tag keys are 1 to 128 letters, digits, spaces and _ . : / = + @ -",
 )
 TagValue = pattern_str(
-    r"^[A-Za-z0-9_ .:/=+@-]{0,256}$", "tag values use letters, digits, spaces and _ . : / = + @ -"
+    r"^[A-Za-z0-9_ .:/=+@-]{0,256}$",
+    "tag values are up to 256 letters, digits, spaces and _ . : / = + @ -",
 )
 
 
@@ -74,6 +81,26 @@ class InfraSpec(BaseModel):
     )
     storage: StorageSpec = Field(
         default_factory=StorageSpec, description="S3 buckets created in every region."
+    )
+    waf: WafSpec = Field(
+        default_factory=WafSpec, description="WAFv2 web ACL on each region's load balancer."
+    )
+    monitoring: MonitoringSpec = Field(
+        default_factory=MonitoringSpec,
+        description="CloudWatch alarm thresholds; one dashboard per region.",
+    )
+    notifications: NotificationsSpec = Field(
+        default_factory=NotificationsSpec,
+        description="Who receives the alarms of every region's alarm topic.",
+    )
+    patching: PatchingSpec = Field(
+        default_factory=PatchingSpec,
+        description="OS patching: patch baseline, maintenance window, instances at a time.",
+    )
+    scheduled_tasks: list[ScheduledTaskSpec] = Field(
+        default_factory=list,
+        max_length=MAX_TASKS,
+        description="Lambda functions run on an EventBridge schedule in every region.",
     )
 
     @property

@@ -33,6 +33,11 @@ def check_ipv4_network(value: str) -> str:
         raise ValueError(f"'{value}' is not a CIDR block like 10.0.0.0/16") from None
     if network.version != 4:
         raise ValueError(f"'{value}' is IPv6; only IPv4 CIDR blocks are supported here")
+    if "/" not in value:
+        raise ValueError(
+            f"'{value}' has no prefix length; write a CIDR block like 10.0.0.0/16 "
+            f"(or {network} for this one address)"
+        )
     if str(network) != value:
         raise ValueError(f"'{value}' has host bits set; did you mean {network}?")
     return value

@@ -1,0 +1,104 @@
+"""The region's alarm topic: KMS-encrypted SNS, published to by CloudWatch alarms only."""
+
+from __future__ import annotations
+
+import hashlib
+
+from troposphere import Output, Ref, Sub, sns
+
+from compiler import naming
+from compiler.builders import Built, purpose
+from compiler.builders.handles import KeyHandle, NotificationsHandle
+from compiler.context import RegionContext
+from compiler.spec import InfraSpec
+
+TOPIC_ID = "AlarmTopic"
+
+
+def alarm_name_pattern(spec: InfraSpec) -> str:
+    """Every alarm of the stack is named `<project>-<environment>-...` (see monitoring)."""
+    return naming.resource_name(spec, "*")
+
+
+def address_id(address: str) -> str:
+    """A logical ID part that stays with its address when the list is reordered or cut:
+    a replaced subscription would have to be confirmed again."""
+    return hashlib.sha256(address.lower().encode()).hexdigest()[:12]
+
+
+def topic_policy(spec: InfraSpec, topic_arn) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # Only this account's alarms of this stack; aws:SourceAccount stops another
+                # account's alarm from using CloudWatch as a confused deputy.
+                "Sid": "CloudWatchAlarmsOfThisStackPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+                    "ArnLike": {
+                        "aws:SourceArn": Sub(
+                            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
+                            f":alarm:{alarm_name_pattern(spec)}"
+                        )
+                    },
+                },
+            },
+            {
+                # SNS also answers plain HTTP; messages must not travel unencrypted.
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+def build_notifications(
+    spec: InfraSpec, ctx: RegionContext, key: KeyHandle
+) -> Built[NotificationsHandle]:
+    topic = purpose(
+        sns.Topic(
+            TOPIC_ID,
+            TopicName=naming.resource_name(spec, "alarms"),
+            DisplayName=f"{naming.name_prefix(spec)} alarms",
+            KmsMasterKeyId=key.key_arn,
+        ),
+        "Receives every alarm of this region and passes it to the subscribers",
+    )
+    policy = purpose(
+        sns.TopicPolicy(
+            naming.logical_id(TOPIC_ID, "policy"),
+            Topics=[Ref(topic)],
+            PolicyDocument=topic_policy(spec, Ref(topic)),
+        ),
+        "Only this stack's CloudWatch alarms may publish, and only over TLS",
+    )
+    subscriptions = [
+        purpose(
+            sns.SubscriptionResource(
+                naming.logical_id(TOPIC_ID, "email", address_id(address)),
+                TopicArn=Ref(topic),
+                Protocol="email",
+                Endpoint=address,
+            ),
+            f"Sends alarms to {address} once the address confirms the subscription",
+        )
+        for address in spec.notifications.emails
+    ]
+    outputs = [
+        Output(
+            naming.logical_id(TOPIC_ID, "arn"),
+            Description="SNS topic that receives this region's alarms",
+            Value=Ref(topic),
+        )
+    ]
+    handle = NotificationsHandle(alarm_topic_arn=Ref(topic))
+    return Built([topic, policy, *subscriptions], handle, outputs)

@@ -1,0 +1,87 @@
+"""RDS PostgreSQL: Multi-AZ, encrypted, TLS-only, private, password never in the template."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler.builders.database import parameter_group_family
+
+from .example import get_att, make_spec, only, ref, regional_template, tier_subnets, walk
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return make_spec(database={"engine_version": "16.4", "backup_retention_days": 14})
+
+
+@pytest.fixture(scope="module")
+def template(spec):
+    return regional_template(spec)
+
+
+@pytest.fixture(scope="module")
+def database(template):
+    return only(template, "AWS::RDS::DBInstance")[1]
+
+
+def test_engine_is_the_specs_postgres(database):
+    assert database["Engine"] == "postgres"
+    assert database["EngineVersion"] == "16.4"
+
+
+def test_storage_is_encrypted_with_the_data_key(template, database):
+    key, _ = only(template, "AWS::KMS::Key")
+    assert database["StorageEncrypted"] is True
+    assert database["KmsKeyId"] == get_att(key, "Arn")
+
+
+def test_availability_and_recovery_settings_follow_the_spec(spec, database):
+    assert database["MultiAZ"] is True
+    assert database["BackupRetentionPeriod"] == 14
+    assert database["DeletionProtection"] is True
+
+
+def test_single_az_when_the_spec_says_so():
+    template = regional_template(make_spec(database={"multi_az": False}))
+    assert only(template, "AWS::RDS::DBInstance")[1]["MultiAZ"] is False
+
+
+def test_database_is_kept_as_a_snapshot_when_deleted_or_replaced(template):
+    name, _ = only(template, "AWS::RDS::DBInstance")
+    assert template["Resources"][name]["DeletionPolicy"] == "Snapshot"
+    assert template["Resources"][name]["UpdateReplacePolicy"] == "Snapshot"
+
+
+def test_rds_manages_the_master_password(template, database):
+    assert database["ManageMasterUserPassword"] is True
+    assert database["MasterUserSecret"]["KmsKeyId"] == get_att("DataKey", "Arn")
+    for node in walk(template):
+        if isinstance(node, dict):
+            assert "MasterUserPassword" not in node
+    for name in template.get("Parameters", {}):
+        assert "password" not in name.lower()
+
+
+def test_database_is_private(template, database):
+    assert database["PubliclyAccessible"] is False
+    assert database["VPCSecurityGroups"] == [get_att("DatabaseSecurityGroup", "GroupId")]
+
+
+def test_subnet_group_is_the_database_subnets(template, database):
+    name, group = only(template, "AWS::RDS::DBSubnetGroup")
+    assert database["DBSubnetGroupName"] == ref(name)
+    assert group["SubnetIds"] == [ref(s) for s in tier_subnets(template, "Database")]
+
+
+def test_parameter_group_forces_tls_with_the_major_version_family(template, database):
+    name, group = only(template, "AWS::RDS::DBParameterGroup")
+    assert database["DBParameterGroupName"] == ref(name)
+    assert group["Family"] == "postgres16"
+    assert group["Parameters"]["rds.force_ssl"] == "1"
+
+
+@pytest.mark.parametrize(
+    "version, family", [("13.20", "postgres13"), ("16.4", "postgres16"), ("17.5", "postgres17")]
+)
+def test_parameter_group_family(version, family):
+    assert parameter_group_family(version) == family

@@ -1,0 +1,311 @@
+"""Alarms with the spec's thresholds, the CloudWatch agent that feeds them, the dashboard."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from compiler.load import load_spec_file
+from compiler.spec import validate_spec
+
+from .example import (
+    EXAMPLE_SPEC,
+    get_att,
+    make_spec,
+    only,
+    ref,
+    regional_template,
+    resources,
+)
+
+# Every threshold differs from its default, so a test cannot pass on defaults alone.
+MONITORING = {
+    "period_seconds": 300,
+    "evaluation_periods": 3,
+    "instances": {"cpu_percent": 81, "memory_percent": 82, "disk_percent": 83},
+    "database": {
+        "cpu_percent": 84,
+        "connections": 321,
+        "read_iops": 1111,
+        "write_iops": 2222,
+        "free_storage_gb": 7,
+    },
+    "load_balancer": {
+        "elb_5xx_count": 11,
+        "target_5xx_count": 12,
+        "response_time_p95_seconds": 0.75,
+        "unhealthy_hosts": 2,
+    },
+    "nat_gateways": {"dropped_packets": 333, "port_allocation_errors": 4},
+    "flow_logs": {"rejected_flows": 4444},
+}
+GIB = 1024**3
+
+# logical ID: (namespace, metric, statistic, threshold, comparison, missing data)
+EXPECTED_ALARMS = {
+    "InstanceCpuAlarm": ("AWS/EC2", "CPUUtilization", "Average", 81, ">", "missing"),
+    "InstanceMemoryAlarm": ("CWAgent", "mem_used_percent", "Maximum", 82, ">", "missing"),
+    "InstanceDiskAlarm": ("CWAgent", "disk_used_percent", "Maximum", 83, ">", "missing"),
+    "DatabaseCpuAlarm": ("AWS/RDS", "CPUUtilization", "Average", 84, ">", "missing"),
+    "DatabaseConnectionsAlarm": ("AWS/RDS", "DatabaseConnections", "Maximum", 321, ">", "missing"),
+    "DatabaseReadIopsAlarm": ("AWS/RDS", "ReadIOPS", "Average", 1111, ">", "missing"),
+    "DatabaseWriteIopsAlarm": ("AWS/RDS", "WriteIOPS", "Average", 2222, ">", "missing"),
+    "DatabaseFreeStorageAlarm": ("AWS/RDS", "FreeStorageSpace", "Minimum", 7 * GIB, "<", "missing"),
+    "LoadBalancer5xxAlarm": (
+        "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", 11, ">", "notBreaching"
+    ),
+    "Target5xxAlarm": (
+        "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", 12, ">", "notBreaching"
+    ),
+    "ResponseTimeAlarm": (
+        "AWS/ApplicationELB", "TargetResponseTime", "p95", 0.75, ">", "notBreaching"
+    ),
+    "UnhealthyHostsAlarm": (
+        "AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", 2, ">=", "missing"
+    ),
+    "RejectedFlowsAlarm": (
+        "storefront-production/VpcFlowLogs", "RejectedFlows", "Sum", 4444, ">", "notBreaching"
+    ),
+}  # fmt: skip
+COMPARISONS = {
+    ">": "GreaterThanThreshold",
+    ">=": "GreaterThanOrEqualToThreshold",
+    "<": "LessThanThreshold",
+}
+
+
+@pytest.fixture(scope="module")
+def template():
+    return regional_template(make_spec(monitoring=MONITORING))
+
+
+@pytest.fixture(scope="module")
+def alarms(template):
+    return {n: r["Properties"] for n, r in resources(template, "AWS::CloudWatch::Alarm").items()}
+
+
+def dimensions(alarm: dict) -> dict:
+    return {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+
+
+def statistic(alarm: dict) -> str:
+    return alarm.get("ExtendedStatistic") or alarm["Statistic"]
+
+
+@pytest.mark.parametrize("logical_id", sorted(EXPECTED_ALARMS))
+def test_alarm_has_the_spec_threshold_and_notifies_the_topic(template, alarms, logical_id):
+    namespace, metric, stat, threshold, comparison, missing = EXPECTED_ALARMS[logical_id]
+    alarm = alarms[logical_id]
+    topic, _ = only(template, "AWS::SNS::Topic")
+    assert (alarm["Namespace"], alarm["MetricName"], statistic(alarm)) == (namespace, metric, stat)
+    assert alarm["Threshold"] == threshold
+    assert alarm["ComparisonOperator"] == COMPARISONS[comparison]
+    assert alarm["TreatMissingData"] == missing
+    assert alarm["AlarmActions"] == [ref(topic)]
+    assert alarm["OKActions"] == [ref(topic)]
+    assert alarm["Period"] == 300
+    assert alarm["EvaluationPeriods"] == 3
+
+
+def test_percentiles_are_extended_statistics(alarms):
+    for name, alarm in alarms.items():
+        assert not ("Statistic" in alarm and "ExtendedStatistic" in alarm), name
+        if "ExtendedStatistic" in alarm:
+            assert re.fullmatch(r"p\d+(\.\d+)?", alarm["ExtendedStatistic"]), name
+
+
+def test_instance_and_database_alarms_watch_this_stacks_group_and_database(template, alarms):
+    group, _ = only(template, "AWS::AutoScaling::AutoScalingGroup")
+    database, _ = only(template, "AWS::RDS::DBInstance")
+    for name in ("InstanceCpuAlarm", "InstanceMemoryAlarm", "InstanceDiskAlarm"):
+        assert dimensions(alarms[name]) == {"AutoScalingGroupName": ref(group)}, name
+    for name in EXPECTED_ALARMS:
+        if name.startswith("Database"):
+            assert dimensions(alarms[name]) == {"DBInstanceIdentifier": ref(database)}, name
+
+
+def test_load_balancer_alarms_use_the_full_names(template, alarms):
+    alb, _ = only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    target_group, _ = only(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    load_balancer = get_att(alb, "LoadBalancerFullName")
+    assert dimensions(alarms["LoadBalancer5xxAlarm"]) == {"LoadBalancer": load_balancer}
+    for name in ("Target5xxAlarm", "ResponseTimeAlarm", "UnhealthyHostsAlarm"):
+        assert dimensions(alarms[name]) == {
+            "LoadBalancer": load_balancer,
+            "TargetGroup": get_att(target_group, "TargetGroupFullName"),
+        }, name
+
+
+@pytest.mark.parametrize("mode", ["per_az", "single"])
+def test_each_nat_gateway_has_its_own_alarms(mode):
+    template = regional_template(make_spec(network={"nat_gateways": mode}, monitoring=MONITORING))
+    nats = sorted(resources(template, "AWS::EC2::NatGateway"))
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    for metric, threshold in (("PacketsDropCount", 333), ("ErrorPortAllocation", 4)):
+        found = [a["Properties"] for a in alarms if a["Properties"]["MetricName"] == metric]
+        assert sorted(dimensions(a)["NatGatewayId"]["Ref"] for a in found) == nats
+        for alarm in found:
+            assert alarm["Namespace"] == "AWS/NATGateway"
+            assert alarm["Statistic"] == "Sum"
+            assert alarm["Threshold"] == threshold
+            assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_rejected_flows_are_counted_from_the_flow_log_group(template, alarms):
+    _, flow_log = only(template, "AWS::EC2::FlowLog")
+    _, metric_filter = only(template, "AWS::Logs::MetricFilter")
+    assert metric_filter["LogGroupName"] == flow_log["LogGroupName"]
+    fields = metric_filter["FilterPattern"].strip("[]").split(", ")
+    assert len(fields) == 14  # the default flow log format
+    assert fields[12] == 'action="REJECT"'
+    (transformation,) = metric_filter["MetricTransformations"]
+    assert transformation["MetricValue"] == "1"
+    alarm = alarms["RejectedFlowsAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        transformation["MetricNamespace"],
+        transformation["MetricName"],
+    )
+    assert "Dimensions" not in alarm  # the filter publishes none
+
+
+def published_series(config: dict) -> list[tuple[str, str, frozenset[str]]]:
+    """(namespace, metric name, dimension names) of the agent's aggregated series.
+
+    The agent names a metric `<plugin>_<measurement>` unless the measurement already
+    carries the prefix, and publishes each `aggregation_dimensions` set on its own."""
+    metrics = config["metrics"]
+    namespace = metrics.get("namespace", "CWAgent")
+    series = []
+    for plugin, settings in metrics["metrics_collected"].items():
+        for measurement in settings["measurement"]:
+            name = (
+                measurement if measurement.startswith(f"{plugin}_") else f"{plugin}_{measurement}"
+            )
+            for dimension_set in metrics["aggregation_dimensions"]:
+                series.append((namespace, name, frozenset(dimension_set)))
+    return series
+
+
+def agent_config(template: dict) -> dict:
+    (parameter,) = resources(template, "AWS::SSM::Parameter").values()
+    return json.loads(parameter["Properties"]["Value"])
+
+
+def test_memory_and_disk_alarms_watch_exactly_what_the_agent_publishes(template, alarms):
+    config = agent_config(template)
+    published = published_series(config)
+    appended = config["metrics"]["append_dimensions"]
+    group, _ = only(template, "AWS::AutoScaling::AutoScalingGroup")
+    for name in ("InstanceMemoryAlarm", "InstanceDiskAlarm"):
+        alarm = alarms[name]
+        dims = dimensions(alarm)
+        assert (alarm["Namespace"], alarm["MetricName"], frozenset(dims)) in published, name
+        # each dimension is filled in by the agent with the instance's group name
+        for dimension, value in dims.items():
+            assert appended[dimension] == "${aws:AutoScalingGroupName}"
+            assert value == ref(group)
+    assert config["metrics"]["metrics_collected"]["disk"]["resources"] == ["/"]
+
+
+def test_agent_parameter_is_named_under_the_project_and_environment(template):
+    (parameter,) = resources(template, "AWS::SSM::Parameter").values()
+    assert parameter["Properties"]["Name"] == "/storefront/production/cloudwatch-agent"
+    assert parameter["Properties"]["Type"] == "String"
+
+
+def test_association_installs_then_configures_the_agent_on_the_groups_instances(template):
+    group, _ = only(template, "AWS::AutoScaling::AutoScalingGroup")
+    (parameter_id,) = resources(template, "AWS::SSM::Parameter")
+    (association,) = resources(template, "AWS::SSM::Association").values()
+    properties = association["Properties"]
+    assert properties["Targets"] == [
+        {"Key": "tag:aws:autoscaling:groupName", "Values": [ref(group)]}
+    ]
+    assert parameter_id in association["DependsOn"]
+    document_id = properties["Name"]["Ref"]
+    document = template["Resources"][document_id]["Properties"]
+    assert document["DocumentType"] == "Command"
+    steps = document["Content"]["mainSteps"]
+    assert [s["inputs"]["documentPath"] for s in steps] == [
+        "AWS-ConfigureAWSPackage",
+        "AmazonCloudWatch-ManageAgent",
+    ]
+    assert steps[0]["inputs"]["documentParameters"] == {
+        "action": "Install",
+        "name": "AmazonCloudWatchAgent",
+    }
+    configure = steps[1]["inputs"]["documentParameters"]
+    assert configure["optionalConfigurationSource"] == "ssm"
+    parameter_name = template["Resources"][parameter_id]["Properties"]["Name"]
+    assert configure["optionalConfigurationLocation"] == parameter_name
+
+
+def test_instances_may_read_the_agent_parameter_and_nothing_else(template):
+    (parameter_id,) = resources(template, "AWS::SSM::Parameter")
+    name = template["Resources"][parameter_id]["Properties"]["Name"]
+    role, _ = only(template, "AWS::IAM::InstanceProfile")
+    policies = [
+        p["Properties"]
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if p["Properties"]["PolicyName"] == "read-cloudwatch-agent-config"
+    ]
+    (policy,) = policies
+    instance_role = template["Resources"][role]["Properties"]["Roles"][0]
+    assert policy["Roles"] == [instance_role]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "ssm:GetParameter"
+    assert statement["Resource"]["Fn::Sub"].endswith(f":parameter{name}")
+
+
+def token(reference: dict) -> str:
+    """A reference written as text that can stand inside a JSON string."""
+    return "<" + json.dumps(reference, sort_keys=True).replace('"', "'") + ">"
+
+
+def dashboard(template: dict) -> dict:
+    """The dashboard body, each Fn::Sub variable replaced by the `token` of its value."""
+    _, properties = only(template, "AWS::CloudWatch::Dashboard")
+    text, variables = properties["DashboardBody"]["Fn::Sub"]
+    for name, value in variables.items():
+        text = text.replace(f"${{{name}}}", token(value))
+    return json.loads(text)
+
+
+def test_dashboard_shows_every_alarm_metric_in_its_region(template, alarms):
+    body = dashboard(template)
+    shown = set()
+    for widget in body["widgets"]:
+        assert widget["properties"]["region"] == "${AWS::Region}"
+        for line in widget["properties"]["metrics"]:
+            shown.add(tuple(line))
+    for name, alarm in alarms.items():
+        line = [alarm["Namespace"], alarm["MetricName"]]
+        for dimension in alarm.get("Dimensions", []):
+            line += [dimension["Name"], token(dimension["Value"])]
+        assert tuple(line) in shown, name
+
+
+def test_dashboard_is_named_per_region(template):
+    # dashboard names are global to an account: two regions must not collide
+    _, properties = only(template, "AWS::CloudWatch::Dashboard")
+    assert properties["DashboardName"] == {"Fn::Sub": "storefront-production-${AWS::Region}"}
+
+
+def test_alarm_names_are_unique_and_prefixed(alarms):
+    names = [a["AlarmName"] for a in alarms.values()]
+    assert len(set(names)) == len(names)
+    assert all(n.startswith("storefront-production-") for n in names)
+
+
+def test_defaults_apply_without_a_monitoring_section():
+    loaded = load_spec_file(EXAMPLE_SPEC)
+    del loaded.data["monitoring"], loaded.data["notifications"]
+    spec = validate_spec(loaded)
+    template = regional_template(spec)
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    nats = resources(template, "AWS::EC2::NatGateway")
+    assert len(alarms) == len(EXPECTED_ALARMS) + 2 * len(nats)
+    assert alarms["InstanceCpuAlarm"]["Properties"]["Threshold"] == 80
+    assert alarms["InstanceCpuAlarm"]["Properties"]["Period"] == 60

@@ -1,0 +1,140 @@
+"""S3 buckets: versioned, encrypted, private, TLS-only, old versions expired per the spec.
+
+Besides the spec's buckets, each region has a log bucket for ALB and S3 access logs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .example import as_list, get_att, make_spec, ref, regional_template, resources
+
+BUCKETS = {"AssetsBucket": 90, "UploadsBucket": 30}
+LOGS = "LogsBucket"
+
+
+@pytest.fixture(scope="module")
+def template():
+    spec = make_spec(
+        storage={
+            "buckets": [
+                {"name": "assets", "noncurrent_version_expiry_days": 90},
+                {"name": "uploads", "noncurrent_version_expiry_days": 30},
+            ]
+        }
+    )
+    return regional_template(spec)
+
+
+@pytest.fixture(scope="module")
+def buckets(template):
+    found = resources(template, "AWS::S3::Bucket")
+    return {name: bucket["Properties"] for name, bucket in found.items()}
+
+
+@pytest.fixture(scope="module")
+def bucket_policies(template):
+    found = resources(template, "AWS::S3::BucketPolicy").values()
+    return {p["Properties"]["Bucket"]["Ref"]: p["Properties"]["PolicyDocument"] for p in found}
+
+
+def test_one_bucket_per_spec_bucket_and_the_log_bucket(buckets):
+    assert set(buckets) == {*BUCKETS, LOGS}
+
+
+def test_only_the_log_bucket_without_spec_buckets():
+    template = regional_template(make_spec(storage={"buckets": []}, scheduled_tasks=[]))
+    assert set(resources(template, "AWS::S3::Bucket")) == {LOGS}
+
+
+def test_bucket_names_are_unique_per_account_and_region(buckets):
+    name = buckets["AssetsBucket"]["BucketName"]["Fn::Sub"]
+    assert name == "storefront-production-assets-${AWS::AccountId}-${AWS::Region}"
+
+
+def test_buckets_are_versioned(buckets):
+    for bucket in buckets.values():
+        assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_spec_buckets_are_encrypted_with_the_data_key(buckets):
+    for name in BUCKETS:
+        (rule,) = buckets[name]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        default = rule["ServerSideEncryptionByDefault"]
+        assert default["SSEAlgorithm"] == "aws:kms"
+        assert default["KMSMasterKeyID"] == get_att("DataKey", "Arn")
+
+
+def test_log_bucket_is_encrypted(buckets):
+    # ALB access logs can only be delivered to buckets with S3-managed keys.
+    (rule,) = buckets[LOGS]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+
+
+def test_public_access_is_blocked_entirely(buckets):
+    for bucket in buckets.values():
+        assert bucket["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert "AccessControl" not in bucket
+
+
+def test_noncurrent_versions_expire_after_the_specs_days(buckets):
+    for name, days in BUCKETS.items():
+        rules = buckets[name]["LifecycleConfiguration"]["Rules"]
+        expiring = [r for r in rules if "NoncurrentVersionExpiration" in r]
+        assert [r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in expiring] == [days]
+        assert expiring[0]["Status"] == "Enabled"
+
+
+def test_log_bucket_expires_logs_after_the_specs_days():
+    spec = make_spec(storage={"access_log_retention_days": 400})
+    log_bucket = regional_template(spec)["Resources"][LOGS]["Properties"]
+    rules = log_bucket["LifecycleConfiguration"]["Rules"]
+    assert [r["ExpirationInDays"] for r in rules if "ExpirationInDays" in r] == [400]
+
+
+def test_spec_buckets_log_access_to_the_log_bucket(buckets):
+    for name in BUCKETS:
+        assert buckets[name]["LoggingConfiguration"]["DestinationBucketName"] == ref(LOGS)
+
+
+def test_buckets_are_retained_with_their_data(template, buckets):
+    for name in buckets:
+        assert template["Resources"][name]["DeletionPolicy"] == "Retain"
+
+
+def test_every_bucket_denies_plain_http(buckets, bucket_policies):
+    assert set(bucket_policies) == set(buckets)
+    for name, policy in bucket_policies.items():
+        (deny,) = [
+            s
+            for s in policy["Statement"]
+            if s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        assert deny["Effect"] == "Deny"
+        assert deny["Principal"] in ("*", {"AWS": "*"})
+        assert deny["Action"] in ("s3:*", ["s3:*"])
+        arn = get_att(name, "Arn")
+        assert as_list(deny["Resource"]) == [arn, {"Fn::Sub": ["${Arn}/*", {"Arn": arn}]}]
+
+
+def test_spec_bucket_policies_grant_nothing(bucket_policies):
+    for name in BUCKETS:
+        assert {s["Effect"] for s in bucket_policies[name]["Statement"]} == {"Deny"}
+
+
+def test_log_bucket_lets_log_delivery_only_put_objects_under_a_prefix(bucket_policies):
+    allows = [s for s in bucket_policies[LOGS]["Statement"] if s["Effect"] == "Allow"]
+    assert allows
+    for statement in allows:
+        assert statement["Principal"] not in ("*", {"AWS": "*"}, {"Service": "*"})
+        assert as_list(statement["Action"]) == ["s3:PutObject"]
+        (resource,) = as_list(statement["Resource"])
+        pattern, variables = resource["Fn::Sub"]
+        assert variables == {"Arn": get_att(LOGS, "Arn")}
+        prefix = pattern.removeprefix("${Arn}/")
+        assert prefix != pattern and prefix.split("/")[0] not in ("", "*"), pattern

@@ -1,0 +1,268 @@
+"""Test-only rewrites that let moto 5.2 deploy a template that is right for AWS.
+
+The compiler's templates are written for AWS and stay that way: where moto_server cannot
+take a valid template, the deploy tests rewrite a copy here, one function per moto gap,
+each naming the gap it works around. Delete a rewrite once moto closes its gap.
+
+Gaps of moto 5.2 that need no rewrite, but that tests must allow for:
+
+- Stack outputs are empty after `aws cloudformation deploy`: look resources up with
+  `describe-stack-resources` (see `aws_cli.stack_resources`).
+- A failed create is not rolled back: reset the emulator between deploys.
+- Many types are accepted but not created (WAF, alarms, SSM patching, bucket policies,
+  security group egress rules, scaling policies, ...): assert only on what moto models.
+- `Fn::Cidr` is not implemented: `rewrite_for_moto` refuses a template that uses it,
+  rather than letting moto fail somewhere obscure.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .aws_cli import AwsCli
+
+# A domain for the certificates requested from moto; moto issues them without validation.
+CERTIFICATE_DOMAIN = "deploy-test.example.com"
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$")
+
+
+class MotoGapError(ValueError):
+    """The template uses something moto cannot deploy and no rewrite here handles."""
+
+
+def prepare_for_moto(
+    aws: AwsCli, template: dict, *, region: str, stack_name: str, zones: list[str]
+) -> dict:
+    """Create in moto what the rewrites point at, then return the rewritten copy.
+
+    `zones`: the region's AZ names as `aws_cli.availability_zones` lists them.
+    """
+    certificates = {
+        arn: request_certificate(aws, arn_region)
+        for arn, arn_region in acm_certificate_arns(template).items()
+    }
+    groups = {
+        logical_id: create_parameter_group(
+            aws, properties, name=f"{stack_name}-{logical_id}".lower(), region=region
+        )
+        for logical_id, properties in parameter_groups(template).items()
+    }
+    return rewrite_for_moto(
+        template,
+        availability_zones=zones,
+        certificate_arns=certificates,
+        parameter_group_names=groups,
+    )
+
+
+def rewrite_for_moto(
+    template: dict,
+    *,
+    availability_zones: list[str],
+    certificate_arns: Mapping[str, str],
+    parameter_group_names: Mapping[str, str],
+) -> dict:
+    """A rewritten copy of `template`; pure, so it can be checked without moto."""
+    result = copy.deepcopy(template)
+    result = literal_availability_zones(result, availability_zones)
+    result = replace_certificate_arns(result, certificate_arns)
+    result = inline_parameter_group_names(result, parameter_group_names)
+    result = kms_key_tags_in_api_shape(result)
+    result = ssm_parameter_tags_as_list(result)
+    result = target_group_full_name_from_arn(result)
+    reject_unsupported(result)
+    return result
+
+
+# --- the rewrites, one per moto gap ---------------------------------------------------
+
+
+def literal_availability_zones(template: dict, zones: list[str]) -> dict:
+    """`{"Fn::Select": [i, {"Fn::GetAZs": ...}]}` -> the region's i-th AZ name.
+
+    Moto gap: `Fn::GetAZs` always answers with us-east-1's zones, so subnets of any
+    other region land in AZs that do not exist there. AWS lists zones alphabetically;
+    `zones` comes sorted from `describe-availability-zones` in the stack's region.
+    """
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Fn::Select"}:
+            index, source = node["Fn::Select"]
+            if isinstance(source, dict) and set(source) == {"Fn::GetAZs"}:
+                return zones[int(index)]
+        return None
+
+    return _transform(template, rewrite)
+
+
+def replace_certificate_arns(template: dict, arns: Mapping[str, str]) -> dict:
+    """Each ACM certificate ARN of the spec -> one that moto issued in the same region.
+
+    Moto gap: an HTTPS listener fails with CertificateNotFound unless its certificate
+    exists in moto's ACM. Every occurrence is replaced (listener properties, and the
+    StackSet template's region mapping alike).
+    """
+    return _transform(template, lambda node: arns.get(node) if isinstance(node, str) else None)
+
+
+def inline_parameter_group_names(template: dict, names: Mapping[str, str]) -> dict:
+    """Drop each `AWS::RDS::DBParameterGroup` and put the name of a twin created
+    beforehand through the API (`create_parameter_group`) where it was `Ref`-ed.
+
+    Moto gap: `Ref` to a DB parameter group yields moto's internal object, not its
+    name, and `DBParameterGroupName: {"Ref": ...}` answers HTTP 500. Moto also names
+    the group itself with a random suffix, so the stack's own group cannot be named
+    in advance: the twin carries the same family, description and parameters.
+    """
+    resources = template["Resources"]
+    for logical_id in names:
+        del resources[logical_id]
+    for resource in resources.values():
+        depends_on = resource.get("DependsOn")
+        if isinstance(depends_on, str) and depends_on in names:
+            del resource["DependsOn"]
+        elif isinstance(depends_on, list):
+            resource["DependsOn"] = [d for d in depends_on if d not in names]
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in names:
+            return names[node["Ref"]]
+        return None
+
+    return _transform(template, rewrite)
+
+
+def kms_key_tags_in_api_shape(template: dict) -> dict:
+    """`AWS::KMS::Key` tags `{Key, Value}` -> `{TagKey, TagValue}`.
+
+    Moto gap: moto passes a KMS key's CloudFormation tags to its KMS API model as they
+    are, which reads `TagKey` and fails with KeyError (HTTP 500) on the `Key` shape that
+    CloudFormation (and AWS) use for this type.
+    """
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::KMS::Key" and "Tags" in resource.get("Properties", {}):
+            resource["Properties"]["Tags"] = [
+                {"TagKey": tag["Key"], "TagValue": tag["Value"]}
+                for tag in resource["Properties"]["Tags"]
+            ]
+    return template
+
+
+def ssm_parameter_tags_as_list(template: dict) -> dict:
+    """`AWS::SSM::Parameter` tags `{name: value}` -> `[{Key, Value}]`.
+
+    Moto gap: for this one type CloudFormation (and AWS) take tags as a JSON object;
+    moto iterates them as a list of `{Key, Value}` and fails with TypeError (HTTP 500).
+    """
+    for resource in template["Resources"].values():
+        tags = resource.get("Properties", {}).get("Tags")
+        if resource["Type"] == "AWS::SSM::Parameter" and isinstance(tags, dict):
+            resource["Properties"]["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return template
+
+
+def target_group_full_name_from_arn(template: dict) -> dict:
+    """`GetAtt TG.TargetGroupFullName` -> the same value cut from the group's ARN.
+
+    Moto gap: moto's target group has no attributes for `Fn::GetAtt` (AttributeError,
+    HTTP 500). The full name CloudWatch wants is the ARN's last `:` field,
+    `targetgroup/<name>/<id>`, and moto's `Ref` gives the ARN.
+    """
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+            logical_id, attribute = node["Fn::GetAtt"]
+            if attribute == "TargetGroupFullName":
+                return {"Fn::Select": [5, {"Fn::Split": [":", {"Ref": logical_id}]}]}
+        return None
+
+    return _transform(template, rewrite)
+
+
+def reject_unsupported(template: dict) -> None:
+    """Fail loudly on functions moto cannot evaluate and no rewrite above removed."""
+    text = json.dumps(template)
+    for function in ("Fn::Cidr", "Fn::GetAZs"):
+        if f'"{function}"' in text:
+            raise MotoGapError(
+                f"the template uses {function}, which moto 5.2 cannot evaluate here; "
+                "add a rewrite to tests/deploy/moto_shim.py"
+            )
+
+
+# --- what the rewrites need from moto ---------------------------------------------------
+
+
+def acm_certificate_arns(template: dict) -> dict[str, str]:
+    """Every ACM certificate ARN written literally in the template -> its region."""
+    return {text: match.group(1) for text in _strings(template) if (match := _ACM_ARN.match(text))}
+
+
+def request_certificate(aws: AwsCli, region: str) -> str:
+    issued = aws.run_json(
+        "acm", "request-certificate",
+        "--domain-name", CERTIFICATE_DOMAIN,
+        "--validation-method", "DNS",
+        region=region,
+    )  # fmt: skip
+    return issued["CertificateArn"]
+
+
+def parameter_groups(template: dict) -> dict[str, dict]:
+    """The properties of each `AWS::RDS::DBParameterGroup`, by logical ID."""
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::RDS::DBParameterGroup"
+    }
+
+
+def create_parameter_group(aws: AwsCli, properties: dict, *, name: str, region: str) -> str:
+    """A DB parameter group with the template resource's settings; returns its name."""
+    aws.run(
+        "rds", "create-db-parameter-group",
+        "--db-parameter-group-name", name,
+        "--db-parameter-group-family", properties["Family"],
+        "--description", properties["Description"],
+        region=region,
+    )  # fmt: skip
+    parameters = properties.get("Parameters", {})
+    if parameters:
+        aws.run(
+            "rds", "modify-db-parameter-group",
+            "--db-parameter-group-name", name,
+            "--parameters", json.dumps([
+                {"ParameterName": key, "ParameterValue": str(value), "ApplyMethod": "pending-reboot"}
+                for key, value in parameters.items()
+            ]),
+            region=region,
+        )  # fmt: skip
+    return name
+
+
+def _transform(node: Any, rewrite: Callable[[Any], Any]) -> Any:
+    """Walk `node` depth-first; where `rewrite` returns non-None, that replaces the node."""
+    replaced = rewrite(node)
+    if replaced is not None:
+        return replaced
+    if isinstance(node, dict):
+        return {key: _transform(value, rewrite) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_transform(value, rewrite) for value in node]
+    return node
+
+
+def _strings(node: Any):
+    """Every string value (not key) in `node`."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)

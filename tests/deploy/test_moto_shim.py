@@ -1,0 +1,103 @@
+"""The moto shim's rewrites, checked offline (no emulator): each does its one thing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .moto_shim import MotoGapError, acm_certificate_arns, parameter_groups, rewrite_for_moto
+
+SPEC_CERT = "arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-2222-4e5f-8a9b-000000000002"
+MOTO_CERT = "arn:aws:acm:us-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+ZONES = ["us-west-2a", "us-west-2b", "us-west-2c"]
+
+
+def rewrite(resources: dict, **overrides) -> dict:
+    options = {
+        "availability_zones": ZONES,
+        "certificate_arns": {SPEC_CERT: MOTO_CERT},
+        "parameter_group_names": {},
+    } | overrides
+    return rewrite_for_moto({"Resources": resources}, **options)["Resources"]
+
+
+def test_get_azs_selects_become_the_regions_zone_names():
+    subnet = {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {"AvailabilityZone": {"Fn::Select": [2, {"Fn::GetAZs": {"Ref": "AWS::Region"}}]}},
+    }  # fmt: skip
+    assert rewrite({"S": subnet})["S"]["Properties"]["AvailabilityZone"] == "us-west-2c"
+
+
+def test_certificate_arns_are_found_and_replaced_everywhere():
+    listener = {
+        "Type": "AWS::ElasticLoadBalancingV2::Listener",
+        "Properties": {"Certificates": [{"CertificateArn": SPEC_CERT}]},
+    }
+    template = {"Resources": {"L": listener}, "Mappings": {"RegionMap": {"x": {"Cert": SPEC_CERT}}}}
+    assert acm_certificate_arns(template) == {SPEC_CERT: "us-west-2"}
+    rewritten = rewrite_for_moto(
+        template, availability_zones=ZONES, certificate_arns={SPEC_CERT: MOTO_CERT},
+        parameter_group_names={},
+    )  # fmt: skip
+    assert SPEC_CERT not in json.dumps(rewritten)
+    assert (
+        rewritten["Resources"]["L"]["Properties"]["Certificates"][0]["CertificateArn"] == MOTO_CERT
+    )
+
+
+def test_parameter_group_is_dropped_and_its_name_inlined():
+    resources = {
+        "Params": {"Type": "AWS::RDS::DBParameterGroup", "Properties": {"Family": "postgres17"}},
+        "Db": {
+            "Type": "AWS::RDS::DBInstance",
+            "DependsOn": ["Params", "Other"],
+            "Properties": {"DBParameterGroupName": {"Ref": "Params"}},
+        },
+    }
+    rewritten = rewrite(resources, parameter_group_names={"Params": "stack-params"})
+    assert "Params" not in rewritten
+    assert rewritten["Db"]["Properties"]["DBParameterGroupName"] == "stack-params"
+    assert rewritten["Db"]["DependsOn"] == ["Other"]
+
+
+def test_tags_take_the_shape_moto_reads():
+    resources = {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"Tags": [{"Key": "Team", "Value": "p"}]}},
+        "Param": {"Type": "AWS::SSM::Parameter", "Properties": {"Tags": {"Team": "p"}}},
+    }
+    rewritten = rewrite(resources)
+    assert rewritten["Key"]["Properties"]["Tags"] == [{"TagKey": "Team", "TagValue": "p"}]
+    assert rewritten["Param"]["Properties"]["Tags"] == [{"Key": "Team", "Value": "p"}]
+
+
+def test_target_group_full_name_is_cut_from_the_arn():
+    alarm = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Dimensions": [
+        {"Name": "TargetGroup", "Value": {"Fn::GetAtt": ["Tg", "TargetGroupFullName"]}}
+    ]}}  # fmt: skip
+    value = rewrite({"A": alarm})["A"]["Properties"]["Dimensions"][0]["Value"]
+    assert value == {"Fn::Select": [5, {"Fn::Split": [":", {"Ref": "Tg"}]}]}
+
+
+def test_functions_moto_cannot_evaluate_are_refused():
+    vpc = {
+        "Type": "AWS::EC2::VPC",
+        "Properties": {"CidrBlock": {"Fn::Cidr": ["10.0.0.0/16", 4, 8]}},
+    }
+    with pytest.raises(MotoGapError, match="Fn::Cidr"):
+        rewrite({"Vpc": vpc})
+
+
+def test_every_regional_template_of_the_example_is_covered(compiled, region):
+    template = compiled.template(region)
+    certificates = {arn: MOTO_CERT for arn in acm_certificate_arns(template)}
+    groups = {logical_id: f"twin-{logical_id}" for logical_id in parameter_groups(template)}
+    assert certificates, "the listener's certificate ARN should be found"
+    rewritten = rewrite_for_moto(  # raises MotoGapError if a function moto lacks is left
+        template,
+        availability_zones=[f"{region}{letter}" for letter in "abcdef"],
+        certificate_arns=certificates,
+        parameter_group_names=groups,
+    )
+    assert not set(groups) & set(rewritten["Resources"])

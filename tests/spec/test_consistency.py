@@ -1,0 +1,270 @@
+"""Checks that span sections: regions against each other, AZs, certificates, buckets.
+
+Each finding must point at the value a user has to edit, not at the document.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler.spec.consistency import S3_BUCKET_NAME_MAX
+from tests.spec.helpers import (
+    add_bucket,
+    assert_problem,
+    edit,
+    only_problem,
+    problems,
+    set_value,
+    validate,
+    without_line,
+)
+
+SECOND_REGION = "  - name: us-west-2\n    cidr: 10.20.0.0/16\n"
+WEST_CERT = (
+    "    us-west-2: arn:aws:acm:us-west-2:123456789012:certificate/"
+    "0a1b2c3d-2222-4e5f-8a9b-000000000002\n"
+)
+
+
+def certificate_line(region: str, arn_region: str | None = None) -> str:
+    arn_region = arn_region or region
+    return f"    {region}: arn:aws:acm:{arn_region}:123456789012:certificate/0a1b2c3d-3333\n"
+
+
+def with_regions(example_text: str, *regions: tuple[str, str]) -> str:
+    """The example with its second region replaced by `regions`, each with a certificate."""
+    listed = "".join(f"  - name: {name}\n    cidr: {cidr}\n" for name, cidr in regions)
+    text = edit(example_text, SECOND_REGION, listed)
+    return edit(text, WEST_CERT, "".join(certificate_line(name) for name, _ in regions))
+
+
+# -- regions -------------------------------------------------------------------------
+
+
+def test_duplicate_region_points_at_the_second(example_text):
+    bad = edit(example_text, "name: us-west-2", "name: us-east-1")
+    duplicate, orphan_certificate = problems(bad)
+    assert_problem(
+        duplicate,
+        bad,
+        "us-east-1",
+        "regions[1].name",
+        "region 'us-east-1' is listed twice (also at regions[0])",
+        after="cidr: 10.10.0.0/16",
+    )
+    # the certificate left for us-west-2 is reported too, and lists each region once
+    assert_problem(
+        orphan_certificate,
+        bad,
+        "arn:aws:acm:us-west-2",
+        "load_balancer.certificate_arns.us-west-2",
+        "'us-west-2' is not one of the spec's regions (us-east-1)",
+    )
+
+
+@pytest.mark.parametrize(
+    "cidr",
+    [
+        "10.10.0.0/16",  # the same block
+        "10.10.128.0/17",  # inside the first region's block
+        "10.10.4.0/22",
+    ],
+)
+def test_overlapping_region_cidrs(example_text, cidr):
+    bad = edit(example_text, "cidr: 10.20.0.0/16", f"cidr: {cidr}")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        cidr,
+        "regions[1].cidr",
+        f"{cidr} overlaps 10.10.0.0/16 of regions[0] (us-east-1); region CIDRs must be "
+        "disjoint so the VPCs can be peered or reached over one network",
+        after="us-west-2",
+    )
+
+
+def test_disjoint_neighbouring_cidrs_are_accepted(example_text):
+    spec = validate(edit(example_text, "cidr: 10.20.0.0/16", "cidr: 10.11.0.0/16"))
+    assert [region.cidr for region in spec.regions] == ["10.10.0.0/16", "10.11.0.0/16"]
+
+
+def test_each_overlapping_pair_is_reported_at_the_later_region(example_text):
+    bad = with_regions(example_text, ("us-west-2", "10.10.0.0/17"), ("eu-west-1", "10.10.128.0/17"))
+    second, third = problems(bad)
+    assert_problem(
+        second,
+        bad,
+        "10.10.0.0/17",
+        "regions[1].cidr",
+        "10.10.0.0/17 overlaps 10.10.0.0/16 of regions[0] (us-east-1)",
+        exact=False,
+    )
+    # the two /17 halves are disjoint, so the third overlaps only the first
+    assert_problem(
+        third,
+        bad,
+        "10.10.128.0/17",
+        "regions[2].cidr",
+        "10.10.128.0/17 overlaps 10.10.0.0/16 of regions[0] (us-east-1)",
+        exact=False,
+    )
+
+
+# -- availability zones --------------------------------------------------------------
+
+
+def test_more_azs_than_the_region_offers(example_text):
+    bad = edit(example_text, "name: us-west-2", "name: us-west-1")
+    bad = edit(bad, "us-west-2: arn:aws:acm:us-west-2", "us-west-1: arn:aws:acm:us-west-1")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "3",
+        "network.availability_zones",
+        "3 AZs asked for, but us-west-1 (regions[1]) offers 2",
+        after="availability_zones: ",
+    )
+
+
+def test_two_azs_fit_us_west_1(example_text):
+    text = edit(example_text, "name: us-west-2", "name: us-west-1")
+    text = edit(text, "us-west-2: arn:aws:acm:us-west-2", "us-west-1: arn:aws:acm:us-west-1")
+    text = set_value(text, "availability_zones", "2")
+    assert validate(text).network.availability_zones == 2
+
+
+def test_default_az_count_too_high_points_at_the_region(example_text):
+    # with `availability_zones` left out, the only thing written is the region name
+    bad = edit(example_text, "name: us-west-2", "name: us-west-1")
+    bad = edit(bad, "us-west-2: arn:aws:acm:us-west-2", "us-west-1: arn:aws:acm:us-west-1")
+    bad = without_line(bad, "availability_zones")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "us-west-1",
+        "regions[1].name",
+        "us-west-1 offers 2 AZs, fewer than the default 3; set `network.availability_zones: 2`",
+    )
+
+
+# -- certificates --------------------------------------------------------------------
+
+
+def test_region_without_certificate_points_at_the_region(example_text):
+    bad = edit(example_text, WEST_CERT, "")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "us-west-2",
+        "regions[1].name",
+        "no HTTPS certificate for us-west-2: add `load_balancer.certificate_arns.us-west-2` "
+        "with an ACM certificate ARN from that region",
+    )
+
+
+def test_certificate_for_a_region_not_in_the_spec(example_text):
+    bad = edit(example_text, WEST_CERT, WEST_CERT + certificate_line("eu-west-1"))
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "arn:aws:acm:eu-west-1",
+        "load_balancer.certificate_arns.eu-west-1",
+        "'eu-west-1' is not one of the spec's regions (us-east-1, us-west-2)",
+    )
+
+
+def test_certificate_from_the_wrong_region(example_text):
+    bad = edit(example_text, WEST_CERT, certificate_line("us-west-2", arn_region="us-east-1"))
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-3333",
+        "load_balancer.certificate_arns.us-west-2",
+        "this certificate is in us-east-1, but ACM certificates only work in their own "
+        "region; use one issued in us-west-2",
+    )
+
+
+def test_no_certificates_at_all_reports_each_region(example_text):
+    bad = edit(
+        example_text,
+        "  certificate_arns:              # ACM certificates are regional: one per region\n"
+        + certificate_line("us-east-1").replace(
+            "0a1b2c3d-3333", "0a1b2c3d-1111-4e5f-8a9b-000000000001"
+        )
+        + WEST_CERT,
+        "",
+    )
+    first, second = problems(bad)
+    assert_problem(first, bad, "us-east-1", "regions[0].name", "no HTTPS certificate", exact=False)
+    assert_problem(second, bad, "us-west-2", "regions[1].name", "no HTTPS certificate", exact=False)
+
+
+# -- buckets -------------------------------------------------------------------------
+
+
+def test_duplicate_bucket_name_points_at_the_second(example_text):
+    bad = add_bucket(example_text, "assets")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "assets",
+        "storage.buckets[1].name",
+        "bucket name 'assets' is already used by storage.buckets[0]",
+        after="name: assets",
+    )
+
+
+def composed_s3_name(bucket: str, region: str = "us-west-2") -> str:
+    """What the storage builder names the bucket, with a 12-digit account ID."""
+    return f"storefront-production-{bucket}-123456789012-{region}"
+
+
+def test_longest_bucket_name_that_fits_s3(example_text):
+    bucket = "a" * (S3_BUCKET_NAME_MAX - len(composed_s3_name("")))
+    assert len(composed_s3_name(bucket)) == S3_BUCKET_NAME_MAX == 63
+    spec = validate(add_bucket(example_text, bucket))
+    assert spec.storage.buckets[1].name == bucket
+
+
+def test_composed_s3_name_too_long(example_text):
+    bucket = "a" * (S3_BUCKET_NAME_MAX - len(composed_s3_name("")) + 1)
+    bad = add_bucket(example_text, bucket)
+    assert_problem(
+        only_problem(bad),
+        bad,
+        bucket,
+        "storage.buckets[1].name",
+        f"the S3 name <project>-<environment>-{bucket}-<account>-<region> would be 64 "
+        "characters; S3 allows 63. Shorten the bucket, project or environment name",
+    )
+
+
+def test_composed_s3_name_counts_the_longest_region(example_text):
+    bucket = "a" * (S3_BUCKET_NAME_MAX - len(composed_s3_name("")))  # fits us-west-2
+    bad = add_bucket(example_text, bucket)
+    bad = edit(bad, "name: us-west-2", "name: ap-southeast-2")
+    bad = edit(
+        bad, "us-west-2: arn:aws:acm:us-west-2", "ap-southeast-2: arn:aws:acm:ap-southeast-2"
+    )
+    expected = len(composed_s3_name(bucket, "ap-southeast-2"))
+    assert_problem(
+        only_problem(bad),
+        bad,
+        bucket,
+        "storage.buckets[1].name",
+        f"would be {expected} characters; S3 allows 63",
+        exact=False,
+    )
+
+
+def test_several_cross_section_findings_are_reported_together(example_text):
+    bad = edit(example_text, "cidr: 10.20.0.0/16", "cidr: 10.10.0.0/16")
+    bad = edit(bad, WEST_CERT, "")
+    bad = add_bucket(bad, "assets")
+    found = problems(bad)
+    assert [problem.split(": ")[1] for problem in found] == [
+        "regions[1].name",
+        "regions[1].cidr",
+        "storage.buckets[1].name",
+    ]

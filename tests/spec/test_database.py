@@ -1,0 +1,97 @@
+"""`database`: backup retention, storage ceiling, engine version and names."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.spec.helpers import assert_problem, edit, only_problem, set_value, validate
+
+
+@pytest.mark.parametrize("days", [7, 20, 35])
+def test_backup_retention_within_7_to_35(example_text, days):
+    spec = validate(set_value(example_text, "backup_retention_days", str(days)))
+    assert spec.database.backup_retention_days == days
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        (6, "Input should be greater than or equal to 7 (got 6)"),
+        (0, "Input should be greater than or equal to 7 (got 0)"),
+        (36, "Input should be less than or equal to 35 (got 36)"),
+    ],
+)
+def test_backup_retention_outside_7_to_35(example_text, days, message):
+    bad = set_value(example_text, "backup_retention_days", str(days))
+    assert_problem(
+        only_problem(bad),
+        bad,
+        str(days),
+        "database.backup_retention_days",
+        message,
+        after="backup_retention_days: ",
+    )
+
+
+def test_storage_ceiling_below_allocated_storage(example_text):
+    bad = edit(example_text, "max_allocated_storage_gb: 200", "max_allocated_storage_gb: 40")
+    # a cross-field check of the database section: reported at the start of that section
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "engine_version",
+        "database",
+        "max_allocated_storage_gb (40) must be at least allocated_storage_gb (50)",
+    )
+
+
+def test_storage_ceiling_equal_to_allocated_storage(example_text):
+    spec = validate(
+        edit(example_text, "max_allocated_storage_gb: 200", "max_allocated_storage_gb: 50")
+    )
+    assert spec.database.max_allocated_storage_gb == spec.database.allocated_storage_gb == 50
+
+
+def test_unquoted_engine_version_is_a_number_not_a_string(example_text):
+    bad = edit(example_text, 'engine_version: "17.5"', "engine_version: 17.5")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "17.5",
+        "database.engine_version",
+        "Input should be a valid string (got 17.5)",
+    )
+
+
+def test_engine_version_older_than_13(example_text):
+    bad = edit(example_text, 'engine_version: "17.5"', 'engine_version: "12.4"')
+    assert_problem(
+        only_problem(bad),
+        bad,
+        '"12.4"',
+        "database.engine_version",
+        "use a PostgreSQL version 13 or newer, quoted, like \"17.5\" (got '12.4')",
+    )
+
+
+def test_multi_az_must_be_a_boolean(example_text):
+    bad = edit(example_text, "multi_az: true", "multi_az: sometimes")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "sometimes",
+        "database.multi_az",
+        "(got 'sometimes')",
+        exact=False,
+    )
+
+
+def test_master_username_pattern(example_text):
+    bad = edit(example_text, "  multi_az: true\n", "  multi_az: true\n  master_username: Admin\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "Admin",
+        "database.master_username",
+        "use up to 16 lower-case letters, digits and _, starting with a letter (got 'Admin')",
+    )

@@ -1,0 +1,189 @@
+"""The root of the spec: project, environment, tags and the list of regions."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.spec.helpers import (
+    assert_problem,
+    edit,
+    only_problem,
+    problems,
+    validate,
+    without_section,
+)
+
+TAGS = "  Team: platform\n  CostCenter: cc-1042\n"
+REGIONS = (
+    "  - name: us-east-1\n    cidr: 10.10.0.0/16\n  - name: us-west-2\n    cidr: 10.20.0.0/16\n"
+)
+
+
+def with_tags(example_text: str, tags: str) -> str:
+    return edit(example_text, TAGS, tags)
+
+
+@pytest.mark.parametrize(
+    ("tags", "missing"),
+    [
+        ("  CostCenter: cc-1042\n", "Team"),
+        ("  Team: platform\n", "CostCenter"),
+        ("  Owner: someone\n", "Team and CostCenter"),
+        ("  team: platform\n  costcenter: cc-1042\n", "Team and CostCenter"),  # case matters
+    ],
+)
+def test_required_tags(example_text, tags, missing):
+    bad = with_tags(example_text, tags)
+    # a check of the whole tag mapping: reported where the mapping starts
+    assert_problem(
+        only_problem(bad),
+        bad,
+        tags.strip(),
+        "tags",
+        f"tags must include {missing} (cost and ownership reports use them)",
+    )
+
+
+def test_environment_tag_is_taken_from_environment(example_text):
+    bad = with_tags(example_text, TAGS + "  Environment: prod\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "Team: platform",
+        "tags",
+        "do not set the Environment tag here; it is taken from `environment`",
+    )
+
+
+@pytest.mark.parametrize("key", ["aws:createdBy", "AWS:Owner"])
+def test_aws_prefixed_tag_is_reserved(example_text, key):
+    bad = with_tags(example_text, TAGS + f"  {key}: x\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "Team: platform",
+        "tags",
+        f"tag keys starting with 'aws:' are reserved by AWS: {key}",
+    )
+
+
+def test_tag_key_with_a_character_aws_refuses_points_at_the_key(example_text):
+    bad = with_tags(example_text, TAGS + "  'Bad#Key': x\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "'Bad#Key'",
+        "tags.Bad#Key",
+        "tag keys are 1 to 128 letters, digits, spaces and _ . : / = + @ - (got 'Bad#Key')",
+    )
+
+
+def test_tag_key_longer_than_128(example_text):
+    key = "k" * 129
+    bad = with_tags(example_text, TAGS + f"  {key}: x\n")
+    assert_problem(only_problem(bad), bad, key, f"tags.{key}", "tag keys are 1 to 128", exact=False)
+
+
+def test_tag_value_must_be_text(example_text):
+    # an unquoted number is an int in YAML; tag values are strings
+    bad = with_tags(example_text, "  Team: platform\n  CostCenter: 1042\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "1042",
+        "tags.CostCenter",
+        "Input should be a valid string (got 1042)",
+    )
+
+
+def test_tag_value_with_a_character_aws_refuses(example_text):
+    bad = with_tags(example_text, "  Team: platform!\n  CostCenter: cc-1042\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "platform!",
+        "tags.Team",
+        "tag values are up to 256 letters, digits, spaces and _ . : / = + @ - (got 'platform!')",
+    )
+
+
+def test_all_tags_add_environment(example_text):
+    spec = validate(example_text)
+    assert spec.all_tags() == {
+        "Environment": "production",
+        "Team": "platform",
+        "CostCenter": "cc-1042",
+    }
+
+
+@pytest.mark.parametrize("regions", ["  - name: us-east-1\n    cidr: 10.10.0.0/16\n", "  []\n"])
+def test_fewer_than_two_regions(example_text, regions):
+    bad = edit(example_text, REGIONS, regions)
+    # the certificate left for us-west-2 is not reported: consistency checks run only
+    # once every section is valid
+    assert_problem(
+        only_problem(bad),
+        bad,
+        regions.strip(),
+        "regions",
+        f"List should have at least 2 items, not {regions.count('name:')}",
+    )
+
+
+def test_more_than_sixteen_regions(example_text):
+    many = "".join(f"  - name: us-east-1\n    cidr: 10.{i}.0.0/16\n" for i in range(17))
+    bad = edit(example_text, REGIONS, many)
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "- name: us-east-1",
+        "regions",
+        "List should have at most 16 items, not 17",
+    )
+
+
+def test_regions_must_be_a_list_of_mappings(example_text):
+    bad = edit(example_text, REGIONS, "  - us-east-1\n  - us-west-2\n")
+    first, second = problems(bad)
+    assert_problem(
+        first,
+        bad,
+        "us-east-1",
+        "regions[0]",
+        "expected a mapping with the keys cidr, name (got 'us-east-1')",
+    )
+    assert_problem(
+        second,
+        bad,
+        "us-west-2",
+        "regions[1]",
+        "expected a mapping with the keys cidr, name (got 'us-west-2')",
+    )
+
+
+@pytest.mark.parametrize("project", ["Storefront", "store_front", "s", "storefront-", "9lives"])
+def test_project_must_be_a_slug(example_text, project):
+    bad = edit(example_text, "project: storefront", f"project: {project}")
+    problem = only_problem(bad)
+    assert_problem(
+        problem, bad, project, "project", f"(got '{project}')", exact=False, after="project: "
+    )
+
+
+def test_environment_longer_than_20(example_text):
+    name = "production-environment"
+    bad = edit(example_text, "environment: production", f"environment: {name}")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        name,
+        "environment",
+        f"String should have at most 20 characters (got '{name}')",
+    )
+
+
+@pytest.mark.parametrize("key", ["project", "environment", "tags", "regions"])
+def test_missing_required_section_is_reported_at_the_document(example_text, key):
+    bad = without_section(example_text, key)
+    first_key = next(line for line in bad.splitlines() if line[:1].isalpha())
+    assert_problem(only_problem(bad), bad, first_key, "(document)", f"missing required key '{key}'")

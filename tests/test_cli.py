@@ -1,0 +1,172 @@
+"""`infra` through click's runner: exit codes, messages, and what lands on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compiler import pipeline
+from compiler.cli import EXIT_LINT, EXIT_OK, EXIT_SPEC, main
+from compiler.lint import LintFinding
+from tests.builders.example import EXAMPLE_SPEC, copy_example
+from tests.test_lint import lint_once
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def bad_spec(tmp_path: Path) -> tuple[Path, int, int]:
+    """A copy of the example with an invalid NAT mode, and the line and column of it."""
+    lines = EXAMPLE_SPEC.read_text(encoding="utf-8").splitlines(keepends=True)
+    (index,) = [i for i, line in enumerate(lines) if line.startswith("  nat_gateways: per_az")]
+    lines[index] = "  nat_gateways: double\n"
+    path = copy_example(tmp_path / "project", "".join(lines))
+    return path, index + 1, lines[index].index("double") + 1
+
+
+def written(directory: Path) -> list[str]:
+    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
+
+
+def test_compile_the_example(runner, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["compile", "--no-lint", str(EXAMPLE_SPEC), "-o", str(out)])
+    assert result.exit_code == EXIT_OK, result.output
+    files = written(out)
+    assert "manifest.json" in files
+    assert "regions/us-east-1.json" in files and "regions/us-west-2.json" in files
+    for file in files:
+        assert f"wrote {out / file}" in result.stdout
+    assert "cfn-lint" not in result.output
+    assert result.stderr == ""
+
+
+def test_compile_and_lint_the_example(runner, tmp_path, monkeypatch):
+    # Real cfn-lint on the files the CLI wrote; results are shared with test_lint, since
+    # linting the example takes most of a minute.
+    monkeypatch.setattr(pipeline, "lint_template", lint_once)
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["compile", str(EXAMPLE_SPEC), "--output", str(out)])
+    assert result.exit_code == EXIT_OK, result.output
+    templates = [f for f in written(out) if f != "manifest.json"]
+    assert f"cfn-lint: {len(templates)} templates, no findings" in result.stdout
+
+
+def test_compile_writes_templates_out_in_the_working_directory(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    copy_example(tmp_path)
+    result = runner.invoke(main, ["compile", "--no-lint"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert (tmp_path / "templates_out" / "manifest.json").is_file()
+
+
+def test_bad_spec_exits_2_with_the_located_problem(runner, tmp_path, bad_spec):
+    path, line, column = bad_spec
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["compile", "--no-lint", str(path), "-o", str(out)])
+    assert result.exit_code == EXIT_SPEC
+    assert f"{path}:{line}:{column}: network.nat_gateways: " in result.stderr
+    assert "'double'" in result.stderr
+    assert "1 problem in the spec; nothing was written." in result.stderr
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_every_problem_is_reported_at_once(runner, tmp_path, bad_spec):
+    path, _, _ = bad_spec
+    text = path.read_text(encoding="utf-8").replace("min_size: 2", "min_size: 0", 1)
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(main, ["compile", "--no-lint", str(path), "-o", str(tmp_path / "o")])
+    assert result.exit_code == EXIT_SPEC
+    assert "network.nat_gateways" in result.stderr
+    assert "compute.min_size" in result.stderr
+    assert "2 problems in the spec; nothing was written." in result.stderr
+
+
+def test_bad_spec_leaves_existing_output_alone(runner, tmp_path, bad_spec):
+    path, _, _ = bad_spec
+    out = tmp_path / "out"
+    assert (
+        runner.invoke(main, ["compile", "--no-lint", str(EXAMPLE_SPEC), "-o", str(out)]).exit_code
+        == 0
+    )
+    before = {f: (out / f).read_bytes() for f in written(out)}
+    result = runner.invoke(main, ["compile", "--no-lint", str(path), "-o", str(out)])
+    assert result.exit_code == EXIT_SPEC
+    assert {f: (out / f).read_bytes() for f in written(out)} == before
+
+
+def test_missing_spec_exits_2(runner, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    result = runner.invoke(main, ["compile", "--no-lint", str(missing), "-o", str(tmp_path / "o")])
+    assert result.exit_code == EXIT_SPEC
+    assert "nothing was written" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_lint_findings_exit_1(runner, tmp_path, monkeypatch):
+    calls = []
+
+    def fake_lint(path: Path, regions: list[str]) -> list[LintFinding]:
+        calls.append((path, regions))
+        return [LintFinding(str(path), 12, 5, "E3012", "error", "Property is wrong")]
+
+    monkeypatch.setattr(pipeline, "lint_template", fake_lint)
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["compile", str(EXAMPLE_SPEC), "-o", str(out)])
+    assert result.exit_code == EXIT_LINT
+    assert calls and all(path.is_file() for path, _ in calls)
+    first = calls[0][0]
+    assert f"{first}:12:5: error E3012: Property is wrong" in result.stderr
+    assert f"cfn-lint: {len(calls)} finding(s)" in result.stderr
+    assert "no findings" not in result.output
+
+
+def test_validate_reads_infra_yaml_by_default(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    copy_example(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    result = runner.invoke(main, ["validate"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert result.stdout.strip() == "infra.yaml: valid (2 regions)"
+    assert sorted(tmp_path.rglob("*")) == before  # writes nothing
+
+
+def test_validate_reports_problems(runner, bad_spec):
+    path, line, column = bad_spec
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == EXIT_SPEC
+    assert f"{path}:{line}:{column}: network.nat_gateways: " in result.stderr
+
+
+def test_validate_without_a_spec_exits_2(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["validate"])
+    assert result.exit_code == EXIT_SPEC
+    assert "infra.yaml" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help(runner, flag):
+    result = runner.invoke(main, [flag])
+    assert result.exit_code == EXIT_OK
+    assert "Compile infra.yaml into AWS CloudFormation templates." in result.stdout
+    assert "compile" in result.stdout and "validate" in result.stdout
+
+
+def test_compile_help_documents_its_options(runner):
+    result = runner.invoke(main, ["compile", "--help"])
+    assert result.exit_code == EXIT_OK
+    assert "--no-lint" in result.stdout
+    assert "templates_out" in result.stdout
+
+
+def test_unknown_option_is_a_usage_error(runner):
+    result = runner.invoke(main, ["compile", "--frobnicate"])
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr

@@ -1,0 +1,91 @@
+"""cfn-lint through its API: the example templates are clean, a broken one is reported
+with its rule and line. cfn-lint is slow, so the example is linted once per module."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler.lint import IGNORED_RULES, LintFinding, lint_template
+from compiler.pipeline import compile_spec, lint_regions
+from tests.conftest import EXAMPLE_SPEC
+
+_LINTED: dict[tuple[str, tuple[str, ...]], list[LintFinding]] = {}
+
+
+def lint_once(path: Path, regions: list[str]) -> list[LintFinding]:
+    """`lint_template`, remembering results by template content for the test session:
+    the example's templates take cfn-lint most of a minute, and two test modules
+    (this one and test_cli) need them linted."""
+    key = (hashlib.sha256(path.read_bytes()).hexdigest(), tuple(regions))
+    if key not in _LINTED:
+        _LINTED[key] = lint_template(path, regions)
+    return [dataclasses.replace(f, template=str(path)) for f in _LINTED[key]]
+
+
+@pytest.fixture(scope="module")
+def example_findings(tmp_path_factory) -> dict[str, list[LintFinding]]:
+    out = tmp_path_factory.mktemp("lint") / "templates_out"
+    compiled = compile_spec(EXAMPLE_SPEC, out, lint=False)
+    return {
+        stack.path: lint_once(out / stack.path, lint_regions(compiled.spec, stack))
+        for stack in compiled.stacks
+    }
+
+
+def test_example_templates_lint_clean(example_findings):
+    assert any(path.startswith("regions/") for path in example_findings)
+    for path, findings in example_findings.items():
+        assert findings == [], f"{path}:\n" + "\n".join(str(f) for f in findings)
+
+
+def test_no_rule_is_switched_off_without_a_reason():
+    for rule, reason in IGNORED_RULES.items():
+        assert reason.strip(), rule
+
+
+def test_broken_template_is_reported_with_rule_and_line(tmp_path):
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Vpc": {
+                "Type": "AWS::EC2::VPC",
+                "Properties": {"CidrBlock": "10.0.0.0/16", "EnableDnsSupprt": True},
+            }
+        },
+    }
+    path = tmp_path / "broken.json"
+    text = json.dumps(template, indent=2)
+    path.write_text(text, encoding="utf-8")
+    typo_line = next(i for i, line in enumerate(text.splitlines(), 1) if "EnableDnsSupprt" in line)
+
+    findings = lint_template(path, ["us-east-1"])
+    assert findings, "cfn-lint found nothing in a broken template"
+    (finding,) = [f for f in findings if "EnableDnsSupprt" in f.message]
+    assert finding.rule.startswith("E3")
+    assert finding.level == "error"
+    assert finding.line == typo_line
+    assert finding.column > 0
+    assert finding.template == str(path)
+    assert str(finding).startswith(f"{path}:{typo_line}:{finding.column}: error {finding.rule}: ")
+
+
+def test_finding_formats_like_a_compiler_message():
+    finding = LintFinding("t.json", 3, 7, "W2001", "warning", "Parameter X not used")
+    assert str(finding) == "t.json:3:7: warning W2001: Parameter X not used"
+
+
+def test_lint_regions_of_a_regional_stack():
+    from compiler.assemble import assemble
+    from compiler.pipeline import load_and_validate
+
+    spec = load_and_validate(EXAMPLE_SPEC)
+    for stack in assemble(spec):
+        regions = lint_regions(spec, stack)
+        assert regions, stack.path
+        if stack.kind == "region":
+            assert regions == [stack.region]
