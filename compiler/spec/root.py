@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from compiler.spec.compute import ComputeSpec
 from compiler.spec.database import DatabaseSpec
+from compiler.spec.dns import DnsSpec
 from compiler.spec.load_balancer import LoadBalancerSpec
 from compiler.spec.monitoring import MonitoringSpec
 from compiler.spec.network import NetworkSpec
@@ -66,6 +67,9 @@ class InfraSpec(BaseModel):
         min_length=2,
         max_length=16,
         description="Two or more regions; the first is the primary.",
+    )
+    dns: DnsSpec = Field(
+        description="Route 53 zone, the site's record, and failover or latency routing."
     )
     network: NetworkSpec = Field(
         default_factory=NetworkSpec, description="VPC layout, the same in every region."
