@@ -51,10 +51,14 @@ def validate(spec: Path) -> None:
     default="templates_out", show_default=True, help="Directory the templates replace.",
 )  # fmt: skip
 @click.option("--lint/--no-lint", default=True, help="Run cfn-lint on the written templates.")
-def compile_command(spec: Path, output: Path, lint: bool) -> None:
+@click.option(
+    "--no-cache", "no_cache", is_flag=True,
+    help="Lint every template, even those unchanged since they last linted clean.",
+)  # fmt: skip
+def compile_command(spec: Path, output: Path, lint: bool, no_cache: bool) -> None:
     """Compile SPEC into CloudFormation templates under OUTPUT."""
     try:
-        result = pipeline.compile_spec(spec, output, lint=lint)
+        result = pipeline.compile_spec(spec, output, lint=lint, lint_cache=not no_cache)
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)

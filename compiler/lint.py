@@ -2,11 +2,21 @@
 
 cfn-lint is imported only here and only when linting runs: its import alone takes
 over a second, which `validate` and `compile --no-lint` should not pay.
+
+A template that linted clean is remembered by the hash of its bytes, the regions, the
+cfn-lint version and our rule configuration, so an unchanged template is not linted
+again. Templates that do need linting are spread over the machine's cores.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 # Rules we switch off, each with the reason. Empty: every template lints clean with
@@ -47,3 +57,58 @@ def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
         )
         for match in matches
     ]
+
+
+@dataclass(frozen=True)
+class LintJob:
+    path: Path
+    regions: tuple[str, ...]
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "infra-compiler" / "lint"
+
+
+def clean_marker(job: LintJob, cache_dir: Path) -> Path:
+    """Where the fact "these exact bytes lint clean under this configuration" is kept."""
+    digest = hashlib.sha256()
+    digest.update(job.path.read_bytes())
+    digest.update(json.dumps([job.regions, version("cfn-lint"), sorted(IGNORED_RULES)]).encode())
+    return cache_dir / f"{digest.hexdigest()}.clean"
+
+
+def _lint_job(job: LintJob) -> list[LintFinding]:
+    return lint_template(job.path, list(job.regions))
+
+
+def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> list[LintFinding]:
+    """Lint every job, skipping those the cache knows to be clean; `cache_dir=None` lints all."""
+    markers = {job: clean_marker(job, cache_dir) for job in jobs} if cache_dir else {}
+    pending = [job for job in jobs if not (cache_dir and markers[job].exists())]
+    results = _run(pending)
+    findings: list[LintFinding] = []
+    for job, job_findings in zip(pending, results, strict=True):
+        findings += job_findings
+        if cache_dir and not job_findings:
+            markers[job].parent.mkdir(parents=True, exist_ok=True)
+            markers[job].touch()
+    return findings
+
+
+def parallel_workers(job_count: int) -> int:
+    """One process per core, at most one per template; 1 where fork is unavailable."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(job_count, os.cpu_count() or 1))
+
+
+def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
+    workers = parallel_workers(len(jobs))
+    if workers <= 1:
+        return [_lint_job(job) for job in jobs]
+    import cfnlint.api  # noqa: F401  (imported once here, then shared by the forked workers)
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_lint_job, jobs))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.assemble import StackTemplate, assemble
-from compiler.lint import LintFinding, lint_template
+from compiler.lint import LintFinding, LintJob, default_cache_dir, lint_templates
 from compiler.load import load_spec_file
 from compiler.render import RenderedFile, render
 from compiler.spec import InfraSpec, validate_spec
@@ -40,15 +40,20 @@ def compile_in_memory(spec_path: Path) -> CompileResult:
     return CompileResult(spec=spec, stacks=stacks, files=render(stacks))
 
 
-def compile_spec(spec_path: Path, out_dir: Path, *, lint: bool = True) -> CompileResult:
+def compile_spec(
+    spec_path: Path, out_dir: Path, *, lint: bool = True, lint_cache: bool = True
+) -> CompileResult:
     """All stages. A spec error raises before anything is written."""
     result = compile_in_memory(spec_path)
     write_output(result.files, out_dir)
     if lint:
-        for stack in result.stacks:
-            result.lint_findings += lint_template(
-                out_dir / stack.path, lint_regions(result.spec, stack)
-            )
+        jobs = [
+            LintJob(out_dir / stack.path, tuple(lint_regions(result.spec, stack)))
+            for stack in result.stacks
+        ]
+        result.lint_findings = lint_templates(
+            jobs, cache_dir=default_cache_dir() if lint_cache else None
+        )
         result.linted = True
     return result
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from compiler import pipeline
+from compiler import lint as lint_module
 from compiler.cli import EXIT_LINT, EXIT_OK, EXIT_SPEC, main
 from compiler.lint import LintFinding
 from tests.builders.example import EXAMPLE_SPEC, copy_example
@@ -49,7 +49,7 @@ def test_compile_the_example(runner, tmp_path):
 def test_compile_and_lint_the_example(runner, tmp_path, monkeypatch):
     # Real cfn-lint on the files the CLI wrote; results are shared with test_lint, since
     # linting the example takes most of a minute.
-    monkeypatch.setattr(pipeline, "lint_template", lint_once)
+    monkeypatch.setattr(lint_module, "lint_template", lint_once)
     out = tmp_path / "out"
     result = runner.invoke(main, ["compile", str(EXAMPLE_SPEC), "--output", str(out)])
     assert result.exit_code == EXIT_OK, result.output
@@ -116,7 +116,8 @@ def test_lint_findings_exit_1(runner, tmp_path, monkeypatch):
         calls.append((path, regions))
         return [LintFinding(str(path), 12, 5, "E3012", "error", "Property is wrong")]
 
-    monkeypatch.setattr(pipeline, "lint_template", fake_lint)
+    monkeypatch.setattr(lint_module, "lint_template", fake_lint)
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 1)  # fakes record in-process
     out = tmp_path / "out"
     result = runner.invoke(main, ["compile", str(EXAMPLE_SPEC), "-o", str(out)])
     assert result.exit_code == EXIT_LINT

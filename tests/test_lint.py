@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.lint import IGNORED_RULES, LintFinding, lint_template
+from compiler import lint as lint_module
+from compiler.lint import IGNORED_RULES, LintFinding, LintJob, lint_template, lint_templates
 from compiler.pipeline import compile_spec, lint_regions
 from tests.conftest import EXAMPLE_SPEC
 
@@ -89,3 +90,45 @@ def test_lint_regions_of_a_regional_stack():
         assert regions, stack.path
         if stack.kind == "region":
             assert regions == [stack.region]
+
+
+def test_clean_templates_are_not_linted_again_until_they_change(tmp_path, monkeypatch):
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}))
+    calls = []
+    monkeypatch.setattr(lint_module, "lint_template", lambda p, r: calls.append(p) or [])
+    jobs = [LintJob(template, ("us-east-1",))]
+    cache = tmp_path / "cache"
+    assert lint_templates(jobs, cache_dir=cache) == []
+    assert lint_templates(jobs, cache_dir=cache) == []
+    assert len(calls) == 1, "an unchanged clean template was linted twice"
+    template.write_text(json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}))
+    lint_templates(jobs, cache_dir=cache)
+    assert len(calls) == 2, "a changed template was not linted"
+    lint_templates([LintJob(template, ("eu-west-1",))], cache_dir=cache)
+    assert len(calls) == 3, "other regions must not reuse the cached result"
+    lint_templates(jobs, cache_dir=None)
+    assert len(calls) == 4, "no cache means lint everything"
+
+
+def test_templates_with_findings_are_not_cached(tmp_path, monkeypatch):
+    template = tmp_path / "t.json"
+    template.write_text("{}")
+    finding = LintFinding(str(template), 1, 1, "E0000", "error", "broken")
+    monkeypatch.setattr(lint_module, "lint_template", lambda p, r: [finding])
+    jobs = [LintJob(template, ("us-east-1",))]
+    assert lint_templates(jobs, cache_dir=tmp_path / "c") == [finding]
+    assert lint_templates(jobs, cache_dir=tmp_path / "c") == [finding]
+
+
+def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path):
+    paths = []
+    for index, kind in enumerate(["AWS::SNS::Topic", "AWS::SQS::Queue", "AWS::S3::Bucket"]):
+        path = tmp_path / f"t{index}.json"
+        path.write_text(json.dumps({"Resources": {"R": {"Type": kind, "Properties": {"Bogus": 1}}}}))
+        paths.append(path)
+    jobs = [LintJob(p, ("us-east-1",)) for p in paths]
+    together = lint_templates(jobs)
+    one_by_one = [f for p in paths for f in lint_template(p, ["us-east-1"])]
+    assert together == one_by_one
+    assert {f.template for f in together} == {str(p) for p in paths}

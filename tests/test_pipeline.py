@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler import lint as lint_module
 from compiler import pipeline
 from compiler.errors import SpecError
 from compiler.lint import LintFinding
@@ -70,7 +71,8 @@ def test_each_written_template_is_linted_for_its_regions(tmp_path, monkeypatch):
         seen.append((path, regions, path.read_bytes()))
         return [LintFinding(str(path), 1, 1, "W1234", "warning", "look")]
 
-    monkeypatch.setattr(pipeline, "lint_template", fake_lint)
+    monkeypatch.setattr(lint_module, "lint_template", fake_lint)
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 1)  # fakes record in-process
     out = tmp_path / "out"
     compiled = compile_spec(EXAMPLE_SPEC, out, lint=True)
     assert compiled.linted
