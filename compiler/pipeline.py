@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from compiler.assemble import StackTemplate, assemble
-from compiler.lint import LintFinding, LintJob, default_cache_dir, lint_templates
 from compiler.load import load_spec_file
-from compiler.render import RenderedFile, render
 from compiler.spec import InfraSpec, validate_spec
 from compiler.write import write_output
+
+if TYPE_CHECKING:
+    from compiler.assemble import StackTemplate
+    from compiler.lint import LintFinding
+    from compiler.render import RenderedFile
+
+# Later stages are imported where they run: `infra validate` never needs troposphere
+# and the builders, nor `--no-lint` cfn-lint, and start-up time is what users feel most.
 
 
 @dataclass
@@ -35,6 +41,9 @@ def load_and_validate(spec_path: Path) -> InfraSpec:
 
 def compile_in_memory(spec_path: Path) -> CompileResult:
     """Stages 1-4: everything but touching the output directory."""
+    from compiler.assemble import assemble
+    from compiler.render import render
+
     spec = load_and_validate(spec_path)
     stacks = assemble(spec)
     return CompileResult(spec=spec, stacks=stacks, files=render(stacks))
@@ -47,6 +56,8 @@ def compile_spec(
     result = compile_in_memory(spec_path)
     write_output(result.files, out_dir)
     if lint:
+        from compiler.lint import LintJob, default_cache_dir, lint_templates
+
         jobs = [
             LintJob(out_dir / stack.path, tuple(lint_regions(result.spec, stack)))
             for stack in result.stacks

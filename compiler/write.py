@@ -14,8 +14,10 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from compiler.render import RenderedFile
+if TYPE_CHECKING:
+    from compiler.render import RenderedFile
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100

@@ -1,0 +1,200 @@
+"""Compile benchmark: whole processes, timed side by side in one run.
+
+Not a test: it measures, prints a table and writes JSON. Every command runs as its own
+process (interpreter start-up included, as a user pays it); each is run N times and
+the median wall time is reported, with the peak resident memory of the worst run
+(from wait4's rusage, so no external tool is needed).
+
+    python benchmarks/compile_bench.py [--runs 7] [--json benchmarks/results.json]
+
+Rows:
+  floor            bare troposphere builds and writes the example's templates
+  compile-no-lint  infra compile --no-lint on the example
+  validate         infra validate on the example
+  compile-lint     infra compile with cfn-lint, cache off (--no-cache)
+  recompile-cached infra compile with lint on, nothing changed since the last run
+  regions-N        infra compile --no-lint on a generated spec with N regions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+INFRA = str(VENV_BIN / "infra")
+PYTHON = sys.executable
+REGION_COUNTS = (2, 4, 8, 16)
+# Regions the generated specs draw from, in order; CIDRs are 10.<index>.0.0/16.
+REGIONS = (
+    "us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1",
+    "us-east-2", "eu-west-2", "ap-southeast-2", "ca-central-1", "eu-north-1", "ap-south-1",
+    "sa-east-1", "eu-west-3", "ap-northeast-2", "us-west-1",
+)  # fmt: skip
+
+
+def run_once(argv: list[str], cwd: Path, env: dict) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {process.returncode}:\n{stderr}")
+    return elapsed, usage.ru_maxrss  # Linux reports KiB
+
+
+def measure(name: str, argv: list[str], runs: int, cwd: Path, env: dict, before=None) -> dict:
+    times, peaks = [], []
+    for _ in range(runs):
+        if before:
+            before()
+        elapsed, peak = run_once(argv, cwd, env)
+        times.append(elapsed)
+        peaks.append(peak)
+    return {
+        "name": name,
+        "command": " ".join(Path(a).name if a in (INFRA, PYTHON) else a for a in argv),
+        "runs": runs,
+        "median_s": round(statistics.median(times), 3),
+        "min_s": round(min(times), 3),
+        "peak_mib": round(max(peaks) / 1024, 1),
+    }
+
+
+def generated_spec(region_count: int) -> str:
+    regions = "\n".join(
+        f"  - {{name: {name}, cidr: 10.{index}.0.0/16}}"
+        for index, name in enumerate(REGIONS[:region_count])
+    )
+    return f"""project: bench
+environment: perf
+tags: {{Team: platform, CostCenter: cc-1}}
+regions:
+{regions}
+access:
+  admin_principals: [arn:aws:iam::123456789012:role/platform-team]
+dns:
+  zone_name: example.com
+  record_name: bench.example.com
+  routing: {"failover" if region_count == 2 else "latency"}
+network: {{availability_zones: 2}}
+storage:
+  buckets: [{{name: assets}}]
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--lint-runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results.json")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="infra-bench-"))
+    env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache")}
+    # An installed package has byte-compiled modules; so should the editable checkout.
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(REPO / "compiler")], check=True)
+    example = REPO / "infra.yaml"
+    out = work / "out"
+    run_once([INFRA, "compile", "--no-lint", str(example), "-o", str(out)], REPO, env)
+
+    rows = [
+        measure(
+            "floor",
+            [
+                PYTHON,
+                str(REPO / "benchmarks" / "floor_troposphere.py"),
+                str(out),
+                str(work / "floor"),
+            ],
+            args.runs,
+            REPO,
+            env,
+        ),
+        measure(
+            "compile-no-lint",
+            [INFRA, "compile", "--no-lint", str(example), "-o", str(work / "o1")],
+            args.runs,
+            REPO,
+            env,
+        ),
+        measure("validate", [INFRA, "validate", str(example)], args.runs, REPO, env),
+        measure(
+            "compile-lint",
+            [INFRA, "compile", "--no-cache", str(example), "-o", str(work / "o2")],
+            args.lint_runs,
+            REPO,
+            env,
+        ),
+    ]
+    # The cache is warm from compile-lint's last run only if the bytes are unchanged:
+    # a first cached compile fills it, then the measured runs hit it.
+    run_once([INFRA, "compile", str(example), "-o", str(work / "o3")], REPO, env)
+    rows.append(
+        measure(
+            "recompile-cached",
+            [INFRA, "compile", str(example), "-o", str(work / "o3")],
+            args.runs,
+            REPO,
+            env,
+        )
+    )
+    for count in REGION_COUNTS:
+        spec = work / f"regions-{count}.yaml"
+        spec.write_text(generated_spec(count))
+        rows.append(
+            measure(
+                f"regions-{count}",
+                [INFRA, "compile", "--no-lint", str(spec), "-o", str(work / f"r{count}")],
+                args.runs,
+                REPO,
+                env,
+            )
+        )
+
+    by_name = {row["name"]: row for row in rows}
+    floor = by_name["floor"]["median_s"]
+    two = by_name["regions-2"]["median_s"]
+    for row in rows:
+        row["x_floor"] = round(row["median_s"] / floor, 2)
+        row["x_2_regions"] = (
+            round(row["median_s"] / two, 2) if row["name"].startswith("regions-") else None
+        )
+
+    machine = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+    print(f"machine: {machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']}")
+    print(
+        f"{'row':<18}{'median s':>10}{'min s':>8}{'peak MiB':>10}{'x floor':>9}{'x 2-reg':>9}  command"
+    )
+    for row in rows:
+        x2 = f"{row['x_2_regions']:.2f}" if row["x_2_regions"] is not None else "-"
+        print(
+            f"{row['name']:<18}{row['median_s']:>10.3f}{row['min_s']:>8.3f}{row['peak_mib']:>10.1f}{row['x_floor']:>9.2f}{x2:>9}  {row['command']}"
+        )
+    args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+    print(f"wrote {args.json}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
