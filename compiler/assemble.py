@@ -1,11 +1,13 @@
 """Stage 4, assemble: run the builders in dependency order and put their output in templates.
 
 The per-region templates and the StackSet template come from the same function; they
-differ only in the `RegionContext` given to the builders.
+differ only in the `RegionContext` given to the builders. The global stack (deploy roles,
+template bucket, hosted zone, audit trail) has builders of its own and is deployed first.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from troposphere import Output, Ref, Template
@@ -13,9 +15,15 @@ from troposphere import Output, Ref, Template
 from compiler import naming
 from compiler.builders import Built
 from compiler.builders import storage as storage_module
+from compiler.builders.access import build_access
+from compiler.builders.audit import build_audit
+from compiler.builders.certificate import build_certificate
+from compiler.builders.change_events import build_change_events
 from compiler.builders.compute import build_compute
 from compiler.builders.database import build_database
+from compiler.builders.dns import build_dns, build_hosted_zone
 from compiler.builders.encryption import build_encryption
+from compiler.builders.hosted_zone import build_public_zone
 from compiler.builders.load_balancer import build_load_balancer
 from compiler.builders.monitoring import build_monitoring
 from compiler.builders.network import build_network
@@ -23,6 +31,7 @@ from compiler.builders.notifications import build_notifications
 from compiler.builders.patching import build_patching
 from compiler.builders.scheduled_tasks import build_scheduled_tasks
 from compiler.builders.security_groups import build_security_groups
+from compiler.builders.slack import build_slack_channel, build_slack_delivery
 from compiler.builders.storage import build_storage
 from compiler.builders.waf import build_waf
 from compiler.context import REGION_MAP, RegionContext, region_mappings
@@ -34,7 +43,7 @@ from compiler.tagging import apply_tags
 class StackTemplate:
     """One template to write, with the stack it deploys as."""
 
-    kind: str  # "region" | "stackset"
+    kind: str  # "global" | "region" | "stackset"
     stack_name: str
     region: str
     path: str  # relative to the output directory
@@ -54,11 +63,20 @@ def build_regional_template(spec: InfraSpec, ctx: RegionContext, description: st
     network = add(build_network(spec, ctx, key))
     security_groups = add(build_security_groups(spec, ctx, network))
     storage = add(build_storage(spec, ctx, key))
+    zone = add(build_hosted_zone(spec, ctx))
+    certificate = add(build_certificate(spec, ctx, zone))
     load_balancer = add(
         build_load_balancer(
-            spec, ctx, network, security_groups, storage, storage_module.LOAD_BALANCER_LOG_PREFIX
+            spec,
+            ctx,
+            network,
+            security_groups,
+            storage,
+            storage_module.LOAD_BALANCER_LOG_PREFIX,
+            certificate,
         )
     )
+    add(build_dns(spec, ctx, zone, load_balancer))
     add(build_waf(spec, ctx, key, load_balancer))
     compute = add(build_compute(spec, ctx, network, security_groups, load_balancer, storage, key))
     add(build_patching(spec, ctx, compute, storage))
@@ -66,18 +84,27 @@ def build_regional_template(spec: InfraSpec, ctx: RegionContext, description: st
     add(build_scheduled_tasks(spec, ctx, network, storage, key))
     notifications = add(build_notifications(spec, ctx, key))
     add(build_monitoring(spec, ctx, network, compute, database, load_balancer, notifications))
+    changes = add(build_change_events(spec, ctx, key))
+    add(build_slack_delivery(spec, ctx, network, key, notifications, changes))
 
     tags = naming.standard_tags(spec)
     template.add_output(Output("VpcId", Description="ID of the region's VPC", Value=network.vpc_id))
+    add_parts(template, parts, tags)
+    return template
+
+
+def add_parts(template: Template, parts: list[Built], tags: dict[str, str]) -> None:
+    """Put what the builders made into `template`, every taggable resource tagged."""
     for built in parts:
         for parameter in built.parameters:
             template.add_parameter(parameter)
+        for name, condition in built.conditions.items():
+            template.add_condition(name, condition)
         for resource in built.resources:
             apply_tags(resource, tags)
             template.add_resource(resource)
         for output in built.outputs:
             template.add_output(output)
-    return template
 
 
 def regional_description(spec: InfraSpec) -> str:
@@ -107,9 +134,62 @@ def build_stackset_template(spec: InfraSpec) -> Template:
     return template
 
 
+def global_description(spec: InfraSpec) -> str:
+    trail = (
+        "multi-region CloudTrail trail"
+        if spec.audit.trail
+        else "no trail (audit.trail: false: an organisation trail is assumed to record the account)"
+    )
+    zone = "" if spec.dns.hosted_zone_id else f", {spec.dns.zone_name} hosted zone"
+    return (
+        f"{spec.project} ({spec.environment}) global stack, deployed once in "
+        f"{spec.primary_region} by an account administrator before the regional stacks: "
+        f"deploy roles, template bucket{zone}, {trail}. Generated by infra compile from "
+        "infra.yaml; do not edit."
+    )
+
+
+def managed_policies_attached(template: Template) -> list:
+    """Every `ManagedPolicyArns` entry of `template`'s roles, once each, in order."""
+    found: dict[str, object] = {}
+    for resource in template.to_dict()["Resources"].values():
+        for policy_arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
+            found.setdefault(json.dumps(policy_arn, sort_keys=True), policy_arn)
+    return list(found.values())
+
+
+def build_global_template(spec: InfraSpec) -> Template:
+    """The global stack: deploy roles and template bucket, hosted zone, audit trail."""
+    ctx = RegionContext.literal(spec, spec.primary_region)
+    template = Template(Description=global_description(spec))
+    parts: list[Built] = []
+
+    def add(built: Built):
+        parts.append(built)
+        return built.handle
+
+    zone = add(build_public_zone(spec, ctx))
+    audit = add(build_audit(spec, ctx))
+    # The deploy roles may attach to the project's roles only the AWS managed policies the
+    # regional stacks use; the StackSet template holds every region's resources.
+    attachable = managed_policies_attached(build_stackset_template(spec))
+    add(build_access(spec, ctx, zone, audit, attachable))
+    add(build_slack_channel(spec))
+    add_parts(template, parts, naming.standard_tags(spec))
+    return template
+
+
 def assemble(spec: InfraSpec) -> list[StackTemplate]:
-    """All templates of a spec, in deploy order."""
-    stacks = []
+    """All templates of a spec, in deploy order: global, the regions, the StackSet."""
+    stacks = [
+        StackTemplate(
+            kind="global",
+            stack_name=naming.global_stack_name(spec),
+            region=spec.primary_region,
+            path="global.json",
+            template=build_global_template(spec),
+        )
+    ]
     for region in spec.regions:
         ctx = RegionContext.literal(spec, region.name)
         template = build_regional_template(spec, ctx, regional_description(spec))
@@ -134,4 +214,4 @@ def assemble(spec: InfraSpec) -> list[StackTemplate]:
     return stacks
 
 
-__all__ = ["StackTemplate", "assemble", "build_regional_template", "Ref"]
+__all__ = ["StackTemplate", "assemble", "build_global_template", "build_regional_template", "Ref"]

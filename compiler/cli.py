@@ -11,10 +11,16 @@ from compiler import pipeline
 from compiler.errors import SpecError
 
 EXIT_OK, EXIT_LINT, EXIT_SPEC = 0, 1, 2
+EXIT_DIFFERENT = 1  # `infra diff`: the templates on disk are not what the spec compiles to
+EXIT_TOOL = 3  # a program the command needs (Graphviz `dot`) is missing or failed
 
 spec_argument = click.argument(
     "spec", type=click.Path(path_type=Path, dir_okay=False), default="infra.yaml", required=False
 )
+env_option = click.option(
+    "-e", "--env", "environment", metavar="NAME",
+    help="Merge the spec's environments.NAME overlay over the base first.",
+)  # fmt: skip
 
 
 def _report_spec_error(error: SpecError) -> None:
@@ -34,40 +40,145 @@ def main() -> None:
 
 @main.command()
 @spec_argument
-def validate(spec: Path) -> None:
-    """Check SPEC and print every problem found in it."""
+@env_option
+def validate(spec: Path, environment: str | None) -> None:
+    """Check SPEC and print every problem found in it; without --env, in every environment."""
     try:
-        result = pipeline.load_and_validate(spec)
+        if environment:
+            result = pipeline.load_and_validate(spec, environment)
+            click.echo(f"{spec} ({environment}): valid ({len(result.regions)} regions)")
+            return
+        specs = pipeline.validate_every_environment(spec)
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
-    click.echo(f"{spec}: valid ({len(result.regions)} regions)")
+    names = [name for name in specs if name]
+    also = f"; environments: {', '.join(names)}" if names else ""
+    click.echo(f"{spec}: valid ({len(specs[None].regions)} regions{also})")
 
 
 @main.command(name="compile")
 @spec_argument
+@env_option
 @click.option(
     "-o", "--output", "output", type=click.Path(path_type=Path, file_okay=False),
-    default="templates_out", show_default=True, help="Directory the templates replace.",
+    help="Directory the templates replace. [default: templates_out, or templates_out/ENV "
+    "when the spec has environments]",
 )  # fmt: skip
 @click.option("--lint/--no-lint", default=True, help="Run cfn-lint on the written templates.")
 @click.option(
     "--no-cache", "no_cache", is_flag=True,
     help="Lint every template, even those unchanged since they last linted clean.",
 )  # fmt: skip
-def compile_command(spec: Path, output: Path, lint: bool, no_cache: bool) -> None:
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print only problems: spec errors, lint findings."
+)
+def compile_command(
+    spec: Path,
+    environment: str | None,
+    output: Path | None,
+    lint: bool,
+    no_cache: bool,
+    quiet: bool,
+) -> None:
     """Compile SPEC into CloudFormation templates under OUTPUT."""
+    from compiler.summary import next_step, stack_rows, table_lines
+
     try:
-        result = pipeline.compile_spec(spec, output, lint=lint, lint_cache=not no_cache)
+        result = pipeline.compile_spec(
+            spec, output, environment=environment, lint=lint, lint_cache=not no_cache
+        )
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
-    for file in result.files:
-        click.echo(f"wrote {output / file.path}")
+    output = result.out_dir
+    rows = stack_rows(result, output)
+    if not quiet:
+        for line in table_lines(rows):
+            click.echo(line)
     for finding in result.lint_findings:
         click.echo(str(finding), err=True)
     if result.lint_findings:
         click.echo(f"cfn-lint: {len(result.lint_findings)} finding(s)", err=True)
-        sys.exit(EXIT_LINT)
-    if result.linted:
+    elif result.linted and not quiet:
         click.echo(f"cfn-lint: {len(result.stacks)} templates, no findings")
+    if not quiet:
+        click.echo(next_step(rows, result.files, output))
+    if result.lint_findings:
+        sys.exit(EXIT_LINT)
+
+
+@main.command()
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default="schemas/infra.schema.json", show_default=True, help="Where to write; - for stdout.",
+)  # fmt: skip
+def schema(output: Path) -> None:
+    """Write the JSON Schema of infra.yaml, for editor completion and checks."""
+    from compiler.schema import schema_bytes, write_schema
+
+    if str(output) == "-":
+        click.echo(schema_bytes().decode("utf-8"), nl=False)
+        return
+    changed = write_schema(output)
+    click.echo(f"{output}: {'written' if changed else 'already up to date'}")
+
+
+@main.command()
+@spec_argument
+@env_option
+@click.option(
+    "--against", type=click.Path(path_type=Path, file_okay=False),
+    help="Directory of earlier compiled templates to compare with. [default: where "
+    "compile writes: templates_out, or templates_out/ENV when the spec has environments]",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def diff(spec: Path, environment: str | None, against: Path | None, as_json: bool) -> None:
+    """Compare what SPEC compiles to with the templates in AGAINST; exit 1 if they differ."""
+    import json
+
+    from compiler.diff import diff_against, human_lines, to_json
+
+    try:
+        result = diff_against(spec, against, environment)
+    except SpecError as error:
+        _report_spec_error(error)
+        sys.exit(EXIT_SPEC)
+    if as_json:
+        click.echo(json.dumps(to_json(result), indent=2, ensure_ascii=False))
+    else:
+        for line in human_lines(result):
+            click.echo(line)
+    sys.exit(EXIT_DIFFERENT if result.different else EXIT_OK)
+
+
+@main.command()
+@spec_argument
+@env_option
+@click.option(
+    "--format", "output_format", type=click.Choice(["mermaid", "dot", "svg"]),
+    default="mermaid", show_default=True, help="svg needs Graphviz `dot` installed.",
+)  # fmt: skip
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default="-", show_default=True, help="File to write; - for stdout.",
+)  # fmt: skip
+def graph(spec: Path, environment: str | None, output_format: str, output: Path) -> None:
+    """Draw the architecture SPEC compiles to: regions, tiers, traffic, DNS, alarms."""
+    from compiler.errors import GraphvizError
+    from compiler.graph import draw
+
+    try:
+        picture = draw(spec, environment, output_format)  # type: ignore[arg-type]
+    except SpecError as error:
+        _report_spec_error(error)
+        sys.exit(EXIT_SPEC)
+    except GraphvizError as error:
+        click.echo(f"infra graph: {error}", err=True)
+        sys.exit(EXIT_TOOL)
+    if str(output) == "-":
+        click.echo(picture, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(picture)
+    click.echo(f"{output}: written")

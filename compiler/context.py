@@ -22,6 +22,12 @@ REGION_MAP = "RegionMap"
 Tier = Literal["public", "private", "database"]
 TIERS: tuple[Tier, ...] = ("public", "private", "database")
 
+# Route 53 failover record roles, by region order (the spec allows two regions).
+FAILOVER_ROLES = ("PRIMARY", "SECONDARY")
+
+# IAM is a global service: EventBridge receives its CloudTrail events in this region only.
+IAM_EVENTS_REGION = "us-east-1"
+
 # The VPC is cut in quarters, one per tier (the fourth is left for growth); each quarter
 # is cut in eight subnets, of which one per AZ is used.
 _TIER_BITS = 2
@@ -41,9 +47,19 @@ def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
         subnets = quarters[tier_index].subnets(prefixlen_diff=SUBNET_PREFIX_EXTRA_BITS - _TIER_BITS)
         for az_index, subnet in zip(range(spec.network.availability_zones), subnets, strict=False):
             values[subnet_cidr_key(tier, az_index)] = str(subnet)
-    certificate = spec.load_balancer.certificate_arns.get(region_name)
-    if certificate:
-        values["CertificateArn"] = certificate
+    certificates = spec.load_balancer.certificate_arns
+    if certificates:
+        # Every region gets the key once any has it: a FindInMap on a missing key fails the
+        # stack, and CloudFormation does not promise to skip one in an Fn::If branch not
+        # taken. "" marks a region whose stack creates its certificate (builders/certificate.py).
+        values["CertificateArn"] = certificates.get(region_name, "")
+    if spec.dns.routing == "failover":
+        index = [r.name for r in spec.regions].index(region_name)
+        values["FailoverRole"] = FAILOVER_ROLES[index]
+    if spec.notifications.slack and IAM_EVENTS_REGION in [r.name for r in spec.regions]:
+        # The same in every region: a value rather than a literal so that the StackSet
+        # template compares AWS::Region with a lookup and names no region of its own.
+        values["IamEventsRegion"] = IAM_EVENTS_REGION
     return values
 
 
@@ -78,6 +94,14 @@ class RegionContext:
 
     def certificate_arn(self) -> str | AWSHelperFn:
         return self.value("CertificateArn")
+
+    def failover_role(self) -> str | AWSHelperFn:
+        """PRIMARY or SECONDARY: this region's failover record (dns.routing: failover only)."""
+        return self.value("FailoverRole")
+
+    def iam_events_region(self) -> str | AWSHelperFn:
+        """Where IAM's CloudTrail events reach EventBridge (only with notifications.slack)."""
+        return self.value("IamEventsRegion")
 
     def elb_log_account(self) -> str | AWSHelperFn:
         """The Elastic Load Balancing account that delivers this region's ALB access logs."""

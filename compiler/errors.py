@@ -19,8 +19,18 @@ def format_spec_path(path: SpecPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
+            if not part or part != part.strip():  # an empty or space-edged key: show it
+                part = repr(part)
             text += f".{part}" if text else str(part)
     return text or "(document)"
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters and line breaks escaped: keys and values quoted in a
+    message come from the spec, and one of those would split or garble the problem's line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class SpecProblem:
     message: str
 
     def __str__(self) -> str:
-        return (
+        return _one_line(
             f"{self.file}:{self.line}:{self.column}: {format_spec_path(self.path)}: {self.message}"
         )
 
@@ -52,3 +62,7 @@ class SpecError(Exception):
 
 class LintFailed(Exception):
     """cfn-lint found problems in templates the compiler wrote."""
+
+
+class GraphvizError(Exception):
+    """Graphviz `dot`, which `infra graph --format svg` needs, is missing or failed."""

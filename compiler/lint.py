@@ -78,6 +78,11 @@ def clean_marker(job: LintJob, cache_dir: Path) -> Path:
     return cache_dir / f"{digest.hexdigest()}.clean"
 
 
+def known_clean(jobs: list[LintJob], cache_dir: Path) -> set[Path]:
+    """Paths of the jobs the cache already knows to be clean (asked before linting)."""
+    return {job.path for job in jobs if clean_marker(job, cache_dir).exists()}
+
+
 def _lint_job(job: LintJob) -> list[LintFinding]:
     return lint_template(job.path, list(job.regions))
 

@@ -17,8 +17,10 @@ import yaml
 from compiler.errors import SpecError, SpecPath, SpecProblem
 
 # A spec is a few hundred lines; these bounds only stop hostile or broken input early.
+# PyYAML's pure-Python parser and our builder take tens of microseconds a value, so the
+# value bound is what keeps the worst input (an alias bomb, a file of tiny values) fast.
 MAX_SPEC_BYTES = 1_000_000
-MAX_VALUES = 100_000
+MAX_VALUES = 20_000
 MAX_DEPTH = 64
 
 
@@ -53,6 +55,19 @@ class LoadedSpec:
 
 def _position(node: yaml.Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+# What PyYAML's safe constructors raise, instead of a YAMLError, for a scalar its tag
+# cannot read: `!!int eighty` (ValueError), `!!bool maybe` (KeyError), `!!timestamp
+# never` (AttributeError), or an integer of more digits than Python converts (ValueError).
+_UNREADABLE_SCALAR = (ValueError, TypeError, KeyError, AttributeError)
+
+
+def _scalar_kind(node: yaml.Node) -> str:
+    kind = node.tag.rsplit(":", 1)[-1]
+    value = str(node.value)
+    shown = repr(value) if len(value) <= 40 else f"{value[:20]!r}... ({len(value):,} characters)"
+    return f"{kind}: {shown}"
 
 
 class _Builder:
@@ -101,6 +116,9 @@ class _Builder:
             return self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self.fail(node, path, f"cannot read this value: {getattr(exc, 'problem', exc)}")
+            return None
+        except _UNREADABLE_SCALAR:
+            self.fail(node, path, f"cannot read this value as {_scalar_kind(node)}")
             return None
 
     def build_mapping(self, node: yaml.MappingNode, path: SpecPath, depth: int) -> dict:
@@ -152,26 +170,44 @@ class _Builder:
         except yaml.YAMLError as exc:
             self.fail(key_node, path, f"cannot read this key: {getattr(exc, 'problem', exc)}")
             return None
+        except _UNREADABLE_SCALAR:
+            self.fail(key_node, path, f"cannot read this key as {_scalar_kind(key_node)}")
+            return None
         return key if isinstance(key, str) else str(key)
+
+
+class _TooManyNodes(yaml.composer.ComposerError):
+    pass
 
 
 class _SpecLoader(yaml.SafeLoader):
     """Refuses deep nesting while composing, at the node where it happens: PyYAML's
     composer recurses per level, so a deep enough document would hit Python's
-    recursion limit with no position to report."""
+    recursion limit with no position to report. Stops after `MAX_VALUES` nodes too:
+    the parser reads only as far as the composer asks, so a megabyte of tiny values is
+    refused after a fraction of it rather than parsed whole first."""
 
     def __init__(self, stream: str):
         super().__init__(stream)
         self.depth = 0
+        self.nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         self.depth += 1
+        self.nodes += 1
         try:
             if self.depth > MAX_DEPTH + 1:  # the root is depth 1 here, 0 in `_Builder`
                 raise yaml.composer.ComposerError(
                     None,
                     None,
                     f"nesting is deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,
+                )
+            if self.nodes > MAX_VALUES:
+                raise _TooManyNodes(
+                    None,
+                    None,
+                    f"the document has more than {MAX_VALUES} values (too much data for a spec)",
                     self.peek_event().start_mark,
                 )
             return super().compose_node(parent, index)
@@ -235,6 +271,11 @@ def load_spec_text(text: str | bytes, file: str) -> LoadedSpec:
             ) from None
     try:
         root = yaml.compose(text, Loader=_SpecLoader)
+    except _TooManyNodes as exc:
+        mark = exc.problem_mark
+        raise SpecError(
+            [SpecProblem(file, mark.line + 1, mark.column + 1, (), str(exc.problem))]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -36,8 +36,36 @@ def global_stack_name(spec: InfraSpec) -> str:
     return f"{name_prefix(spec)}-global"
 
 
+def global_resource_name(spec: InfraSpec, short_name: str) -> str:
+    """A name in the global stack's namespace, `<prefix>-global-<short_name>`: the deploy
+    roles may change `<prefix>-*` IAM resources except these (see builders/access.py)."""
+    return f"{global_stack_name(spec)}-{short_name}"
+
+
+def export_name(spec: InfraSpec, name: str) -> str:
+    """Exports are unique per account and region; the prefix keeps environments apart."""
+    return f"{name_prefix(spec)}-{name}"
+
+
 def stack_set_name(spec: InfraSpec) -> str:
     return f"{name_prefix(spec)}-regional"
+
+
+def stack_set_instance_name_prefix(spec: InfraSpec) -> str:
+    """CloudFormation names the stack of each StackSet instance `StackSet-<stack set>-<id>`."""
+    return f"StackSet-{stack_set_name(spec)}-"
+
+
+def stack_name_prefixes(spec: InfraSpec) -> list[str]:
+    """Every stack of the project is named with one of these: the stacks above, and those
+    of the StackSet's instances."""
+    return [f"{name_prefix(spec)}-", stack_set_instance_name_prefix(spec)]
+
+
+def topic_name(spec: InfraSpec, kind: str) -> str:
+    """SNS topics get fixed names, so that a stack can name another stack's topic by ARN:
+    the global stack's Slack channel lists every region's topics (see builders/slack.py)."""
+    return resource_name(spec, kind)
 
 
 def resource_name(spec: InfraSpec, *parts: str) -> str:

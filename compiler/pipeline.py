@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from compiler import environments
 from compiler.load import load_spec_file
-from compiler.spec import InfraSpec, validate_spec
+from compiler.spec import InfraSpec
 from compiler.write import write_output
 
 if TYPE_CHECKING:
@@ -32,39 +33,60 @@ class CompileResult:
     files: list[RenderedFile]
     lint_findings: list[LintFinding] = field(default_factory=list)
     linted: bool = False
+    # What the compile replaced, for "changed since last compile": path -> old bytes.
+    previous: dict[str, bytes | None] = field(default_factory=dict)
+    lint_cached: set[str] = field(default_factory=set)  # stack paths the lint cache vouched for
+    out_dir: Path | None = None  # where compile_spec wrote
 
 
-def load_and_validate(spec_path: Path) -> InfraSpec:
-    """Stages 1-2; raises `SpecError` with every problem of the spec."""
-    return validate_spec(load_spec_file(spec_path))
+def load_and_validate(spec_path: Path, environment: str | None = None) -> InfraSpec:
+    """Stages 1-2 for the base or one environment; raises `SpecError` with every problem."""
+    return environments.validate_environment(load_spec_file(spec_path), environment)
 
 
-def compile_in_memory(spec_path: Path) -> CompileResult:
+def validate_every_environment(spec_path: Path) -> dict[str | None, InfraSpec]:
+    """Stages 1-2 for the base (key None) and each of its environments, problems of all at once."""
+    return environments.validate_every_environment(load_spec_file(spec_path))
+
+
+def compile_in_memory(spec_path: Path, environment: str | None = None) -> CompileResult:
     """Stages 1-4: everything but touching the output directory."""
     from compiler.assemble import assemble
     from compiler.render import render
 
-    spec = load_and_validate(spec_path)
+    spec = load_and_validate(spec_path, environment)
     stacks = assemble(spec)
-    return CompileResult(spec=spec, stacks=stacks, files=render(stacks))
+    return CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec))
 
 
 def compile_spec(
-    spec_path: Path, out_dir: Path, *, lint: bool = True, lint_cache: bool = True
+    spec_path: Path,
+    out_dir: Path | None = None,
+    *,
+    environment: str | None = None,
+    lint: bool = True,
+    lint_cache: bool = True,
 ) -> CompileResult:
-    """All stages. A spec error raises before anything is written."""
-    result = compile_in_memory(spec_path)
+    """All stages. A spec error raises before anything is written. Without `out_dir`,
+    the environment's default directory (see `environments.output_dir`)."""
+    from compiler.summary import previous_output
+
+    result = compile_in_memory(spec_path, environment)
+    out_dir = result.out_dir = out_dir or environments.output_dir(result.spec, environment)
+    result.previous = previous_output(out_dir, result.files)
     write_output(result.files, out_dir)
     if lint:
-        from compiler.lint import LintJob, default_cache_dir, lint_templates
+        from compiler.lint import LintJob, default_cache_dir, known_clean, lint_templates
 
         jobs = [
             LintJob(out_dir / stack.path, tuple(lint_regions(result.spec, stack)))
             for stack in result.stacks
         ]
-        result.lint_findings = lint_templates(
-            jobs, cache_dir=default_cache_dir() if lint_cache else None
-        )
+        cache_dir = default_cache_dir() if lint_cache else None
+        if cache_dir:
+            cached = known_clean(jobs, cache_dir)
+            result.lint_cached = {s.path for s in result.stacks if out_dir / s.path in cached}
+        result.lint_findings = lint_templates(jobs, cache_dir=cache_dir)
         result.linted = True
     return result
 

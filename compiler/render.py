@@ -1,4 +1,5 @@
-"""Turns assembled templates into the exact bytes written to disk, plus the manifest.
+"""Turns assembled templates into the exact bytes written to disk, plus the manifest
+and deploy.sh (both from one deploy plan, see `deploy_plan`).
 
 Everything here is deterministic: key order follows the builders, lists keep their
 order, and no timestamp or absolute path enters the output.
@@ -11,16 +12,47 @@ import json
 from dataclasses import dataclass
 
 from compiler.assemble import StackTemplate
+from compiler.deploy_plan import TEMPLATE_BODY_LIMIT, DeployPlan, manifest_fields, plan_deploy
+from compiler.deploy_script import SCRIPT_PATH, render_deploy_script
+from compiler.spec import InfraSpec
 
 
 @dataclass(frozen=True)
 class RenderedFile:
     path: str  # relative to the output directory, with forward slashes
     content: bytes
+    executable: bool = False  # written with mode 0o755 (deploy.sh)
 
 
 def to_json_bytes(data) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def one_entry_a_line(data: dict) -> bytes:
+    """JSON without indentation, each entry of each top-level section on a line of its own
+    (so a diff still shows which resource changed)."""
+
+    def compact(value) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    sections = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            entries = ",\n".join(f"{compact(k)}:{compact(v)}" for k, v in value.items())
+            sections.append(f"{compact(key)}:{{\n{entries}\n}}")
+        else:
+            sections.append(f"{compact(key)}:{compact(value)}")
+    return ("{\n" + ",\n".join(sections) + "\n}\n").encode("utf-8")
+
+
+def template_bytes(stack: StackTemplate) -> bytes:
+    """Indented JSON, but the global stack one resource a line when indentation would take
+    it over the `TemplateBody` limit: it creates the template bucket, so it cannot use one."""
+    data = stack.template.to_dict()
+    content = to_json_bytes(data)
+    if stack.kind == "global" and len(content) > TEMPLATE_BODY_LIMIT:
+        return one_entry_a_line(data)
+    return content
 
 
 def manifest_entry(stack: StackTemplate, content: bytes) -> dict:
@@ -35,13 +67,29 @@ def manifest_entry(stack: StackTemplate, content: bytes) -> dict:
     }
 
 
-def render(stacks: list[StackTemplate]) -> list[RenderedFile]:
-    """Template files, then `manifest.json` listing them in deploy order."""
+def manifest(plan: DeployPlan, entries: list[dict]) -> dict:
+    """Every stack in deploy order: its file, and how it is deployed with what values."""
+    planned = {stack.template: stack for stack in plan.stacks}
+    return {
+        "version": 1,
+        "deploy_script": SCRIPT_PATH,
+        "tags": dict(plan.tags),
+        "stacks": [{**entry, **manifest_fields(planned[entry["template"]])} for entry in entries],
+    }
+
+
+def render(stacks: list[StackTemplate], spec: InfraSpec) -> list[RenderedFile]:
+    """Template files, then `manifest.json` listing them in deploy order, then deploy.sh."""
     files: list[RenderedFile] = []
     entries = []
     for stack in stacks:
-        content = to_json_bytes(stack.template.to_dict())
+        content = template_bytes(stack)
         files.append(RenderedFile(stack.path, content))
         entries.append(manifest_entry(stack, content))
-    files.append(RenderedFile("manifest.json", to_json_bytes({"version": 1, "stacks": entries})))
+    plan = plan_deploy(
+        spec, stacks, {entry["template"]: (entry["bytes"], entry["sha256"]) for entry in entries}
+    )
+    files.append(RenderedFile("manifest.json", to_json_bytes(manifest(plan, entries))))
+    script = render_deploy_script(plan).encode("utf-8")
+    files.append(RenderedFile(SCRIPT_PATH, script, executable=True))
     return files

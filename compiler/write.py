@@ -87,6 +87,8 @@ def write_output(files: list[RenderedFile], out_dir: Path) -> None:
                 handle.write(file.content)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if file.executable:
+                os.chmod(target, 0o755)
         for directory in {(staging / f.path).parent for f in files}:
             _fsync_dir(directory)
         if not out_dir.exists():

@@ -161,7 +161,7 @@ def test_duplicate_top_level_section(example_text):
     bad = example_text + "compute:\n  min_size: 3\n"
     first_line, _ = where(bad, "compute:")
     problem = only_problem(bad)
-    assert problem.startswith(at(bad, "compute:", "compute", after="noncurrent_version"))
+    assert problem.startswith(at(bad, "compute:", "compute", after=example_text))
     assert f"duplicate key 'compute' (first defined at line {first_line}, column 1)" in problem
 
 
@@ -300,7 +300,7 @@ def test_unknown_tag_is_located_at_its_value(example_text):
 
 
 def test_control_character_is_located(example_text):
-    bad = edit(example_text, "platform", "plat\x07form")
+    bad = edit(example_text, "Team: platform", "Team: plat\x07form")
     expected = at(bad, "\x07") + (
         "invalid YAML: unacceptable character #x0007: special characters are not allowed"
     )
@@ -362,6 +362,40 @@ def test_alias_bomb_stops_early_at_a_located_value():
     # the value reached through the aliases is one of `a`'s, written on line 1
     last_index = int(path.rsplit("[", 1)[1].rstrip("]"))
     assert (int(line), int(column)) == where(text, f"v{last_index}")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("!!int eighty", "cannot read this value as int: 'eighty'"),
+        ("!!bool maybe", "cannot read this value as bool: 'maybe'"),
+        ("!!float x", "cannot read this value as float: 'x'"),
+        ("!!timestamp never", "cannot read this value as timestamp: 'never'"),
+        # more digits than Python converts to an int (sys.get_int_max_str_digits)
+        ("9" * 5000, "cannot read this value as int: '99999999999999999999'... (5,000 characters)"),
+    ],
+)
+def test_a_scalar_its_tag_cannot_read_is_located(value, message):
+    text = f"project: {value}\n"
+    assert only_problem(text) == f"{FILE}:1:10: project: {message}"
+
+
+def test_a_key_its_tag_cannot_read_is_located():
+    assert only_problem("? !!int x\n: 1\n") == (
+        f"{FILE}:1:3: (document): cannot read this key as int: 'x'"
+    )
+
+
+def test_a_file_of_many_tiny_values_is_refused_while_it_is_parsed():
+    # under the size limit, but more values than any spec: refused at the first value
+    # past the bound (the root, the key and the list are values too), not parsed whole
+    text = "project: [" + ", ".join(["1"] * (MAX_VALUES * 2)) + "]\n"
+    first_refused = MAX_VALUES - 3  # 0-based index into the list
+    column = len("project: [") + len("1, ") * first_refused + 1
+    assert only_problem(text) == (
+        f"{FILE}:1:{column}: (document): the document has more than {MAX_VALUES} values "
+        "(too much data for a spec)"
+    )
 
 
 @pytest.mark.parametrize(

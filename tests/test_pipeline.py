@@ -33,8 +33,11 @@ def test_one_regional_stack_per_region_in_spec_order(result):
     assert len({s.stack_name for s in result.stacks}) == len(result.stacks)
 
 
-def test_files_are_the_stacks_then_the_manifest(result):
-    assert [f.path for f in result.files] == [s.path for s in result.stacks] + ["manifest.json"]
+def test_files_are_the_stacks_then_the_manifest_and_deploy_script(result):
+    assert [f.path for f in result.files] == [s.path for s in result.stacks] + [
+        "manifest.json",
+        "deploy.sh",
+    ]
 
 
 def test_manifest_describes_every_file(result):
@@ -79,7 +82,7 @@ def test_each_written_template_is_linted_for_its_regions(tmp_path, monkeypatch):
     assert [path for path, _, _ in seen] == [out / s.path for s in compiled.stacks]
     for (_, regions, content), stack in zip(seen, compiled.stacks, strict=True):
         assert content == (out / stack.path).read_bytes()  # the written file is linted
-        if stack.kind == "region":
+        if stack.kind in ("global", "region"):
             assert regions == [stack.region]
         else:  # a StackSet instance may run in any region of the spec
             assert sorted(regions) == sorted(r.name for r in compiled.spec.regions)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from troposphere import AWSObject, Output, Parameter
+from troposphere import AWSHelperFn, AWSObject, Output, Parameter
 
 H = TypeVar("H")
 
@@ -22,6 +22,8 @@ class Built(Generic[H]):
     handle: H
     outputs: list[Output] = field(default_factory=list)
     parameters: list[Parameter] = field(default_factory=list)
+    # Template conditions by name, for resources that exist in some regions only.
+    conditions: dict[str, AWSHelperFn] = field(default_factory=dict)
 
 
 def purpose(resource: AWSObject, text: str) -> AWSObject:

@@ -13,8 +13,8 @@ from compiler.spec import InfraSpec
 KEY_ID = "DataKey"
 
 
-def key_policy() -> dict:
-    return {
+def key_policy(spec: InfraSpec) -> dict:
+    policy = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -68,6 +68,20 @@ def key_policy() -> dict:
             },
         ],
     }
+    if spec.notifications.slack:
+        policy["Statement"].append(
+            {
+                # EventBridge rules publish changes to the KMS-encrypted changes topic (see
+                # change_events), and SNS uses the key on EventBridge's behalf.
+                "Sid": "EventBridgePublishesToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
+            }
+        )
+    return policy
 
 
 def build_encryption(spec: InfraSpec, ctx: RegionContext) -> Built[KeyHandle]:
@@ -76,7 +90,7 @@ def build_encryption(spec: InfraSpec, ctx: RegionContext) -> Built[KeyHandle]:
             KEY_ID,
             Description=f"{naming.name_prefix(spec)}: encrypts this region's buckets, database and logs",
             EnableKeyRotation=True,
-            KeyPolicy=key_policy(),
+            KeyPolicy=key_policy(spec),
             PendingWindowInDays=30,
         ),
         "Customer-managed key for data at rest in this region",

@@ -48,6 +48,18 @@ class StorageHandle:
 
 
 @dataclass(frozen=True)
+class HostedZoneHandle:
+    hosted_zone_id: Reference  # Ref to the regional template's hosted zone parameter
+    parameter_name: str  # that parameter: the deploy manifest says where its value comes from
+    given_in_spec: bool  # True: dns.hosted_zone_id (the default); False: the global stack's zone
+
+
+@dataclass(frozen=True)
+class CertificateHandle:
+    certificate_arn: Reference | str  # the HTTPS listener's certificate in this region
+
+
+@dataclass(frozen=True)
 class LoadBalancerHandle:
     arn: Reference
     full_name: Reference
@@ -55,6 +67,12 @@ class LoadBalancerHandle:
     canonical_hosted_zone_id: Reference
     target_group_arn: Reference
     target_group_full_name: Reference
+
+
+@dataclass(frozen=True)
+class DnsHandle:
+    health_check_id: Reference  # Route 53's view of this region's ALB
+    record_name: str  # the alias record's name, the same in every region
 
 
 @dataclass(frozen=True)
@@ -83,6 +101,11 @@ class NotificationsHandle:
 
 
 @dataclass(frozen=True)
+class ChangeEventsHandle:
+    topic_arn: Reference  # the region's SNS topic of infrastructure changes (notifications.slack)
+
+
+@dataclass(frozen=True)
 class PatchingHandle:
     maintenance_window_id: Reference
     patch_baseline_id: Reference
@@ -99,3 +122,27 @@ class ScheduledTaskRef:
 @dataclass(frozen=True)
 class ScheduledTasksHandle:
     tasks: list[ScheduledTaskRef]
+
+
+@dataclass(frozen=True)
+class PublicZoneHandle:
+    """The global stack's view of the site's public hosted zone."""
+
+    hosted_zone_id: Reference | str  # the zone created here, or dns.hosted_zone_id
+    created: bool  # True: the global stack owns the zone and outputs its ID
+
+
+@dataclass(frozen=True)
+class AuditHandle:
+    access_logs: BucketRef  # the global stack's access-log bucket (S3-managed encryption)
+    access_logs_policy_id: str  # buckets logging there wait for it: S3 checks on creation
+    access_log_prefix: str  # key prefix under which other global buckets log
+    trail_arn: Reference | None  # None with audit.trail: false (an organisation trail)
+    protected_arns: list[Reference]  # trail, its bucket and key: no deploy role may touch them
+
+
+@dataclass(frozen=True)
+class AccessHandle:
+    management_role_arn: Reference
+    execution_role_arn: Reference  # CloudFormation deploys the project's stacks as this role
+    template_bucket_name: Reference  # `aws cloudformation deploy --s3-bucket` for large templates

@@ -8,6 +8,7 @@ from troposphere import elasticloadbalancingv2 as elb
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import (
+    CertificateHandle,
     LoadBalancerHandle,
     NetworkHandle,
     SecurityGroupsHandle,
@@ -24,6 +25,7 @@ def build_load_balancer(
     security_groups: SecurityGroupsHandle,
     storage: StorageHandle,
     access_log_prefix: str,
+    certificate: CertificateHandle,
 ) -> Built[LoadBalancerHandle]:
     alb = purpose(
         elb.LoadBalancer(
@@ -94,7 +96,7 @@ def build_load_balancer(
             Protocol="HTTPS",
             Port=443,
             SslPolicy=spec.load_balancer.ssl_policy,
-            Certificates=[elb.Certificate(CertificateArn=ctx.certificate_arn())],
+            Certificates=[elb.Certificate(CertificateArn=certificate.certificate_arn)],
             DefaultActions=[elb.Action(Type="forward", TargetGroupArn=Ref(target_group))],
         ),
         "Terminates TLS 1.2+ and forwards to the instances",

@@ -13,6 +13,8 @@ from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
 TOPIC_ID = "AlarmTopic"
+# A fixed name: the global stack's Slack channel lists the topic by ARN (see slack.py).
+TOPIC_KIND = "alarms"
 
 
 def alarm_name_pattern(spec: InfraSpec) -> str:
@@ -67,7 +69,7 @@ def build_notifications(
     topic = purpose(
         sns.Topic(
             TOPIC_ID,
-            TopicName=naming.resource_name(spec, "alarms"),
+            TopicName=naming.topic_name(spec, TOPIC_KIND),
             DisplayName=f"{naming.name_prefix(spec)} alarms",
             KmsMasterKeyId=key.key_arn,
         ),

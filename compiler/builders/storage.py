@@ -5,29 +5,12 @@ from __future__ import annotations
 from troposphere import GetAtt, Output, Ref, Sub, s3
 
 from compiler import naming
-from compiler.builders import Built, purpose, skip_check
+from compiler.builders import Built, skip_check
+from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, kms_encryption, private_bucket
 from compiler.builders.handles import BucketRef, KeyHandle, StorageHandle
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 from compiler.spec.storage import BucketSpec
-
-
-def tls_only_policy(bucket_arn, extra_statements: list[dict]) -> dict:
-    """Deny every request that does not use TLS (S3 otherwise accepts plain HTTP)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "s3:*",
-                "Resource": [bucket_arn, Sub("${Arn}/*", Arn=bucket_arn)],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-            *extra_statements,
-        ],
-    }
 
 
 def log_delivery_statements(ctx: RegionContext, bucket_arn) -> list[dict]:
@@ -58,92 +41,9 @@ def log_delivery_statements(ctx: RegionContext, bucket_arn) -> list[dict]:
     ]
 
 
-def kms_encryption(key: KeyHandle) -> s3.BucketEncryption:
-    return s3.BucketEncryption(
-        ServerSideEncryptionConfiguration=[
-            s3.ServerSideEncryptionRule(
-                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                    SSEAlgorithm="aws:kms", KMSMasterKeyID=key.key_arn
-                ),
-                BucketKeyEnabled=True,  # fewer KMS calls, lower cost
-            )
-        ]
-    )
-
-
-# Load balancers can write access logs only to buckets encrypted with S3-managed keys.
-S3_MANAGED_ENCRYPTION = s3.BucketEncryption(
-    ServerSideEncryptionConfiguration=[
-        s3.ServerSideEncryptionRule(
-            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
-        )
-    ]
-)
-
 LOGS_BUCKET_ID = "LogsBucket"
 LOAD_BALANCER_LOG_PREFIX = "load-balancer"
 PATCHING_LOG_PREFIX = "patching"
-
-
-def private_bucket(
-    logical_id: str,
-    name,
-    encryption: s3.BucketEncryption,
-    noncurrent_days: int,
-    what: str,
-    *,
-    extra_statements: list[dict] | None = None,
-    logging: s3.LoggingConfiguration | None = None,
-    expire_days: int | None = None,
-) -> tuple[s3.Bucket, s3.BucketPolicy]:
-    rules = [
-        s3.LifecycleRule(
-            Id="expire-noncurrent-versions",
-            Status="Enabled",
-            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
-                NoncurrentDays=noncurrent_days
-            ),
-            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
-        )
-    ]
-    if expire_days:
-        rules.append(
-            s3.LifecycleRule(Id="expire-logs", Status="Enabled", ExpirationInDays=expire_days)
-        )
-    optional = {"LoggingConfiguration": logging} if logging else {}
-    bucket = purpose(
-        s3.Bucket(
-            logical_id,
-            BucketName=name,
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            BucketEncryption=encryption,
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True,
-                BlockPublicPolicy=True,
-                IgnorePublicAcls=True,
-                RestrictPublicBuckets=True,
-            ),
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-            ),
-            LifecycleConfiguration=s3.LifecycleConfiguration(Rules=rules),
-            **optional,
-        ),
-        what,
-    )
-    # A bucket holding data is kept when the stack goes; CloudFormation cannot delete a
-    # non-empty bucket anyway, and a failed delete would leave the stack half-removed.
-    bucket.DeletionPolicy = "Retain"
-    bucket.UpdateReplacePolicy = "Retain"
-    policy = purpose(
-        s3.BucketPolicy(
-            naming.logical_id(logical_id, "policy"),
-            Bucket=Ref(bucket),
-            PolicyDocument=tls_only_policy(GetAtt(bucket, "Arn"), extra_statements or []),
-        ),
-        f"TLS-only access to {logical_id}",
-    )
-    return bucket, policy
 
 
 def _bucket_id(bucket: BucketSpec) -> str:

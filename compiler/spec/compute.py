@@ -32,20 +32,27 @@ class ComputeSpec(BaseModel):
     instance_type: pattern_str(
         r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", "use an EC2 instance type like t3.small", max_length=32
     ) = Field("t3.small", description="EC2 instance type.", examples=["t3.small"])
-    min_size: int = Field(2, ge=1, le=100, description="Fewest instances per region.")
-    max_size: int = Field(10, ge=1, le=100, description="Most instances per region.")
-    desired_capacity: int = Field(2, ge=1, le=100, description="Instances at start-up.")
+    min_size: int = Field(2, ge=1, le=100, description="Fewest instances per region.", examples=[2])
+    max_size: int = Field(10, ge=1, le=100, description="Most instances per region.", examples=[10])
+    desired_capacity: int = Field(
+        2, ge=1, le=100, description="Instances at start-up.", examples=[2]
+    )
     image_parameter: pattern_str(
         r"^/[A-Za-z0-9_./-]+$", "use an SSM parameter path starting with '/'", max_length=2048
     ) = Field(
         DEFAULT_IMAGE_PARAMETER,
         description="SSM public parameter holding the AMI ID, resolved at deploy time.",
+        examples=[DEFAULT_IMAGE_PARAMETER],
     )
     cpu_target_percent: int = Field(
-        60, ge=10, le=90, description="Average CPU the target-tracking policy keeps."
+        60, ge=10, le=90, description="Average CPU the target-tracking policy keeps.", examples=[60]
     )
-    app_port: int = Field(80, ge=1, le=65535, description="Port the application listens on.")
-    root_volume_gb: int = Field(20, ge=8, le=16384, description="Encrypted gp3 root volume size.")
+    app_port: int = Field(
+        80, ge=1, le=65535, description="Port the application listens on.", examples=[8080]
+    )
+    root_volume_gb: int = Field(
+        20, ge=8, le=16384, description="Encrypted gp3 root volume size.", examples=[20]
+    )
     ssh_cidrs: list[ManagementCidr] = Field(
         default_factory=list,
         max_length=20,

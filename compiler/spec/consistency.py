@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterator
 
 from compiler.errors import SpecPath
+from compiler.spec.access import TEMPLATE_BUCKET
+from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.regions import AWS_REGION_AZ_COUNTS
 from compiler.spec.root import InfraSpec
 
@@ -59,15 +61,9 @@ def check_regions(spec: InfraSpec) -> Iterator[Finding]:
 
 
 def check_certificates(spec: InfraSpec) -> Iterator[Finding]:
+    """Given ARNs are for the spec's regions; a region without one gets a created certificate."""
     arns = spec.load_balancer.certificate_arns
     region_names = [region.name for region in spec.regions]
-    for index, name in enumerate(region_names):
-        if name not in arns:
-            yield (
-                ("regions", index, "name"),
-                f"no HTTPS certificate for {name}: add `load_balancer.certificate_arns."
-                f"{name}` with an ACM certificate ARN from that region",
-            )
     for name, arn in arns.items():
         path = ("load_balancer", "certificate_arns", name)
         if name not in region_names:
@@ -83,8 +79,33 @@ def check_certificates(spec: InfraSpec) -> Iterator[Finding]:
             )
 
 
-# Bucket names the compiler itself uses in every region.
-RESERVED_BUCKET_NAMES = ("logs",)
+def check_dns(spec: InfraSpec) -> Iterator[Finding]:
+    """Failover routing has one primary and one secondary record: exactly two regions."""
+    if spec.dns.routing != "failover" or len(spec.regions) <= 2:
+        return
+    count = len(spec.regions)
+    if "routing" in spec.dns.model_fields_set:
+        yield (
+            ("dns", "routing"),
+            f"failover routing serves exactly two regions (a primary and a secondary), but "
+            f"the spec has {count}; use `routing: latency` to serve all {count}",
+        )
+    else:  # the default was not written down: point at the first region too many
+        yield (
+            ("regions", 2, "name"),
+            f"dns.routing defaults to failover, which serves exactly two regions, but the "
+            f"spec has {count}; set `dns.routing: latency` to serve all {count}",
+        )
+
+
+# Bucket names the compiler itself uses: in every region, and in the global stack (which
+# is deployed in the primary region, where the spec's buckets are made too).
+RESERVED_BUCKET_NAMES = {
+    "logs": "the region's log bucket",
+    TEMPLATE_BUCKET: "the global stack's template bucket",
+    TRAIL_BUCKET: "the global stack's CloudTrail bucket",
+    GLOBAL_LOG_BUCKET: "the global stack's access-log bucket",
+}
 
 
 def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
@@ -99,7 +120,7 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
             )
         seen.setdefault(bucket.name, index)
         if bucket.name in RESERVED_BUCKET_NAMES:
-            yield path, f"'{bucket.name}' is the name of the region's log bucket; choose another"
+            yield path, f"'{bucket.name}' is the name of {RESERVED_BUCKET_NAMES[bucket.name]}; choose another"
         length = (
             len(spec.project) + len(spec.environment) + len(bucket.name) + 12 + longest_region + 4
         )
@@ -112,6 +133,19 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
                     "Shorten the bucket, project or environment name"
                 ),
             )
+
+
+def check_global_buckets(spec: InfraSpec) -> Iterator[Finding]:
+    """The global stack's buckets, `<project>-<environment>-<name>-<account>-<primary region>`."""
+    longest = max((TEMPLATE_BUCKET, GLOBAL_LOG_BUCKET, TRAIL_BUCKET), key=len)
+    name = f"{spec.project}-{spec.environment}-{longest}-{'0' * 12}-{spec.primary_region}"
+    if len(name) > S3_BUCKET_NAME_MAX:
+        yield (
+            ("project",),
+            f"the global stack's bucket <project>-<environment>-{longest}-<account>-"
+            f"{spec.primary_region} would be {len(name)} characters; S3 allows "
+            f"{S3_BUCKET_NAME_MAX}. Shorten the project or environment name",
+        )
 
 
 def check_scheduled_tasks(spec: InfraSpec) -> Iterator[Finding]:
@@ -199,7 +233,9 @@ def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
 CHECKS = (
     check_regions,
     check_certificates,
+    check_dns,
     check_buckets,
+    check_global_buckets,
     check_scheduled_tasks,
     check_patching,
     check_monitoring,

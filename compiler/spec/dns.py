@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from compiler.spec.types import SPEC_MODEL_CONFIG, UrlPath, pattern_str
 
@@ -40,6 +40,7 @@ class DnsSpec(BaseModel):
         "failover",
         description="`failover`: all traffic to the first region while healthy, else the second "
         "(exactly two regions). `latency`: each user to the nearest healthy region.",
+        examples=["failover", "latency"],
     )
     health_check_path: UrlPath | None = Field(
         None,
@@ -48,18 +49,28 @@ class DnsSpec(BaseModel):
         examples=["/health"],
     )
     health_check_interval_seconds: Literal[10, 30] = Field(
-        30, description="Seconds between Route 53 checks (10 costs more)."
+        30, description="Seconds between Route 53 checks (10 costs more).", examples=[30]
     )
     failure_threshold: int = Field(
-        3, ge=1, le=10, description="Failed checks in a row before a region counts as down."
+        3,
+        ge=1,
+        le=10,
+        description="Failed checks in a row before a region counts as down.",
+        examples=[3],
     )
 
-    @model_validator(mode="after")
-    def _record_in_zone(self) -> DnsSpec:
-        if self.record_name != self.zone_name and not self.record_name.endswith(
-            "." + self.zone_name
+    # A field validator (not a model one), so the error points at record_name itself.
+    @field_validator("record_name")
+    @classmethod
+    def _record_in_zone(cls, record_name: str, info: ValidationInfo) -> str:
+        zone_name = info.data.get("zone_name")  # absent when zone_name itself is invalid
+        if (
+            zone_name is not None
+            and record_name != zone_name
+            and not record_name.endswith("." + zone_name)
         ):
             raise ValueError(
-                f"record_name '{self.record_name}' is not inside zone_name '{self.zone_name}'"
+                f"record_name '{record_name}' is not inside zone_name '{zone_name}'; "
+                "Route 53 can only answer for names in the zone"
             )
-        return self
+        return record_name

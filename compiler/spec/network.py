@@ -19,10 +19,12 @@ class NetworkSpec(BaseModel):
         ge=2,
         le=6,
         description="AZs per region; each gets a public, private and database subnet.",
+        examples=[3],
     )
     nat_gateways: Literal["per_az", "single"] = Field(
         "per_az",
         description="`per_az` keeps egress up when one AZ fails; `single` costs less.",
+        examples=["per_az", "single"],
     )
     flow_logs_retention_days: LogRetentionDays = Field(
         90, description="Days CloudWatch Logs keeps the VPC flow logs.", examples=[90]

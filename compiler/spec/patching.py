@@ -141,12 +141,14 @@ class PatchingSpec(BaseModel):
     operating_system: OperatingSystem = Field(
         "AMAZON_LINUX_2023",
         description="Operating system of the instances' image; the patch baseline is for it.",
+        examples=["AMAZON_LINUX_2023"],
     )
     approve_after_days: int = Field(
         7,
         ge=0,
         le=360,
         description="Days after a patch's release before it is approved (0..360).",
+        examples=[7],
     )
     classifications: Annotated[list[Classification], AfterValidator(check_classifications)] = Field(
         default_factory=lambda: ["Security", "Bugfix"],
@@ -174,7 +176,11 @@ class PatchingSpec(BaseModel):
         examples=["Europe/Berlin"],
     )
     duration_hours: int = Field(
-        3, ge=1, le=24, description="How long the maintenance window stays open (1..24 hours)."
+        3,
+        ge=1,
+        le=24,
+        description="How long the maintenance window stays open (1..24 hours).",
+        examples=[3],
     )
     cutoff_hours: int = Field(
         1,
@@ -183,6 +189,7 @@ class PatchingSpec(BaseModel):
         validate_default=True,
         description="Hours before the window closes when no new instance starts patching; "
         "less than duration_hours.",
+        examples=[1],
     )
     max_concurrency: MaxConcurrency = Field(
         "50%",

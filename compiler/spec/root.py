@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from compiler.spec.access import AccessSpec
+from compiler.spec.audit import AuditSpec
 from compiler.spec.compute import ComputeSpec
 from compiler.spec.database import DatabaseSpec
 from compiler.spec.dns import DnsSpec
@@ -25,9 +27,11 @@ TagKey = pattern_str(
     r"^[A-Za-z0-9_ .:/=+@-]{1,128}$",
     "tag keys are 1 to 128 letters, digits, spaces and _ . : / = + @ -",
 )
+# Not empty: CloudWatch alarms and dashboards and SSM documents and patch baselines
+# refuse an empty tag value, and every resource carries these tags.
 TagValue = pattern_str(
-    r"^[A-Za-z0-9_ .:/=+@-]{0,256}$",
-    "tag values are up to 256 letters, digits, spaces and _ . : / = + @ -",
+    r"^[A-Za-z0-9_ .:/=+@-]{1,256}$",
+    "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -",
 )
 
 
@@ -67,44 +71,102 @@ class InfraSpec(BaseModel):
         min_length=2,
         max_length=16,
         description="Two or more regions; the first is the primary.",
+        examples=[
+            [
+                {"name": "us-east-1", "cidr": "10.10.0.0/16"},
+                {"name": "us-west-2", "cidr": "10.20.0.0/16"},
+            ]
+        ],
     )
     dns: DnsSpec = Field(
-        description="Route 53 zone, the site's record, and failover or latency routing."
+        description="Route 53 zone, the site's record, and failover or latency routing.",
+        examples=[
+            {"zone_name": "example.com", "record_name": "shop.example.com", "routing": "failover"}
+        ],
     )
     network: NetworkSpec = Field(
-        default_factory=NetworkSpec, description="VPC layout, the same in every region."
+        default_factory=NetworkSpec,
+        description="VPC layout, the same in every region.",
+        examples=[{"availability_zones": 3, "nat_gateways": "per_az"}],
     )
     compute: ComputeSpec = Field(
-        default_factory=ComputeSpec, description="Auto Scaling web instances, private subnets."
+        default_factory=ComputeSpec,
+        description="Auto Scaling web instances, private subnets.",
+        examples=[{"instance_type": "t3.small", "min_size": 2, "max_size": 10}],
     )
     load_balancer: LoadBalancerSpec = Field(
-        default_factory=LoadBalancerSpec, description="Internet-facing ALB, HTTP -> HTTPS."
+        default_factory=LoadBalancerSpec,
+        description="Internet-facing ALB, HTTP -> HTTPS.",
+        examples=[{"health_check_path": "/health"}],
     )
     database: DatabaseSpec = Field(
-        default_factory=DatabaseSpec, description="PostgreSQL on RDS in the isolated subnets."
+        default_factory=DatabaseSpec,
+        description="PostgreSQL on RDS in the isolated subnets.",
+        examples=[{"instance_class": "db.t3.medium", "multi_az": True}],
     )
     storage: StorageSpec = Field(
-        default_factory=StorageSpec, description="S3 buckets created in every region."
+        default_factory=StorageSpec,
+        description="S3 buckets created in every region.",
+        examples=[{"buckets": [{"name": "assets"}]}],
     )
     waf: WafSpec = Field(
-        default_factory=WafSpec, description="WAFv2 web ACL on each region's load balancer."
+        default_factory=WafSpec,
+        description="WAFv2 web ACL on each region's load balancer.",
+        examples=[{"rate_limit_per_5_minutes": 2000, "blocked_countries": ["KP"]}],
     )
     monitoring: MonitoringSpec = Field(
         default_factory=MonitoringSpec,
         description="CloudWatch alarm thresholds; one dashboard per region.",
+        examples=[{"period_seconds": 60, "instances": {"cpu_percent": 80}}],
     )
     notifications: NotificationsSpec = Field(
         default_factory=NotificationsSpec,
         description="Who receives the alarms of every region's alarm topic.",
+        examples=[{"emails": ["oncall@example.com"]}],
+    )
+    access: AccessSpec = Field(
+        description="Who may manage the stacks: the principals allowed to assume the global "
+        "stack's infrastructure-management role, and whether they need MFA.",
+        examples=[{"admin_principals": ["arn:aws:iam::123456789012:role/platform-team"]}],
+    )
+    audit: AuditSpec = Field(
+        default_factory=AuditSpec,
+        description="The global stack's multi-region CloudTrail trail and how long it keeps logs.",
+        examples=[{"trail": True, "log_retention_days": 365}],
     )
     patching: PatchingSpec = Field(
         default_factory=PatchingSpec,
         description="OS patching: patch baseline, maintenance window, instances at a time.",
+        examples=[{"schedule": "cron(0 3 ? * SUN *)", "max_concurrency": "50%"}],
     )
     scheduled_tasks: list[ScheduledTaskSpec] = Field(
         default_factory=list,
         max_length=MAX_TASKS,
         description="Lambda functions run on an EventBridge schedule in every region.",
+        examples=[
+            [
+                {
+                    "name": "bucket-report",
+                    "schedule": "cron(0 6 * * ? *)",
+                    "source": "tasks/bucket_report.py",
+                }
+            ]
+        ],
+    )
+    # Free-form here: an overlay is validated as part of the merged spec it makes (see
+    # compiler/environments.py), where its errors point at the overlay's own lines.
+    environments: dict[Slug, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named overlays merged over this spec by `--env NAME` (mappings merge, other "
+        "values replace); the name becomes `environment` unless the overlay sets it.",
+        examples=[
+            {
+                "staging": {
+                    "compute": {"instance_type": "t3.micro"},
+                    "network": {"nat_gateways": "single"},
+                }
+            }
+        ],
     )
 
     @property

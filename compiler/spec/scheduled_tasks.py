@@ -361,7 +361,10 @@ class ScheduledTaskSpec(BaseModel):
         examples=["bucket-report"],
     )
     description: str = Field(
-        "", max_length=256, description="What the task does; shown on the function."
+        "",
+        max_length=256,
+        description="What the task does; shown on the function.",
+        examples=["Logs object count and bytes of each listed bucket"],
     )
     schedule: Schedule = Field(
         description="EventBridge schedule, in UTC: `cron(min hour day-of-month month "
@@ -369,11 +372,14 @@ class ScheduledTaskSpec(BaseModel):
         examples=["cron(0 6 * * ? *)", "rate(1 hour)"],
     )
     runtime: Annotated[LambdaRuntime, AfterValidator(check_runtime_current)] = Field(
-        DEFAULT_RUNTIME, description="Lambda runtime; inline code needs Python or Node.js."
+        DEFAULT_RUNTIME,
+        description="Lambda runtime; inline code needs Python or Node.js.",
+        examples=["python3.13"],
     )
     handler: Handler = Field(
         "index.handler",
         description="`index.<function>`: inline code is saved as index.py or index.js.",
+        examples=["index.handler"],
     )
     source: str = Field(
         description="File with the task's code, relative to the spec file's directory; "
@@ -381,10 +387,10 @@ class ScheduledTaskSpec(BaseModel):
         examples=["tasks/bucket_report.py"],
     )
     timeout_seconds: int = Field(
-        60, ge=1, le=900, description="Longest run before Lambda stops it."
+        60, ge=1, le=900, description="Longest run before Lambda stops it.", examples=[60]
     )
     memory_mb: int = Field(
-        256, ge=128, le=10240, description="Memory (and so CPU) of the function."
+        256, ge=128, le=10240, description="Memory (and so CPU) of the function.", examples=[256]
     )
     buckets: list[BucketName] = Field(
         default_factory=list,
@@ -400,10 +406,14 @@ class ScheduledTaskSpec(BaseModel):
         examples=[{"REPORT_PREFIX": "daily"}],
     )
     reserved_concurrency: int = Field(
-        1, ge=1, le=1000, description="Most runs at once; also keeps a runaway task bounded."
+        1,
+        ge=1,
+        le=1000,
+        description="Most runs at once; also keeps a runaway task bounded.",
+        examples=[1],
     )
     log_retention_days: LogRetentionDays = Field(
-        90, description="Days the task's log group keeps its logs."
+        90, description="Days the task's log group keeps its logs.", examples=[90]
     )
 
     @field_validator("source")

@@ -24,7 +24,11 @@ class BucketSpec(BaseModel):
         description="Short name: lower-case letters, digits and hyphens.", examples=["assets"]
     )
     noncurrent_version_expiry_days: int = Field(
-        90, ge=1, le=3650, description="Days before replaced object versions are deleted."
+        90,
+        ge=1,
+        le=3650,
+        description="Days before replaced object versions are deleted.",
+        examples=[90],
     )
 
 
@@ -36,6 +40,7 @@ class StorageSpec(BaseModel):
         ge=1,
         le=3650,
         description="Days the region's log bucket keeps load balancer and S3 access logs.",
+        examples=[365],
     )
     buckets: list[BucketSpec] = Field(
         default_factory=list,

@@ -66,6 +66,15 @@ def every_template(spec: InfraSpec) -> dict[str, dict]:
     return {stack.path: stack.template.to_dict() for stack in assemble(spec)}
 
 
+def regional_templates(spec: InfraSpec) -> dict[str, dict]:
+    """The templates of the regional stack: one per region, and the StackSet's."""
+    return {
+        stack.path: stack.template.to_dict()
+        for stack in assemble(spec)
+        if stack.kind in ("region", "stackset")
+    }
+
+
 def resources(template: dict, resource_type: str) -> dict[str, dict]:
     return {
         name: resource

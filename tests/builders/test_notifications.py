@@ -6,6 +6,9 @@ from fnmatch import fnmatchcase
 
 import pytest
 
+from compiler import naming
+from compiler.builders.slack import TOPIC_KINDS
+
 from .example import get_att, make_spec, only, ref, regional_template, resources
 
 ACCOUNT = {"Ref": "AWS::AccountId"}
@@ -115,3 +118,28 @@ def test_topic_arn_is_an_output(template, topic):
 
 def test_topic_is_named_after_the_stack(topic):
     assert topic[1]["TopicName"] == "storefront-production-alarms"
+
+
+def test_topic_has_the_fixed_name_the_slack_channel_lists(spec, topic):
+    """The global stack's Chatbot channel builds the topic's ARN from its name."""
+    assert "alarms" in TOPIC_KINDS
+    assert topic[1]["TopicName"] == naming.topic_name(spec, "alarms")
+
+
+def test_with_slack_the_topic_and_its_email_subscriptions_stay_as_they_are(spec, template):
+    with_slack = regional_template(
+        make_spec(
+            notifications={
+                "emails": spec.notifications.emails,
+                "slack": {"workspace_id": "T0123ABCD", "channel_id": "C0123ABCD"},
+            }
+        )
+    )
+    for name in ("AlarmTopic", "AlarmTopicPolicy"):
+        assert with_slack["Resources"][name] == template["Resources"][name]
+    emails = {
+        name: s
+        for name, s in resources(with_slack, "AWS::SNS::Subscription").items()
+        if s["Properties"]["Protocol"] == "email"
+    }
+    assert emails == resources(template, "AWS::SNS::Subscription")

@@ -15,13 +15,13 @@ from compiler.spec import validate_spec
 from .example import (
     EXAMPLE_SPEC,
     as_list,
-    every_template,
     get_att,
     make_spec,
     only,
     policy_documents,
     ref,
     regional_template,
+    regional_templates,
 )
 
 ASG = "AutoScalingGroup"
@@ -205,7 +205,7 @@ def test_spec_without_patching_section_is_still_patched():
 
 
 def test_every_template_patches_its_instances():
-    templates = every_template(make_spec())
+    templates = regional_templates(make_spec())
     assert len(templates) >= 3  # both regions and the StackSet
     for path, template in templates.items():
         _, task = only(template, "AWS::SSM::MaintenanceWindowTask")

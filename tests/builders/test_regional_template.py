@@ -10,9 +10,9 @@ import pytest
 
 from .example import (
     as_list,
-    every_template,
     make_spec,
     policy_documents,
+    regional_templates,
     resource_policy_documents,
     resources,
     walk,
@@ -38,7 +38,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def templates(spec):
-    return every_template(spec)
+    return regional_templates(spec)
 
 
 def references(template: dict):

@@ -14,12 +14,12 @@ from compiler.builders.scheduled_tasks import (
 from .example import (
     EXAMPLE_SPEC,
     as_list,
-    every_template,
     get_att,
     make_spec,
     props,
     ref,
     regional_template,
+    regional_templates,
     resources,
     tier_subnets,
     walk,
@@ -247,5 +247,5 @@ def test_no_tasks_no_task_resources():
 
 
 def test_the_example_task_is_in_every_template():
-    for path, template in every_template(make_spec()).items():
+    for path, template in regional_templates(make_spec()).items():
         assert FUNCTION in template["Resources"], path

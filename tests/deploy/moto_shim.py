@@ -41,6 +41,15 @@ def prepare_for_moto(
 
     `zones`: the region's AZ names as `aws_cli.availability_zones` lists them.
     """
+    stand_ins = create_stand_ins(aws, template, region=region, stack_name=stack_name)
+    return rewrite_for_moto(template, availability_zones=zones, **stand_ins)
+
+
+def create_stand_ins(
+    aws: AwsCli, template: dict, *, region: str, stack_name: str
+) -> dict[str, dict[str, str]]:
+    """Create in moto what the rewrites point at; `rewrite_for_moto`'s keyword arguments
+    for them. Created once, they serve later versions of the same stack's template too."""
     certificates = {
         arn: request_certificate(aws, arn_region)
         for arn, arn_region in acm_certificate_arns(template).items()
@@ -51,12 +60,7 @@ def prepare_for_moto(
         )
         for logical_id, properties in parameter_groups(template).items()
     }
-    return rewrite_for_moto(
-        template,
-        availability_zones=zones,
-        certificate_arns=certificates,
-        parameter_group_names=groups,
-    )
+    return {"certificate_arns": certificates, "parameter_group_names": groups}
 
 
 def rewrite_for_moto(
@@ -74,6 +78,7 @@ def rewrite_for_moto(
     result = kms_key_tags_in_api_shape(result)
     result = ssm_parameter_tags_as_list(result)
     result = target_group_full_name_from_arn(result)
+    result = cloudtrail_trail_arn_from_name(result)
     reject_unsupported(result)
     return result
 
@@ -178,6 +183,33 @@ def target_group_full_name_from_arn(template: dict) -> dict:
             logical_id, attribute = node["Fn::GetAtt"]
             if attribute == "TargetGroupFullName":
                 return {"Fn::Select": [5, {"Fn::Split": [":", {"Ref": logical_id}]}]}
+        return None
+
+    return _transform(template, rewrite)
+
+
+def cloudtrail_trail_arn_from_name(template: dict) -> dict:
+    """`GetAtt Trail.Arn` -> the trail's ARN built from its `TrailName`.
+
+    Moto gap: moto accepts `AWS::CloudTrail::Trail` in a template but creates nothing,
+    so any `Fn::GetAtt` on the trail fails the deploy ("references undefined resource").
+    A trail's ARN is `arn:<partition>:cloudtrail:<region>:<account>:trail/<name>`.
+    """
+    names = {
+        logical_id: resource["Properties"]["TrailName"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudTrail::Trail"
+        and isinstance(resource.get("Properties", {}).get("TrailName"), str)
+    }
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+            logical_id, attribute = node["Fn::GetAtt"]
+            if logical_id in names and attribute == "Arn":
+                return {
+                    "Fn::Sub": "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:"
+                    f"${{AWS::AccountId}}:trail/{names[logical_id]}"
+                }
         return None
 
     return _transform(template, rewrite)

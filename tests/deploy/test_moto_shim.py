@@ -80,6 +80,20 @@ def test_target_group_full_name_is_cut_from_the_arn():
     assert value == {"Fn::Select": [5, {"Fn::Split": [":", {"Ref": "Tg"}]}]}
 
 
+def test_trail_arn_is_built_from_the_trail_name():
+    trail = {"Type": "AWS::CloudTrail::Trail", "Properties": {"TrailName": "p-e-trail"}}
+    policy = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"Resource": [
+        {"Fn::GetAtt": ["Trail", "Arn"]}, {"Fn::GetAtt": ["Other", "Arn"]}
+    ]}}  # fmt: skip
+    resources = rewrite({"Trail": trail, "Policy": policy})
+    trail_arn = "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/p-e-trail"
+    assert resources["Policy"]["Properties"]["Resource"] == [
+        {"Fn::Sub": trail_arn},
+        {"Fn::GetAtt": ["Other", "Arn"]},
+    ]
+    assert resources["Trail"] == trail
+
+
 def test_functions_moto_cannot_evaluate_are_refused():
     vpc = {
         "Type": "AWS::EC2::VPC",

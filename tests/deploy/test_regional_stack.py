@@ -39,6 +39,7 @@ TIERS = ("Public", "Private", "Database")
 
 @dataclass(frozen=True)
 class DeployedStack:
+    hosted_zone_id: str
     region: str
     stack_name: str
     spec: InfraSpec
@@ -73,9 +74,22 @@ def deployed(
     # 51,200-byte TemplateBody limit, and this is the path a real deploy then takes.
     bucket = f"cfn-templates-{region}"
     create_bucket(aws, bucket, region)
+    # The regional stack takes the hosted zone from the global stack's output; here the
+    # zone is made directly, as the global stack would have.
+    zone = aws.run_json(
+        "route53", "create-hosted-zone",
+        "--name", compiled.result.spec.dns.zone_name,
+        "--caller-reference", f"deploy-test-{region}",
+        region=region,
+    )["HostedZone"]["Id"].split("/")[-1]  # fmt: skip
     try:
         deploy_stack(
-            aws, template_file, stack_name=stack.stack_name, region=region, s3_bucket=bucket
+            aws,
+            template_file,
+            stack_name=stack.stack_name,
+            region=region,
+            s3_bucket=bucket,
+            parameter_overrides={"HostedZoneId": zone},
         )
     except AwsCliError as error:
         failures = "\n".join(_failed_events_or_none(aws, stack.stack_name, region))
@@ -84,6 +98,7 @@ def deployed(
             f"moto_server's last traceback:\n{moto_server.last_traceback()}"
         )
     return DeployedStack(
+        hosted_zone_id=zone,
         region=region,
         stack_name=stack.stack_name,
         spec=compiled.result.spec,
@@ -215,3 +230,20 @@ def test_database_is_multi_az_postgres_in_the_database_subnets(
     assert sorted(s["SubnetIdentifier"] for s in instance["DBSubnetGroup"]["Subnets"]) == sorted(
         deployed.subnet_ids("Database")
     )
+
+
+def test_route53_record_and_health_check_exist(deployed: DeployedStack, aws: AwsCli):
+    dns = deployed.spec.dns
+    records = aws.run_json(
+        "route53", "list-resource-record-sets", "--hosted-zone-id", deployed.hosted_zone_id,
+        region=deployed.region,
+    )["ResourceRecordSets"]  # fmt: skip
+    ours = [r for r in records if r["Name"].rstrip(".") == dns.record_name and r["Type"] == "A"]
+    assert len(ours) == 1, records
+    expected_role = "PRIMARY" if deployed.region == deployed.spec.primary_region else "SECONDARY"
+    assert ours[0].get("Failover") == expected_role
+    assert ours[0]["SetIdentifier"] == deployed.region
+    checks = aws.run_json("route53", "list-health-checks", region=deployed.region)["HealthChecks"]
+    https = [c for c in checks if c["HealthCheckConfig"].get("Type") == "HTTPS"]
+    assert https, checks
+    assert https[0]["HealthCheckConfig"]["Port"] == 443

@@ -1,4 +1,5 @@
-"""checkov, a second security scanner, finds nothing to fail in the compiled example.
+"""checkov, a second security scanner, finds nothing to fail in any compiled example
+(the root infra.yaml and each examples/<name>/infra.yaml, in one checkov run).
 
 checkov lives in its own virtual environment (`scripts/install-checkov.sh`, which
 `scripts/test.sh` runs first) because it pins old versions of packages we also use; it
@@ -8,6 +9,7 @@ resource with `compiler.builders.skip_check`, which records the reason in the te
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -15,12 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from compiler.pipeline import compile_spec
-from tests.conftest import EXAMPLE_SPEC, REPO_ROOT
+from compiler.render import RenderedFile
+from compiler.write import write_output
+from tests.conftest import REPO_ROOT
+from tests.fixtures.examples import compile_example, examples
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 # What checkov writes when a skip has no comment of its own.
 NO_COMMENT = "No comment provided"
+CACHE_KEY = "checkov/examples"
 
 
 def run_checkov(directory: Path) -> list[dict]:
@@ -46,20 +51,70 @@ def run_checkov(directory: Path) -> list[dict]:
     return report if isinstance(report, list) else [report]
 
 
-@pytest.fixture(scope="module")
-def checkov_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict]:
-    out = tmp_path_factory.mktemp("compiled")
-    result = compile_spec(EXAMPLE_SPEC, out, lint=False)
-    reports = run_checkov(out)
+def checkov_version() -> str:
+    found = sorted(CHECKOV.parents[1].glob("lib/python*/site-packages/checkov-*.dist-info"))
+    return found[-1].name if found else "unknown"
+
+
+def scanned_templates(files: dict[str, bytes]) -> list[str]:
+    """The templates checkov should report on: those the manifests list."""
+    templates = []
+    for path, content in files.items():
+        if path.rsplit("/", 1)[-1] == "manifest.json":
+            directory = path.rsplit("/", 1)[0]
+            stacks = json.loads(content)["stacks"]
+            templates += [f"{directory}/{stack['template']}" for stack in stacks]
+    return sorted(templates)
+
+
+def merge_reports(reports: list[dict]) -> dict[str, list]:
     merged: dict[str, list] = {"passed_checks": [], "failed_checks": [], "skipped_checks": []}
     parsing_errors: list[str] = []
     for report in reports:
         assert report.get("check_type") == "cloudformation", f"unexpected report: {report}"
         for kind in merged:
-            merged[kind] += report["results"][kind]
+            # Only what the tests read: the full records are large to keep in the cache.
+            merged[kind] += [
+                {
+                    "check_id": check["check_id"],
+                    "check_name": check["check_name"],
+                    "resource": check["resource"],
+                    "file_path": check["file_path"],
+                    "suppress_comment": (check.get("check_result") or {}).get("suppress_comment"),
+                }
+                for check in report["results"][kind]
+            ]
         parsing_errors += report["results"].get("parsing_errors", [])
     assert not parsing_errors, f"checkov could not parse: {parsing_errors}"
-    return [stack.path for stack in result.stacks], merged
+    return merged
+
+
+@pytest.fixture(scope="module")
+def checkov_results(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> tuple[list[str], dict]:
+    """Every example compiled into `<example>/...` of one directory, scanned by one checkov
+    process (about 5 s per template). The merged result is kept in pytest's cache under
+    the hash of every scanned byte and checkov's version, so a run whose templates are
+    unchanged since the last scan reuses it instead of scanning again."""
+    files = {
+        f"{example.name}/{file.path}": file.content
+        for example in examples()
+        for file in compile_example(example)
+    }
+    digest = hashlib.sha256(checkov_version().encode())
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    cache = getattr(pytestconfig, "cache", None)  # None under `-p no:cacheprovider`
+    cached = cache.get(CACHE_KEY, None) if cache else None
+    if cached and cached.get("digest") == digest.hexdigest():
+        return scanned_templates(files), cached["results"]
+    out = tmp_path_factory.mktemp("compiled") / "examples"
+    write_output([RenderedFile(path, content) for path, content in files.items()], out)
+    merged = merge_reports(run_checkov(out))
+    if cache:
+        cache.set(CACHE_KEY, {"digest": digest.hexdigest(), "results": merged})
+    return scanned_templates(files), merged
 
 
 def describe(check: dict) -> str:
@@ -87,6 +142,6 @@ def test_every_skipped_check_gives_its_reason(checkov_results):
     unexplained = sorted(
         describe(check)
         for check in results["skipped_checks"]
-        if (check["check_result"].get("suppress_comment") or "").strip() in ("", NO_COMMENT)
+        if (check["suppress_comment"] or "").strip() in ("", NO_COMMENT)
     )
     assert not unexplained, "skipped without a reason:\n" + "\n".join(unexplained)

@@ -32,9 +32,10 @@ def certificate_line(region: str, arn_region: str | None = None) -> str:
 
 
 def with_regions(example_text: str, *regions: tuple[str, str]) -> str:
-    """The example with its second region replaced by `regions`, each with a certificate."""
+    """The example with its second region replaced by `regions`, each with a certificate
+    (and latency routing, which, unlike failover, serves more than two regions)."""
     listed = "".join(f"  - name: {name}\n    cidr: {cidr}\n" for name, cidr in regions)
-    text = edit(example_text, SECOND_REGION, listed)
+    text = set_value(edit(example_text, SECOND_REGION, listed), "routing", "latency")
     return edit(text, WEST_CERT, "".join(certificate_line(name) for name, _ in regions))
 
 
@@ -150,16 +151,10 @@ def test_default_az_count_too_high_points_at_the_region(example_text):
 # -- certificates --------------------------------------------------------------------
 
 
-def test_region_without_certificate_points_at_the_region(example_text):
-    bad = edit(example_text, WEST_CERT, "")
-    assert_problem(
-        only_problem(bad),
-        bad,
-        "us-west-2",
-        "regions[1].name",
-        "no HTTPS certificate for us-west-2: add `load_balancer.certificate_arns.us-west-2` "
-        "with an ACM certificate ARN from that region",
-    )
+def test_region_without_certificate_is_accepted(example_text):
+    # the regional stack then creates one (builders/certificate.py)
+    spec = validate(edit(example_text, WEST_CERT, ""))
+    assert list(spec.load_balancer.certificate_arns) == ["us-east-1"]
 
 
 def test_certificate_for_a_region_not_in_the_spec(example_text):
@@ -185,19 +180,18 @@ def test_certificate_from_the_wrong_region(example_text):
     )
 
 
-def test_no_certificates_at_all_reports_each_region(example_text):
-    bad = edit(
+def test_no_certificates_at_all_is_accepted(example_text):
+    good = edit(
         example_text,
-        "  certificate_arns:              # ACM certificates are regional: one per region\n"
+        "  certificate_arns:              # ACM, per region; a region left out gets a new "
+        "certificate for record_name\n"
         + certificate_line("us-east-1").replace(
             "0a1b2c3d-3333", "0a1b2c3d-1111-4e5f-8a9b-000000000001"
         )
         + WEST_CERT,
         "",
     )
-    first, second = problems(bad)
-    assert_problem(first, bad, "us-east-1", "regions[0].name", "no HTTPS certificate", exact=False)
-    assert_problem(second, bad, "us-west-2", "regions[1].name", "no HTTPS certificate", exact=False)
+    assert validate(good).load_balancer.certificate_arns == {}
 
 
 # -- buckets -------------------------------------------------------------------------
@@ -260,11 +254,11 @@ def test_composed_s3_name_counts_the_longest_region(example_text):
 
 def test_several_cross_section_findings_are_reported_together(example_text):
     bad = edit(example_text, "cidr: 10.20.0.0/16", "cidr: 10.10.0.0/16")
-    bad = edit(bad, WEST_CERT, "")
+    bad = edit(bad, WEST_CERT, certificate_line("us-west-2", arn_region="us-east-1"))
     bad = add_bucket(bad, "assets")
     found = problems(bad)
     assert [problem.split(": ")[1] for problem in found] == [
-        "regions[1].name",
         "regions[1].cidr",
+        "load_balancer.certificate_arns.us-west-2",
         "storage.buckets[1].name",
     ]

@@ -5,6 +5,8 @@ Which regions the certificates belong to is a consistency check (test_consistenc
 
 from __future__ import annotations
 
+import pytest
+
 from tests.spec.helpers import assert_problem, edit, only_problem, validate
 
 EAST_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-4e5f-8a9b-000000000001"
@@ -41,6 +43,34 @@ def test_ssl_policy_older_than_tls_1_2(example_text):
         "load_balancer.ssl_policy",
         "use an ELB TLS 1.2+ policy such as ELBSecurityPolicy-TLS13-1-2-2021-06 "
         "(got 'ELBSecurityPolicy-2016-08')",
+    )
+
+
+@pytest.mark.parametrize(
+    "policy", ["ELBSecurityPolicy-TLS-1-2-2017-01", "ELBSecurityPolicy-TLS13-1-3-2021-06"]
+)
+def test_tls_1_2_and_1_3_policies_are_accepted(example_text, policy):
+    text = edit(
+        example_text,
+        "  health_check_path: /health\n",
+        f"  health_check_path: /health\n  ssl_policy: {policy}\n",
+    )
+    assert validate(text).load_balancer.ssl_policy == policy
+
+
+def test_tls_1_1_policy_is_refused(example_text):
+    bad = edit(
+        example_text,
+        "  health_check_path: /health\n",
+        "  health_check_path: /health\n  ssl_policy: ELBSecurityPolicy-TLS-1-1-2017-01\n",
+    )
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "ELBSecurityPolicy-TLS-1-1-2017-01",
+        "load_balancer.ssl_policy",
+        "use an ELB TLS 1.2+ policy such as ELBSecurityPolicy-TLS13-1-2-2021-06 "
+        "(got 'ELBSecurityPolicy-TLS-1-1-2017-01')",
     )
 
 

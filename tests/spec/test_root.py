@@ -103,7 +103,19 @@ def test_tag_value_with_a_character_aws_refuses(example_text):
         bad,
         "platform!",
         "tags.Team",
-        "tag values are up to 256 letters, digits, spaces and _ . : / = + @ - (got 'platform!')",
+        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ - (got 'platform!')",
+    )
+
+
+def test_empty_tag_value_is_refused(example_text):
+    # CloudWatch alarms, dashboards and SSM documents take no empty tag value
+    bad = with_tags(example_text, "  Team: platform\n  CostCenter: ''\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "''",
+        "tags.CostCenter",
+        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ - (got '')",
     )
 
 

@@ -1,0 +1,411 @@
+"""Slack delivery of every region's changes and alarms: AWS Chatbot, or a webhook function.
+
+AWS Chatbot (`workspace_id` + `channel_id`): Chatbot allows one channel configuration per
+Slack channel and account, so there is one, in the global stack, and it lists the changes
+and alarm topics of every region. Their ARNs are built from the topics' fixed names, so
+the global stack refers to no regional stack even though it is deployed before them.
+Chatbot subscribes the listed topics it finds when the configuration is made; a region
+deployed later subscribes its own topics to Chatbot's endpoint, so delivery does not
+depend on the order of deployment.
+
+Webhook (`webhook_secret`): in each region a small function (compiler/functions/
+slack_webhook.py) is subscribed to both topics and posts to the incoming webhook whose
+URL it reads from the named Secrets Manager secret at run time. The secret must exist in
+every region (a replica of one secret will do); its value is in no template.
+"""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Sub, awslambda, chatbot, cloudwatch, ec2, iam, logs, sns, sqs
+
+from compiler import naming
+from compiler.builders import Built, purpose
+from compiler.builders.handles import (
+    ChangeEventsHandle,
+    KeyHandle,
+    NetworkHandle,
+    NotificationsHandle,
+)
+from compiler.context import RegionContext
+from compiler.functions import SLACK_WEBHOOK_SOURCE
+from compiler.spec import InfraSpec
+
+# Chatbot's one HTTPS endpoint for SNS, the one it subscribes topics to itself.
+CHATBOT_ENDPOINT = "https://global.sns-api.chatbot.amazonaws.com"
+# The fixed-name topics every region has, by naming.topic_name kind (notifications.py and
+# change_events.py give their topics these names).
+TOPIC_KINDS = ("alarms", "changes")
+
+FUNCTION_ID = "SlackNotifier"
+SECURITY_GROUP_ID = "SlackNotifierSecurityGroup"
+RUNTIME = "python3.13"
+HTTPS = 443
+LOG_RETENTION_DAYS = 90
+# Two at a time: an alarm storm queues (Lambda retries throttled events for hours)
+# rather than taking the account's concurrency.
+RESERVED_CONCURRENCY = 2
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+# See scheduled_tasks: Lambda manages its network interfaces with the function's role;
+# Describe* and X-Ray have no resource-level permissions.
+VPC_NETWORK_INTERFACE_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+VPC_DESCRIBE_ACTIONS = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+# What Chatbot reads to show an alarm with its graph in the channel.
+CHATBOT_ALARM_ACTIONS = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"]
+CHATBOT_METRIC_ACTIONS = [
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:GetMetricWidgetImage",
+]
+
+
+def topic_arns(spec: InfraSpec) -> list[Sub]:
+    """Every region's changes and alarm topics, by ARN built from their fixed names."""
+    return [
+        Sub(
+            f"arn:${{AWS::Partition}}:sns:{region.name}:${{AWS::AccountId}}:"
+            f"{naming.topic_name(spec, kind)}"
+        )
+        for region in spec.regions
+        for kind in TOPIC_KINDS
+    ]
+
+
+def secret_arn_pattern(spec: InfraSpec) -> Sub:
+    # Secrets Manager appends a hyphen and six random characters to a secret's name.
+    return Sub(
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+        f"{spec.notifications.slack.webhook_secret}-??????"
+    )
+
+
+def function_name(spec: InfraSpec) -> str:
+    return naming.resource_name(spec, "slack-notifier")
+
+
+# --- global stack: the Chatbot channel ----------------------------------------------------
+
+
+def chatbot_policy(spec: InfraSpec) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadThisProjectsAlarms",
+                "Effect": "Allow",
+                "Action": CHATBOT_ALARM_ACTIONS,
+                "Resource": Sub(
+                    "arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}:alarm:"
+                    f"{naming.resource_name(spec, '*')}"
+                ),
+            },
+            {
+                # Metric reads have no resource-level permissions.
+                "Sid": "AwsRequiresStarForMetricReads",
+                "Effect": "Allow",
+                "Action": CHATBOT_METRIC_ACTIONS,
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def build_slack_channel(spec: InfraSpec) -> Built[None]:
+    """For the global stack: the Chatbot configuration of the Slack channel."""
+    slack = spec.notifications.slack
+    if slack is None or slack.delivery != "chatbot":
+        return Built([], None)
+    policy = purpose(
+        iam.ManagedPolicy(
+            "ChatbotChannelPolicy",
+            Description=f"{naming.name_prefix(spec)}: what the Slack channel may read",
+            PolicyDocument=chatbot_policy(spec),
+        ),
+        "Alarm and metric reads only: the channel role's permissions and its guardrail",
+    )
+    role = purpose(
+        iam.Role(
+            "ChatbotChannelRole",
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "chatbot.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            ManagedPolicyArns=[Ref(policy)],
+        ),
+        "Identity AWS Chatbot uses for the channel: reads this project's alarms",
+    )
+    channel = purpose(
+        chatbot.SlackChannelConfiguration(
+            "SlackChannel",
+            ConfigurationName=naming.resource_name(spec, "slack"),
+            SlackWorkspaceId=slack.workspace_id,
+            SlackChannelId=slack.channel_id,
+            IamRoleArn=GetAtt(role, "Arn"),
+            # Without guardrails a channel member could act with anything the role may
+            # ever be given; with this one, reads of alarms and metrics at most.
+            GuardrailPolicies=[Ref(policy)],
+            SnsTopicArns=topic_arns(spec),
+            UserRoleRequired=False,
+            LoggingLevel="ERROR",
+        ),
+        f"Posts every region's changes and alarms to Slack channel {slack.channel_id}",
+    )
+    return Built([policy, role, channel], None)
+
+
+# --- regional stacks ----------------------------------------------------------------------
+
+
+def chatbot_subscriptions(topics: list[tuple[str, object]]) -> list[sns.SubscriptionResource]:
+    return [
+        purpose(
+            sns.SubscriptionResource(
+                naming.logical_id(topic_id, "chatbot", "subscription"),
+                TopicArn=arn,
+                Protocol="https",
+                Endpoint=CHATBOT_ENDPOINT,
+            ),
+            "Delivers the topic to AWS Chatbot (the global stack's Slack channel)",
+        )
+        for topic_id, arn in topics
+    ]
+
+
+def webhook_policy(spec: InfraSpec, log_group, queue, key: KeyHandle) -> dict:
+    secret = secret_arn_pattern(spec)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTheWebhookSecret",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret,
+            },
+            {
+                # The secret's key is the user's choice (aws/secretsmanager by default):
+                # any key of this account and region, but only for decrypting this secret
+                # through Secrets Manager.
+                "Sid": "DecryptTheWebhookSecretThroughSecretsManager",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": Sub("secretsmanager.${AWS::Region}.amazonaws.com")
+                    },
+                    "StringLike": {"kms:EncryptionContext:SecretARN": secret},
+                },
+            },
+            {
+                "Sid": "WriteOwnLogGroup",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": GetAtt(log_group, "Arn"),
+            },
+            {
+                "Sid": "SendFailedPostsToOwnDeadLetterQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": GetAtt(queue, "Arn"),
+            },
+            {
+                "Sid": "EncryptDeadLettersThroughSqs",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key.key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": Sub("sqs.${AWS::Region}.amazonaws.com")}
+                },
+            },
+            {
+                "Sid": "ManageVpcNetworkInterfacesInThisRegion",
+                "Effect": "Allow",
+                "Action": VPC_NETWORK_INTERFACE_ACTIONS,
+                "Resource": Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*/*"),
+            },
+            {
+                "Sid": "AwsRequiresStarForDescribingNetworkInterfaces",
+                "Effect": "Allow",
+                "Action": VPC_DESCRIBE_ACTIONS,
+                "Resource": "*",
+            },
+            {
+                "Sid": "AwsRequiresStarForXrayTraces",
+                "Effect": "Allow",
+                "Action": XRAY_WRITE_ACTIONS,
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def webhook_function(
+    spec: InfraSpec,
+    network: NetworkHandle,
+    key: KeyHandle,
+    notifications: NotificationsHandle,
+    topics: list[tuple[str, object]],
+) -> list:
+    name = function_name(spec)
+    security_group = purpose(
+        ec2.SecurityGroup(
+            SECURITY_GROUP_ID,
+            GroupDescription="Slack notifier: HTTPS out to Slack and AWS APIs, nothing in",
+            VpcId=network.vpc_id,
+            SecurityGroupEgress=[
+                # Slack and Secrets Manager have no fixed addresses; reached over HTTPS
+                # through the NAT gateways.
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp",
+                    FromPort=HTTPS,
+                    ToPort=HTTPS,
+                    CidrIp="0.0.0.0/0",
+                    Description="HTTPS to Slack and AWS APIs",
+                )
+            ],
+        ),
+        "Network interfaces of the Slack notifier function",
+    )
+    log_group = purpose(
+        logs.LogGroup(
+            naming.logical_id(FUNCTION_ID, "log", "group"),
+            LogGroupName=f"/aws/lambda/{name}",
+            RetentionInDays=LOG_RETENTION_DAYS,
+            KmsKeyId=key.key_arn,
+        ),
+        "Logs of the Slack notifier, encrypted with the data key",
+    )
+    queue = purpose(
+        sqs.Queue(
+            naming.logical_id(FUNCTION_ID, "dead", "letter", "queue"),
+            KmsMasterKeyId=key.key_arn,
+            MessageRetentionPeriod=DEAD_LETTER_RETENTION_SECONDS,
+        ),
+        "Notifications that could not be posted to Slack after every retry",
+    )
+    role = purpose(
+        iam.Role(
+            naming.logical_id(FUNCTION_ID, "role"),
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            Policies=[
+                iam.Policy(
+                    PolicyName="slack-notifier",
+                    PolicyDocument=webhook_policy(spec, log_group, queue, key),
+                )
+            ],
+        ),
+        "Identity of the Slack notifier: the webhook secret, its logs and dead letters only",
+    )
+    function = purpose(
+        awslambda.Function(
+            FUNCTION_ID,
+            FunctionName=name,
+            Description="Posts this region's changes and alarms to Slack",
+            Runtime=RUNTIME,
+            Handler="index.handler",
+            Code=awslambda.Code(ZipFile=SLACK_WEBHOOK_SOURCE),
+            Role=GetAtt(role, "Arn"),
+            Timeout=30,
+            MemorySize=128,
+            ReservedConcurrentExecutions=RESERVED_CONCURRENCY,
+            # The secret's name only; the function reads the URL from it at run time.
+            Environment=awslambda.Environment(
+                Variables={"SLACK_WEBHOOK_SECRET": spec.notifications.slack.webhook_secret}
+            ),
+            KmsKeyArn=key.key_arn,
+            TracingConfig=awslambda.TracingConfig(Mode="Active"),
+            DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(queue, "Arn")),
+            VpcConfig=awslambda.VPCConfig(
+                SubnetIds=network.private_subnet_ids,
+                SecurityGroupIds=[GetAtt(security_group, "GroupId")],
+            ),
+            LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
+        ),
+        "Posts the changes and alarm topics' notifications to the Slack incoming webhook",
+    )
+    delivery: list = []
+    for topic_id, arn in topics:
+        delivery += [
+            purpose(
+                awslambda.Permission(
+                    naming.logical_id(topic_id, "slack", "invoke", "permission"),
+                    Action="lambda:InvokeFunction",
+                    FunctionName=GetAtt(function, "Arn"),
+                    Principal="sns.amazonaws.com",
+                    SourceArn=arn,  # this topic only
+                ),
+                "Lets the topic, and nothing else, invoke the Slack notifier",
+            ),
+            purpose(
+                sns.SubscriptionResource(
+                    naming.logical_id(topic_id, "slack", "subscription"),
+                    TopicArn=arn,
+                    Protocol="lambda",
+                    Endpoint=GetAtt(function, "Arn"),
+                ),
+                "Delivers the topic's notifications to the Slack notifier",
+            ),
+        ]
+    failed = purpose(
+        cloudwatch.Alarm(
+            naming.logical_id(FUNCTION_ID, "failed", "alarm"),
+            AlarmName=naming.resource_name(spec, "slack", "delivery", "failed"),
+            AlarmDescription="Notifications could not be posted to Slack (see the dead-letter "
+            "queue and the notifier's logs)",
+            Namespace="AWS/SQS",
+            MetricName="ApproximateNumberOfMessagesVisible",
+            Dimensions=[
+                cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(queue, "QueueName"))
+            ],
+            Statistic="Maximum",
+            Period=300,
+            EvaluationPeriods=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            Threshold=1.0,
+            TreatMissingData="notBreaching",
+            # The e-mail subscribers hear of it even while Slack is unreachable.
+            AlarmActions=[notifications.alarm_topic_arn],
+            OKActions=[notifications.alarm_topic_arn],
+        ),
+        "Alarm: Slack notifications are failing",
+    )
+    return [security_group, log_group, queue, role, function, *delivery, failed]
+
+
+def build_slack_delivery(
+    spec: InfraSpec,
+    ctx: RegionContext,
+    network: NetworkHandle,
+    key: KeyHandle,
+    notifications: NotificationsHandle,
+    changes: ChangeEventsHandle | None,
+) -> Built[None]:
+    """For each regional stack: the changes and alarm topics, delivered to Slack."""
+    slack = spec.notifications.slack
+    if slack is None or changes is None:
+        return Built([], None)
+    topics = [("AlarmTopic", notifications.alarm_topic_arn), ("ChangesTopic", changes.topic_arn)]
+    if slack.delivery == "chatbot":
+        return Built(chatbot_subscriptions(topics), None)
+    return Built(webhook_function(spec, network, key, notifications, topics), None)

@@ -1,0 +1,270 @@
+"""Deploy order: for each stack, how it is deployed and where each of its values comes from.
+
+The plan is worked out from the assembled templates alone (pure, no I/O) and is written
+twice: as data in `manifest.json` and as the AWS CLI commands of `deploy.sh`. Both read
+it from here, so the manifest cannot say one thing and the script do another.
+
+Where values come from:
+
+- A template parameter with a `Default` keeps it (e.g. `HostedZoneId` when the spec gives
+  `dns.hosted_zone_id`); nothing is passed.
+- A parameter without one is the global stack's output of the same name, read with
+  `describe-stacks` once the global stack exists. Cross-stack exports cannot carry it:
+  an export is visible only in its own region, and the global stack lives in the primary
+  region only.
+- A template over CloudFormation's 51,200-byte `TemplateBody` limit goes through an S3
+  bucket in the stack's own region: `aws cloudformation deploy --s3-bucket` builds the
+  template URL from the stack's region, so a bucket elsewhere is unreadable
+  (aws/aws-cli#4372). The first of these that is set wins: `DEPLOY_BUCKET_<REGION>`,
+  then, in the primary region only, `DEPLOY_BUCKET` and the global stack's
+  `TemplateBucketName` output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from troposphere import Template
+
+from compiler import naming
+from compiler.assemble import StackTemplate
+from compiler.spec import InfraSpec
+
+# Above this many bytes CloudFormation refuses `TemplateBody`; the template must come from S3.
+TEMPLATE_BODY_LIMIT = 51_200
+
+# Global stack outputs that the deploy itself consumes (besides parameters of the same name).
+EXECUTION_ROLE_OUTPUT = "ExecutionRoleArn"
+TEMPLATE_BUCKET_OUTPUT = "TemplateBucketName"
+STACK_SET_ADMINISTRATION_ROLE_OUTPUT = "StackSetAdministrationRoleArn"
+STACK_SET_EXECUTION_ROLE_OUTPUT = "StackSetExecutionRoleName"
+
+BUCKET_VARIABLE = "DEPLOY_BUCKET"
+
+# IAM types and the property that gives them a custom name, which needs CAPABILITY_NAMED_IAM.
+_IAM_NAME_PROPERTIES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+}
+
+
+@dataclass(frozen=True)
+class StackOutput:
+    """The value of another stack's output, read with `describe-stacks` at deploy time."""
+
+    stack_name: str
+    region: str
+    output: str
+
+    def to_manifest(self) -> dict[str, str]:
+        return {
+            "from": "stack_output",
+            "stack": self.stack_name,
+            "region": self.region,
+            "output": self.output,
+        }
+
+
+@dataclass(frozen=True)
+class TemplateDefault:
+    """The parameter's `Default` in the template: nothing is passed."""
+
+    value: str
+
+    def to_manifest(self) -> dict[str, str]:
+        return {"from": "template_default", "value": self.value}
+
+
+@dataclass(frozen=True)
+class EnvironmentVariable:
+    """Whatever the operator sets in this environment variable when running deploy.sh."""
+
+    name: str
+
+    def to_manifest(self) -> dict[str, str]:
+        return {"from": "environment", "variable": self.name}
+
+
+Source = StackOutput | TemplateDefault | EnvironmentVariable
+
+
+@dataclass(frozen=True)
+class PlannedParameter:
+    name: str
+    source: StackOutput | TemplateDefault
+
+
+@dataclass(frozen=True)
+class StackSetRoles:
+    """Roles of a self-managed StackSet; None: CloudFormation's defaults
+    (AWSCloudFormationStackSetAdministrationRole / AWSCloudFormationStackSetExecutionRole)."""
+
+    administration_role_arn: StackOutput | None
+    execution_role_name: StackOutput | None
+
+
+@dataclass(frozen=True)
+class PlannedStack:
+    """One entry of the deploy order."""
+
+    kind: str  # "global" | "region" | "stackset"
+    stack_name: str
+    region: str  # where it is deployed (for the StackSet: where it is administered)
+    template: str  # path relative to the output directory
+    template_bytes: int
+    sha256: str
+    parameters: tuple[PlannedParameter, ...]
+    capabilities: tuple[str, ...]
+    # The role CloudFormation acts as for this stack; None: the caller's own credentials.
+    role_arn: StackOutput | None
+    # Where the template is uploaded, first one set wins; empty: sent inline (TemplateBody).
+    template_bucket: tuple[Source, ...]
+    instance_regions: tuple[str, ...] = ()  # StackSet only: one stack instance per region
+    stack_set_roles: StackSetRoles | None = None  # StackSet only
+
+    @property
+    def passed_parameters(self) -> tuple[PlannedParameter, ...]:
+        """The parameters deploy.sh passes: all but those left at their template default."""
+        return tuple(p for p in self.parameters if isinstance(p.source, StackOutput))
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    project: str  # naming.name_prefix: also the S3 key prefix of uploaded templates
+    primary_region: str
+    tags: tuple[tuple[str, str], ...]
+    stacks: tuple[PlannedStack, ...]
+
+    def by_kind(self, kind: str) -> list[PlannedStack]:
+        return [stack for stack in self.stacks if stack.kind == kind]
+
+
+class DeployPlanError(ValueError):
+    """The assembled stacks cannot be deployed in order: a compiler bug, not a spec error."""
+
+
+def bucket_variable(region: str) -> str:
+    """`us-west-2` -> `DEPLOY_BUCKET_US_WEST_2`."""
+    return f"{BUCKET_VARIABLE}_{region.upper().replace('-', '_')}"
+
+
+def required_capabilities(template: Template) -> tuple[str, ...]:
+    """CAPABILITY_NAMED_IAM if an IAM resource has a custom name (it covers CAPABILITY_IAM
+    too), else CAPABILITY_IAM if there is any IAM resource, else none."""
+    iam = [r for r in template.resources.values() if r.resource_type.startswith("AWS::IAM::")]
+    if any(_IAM_NAME_PROPERTIES.get(r.resource_type) in r.properties for r in iam):
+        return ("CAPABILITY_NAMED_IAM",)
+    return ("CAPABILITY_IAM",) if iam else ()
+
+
+def plan_deploy(
+    spec: InfraSpec, stacks: Sequence[StackTemplate], rendered: Mapping[str, tuple[int, str]]
+) -> DeployPlan:
+    """The deploy order of `stacks` (as `assemble` lists them); `rendered`: each template
+    path -> (size in bytes, sha256) of the file written for it."""
+    globals_ = [stack for stack in stacks if stack.kind == "global"]
+    if len(globals_) > 1:
+        raise DeployPlanError("more than one global stack")
+    if globals_ and stacks[0] is not globals_[0]:
+        raise DeployPlanError("the global stack must be deployed first")
+    provider = globals_[0] if globals_ else None
+    outputs = set(provider.template.outputs) if provider else set()
+
+    def global_output(name: str) -> StackOutput | None:
+        if provider is None or name not in outputs:
+            return None
+        return StackOutput(provider.stack_name, provider.region, name)
+
+    planned = []
+    for stack in stacks:
+        size, sha256 = rendered[stack.path]
+        parameters = tuple(
+            _plan_parameter(stack, name, parameter.properties.get("Default"), global_output)
+            for name, parameter in stack.template.parameters.items()
+        )
+        is_stack_set = stack.kind == "stackset"
+        planned.append(
+            PlannedStack(
+                kind=stack.kind,
+                stack_name=stack.stack_name,
+                region=stack.region,
+                template=stack.path,
+                template_bytes=size,
+                sha256=sha256,
+                parameters=parameters,
+                capabilities=required_capabilities(stack.template),
+                # The global stack creates the execution role, so it runs as the caller; a
+                # StackSet acts through its administration and execution roles instead.
+                role_arn=global_output(EXECUTION_ROLE_OUTPUT) if stack.kind == "region" else None,
+                template_bucket=_template_bucket(spec, stack, size, global_output),
+                instance_regions=tuple(r.name for r in spec.regions) if is_stack_set else (),
+                stack_set_roles=StackSetRoles(
+                    global_output(STACK_SET_ADMINISTRATION_ROLE_OUTPUT),
+                    global_output(STACK_SET_EXECUTION_ROLE_OUTPUT),
+                )
+                if is_stack_set
+                else None,
+            )
+        )
+    return DeployPlan(
+        project=naming.name_prefix(spec),
+        primary_region=spec.primary_region,
+        tags=tuple(naming.standard_tags(spec).items()),
+        stacks=tuple(planned),
+    )
+
+
+def _plan_parameter(stack, name, default, global_output) -> PlannedParameter:
+    if default is not None:
+        return PlannedParameter(name, TemplateDefault(str(default)))
+    source = global_output(name) if stack.kind != "global" else None
+    if source is None:
+        raise DeployPlanError(
+            f"parameter {name} of {stack.path} has no default and no global stack output "
+            "of that name to take its value from"
+        )
+    return PlannedParameter(name, source)
+
+
+def _template_bucket(spec, stack, size, global_output) -> tuple[Source, ...]:
+    # deploy.sh uploads the StackSet template itself (`deploy` does the others), to the
+    # same place: a bucket in the region the StackSet is administered from.
+    if size <= TEMPLATE_BODY_LIMIT:
+        return ()
+    sources: list[Source] = [EnvironmentVariable(bucket_variable(stack.region))]
+    if stack.region == spec.primary_region:
+        sources.append(EnvironmentVariable(BUCKET_VARIABLE))
+        if stack.kind != "global":  # the global stack cannot use the bucket it creates
+            output = global_output(TEMPLATE_BUCKET_OUTPUT)
+            if output is not None:
+                sources.append(output)
+    return tuple(sources)
+
+
+def manifest_fields(stack: PlannedStack) -> dict:
+    """What `manifest.json` says about deploying `stack`, beside its file facts."""
+    fields: dict = {
+        "parameters": [{"name": p.name, **p.source.to_manifest()} for p in stack.parameters],
+        "capabilities": list(stack.capabilities),
+        "role_arn": stack.role_arn.to_manifest() if stack.role_arn else None,
+        "template_bucket": [s.to_manifest() for s in stack.template_bucket] or None,
+    }
+    if stack.kind == "stackset":
+        roles = stack.stack_set_roles
+        fields["instances"] = {
+            "regions": list(stack.instance_regions),
+            "accounts": {"from": "caller_identity"},  # the account deploy.sh runs as
+        }
+        fields["administration_role_arn"] = (
+            roles.administration_role_arn.to_manifest()
+            if roles and roles.administration_role_arn
+            else None
+        )
+        fields["execution_role_name"] = (
+            roles.execution_role_name.to_manifest() if roles and roles.execution_role_name else None
+        )
+    return fields

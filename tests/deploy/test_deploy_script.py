@@ -1,0 +1,444 @@
+"""The generated deploy.sh, run as an operator would against moto_server: the global stack,
+then every region (class `TestStacks`); or the global stack, then the StackSet with
+`create-stack-instances` (class `TestStackSet`). Route 53 holds the records and health
+checks of every region afterwards, and a re-run changes nothing it should not.
+
+What is adapted for moto, on the test side only:
+- the templates in a copy of the output directory go through `moto_shim` (the StackSet
+  one also through `region_zone_lookups`, since it serves two regions at once);
+- a stand-in `aws` first on PATH answers the global stack's outputs, which moto leaves
+  empty after `deploy` (`aws_outputs_shim`); so deploy.sh runs twice, first `global`,
+  then, outputs known, the whole order (the global stack again: a no-op, which is also
+  the re-run check of `deploy --no-fail-on-empty-changeset`; the regional stacks are not
+  deployed twice, since moto cannot update a stack with an SSM-typed parameter).
+The script, its commands and its AWS_ENDPOINT_URL handling are exactly what ships.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from moto.cloudformation.parsing import get_model_map, resource_name_property_from_type
+
+from compiler.deploy_plan import bucket_variable
+from compiler.deploy_script import SCRIPT_PATH
+
+from . import aws_outputs_shim
+from .aws_cli import AwsCli, availability_zones, create_bucket, find_executable, stack_status
+from .emulator import MotoServer
+from .moto_shim import (
+    acm_certificate_arns,
+    create_parameter_group,
+    parameter_groups,
+    prepare_for_moto,
+    request_certificate,
+    rewrite_for_moto,
+)
+
+if TYPE_CHECKING:
+    from .conftest import CompiledSpec
+
+pytestmark = pytest.mark.deploy
+
+DEPLOY_TIMEOUT_S = 600
+MOTO_ZONES = "MotoZones"
+
+
+@dataclass
+class OutputDir:
+    """A copy of templates_out/ made deployable on moto, and how to run its deploy.sh."""
+
+    path: Path
+    manifest: dict
+    env: dict[str, str]
+    primary_region: str
+
+    def entries(self, kind: str) -> list[dict]:
+        return [entry for entry in self.manifest["stacks"] if entry["kind"] == kind]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(self.path / SCRIPT_PATH), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=DEPLOY_TIMEOUT_S,
+            check=False,
+        )
+
+    def run_ok(self, *args: str, moto_server: MotoServer) -> str:
+        result = self.run(*args)
+        if result.returncode != 0:
+            pytest.fail(
+                f"deploy.sh {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout[-6000:]}\nstderr:\n{result.stderr[-6000:]}\n"
+                f"moto_server's last traceback:\n{moto_server.last_traceback()}"
+            )
+        return result.stdout
+
+
+def commands(stdout: str) -> list[str]:
+    """The commands deploy.sh traced (`+ aws ...`), without the `+ `."""
+    return [line[2:] for line in stdout.splitlines() if line.startswith("+ aws ")]
+
+
+# --- making the output directory deployable on moto ---------------------------------
+
+
+def region_zone_lookups(template: dict, zones: dict[str, list[str]]) -> dict:
+    """`Fn::Select [i, Fn::GetAZs]` -> `Fn::FindInMap [MotoZones, AWS::Region, Az<i>]`.
+
+    Moto gap (see moto_shim.literal_availability_zones): `Fn::GetAZs` answers with
+    us-east-1's zones in every region. The StackSet template runs in several regions
+    at once, so the zone goes through a mapping keyed by region instead of a literal.
+    """
+    used: set[int] = set()
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::Select"}:
+                index, source = node["Fn::Select"]
+                if isinstance(source, dict) and set(source) == {"Fn::GetAZs"}:
+                    used.add(int(index))
+                    return {"Fn::FindInMap": [MOTO_ZONES, {"Ref": "AWS::Region"}, f"Az{index}"]}
+            return {key: rewrite(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [rewrite(value) for value in node]
+        return node
+
+    result = rewrite(template)
+    result.setdefault("Mappings", {})[MOTO_ZONES] = {
+        region: {f"Az{i}": names[i] for i in sorted(used)} for region, names in zones.items()
+    }
+    return result
+
+
+def outputs_moto_can_evaluate(template: dict) -> dict:
+    """Drop each output that `Fn::GetAtt`s a resource of a type moto does not model.
+
+    Moto gap: a stack instance is created with `create_stack`, which (unlike a change set)
+    validates every output and fails with AttributeError (HTTP 500) on a `GetAtt` of a
+    type moto only accepts, such as `AWS::WAFv2::WebACL`.
+    """
+    modelled = set(get_model_map())
+
+    def attribute_targets(node: Any):
+        if isinstance(node, dict):
+            if set(node) == {"Fn::GetAtt"}:
+                yield node["Fn::GetAtt"][0]
+            for value in node.values():
+                yield from attribute_targets(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from attribute_targets(value)
+
+    resources = template["Resources"]
+    template["Outputs"] = {
+        name: output
+        for name, output in template.get("Outputs", {}).items()
+        if all(resources[t]["Type"] in modelled for t in attribute_targets(output["Value"]))
+    }
+    return template
+
+
+def names_for_stack_set_instances(template: dict) -> dict:
+    """Give each resource that moto would name after its stack a name of its own:
+    `ss<N>-<region>` (short, lower-case, unique per resource and region).
+
+    Moto gap: moto names a StackSet instance's stack `StackSet:<set name>` (AWS:
+    `StackSet-<set name>-<id>`) and derives unnamed resources' names from it; the colon
+    then fails the name checks of ELB, RDS and others (ValidationError).
+    """
+    for index, resource in enumerate(template["Resources"].values()):
+        name_property = resource_name_property_from_type(resource["Type"])
+        properties = resource.setdefault("Properties", {})
+        if name_property and name_property not in properties:
+            properties[name_property] = {"Fn::Sub": f"ss{index}-${{AWS::Region}}"}
+    return template
+
+
+def prepare_stack_set_for_moto(
+    aws: AwsCli, template: dict, *, stack_set_name: str, zones: dict[str, list[str]]
+) -> dict:
+    """As moto_shim.prepare_for_moto, for every region of the StackSet at once."""
+    certificates = {
+        arn: request_certificate(aws, arn_region)
+        for arn, arn_region in acm_certificate_arns(template).items()
+    }
+    groups = {}
+    for logical_id, properties in parameter_groups(template).items():
+        name = f"{stack_set_name}-{logical_id}".lower()
+        for region in zones:  # the same name in every region the template runs in
+            create_parameter_group(aws, properties, name=name, region=region)
+        groups[logical_id] = name
+    rewritten = rewrite_for_moto(
+        region_zone_lookups(template, zones),
+        availability_zones=[],
+        certificate_arns=certificates,
+        parameter_group_names=groups,
+    )
+    return names_for_stack_set_instances(outputs_moto_can_evaluate(rewritten))
+
+
+def prepare_output_dir(
+    aws: AwsCli, compiled: CompiledSpec, destination: Path, *, stack_set: bool
+) -> OutputDir:
+    """Copy the compiled output, rewrite its templates for moto, create the buckets the
+    non-primary regions need, and put the outputs stand-in on PATH."""
+    shutil.copytree(compiled.out_dir, destination)
+    manifest = json.loads((destination / "manifest.json").read_text(encoding="utf-8"))
+    regions = [region.name for region in compiled.result.spec.regions]
+    zones = {region: availability_zones(aws, region) for region in regions}
+    for entry in manifest["stacks"]:
+        if (entry["kind"] == "stackset") != stack_set and entry["kind"] != "global":
+            continue
+        path = destination / entry["template"]
+        template = json.loads(path.read_text(encoding="utf-8"))
+        if entry["kind"] == "global":
+            template = rewrite_for_moto(
+                template, availability_zones=[], certificate_arns={}, parameter_group_names={}
+            )
+        elif entry["kind"] == "region":
+            template = prepare_for_moto(
+                aws,
+                template,
+                region=entry["region"],
+                stack_name=entry["stack_name"],
+                zones=zones[entry["region"]],
+            )
+        else:
+            template = prepare_stack_set_for_moto(
+                aws, template, stack_set_name=entry["stack_name"], zones=zones
+            )
+        # Compact, so a template deploy.sh sends inline stays under the inline limit.
+        path.write_text(json.dumps(template, separators=(",", ":")), encoding="utf-8")
+
+    env = aws.env(compiled.result.spec.primary_region)
+    for region in regions_without_a_bucket(manifest, "stackset" if stack_set else "region"):
+        bucket = f"deploy-templates-{region}"
+        create_bucket(aws, bucket, region)
+        env[bucket_variable(region)] = bucket
+    bin_dir = destination.parent / "bin"
+    aws_outputs_shim.install(bin_dir, find_executable("aws"), destination.parent / "outputs.json")
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return OutputDir(destination, manifest, env, compiled.result.spec.primary_region)
+
+
+def regions_without_a_bucket(manifest: dict, kind: str) -> list[str]:
+    """Regions whose `kind` templates need a bucket that only the operator can name."""
+    regions = []
+    for entry in manifest["stacks"]:
+        sources = entry["template_bucket"] or []
+        if sources and all(source["from"] == "environment" for source in sources):
+            if entry["kind"] == kind and entry["region"] not in regions:
+                regions.append(entry["region"])
+    return regions
+
+
+def global_outputs_used(manifest: dict) -> dict[str, list[str]]:
+    """stack -> the outputs of it that the manifest says deploy.sh reads."""
+    found: dict[str, list[str]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("from") == "stack_output":
+                outputs = found.setdefault(node["stack"], [])
+                if node["output"] not in outputs:
+                    outputs.append(node["output"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(manifest["stacks"])
+    return found
+
+
+def deploy_global_and_record_outputs(output_dir: OutputDir, aws: AwsCli, moto_server) -> str:
+    """`deploy.sh global`, then the outputs it made written where the stand-in reads them."""
+    stdout = output_dir.run_ok("global", moto_server=moto_server)
+    (global_entry,) = output_dir.entries("global")
+    template = json.loads((output_dir.path / global_entry["template"]).read_text())
+    values = aws_outputs_shim.global_outputs(
+        aws,
+        template,
+        stack_name=global_entry["stack_name"],
+        region=global_entry["region"],
+        wanted=global_outputs_used(output_dir.manifest)[global_entry["stack_name"]],
+    )
+    outputs_file = output_dir.path.parent / "outputs.json"
+    outputs_file.write_text(json.dumps({global_entry["stack_name"]: values}), encoding="utf-8")
+    return stdout
+
+
+# --- Route 53 as the tests read it ----------------------------------------------------
+
+
+def record_sets(aws: AwsCli, zone_name: str, record_name: str) -> list[dict]:
+    zones = aws.run_json("route53", "list-hosted-zones", region="us-east-1")["HostedZones"]
+    matching = [z for z in zones if z["Name"].rstrip(".") == zone_name]
+    assert len(matching) == 1, f"one hosted zone {zone_name} expected: {zones}"
+    records = aws.run_json(
+        "route53", "list-resource-record-sets", "--hosted-zone-id", matching[0]["Id"],
+        region="us-east-1",
+    )["ResourceRecordSets"]  # fmt: skip
+    return [r for r in records if r["Name"].rstrip(".") == record_name and r["Type"] == "A"]
+
+
+def health_checks(aws: AwsCli) -> list[dict]:
+    return aws.run_json("route53", "list-health-checks", region="us-east-1")["HealthChecks"]
+
+
+def assert_a_record_and_health_check_per_region(aws: AwsCli, spec) -> None:
+    regions = [region.name for region in spec.regions]
+    records = record_sets(aws, spec.dns.zone_name, spec.dns.record_name)
+    assert sorted(r["SetIdentifier"] for r in records) == sorted(regions)
+    if spec.dns.routing == "failover":
+        roles = {r["SetIdentifier"]: r["Failover"] for r in records}
+        assert roles == {regions[0]: "PRIMARY", regions[1]: "SECONDARY"}
+    checks = health_checks(aws)
+    assert len(checks) == len(regions)
+    check_ids = {c["Id"] for c in checks}
+    assert {r["HealthCheckId"] for r in records} == check_ids
+    for check in checks:
+        config = check["HealthCheckConfig"]
+        assert config["Type"] == "HTTPS"
+        assert config["ResourcePath"] == (
+            spec.dns.health_check_path or spec.load_balancer.health_check_path
+        )
+
+
+# --- global, then each region -------------------------------------------------------
+
+
+@dataclass
+class Deployed:
+    output_dir: OutputDir
+    first_run: str  # stdout of `deploy.sh global`
+    second_run: str  # stdout of `deploy.sh [stackset]`, outputs known
+
+
+@pytest.fixture(scope="class")
+def deployed_stacks(
+    moto_server: MotoServer,
+    aws: AwsCli,
+    compiled: CompiledSpec,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Deployed:
+    moto_server.reset()
+    output_dir = prepare_output_dir(
+        aws, compiled, tmp_path_factory.mktemp("stacks") / "templates_out", stack_set=False
+    )
+    first = deploy_global_and_record_outputs(output_dir, aws, moto_server)
+    second = output_dir.run_ok(moto_server=moto_server)
+    return Deployed(output_dir, first, second)
+
+
+class TestStacks:
+    @pytest.fixture
+    def deployed(self, deployed_stacks: Deployed) -> Deployed:
+        return deployed_stacks
+
+    def test_global_then_every_region_in_order(self, deployed: Deployed, compiled):
+        deploys = [c for c in commands(deployed.second_run) if "cloudformation deploy" in c]
+        expected = [e["stack_name"] for e in deployed.output_dir.manifest["stacks"]][:-1]
+        assert [c.split("--stack-name ")[1].split()[0] for c in deploys] == expected
+
+    def test_every_stack_is_created(self, deployed: Deployed, aws: AwsCli):
+        for entry in deployed.output_dir.manifest["stacks"]:
+            if entry["kind"] != "stackset":
+                status = stack_status(aws, entry["stack_name"], entry["region"])
+                assert status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), entry["stack_name"]
+
+    def test_regions_got_the_global_stacks_values(self, deployed: Deployed, aws: AwsCli):
+        outputs = json.loads((deployed.output_dir.path.parent / "outputs.json").read_text())
+        (global_values,) = outputs.values()
+        for entry in deployed.output_dir.entries("region"):
+            stack = aws.run_json(
+                "cloudformation", "describe-stacks", "--stack-name", entry["stack_name"],
+                region=entry["region"],
+            )["Stacks"][0]  # fmt: skip
+            parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+            assert parameters["HostedZoneId"] == global_values["HostedZoneId"]
+            assert stack["RoleARN"] == global_values["ExecutionRoleArn"]
+
+    def test_route53_has_a_record_and_health_check_per_region(self, deployed, aws, compiled):
+        assert_a_record_and_health_check_per_region(aws, compiled.result.spec)
+
+    def test_re_running_an_unchanged_stack_changes_nothing(self, deployed: Deployed):
+        # The second run deployed the global stack again, as it is: a no-op, not an error.
+        (global_entry,) = deployed.output_dir.entries("global")
+        assert f"Stack {global_entry['stack_name']} is up to date" in deployed.second_run
+
+
+# --- global, then the StackSet -------------------------------------------------------
+
+
+@pytest.fixture(scope="class")
+def deployed_stack_set(
+    moto_server: MotoServer,
+    aws: AwsCli,
+    compiled: CompiledSpec,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Deployed:
+    moto_server.reset()
+    output_dir = prepare_output_dir(
+        aws, compiled, tmp_path_factory.mktemp("stackset") / "templates_out", stack_set=True
+    )
+    first = deploy_global_and_record_outputs(output_dir, aws, moto_server)
+    second = output_dir.run_ok("stackset", moto_server=moto_server)
+    return Deployed(output_dir, first, second)
+
+
+class TestStackSet:
+    @pytest.fixture
+    def deployed(self, deployed_stack_set: Deployed) -> Deployed:
+        return deployed_stack_set
+
+    def stack_set(self, deployed: Deployed) -> dict:
+        (entry,) = deployed.output_dir.entries("stackset")
+        return entry
+
+    def test_stack_set_created_then_instances_in_every_region(self, deployed: Deployed):
+        verbs = [c.split()[2] for c in commands(deployed.second_run)]
+        assert verbs == ["deploy", "cp", "create-stack-set", "create-stack-instances"]
+        (instances,) = [c for c in commands(deployed.second_run) if "create-stack-instances" in c]
+        regions = self.stack_set(deployed)["instances"]["regions"]
+        assert f"--regions {' '.join(regions)} " in instances
+
+    def test_an_instance_per_region(self, deployed: Deployed, aws: AwsCli):
+        entry = self.stack_set(deployed)
+        summaries = aws.run_json(
+            "cloudformation", "list-stack-instances", "--stack-set-name", entry["stack_name"],
+            region=entry["region"],
+        )["Summaries"]  # fmt: skip
+        assert sorted(s["Region"] for s in summaries) == sorted(entry["instances"]["regions"])
+
+    def test_the_stack_set_has_the_global_stacks_values(self, deployed: Deployed, aws: AwsCli):
+        entry = self.stack_set(deployed)
+        outputs = json.loads((deployed.output_dir.path.parent / "outputs.json").read_text())
+        (global_values,) = outputs.values()
+        stack_set = aws.run_json(
+            "cloudformation", "describe-stack-set", "--stack-set-name", entry["stack_name"],
+            region=entry["region"],
+        )["StackSet"]  # fmt: skip
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack_set["Parameters"]}
+        assert parameters["HostedZoneId"] == global_values["HostedZoneId"]
+        assert stack_set["AdministrationRoleARN"] == global_values["StackSetAdministrationRoleArn"]
+        assert stack_set["ExecutionRoleName"] == global_values["StackSetExecutionRoleName"]
+
+    def test_route53_has_a_record_and_health_check_per_region(self, deployed, aws, compiled):
+        assert_a_record_and_health_check_per_region(aws, compiled.result.spec)
+
+    def test_a_second_run_updates_the_set_and_adds_no_instance(self, deployed, moto_server):
+        stdout = deployed.output_dir.run_ok("stackset", moto_server=moto_server)
+        verbs = [c.split()[2] for c in commands(stdout)]
+        assert verbs == ["deploy", "cp", "update-stack-set"]

@@ -1,0 +1,267 @@
+"""The deploy plan: stack order, where every parameter comes from, capabilities, roles and
+template buckets; and how manifest.json says so."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from troposphere import GetAtt, Output, Parameter, Ref, Template, iam, route53, s3
+
+from compiler import naming
+from compiler.assemble import StackTemplate, assemble
+from compiler.deploy_plan import (
+    TEMPLATE_BODY_LIMIT,
+    DeployPlanError,
+    EnvironmentVariable,
+    StackOutput,
+    TemplateDefault,
+    bucket_variable,
+    plan_deploy,
+    required_capabilities,
+)
+from compiler.pipeline import compile_in_memory, load_and_validate
+from tests.conftest import EXAMPLE_SPEC
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_and_validate(EXAMPLE_SPEC)
+
+
+@pytest.fixture(scope="module")
+def assembled(spec):
+    return assemble(spec)
+
+
+def global_template(outputs=("HostedZoneId", "TemplateBucketName", "ExecutionRoleArn")) -> Template:
+    """A small stand-in for the global stack, with the outputs the plan looks for."""
+    template = Template(Description="global")
+    zone = template.add_resource(route53.HostedZone("HostedZone", Name="example.com"))
+    bucket = template.add_resource(s3.Bucket("TemplateBucket"))
+    role = template.add_resource(
+        iam.Role("ExecutionRole", RoleName="named", AssumeRolePolicyDocument={})
+    )
+    values = {
+        "HostedZoneId": Ref(zone),
+        "TemplateBucketName": Ref(bucket),
+        "ExecutionRoleArn": GetAtt(role, "Arn"),
+        "StackSetAdministrationRoleArn": GetAtt(role, "Arn"),
+        "StackSetExecutionRoleName": Ref(role),
+    }
+    for name in outputs:
+        template.add_output(Output(name, Value=values[name]))
+    return template
+
+
+def with_global(spec, assembled, template=None) -> list[StackTemplate]:
+    """`assembled` with a stand-in global stack first (replacing a real one, if any)."""
+    stand_in = StackTemplate(
+        kind="global",
+        stack_name=naming.global_stack_name(spec),
+        region=spec.primary_region,
+        path="global.json",
+        template=template or global_template(),
+    )
+    return [stand_in, *(s for s in assembled if s.kind != "global")]
+
+
+def sizes(stacks, big=TEMPLATE_BODY_LIMIT + 1, small=1000) -> dict[str, tuple[int, str]]:
+    """Every template over the inline limit but the global one."""
+    return {
+        s.path: (small if s.kind == "global" else big, hashlib.sha256(s.path.encode()).hexdigest())
+        for s in stacks
+    }
+
+
+@pytest.fixture(scope="module")
+def plan(spec, assembled):
+    stacks = with_global(spec, assembled)
+    return plan_deploy(spec, stacks, sizes(stacks))
+
+
+def by_name(plan, kind, region=None):
+    return next(s for s in plan.stacks if s.kind == kind and region in (None, s.region))
+
+
+def test_order_is_global_then_regions_then_the_stack_set(plan, spec):
+    assert [(s.kind, s.region) for s in plan.stacks] == [
+        ("global", spec.primary_region),
+        *(("region", r.name) for r in spec.regions),
+        ("stackset", spec.primary_region),
+    ]
+
+
+def test_a_parameter_without_default_is_the_global_output_of_its_name(plan, spec):
+    global_name = naming.global_stack_name(spec)
+    for stack in plan.by_kind("region") + plan.by_kind("stackset"):
+        sources = {p.name: p.source for p in stack.parameters}
+        assert sources["HostedZoneId"] == StackOutput(
+            global_name, spec.primary_region, "HostedZoneId"
+        )
+        assert [p.name for p in stack.passed_parameters] == ["HostedZoneId"]
+
+
+def test_a_parameter_with_a_default_keeps_it_and_is_not_passed(spec):
+    template = Template()
+    template.add_parameter(Parameter("Zone", Type="String", Default="Z123"))
+    template.add_resource(s3.Bucket("B"))
+    stacks = [*with_global(spec, []), StackTemplate("region", "x", "us-east-1", "x.json", template)]
+    plan = plan_deploy(spec, stacks, sizes(stacks, big=10))
+    stack = plan.stacks[-1]
+    assert [(p.name, p.source) for p in stack.parameters] == [("Zone", TemplateDefault("Z123"))]
+    assert stack.passed_parameters == ()
+
+
+def test_a_parameter_nobody_provides_is_a_plan_error(spec, assembled):
+    stacks = with_global(spec, assembled, global_template(outputs=("ExecutionRoleArn",)))
+    with pytest.raises(DeployPlanError, match="parameter HostedZoneId of regions/"):
+        plan_deploy(spec, stacks, sizes(stacks))
+
+
+def test_the_global_stack_must_come_first(spec, assembled):
+    stacks = with_global(spec, assembled)
+    with pytest.raises(DeployPlanError, match="first"):
+        plan_deploy(spec, [*stacks[1:], stacks[0]], sizes(stacks))
+
+
+def test_regional_stacks_run_as_the_execution_role_the_others_do_not(plan, spec):
+    role = StackOutput(naming.global_stack_name(spec), spec.primary_region, "ExecutionRoleArn")
+    assert {s.role_arn for s in plan.by_kind("region")} == {role}
+    assert by_name(plan, "global").role_arn is None
+    assert by_name(plan, "stackset").role_arn is None
+
+
+def test_small_templates_go_inline_large_ones_through_a_bucket_of_their_region(plan, spec):
+    primary, other = spec.regions[0].name, spec.regions[1].name
+    template_bucket = StackOutput(naming.global_stack_name(spec), primary, "TemplateBucketName")
+    assert by_name(plan, "global").template_bucket == ()
+    assert by_name(plan, "region", primary).template_bucket == (
+        EnvironmentVariable(bucket_variable(primary)),
+        EnvironmentVariable("DEPLOY_BUCKET"),
+        template_bucket,
+    )
+    # The global stack's bucket is in the primary region: no use to another region's stack.
+    assert by_name(plan, "region", other).template_bucket == (
+        EnvironmentVariable(bucket_variable(other)),
+    )
+    assert (
+        by_name(plan, "stackset").template_bucket
+        == by_name(plan, "region", primary).template_bucket
+    )
+
+
+def test_a_large_global_template_needs_a_bucket_named_by_the_operator(spec, assembled):
+    stacks = with_global(spec, assembled)
+    plan = plan_deploy(spec, stacks, sizes(stacks, small=TEMPLATE_BODY_LIMIT + 1))
+    assert by_name(plan, "global").template_bucket == (
+        EnvironmentVariable(bucket_variable(spec.primary_region)),
+        EnvironmentVariable("DEPLOY_BUCKET"),
+    )
+
+
+def test_bucket_variable_names():
+    assert bucket_variable("us-west-2") == "DEPLOY_BUCKET_US_WEST_2"
+    assert bucket_variable("ap-southeast-1") == "DEPLOY_BUCKET_AP_SOUTHEAST_1"
+
+
+def test_capabilities_follow_the_iam_resources():
+    template = Template()
+    assert required_capabilities(template) == ()
+    template.add_resource(iam.Role("R", AssumeRolePolicyDocument={}))
+    assert required_capabilities(template) == ("CAPABILITY_IAM",)
+    template.add_resource(iam.ManagedPolicy("P", ManagedPolicyName="named", PolicyDocument={}))
+    assert required_capabilities(template) == ("CAPABILITY_NAMED_IAM",)
+
+
+def test_the_stack_set_has_an_instance_in_every_region_and_default_roles(plan, spec):
+    stack_set = by_name(plan, "stackset")
+    assert stack_set.instance_regions == tuple(r.name for r in spec.regions)
+    assert stack_set.stack_set_roles.administration_role_arn is None
+    assert stack_set.stack_set_roles.execution_role_name is None
+
+
+def test_stack_set_roles_come_from_the_global_stack_when_it_outputs_them(spec, assembled):
+    names = (
+        "HostedZoneId",
+        "TemplateBucketName",
+        "ExecutionRoleArn",
+        "StackSetAdministrationRoleArn",
+        "StackSetExecutionRoleName",
+    )
+    stacks = with_global(spec, assembled, global_template(outputs=names))
+    roles = by_name(plan_deploy(spec, stacks, sizes(stacks)), "stackset").stack_set_roles
+    assert roles.administration_role_arn.output == "StackSetAdministrationRoleArn"
+    assert roles.execution_role_name.output == "StackSetExecutionRoleName"
+
+
+def test_tags_are_the_standard_tags(plan, spec):
+    assert dict(plan.tags) == naming.standard_tags(spec)
+    assert {"Environment", "Team", "CostCenter"} <= dict(plan.tags).keys()
+
+
+# --- manifest.json of the example, as compiled ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    files = {f.path: f.content for f in compile_in_memory(EXAMPLE_SPEC).files}
+    return json.loads(files["manifest.json"])
+
+
+def test_manifest_lists_global_then_regions_then_the_stack_set(manifest, spec):
+    assert [(e["kind"], e["region"]) for e in manifest["stacks"]] == [
+        ("global", spec.primary_region),
+        *(("region", r.name) for r in spec.regions),
+        ("stackset", spec.primary_region),
+    ]
+    assert manifest["deploy_script"] == "deploy.sh"
+    assert manifest["tags"] == naming.standard_tags(spec)
+
+
+def test_manifest_says_where_each_parameter_comes_from(manifest, spec):
+    global_name = naming.global_stack_name(spec)
+    for entry in manifest["stacks"]:
+        assert "parameters" in entry and "capabilities" in entry
+        for parameter in entry["parameters"]:
+            assert parameter["from"] in ("stack_output", "template_default"), parameter
+            if parameter["from"] == "stack_output":
+                assert parameter["stack"] == global_name
+                assert parameter["region"] == spec.primary_region
+    for entry in manifest["stacks"][1:]:
+        zone = next(p for p in entry["parameters"] if p["name"] == "HostedZoneId")
+        if spec.dns.hosted_zone_id:
+            assert zone == {
+                "name": "HostedZoneId",
+                "from": "template_default",
+                "value": spec.dns.hosted_zone_id,
+            }
+        else:
+            assert zone == {
+                "name": "HostedZoneId",
+                "from": "stack_output",
+                "stack": global_name,
+                "region": spec.primary_region,
+                "output": "HostedZoneId",
+            }
+
+
+def test_manifest_stack_set_entry_names_its_instances(manifest, spec):
+    stack_set = manifest["stacks"][-1]
+    assert stack_set["instances"] == {
+        "regions": [r.name for r in spec.regions],
+        "accounts": {"from": "caller_identity"},
+    }
+    assert stack_set["role_arn"] is None
+
+
+def test_manifest_regional_entries_run_as_the_execution_role(manifest, spec):
+    for entry in manifest["stacks"]:
+        if entry["kind"] == "region":
+            assert entry["role_arn"] == {
+                "from": "stack_output",
+                "stack": naming.global_stack_name(spec),
+                "region": spec.primary_region,
+                "output": "ExecutionRoleArn",
+            }

@@ -1,0 +1,282 @@
+"""deploy.sh: valid bash (and shellcheck-clean), deterministic, the commands in deploy order
+under --dry-run, and, against a stand-in `aws` that records its calls, the decisions it
+makes at run time (buckets, StackSet create or update, only missing instances)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from compiler import naming
+from compiler.deploy_script import SCRIPT_PATH
+from compiler.pipeline import compile_in_memory, compile_spec, load_and_validate
+from tests.conftest import EXAMPLE_SPEC
+
+# Answers like the AWS CLI's with `--output text`; every call is appended to $AWS_CALLS.
+FAKE_AWS = r"""#!/usr/bin/env bash
+printf '%s\n' "$*" >>"$AWS_CALLS"
+case "$1 $2" in
+  "cloudformation describe-stacks")
+    for output in HostedZoneId TemplateBucketName ExecutionRoleArn \
+      StackSetAdministrationRoleArn StackSetExecutionRoleName; do
+      printf '%s\tfake-%s\n' "$output" "$output"
+    done
+    ;;
+  "cloudformation describe-stack-set")
+    if [ "${FAKE_STACK_SET_EXISTS:-}" = 1 ]; then echo ACTIVE; exit 0; fi
+    echo "An error occurred (StackSetNotFoundException) when calling the DescribeStackSet operation: StackSet x not found" >&2
+    exit 254
+    ;;
+  "cloudformation list-stack-instances") printf '%s\n' "${FAKE_INSTANCE_REGIONS:-}" ;;
+  "cloudformation update-stack-set" | "cloudformation create-stack-instances") echo op-1 ;;
+  "cloudformation describe-stack-set-operation") echo SUCCEEDED ;;
+  "sts get-caller-identity") echo 111122223333 ;;
+  "s3 presign") echo "https://bucket.s3.amazonaws.com/key.json?X-Amz-Signature=abc" ;;
+esac
+"""
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("deploy-script") / "templates_out"
+    compile_spec(EXAMPLE_SPEC, out, lint=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_and_validate(EXAMPLE_SPEC)
+
+
+def run_script(out: Path, *args: str, env: dict[str, str] | None = None):
+    return subprocess.run(
+        ["bash", str(out / SCRIPT_PATH), *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "HOME": str(out), **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def traced(stdout: str) -> list[str]:
+    return [line[2:] for line in stdout.splitlines() if line.startswith("+ ")]
+
+
+def test_is_written_executable(compiled):
+    mode = (compiled / SCRIPT_PATH).stat().st_mode
+    assert mode & stat.S_IXUSR and mode & stat.S_IXOTH
+
+
+def test_is_valid_bash(compiled):
+    subprocess.run(["bash", "-n", str(compiled / SCRIPT_PATH)], check=True)
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_passes_shellcheck(compiled):
+    result = subprocess.run(
+        ["shellcheck", str(compiled / SCRIPT_PATH)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_same_bytes_every_time_and_no_absolute_path():
+    first = next(f for f in compile_in_memory(EXAMPLE_SPEC).files if f.path == SCRIPT_PATH)
+    second = next(f for f in compile_in_memory(EXAMPLE_SPEC).files if f.path == SCRIPT_PATH)
+    assert first == second and first.executable
+    assert str(Path.cwd()) not in first.content.decode()
+    assert first.content.startswith(b"#!/usr/bin/env bash\n")
+    assert b"set -euo pipefail" in first.content
+
+
+def test_never_names_an_endpoint(compiled):
+    # The AWS CLI picks up AWS_ENDPOINT_URL itself; the script must not override it.
+    assert "--endpoint-url" not in (compiled / SCRIPT_PATH).read_text()
+
+
+def test_help_lists_the_stacks_in_order(compiled, spec):
+    result = run_script(compiled, "--help")
+    assert result.returncode == 0
+    names = [naming.global_stack_name(spec)] + [
+        naming.regional_stack_name(spec, r.name) for r in spec.regions
+    ]
+    positions = [result.stdout.index(name) for name in names]
+    assert positions == sorted(positions)
+    assert "DEPLOY_BUCKET" in result.stdout and "--dry-run" in result.stdout
+
+
+def test_unknown_argument_is_refused(compiled):
+    result = run_script(compiled, "--no-such-option")
+    assert result.returncode != 0
+    assert "unknown argument: --no-such-option" in result.stderr
+
+
+def test_dry_run_prints_global_then_each_region(compiled, spec):
+    result = run_script(compiled, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    commands = traced(result.stdout)
+    tags = " ".join(f"{key}={value}" for key, value in naming.standard_tags(spec).items())
+    assert {"Environment", "Team", "CostCenter"} <= naming.standard_tags(spec).keys()
+    expected = [(naming.global_stack_name(spec), spec.primary_region)] + [
+        (naming.regional_stack_name(spec, r.name), r.name) for r in spec.regions
+    ]
+    assert len(commands) == len(expected)
+    for command, (stack_name, region) in zip(commands, expected, strict=True):
+        assert command.startswith("aws cloudformation deploy ")
+        assert f"--stack-name {stack_name} " in command
+        assert f"--region {region} " in command
+        assert command.endswith("--no-fail-on-empty-changeset")
+        assert f"--tags {tags} --no-fail" in command
+    for command in commands[1:]:
+        assert "--role-arn '<ExecutionRoleArn output of" in command
+        assert "--parameter-overrides 'HostedZoneId=<HostedZoneId output of" in command
+        assert "--s3-bucket " in command  # regional templates are over 51,200 bytes
+    assert "--s3-bucket" not in commands[0]  # the global one is sent inline
+
+
+def test_dry_run_of_the_stack_set(compiled, spec):
+    result = run_script(compiled, "stackset", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    commands = traced(result.stdout)
+    assert [c.split(" ")[:3] for c in commands] == [
+        ["aws", "cloudformation", "deploy"],
+        ["aws", "s3", "cp"],
+        ["aws", "cloudformation", "create-stack-set"],
+        ["aws", "cloudformation", "create-stack-instances"],
+    ]
+    assert f"--stack-name {naming.global_stack_name(spec)} " in commands[0]
+    # Uploaded under its sha256, to the global stack's template bucket in the primary region.
+    assert f"/{naming.stack_set_name(spec)}/" in commands[1]
+    assert f"--region {spec.primary_region}" in commands[1]
+    create, instances = commands[2], commands[3]
+    assert f"--stack-set-name {naming.stack_set_name(spec)} " in create
+    assert "--parameters 'ParameterKey=HostedZoneId,ParameterValue=<HostedZoneId output" in create
+    assert f"Key=Environment,Value={spec.environment}" in create
+    regions = " ".join(r.name for r in spec.regions)
+    assert f"--regions {regions} " in instances
+
+
+# --- run time, against a stand-in aws ---------------------------------------------------
+
+
+@pytest.fixture
+def fake_aws(tmp_path) -> dict[str, str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    aws = bin_dir / "aws"
+    aws.write_text(FAKE_AWS)
+    aws.chmod(0o755)
+    calls = tmp_path / "calls.log"
+    calls.touch()
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "AWS_CALLS": str(calls)}
+
+
+def calls(env) -> list[str]:
+    return Path(env["AWS_CALLS"]).read_text().splitlines()
+
+
+def stack_set_changes(env) -> list[str]:
+    verbs = ("create-stack-set", "update-stack-set", "create-stack-instances")
+    return [c for c in calls(env) if c.split(" ")[1] in verbs]
+
+
+def test_a_region_without_a_bucket_stops_with_what_to_set(compiled, spec, fake_aws):
+    result = run_script(compiled, env=fake_aws)
+    other = spec.regions[1].name
+    variable = f"DEPLOY_BUCKET_{other.upper().replace('-', '_')}"
+    assert result.returncode == 1
+    assert f"set {variable} to an S3 bucket in {other}" in result.stderr
+    deployed = [c for c in calls(fake_aws) if c.startswith("cloudformation deploy")]
+    assert len(deployed) == 2  # the global stack and the primary region's, not the other's
+
+
+def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fake_aws):
+    env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 0, result.stderr
+    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    assert len(deployed) == 1 + len(spec.regions)
+    primary, other = deployed[1], deployed[2]
+    assert "--s3-bucket fake-TemplateBucketName" in primary
+    assert "--s3-bucket west-bucket" in other
+    for command in deployed[1:]:
+        assert "--role-arn fake-ExecutionRoleArn" in command
+        assert "--parameter-overrides HostedZoneId=fake-HostedZoneId" in command
+    assert not any("--endpoint-url" in c for c in calls(env))
+
+
+def test_deploy_bucket_overrides_the_global_stacks_bucket(compiled, fake_aws):
+    env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
+    result = run_script(compiled, "--bucket", "my-bucket", env=env)
+    assert result.returncode == 0, result.stderr
+    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    assert "--s3-bucket my-bucket" in deployed[1]
+
+
+def test_stack_set_first_deploy_creates_it_and_every_instance(compiled, spec, fake_aws):
+    result = run_script(compiled, "stackset", env=fake_aws)
+    assert result.returncode == 0, result.stderr
+    made = stack_set_changes(fake_aws)
+    assert [c.split(" --")[0] for c in made] == [
+        "cloudformation create-stack-set",
+        "cloudformation create-stack-instances",
+    ]
+    assert "--template-url https://bucket.s3.amazonaws.com/key.json " in made[0]
+    assert "--accounts 111122223333" in made[1]
+    assert f"--regions {' '.join(r.name for r in spec.regions)} " in made[1]
+
+
+def test_stack_set_re_run_updates_it_and_adds_only_missing_instances(compiled, spec, fake_aws):
+    env = {**fake_aws, "FAKE_STACK_SET_EXISTS": "1", "FAKE_INSTANCE_REGIONS": spec.regions[0].name}
+    result = run_script(compiled, "stackset", env=env)
+    assert result.returncode == 0, result.stderr
+    made = stack_set_changes(env)
+    assert [c.split(" --")[0] for c in made] == [
+        "cloudformation update-stack-set",
+        "cloudformation create-stack-instances",
+    ]
+    assert f"--regions {spec.regions[1].name} " in made[1]
+    assert any(c.startswith("cloudformation describe-stack-set-operation") for c in calls(env))
+
+
+def test_stack_set_re_run_with_every_instance_creates_none(compiled, spec, fake_aws):
+    regions = "\t".join(r.name for r in spec.regions)
+    env = {**fake_aws, "FAKE_STACK_SET_EXISTS": "1", "FAKE_INSTANCE_REGIONS": regions}
+    result = run_script(compiled, "stackset", env=env)
+    assert result.returncode == 0, result.stderr
+    assert not any("create-stack-instances" in c for c in calls(env))
+
+
+# --- every example spec -----------------------------------------------------------------
+
+EXAMPLE_SPECS = sorted((EXAMPLE_SPEC.parent / "examples").glob("*/infra.yaml"))
+
+
+@pytest.mark.parametrize("spec_path", EXAMPLE_SPECS, ids=lambda path: path.parent.name)
+def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tmp_path):
+    result = compile_in_memory(spec_path)
+    script = next(f for f in result.files if f.path == SCRIPT_PATH)
+    (tmp_path / SCRIPT_PATH).write_bytes(script.content)
+    subprocess.run(["bash", "-n", str(tmp_path / SCRIPT_PATH)], check=True)
+    if shutil.which("shellcheck"):
+        checked = subprocess.run(
+            ["shellcheck", str(tmp_path / SCRIPT_PATH)], capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stdout
+    stacks = run_script(tmp_path, "--dry-run")
+    assert stacks.returncode == 0, stacks.stderr
+    names = [c.split("--stack-name ")[1].split()[0] for c in traced(stacks.stdout)]
+    assert names == [s.stack_name for s in result.stacks if s.kind in ("global", "region")]
+    stack_set = run_script(tmp_path, "stackset", "--dry-run")
+    assert stack_set.returncode == 0, stack_set.stderr
+    regions = " ".join(region.name for region in result.spec.regions)
+    assert f"--regions {regions} " in traced(stack_set.stdout)[-1]
+    if result.spec.dns.hosted_zone_id:  # the parameter's default: nothing to pass
+        assert "HostedZoneId=" not in stacks.stdout + stack_set.stdout
+    else:
+        assert "HostedZoneId=<HostedZoneId output of" in stacks.stdout

@@ -1,0 +1,93 @@
+"""The global stack: first in deploy order, in the primary region, deployable inline
+(it creates the template bucket the other stacks upload to), lint-clean in every shape."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from compiler import deploy_plan
+from compiler.assemble import StackTemplate, assemble, build_global_template
+from compiler.lint import LintJob, lint_templates
+from compiler.pipeline import compile_spec
+from compiler.render import one_entry_a_line, template_bytes
+from tests.builders.example import make_spec
+from tests.conftest import EXAMPLE_SPEC
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    return out, compile_spec(EXAMPLE_SPEC, out, lint=False)
+
+
+def test_global_stack_is_first_in_the_manifest(compiled):
+    out, _ = compiled
+    stacks = json.loads((out / "manifest.json").read_text())["stacks"]
+    first = stacks[0]
+    assert (first["kind"], first["stack_name"], first["region"], first["template"]) == (
+        "global",
+        "storefront-production-global",
+        "us-east-1",
+        "global.json",
+    )
+    assert [s["kind"] for s in stacks[1:]] == ["region", "region", "stackset"]
+
+
+def test_global_template_is_deployable_without_a_bucket(compiled):
+    out, _ = compiled
+    content = (out / "global.json").read_bytes()
+    assert len(content) <= deploy_plan.TEMPLATE_BODY_LIMIT
+    assert json.loads(content) == build_global_template(make_spec()).to_dict()
+
+
+def test_global_template_outputs_what_the_deploy_consumes(compiled):
+    _, result = compiled
+    outputs = result.stacks[0].template.to_dict()["Outputs"]
+    for name in (
+        deploy_plan.EXECUTION_ROLE_OUTPUT,
+        deploy_plan.TEMPLATE_BUCKET_OUTPUT,
+        deploy_plan.STACK_SET_ADMINISTRATION_ROLE_OUTPUT,
+        deploy_plan.STACK_SET_EXECUTION_ROLE_OUTPUT,
+        "ManagementRoleArn",
+        "HostedZoneId",
+    ):
+        assert name in outputs, name
+
+
+def test_one_entry_a_line_is_the_same_json():
+    data = {"A": 1, "Resources": {"X": {"Type": "T", "Properties": {"k": ["v", "é"]}}}, "E": {}}
+    text = one_entry_a_line(data).decode("utf-8")
+    assert json.loads(text) == data
+    assert '"X":{"Type":"T","Properties":{"k":["v","é"]}}' in text.splitlines()
+
+
+def test_small_global_templates_stay_indented():
+    spec = make_spec()
+    stack = StackTemplate("global", "s", "us-east-1", "global.json", build_global_template(spec))
+    stack.template.resources = dict(list(stack.template.resources.items())[:3])
+    stack.template.outputs = {}
+    assert template_bytes(stack).startswith(b'{\n  "')
+
+
+SHAPES = {
+    "trail-and-zone": {},
+    "organisation-trail-given-zone": {
+        "audit": {"trail": False},
+        "dns": {"hosted_zone_id": "Z0123456789ABCDEFGHIJ"},
+        "access": {
+            "admin_principals": ["arn:aws:iam::123456789012:root"],
+            "require_mfa": False,
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("sections", SHAPES.values(), ids=SHAPES.keys())
+def test_global_template_lints_clean(tmp_path, sections):
+    spec = make_spec(**sections)
+    (stack,) = [s for s in assemble(spec) if s.kind == "global"]
+    path = tmp_path / "global.json"
+    path.write_bytes(template_bytes(stack))
+    assert lint_templates([LintJob(path, (spec.primary_region,))]) == []
