@@ -182,4 +182,9 @@ def build_compute(
     handle = ComputeHandle(
         auto_scaling_group_name=Ref(group), instance_role_name=Ref(role), patch_group=patch_group
     )
-    return Built([role, profile, launch_template, group, scaling], handle, parameters=[image])
+    resources = [role, profile, launch_template, group]
+    # A fixed-size group (min = max) has nothing to scale; Auto Scaling refuses a
+    # target-tracking policy on it (cfn-lint E3712).
+    if compute.min_size < compute.max_size:
+        resources.append(scaling)
+    return Built(resources, handle, parameters=[image])
