@@ -310,8 +310,8 @@ def load_spec_text(text: str | bytes, file: str) -> LoadedSpec:
                     1,
                     1,
                     (),
-                    "the file is empty; a spec is a mapping "
-                    "with at least `project`, `environment` and `regions`",
+                    "the file is empty; a spec is a mapping with at least `project`, "
+                    "`environment`, `tags`, `regions`, `dns` and `access`",
                 )
             ]
         )

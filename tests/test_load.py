@@ -218,7 +218,7 @@ def test_document_that_is_not_a_mapping(text, needle, kind):
 def test_empty_file(text):
     assert only_problem(text) == (
         f"{FILE}:1:1: (document): the file is empty; a spec is a mapping with at least "
-        "`project`, `environment` and `regions`"
+        "`project`, `environment`, `tags`, `regions`, `dns` and `access`"
     )
 
 
