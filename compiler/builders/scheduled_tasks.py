@@ -20,6 +20,7 @@ from compiler.builders.handles import (
     ScheduledTasksHandle,
     StorageHandle,
 )
+from compiler.builders.lambda_permissions import vpc_function_statements
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 from compiler.spec.scheduled_tasks import BUCKETS_VARIABLE, ScheduledTaskSpec
@@ -28,21 +29,6 @@ SECURITY_GROUP_ID = "ScheduledTasksSecurityGroup"
 HTTPS = 443
 # SQS keeps a message at most 14 days: the time to look into a failed run.
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
-
-# Lambda creates, describes and deletes the function's network interfaces in the VPC with
-# the function's role (as the managed AWSLambdaVPCAccessExecutionRole policy grants). The
-# interfaces do not exist before Lambda makes them, so the changing actions are scoped to
-# this account and region (AWS's documented form `ec2:<region>:<account>:*/*`), and the
-# Describe actions support no resource-level permissions at all: they need `Resource: *`.
-VPC_NETWORK_INTERFACE_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-]
-VPC_DESCRIBE_ACTIONS = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
-# X-Ray has no resource-level permissions: sending traces needs `Resource: *`.
-XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
 def function_name(spec: InfraSpec, task: ScheduledTaskSpec) -> str:
@@ -102,26 +88,7 @@ def task_policy(
                 },
             },
         ]
-    statements += [
-        {
-            "Sid": "ManageVpcNetworkInterfacesInThisRegion",
-            "Effect": "Allow",
-            "Action": VPC_NETWORK_INTERFACE_ACTIONS,
-            "Resource": Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*/*"),
-        },
-        {
-            "Sid": "AwsRequiresStarForDescribingNetworkInterfaces",
-            "Effect": "Allow",
-            "Action": VPC_DESCRIBE_ACTIONS,
-            "Resource": "*",
-        },
-        {
-            "Sid": "AwsRequiresStarForXrayTraces",
-            "Effect": "Allow",
-            "Action": XRAY_WRITE_ACTIONS,
-            "Resource": "*",
-        },
-    ]
+    statements += vpc_function_statements()
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -26,6 +26,7 @@ from compiler.builders.handles import (
     NetworkHandle,
     NotificationsHandle,
 )
+from compiler.builders.lambda_permissions import vpc_function_statements
 from compiler.context import RegionContext
 from compiler.functions import SLACK_WEBHOOK_SOURCE
 from compiler.spec import InfraSpec
@@ -45,16 +46,6 @@ LOG_RETENTION_DAYS = 90
 # rather than taking the account's concurrency.
 RESERVED_CONCURRENCY = 2
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
-# See scheduled_tasks: Lambda manages its network interfaces with the function's role;
-# Describe* and X-Ray have no resource-level permissions.
-VPC_NETWORK_INTERFACE_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-]
-VPC_DESCRIBE_ACTIONS = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
-XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 # What Chatbot reads to show an alarm with its graph in the channel.
 CHATBOT_ALARM_ACTIONS = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"]
 CHATBOT_METRIC_ACTIONS = [
@@ -229,24 +220,7 @@ def webhook_policy(spec: InfraSpec, log_group, queue, key: KeyHandle) -> dict:
                     "StringEquals": {"kms:ViaService": Sub("sqs.${AWS::Region}.amazonaws.com")}
                 },
             },
-            {
-                "Sid": "ManageVpcNetworkInterfacesInThisRegion",
-                "Effect": "Allow",
-                "Action": VPC_NETWORK_INTERFACE_ACTIONS,
-                "Resource": Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*/*"),
-            },
-            {
-                "Sid": "AwsRequiresStarForDescribingNetworkInterfaces",
-                "Effect": "Allow",
-                "Action": VPC_DESCRIBE_ACTIONS,
-                "Resource": "*",
-            },
-            {
-                "Sid": "AwsRequiresStarForXrayTraces",
-                "Effect": "Allow",
-                "Action": XRAY_WRITE_ACTIONS,
-                "Resource": "*",
-            },
+            *vpc_function_statements(),
         ],
     }
 

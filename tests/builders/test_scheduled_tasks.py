@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.builders.scheduled_tasks import (
-    SECURITY_GROUP_ID,
+from compiler.builders.lambda_permissions import (
     VPC_DESCRIBE_ACTIONS,
     VPC_NETWORK_INTERFACE_ACTIONS,
     XRAY_WRITE_ACTIONS,
 )
+from compiler.builders.scheduled_tasks import SECURITY_GROUP_ID
 
 from .example import (
     EXAMPLE_SPEC,
