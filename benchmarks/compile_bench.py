@@ -9,6 +9,9 @@ the median wall time is reported, with the peak resident memory of the worst run
 
 Rows:
   floor            bare troposphere builds and writes the example's templates
+  floor-gc         the same, with the garbage-collector threshold `infra` uses
+  imports          only the imports compile --no-lint needs from its libraries
+                   (click, pydantic, PyYAML, orjson, troposphere): floor_imports.py
   compile-no-lint  infra compile --no-lint on the example
   validate         infra validate on the example
   compile-lint     infra compile with cfn-lint, cache off (--no-cache)
@@ -35,6 +38,12 @@ VENV_BIN = Path(sys.executable).parent
 INFRA = str(VENV_BIN / "infra")
 PYTHON = sys.executable
 REGION_COUNTS = (2, 4, 8, 16)
+# floor_troposphere.py run as a script after raising the GC threshold as compiler/entry.py does.
+FLOOR_WITH_GC = (
+    "import gc, runpy, sys; from compiler.entry import GC_THRESHOLDS; "
+    "gc.set_threshold(*GC_THRESHOLDS); sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 # Regions the generated specs draw from, in order; CIDRs are 10.<index>.0.0/16.
 REGIONS = (
     "us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1",
@@ -58,22 +67,34 @@ def run_once(argv: list[str], cwd: Path, env: dict) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss  # Linux reports KiB
 
 
-def measure(name: str, argv: list[str], runs: int, cwd: Path, env: dict, before=None) -> dict:
-    times, peaks = [], []
+def display(argv: list[str]) -> str:
+    return " ".join(
+        Path(a).name if a in (INFRA, PYTHON) else "-c '...'" if a == FLOOR_WITH_GC else a
+        for a in argv
+    )
+
+
+def measure(commands: dict[str, list[str]], runs: int, cwd: Path, env: dict) -> list[dict]:
+    """Run every command once per round, `runs` rounds: interleaved, so a change in the
+    machine's load during the run touches every row alike, and ratios stay fair."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, list[int]] = {name: [] for name in commands}
     for _ in range(runs):
-        if before:
-            before()
-        elapsed, peak = run_once(argv, cwd, env)
-        times.append(elapsed)
-        peaks.append(peak)
-    return {
-        "name": name,
-        "command": " ".join(Path(a).name if a in (INFRA, PYTHON) else a for a in argv),
-        "runs": runs,
-        "median_s": round(statistics.median(times), 3),
-        "min_s": round(min(times), 3),
-        "peak_mib": round(max(peaks) / 1024, 1),
-    }
+        for name, argv in commands.items():
+            elapsed, peak = run_once(argv, cwd, env)
+            times[name].append(elapsed)
+            peaks[name].append(peak)
+    return [
+        {
+            "name": name,
+            "command": display(argv),
+            "runs": runs,
+            "median_s": round(statistics.median(times[name]), 3),
+            "min_s": round(min(times[name]), 3),
+            "peak_mib": round(max(peaks[name]) / 1024, 1),
+        }
+        for name, argv in commands.items()
+    ]
 
 
 def generated_spec(region_count: int) -> str:
@@ -113,59 +134,27 @@ def main() -> None:
     out = work / "out"
     run_once([INFRA, "compile", "--no-lint", str(example), "-o", str(out)], REPO, env)
 
-    rows = [
-        measure(
-            "floor",
-            [
-                PYTHON,
-                str(REPO / "benchmarks" / "floor_troposphere.py"),
-                str(out),
-                str(work / "floor"),
-            ],
-            args.runs,
-            REPO,
-            env,
-        ),
-        measure(
-            "compile-no-lint",
-            [INFRA, "compile", "--no-lint", str(example), "-o", str(work / "o1")],
-            args.runs,
-            REPO,
-            env,
-        ),
-        measure("validate", [INFRA, "validate", str(example)], args.runs, REPO, env),
-        measure(
-            "compile-lint",
-            [INFRA, "compile", "--no-cache", str(example), "-o", str(work / "o2")],
-            args.lint_runs,
-            REPO,
-            env,
-        ),
-    ]
-    # The cache is warm from compile-lint's last run only if the bytes are unchanged:
-    # a first cached compile fills it, then the measured runs hit it.
-    run_once([INFRA, "compile", str(example), "-o", str(work / "o3")], REPO, env)
-    rows.append(
-        measure(
-            "recompile-cached",
-            [INFRA, "compile", str(example), "-o", str(work / "o3")],
-            args.runs,
-            REPO,
-            env,
-        )
-    )
+    floor_script = str(REPO / "benchmarks" / "floor_troposphere.py")
+    fast = {
+        "floor": [PYTHON, floor_script, str(out), str(work / "floor")],
+        "floor-gc": [PYTHON, "-c", FLOOR_WITH_GC, floor_script, str(out), str(work / "fgc")],
+        "imports": [PYTHON, str(REPO / "benchmarks" / "floor_imports.py")],
+        "compile-no-lint": [INFRA, "compile", "--no-lint", str(example), "-o", str(work / "o1")],
+        "validate": [INFRA, "validate", str(example)],
+        "recompile-cached": [INFRA, "compile", str(example), "-o", str(work / "o3")],
+    }
     for count in REGION_COUNTS:
         spec = work / f"regions-{count}.yaml"
         spec.write_text(generated_spec(count))
-        rows.append(
-            measure(
-                f"regions-{count}",
-                [INFRA, "compile", "--no-lint", str(spec), "-o", str(work / f"r{count}")],
-                args.runs,
-                REPO,
-                env,
-            )
-        )
+        fast[f"regions-{count}"] = [
+            INFRA, "compile", "--no-lint", str(spec), "-o", str(work / f"r{count}")
+        ]  # fmt: skip
+    # The lint cache must know the example's templates before recompile-cached is timed.
+    run_once(fast["recompile-cached"], REPO, env)
+    rows = measure(fast, args.runs, REPO, env)
+    lint_command = [INFRA, "compile", "--no-cache", str(example), "-o", str(work / "o2")]
+    (lint_row,) = measure({"compile-lint": lint_command}, args.lint_runs, REPO, env)
+    rows.insert([row["name"] for row in rows].index("recompile-cached"), lint_row)
 
     by_name = {row["name"]: row for row in rows}
     floor = by_name["floor"]["median_s"]

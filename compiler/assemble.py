@@ -8,9 +8,9 @@ template bucket, hosted zone, audit trail) has builders of its own and is deploy
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from troposphere import Output, Ref, Template
+from troposphere import Output, Ref, Template, encode_to_dict
 
 from compiler import naming
 from compiler.builders import Built
@@ -39,8 +39,7 @@ from compiler.spec import InfraSpec
 from compiler.tagging import apply_tags
 
 
-@dataclass(frozen=True)
-class StackTemplate:
+class StackTemplate(NamedTuple):
     """One template to write, with the stack it deploys as."""
 
     kind: str  # "global" | "region" | "stackset"
@@ -150,16 +149,20 @@ def global_description(spec: InfraSpec) -> str:
 
 
 def managed_policies_attached(template: Template) -> list:
-    """Every `ManagedPolicyArns` entry of `template`'s roles, once each, in order."""
+    """Every `ManagedPolicyArns` entry of `template`'s roles, once each, in order, as JSON
+    values. Only those entries are encoded: the whole template's `to_dict` costs as much
+    as rendering it."""
     found: dict[str, object] = {}
-    for resource in template.to_dict()["Resources"].values():
-        for policy_arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
-            found.setdefault(json.dumps(policy_arn, sort_keys=True), policy_arn)
+    for resource in template.resources.values():
+        for policy_arn in resource.properties.get("ManagedPolicyArns", []):
+            value = encode_to_dict(policy_arn)
+            found.setdefault(json.dumps(value, sort_keys=True), value)
     return list(found.values())
 
 
-def build_global_template(spec: InfraSpec) -> Template:
-    """The global stack: deploy roles and template bucket, hosted zone, audit trail."""
+def build_global_template(spec: InfraSpec, stackset: Template | None = None) -> Template:
+    """The global stack: deploy roles and template bucket, hosted zone, audit trail.
+    `stackset` is the spec's StackSet template when the caller has built it already."""
     ctx = RegionContext.literal(spec, spec.primary_region)
     template = Template(Description=global_description(spec))
     parts: list[Built] = []
@@ -172,7 +175,9 @@ def build_global_template(spec: InfraSpec) -> Template:
     audit = add(build_audit(spec, ctx))
     # The deploy roles may attach to the project's roles only the AWS managed policies the
     # regional stacks use; the StackSet template holds every region's resources.
-    attachable = managed_policies_attached(build_stackset_template(spec))
+    if stackset is None:
+        stackset = build_stackset_template(spec)
+    attachable = managed_policies_attached(stackset)
     add(build_access(spec, ctx, zone, audit, attachable))
     add(build_slack_channel(spec))
     add_parts(template, parts, naming.standard_tags(spec))
@@ -181,13 +186,14 @@ def build_global_template(spec: InfraSpec) -> Template:
 
 def assemble(spec: InfraSpec) -> list[StackTemplate]:
     """All templates of a spec, in deploy order: global, the regions, the StackSet."""
+    stackset = build_stackset_template(spec)
     stacks = [
         StackTemplate(
             kind="global",
             stack_name=naming.global_stack_name(spec),
             region=spec.primary_region,
             path="global.json",
-            template=build_global_template(spec),
+            template=build_global_template(spec, stackset),
         )
     ]
     for region in spec.regions:
@@ -208,7 +214,7 @@ def assemble(spec: InfraSpec) -> list[StackTemplate]:
             stack_name=naming.stack_set_name(spec),
             region=spec.primary_region,  # where the StackSet itself is administered
             path="stackset.json",
-            template=build_stackset_template(spec),
+            template=stackset,
         )
     )
     return stacks

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from troposphere import AWSHelperFn, FindInMap, GetAZs, Ref, Select
 
@@ -63,8 +62,7 @@ def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True)
-class RegionContext:
+class RegionContext(NamedTuple):
     """Region-specific values for builders, as literals or as mapping lookups."""
 
     mode: Literal["literal", "mapped"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from troposphere import Template
 
@@ -52,6 +53,9 @@ _IAM_NAME_PROPERTIES = {
 }
 
 
+# The three kinds of parameter source are dataclasses, not NamedTuples like the other
+# records here: a source's kind is part of its identity, and two tuples of different
+# kinds with equal fields would compare equal.
 @dataclass(frozen=True)
 class StackOutput:
     """The value of another stack's output, read with `describe-stacks` at deploy time."""
@@ -92,14 +96,12 @@ class EnvironmentVariable:
 Source = StackOutput | TemplateDefault | EnvironmentVariable
 
 
-@dataclass(frozen=True)
-class PlannedParameter:
+class PlannedParameter(NamedTuple):
     name: str
     source: StackOutput | TemplateDefault
 
 
-@dataclass(frozen=True)
-class StackSetRoles:
+class StackSetRoles(NamedTuple):
     """Roles of a self-managed StackSet; None: CloudFormation's defaults
     (AWSCloudFormationStackSetAdministrationRole / AWSCloudFormationStackSetExecutionRole)."""
 
@@ -107,8 +109,7 @@ class StackSetRoles:
     execution_role_name: StackOutput | None
 
 
-@dataclass(frozen=True)
-class PlannedStack:
+class PlannedStack(NamedTuple):
     """One entry of the deploy order."""
 
     kind: str  # "global" | "region" | "stackset"
@@ -132,8 +133,7 @@ class PlannedStack:
         return tuple(p for p in self.parameters if isinstance(p.source, StackOutput))
 
 
-@dataclass(frozen=True)
-class DeployPlan:
+class DeployPlan(NamedTuple):
     project: str  # naming.name_prefix: also the S3 key prefix of uploaded templates
     primary_region: str
     tags: tuple[tuple[str, str], ...]

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from compiler.errors import SpecError, SpecPath, SpecProblem
 from compiler.load import LoadedSpec, Position
@@ -32,8 +31,7 @@ ENVIRONMENTS_KEY = "environments"
 DEFAULT_OUTPUT_DIR = Path("templates_out")
 
 
-@dataclass(frozen=True)
-class MergedSpec:
+class MergedSpec(NamedTuple):
     """The merged data, and for each of its paths the path it was taken from."""
 
     loaded: LoadedSpec

@@ -7,7 +7,7 @@ sees every problem of a spec in one run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SpecPath = tuple[str | int, ...]
 
@@ -33,8 +33,7 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-@dataclass(frozen=True)
-class SpecProblem:
+class SpecProblem(NamedTuple):
     """One located problem in a spec file. Lines and columns are 1-based."""
 
     file: str

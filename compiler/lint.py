@@ -10,11 +10,10 @@ again. Templates that do need linting are spread over the machine's cores.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -70,11 +69,17 @@ def default_cache_dir() -> Path:
     return Path(base) / "infra-compiler" / "lint"
 
 
+@functools.cache
+def cfn_lint_version() -> str:
+    return version("cfn-lint")  # reads installed packages' metadata: once per process
+
+
 def clean_marker(job: LintJob, cache_dir: Path) -> Path:
     """Where the fact "these exact bytes lint clean under this configuration" is kept."""
     digest = hashlib.sha256()
     digest.update(job.path.read_bytes())
-    digest.update(json.dumps([job.regions, version("cfn-lint"), sorted(IGNORED_RULES)]).encode())
+    configuration = [job.regions, cfn_lint_version(), sorted(IGNORED_RULES)]
+    digest.update(json.dumps(configuration).encode())
     return cache_dir / f"{digest.hexdigest()}.clean"
 
 
@@ -103,15 +108,22 @@ def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> lis
 
 def parallel_workers(job_count: int) -> int:
     """One process per core, at most one per template; 1 where fork is unavailable."""
+    import multiprocessing  # here, not at the top: a fully cached compile never lints
+
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(job_count, os.cpu_count() or 1))
 
 
 def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
+    if not jobs:
+        return []
     workers = parallel_workers(len(jobs))
     if workers <= 1:
         return [_lint_job(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     import cfnlint.api  # noqa: F401  (imported once here, then shared by the forked workers)
 
     context = multiprocessing.get_context("fork")

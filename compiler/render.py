@@ -8,8 +8,9 @@ order, and no timestamp or absolute path enters the output.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
+
+import orjson
 
 from compiler.assemble import StackTemplate
 from compiler.deploy_plan import TEMPLATE_BODY_LIMIT, DeployPlan, manifest_fields, plan_deploy
@@ -24,8 +25,11 @@ class RenderedFile:
     executable: bool = False  # written with mode 0o755 (deploy.sh)
 
 
+# orjson rather than the standard library: `json.dumps(indent=2)` falls back to its
+# pure-Python encoder, a tenth of a compile's run time; orjson writes the same bytes
+# (tests/test_render.py compares them) in a fiftieth of the time.
 def to_json_bytes(data) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def one_entry_a_line(data: dict) -> bytes:
@@ -33,7 +37,7 @@ def one_entry_a_line(data: dict) -> bytes:
     (so a diff still shows which resource changed)."""
 
     def compact(value) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return orjson.dumps(value).decode("utf-8")
 
     sections = []
     for key, value in data.items():

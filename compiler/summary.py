@@ -8,9 +8,8 @@ the output directory held before the atomic swap, which the pipeline reads with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
@@ -32,8 +31,7 @@ def previous_output(out_dir: Path, files: list[RenderedFile]) -> dict[str, bytes
     return previous
 
 
-@dataclass(frozen=True)
-class StackRow:
+class StackRow(NamedTuple):
     stack_name: str
     template: str  # relative to the output directory
     resources: int

@@ -45,9 +45,7 @@ def test_stackset_equals_each_regional_template_when_resolved(stacks):
 def test_stackset_refuses_regions_outside_the_spec(stacks):
     spec, templates = stacks
     assertion = templates["stackset.json"]["Rules"]["RegionIsInSpec"]["Assertions"][0]["Assert"]
-    assert assertion == {
-        "Fn::Contains": [[r.name for r in spec.regions], {"Ref": "AWS::Region"}]
-    }
+    assert assertion == {"Fn::Contains": [[r.name for r in spec.regions], {"Ref": "AWS::Region"}]}
 
 
 def test_regional_templates_hold_literals_only(stacks):

@@ -54,7 +54,7 @@ def test_diff_hook_also_runs_when_templates_change():
 
 def test_the_installed_script_is_called_infra():
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'infra = "compiler.cli:main"' in pyproject
+    assert 'infra = "compiler.entry:main"' in pyproject
 
 
 def test_example_workflow_compiles_diffs_and_lints():

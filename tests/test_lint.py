@@ -92,13 +92,19 @@ def test_lint_regions_of_a_regional_stack():
             assert regions == [stack.region]
 
 
-def test_clean_templates_are_not_linted_again_until_they_change(tmp_path, monkeypatch):
+@pytest.fixture
+def counted_clean_lint(tmp_path, monkeypatch):
+    """One clean template; cfn-lint replaced by a stub that finds nothing and counts calls.
+    Returns the template, its jobs, the cache directory and the list of linted paths."""
     template = tmp_path / "t.json"
     template.write_text(json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}))
-    calls = []
+    calls: list[Path] = []
     monkeypatch.setattr(lint_module, "lint_template", lambda p, r: calls.append(p) or [])
-    jobs = [LintJob(template, ("us-east-1",))]
-    cache = tmp_path / "cache"
+    return template, [LintJob(template, ("us-east-1",))], tmp_path / "cache", calls
+
+
+def test_clean_templates_are_not_linted_again_until_they_change(counted_clean_lint):
+    template, jobs, cache, calls = counted_clean_lint
     assert lint_templates(jobs, cache_dir=cache) == []
     assert lint_templates(jobs, cache_dir=cache) == []
     assert len(calls) == 1, "an unchanged clean template was linted twice"
@@ -109,6 +115,27 @@ def test_clean_templates_are_not_linted_again_until_they_change(tmp_path, monkey
     assert len(calls) == 3, "other regions must not reuse the cached result"
     lint_templates(jobs, cache_dir=None)
     assert len(calls) == 4, "no cache means lint everything"
+
+
+def test_another_cfn_lint_version_lints_again(counted_clean_lint, monkeypatch):
+    _, jobs, cache, calls = counted_clean_lint
+    monkeypatch.setattr(lint_module, "cfn_lint_version", lambda: "1.0.0")
+    lint_templates(jobs, cache_dir=cache)
+    lint_templates(jobs, cache_dir=cache)
+    monkeypatch.setattr(lint_module, "cfn_lint_version", lambda: "1.0.1")
+    lint_templates(jobs, cache_dir=cache)
+    assert len(calls) == 2, "a cfn-lint upgrade must not trust what the old version passed"
+
+
+def test_the_cfn_lint_version_is_the_installed_one():
+    from importlib.metadata import version
+
+    assert lint_module.cfn_lint_version() == version("cfn-lint")
+
+
+def test_a_fully_cached_lint_starts_no_worker_processes(tmp_path, monkeypatch):
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: pytest.fail("workers"))
+    assert lint_module._run([]) == []
 
 
 def test_templates_with_findings_are_not_cached(tmp_path, monkeypatch):
@@ -125,7 +152,9 @@ def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path
     paths = []
     for index, kind in enumerate(["AWS::SNS::Topic", "AWS::SQS::Queue", "AWS::S3::Bucket"]):
         path = tmp_path / f"t{index}.json"
-        path.write_text(json.dumps({"Resources": {"R": {"Type": kind, "Properties": {"Bogus": 1}}}}))
+        path.write_text(
+            json.dumps({"Resources": {"R": {"Type": kind, "Properties": {"Bogus": 1}}}})
+        )
         paths.append(path)
     jobs = [LintJob(p, ("us-east-1",)) for p in paths]
     together = lint_templates(jobs)

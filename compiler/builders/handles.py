@@ -1,22 +1,27 @@
-"""Small typed handles that carry references from one builder to the next."""
+"""Small typed handles that carry references from one builder to the next.
+
+Immutable records here and elsewhere on the compile path are `typing.NamedTuple`s, not
+frozen dataclasses: a frozen `@dataclass` costs ~0.7 ms of import time per class (it
+exec()s generated methods), a NamedTuple ~0.1 ms, measured as `infra compile` start-up
+by benchmarks/compile_bench.py. Records that need `default_factory`, `__post_init__`,
+mutation or a `count`/`index` field stay dataclasses.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from troposphere import AWSHelperFn
 
 Reference = AWSHelperFn
 
 
-@dataclass(frozen=True)
-class KeyHandle:
+class KeyHandle(NamedTuple):
     key_arn: Reference
     key_id: Reference
 
 
-@dataclass(frozen=True)
-class NetworkHandle:
+class NetworkHandle(NamedTuple):
     vpc_id: Reference
     public_subnet_ids: list[Reference]
     private_subnet_ids: list[Reference]
@@ -25,42 +30,36 @@ class NetworkHandle:
     flow_log_group_name: Reference  # VPC flow logs, default format
 
 
-@dataclass(frozen=True)
-class SecurityGroupsHandle:
+class SecurityGroupsHandle(NamedTuple):
     load_balancer: Reference
     app: Reference
     database: Reference
 
 
-@dataclass(frozen=True)
-class BucketRef:
+class BucketRef(NamedTuple):
     short_name: str
     name: Reference
     arn: Reference
 
 
-@dataclass(frozen=True)
-class StorageHandle:
+class StorageHandle(NamedTuple):
     buckets: list[BucketRef]  # the spec's application buckets
     logs: BucketRef  # the region's access-log bucket (S3-managed encryption, see storage)
     logs_policy_id: str  # writers must wait for this policy: delivery is checked on creation
     patching_log_prefix: str  # key prefix in `logs` where patching output goes
 
 
-@dataclass(frozen=True)
-class HostedZoneHandle:
+class HostedZoneHandle(NamedTuple):
     hosted_zone_id: Reference  # Ref to the regional template's hosted zone parameter
     parameter_name: str  # that parameter: the deploy manifest says where its value comes from
     given_in_spec: bool  # True: dns.hosted_zone_id (the default); False: the global stack's zone
 
 
-@dataclass(frozen=True)
-class CertificateHandle:
+class CertificateHandle(NamedTuple):
     certificate_arn: Reference | str  # the HTTPS listener's certificate in this region
 
 
-@dataclass(frozen=True)
-class LoadBalancerHandle:
+class LoadBalancerHandle(NamedTuple):
     arn: Reference
     full_name: Reference
     dns_name: Reference
@@ -69,71 +68,60 @@ class LoadBalancerHandle:
     target_group_full_name: Reference
 
 
-@dataclass(frozen=True)
-class DnsHandle:
+class DnsHandle(NamedTuple):
     health_check_id: Reference  # Route 53's view of this region's ALB
     record_name: str  # the alias record's name, the same in every region
 
 
-@dataclass(frozen=True)
-class ComputeHandle:
+class ComputeHandle(NamedTuple):
     auto_scaling_group_name: Reference
     instance_role_name: Reference
     patch_group: str  # the instances' PatchGroup tag, which selects their patch baseline
 
 
-@dataclass(frozen=True)
-class DatabaseHandle:
+class DatabaseHandle(NamedTuple):
     instance_id: Reference
     endpoint_address: Reference
 
 
-@dataclass(frozen=True)
-class WafHandle:
+class WafHandle(NamedTuple):
     web_acl_arn: Reference
     web_acl_name: str  # the `WebACL` dimension of the AWS/WAFV2 metrics
     log_group_name: Reference
 
 
-@dataclass(frozen=True)
-class NotificationsHandle:
+class NotificationsHandle(NamedTuple):
     alarm_topic_arn: Reference  # the region's SNS topic every alarm notifies
 
 
-@dataclass(frozen=True)
-class ChangeEventsHandle:
+class ChangeEventsHandle(NamedTuple):
     topic_arn: Reference  # the region's SNS topic of infrastructure changes (notifications.slack)
 
 
-@dataclass(frozen=True)
-class PatchingHandle:
+class PatchingHandle(NamedTuple):
     maintenance_window_id: Reference
     patch_baseline_id: Reference
 
 
-@dataclass(frozen=True)
-class ScheduledTaskRef:
+class ScheduledTaskRef(NamedTuple):
     name: str  # the spec's task name
     function_name: str  # physical name; its log group is /aws/lambda/<function_name>
     function_arn: Reference
     dead_letter_queue_name: Reference  # alarm on its depth: a task that failed every retry
 
 
-@dataclass(frozen=True)
-class ScheduledTasksHandle:
+class ScheduledTasksHandle(NamedTuple):
     tasks: list[ScheduledTaskRef]
 
 
-@dataclass(frozen=True)
-class PublicZoneHandle:
+class PublicZoneHandle(NamedTuple):
     """The global stack's view of the site's public hosted zone."""
 
     hosted_zone_id: Reference | str  # the zone created here, or dns.hosted_zone_id
     created: bool  # True: the global stack owns the zone and outputs its ID
 
 
-@dataclass(frozen=True)
-class AuditHandle:
+class AuditHandle(NamedTuple):
     access_logs: BucketRef  # the global stack's access-log bucket (S3-managed encryption)
     access_logs_policy_id: str  # buckets logging there wait for it: S3 checks on creation
     access_log_prefix: str  # key prefix under which other global buckets log
@@ -141,8 +129,7 @@ class AuditHandle:
     protected_arns: list[Reference]  # trail, its bucket and key: no deploy role may touch them
 
 
-@dataclass(frozen=True)
-class AccessHandle:
+class AccessHandle(NamedTuple):
     management_role_arn: Reference
     execution_role_arn: Reference  # CloudFormation deploys the project's stacks as this role
     template_bucket_name: Reference  # `aws cloudformation deploy --s3-bucket` for large templates

@@ -7,8 +7,7 @@ from that list, so the dashboard always shows what the alarms judge.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from troposphere import AWSHelperFn, Ref, Sub, cloudwatch, iam, logs, ssm
 
@@ -101,8 +100,7 @@ def agent_document(parameter_name: str) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class Watch:
+class Watch(NamedTuple):
     """One alarm: a metric, how it is summarised, and when it is bad."""
 
     key: str  # names the alarm, e.g. "database free storage"

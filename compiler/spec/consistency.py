@@ -120,7 +120,10 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
             )
         seen.setdefault(bucket.name, index)
         if bucket.name in RESERVED_BUCKET_NAMES:
-            yield path, f"'{bucket.name}' is the name of {RESERVED_BUCKET_NAMES[bucket.name]}; choose another"
+            yield (
+                path,
+                f"'{bucket.name}' is the name of {RESERVED_BUCKET_NAMES[bucket.name]}; choose another",
+            )
         length = (
             len(spec.project) + len(spec.environment) + len(bucket.name) + 12 + longest_region + 4
         )
