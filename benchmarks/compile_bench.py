@@ -12,11 +12,15 @@ Rows:
   floor-gc         the same, with the garbage-collector threshold `infra` uses
   imports          only the imports compile --no-lint needs from its libraries
                    (click, pydantic, PyYAML, orjson, troposphere): floor_imports.py
-  compile-no-lint  infra compile --no-lint on the example
+  compile-no-lint  infra compile --no-lint --no-cache on the example (a full compile)
   validate         infra validate on the example
-  compile-lint     infra compile with cfn-lint, cache off (--no-cache)
-  recompile-cached infra compile with lint on, nothing changed since the last run
-  regions-N        infra compile --no-lint on a generated spec with N regions
+  compile-lint     infra compile with cfn-lint, caches off (--no-cache)
+  recompile-lint-cached
+                   infra compile with lint on, nothing changed, the compile cache
+                   cleared: compiles in full, the lint cache skips cfn-lint
+  recompile-cached infra compile with lint on, nothing changed: the compile cache
+                   finds inputs, compiler and output as the last compile left them
+  regions-N        infra compile --no-lint --no-cache on a generated spec with N regions
 """
 
 from __future__ import annotations
@@ -69,19 +73,29 @@ def run_once(argv: list[str], cwd: Path, env: dict) -> tuple[float, int]:
 
 def display(argv: list[str]) -> str:
     return " ".join(
-        Path(a).name if a in (INFRA, PYTHON) else "-c '...'" if a == FLOOR_WITH_GC else a
-        for a in argv
+        Path(a).name if a in (INFRA, PYTHON) else "'...'" if a == FLOOR_WITH_GC else a for a in argv
     )
 
 
-def measure(commands: dict[str, list[str]], runs: int, cwd: Path, env: dict) -> list[dict]:
+def measure(
+    commands: dict[str, list[str]],
+    runs: int,
+    cwd: Path,
+    env: dict,
+    before: dict | None = None,
+    envs: dict | None = None,
+) -> list[dict]:
     """Run every command once per round, `runs` rounds: interleaved, so a change in the
-    machine's load during the run touches every row alike, and ratios stay fair."""
+    machine's load during the run touches every row alike, and ratios stay fair.
+    `before[name]`, if given, runs (untimed) before each run of that command;
+    `envs[name]` replaces `env` for that command."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     peaks: dict[str, list[int]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, argv in commands.items():
-            elapsed, peak = run_once(argv, cwd, env)
+            if before and name in before:
+                before[name]()
+            elapsed, peak = run_once(argv, cwd, (envs or {}).get(name, env))
             times[name].append(elapsed)
             peaks[name].append(peak)
     return [
@@ -135,26 +149,33 @@ def main() -> None:
     run_once([INFRA, "compile", "--no-lint", str(example), "-o", str(out)], REPO, env)
 
     floor_script = str(REPO / "benchmarks" / "floor_troposphere.py")
+    # --no-cache: these rows measure compiling, not finding that nothing changed.
+    no_lint = [INFRA, "compile", "--no-lint", "--no-cache"]
     fast = {
         "floor": [PYTHON, floor_script, str(out), str(work / "floor")],
         "floor-gc": [PYTHON, "-c", FLOOR_WITH_GC, floor_script, str(out), str(work / "fgc")],
         "imports": [PYTHON, str(REPO / "benchmarks" / "floor_imports.py")],
-        "compile-no-lint": [INFRA, "compile", "--no-lint", str(example), "-o", str(work / "o1")],
+        "compile-no-lint": [*no_lint, str(example), "-o", str(work / "o1")],
         "validate": [INFRA, "validate", str(example)],
+        "recompile-lint-cached": [INFRA, "compile", str(example), "-o", str(work / "o4")],
         "recompile-cached": [INFRA, "compile", str(example), "-o", str(work / "o3")],
     }
     for count in REGION_COUNTS:
         spec = work / f"regions-{count}.yaml"
         spec.write_text(generated_spec(count))
-        fast[f"regions-{count}"] = [
-            INFRA, "compile", "--no-lint", str(spec), "-o", str(work / f"r{count}")
-        ]  # fmt: skip
-    # The lint cache must know the example's templates before recompile-cached is timed.
+        fast[f"regions-{count}"] = [*no_lint, str(spec), "-o", str(work / f"r{count}")]
+    # Both caches must know the example before the recompile rows are timed. The
+    # lint-cached row has a cache directory of its own, whose compile half is cleared
+    # before each run.
+    lint_only = {"recompile-lint-cached": {**env, "XDG_CACHE_HOME": str(work / "cache-lint")}}
     run_once(fast["recompile-cached"], REPO, env)
-    rows = measure(fast, args.runs, REPO, env)
+    run_once(fast["recompile-lint-cached"], REPO, lint_only["recompile-lint-cached"])
+    compiles = work / "cache-lint" / "infra-compiler" / "compile"
+    forget = {"recompile-lint-cached": lambda: shutil.rmtree(compiles, ignore_errors=True)}
+    rows = measure(fast, args.runs, REPO, env, before=forget, envs=lint_only)
     lint_command = [INFRA, "compile", "--no-cache", str(example), "-o", str(work / "o2")]
     (lint_row,) = measure({"compile-lint": lint_command}, args.lint_runs, REPO, env)
-    rows.insert([row["name"] for row in rows].index("recompile-cached"), lint_row)
+    rows.insert([row["name"] for row in rows].index("recompile-lint-cached"), lint_row)
 
     by_name = {row["name"]: row for row in rows}
     floor = by_name["floor"]["median_s"]
@@ -173,12 +194,12 @@ def main() -> None:
     }
     print(f"machine: {machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']}")
     print(
-        f"{'row':<18}{'median s':>10}{'min s':>8}{'peak MiB':>10}{'x floor':>9}{'x 2-reg':>9}  command"
+        f"{'row':<23}{'median s':>10}{'min s':>8}{'peak MiB':>10}{'x floor':>9}{'x 2-reg':>9}  command"
     )
     for row in rows:
         x2 = f"{row['x_2_regions']:.2f}" if row["x_2_regions"] is not None else "-"
         print(
-            f"{row['name']:<18}{row['median_s']:>10.3f}{row['min_s']:>8.3f}{row['peak_mib']:>10.1f}{row['x_floor']:>9.2f}{x2:>9}  {row['command']}"
+            f"{row['name']:<23}{row['median_s']:>10.3f}{row['min_s']:>8.3f}{row['peak_mib']:>10.1f}{row['x_floor']:>9.2f}{x2:>9}  {row['command']}"
         )
     args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
     print(f"wrote {args.json}")

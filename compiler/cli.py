@@ -68,7 +68,7 @@ def validate(spec: Path, environment: str | None) -> None:
 @click.option("--lint/--no-lint", default=True, help="Run cfn-lint on the written templates.")
 @click.option(
     "--no-cache", "no_cache", is_flag=True,
-    help="Lint every template, even those unchanged since they last linted clean.",
+    help="Compile and lint everything, even when nothing changed since the last compile.",
 )  # fmt: skip
 @click.option(
     "-q", "--quiet", is_flag=True, help="Print only problems: spec errors, lint findings."
@@ -81,12 +81,33 @@ def compile_command(
     no_cache: bool,
     quiet: bool,
 ) -> None:
-    """Compile SPEC into CloudFormation templates under OUTPUT."""
-    from compiler.summary import next_step, stack_rows, table_lines
+    """Compile SPEC into CloudFormation templates under OUTPUT.
 
+    When the spec, its task sources, the compiler and the output directory are all as
+    the last compile left them, nothing is rebuilt: the output is already what this
+    compile would write."""
+    from compiler.summary import next_step, stack_rows, table_lines, unchanged_rows
+
+    unchanged = None if no_cache else pipeline.unchanged_compile(
+        spec, output, environment=environment, lint=lint
+    )  # fmt: skip
+    if unchanged:
+        rows = unchanged_rows(unchanged.stacks, linted=lint)
+        if not quiet:
+            for line in table_lines(rows):
+                click.echo(line)
+            if lint:
+                click.echo(f"cfn-lint: {len(rows)} templates, no findings")
+            click.echo(next_step(rows, [], unchanged.out_dir))
+        return
     try:
         result = pipeline.compile_spec(
-            spec, output, environment=environment, lint=lint, lint_cache=not no_cache
+            spec,
+            output,
+            environment=environment,
+            lint=lint,
+            lint_cache=not no_cache,
+            remember=not no_cache,
         )
     except SpecError as error:
         _report_spec_error(error)

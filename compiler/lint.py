@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from compiler.caches import cache_root
+
 # Rules we switch off, each with the reason. Empty: every template lints clean with
 # cfn-lint's defaults, and a new finding should fail the build rather than hide here.
 IGNORED_RULES: dict[str, str] = {}
@@ -65,8 +67,7 @@ class LintJob:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "infra-compiler" / "lint"
+    return cache_root() / "lint"
 
 
 @functools.cache

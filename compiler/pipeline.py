@@ -10,20 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from compiler import environments
-from compiler.load import load_spec_file
-from compiler.spec import InfraSpec
-from compiler.write import write_output
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from compiler.assemble import StackTemplate
     from compiler.lint import LintFinding
     from compiler.render import RenderedFile
+    from compiler.spec import InfraSpec
 
-# Later stages are imported where they run: `infra validate` never needs troposphere
-# and the builders, nor `--no-lint` cfn-lint, and start-up time is what users feel most.
+# Stages are imported where they run: `infra validate` never needs troposphere and the
+# builders, nor `--no-lint` cfn-lint, nor an unchanged compile even pydantic; start-up
+# time is what users feel most.
 
 
 @dataclass
@@ -41,11 +38,17 @@ class CompileResult:
 
 def load_and_validate(spec_path: Path, environment: str | None = None) -> InfraSpec:
     """Stages 1-2 for the base or one environment; raises `SpecError` with every problem."""
+    from compiler import environments
+    from compiler.load import load_spec_file
+
     return environments.validate_environment(load_spec_file(spec_path), environment)
 
 
 def validate_every_environment(spec_path: Path) -> dict[str | None, InfraSpec]:
     """Stages 1-2 for the base (key None) and each of its environments, problems of all at once."""
+    from compiler import environments
+    from compiler.load import load_spec_file
+
     return environments.validate_every_environment(load_spec_file(spec_path))
 
 
@@ -59,6 +62,23 @@ def compile_in_memory(spec_path: Path, environment: str | None = None) -> Compil
     return CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec))
 
 
+class UnchangedCompile(NamedTuple):
+    out_dir: Path
+    stacks: list[dict]  # stack_name, template, resources, size: as `remember` recorded them
+
+
+def unchanged_compile(
+    spec_path: Path, out_dir: Path | None = None, *, environment: str | None = None, lint: bool
+) -> UnchangedCompile | None:
+    """What the last `compile_spec(..., remember=True)` with these arguments left, if
+    compiling again would write the same bytes (and with `lint`, they linted clean);
+    None when a compile is needed. See `compile_cache`."""
+    from compiler import compile_cache
+
+    found = compile_cache.unchanged(spec_path, environment, out_dir, lint=lint)
+    return UnchangedCompile(*found) if found else None
+
+
 def compile_spec(
     spec_path: Path,
     out_dir: Path | None = None,
@@ -66,11 +86,16 @@ def compile_spec(
     environment: str | None = None,
     lint: bool = True,
     lint_cache: bool = True,
+    remember: bool = False,
 ) -> CompileResult:
     """All stages. A spec error raises before anything is written. Without `out_dir`,
-    the environment's default directory (see `environments.output_dir`)."""
+    the environment's default directory (see `environments.output_dir`). With
+    `remember`, a later `unchanged_compile` with the same arguments can skip the work."""
+    from compiler import environments
     from compiler.summary import previous_output
+    from compiler.write import write_output
 
+    requested_out_dir = out_dir
     result = compile_in_memory(spec_path, environment)
     out_dir = result.out_dir = out_dir or environments.output_dir(result.spec, environment)
     result.previous = previous_output(out_dir, result.files)
@@ -88,7 +113,39 @@ def compile_spec(
             result.lint_cached = {s.path for s in result.stacks if out_dir / s.path in cached}
         result.lint_findings = lint_templates(jobs, cache_dir=cache_dir)
         result.linted = True
+    if remember:
+        _remember(spec_path, environment, requested_out_dir, result)
     return result
+
+
+def _remember(
+    spec_path: Path, environment: str | None, requested_out_dir: Path | None, result: CompileResult
+) -> None:
+    from compiler import compile_cache
+
+    sizes = {file.path: len(file.content) for file in result.files}
+    compile_cache.record(
+        spec_path,
+        environment,
+        requested_out_dir,
+        # Everything a compile reads: the spec, and the task sources named relative to it.
+        inputs=[
+            spec_path,
+            *(spec_path.parent / task.source for task in result.spec.scheduled_tasks),
+        ],
+        out_dir=result.out_dir,
+        written={file.path: file.content for file in result.files},
+        stacks=[
+            {
+                "stack_name": stack.stack_name,
+                "template": stack.path,
+                "resources": len(stack.template.resources),
+                "size": sizes[stack.path],
+            }
+            for stack in result.stacks
+        ],
+        linted_clean=result.linted and not result.lint_findings,
+    )
 
 
 def lint_regions(spec: InfraSpec, stack: StackTemplate) -> list[str]:

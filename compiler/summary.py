@@ -85,6 +85,22 @@ def stack_rows(result: CompileResult, out_dir: Path) -> list[StackRow]:
     return rows
 
 
+def unchanged_rows(stacks: list[dict], *, linted: bool) -> list[StackRow]:
+    """The rows of a compile that was skipped because nothing changed (`compile_cache`):
+    the stacks as the last compile recorded them; with lint, their clean result cached."""
+    return [
+        StackRow(
+            stack_name=stack["stack_name"],
+            template=stack["template"],
+            resources=stack["resources"],
+            size=stack["size"],
+            lint=lint_status(0, linted=linted, cached=True),
+            since_last="unchanged",
+        )
+        for stack in stacks
+    ]
+
+
 _COLOURS = {
     "clean": "green",
     "cached": "green",

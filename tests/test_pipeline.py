@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from compiler import lint as lint_module
-from compiler import pipeline
+from compiler import write
 from compiler.errors import SpecError
 from compiler.lint import LintFinding
 from compiler.pipeline import compile_in_memory, compile_spec, load_and_validate
@@ -92,7 +92,7 @@ def test_each_written_template_is_linted_for_its_regions(tmp_path, monkeypatch):
 def test_spec_error_is_raised_before_anything_is_written(tmp_path, monkeypatch):
     spec = tmp_path / "infra.yaml"
     spec.write_text("project: Storefront\n", encoding="utf-8")
-    monkeypatch.setattr(pipeline, "write_output", lambda *a: pytest.fail("wrote output"))
+    monkeypatch.setattr(write, "write_output", lambda *a: pytest.fail("wrote output"))
     with pytest.raises(SpecError) as error:
         compile_spec(spec, tmp_path / "out")
     assert len(error.value.problems) >= 2  # every problem at once, not the first only

@@ -1,0 +1,126 @@
+"""Skipping a compile that would change nothing.
+
+After a successful compile the pipeline records what it read and what it left behind:
+the hash of every input file (the spec, and the task sources the spec names), a
+fingerprint of the compiler (its own source files, the Python version and every
+installed package's name and version) and the hash of every file in the output
+directory. A later compile of the same spec path, environment and output directory is
+skipped when all of that still holds: output is deterministic, so the same inputs
+through the same compiler give the same bytes, and those bytes are still on disk. Any
+difference (an edited task source, an upgraded library, a template edited or a file
+added in the output directory) compiles as usual.
+
+The check reads a few hundred kilobytes and imports neither pydantic nor troposphere,
+which are most of a compile's start-up (README, "Speed"). `infra compile --no-cache`
+skips it; so does a compile through the Python API (`pipeline.compile_spec`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from compiler.caches import cache_root
+
+FORMAT_VERSION = 1
+COMPILER_DIR = Path(__file__).resolve().parent
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def compiler_fingerprint() -> str:
+    """Changes whenever the code that compiles could: our sources, Python, any package."""
+    digest = hashlib.sha256(f"{FORMAT_VERSION}\n{sys.version}\n".encode())
+    for path in sorted(COMPILER_DIR.rglob("*.py")):
+        digest.update(path.relative_to(COMPILER_DIR).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    # Installed distributions by name and version (the dist-info directory names), so an
+    # upgrade of troposphere, pydantic, cfn-lint or anything they use invalidates it.
+    distributions: set[str] = set()
+    for entry in sys.path:
+        try:
+            distributions.update(n for n in os.listdir(entry or ".") if n.endswith(".dist-info"))
+        except OSError:
+            continue
+    digest.update("\n".join(sorted(distributions)).encode())
+    return digest.hexdigest()
+
+
+def entry_path(spec_path: Path, environment: str | None, output: Path | None) -> Path:
+    """One entry per way of calling compile: the same spec with another -o is another."""
+    key = json.dumps(
+        [
+            str(spec_path.resolve()),
+            environment,
+            str(output.resolve()) if output else None,
+            os.getcwd(),  # the default output directory is relative to it
+        ]
+    )
+    return cache_root() / "compile" / f"{_sha256(key.encode())}.json"
+
+
+def files_under(directory: Path) -> dict[str, bytes]:
+    """Every file under `directory` by its path relative to it, with forward slashes."""
+    found = {}
+    for path in directory.rglob("*"):
+        if path.is_file():
+            found[path.relative_to(directory).as_posix()] = path.read_bytes()
+    return found
+
+
+def record(
+    spec_path: Path,
+    environment: str | None,
+    output: Path | None,
+    *,
+    inputs: Iterable[Path],
+    out_dir: Path,
+    written: dict[str, bytes],
+    stacks: list[dict],
+    linted_clean: bool,
+) -> None:
+    """Remember a successful compile. `written` is every file it left in `out_dir`."""
+    entry = {
+        "format": FORMAT_VERSION,
+        "fingerprint": compiler_fingerprint(),
+        "inputs": {str(path.resolve()): _sha256(path.read_bytes()) for path in inputs},
+        "out_dir": str(out_dir.resolve()),
+        "outputs": {path: _sha256(content) for path, content in sorted(written.items())},
+        "linted_clean": linted_clean,
+        "stacks": stacks,
+    }
+    target = entry_path(spec_path, environment, output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(entry, indent=1), encoding="utf-8")
+    os.replace(temporary, target)  # a reader sees the old entry or the new, never half
+
+
+def unchanged(
+    spec_path: Path, environment: str | None, output: Path | None, *, lint: bool
+) -> tuple[Path, list[dict]] | None:
+    """The output directory and its stacks (as `record` got them) when compiling again
+    would change nothing, and with `lint` the templates linted clean; else None."""
+    try:
+        entry = json.loads(entry_path(spec_path, environment, output).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if entry.get("format") != FORMAT_VERSION or (lint and not entry["linted_clean"]):
+        return None
+    for path, digest in entry["inputs"].items():
+        try:
+            if _sha256(Path(path).read_bytes()) != digest:
+                return None
+        except OSError:
+            return None
+    out_dir = Path(entry["out_dir"])
+    on_disk = {path: _sha256(content) for path, content in files_under(out_dir).items()}
+    if on_disk != entry["outputs"] or entry["fingerprint"] != compiler_fingerprint():
+        return None
+    return out_dir, entry["stacks"]
