@@ -17,6 +17,7 @@ skips it; so does a compile through the Python API (`pipeline.compile_spec`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -96,10 +97,16 @@ def record(
         "stacks": stacks,
     }
     target = entry_path(spec_path, environment, output)
-    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(entry, indent=1), encoding="utf-8")
-    os.replace(temporary, target)  # a reader sees the old entry or the new, never half
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(entry, indent=1), encoding="utf-8")
+        os.replace(temporary, target)  # a reader sees the old entry or the new, never half
+    except OSError:
+        # A cache that cannot be written (read-only home in CI, full disk) only means
+        # the next compile does the work again; the compile itself succeeded.
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def unchanged(
@@ -120,7 +127,10 @@ def unchanged(
         except OSError:
             return None
     out_dir = Path(entry["out_dir"])
-    on_disk = {path: _sha256(content) for path, content in files_under(out_dir).items()}
+    try:
+        on_disk = {path: _sha256(content) for path, content in files_under(out_dir).items()}
+    except OSError:
+        return None
     if on_disk != entry["outputs"] or entry["fingerprint"] != compiler_fingerprint():
         return None
     return out_dir, entry["stacks"]

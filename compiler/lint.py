@@ -102,8 +102,11 @@ def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> lis
     for job, job_findings in zip(pending, results, strict=True):
         findings += job_findings
         if cache_dir and not job_findings:
-            markers[job].parent.mkdir(parents=True, exist_ok=True)
-            markers[job].touch()
+            try:
+                markers[job].parent.mkdir(parents=True, exist_ok=True)
+                markers[job].touch()
+            except OSError:
+                pass  # an unwritable cache only means linting this template again next time
     return findings
 
 

@@ -183,3 +183,15 @@ def test_an_unchanged_compile_imports_neither_pydantic_nor_troposphere(project, 
     assert code in (0, None)
     assert "nothing changed since the last compile" in completed.stdout
     assert heavy == []
+
+
+def test_an_unwritable_cache_does_not_fail_the_compile(tmp_path, monkeypatch):
+    not_a_directory = tmp_path / "cache-is-a-file"
+    not_a_directory.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_directory))
+    monkeypatch.setattr(lint_module, "lint_template", lambda path, regions: [])
+    spec = copy_example(tmp_path / "project")
+    result = CliRunner().invoke(main, ["compile", str(spec), "-o", str(spec.parent / "out")])
+    assert result.exit_code == EXIT_OK, result.output
+    assert result.stdout.count(" clean ") == 4
+    assert recompiles(spec)  # nothing could be remembered
