@@ -1,14 +1,18 @@
 """Skipping a compile that would change nothing.
 
 After a successful compile the pipeline records what it read and what it left behind:
-the hash of every input file (the spec, and the task sources the spec names), a
-fingerprint of the compiler (its own source files, the Python version and every
-installed package's name and version) and the hash of every file in the output
-directory. A later compile of the same spec path, environment and output directory is
-skipped when all of that still holds: output is deterministic, so the same inputs
-through the same compiler give the same bytes, and those bytes are still on disk. Any
-difference (an edited task source, an upgraded library, a template edited or a file
-added in the output directory) compiles as usual.
+the hash of the bytes it read from every input file (the spec, and the task sources the
+spec names), a fingerprint of the compiler (its own source files, the Python version and
+every installed package's name and version) and the hash and executable bit of every
+file in the output directory. A later compile of the same spec path, environment and
+output directory is skipped when all of that still holds: output is deterministic, so
+the same inputs through the same compiler give the same bytes, and those bytes are
+still on disk. Any difference (an edited task source, an upgraded library, a template
+edited or a file added in the output directory) compiles as usual.
+
+Inputs are hashed as the compile read them, not re-read afterwards, so a file saved
+while a compile runs is never taken for compiled; paths are absolute but not resolved,
+so a symbolic link pointed elsewhere is followed afresh.
 
 The check reads a few hundred kilobytes and imports neither pydantic nor troposphere,
 which are most of a compile's start-up (README, "Speed"). `infra compile --no-cache`
@@ -29,6 +33,7 @@ from compiler.caches import cache_root
 
 FORMAT_VERSION = 1
 COMPILER_DIR = Path(__file__).resolve().parent
+METADATA = (".dist-info", ".egg-info", ".egg-link")  # how installers mark a package
 
 
 def _sha256(content: bytes) -> str:
@@ -41,12 +46,14 @@ def compiler_fingerprint() -> str:
     for path in sorted(COMPILER_DIR.rglob("*.py")):
         digest.update(path.relative_to(COMPILER_DIR).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
-    # Installed distributions by name and version (the dist-info directory names), so an
-    # upgrade of troposphere, pydantic, cfn-lint or anything they use invalidates it.
+    # Installed distributions by name and version (their metadata directories), so an
+    # upgrade of troposphere, pydantic, cfn-lint or anything they use invalidates it. A
+    # package changed in place at the same version (an editable checkout of a library,
+    # `cfn-lint --update-specs`) is not seen: `--no-cache` is for that.
     distributions: set[str] = set()
     for entry in sys.path:
         try:
-            distributions.update(n for n in os.listdir(entry or ".") if n.endswith(".dist-info"))
+            distributions.update(n for n in os.listdir(entry or ".") if n.endswith(METADATA))
         except OSError:
             continue
     digest.update("\n".join(sorted(distributions)).encode())
@@ -54,24 +61,34 @@ def compiler_fingerprint() -> str:
 
 
 def entry_path(spec_path: Path, environment: str | None, output: Path | None) -> Path:
-    """One entry per way of calling compile: the same spec with another -o is another."""
+    """One entry per way of calling compile: the same spec with another -o is another.
+    Paths are absolute but not resolved: task sources are found next to the spec path
+    as given, so two links to one spec in different directories are different specs."""
     key = json.dumps(
         [
-            str(spec_path.resolve()),
+            str(spec_path.absolute()),
             environment,
-            str(output.resolve()) if output else None,
+            str(output.absolute()) if output else None,
             os.getcwd(),  # the default output directory is relative to it
         ]
     )
     return cache_root() / "compile" / f"{_sha256(key.encode())}.json"
 
 
-def files_under(directory: Path) -> dict[str, bytes]:
-    """Every file under `directory` by its path relative to it, with forward slashes."""
+def file_state(content: bytes, executable: bool) -> str:
+    """What must match for a file to count as unchanged: its bytes and its mode bit."""
+    return _sha256(content) + (" executable" if executable else "")
+
+
+def states_under(directory: Path) -> dict[str, str]:
+    """`file_state` of every file under `directory`, by relative path with forward slashes."""
     found = {}
     for path in directory.rglob("*"):
         if path.is_file():
-            found[path.relative_to(directory).as_posix()] = path.read_bytes()
+            executable = bool(path.stat().st_mode & 0o111)
+            found[path.relative_to(directory).as_posix()] = file_state(
+                path.read_bytes(), executable
+            )
     return found
 
 
@@ -80,19 +97,21 @@ def record(
     environment: str | None,
     output: Path | None,
     *,
-    inputs: Iterable[Path],
+    read: dict[str, str],
     out_dir: Path,
-    written: dict[str, bytes],
+    written: Iterable[tuple[str, bytes, bool]],
     stacks: list[dict],
     linted_clean: bool,
 ) -> None:
-    """Remember a successful compile. `written` is every file it left in `out_dir`."""
+    """Remember a successful compile. `read` is every file it read (absolute path ->
+    SHA-256 of the bytes read, so an edit made while it ran is not taken for compiled);
+    `written` every file it left in `out_dir`: relative path, bytes, executable."""
     entry = {
         "format": FORMAT_VERSION,
         "fingerprint": compiler_fingerprint(),
-        "inputs": {str(path.resolve()): _sha256(path.read_bytes()) for path in inputs},
-        "out_dir": str(out_dir.resolve()),
-        "outputs": {path: _sha256(content) for path, content in sorted(written.items())},
+        "inputs": dict(sorted(read.items())),
+        "out_dir": str(out_dir.absolute()),
+        "outputs": {path: file_state(content, x) for path, content, x in sorted(written)},
         "linted_clean": linted_clean,
         "stacks": stacks,
     }
@@ -128,7 +147,7 @@ def unchanged(
             return None
     out_dir = Path(entry["out_dir"])
     try:
-        on_disk = {path: _sha256(content) for path, content in files_under(out_dir).items()}
+        on_disk = states_under(out_dir)
     except OSError:
         return None
     if on_disk != entry["outputs"] or entry["fingerprint"] != compiler_fingerprint():

@@ -8,6 +8,7 @@ and alias expansion is bounded (a "billion laughs" document cannot exhaust memor
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,6 +38,9 @@ class LoadedSpec:
     data: Any
     value_positions: dict[SpecPath, Position] = field(default_factory=dict)
     key_positions: dict[SpecPath, Position] = field(default_factory=dict)
+    # SHA-256 of the bytes parsed, when they came from a file (`load_spec_file`): the
+    # compile cache must remember what was compiled, not what the file holds later.
+    sha256: str = ""
 
     def position_of(self, path: SpecPath, *, key: bool = False) -> Position:
         """The position of the value at `path`, or of its nearest written ancestor."""
@@ -349,4 +353,6 @@ def load_spec_file(path: Path) -> LoadedSpec:
         raise SpecError(
             [SpecProblem(str(path), 1, 1, (), f"cannot read the spec: {exc.strerror}")]
         ) from None
-    return load_spec_text(raw, str(path))
+    loaded = load_spec_text(raw, str(path))
+    loaded.sha256 = hashlib.sha256(raw).hexdigest()
+    return loaded

@@ -9,6 +9,7 @@ config pipeline reads as render -> parse -> validate -> load.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -34,6 +35,9 @@ class CompileResult:
     previous: dict[str, bytes | None] = field(default_factory=dict)
     lint_cached: set[str] = field(default_factory=set)  # stack paths the lint cache vouched for
     out_dir: Path | None = None  # where compile_spec wrote
+    # Every file the compile read, by absolute path as named (symlinks not resolved), with
+    # the SHA-256 of the bytes it read: what `compile_cache` checks a later compile against.
+    read: dict[str, str] = field(default_factory=dict)
 
 
 def load_and_validate(spec_path: Path, environment: str | None = None) -> InfraSpec:
@@ -54,12 +58,21 @@ def validate_every_environment(spec_path: Path) -> dict[str | None, InfraSpec]:
 
 def compile_in_memory(spec_path: Path, environment: str | None = None) -> CompileResult:
     """Stages 1-4: everything but touching the output directory."""
+    from compiler import environments
     from compiler.assemble import assemble
+    from compiler.load import load_spec_file
     from compiler.render import render
 
-    spec = load_and_validate(spec_path, environment)
+    loaded = load_spec_file(spec_path)
+    spec = environments.validate_environment(loaded, environment)
     stacks = assemble(spec)
-    return CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec))
+    result = CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec))
+    # The spec and the task sources it names (read relative to it, see spec.scheduled_tasks).
+    result.read[str(spec_path.absolute())] = loaded.sha256
+    for task in spec.scheduled_tasks:
+        code = task.source.code.encode("utf-8")  # decoded strictly: the same bytes
+        result.read[str((spec_path.parent / task.source).absolute())] = sha256(code).hexdigest()
+    return result
 
 
 class UnchangedCompile(NamedTuple):
@@ -128,13 +141,9 @@ def _remember(
         spec_path,
         environment,
         requested_out_dir,
-        # Everything a compile reads: the spec, and the task sources named relative to it.
-        inputs=[
-            spec_path,
-            *(spec_path.parent / task.source for task in result.spec.scheduled_tasks),
-        ],
+        read=result.read,
         out_dir=result.out_dir,
-        written={file.path: file.content for file in result.files},
+        written=[(file.path, file.content, file.executable) for file in result.files],
         stacks=[
             {
                 "stack_name": stack.stack_name,

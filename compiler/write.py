@@ -73,8 +73,11 @@ def _process_alive(pid_text: str) -> bool:
 
 
 def write_output(files: list[RenderedFile], out_dir: Path) -> None:
-    """Make `out_dir` hold exactly `files`, all at once."""
+    """Make `out_dir` hold exactly `files`, all at once. When `out_dir` is a symbolic
+    link, the directory it points to is replaced and the link is kept."""
     out_dir = out_dir.absolute()
+    if out_dir.is_symlink():
+        out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out_dir)
     staging = out_dir.parent / f".{out_dir.name}.new-{os.getpid()}"

@@ -16,10 +16,12 @@ from click.testing import CliRunner
 
 from compiler import compile_cache, pipeline
 from compiler import lint as lint_module
+from compiler import write as write_module
 from compiler.cli import EXIT_LINT, EXIT_OK, main
 from compiler.lint import LintFinding
 from tests.builders.example import copy_example
 from tests.test_cli import written
+from tests.test_environments import with_environments
 
 
 @pytest.fixture
@@ -65,15 +67,22 @@ def test_an_unchanged_compile_is_skipped_and_says_so(project, no_pipeline):
     assert "skipped" in result.stdout  # --no-lint
 
 
-def recompiles(spec: Path, *args: str) -> bool:
-    """True when `infra compile --no-lint` had to run the pipeline."""
+def recompiles(spec: Path, *args: str, out: Path | None = None) -> bool:
+    """True when `infra compile --no-lint` had to run the pipeline; False only when it
+    cleanly reported that nothing changed (a crash in the check is a failure)."""
     compiled: list[str] = []
+    out = out or spec.parent / "out"
     with pytest.MonkeyPatch.context() as patch:
         refuse_to_compile(patch, compiled)
-        CliRunner().invoke(
-            main, ["compile", "--no-lint", str(spec), "-o", str(spec.parent / "out"), *args]
+        result = CliRunner().invoke(
+            main, ["compile", "--no-lint", str(spec), "-o", str(out), *args]
         )
-    return bool(compiled)
+    if compiled:
+        assert result.exit_code == 99, result.output
+        return True
+    assert result.exit_code == EXIT_OK, result.output
+    assert "nothing changed since the last compile" in result.stdout
+    return False
 
 
 def test_an_edited_spec_compiles(project):
@@ -115,6 +124,66 @@ def test_no_cache_other_output_and_other_environment_compile(project):
     )
     assert result.exit_code == EXIT_OK
     assert "new" in result.stdout
+
+
+def test_each_environment_is_remembered_on_its_own(tmp_path):
+    spec = copy_example(tmp_path / "project", with_environments())
+    out = spec.parent / "out"
+    compile_once(spec, "--env", "staging")
+    assert not recompiles(spec, "--env", "staging", out=out)
+    assert recompiles(spec, out=out)  # the base was never compiled into `out`
+
+
+def test_a_task_source_symlink_pointed_elsewhere_compiles(project):
+    tasks = project.parent / "tasks"
+    source = tasks / "bucket_report.py"
+    (tasks / "v1.py").write_bytes(source.read_bytes())
+    (tasks / "v2.py").write_bytes(source.read_bytes() + b"\n# v2\n")
+    source.unlink()
+    source.symlink_to("v1.py")
+    compile_once(project)
+    assert not recompiles(project)
+    source.unlink()
+    source.symlink_to("v2.py")
+    assert recompiles(project)
+
+
+def test_two_links_to_one_spec_are_two_specs(tmp_path):
+    """Task sources are read next to the spec path as given, not next to its target."""
+    shared = copy_example(tmp_path / "shared")
+    out = tmp_path / "out"
+    for name, marker in (("a", b""), ("b", b"\n# b\n")):
+        folder = tmp_path / name
+        (folder / "tasks").mkdir(parents=True)
+        task = shared.parent / "tasks" / "bucket_report.py"
+        (folder / "tasks" / "bucket_report.py").write_bytes(task.read_bytes() + marker)
+        (folder / "infra.yaml").symlink_to(shared)
+    compile_once(tmp_path / "a" / "infra.yaml", "-o", str(out))
+    assert recompiles(tmp_path / "b" / "infra.yaml", out=out)
+
+
+def test_an_edit_made_while_compiling_is_not_taken_for_compiled(project, monkeypatch):
+    source = project.parent / "tasks" / "bucket_report.py"
+    real_write = write_module.write_output
+
+    def write_then_edit(files, out_dir):
+        real_write(files, out_dir)
+        source.write_text(source.read_text(encoding="utf-8") + "\n# saved mid-compile\n")
+
+    monkeypatch.setattr(write_module, "write_output", write_then_edit)
+    project.write_text(project.read_text(encoding="utf-8") + "# so that it compiles\n")
+    compile_once(project)  # reads the task source, writes, and then the edit lands
+    monkeypatch.undo()
+    assert recompiles(project)  # the edit was never compiled
+
+
+def test_an_output_file_that_lost_its_executable_bit_compiles(project):
+    script = project.parent / "out" / "deploy.sh"
+    assert script.stat().st_mode & 0o111
+    script.chmod(0o644)
+    assert recompiles(project)
+    compile_once(project)
+    assert script.stat().st_mode & 0o111
 
 
 def test_a_no_lint_compile_does_not_vouch_for_lint(project, no_pipeline):

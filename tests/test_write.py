@@ -119,6 +119,23 @@ def snapshot_of(**contents: str) -> dict[str, str]:
     return {path: hashlib.sha256(text.encode()).hexdigest() for path, text in contents.items()}
 
 
+@pytest.mark.parametrize("atomic_exchange", [True, False])
+def test_a_symlinked_output_keeps_its_link_and_replaces_its_target(
+    tmp_path, monkeypatch, atomic_exchange
+):
+    if not atomic_exchange:
+        monkeypatch.setattr(write, "_exchange", lambda a, b: False)
+    target = tmp_path / "elsewhere" / "templates"
+    target.mkdir(parents=True)
+    link = tmp_path / "templates_out"
+    link.symlink_to(target, target_is_directory=True)
+    write_output(files(a="1", stale="x"), link)
+    write_output(files(a="2", b="3"), link)
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert snapshot(target) == snapshot_of(a="2", b="3")
+    assert siblings(target) == []
+
+
 def test_leftovers_of_a_killed_run_are_cleaned(tmp_path):
     out = tmp_path / "out"
     write_output(files(a="1"), out)
