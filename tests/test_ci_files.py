@@ -63,6 +63,12 @@ def test_example_workflow_compiles_diffs_and_lints():
     steps = job["steps"]
     uses = [step.get("uses", "") for step in steps]
     assert uses[0].startswith("actions/checkout@")
+    (cache,) = [step for step in steps if step.get("uses", "").startswith("actions/cache@")]
+    assert cache["with"]["path"] == "~/.cache/infra-compiler"  # compiler.caches.cache_root
+    # A new key per commit, restored from the newest earlier one: the cache keeps growing
+    # with what linted clean instead of freezing at the first run's contents.
+    assert "${{ github.sha }}" in cache["with"]["key"]
+    assert cache["with"]["key"].startswith(cache["with"]["restore-keys"])
     (python,) = [step for step in steps if step.get("uses", "").startswith("actions/setup-python@")]
     assert python["with"]["python-version"] == "3.11"
     runs = [step["run"] for step in steps if "run" in step]
