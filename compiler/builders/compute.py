@@ -15,6 +15,7 @@ from compiler.builders.handles import (
     SecurityGroupsHandle,
     StorageHandle,
 )
+from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -25,15 +26,6 @@ MANAGED_POLICIES = (
     "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
     "arn:${AWS::Partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
 )
-
-
-def assume_role_policy(service: str) -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-        ],
-    }
 
 
 def bucket_read_policy(storage: StorageHandle, key: KeyHandle) -> dict | None:
@@ -91,7 +83,7 @@ def build_compute(
     role = purpose(
         iam.Role(
             "InstanceRole",
-            AssumeRolePolicyDocument=assume_role_policy("ec2.amazonaws.com"),
+            AssumeRolePolicyDocument=service_trust_policy("ec2.amazonaws.com"),
             ManagedPolicyArns=[Sub(arn) for arn in MANAGED_POLICIES],
             Policies=policies,
         ),

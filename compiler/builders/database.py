@@ -7,6 +7,7 @@ from troposphere import GetAtt, Output, Ref, Sub, iam, rds
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import DatabaseHandle, KeyHandle, NetworkHandle, SecurityGroupsHandle
+from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -27,17 +28,9 @@ def monitoring_role() -> iam.Role:
     return purpose(
         iam.Role(
             "DatabaseMonitoringRole",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
-                    }
-                ],
-            },
+            AssumeRolePolicyDocument=service_trust_policy(
+                "monitoring.rds.amazonaws.com", this_account_only=True
+            ),
             ManagedPolicyArns=[Sub(ENHANCED_MONITORING_POLICY)],
         ),
         "Lets RDS enhanced monitoring publish the database host's OS metrics",

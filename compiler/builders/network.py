@@ -7,6 +7,7 @@ from troposphere import GetAtt, Ref, ec2, iam, logs
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import KeyHandle, NetworkHandle
+from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -149,17 +150,9 @@ def _flow_logs(spec: InfraSpec, vpc: ec2.VPC, key: KeyHandle) -> list:
     role = purpose(
         iam.Role(
             "FlowLogsRole",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
-                    }
-                ],
-            },
+            AssumeRolePolicyDocument=service_trust_policy(
+                "vpc-flow-logs.amazonaws.com", this_account_only=True
+            ),
             Policies=[
                 iam.Policy(
                     PolicyName="write-flow-logs",

@@ -16,6 +16,7 @@ from troposphere import GetAtt, Ref, Sub, iam, ssm
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import ComputeHandle, PatchingHandle, StorageHandle
+from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 from compiler.spec.patching import PatchingSpec
@@ -173,16 +174,7 @@ def build_patching(
     role = purpose(
         iam.Role(
             "PatchingWindowRole",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ssm.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            AssumeRolePolicyDocument=service_trust_policy("ssm.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="run-patch-baseline-on-web-instances",

@@ -21,6 +21,7 @@ from compiler.builders.handles import (
     StorageHandle,
 )
 from compiler.builders.lambda_permissions import vpc_function_statements
+from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 from compiler.spec.scheduled_tasks import BUCKETS_VARIABLE, ScheduledTaskSpec
@@ -146,16 +147,7 @@ def build_task(
     role = purpose(
         iam.Role(
             naming.logical_id(task.name, "task", "role"),
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            AssumeRolePolicyDocument=service_trust_policy("lambda.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="scheduled-task",

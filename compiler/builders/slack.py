@@ -27,6 +27,7 @@ from compiler.builders.handles import (
     NotificationsHandle,
 )
 from compiler.builders.lambda_permissions import vpc_function_statements
+from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.functions import SLACK_WEBHOOK_SOURCE
 from compiler.spec import InfraSpec
@@ -122,16 +123,7 @@ def build_slack_channel(spec: InfraSpec) -> Built[None]:
     role = purpose(
         iam.Role(
             "ChatbotChannelRole",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "chatbot.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            AssumeRolePolicyDocument=service_trust_policy("chatbot.amazonaws.com"),
             ManagedPolicyArns=[Ref(policy)],
         ),
         "Identity AWS Chatbot uses for the channel: reads this project's alarms",
@@ -272,16 +264,7 @@ def webhook_function(
     role = purpose(
         iam.Role(
             naming.logical_id(FUNCTION_ID, "role"),
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            AssumeRolePolicyDocument=service_trust_policy("lambda.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="slack-notifier",
