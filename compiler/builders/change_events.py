@@ -27,6 +27,7 @@ from troposphere import Equals, Ref, Sub, events, sns
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import ChangeEventsHandle, KeyHandle
+from compiler.builders.topics import encrypted_topic
 from compiler.context import IAM_EVENTS_REGION, RegionContext
 from compiler.spec import InfraSpec
 
@@ -176,7 +177,7 @@ def iam_transformer() -> events.InputTransformer:
     )
 
 
-def topic_policy(spec: InfraSpec, topic_arn) -> dict:
+def change_rules_publish(spec: InfraSpec, topic_arn) -> dict:
     rule_arns = [
         Sub(
             "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}"
@@ -184,31 +185,18 @@ def topic_policy(spec: InfraSpec, topic_arn) -> dict:
         )
         for subject in RULE_SUBJECTS
     ]
+    # Only the rules below; aws:SourceAccount keeps another account's rule from using
+    # EventBridge as a confused deputy.
     return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                # Only the rules below; aws:SourceAccount keeps another account's rule from
-                # using EventBridge as a confused deputy.
-                "Sid": "ChangeRulesOfThisStackPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
-                    "ArnEquals": {"aws:SourceArn": rule_arns},
-                },
-            },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
+        "Sid": "ChangeRulesOfThisStackPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+            "ArnEquals": {"aws:SourceArn": rule_arns},
+        },
     }
 
 
@@ -240,22 +228,15 @@ def build_change_events(
 ) -> Built[ChangeEventsHandle | None]:
     if not spec.notifications.slack:
         return Built([], None)
-    topic = purpose(
-        sns.Topic(
-            TOPIC_ID,
-            TopicName=naming.topic_name(spec, TOPIC_KIND),
-            DisplayName=f"{naming.name_prefix(spec)} changes",
-            KmsMasterKeyId=key.key_arn,
-        ),
-        "Receives this region's infrastructure changes and passes them to Slack",
-    )
-    policy = purpose(
-        sns.TopicPolicy(
-            naming.logical_id(TOPIC_ID, "policy"),
-            Topics=[Ref(topic)],
-            PolicyDocument=topic_policy(spec, Ref(topic)),
-        ),
-        "Only this stack's change rules may publish, and only over TLS",
+    topic, policy = encrypted_topic(
+        spec,
+        logical_id=TOPIC_ID,
+        kind=TOPIC_KIND,
+        display="changes",
+        key=key,
+        publisher=lambda topic_arn: change_rules_publish(spec, topic_arn),
+        topic_purpose="Receives this region's infrastructure changes and passes them to Slack",
+        policy_purpose="Only this stack's change rules may publish, and only over TLS",
     )
     rules = [
         rule(spec, "stack", "Status changes of this project's CloudFormation stacks",

@@ -9,6 +9,7 @@ from troposphere import Output, Ref, Sub, sns
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import KeyHandle, NotificationsHandle
+from compiler.builders.topics import encrypted_topic
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -28,60 +29,39 @@ def address_id(address: str) -> str:
     return hashlib.sha256(address.lower().encode()).hexdigest()[:12]
 
 
-def topic_policy(spec: InfraSpec, topic_arn) -> dict:
+def alarms_publish(spec: InfraSpec, topic_arn) -> dict:
+    # Only this account's alarms of this stack; aws:SourceAccount stops another
+    # account's alarm from using CloudWatch as a confused deputy.
     return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                # Only this account's alarms of this stack; aws:SourceAccount stops another
-                # account's alarm from using CloudWatch as a confused deputy.
-                "Sid": "CloudWatchAlarmsOfThisStackPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
-                    "ArnLike": {
-                        "aws:SourceArn": Sub(
-                            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
-                            f":alarm:{alarm_name_pattern(spec)}"
-                        )
-                    },
-                },
+        "Sid": "CloudWatchAlarmsOfThisStackPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+            "ArnLike": {
+                "aws:SourceArn": Sub(
+                    "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
+                    f":alarm:{alarm_name_pattern(spec)}"
+                )
             },
-            {
-                # SNS also answers plain HTTP; messages must not travel unencrypted.
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
+        },
     }
 
 
 def build_notifications(
     spec: InfraSpec, ctx: RegionContext, key: KeyHandle
 ) -> Built[NotificationsHandle]:
-    topic = purpose(
-        sns.Topic(
-            TOPIC_ID,
-            TopicName=naming.topic_name(spec, TOPIC_KIND),
-            DisplayName=f"{naming.name_prefix(spec)} alarms",
-            KmsMasterKeyId=key.key_arn,
-        ),
-        "Receives every alarm of this region and passes it to the subscribers",
-    )
-    policy = purpose(
-        sns.TopicPolicy(
-            naming.logical_id(TOPIC_ID, "policy"),
-            Topics=[Ref(topic)],
-            PolicyDocument=topic_policy(spec, Ref(topic)),
-        ),
-        "Only this stack's CloudWatch alarms may publish, and only over TLS",
+    topic, policy = encrypted_topic(
+        spec,
+        logical_id=TOPIC_ID,
+        kind=TOPIC_KIND,
+        display="alarms",
+        key=key,
+        publisher=lambda topic_arn: alarms_publish(spec, topic_arn),
+        topic_purpose="Receives every alarm of this region and passes it to the subscribers",
+        policy_purpose="Only this stack's CloudWatch alarms may publish, and only over TLS",
     )
     subscriptions = [
         purpose(
