@@ -18,6 +18,7 @@ from compiler import naming
 from compiler.builders import Built, purpose, skip_check
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, private_bucket
 from compiler.builders.handles import AuditHandle, BucketRef
+from compiler.builders.key_policy import account_administers_key
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
@@ -65,15 +66,7 @@ def trail_key_policy(spec: InfraSpec) -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                # IAM policies decide who in the account may use the key, reading (decrypting)
-                # log files included. `Resource: *` means "this key" in a key policy.
-                "Sid": "AccountAdministersKeyThroughIam",
-                "Effect": "Allow",
-                "Principal": {"AWS": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            account_administers_key(),  # reading (decrypting) log files included
             {
                 "Sid": "CloudTrailEncryptsThisTrailsLogs",
                 "Effect": "Allow",

@@ -7,6 +7,7 @@ from troposphere import GetAtt, Ref, Sub, kms
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import KeyHandle
+from compiler.builders.key_policy import account_administers_key
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -17,15 +18,7 @@ def key_policy(spec: InfraSpec) -> dict:
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                # Without this the key becomes unmanageable; IAM policies then decide who
-                # in the account may use it. `Resource: *` means "this key" in a key policy.
-                "Sid": "AccountAdministersKeyThroughIam",
-                "Effect": "Allow",
-                "Principal": {"AWS": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            account_administers_key(),
             {
                 # CloudWatch Logs encrypts log groups with the key only if the key policy
                 # lets the regional logs service use it, limited to this account's groups.
