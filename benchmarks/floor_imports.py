@@ -12,16 +12,15 @@ machinery, core validator) on the first model, which any pydantic program pays.
 
 from __future__ import annotations
 
-import gc
 import importlib
-import os
 import sys
 from pathlib import Path
 
-# The process settings `infra` starts with (compiler/entry.py), so that this row and
-# the compile rows are measured alike.
-gc.set_threshold(50_000, 50, 100)
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+from compiler.entry import apply_process_settings  # light: gc and os only
+
+# The process settings `infra` starts with, so that this row and the compile rows are
+# measured alike.
+apply_process_settings()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import click  # noqa: E402,F401

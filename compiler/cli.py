@@ -86,19 +86,14 @@ def compile_command(
     When the spec, its task sources, the compiler and the output directory are all as
     the last compile left them, nothing is rebuilt: the output is already what this
     compile would write."""
-    from compiler.summary import next_step, stack_rows, table_lines, unchanged_rows
+    from compiler.summary import stack_rows, unchanged_rows
 
     unchanged = None if no_cache else pipeline.unchanged_compile(
         spec, output, environment=environment, lint=lint
     )  # fmt: skip
     if unchanged:
         rows = unchanged_rows(unchanged.stacks, linted=lint)
-        if not quiet:
-            for line in table_lines(rows):
-                click.echo(line)
-            if lint:
-                click.echo(f"cfn-lint: {len(rows)} templates, no findings")
-            click.echo(next_step(rows, [], unchanged.out_dir))
+        _report_compile(rows, [], linted=lint, files=[], out_dir=unchanged.out_dir, quiet=quiet)
         return
     try:
         result = pipeline.compile_spec(
@@ -112,21 +107,34 @@ def compile_command(
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
-    output = result.out_dir
-    rows = stack_rows(result, output)
+    rows = stack_rows(result, result.out_dir)
+    _report_compile(
+        rows,
+        result.lint_findings,
+        linted=result.linted,
+        files=result.files,
+        out_dir=result.out_dir,
+        quiet=quiet,
+    )
+    if result.lint_findings:
+        sys.exit(EXIT_LINT)
+
+
+def _report_compile(rows, findings, *, linted: bool, files, out_dir: Path, quiet: bool) -> None:
+    """The summary table, the lint result and the next step; with `quiet`, problems only."""
+    from compiler.summary import next_step, table_lines
+
     if not quiet:
         for line in table_lines(rows):
             click.echo(line)
-    for finding in result.lint_findings:
+    for finding in findings:
         click.echo(str(finding), err=True)
-    if result.lint_findings:
-        click.echo(f"cfn-lint: {len(result.lint_findings)} finding(s)", err=True)
-    elif result.linted and not quiet:
-        click.echo(f"cfn-lint: {len(result.stacks)} templates, no findings")
+    if findings:
+        click.echo(f"cfn-lint: {len(findings)} finding(s)", err=True)
+    elif linted and not quiet:
+        click.echo(f"cfn-lint: {len(rows)} templates, no findings")
     if not quiet:
-        click.echo(next_step(rows, result.files, output))
-    if result.lint_findings:
-        sys.exit(EXIT_LINT)
+        click.echo(next_step(rows, files, out_dir))
 
 
 @main.command()

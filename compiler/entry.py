@@ -19,11 +19,15 @@ import os
 GC_THRESHOLDS = (50_000, 50, 100)
 
 
-def main() -> None:
+def apply_process_settings() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     # We use no pydantic plugins; looking for them reads every installed package's
     # metadata on the first model. A user who sets the variable keeps their value.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
+def main() -> None:
+    apply_process_settings()
     from compiler.cli import main as cli
 
     cli()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from compiler.assemble import StackTemplate
     from compiler.lint import LintFinding
+    from compiler.load import LoadedSpec
     from compiler.render import RenderedFile
     from compiler.spec import InfraSpec
 
@@ -42,10 +43,15 @@ class CompileResult:
 
 def load_and_validate(spec_path: Path, environment: str | None = None) -> InfraSpec:
     """Stages 1-2 for the base or one environment; raises `SpecError` with every problem."""
+    return _loaded_and_validated(spec_path, environment)[1]
+
+
+def _loaded_and_validated(spec_path: Path, environment: str | None) -> tuple[LoadedSpec, InfraSpec]:
     from compiler import environments
     from compiler.load import load_spec_file
 
-    return environments.validate_environment(load_spec_file(spec_path), environment)
+    loaded = load_spec_file(spec_path)
+    return loaded, environments.validate_environment(loaded, environment)
 
 
 def validate_every_environment(spec_path: Path) -> dict[str | None, InfraSpec]:
@@ -58,13 +64,10 @@ def validate_every_environment(spec_path: Path) -> dict[str | None, InfraSpec]:
 
 def compile_in_memory(spec_path: Path, environment: str | None = None) -> CompileResult:
     """Stages 1-4: everything but touching the output directory."""
-    from compiler import environments
     from compiler.assemble import assemble
-    from compiler.load import load_spec_file
     from compiler.render import render
 
-    loaded = load_spec_file(spec_path)
-    spec = environments.validate_environment(loaded, environment)
+    loaded, spec = _loaded_and_validated(spec_path, environment)
     stacks = assemble(spec)
     result = CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec))
     # The spec and the task sources it names (read relative to it, see spec.scheduled_tasks).
