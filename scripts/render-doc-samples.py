@@ -128,7 +128,7 @@ def _run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPr
     )
 
 
-def run_sample(sample: Sample) -> str:
+def run_sample(sample: Sample, cache: Path) -> str:
     """The sample's block content: each shown command after `$ `, then what it printed."""
     with tempfile.TemporaryDirectory() as temporary:
         project = Path(temporary) / "project"
@@ -145,7 +145,7 @@ def run_sample(sample: Sample) -> str:
         spec.write_text(text, encoding="utf-8")
         env = {
             **os.environ,
-            "XDG_CACHE_HOME": str(Path(temporary) / "cache"),  # never the user's caches
+            "XDG_CACHE_HOME": str(cache),  # never the user's caches
             "NO_COLOR": "1",
             "COLUMNS": "100",
         }
@@ -164,8 +164,17 @@ def run_sample(sample: Sample) -> str:
         return "\n".join(shown) + "\n"
 
 
+def run_samples() -> dict[str, str]:
+    """Every sample's output, run in the order of SAMPLES with one scratch cache: the
+    lint cache the `compile` sample fills spares `compile-unchanged` a second cfn-lint
+    run (its shown compile is skipped either way), and `compile` runs first, on an
+    empty cache, so it shows cfn-lint at work."""
+    with tempfile.TemporaryDirectory() as cache:
+        return {name: run_sample(sample, Path(cache)) for name, sample in SAMPLES.items()}
+
+
 def render(document: str, outputs: dict[str, str]) -> str:
-    """`document` with each sample block's content replaced by its fresh output."""
+    """`document` with each sample block's content replaced by `outputs[name]`."""
     parts: list[str] = []
     position = 0
     for match in BEGIN.finditer(document):
@@ -173,8 +182,6 @@ def render(document: str, outputs: dict[str, str]) -> str:
         if name not in SAMPLES:
             raise SystemExit(f"unknown sample {name!r}; known: {', '.join(SAMPLES)}")
         end = document.index(END, match.end())
-        if name not in outputs:
-            outputs[name] = run_sample(SAMPLES[name])
         parts += [document[position : match.end()], f"```console\n{outputs[name]}```\n"]
         position = end
     return "".join(parts) + document[position:]
@@ -182,7 +189,7 @@ def render(document: str, outputs: dict[str, str]) -> str:
 
 def stale_documents(write: bool) -> list[Path]:
     """The documents whose samples differ from a fresh run; rewritten when `write`."""
-    outputs: dict[str, str] = {}
+    outputs = run_samples()
     stale = []
     for path in DOCUMENTS:
         text = path.read_text(encoding="utf-8")
