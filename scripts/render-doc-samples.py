@@ -100,7 +100,12 @@ SAMPLES: dict[str, Sample] = {
         note="after regions[0].cidr: 10.10.0.0/16 -> 10.30.0.0/16 (excerpt)",
         excerpt=first_lines_per_file(4),
     ),
-    "compile": Sample(INSTANCE_TYPE, (), ("infra compile",)),
+    "compile": Sample(
+        INSTANCE_TYPE,
+        (),
+        ("infra compile",),
+        note="after compute.instance_type: t3.small -> t3.large",
+    ),
     "compile-unchanged": Sample(
         INSTANCE_TYPE, ("infra compile",), ("infra compile",), note="again, nothing edited"
     ),
