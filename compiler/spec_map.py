@@ -195,15 +195,17 @@ class SpecMap:
         types = {name: r.resource_type for name, r in stack.template.resources.items()}
         return cls(stack.sources, types, regions, region, item_prefixes(spec))
 
-    def spec_path(self, where: TemplatePath) -> SpecPath:
-        """The spec key behind a template path; the nearest section when none is closer."""
+    def spec_path(self, where: TemplatePath, region: str | None = None) -> SpecPath:
+        """The spec key behind a template path; the nearest section when none is closer.
+        `region` names the region a finding of the StackSet template was made for."""
+        region = region or self.region
         parts = list(where)
         if len(parts) >= 2 and parts[0] == "Mappings":
             return self._mapped(parts)
         if len(parts) < 2 or not isinstance(parts[1], str):
             return ()
         section = self.sources.get((str(parts[0]), parts[1]), ())
-        base = self._region_entry(section) if section == ("regions",) else section
+        base = self._region_entry(section, region) if section == ("regions",) else section
         if parts[0] != "Resources":
             return base
         item = self._item(section, parts[1])
@@ -212,7 +214,7 @@ class SpecMap:
         target = self._property_target(section, kind, properties)
         if target is None:
             return item or base
-        return self._fill(target, item or base)
+        return self._fill(target, item, region) or item or base
 
     def _property_target(
         self, section: SpecPath, kind: str, properties: tuple[str | int, ...]
@@ -232,14 +234,13 @@ class SpecMap:
         matches = [prefix for prefix in prefixes if logical_id.startswith(prefix)]
         return prefixes[max(matches, key=len)] if matches else ()
 
-    def _region_entry(self, fallback: SpecPath) -> SpecPath:
-        if self.region in self.regions:
-            return ("regions", self.regions.index(self.region))
+    def _region_entry(self, fallback: SpecPath, region: str | None) -> SpecPath:
+        if region in self.regions:
+            return ("regions", self.regions.index(region))
         return fallback
 
-    def _fill(self, target: tuple[str, ...], item: SpecPath, region: str | None = None) -> SpecPath:
+    def _fill(self, target: tuple[str, ...], item: SpecPath, region: str | None) -> SpecPath:
         """`target` with its placeholders set; cut short before one that has no value."""
-        region = region or self.region
         filled: list[str | int] = []
         for part in target:
             if part == ITEM:
@@ -339,8 +340,11 @@ class SpecIndex:
         maps = {stack.path: SpecMap.for_stack(spec, stack) for stack in stacks}
         return cls(maps, SpecLocator(loaded, environment))
 
-    def locate(self, template: str, where: TemplatePath) -> SpecLocation | None:
-        """None for a template of another compile, or a part of it no spec key made."""
+    def locate(
+        self, template: str, where: TemplatePath, region: str | None = None
+    ) -> SpecLocation | None:
+        """None for a template of another compile, or a part of it no spec key made.
+        `region`: for a finding of the StackSet template that concerns one region."""
         spec_map = self.maps.get(template)
-        path = spec_map.spec_path(where) if spec_map else ()
+        path = spec_map.spec_path(where, region) if spec_map else ()
         return self.locator.locate(path) if path else None

@@ -129,6 +129,12 @@ def test_properties_map_to_the_keys_that_set_them(example_maps):
         "us-west-2",
     )
     assert stackset.spec_path((*mapping, "FailoverRole")) == ("dns", "routing")
+    # A finding of the StackSet template for one region (lint once for all regions).
+    assert stackset.spec_path(("Resources", "Vpc", "Properties", "CidrBlock"), "us-west-2") == (
+        "regions",
+        1,
+        "cidr",
+    )
     assert example_maps["global.json"].spec_path(("Resources", "Trail")) == ("audit",)
     assert east.spec_path(("Description",)) == ()
 
@@ -155,6 +161,19 @@ def test_resources_of_list_items_map_to_their_item(tasks_maps):
             index,
             "schedule",
         )
+
+
+def test_a_resource_of_no_item_keeps_its_section():
+    spec_map = SpecMap(
+        {("Resources", "Stray"): ("scheduled_tasks",)},
+        {"Stray": "AWS::Lambda::Function"},
+        ["us-east-1"],
+        "us-east-1",
+        {"scheduled_tasks": {"ReportTask": ("scheduled_tasks", 0)}},
+    )
+    where = ("Resources", "Stray", "Properties", "Runtime")
+    assert spec_map.spec_path(where) == ("scheduled_tasks",)
+    assert spec_map.spec_path(("Resources", "Unknown")) == ()
 
 
 def _id(name: str) -> str:
