@@ -16,6 +16,7 @@ from compiler import naming
 from compiler.builders import Built
 from compiler.builders import storage as storage_module
 from compiler.builders.access import build_access
+from compiler.builders.app_config import build_app_config
 from compiler.builders.audit import build_audit
 from compiler.builders.certificate import build_certificate
 from compiler.builders.change_events import build_change_events
@@ -80,6 +81,7 @@ def build_regional_template(spec: InfraSpec, ctx: RegionContext, description: st
     compute = add(build_compute(spec, ctx, network, security_groups, load_balancer, storage, key))
     add(build_patching(spec, ctx, compute, storage))
     database = add(build_database(spec, ctx, network, security_groups, key))
+    add(build_app_config(spec, ctx, compute, database, storage))
     add(build_scheduled_tasks(spec, ctx, network, storage, key))
     notifications = add(build_notifications(spec, ctx, key))
     add(build_monitoring(spec, ctx, network, compute, database, load_balancer, notifications))
