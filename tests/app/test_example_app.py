@@ -173,12 +173,16 @@ def test_health_is_503_while_the_database_is_down(app, database):
     assert app.get("/health")[0] == 200  # and recovers without a restart
 
 
-def test_health_is_503_when_the_server_refuses_tls(installed, plain_database, tmp_path):
-    service = start_app(installed, tmp_path, **plain_database.environment())
+def health_of_a_new_service(installed: Path, tmp_path: Path, **settings: str) -> tuple[int, str]:
+    service = start_app(installed, tmp_path, **settings)
     try:
-        status, body = service.get("/health")
+        return service.get("/health")
     finally:
         service.stop()
+
+
+def test_health_is_503_when_the_server_refuses_tls(installed, plain_database, tmp_path):
+    status, body = health_of_a_new_service(installed, tmp_path, **plain_database.environment())
     assert status == 503
     assert "refuses SSL" in body
 
@@ -188,11 +192,7 @@ def test_health_is_503_when_the_certificate_is_not_trusted(
 ):
     # The other server's certificate as the only CA: the TLS server's is not signed by it.
     settings = {**database.environment(), "DB_CA_FILE": str(plain_database.ca_file)}
-    service = start_app(installed, tmp_path, **settings)
-    try:
-        status, body = service.get("/health")
-    finally:
-        service.stop()
+    status, body = health_of_a_new_service(installed, tmp_path, **settings)
     assert status == 503
     assert "CERTIFICATE_VERIFY_FAILED" in body
 
