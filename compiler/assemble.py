@@ -16,6 +16,7 @@ from compiler import naming
 from compiler.builders import Built
 from compiler.builders import storage as storage_module
 from compiler.builders.access import build_access
+from compiler.builders.app_config import build_app_config
 from compiler.builders.audit import build_audit
 from compiler.builders.certificate import build_certificate
 from compiler.builders.change_events import build_change_events
@@ -108,6 +109,7 @@ def build_regional_parts(
     )
     add(build_patching(spec, ctx, compute, storage), ("patching",))
     database = add(build_database(spec, ctx, network, security_groups, key), ("database",))
+    add(build_app_config(spec, ctx, compute, database, storage), ("compute",))
     add(build_scheduled_tasks(spec, ctx, network, storage, key), ("scheduled_tasks",))
     notifications = add(build_notifications(spec, ctx, key), ("notifications",))
     add(

@@ -71,11 +71,14 @@ def compile_in_memory(spec_path: Path, environment: str | None = None) -> Compil
     loaded, spec = _loaded_and_validated(spec_path, environment)
     stacks = assemble(spec)
     result = CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec), loaded=loaded)
-    # The spec and the task sources it names (read relative to it, see spec.scheduled_tasks).
+    # The spec and the files it names (read relative to it, see spec.files).
     result.read[str(spec_path.absolute())] = loaded.sha256
-    for task in spec.scheduled_tasks:
-        code = task.source.code.encode("utf-8")  # decoded strictly: the same bytes
-        result.read[str((spec_path.parent / task.source).absolute())] = sha256(code).hexdigest()
+    named = [task.source for task in spec.scheduled_tasks]
+    if spec.compute.user_data:
+        named.append(spec.compute.user_data)
+    for path in named:
+        code = path.code.encode("utf-8")  # decoded strictly: the same bytes
+        result.read[str((spec_path.parent / path).absolute())] = sha256(code).hexdigest()
     return result
 
 
