@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from compiler import pipeline
-from compiler.errors import SpecError
+from compiler.errors import OutputError, SpecError, os_error_text
 
 EXIT_OK, EXIT_LINT, EXIT_SPEC = 0, 1, 2
 EXIT_DIFFERENT = 1  # `infra diff`: the templates on disk are not what the spec compiles to
@@ -32,7 +32,23 @@ def _report_spec_error(error: SpecError) -> None:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command: a filesystem fault nothing more specific reported is one line, not a
+    traceback (the commands report the faults they expect, naming what they were doing)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OutputError as error:
+            click.echo(f"infra: {error}", err=True)
+            sys.exit(EXIT_SPEC)
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename is not None else ""
+            click.echo(f"infra: {where}{os_error_text(error)}", err=True)
+            sys.exit(EXIT_SPEC)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="infra-compiler")
 def main() -> None:
     """Compile infra.yaml into AWS CloudFormation templates."""
@@ -73,6 +89,12 @@ def validate(spec: Path, environment: str | None) -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Print only problems: spec errors, lint findings."
 )
+@click.option(
+    "--force", is_flag=True,
+    help="Replace OUTPUT even when it holds another project's or environment's templates, "
+    "or files infra compile did not write. Never the working directory, the spec's, $HOME "
+    "or a directory containing one of them.",
+)  # fmt: skip
 def compile_command(
     spec: Path,
     environment: str | None,
@@ -80,6 +102,7 @@ def compile_command(
     lint: bool,
     no_cache: bool,
     quiet: bool,
+    force: bool,
 ) -> None:
     """Compile SPEC into CloudFormation templates under OUTPUT.
 
@@ -103,10 +126,16 @@ def compile_command(
             lint=lint,
             lint_cache=not no_cache,
             remember=not no_cache,
+            force=force,
         )
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
+    except OutputError as error:
+        click.echo(f"infra compile: {error}; nothing was written", err=True)
+        sys.exit(EXIT_SPEC)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     rows = stack_rows(result, result.out_dir)
     _report_compile(
         rows,
