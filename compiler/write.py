@@ -262,8 +262,10 @@ def _sort_content(
             continue
         if path.is_dir() and not path.is_symlink():
             nested = _written_by_compile(path)
-            if nested and relative not in writes and not any(
-                w.startswith(f"{relative}/") for w in writes
+            if (
+                nested
+                and relative not in writes
+                and not any(w.startswith(f"{relative}/") for w in writes)
             ):
                 plan.keep.append(relative)
                 who = f" ({nested.owner})" if nested.owner else ""

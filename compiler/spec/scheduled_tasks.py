@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
+from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
+from compiler.errors import os_error_text
 from compiler.spec.storage import BucketName
 from compiler.spec.types import (
     SPEC_MODEL_CONFIG,
@@ -255,6 +257,13 @@ class TaskSource(str):
 
 
 def _read_source(value: str, spec_dir: Path) -> str:
+    try:
+        return _read_source_file(value, spec_dir)
+    except OSError as error:  # a name too long, a loop of links, no permission
+        raise ValueError(f"cannot read task source file: {os_error_text(error)}") from None
+
+
+def _read_source_file(value: str, spec_dir: Path) -> str:
     if Path(value).is_absolute():
         raise ValueError(
             f"'{value}' is an absolute path; give the task source relative to the spec "
@@ -267,17 +276,20 @@ def _read_source(value: str, spec_dir: Path) -> str:
         )
     if path.is_dir():
         raise ValueError(f"task source '{value}' is a directory; name the file with the handler")
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"missing task source file '{value}' (looked for {path.resolve()})")
-    size = path.stat().st_size
-    if size > MAX_TASK_SOURCE_BYTES:
+    try:
+        raw = read_bounded(path, MAX_TASK_SOURCE_BYTES)  # refuses FIFOs and devices unread
+    except NotARegularFile as error:
+        raise ValueError(f"task source file '{value}': {error}") from None
+    except InputTooLarge as error:
         raise ValueError(
-            f"task source file '{value}' is {size:,} bytes; inline task code may be at most "
+            f"task source file '{value}' is {error.size}; inline task code may be at most "
             f"{MAX_TASK_SOURCE_BYTES:,} bytes (it is repeated in every region's template). "
             "Move helpers out of the task or make it smaller"
-        )
+        ) from None
     try:
-        code = path.read_bytes().decode("utf-8")
+        code = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"task source file '{value}' is not UTF-8 text") from None
     if not code.strip():
@@ -291,6 +303,10 @@ def _check_python_defines(value: str, code: str, function: str) -> None:
     except SyntaxError as exc:
         raise ValueError(
             f"task source file '{value}' is not valid Python: line {exc.lineno}: {exc.msg}"
+        ) from None
+    except (RecursionError, MemoryError):  # CPython's parser on very deeply nested code
+        raise ValueError(
+            f"task source file '{value}' nests too deeply for Python to parse"
         ) from None
     defined = {
         node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
