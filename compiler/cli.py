@@ -132,7 +132,7 @@ def compile_command(
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
     except OutputError as error:
-        click.echo(f"infra compile: {error}; nothing was written", err=True)
+        click.echo(f"infra compile: {error}", err=True)
         sys.exit(EXIT_SPEC)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

@@ -374,6 +374,27 @@ def stacks_on_disk(against: Path) -> list[_StackOnDisk]:
     ]
 
 
+def _not_a_template(old: Any) -> str | None:
+    """What makes a hand-edited file unreadable as a template, at the levels the diff
+    walks (it compares anything below these as values)."""
+    if not isinstance(old, dict):
+        return "not a JSON object"
+    resources, mappings = old.get("Resources", {}), old.get("Mappings", {})
+    if not isinstance(resources, dict):
+        return "Resources is not an object"
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict):
+            return f"Resources.{logical_id} is not an object"
+        if not isinstance(resource.get("Properties", {}), dict | None):
+            return f"Resources.{logical_id}.Properties is not an object"
+    if not isinstance(mappings, dict) or not all(
+        isinstance(top, dict) and all(isinstance(second, dict) for second in top.values())
+        for top in mappings.values()
+    ):
+        return "Mappings is not an object of objects of objects"
+    return None
+
+
 def _diff_file(against: Path, file: RenderedFile, stack_name: str, region: str) -> StackDiff:
     on_disk = against / file.path
     if not on_disk.is_file():
@@ -386,8 +407,13 @@ def _diff_file(against: Path, file: RenderedFile, stack_name: str, region: str) 
         old = json.loads(content)
     except ValueError as error:
         return StackDiff(file.path, stack_name, "changed", note=f"on disk is not JSON: {error}")
-    if not isinstance(old, dict):
-        return StackDiff(file.path, stack_name, "changed", note="on disk is not a template")
+    except RecursionError:
+        return StackDiff(file.path, stack_name, "changed", note="on disk is JSON nested too deeply")
+    problem = _not_a_template(old)
+    if problem:
+        return StackDiff(
+            file.path, stack_name, "changed", note=f"on disk is not a template: {problem}"
+        )
     resources, entries = diff_template(old, new, region)
     note = "" if resources or entries else "same JSON, different formatting"
     return StackDiff(file.path, stack_name, "changed", resources, entries, note)

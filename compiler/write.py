@@ -311,7 +311,7 @@ def write_output(
         _write(files, out_dir, list(keep), owner)
     except OSError as error:
         raise OutputError(
-            out_dir, f"not written: {os_error_text(error)}; the directory is as it was"
+            out_dir, f"cannot write: {os_error_text(error)}; it keeps what it held before"
         ) from None
 
 
