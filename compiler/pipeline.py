@@ -127,9 +127,11 @@ def compile_spec(
     `unchanged_compile` with the same arguments can skip the work."""
     from compiler import environments
     from compiler.summary import previous_output
-    from compiler.write import plan_output, write_output
+    from compiler.write import check_not_protected, plan_output, write_output
 
     requested_out_dir = out_dir
+    if out_dir is not None:  # answered at once, before the work (asked again below)
+        check_not_protected(out_dir, spec_path)
     result = compile_in_memory(spec_path, environment)
     out_dir = result.out_dir = out_dir or environments.output_dir(result.spec, environment)
     owner = owner_of(result.spec)

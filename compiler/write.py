@@ -15,6 +15,7 @@ or holds nothing but what a compile of the same project and environment wrote (s
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -164,18 +165,32 @@ class OutputPlan:
 def _forbidden(real: Path, spec_path: Path | None) -> str | None:
     """Why `real` may never be replaced, even with --force; None if it may."""
     protected = [(Path.cwd(), "the working directory"), (Path("/"), "the root directory")]
+    if spec_path is not None:
+        protected.insert(0, (spec_path.absolute().parent, "the spec's directory"))
     home = os.environ.get("HOME")
     if home:
         protected.append((Path(home), "your home directory"))
-    if spec_path is not None:
-        protected.append((spec_path.absolute().parent, "the spec's directory"))
-    for place, what in protected:
-        for candidate in {place.absolute(), place.resolve()}:
-            if real == candidate:
-                return f"it is {what}"
-            if candidate.is_relative_to(real):
-                return f"it contains {what}"
-    return None
+    places = [(c, what) for p, what in protected for c in {p.absolute(), p.resolve()}]
+    is_one = next((f"it is {what}" for place, what in places if real == place), None)
+    return is_one or next(
+        (f"it contains {what}" for place, what in places if place.is_relative_to(real)), None
+    )
+
+
+def check_not_protected(out_dir: Path, spec_path: Path | None) -> None:
+    """Raise `OutputError` if `out_dir` is a directory no compile may ever replace (see
+    `plan_output`); cheap, so a compile can ask before it builds anything."""
+    out_dir = out_dir.absolute()
+    try:
+        reason = _forbidden(out_dir.resolve(), spec_path)
+    except OSError as error:
+        raise OutputError(out_dir, f"cannot check the directory: {os_error_text(error)}") from None
+    if reason:
+        raise OutputError(
+            out_dir,
+            f"infra compile never replaces this directory: {reason}; "
+            "give -o a directory of its own, like templates_out",
+        )
 
 
 def _entries(directory: Path) -> list[Path]:
@@ -208,19 +223,15 @@ def plan_output(
     """
     out_dir = out_dir.absolute()
     try:
+        check_not_protected(out_dir, spec_path)
         if out_dir.is_symlink():
             out_dir = out_dir.resolve()
-        real = out_dir.resolve()
-        reason = _forbidden(real, spec_path)
-        if reason:
-            raise OutputError(
-                out_dir,
-                f"infra compile never replaces this directory: {reason}; "
-                "give -o a directory of its own, like templates_out",
-            )
         plan = OutputPlan(out_dir)
         plan.notes += _older_layout(out_dir.parent)
         if not out_dir.exists() and not out_dir.is_symlink():
+            existing = next(p for p in out_dir.parents if p.exists())
+            if not existing.is_dir():
+                raise OutputError(out_dir, f"cannot be made: {existing} is a file, not a directory")
             return plan
         if not out_dir.is_dir():
             raise OutputError(out_dir, "exists and is not a directory; give -o a directory")
@@ -339,10 +350,13 @@ def _write(files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Own
             _fsync_dir(directory)
         if not _created(staging, out_dir, owner):
             _replace(staging, out_dir)
-        _fsync_dir(out_dir.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    # The new output is in place and its files are on disk; if the rename itself cannot
+    # be made durable, saying the directory "keeps what it held" would be false.
+    with contextlib.suppress(OSError):
+        _fsync_dir(out_dir.parent)
 
 
 def _created(staging: Path, out_dir: Path, owner: Owner | None) -> bool:
