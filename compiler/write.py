@@ -198,7 +198,7 @@ def _entries(directory: Path) -> list[Path]:
 
 
 def _shown(names: list[str], limit: int = 3) -> str:
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    more = " and more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 
 
@@ -242,7 +242,7 @@ def plan_output(
                 f"holds the templates of {written.owner}, not of this spec ({owner}); "
                 "give -o another directory, or --force to replace them",
             )
-        foreign = _sort_content(out_dir, plan, written, set(writes))
+        foreign = _sort_content(out_dir, plan, written, set(writes), stop_at=None if force else 4)
     except OSError as error:
         raise OutputError(out_dir, f"cannot check the directory: {os_error_text(error)}") from None
     if foreign and not force:
@@ -260,13 +260,18 @@ def plan_output(
 
 
 def _sort_content(
-    out_dir: Path, plan: OutputPlan, written: _Written | None, writes: set[str]
+    out_dir: Path,
+    plan: OutputPlan,
+    written: _Written | None,
+    writes: set[str],
+    stop_at: int | None,
 ) -> list[str]:
-    """Fill in `plan.keep` and its notes; return what nothing says a compile wrote."""
+    """Fill in `plan.keep` and its notes; return what nothing says a compile wrote (the
+    first `stop_at` of it: a refusal needs no more, and `-o ~/src` may hold a lot)."""
     owned = written.files if written else frozenset()
     foreign: list[str] = []
     pending = _entries(out_dir)
-    while pending:
+    while pending and (stop_at is None or len(foreign) < stop_at):
         path = pending.pop(0)
         relative = path.relative_to(out_dir).as_posix()
         if relative in owned:

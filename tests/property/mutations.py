@@ -571,8 +571,10 @@ MUTATIONS = {
     "junk": junk,
     "junk key": junk_key,
     "alias bomb": alias_bomb,
-    "names making one logical ID": logical_id_collision,
 }
+# Valid YAML and valid values, wrong only together: a test of its own (mixed into
+# MUTATIONS it would take a third of that test's inputs from the others).
+COLLISIONS = {"names making one logical ID": logical_id_collision}
 
 
 def applicable(kind: str) -> list[Base]:
@@ -585,4 +587,4 @@ def applicable(kind: str) -> list[Base]:
 def mutants(draw: st.DrawFn, kinds: tuple[str, ...] = tuple(MUTATIONS)) -> Mutant:
     kind = draw(st.sampled_from(kinds))
     base = draw(st.sampled_from(applicable(kind)))
-    return draw(MUTATIONS[kind](base))
+    return draw({**MUTATIONS, **COLLISIONS}[kind](base))
