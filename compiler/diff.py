@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
 from compiler.pipeline import compile_in_memory
 
 if TYPE_CHECKING:
@@ -347,6 +348,11 @@ def diff_template(
     return resources, entries
 
 
+# Far above any template CloudFormation takes (1 MB from S3): a file larger than this in
+# the compared directory is not read whole.
+MAX_TEMPLATE_BYTES = 10_000_000
+
+
 @dataclass(frozen=True)
 class _StackOnDisk:
     path: str
@@ -361,9 +367,11 @@ def stacks_on_disk(against: Path) -> list[_StackOnDisk]:
     """
     manifest = against / MANIFEST
     try:
-        entries = json.loads(manifest.read_text(encoding="utf-8"))["stacks"]
+        entries = json.loads(read_bounded(manifest, MAX_TEMPLATE_BYTES))["stacks"]
         return [_StackOnDisk(e["template"], e.get("stack_name", "")) for e in entries]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        pass  # no manifest, or not one a compile wrote: every JSON file then
+    except (NotARegularFile, InputTooLarge):
         pass
     if not against.is_dir():
         return []
@@ -399,7 +407,10 @@ def _diff_file(against: Path, file: RenderedFile, stack_name: str, region: str) 
     on_disk = against / file.path
     if not on_disk.is_file():
         return StackDiff(file.path, stack_name, "added", note="not on disk")
-    content = on_disk.read_bytes()
+    try:
+        content = read_bounded(on_disk, MAX_TEMPLATE_BYTES)
+    except InputTooLarge as error:
+        return StackDiff(file.path, stack_name, "changed", note=f"on disk is {error.size}")
     if content == file.content:
         return StackDiff(file.path, stack_name, "unchanged")
     new = json.loads(file.content)

@@ -122,11 +122,11 @@ class _Written(NamedTuple):
 
 
 def _read_json(path: Path):
+    from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
+
     try:
-        if not path.is_file() or path.stat().st_size > 1_000_000:
-            return None
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        return json.loads(read_bounded(path, 10_000_000))
+    except (OSError, ValueError, RecursionError, NotARegularFile, InputTooLarge):
         return None
 
 
