@@ -330,3 +330,20 @@ def test_graph_into_a_path_under_a_file_is_one_line(compiled, tmp_path):
     result = run_infra("graph", str(spec), "-o", str(tmp_path / "afile" / "g.mmd"), cwd=tmp_path)
     line = one_line_error(result, EXIT_REFUSED)
     assert line == f"infra: {tmp_path / 'afile'}: File exists (EEXIST)"
+
+
+def test_a_fifo_in_the_output_directory_is_never_read(tmp_path):
+    """diff and compile read the old output (manifest, templates, marker): a FIFO put in
+    a file's place would block them forever if opened for reading."""
+    spec = copy_example(tmp_path / "project")
+    out = spec.parent / "templates_out"
+    assert run_infra("compile", "--no-lint", "-q", str(spec), cwd=spec.parent).returncode == 0
+    for name in ("manifest.json", "global.json"):
+        (out / name).unlink()
+        os.mkfifo(out / name)
+    diff = run_infra("diff", str(spec), cwd=spec.parent, timeout=60)
+    assert diff.returncode == EXIT_DIFFERENT and "Traceback" not in diff.stderr, diff.stderr
+    assert "+ global.json (storefront-production-global): not on disk" in diff.stdout
+    again = run_infra("compile", "--no-lint", str(spec), cwd=spec.parent, timeout=60)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert (out / "manifest.json").is_file() and (out / "global.json").is_file()
