@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
 from compiler.errors import OutputError, os_error_text
 
 if TYPE_CHECKING:
@@ -122,8 +123,6 @@ class _Written(NamedTuple):
 
 
 def _read_json(path: Path):
-    from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
-
     try:
         return json.loads(read_bounded(path, 10_000_000))
     except (OSError, ValueError, RecursionError, NotARegularFile, InputTooLarge):
