@@ -148,13 +148,13 @@ def test_an_output_from_before_markers_is_recognised_by_its_manifest(project):
 
 def test_removing_environments_keeps_their_folders_and_says_so(project):
     out = project.parent / "templates_out"
-    project.write_text(with_environments(project.read_text()))
+    plain = project.read_text()
+    project.write_text(with_environments(plain))
     compile_ok(project)
     compile_ok(project, "--env", "staging")
     staged = tree(out)
     assert {"production/global.json", "staging/global.json"} <= set(staged)
-    project.write_text((project.parent.parent / "project" / "infra.yaml").read_text())
-    project.write_text(copy_example(project.parent.parent / "plain").read_text())
+    project.write_text(plain)
     result = compile_ok(project)
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
     assert notes == [
@@ -163,18 +163,19 @@ def test_removing_environments_keeps_their_folders_and_says_so(project):
         for env in ("production", "staging")
     ]
     after = tree(out)
-    assert {
-        k: v for k, v in after.items() if "/" in k and k.split("/")[0] in ("production", "staging")
-    } == staged
-    assert "global.json" in after
+    assert {k: v for k, v in after.items() if k in staged} == staged  # kept byte for byte
+    assert "global.json" in after and "production/global.json" in after
     # back to environments: the base layout's files are reported, not removed
-    project.write_text(with_environments(project.read_text()))
+    project.write_text(with_environments(plain))
     result = compile_ok(project)
     assert (
-        f"note: {out.absolute()}/ still holds 6 files of an earlier compile into it"
-        in result.stderr
-    )
-    assert "global.json" in tree(out)
+        f"note: {out.absolute()}/ still holds 6 files of an earlier compile into it "
+        "(deploy.sh, global.json, manifest.json and more), which this compile no longer "
+        "updates; delete them when you no longer need them"
+    ) in result.stderr.splitlines()
+    assert {k: v for k, v in tree(out).items() if "/" not in k} == {
+        k: v for k, v in after.items() if "/" not in k
+    }
 
 
 def test_an_output_path_that_is_a_file_or_under_one(project):
@@ -283,3 +284,17 @@ def test_of_two_projects_racing_into_a_new_directory_one_says_the_other_won(proj
     )
     assert json.loads((out / MARKER).read_text())["project"] == winner
     assert not list(out.parent.glob(".templates_out.*"))
+
+
+def test_one_environment_never_replaces_anothers_folder(project):
+    project.write_text(with_environments(project.read_text()))
+    compile_ok(project)
+    production = project.parent / "templates_out" / "production"
+    line = refused(
+        project, "--env", "staging", "-o", str(production), cwd=project.parent, watch=project.parent
+    )
+    assert line == (
+        f"infra compile: {production}: holds the templates of project storefront, environment "
+        "production, not of this spec (project storefront, environment staging); give -o "
+        "another directory, or --force to replace them"
+    )
