@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from compiler import pipeline
-from compiler.errors import SpecError
+from compiler.errors import OutputError, SpecError, os_error_text
 
 EXIT_OK, EXIT_LINT, EXIT_SPEC = 0, 1, 2
 EXIT_DIFFERENT = 1  # `infra diff`: the templates on disk are not what the spec compiles to
@@ -33,7 +33,23 @@ def _report_spec_error(error: SpecError) -> None:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command: a filesystem fault nothing more specific reported is one line, not a
+    traceback (the commands report the faults they expect, naming what they were doing)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OutputError as error:
+            click.echo(f"infra: {error}", err=True)
+            sys.exit(EXIT_SPEC)
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename is not None else ""
+            click.echo(f"infra: {where}{os_error_text(error)}", err=True)
+            sys.exit(EXIT_SPEC)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="infra-compiler")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -78,6 +94,12 @@ def validate(spec: Path, environment: str | None) -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Print only problems: spec errors, lint findings."
 )
+@click.option(
+    "--force", is_flag=True,
+    help="Replace OUTPUT even when it holds another project's or environment's templates, "
+    "or files infra compile did not write. Never the working directory, the spec's, $HOME "
+    "or a directory containing one of them.",
+)  # fmt: skip
 def compile_command(
     spec: Path,
     environment: str | None,
@@ -85,6 +107,7 @@ def compile_command(
     lint: bool,
     no_cache: bool,
     quiet: bool,
+    force: bool,
 ) -> None:
     """Compile SPEC into CloudFormation templates under OUTPUT.
 
@@ -108,10 +131,16 @@ def compile_command(
             lint=lint,
             lint_cache=not no_cache,
             remember=not no_cache,
+            force=force,
         )
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
+    except OutputError as error:
+        click.echo(f"infra compile: {error}", err=True)
+        sys.exit(EXIT_SPEC)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     rows = stack_rows(result, result.out_dir)
     _report_compile(
         rows,

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
 from compiler.pipeline import compile_in_memory
 from compiler.template_regions import mapped_regions, present_resources, resolve
 
@@ -405,6 +406,11 @@ def diff_template(
     return resources, entries
 
 
+# Far above any template CloudFormation takes (1 MB from S3): a file larger than this in
+# the compared directory is not read whole.
+MAX_TEMPLATE_BYTES = 10_000_000
+
+
 @dataclass(frozen=True)
 class _StackOnDisk:
     path: str
@@ -431,7 +437,7 @@ def stacks_on_disk(against: Path) -> list[_StackOnDisk]:
     """
     manifest = against / MANIFEST
     try:
-        entries = json.loads(manifest.read_text(encoding="utf-8"))["stacks"]
+        entries = json.loads(read_bounded(manifest, MAX_TEMPLATE_BYTES))["stacks"]
         return [
             _StackOnDisk(
                 e["template"],
@@ -441,7 +447,9 @@ def stacks_on_disk(against: Path) -> list[_StackOnDisk]:
             )
             for e in entries
         ]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        pass  # no manifest, or not one a compile wrote: every JSON file then
+    except (NotARegularFile, InputTooLarge):
         pass
     if not against.is_dir():
         return []
@@ -483,6 +491,27 @@ def _whole_stack(stack: StackDiff, template: dict, kind: str, region: str) -> St
     return stack
 
 
+def _not_a_template(old: Any) -> str | None:
+    """What makes a hand-edited file unreadable as a template, at the levels the diff
+    walks (it compares anything below these as values)."""
+    if not isinstance(old, dict):
+        return "not a JSON object"
+    resources, mappings = old.get("Resources", {}), old.get("Mappings", {})
+    if not isinstance(resources, dict):
+        return "Resources is not an object"
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict):
+            return f"Resources.{logical_id} is not an object"
+        if not isinstance(resource.get("Properties", {}), dict | None):
+            return f"Resources.{logical_id}.Properties is not an object"
+    if not isinstance(mappings, dict) or not all(
+        isinstance(top, dict) and all(isinstance(second, dict) for second in top.values())
+        for top in mappings.values()
+    ):
+        return "Mappings is not an object of objects of objects"
+    return None
+
+
 def _diff_file(
     against: Path, file: RenderedFile, stack_name: str, kind: str, region: str
 ) -> StackDiff:
@@ -492,15 +521,23 @@ def _diff_file(
         return _whole_stack(
             StackDiff(file.path, stack_name, "added", note="not on disk"), new, kind, region
         )
-    content = on_disk.read_bytes()
+    try:
+        content = read_bounded(on_disk, MAX_TEMPLATE_BYTES)
+    except InputTooLarge as error:
+        return StackDiff(file.path, stack_name, "changed", note=f"on disk is {error.size}")
     if content == file.content:
         return StackDiff(file.path, stack_name, "unchanged")
     try:
         old = json.loads(content)
     except ValueError as error:
         return StackDiff(file.path, stack_name, "changed", note=f"on disk is not JSON: {error}")
-    if not isinstance(old, dict):
-        return StackDiff(file.path, stack_name, "changed", note="on disk is not a template")
+    except RecursionError:
+        return StackDiff(file.path, stack_name, "changed", note="on disk is JSON nested too deeply")
+    problem = _not_a_template(old)
+    if problem:
+        return StackDiff(
+            file.path, stack_name, "changed", note=f"on disk is not a template: {problem}"
+        )
     instances: list[InstanceChange] = []
     regions = [region]
     if kind == "stackset":
@@ -513,10 +550,10 @@ def _diff_file(
 def _removed_stack(against: Path, old: _StackOnDisk) -> StackDiff:
     stack = StackDiff(old.path, old.stack_name, "removed", note="on disk, no longer compiled")
     try:
-        template = json.loads((against / old.path).read_bytes())
-    except (OSError, ValueError):
+        template = json.loads(read_bounded(against / old.path, MAX_TEMPLATE_BYTES))
+    except (OSError, ValueError, RecursionError, NotARegularFile, InputTooLarge):
         return stack  # nothing to count; that the file goes is still reported
-    if not isinstance(template, dict):
+    if _not_a_template(template):
         return stack
     return _whole_stack(stack, template, old.kind, old.region)
 

@@ -29,7 +29,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from compiler.caches import cache_root
+from compiler.caches import cache_root, is_empty_entry
 
 if TYPE_CHECKING:
     from compiler.spec_map import SpecLocation
@@ -183,7 +183,7 @@ def clean_marker(job: LintJob, cache_dir: Path) -> Path:
 
 def known_clean(jobs: list[LintJob], cache_dir: Path) -> set[Path]:
     """Paths of the jobs the cache already knows to be clean (asked before linting)."""
-    return {job.path for job in jobs if clean_marker(job, cache_dir).exists()}
+    return {job.path for job in jobs if is_empty_entry(clean_marker(job, cache_dir))}
 
 
 def _lint_job(job: LintJob) -> list[LintFinding]:
@@ -193,7 +193,7 @@ def _lint_job(job: LintJob) -> list[LintFinding]:
 def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> list[LintFinding]:
     """Lint every job, skipping those the cache knows to be clean; `cache_dir=None` lints all."""
     markers = {job: clean_marker(job, cache_dir) for job in jobs} if cache_dir else {}
-    pending = [job for job in jobs if not (cache_dir and markers[job].exists())]
+    pending = [job for job in jobs if not (cache_dir and is_empty_entry(markers[job]))]
     results = _run(pending)
     findings: list[LintFinding] = []
     for job, job_findings in zip(pending, results, strict=True):

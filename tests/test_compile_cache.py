@@ -115,11 +115,16 @@ def test_a_hand_edited_or_deleted_template_compiles_and_is_restored(project):
     assert recompiles(project)
 
 
-def test_a_file_added_to_the_output_compiles_and_is_removed(project):
+def test_a_file_added_to_the_output_is_not_taken_for_compiled_nor_deleted(project):
     stray = project.parent / "out" / "notes.txt"
     stray.write_text("mine\n")
     assert recompiles(project)
-    compile_once(project)
+    refused = CliRunner().invoke(
+        main, ["compile", "--no-lint", str(project), "-o", str(project.parent / "out")]
+    )
+    assert refused.exit_code == 2 and "did not write (notes.txt)" in refused.output
+    assert stray.read_text() == "mine\n"
+    compile_once(project, "--force")
     assert "notes.txt" not in written(project.parent / "out")
 
 
@@ -174,8 +179,8 @@ def test_an_edit_made_while_compiling_is_not_taken_for_compiled(project, monkeyp
     source = project.parent / "tasks" / "bucket_report.py"
     real_write = write_module.write_output
 
-    def write_then_edit(files, out_dir):
-        real_write(files, out_dir)
+    def write_then_edit(files, out_dir, **options):
+        real_write(files, out_dir, **options)
         source.write_text(source.read_text(encoding="utf-8") + "\n# saved mid-compile\n")
 
     monkeypatch.setattr(write_module, "write_output", write_then_edit)

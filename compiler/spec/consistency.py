@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterator
 
 from compiler.errors import SpecPath
+from compiler.naming import logical_id_collisions
 from compiler.spec.access import TEMPLATE_BUCKET
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.regions import AWS_REGION_AZ_COUNTS
@@ -233,6 +234,23 @@ def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
         )
 
 
+def check_logical_ids(spec: InfraSpec) -> Iterator[Finding]:
+    """Names that differ only in what a logical ID drops (`a-1b`, `a1b`) would make one
+    resource ID for two resources: reported at both names."""
+    named = (
+        (("storage", "buckets"), [bucket.name for bucket in spec.storage.buckets], "bucket"),
+        (("scheduled_tasks",), [task.name for task in spec.scheduled_tasks], "task"),
+    )
+    for section, names, suffix in named:
+        for index, other, made in logical_id_collisions(names, suffix):
+            for here, there in ((index, other), (other, index)):
+                yield (
+                    (*section, here, "name"),
+                    f"'{names[here]}' and {'.'.join(section)}[{there}].name '{names[there]}' "
+                    f"make the same CloudFormation logical ID ({made}); rename one",
+                )
+
+
 CHECKS = (
     check_regions,
     check_certificates,
@@ -240,6 +258,7 @@ CHECKS = (
     check_buckets,
     check_global_buckets,
     check_scheduled_tasks,
+    check_logical_ids,
     check_patching,
     check_monitoring,
 )

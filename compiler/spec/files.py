@@ -13,6 +13,9 @@ from pathlib import Path
 
 from pydantic import ValidationInfo
 
+from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
+from compiler.errors import os_error_text
+
 
 class SpecFile(str):
     """A path as written in the spec, carrying the text of the file it names."""
@@ -32,6 +35,13 @@ def spec_dir(info: ValidationInfo) -> Path:
 def read_beside_spec(value: str, directory: Path, what: str, max_bytes: int, why: str) -> str:
     """The UTF-8 text of `value`, a file under `directory`. `what` names the file in
     messages ("task source", "user data"); `why` says where the size limit comes from."""
+    try:
+        return _read_beside_spec(value, directory, what, max_bytes, why)
+    except OSError as error:  # a name too long, a loop of links, no permission
+        raise ValueError(f"cannot read {what} file: {os_error_text(error)}") from None
+
+
+def _read_beside_spec(value: str, directory: Path, what: str, max_bytes: int, why: str) -> str:
     if Path(value).is_absolute():
         raise ValueError(
             f"'{value}' is an absolute path; give the {what} file relative to the spec "
@@ -44,16 +54,19 @@ def read_beside_spec(value: str, directory: Path, what: str, max_bytes: int, why
         )
     if path.is_dir():
         raise ValueError(f"{what} '{value}' is a directory; name the file")
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"missing {what} file '{value}' (looked for {path.resolve()})")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ValueError(
-            f"{what} file '{value}' is {size:,} bytes; it may be at most {max_bytes:,} "
-            f"bytes ({why})"
-        )
     try:
-        text = path.read_bytes().decode("utf-8")
+        raw = read_bounded(path, max_bytes)  # refuses FIFOs and devices unread
+    except NotARegularFile as error:
+        raise ValueError(f"{what} file '{value}': {error}") from None
+    except InputTooLarge as error:
+        raise ValueError(
+            f"{what} file '{value}' is {error.size}; it may be at most {max_bytes:,} "
+            f"bytes ({why})"
+        ) from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{what} file '{value}' is not UTF-8 text") from None
     if not text.strip():

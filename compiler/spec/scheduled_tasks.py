@@ -255,6 +255,10 @@ def _check_python_defines(value: str, code: str, function: str) -> None:
         raise ValueError(
             f"task source file '{value}' is not valid Python: line {exc.lineno}: {exc.msg}"
         ) from None
+    except (RecursionError, MemoryError):  # CPython's parser on very deeply nested code
+        raise ValueError(
+            f"task source file '{value}' nests too deeply for Python to parse"
+        ) from None
     defined = {
         node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
