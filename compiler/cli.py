@@ -14,6 +14,7 @@ from compiler.errors import OutputError, SpecError, os_error_text
 EXIT_OK, EXIT_LINT, EXIT_SPEC = 0, 1, 2
 EXIT_DIFFERENT = 1  # `infra diff`: the templates on disk are not what the spec compiles to
 EXIT_TOOL = 3  # a program the command needs (Graphviz `dot`) is missing or failed
+EXIT_PIPE = 141  # what a shell reports for a command that SIGPIPE ended: 128 + 13
 
 spec_argument = click.argument(
     "spec", type=click.Path(path_type=Path, dir_okay=False), default="infra.yaml", required=False
@@ -43,6 +44,11 @@ class _Commands(click.Group):
         except OutputError as error:
             click.echo(f"infra: {error}", err=True)
             sys.exit(EXIT_SPEC)
+        except BrokenPipeError:
+            # The reader went away (`infra graph | head`): quiet, as other Unix tools are.
+            # stdout now points at /dev/null, or the interpreter's last flush fails again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_PIPE)
         except OSError as error:
             where = f"{error.filename}: " if error.filename is not None else ""
             click.echo(f"infra: {where}{os_error_text(error)}", err=True)

@@ -347,3 +347,20 @@ def test_a_fifo_in_the_output_directory_is_never_read(tmp_path):
     again = run_infra("compile", "--no-lint", str(spec), cwd=spec.parent, timeout=60)
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
     assert (out / "manifest.json").is_file() and (out / "global.json").is_file()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(compiled, tmp_path):
+    """`infra graph | head`: the pipe closes before the drawing is written. That is the
+    reader's choice, not a fault: no message, no traceback, the shell's SIGPIPE status."""
+    spec, _ = compiled
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first byte
+    try:
+        command = [str(Path(sys.executable).with_name("infra")), "graph", str(spec)]
+        result = subprocess.run(
+            command, cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 141
