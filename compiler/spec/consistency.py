@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from compiler.errors import SpecPath
 from compiler.spec.access import TEMPLATE_BUCKET
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
-from compiler.spec.regions import AWS_REGION_AZ_COUNTS
+from compiler.spec.regions import az_count
 from compiler.spec.root import InfraSpec
 
 Finding = tuple[SpecPath, str]
@@ -43,7 +43,7 @@ def check_regions(spec: InfraSpec) -> Iterator[Finding]:
                     "the VPCs can be peered or reached over one network",
                 )
         networks.append((index, network))
-        available = AWS_REGION_AZ_COUNTS[region.name]
+        available = az_count(region.name)
         if spec.network.availability_zones > available:
             if "availability_zones" in spec.network.model_fields_set:
                 yield (
