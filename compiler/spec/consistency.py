@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterator
 
 from compiler.errors import SpecPath
-from compiler.spec.access import TEMPLATE_BUCKET
+from compiler.spec.access import TEMPLATE_BUCKET, principal_kind
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.regions import az_count
 from compiler.spec.root import InfraSpec
@@ -233,6 +233,33 @@ def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
         )
 
 
+def check_access(spec: InfraSpec) -> Iterator[Finding]:
+    """Principals that could assume the management role in practice, and only on purpose."""
+    access = spec.access
+    for index, arn in enumerate(access.admin_principals):
+        path = ("access", "admin_principals", index)
+        kind = principal_kind(arn)
+        if kind == "role" and access.require_mfa:
+            yield (
+                path,
+                f"'{arn}' is a role, and AWS sets no aws:MultiFactorAuthPresent on a role's "
+                "sessions (role chaining, IAM Identity Center, SAML), so with "
+                "access.require_mfa: true nobody could assume the management role. List IAM "
+                "users instead (a user's MFA sign-in sets the flag), or set "
+                "`access.require_mfa: false` and require MFA where the role's sessions begin "
+                "(the Identity Center or identity provider sign-in, or an MFA condition in "
+                "the trust policy of the role named here)",
+            )
+        if kind == "root" and not access.allow_account_root:
+            yield (
+                path,
+                f"'{arn}' trusts the whole account: every user and role in it whose own "
+                "policies allow sts:AssumeRole could assume the management role. Name the "
+                "roles or users instead, or set `access.allow_account_root: true` to accept "
+                "that",
+            )
+
+
 CHECKS = (
     check_regions,
     check_certificates,
@@ -242,6 +269,7 @@ CHECKS = (
     check_scheduled_tasks,
     check_patching,
     check_monitoring,
+    check_access,
 )
 
 

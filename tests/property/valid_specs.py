@@ -223,10 +223,17 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     emails = draw(st.lists(EMAIL_ADDRESSES, max_size=3, unique_by=str.lower))
     if emails or draw(st.booleans()):
         spec["notifications"] = {"emails": emails}
-    spec["access"] = {
-        "admin_principals": draw(st.lists(PRINCIPALS, min_size=1, max_size=3, unique=True))
-    }
-    optional(draw, spec["access"], "require_mfa", st.booleans())
+    principals = draw(st.lists(PRINCIPALS, min_size=1, max_size=3, unique=True))
+    spec["access"] = {"admin_principals": principals}
+    kinds = {arn.split(":", 5)[5].split("/")[0] for arn in principals}
+    if "role" in kinds:  # a role's sessions carry no MFA flag: MFA cannot be required
+        spec["access"]["require_mfa"] = False
+    else:
+        optional(draw, spec["access"], "require_mfa", st.booleans())
+    if "root" in kinds:  # a whole account is trusted only on purpose
+        spec["access"]["allow_account_root"] = True
+    else:
+        optional(draw, spec["access"], "allow_account_root", st.booleans())
     audit: dict[str, Any] = {}
     optional(draw, audit, "trail", st.booleans())
     optional(draw, audit, "log_retention_days", st.integers(1, 3653))
