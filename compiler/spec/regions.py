@@ -40,7 +40,10 @@ def _cfn_lint_availability_zones() -> dict[str, list[str]]:
             "AVAILABILITY_ZONES"
         ]:
             return ast.literal_eval(node.value)
-    raise RuntimeError(f"no AVAILABILITY_ZONES table in {source}; is cfn-lint too new?")
+    # Moved elsewhere by a newer cfn-lint: the import costs a second but gives the table.
+    from cfnlint.helpers import AVAILABILITY_ZONES
+
+    return AVAILABILITY_ZONES
 
 
 @functools.cache
@@ -50,10 +53,12 @@ def commercial_regions() -> tuple[str, ...]:
     return tuple(sorted(name for name in zones if _COMMERCIAL_REGION_NAME.match(name)))
 
 
-# cfn-lint lists every AZ a region has; in these, an account created today is offered
-# fewer (apne1-az3 in Tokyo and cac1-az3 in Canada Central are kept for older accounts).
-# `Fn::GetAZs` answers for the deploying account, so a count too high fails the stack
-# at deploy time, while one too low only leaves an AZ unused.
+# cfn-lint lists the AZ names seen in any account, and AWS maps names to AZs differently
+# per account: an account sees three in these two (ca-central-1a, b, d and
+# ap-northeast-1a, c, d in cfn-lint pull request #1447's `describe-availability-zones`;
+# Canada Central has three AZs, Tokyo keeps its fourth for older accounts).
+# `Fn::GetAZs` answers for the deploying account, so a count too high fails the stack at
+# deploy time, while one too low only leaves an AZ unused.
 _AZS_OFFERED_TO_NEW_ACCOUNTS = {"ap-northeast-1": 3, "ca-central-1": 3}
 
 # The Elastic Load Balancing account that writes ALB access logs in each region opened

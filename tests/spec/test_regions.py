@@ -64,7 +64,7 @@ def test_every_listed_region_offers_at_least_two_azs():
 
 
 def test_azs_kept_for_older_accounts_are_not_counted():
-    # cfn-lint lists four AZs in each; an account created today is offered three
+    # cfn-lint names four AZs in each; an account is offered three
     assert az_count("ap-northeast-1") == 3
     assert az_count("ca-central-1") == 3
 
