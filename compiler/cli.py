@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,8 +35,12 @@ def _report_spec_error(error: SpecError) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="infra-compiler")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Compile infra.yaml into AWS CloudFormation templates."""
+    from compiler.terminal import colour_setting
+
+    ctx.color = colour_setting(os.environ)  # subcommands' contexts inherit it
 
 
 @main.command()
@@ -186,28 +191,36 @@ def diff(spec: Path, environment: str | None, against: Path | None, as_json: boo
 @env_option
 @click.option(
     "--format", "output_format", type=click.Choice(["mermaid", "dot", "svg"]),
-    default="mermaid", show_default=True, help="svg needs Graphviz `dot` installed.",
+    help="[default: from the suffix of -o FILE (.svg, .dot/.gv, .mmd/.md), else mermaid] "
+    "svg needs Graphviz `dot` installed.",
 )  # fmt: skip
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
     default="-", show_default=True, help="File to write; - for stdout.",
 )  # fmt: skip
-def graph(spec: Path, environment: str | None, output_format: str, output: Path) -> None:
+def graph(spec: Path, environment: str | None, output_format: str | None, output: Path) -> None:
     """Draw the architecture SPEC compiles to: regions, tiers, traffic, DNS, alarms."""
     from compiler.errors import GraphvizError
     from compiler.graph import draw
+    from compiler.graph.output_format import GraphFormatError, file_content
+    from compiler.graph.output_format import output_format as format_for
 
+    to_stdout = str(output) == "-"
     try:
-        picture = draw(spec, environment, output_format)  # type: ignore[arg-type]
+        chosen = format_for(output_format, None if to_stdout else output)  # type: ignore[arg-type]
+    except GraphFormatError as error:
+        raise click.UsageError(str(error)) from None
+    try:
+        picture = draw(spec, environment, chosen)
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
     except GraphvizError as error:
         click.echo(f"infra graph: {error}", err=True)
         sys.exit(EXIT_TOOL)
-    if str(output) == "-":
+    if to_stdout:
         click.echo(picture, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(picture)
+    output.write_bytes(file_content(picture, output))
     click.echo(f"{output}: written")

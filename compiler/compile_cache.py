@@ -15,7 +15,7 @@ while a compile runs is never taken for compiled; paths are absolute but not res
 so a symbolic link pointed elsewhere is followed afresh.
 
 The check reads a few hundred kilobytes and imports neither pydantic nor troposphere,
-which are most of a compile's start-up (README, "Speed"). `infra compile --no-cache`
+which are most of a compile's start-up (docs/speed.md). `infra compile --no-cache`
 skips it; so does a compile through the Python API (`pipeline.compile_spec`).
 """
 

@@ -78,6 +78,11 @@ def bucket_name(spec: InfraSpec, short_name: str) -> Sub:
     return Sub(f"{name_prefix(spec)}-{short_name}-${{AWS::AccountId}}-${{AWS::Region}}")
 
 
+def parameter_path(spec: InfraSpec) -> str:
+    """The SSM Parameter Store path under which the instances find their configuration."""
+    return f"/{spec.project}/{spec.environment}/"
+
+
 def log_group_name(spec: InfraSpec, *parts: str) -> str:
     return "/" + "/".join((spec.project, spec.environment, *parts))
 

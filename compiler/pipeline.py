@@ -39,6 +39,7 @@ class CompileResult:
     # Every file the compile read, by absolute path as named (symlinks not resolved), with
     # the SHA-256 of the bytes it read: what `compile_cache` checks a later compile against.
     read: dict[str, str] = field(default_factory=dict)
+    loaded: LoadedSpec | None = None  # the spec as read, for positions (`spec_map`)
 
 
 def load_and_validate(spec_path: Path, environment: str | None = None) -> InfraSpec:
@@ -69,12 +70,15 @@ def compile_in_memory(spec_path: Path, environment: str | None = None) -> Compil
 
     loaded, spec = _loaded_and_validated(spec_path, environment)
     stacks = assemble(spec)
-    result = CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec))
-    # The spec and the task sources it names (read relative to it, see spec.scheduled_tasks).
+    result = CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec), loaded=loaded)
+    # The spec and the files it names (read relative to it, see spec.files).
     result.read[str(spec_path.absolute())] = loaded.sha256
-    for task in spec.scheduled_tasks:
-        code = task.source.code.encode("utf-8")  # decoded strictly: the same bytes
-        result.read[str((spec_path.parent / task.source).absolute())] = sha256(code).hexdigest()
+    named = [task.source for task in spec.scheduled_tasks]
+    if spec.compute.user_data:
+        named.append(spec.compute.user_data)
+    for path in named:
+        code = path.code.encode("utf-8")  # decoded strictly: the same bytes
+        result.read[str((spec_path.parent / path).absolute())] = sha256(code).hexdigest()
     return result
 
 
@@ -128,10 +132,28 @@ def compile_spec(
             cached = known_clean(jobs, cache_dir)
             result.lint_cached = {s.path for s in result.stacks if out_dir / s.path in cached}
         result.lint_findings = lint_templates(jobs, cache_dir=cache_dir)
+        if result.lint_findings:
+            result.lint_findings = _in_spec_terms(result, out_dir, environment)
         result.linted = True
     if remember:
         _remember(spec_path, environment, requested_out_dir, result)
     return result
+
+
+def _in_spec_terms(
+    result: CompileResult, out_dir: Path, environment: str | None
+) -> list[LintFinding]:
+    """The lint findings, each at the spec key that produced what it is about."""
+    from compiler.lint import in_spec_terms
+    from compiler.spec_map import SpecIndex
+
+    assert result.loaded is not None  # compile_in_memory sets it
+    index = SpecIndex.build(result.spec, result.stacks, result.loaded, environment)
+    templates = {str(out_dir / stack.path): stack.path for stack in result.stacks}
+    return in_spec_terms(
+        result.lint_findings,
+        lambda finding: index.locate(templates.get(finding.template, ""), finding.path),
+    )
 
 
 def _remember(

@@ -7,6 +7,7 @@ real pipeline unavailable: a compile that would need it fails the test."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,12 @@ def test_an_edited_task_source_compiles(project):
     assert recompiles(project)
 
 
+def test_an_edited_user_data_script_compiles(project):
+    script = project.parent / "examples" / "app" / "user-data.sh"
+    script.write_text(script.read_text(encoding="utf-8") + "\n# changed\n")
+    assert recompiles(project)
+
+
 def test_a_hand_edited_or_deleted_template_compiles_and_is_restored(project):
     out = project.parent / "out"
     template = out / "regions" / "us-east-1.json"
@@ -157,6 +164,7 @@ def test_two_links_to_one_spec_are_two_specs(tmp_path):
         (folder / "tasks").mkdir(parents=True)
         task = shared.parent / "tasks" / "bucket_report.py"
         (folder / "tasks" / "bucket_report.py").write_bytes(task.read_bytes() + marker)
+        shutil.copytree(shared.parent / "examples", folder / "examples")  # the user data
         (folder / "infra.yaml").symlink_to(shared)
     compile_once(tmp_path / "a" / "infra.yaml", "-o", str(out))
     assert recompiles(tmp_path / "b" / "infra.yaml", out=out)
