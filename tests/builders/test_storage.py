@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from compiler.builders.storage import ELB_LOG_ACCOUNT_CONDITION
+from compiler.template_regions import condition_values
 
 from .example import (
     as_list,
@@ -216,3 +217,12 @@ def test_stackset_over_newer_regions_only_names_the_service_without_condition():
     assert load_balancer_log_writer(template) == SERVICE_PRINCIPAL
     assert ELB_LOG_ACCOUNT_CONDITION not in template.get("Conditions", {})
     assert all("ElbLogAccount" not in v for v in template["Mappings"]["RegionMap"].values())
+
+
+def test_stackset_condition_holds_exactly_in_the_regions_with_an_elb_account():
+    template = stackset(spec_in("us-east-1", "ca-west-1", "il-central-1"))
+    holds = {
+        region: condition_values(template, region)[ELB_LOG_ACCOUNT_CONDITION]
+        for region in ("us-east-1", "ca-west-1", "il-central-1")
+    }
+    assert holds == {"us-east-1": True, "ca-west-1": False, "il-central-1": False}
