@@ -24,10 +24,12 @@ from compiler.builders.access import (
 
 from .example import get_att, make_spec, policy_documents, props, ref, resources, walk
 
+# IAM users: MFA can be required of them (a role's sessions carry no MFA flag).
 PRINCIPALS = [
-    "arn:aws:iam::123456789012:role/platform-team",
     "arn:aws:iam::123456789012:user/alice",
+    "arn:aws:iam::123456789012:user/bob",
 ]
+ROLE = "arn:aws:iam::123456789012:role/platform-team"
 CLOUDFORMATION = {"Service": "cloudformation.amazonaws.com"}
 THIS_ACCOUNT = {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 REGIONS = ["us-east-1", "us-west-2"]
@@ -44,7 +46,7 @@ def global_template(spec) -> dict:
 
 @pytest.fixture(scope="module")
 def spec():
-    return make_spec(access={"admin_principals": PRINCIPALS})
+    return make_spec(access={"admin_principals": PRINCIPALS, "require_mfa": True})
 
 
 @pytest.fixture(scope="module")
@@ -129,11 +131,11 @@ def test_management_role_trusts_exactly_the_spec_principals_with_mfa(template):
 
 
 def test_without_require_mfa_the_trust_has_no_mfa_condition():
-    spec = make_spec(access={"admin_principals": PRINCIPALS[:1], "require_mfa": False})
+    spec = make_spec(access={"admin_principals": [ROLE], "require_mfa": False})
     (statement,) = statements(
         props(global_template(spec), MANAGEMENT_ROLE_ID)["AssumeRolePolicyDocument"]
     )
-    assert statement["Principal"] == {"AWS": PRINCIPALS[:1]}
+    assert statement["Principal"] == {"AWS": [ROLE]}
     assert "Condition" not in statement
 
 
