@@ -64,12 +64,16 @@ def regional(spec: InfraSpec, **more: str | list[str]) -> dict:
 
 def tagged(spec: InfraSpec) -> dict:
     """Only resources that carry the project tag, in the spec's regions."""
-    return regional(spec, **{f"aws:ResourceTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)})
+    return regional(
+        spec, **{f"aws:ResourceTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)}
+    )
 
 
 def created_tagged(spec: InfraSpec) -> dict:
     """Only when the request tags the new resource as the project's."""
-    return regional(spec, **{f"aws:RequestTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)})
+    return regional(
+        spec, **{f"aws:RequestTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)}
+    )
 
 
 def tags_only_ours(spec: InfraSpec) -> dict:
@@ -239,7 +243,10 @@ def compute(spec: InfraSpec) -> list[Statement]:
         allow(
             "CreateLoadBalancersOnlyWithProjectTag",
             ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
-            [arn("elasticloadbalancing", "loadbalancer/app/*"), arn("elasticloadbalancing", "targetgroup/*")],
+            [
+                arn("elasticloadbalancing", "loadbalancer/app/*"),
+                arn("elasticloadbalancing", "targetgroup/*"),
+            ],
             created_tagged(spec),
         ),
         allow(
@@ -264,7 +271,12 @@ def compute(spec: InfraSpec) -> list[Statement]:
             tags_only_ours(spec),
         ),
         # SetWebAcl is authorised on no resource (Service Authorization Reference).
-        allow("AttachWebAclAwsDoesNotScopeByResource", ["elasticloadbalancing:SetWebAcl"], "*", regions),
+        allow(
+            "AttachWebAclAwsDoesNotScopeByResource",
+            ["elasticloadbalancing:SetWebAcl"],
+            "*",
+            regions,
+        ),
         allow(
             # Group names are generated from the stack name; at most 255 characters, they
             # are never cut, so the stack name prefix holds.

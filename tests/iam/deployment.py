@@ -132,7 +132,11 @@ IMPLIED = {
     # What the group's launch template launches: tagged by its tag specifications.
     ("AWS::AutoScaling::AutoScalingGroup", "instance"): ("ec2", "instance/*", True),
     ("AWS::AutoScaling::AutoScalingGroup", "volume"): ("ec2", "volume/*", True),
-    ("AWS::AutoScaling::AutoScalingGroup", "network-interface"): ("ec2", "network-interface/*", False),
+    ("AWS::AutoScaling::AutoScalingGroup", "network-interface"): (
+        "ec2",
+        "network-interface/*",
+        False,
+    ),
     ("AWS::AutoScaling::AutoScalingGroup", "image"): ("ec2", "image/ami-0a1b2c3d4e5f", False),
     ("AWS::EC2::LaunchTemplate", "image"): ("ec2", "image/ami-0a1b2c3d4e5f", False),
 }
@@ -180,7 +184,9 @@ class Resource:
 class Deployment:
     """One stack: `template` deployed as `stack_name` in `region`."""
 
-    def __init__(self, template: dict, stack_name: str, region: str, parameters: dict | None = None):
+    def __init__(
+        self, template: dict, stack_name: str, region: str, parameters: dict | None = None
+    ):
         self.template, self.stack_name, self.region = template, stack_name, region
         self.parameters = parameters or {}
         self.resources = {
@@ -203,7 +209,7 @@ class Deployment:
             return value
         if len(value) != 1:
             return {k: self.resolve(v) for k, v in value.items()}
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Ref":
             return self._ref(argument)
         if function == "Fn::GetAtt":
@@ -243,7 +249,7 @@ class Deployment:
         return bool(self._truth(self.template["Conditions"][name]))
 
     def _truth(self, value) -> bool:
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Fn::Equals":
             left, right = (self.resolve(a) for a in argument)
             return left == right
@@ -273,10 +279,13 @@ class Deployment:
             return pseudo[name]
         if name in self.resources:
             resource = self.resources[name]
-            if resource.type in ("AWS::ElasticLoadBalancingV2::LoadBalancer",
-                                 "AWS::ElasticLoadBalancingV2::TargetGroup",
-                                 "AWS::ElasticLoadBalancingV2::Listener",
-                                 "AWS::SNS::Topic", "AWS::CertificateManager::Certificate"):
+            if resource.type in (
+                "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "AWS::ElasticLoadBalancingV2::Listener",
+                "AWS::SNS::Topic",
+                "AWS::CertificateManager::Certificate",
+            ):
                 return self._own_arn(resource)
             if resource.type == "AWS::SQS::Queue":
                 return f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/{resource.name}"
@@ -378,7 +387,9 @@ class Deployment:
             rest = f"autoScalingGroup:{made_up_id('uuid', n)}:autoScalingGroupName/{n}"
             return {"autoscalinggroup": a("autoscaling", rest)}
         if t == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-            return {"loadbalancer/app/": a("elasticloadbalancing", f"loadbalancer/app/{n}/0a1b2c3d")}
+            return {
+                "loadbalancer/app/": a("elasticloadbalancing", f"loadbalancer/app/{n}/0a1b2c3d")
+            }
         if t == "AWS::ElasticLoadBalancingV2::TargetGroup":
             return {"targetgroup": a("elasticloadbalancing", f"targetgroup/{n}/0a1b2c3d")}
         if t == "AWS::ElasticLoadBalancingV2::Listener":
@@ -405,7 +416,7 @@ class Deployment:
     def _by_ref(self, value) -> Resource | None:
         """The template resource a Ref/GetAtt names, if any."""
         if isinstance(value, dict) and len(value) == 1:
-            (function, argument), = value.items()
+            ((function, argument),) = value.items()
             if function == "Ref" and argument in self.resources:
                 return self.resources[argument]
             if function == "Fn::GetAtt":
@@ -435,8 +446,12 @@ class Deployment:
 
         walk(resource.properties)
         zone = resource.properties.get("HostedZoneId")
+        for option in resource.properties.get("DomainValidationOptions", []):
+            zone = option.get("HostedZoneId", zone)  # ACM writes its validation records
         if zone is not None and "hostedzone" not in found:
-            arn = self.arn("route53", f"hostedzone/{self.resolve(zone)}", region=False, account=False)
+            arn = self.arn(
+                "route53", f"hostedzone/{self.resolve(zone)}", region=False, account=False
+            )
             found["hostedzone"] = (arn, {})
         return found
 
@@ -475,7 +490,9 @@ def calls(deployment: Deployment, resource: Resource) -> list[Call]:
     for operation, actions in permissions.items():
         for action in actions:
             for target, context in _targets(deployment, resource, operation, action, creator):
-                out.append(Call(resource, operation, action, Request(action, target, context, DECIDED)))
+                out.append(
+                    Call(resource, operation, action, Request(action, target, context, DECIDED))
+                )
     return out
 
 
@@ -497,7 +514,10 @@ def _targets(deployment: Deployment, resource: Resource, operation: str, action:
     if lowered == "iam:createservicelinkedrole":
         service_name = SERVICE_LINKED.get(resource.type, "unknown.amazonaws.com")
         rest = f"role/aws-service-role/{service_name}/AWSServiceRoleFor{RANDOM}"
-        yield deployment.arn("iam", rest, region=False), {**base, "iam:AWSServiceName": [service_name]}
+        yield (
+            deployment.arn("iam", rest, region=False),
+            {**base, "iam:AWSServiceName": [service_name]},
+        )
         return
     if lowered in ("iam:attachrolepolicy", "iam:detachrolepolicy") and not resource.properties.get(
         "ManagedPolicyArns"
@@ -547,7 +567,9 @@ def _targets(deployment: Deployment, resource: Resource, operation: str, action:
         yield deployment.arn(arn_service, f"{kinds[0]}/*", region=not global_arn), base
 
 
-def _with_iam_keys(deployment: Deployment, resource: Resource, action: str, arn: str, context: dict):
+def _with_iam_keys(
+    deployment: Deployment, resource: Resource, action: str, arn: str, context: dict
+):
     lowered = action.lower()
     if lowered == "iam:passrole":
         role = next((r for r in deployment.roles() if r.arns.get("role") == arn), None)
@@ -562,4 +584,9 @@ def _with_iam_keys(deployment: Deployment, resource: Resource, action: str, arn:
     if lowered == "route53:changeresourcerecordsets" and resource.type == "AWS::Route53::RecordSet":
         record = str(deployment.resolve(resource.properties.get("Name", ""))).rstrip(".").lower()
         context = {**context, "route53:ChangeResourceRecordSetsNormalizedRecordNames": [record]}
+    if lowered == "route53:changeresourcerecordsets" and resource.type.endswith("::Certificate"):
+        # DNS validation: `_<token>.<domain>` CNAME records, one per domain.
+        domain = str(deployment.resolve(resource.properties.get("DomainName", ""))).lower()
+        names = [f"_0a1b2c3d4e5f.{domain}"]
+        context = {**context, "route53:ChangeResourceRecordSetsNormalizedRecordNames": names}
     yield arn, context

@@ -27,7 +27,9 @@ def _provider_index(region: str) -> dict[str, str]:
 
 
 @cache
-def handler_permissions(resource_type: str, region: str = "us-east-1") -> dict[str, tuple[str, ...]]:
+def handler_permissions(
+    resource_type: str, region: str = "us-east-1"
+) -> dict[str, tuple[str, ...]]:
     """Operation -> the actions its handler declares (empty for types without handlers)."""
     schema_id = _provider_index(region).get(resource_type)
     if schema_id is None:

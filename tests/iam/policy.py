@@ -60,8 +60,10 @@ def _listed(value) -> list:
 
 def _key_decided(key: str, request: Request) -> bool:
     lowered = key.lower()
-    return any(lowered == d.lower() or (d.endswith("/") and lowered.startswith(d.lower()))
-               for d in request.decided)
+    return any(
+        lowered == d.lower() or (d.endswith("/") and lowered.startswith(d.lower()))
+        for d in request.decided
+    )
 
 
 def _context_values(key: str, request: Request) -> list[str] | None:
@@ -102,9 +104,11 @@ def _condition_holds(operator: str, key: str, expected, request: Request) -> boo
         # IAM: an absent key fails a condition, except under IfExists, ForAllValues, or a
         # negated operator (StringNotEquals on a key not sent holds).
         return qualifier == "ForAllValues" or if_exists or negated
+
     def hit(value: str) -> bool:
         found = any(compare(w, value) for w in wanted)
         return not found if negated else found
+
     if qualifier == "ForAllValues":
         return all(hit(v) for v in values)
     return any(hit(v) for v in values)
@@ -124,15 +128,21 @@ def _conditions(statement: dict, request: Request, undecided: set[str]) -> bool 
     return None if unknown else True
 
 
+@cache
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern:
+    """One expression for a statement's action list (actions are case-insensitive)."""
+    return re.compile("|".join(f"(?:{_glob(p, True).pattern})" for p in patterns), re.IGNORECASE)
+
+
 def _action_applies(statement: dict, action: str, *, deny: bool) -> bool:
     if "Action" in statement:
-        patterns = _listed(statement["Action"])
-        test = overlaps if deny else (lambda p, a: matches(p, a, ignore_case=True))
-        return any(test(p, action) for p in patterns)
+        patterns = tuple(_listed(statement["Action"]))
+        if deny:
+            return any(overlaps(p, action) for p in patterns)
+        return _any_of(patterns).fullmatch(action) is not None
     # NotAction: applies to every action the list does not name (for a Deny: that any
     # part of a required pattern escapes the list).
-    patterns = _listed(statement["NotAction"])
-    return not any(matches(p, action, ignore_case=True) for p in patterns)
+    return _any_of(tuple(_listed(statement["NotAction"]))).fullmatch(action) is None
 
 
 def _resource_applies(statement: dict, resource: str) -> bool:
@@ -153,7 +163,9 @@ def evaluate(statements: list[dict], request: Request) -> Decision:
         holds = _conditions(statement, request, undecided)
         decision.undecided |= undecided
         if deny and holds is not False:  # an undecided Deny is taken to apply
-            return Decision(False, denied_by=statement.get("Sid", "?"), undecided=decision.undecided)
+            return Decision(
+                False, denied_by=statement.get("Sid", "?"), undecided=decision.undecided
+            )
         if not deny and holds is True and not decision.allowed:
             decision.allowed, decision.allowed_by = True, statement.get("Sid", "?")
     return decision
