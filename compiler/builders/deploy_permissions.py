@@ -13,9 +13,9 @@ One statement per service and purpose, each with a Sid that says how it is scope
   KMS, whose resources have IDs, not names: changes only to resources that carry it
   (`aws:ResourceTag`), creation only with it (`aws:RequestTag`), tags added only on
   creation or to the project's own resources;
-- by region (`aws:RequestedRegion` in the spec's regions) on every regional statement.
-  IAM, Route 53 and Chatbot are global services (their requests name us-east-1), so
-  their statements carry no region condition.
+- by region: one Deny (`only_spec_regions`) refuses every request outside the spec's
+  regions, except to IAM, Route 53 and Chatbot, global services whose requests name
+  us-east-1.
 
 tests/iam proves these tables against the calls CloudFormation's handlers declare.
 
@@ -57,23 +57,35 @@ def stack_name_prefixes(spec: InfraSpec) -> list[str]:
     return naming.stack_name_prefixes(spec)
 
 
-def regional(spec: InfraSpec, **more: str | list[str]) -> dict:
-    """`in_regions` with more `StringEquals` keys."""
-    return {"StringEquals": {**in_regions(spec)["StringEquals"], **more}}
+def equals(**more: str | list[str]) -> dict:
+    """A `StringEquals` condition (the region is held by `only_spec_regions`)."""
+    return {"StringEquals": dict(more)}
+
+
+# Global services: their requests name us-east-1 whatever the spec's regions.
+GLOBAL_SERVICE_ACTIONS = ["iam:*", "route53:*", "chatbot:*"]
+
+
+def only_spec_regions(spec: InfraSpec) -> Statement:
+    """One Deny instead of a region condition on every Allow: nothing outside the spec's
+    regions (the global services aside)."""
+    return {
+        "Sid": "NothingOutsideTheSpecsRegions",
+        "Effect": "Deny",
+        "NotAction": GLOBAL_SERVICE_ACTIONS,
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": [r.name for r in spec.regions]}},
+    }
 
 
 def tagged(spec: InfraSpec) -> dict:
-    """Only resources that carry the project tag, in the spec's regions."""
-    return regional(
-        spec, **{f"aws:ResourceTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)}
-    )
+    """Only resources that carry the project tag."""
+    return equals(**{f"aws:ResourceTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)})
 
 
 def created_tagged(spec: InfraSpec) -> dict:
     """Only when the request tags the new resource as the project's."""
-    return regional(
-        spec, **{f"aws:RequestTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)}
-    )
+    return equals(**{f"aws:RequestTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)})
 
 
 def tags_only_ours(spec: InfraSpec) -> dict:
@@ -123,7 +135,8 @@ def read_only(spec: InfraSpec) -> list[Statement]:
     ]  # fmt: skip
     return [
         # Describe/List calls are authorised per account: AWS offers no resource to name.
-        allow("ReadOnlyCallsAwsDoesNotScopeByResource", regional, "*", in_regions(spec)),
+        only_spec_regions(spec),
+        allow("ReadOnlyCallsAwsDoesNotScopeByResource", regional, "*"),
         allow("ReadOnlyGlobalCallsAwsDoesNotScopeByResource", global_, "*"),
     ]
 
@@ -180,8 +193,7 @@ def network(spec: InfraSpec) -> list[Statement]:
             "Ec2TagsOnCreation",
             ["ec2:CreateTags"],
             arn("ec2", "*/*"),
-            regional(
-                spec,
+            equals(
                 **{
                     "ec2:CreateAction": [action.split(":")[1] for action in EC2_CREATES],
                     f"aws:RequestTag/{naming.PROJECT_TAG}": value,
@@ -201,7 +213,6 @@ def network(spec: InfraSpec) -> list[Statement]:
                 arn("ec2", "image/*", account=""),
                 arn("ec2", "image/*"),
             ],
-            in_regions(spec),
         ),
     ]
 
@@ -238,7 +249,6 @@ def compute(spec: InfraSpec) -> list[Statement]:
         "rds:ModifyDBParameterGroup", "rds:ResetDBParameterGroup", "rds:DeleteDBParameterGroup",
         "rds:CreateDBSnapshot", "rds:RemoveTagsFromResource", "rds:ListTagsForResource",
     ]  # fmt: skip
-    regions = in_regions(spec)
     return [
         allow(
             "CreateLoadBalancersOnlyWithProjectTag",
@@ -275,7 +285,6 @@ def compute(spec: InfraSpec) -> list[Statement]:
             "AttachWebAclAwsDoesNotScopeByResource",
             ["elasticloadbalancing:SetWebAcl"],
             "*",
-            regions,
         ),
         allow(
             # Group names are generated from the stack name; at most 255 characters, they
@@ -286,7 +295,6 @@ def compute(spec: InfraSpec) -> list[Statement]:
                 arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{prefix}*")
                 for prefix in stack_name_prefixes(spec)
             ],
-            regions,
         ),
         allow(
             "CreateDatabasesOnlyWithProjectTag",
@@ -312,7 +320,6 @@ def compute(spec: InfraSpec) -> list[Statement]:
             "DatabaseDefaultOptionGroupAndFinalSnapshot",
             ["rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:CreateDBSnapshot"],
             [arn("rds", "og:default:*"), arn("rds", "snapshot:*")],
-            regions,
         ),
     ]
 
@@ -349,15 +356,14 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
         "secretsmanager:TagResource", "secretsmanager:UntagResource",
         "secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy",
     ]  # fmt: skip
-    regions = in_regions(spec)
     services_using_keys = [
         f"{service}.*.amazonaws.com"
         for service in ("rds", "secretsmanager", "lambda", "logs", "sns", "sqs", "ec2")
     ]
     return [
-        allow("ProjectBuckets", buckets, Sub(f"arn:${{AWS::Partition}}:s3:::{prefix}-*"), regions),
+        allow("ProjectBuckets", buckets, Sub(f"arn:${{AWS::Partition}}:s3:::{prefix}-*")),
         # CreateKey names no key yet: only with the project tag.
-        allow("CreateKeysOnlyWithProjectTag", ["kms:CreateKey"], "*", created_tagged(spec)),
+        allow("CreateKeysByProjectTagOnly", ["kms:CreateKey"], "*", created_tagged(spec)),
         allow(
             # Keys carry no name: the project's are those with its tag. PutKeyPolicy and
             # ScheduleKeyDeletion reach no other key. The global stack's key is denied.
@@ -367,7 +373,7 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
             tagged(spec),
         ),
         allow("KeyTagsOnlyOurs", ["kms:TagResource"], arn("kms", "key/*"), tags_only_ours(spec)),
-        allow("ProjectAliases", aliases, arn("kms", f"alias/{prefix}/*"), regions),
+        allow("ProjectAliases", aliases, arn("kms", f"alias/{prefix}/*")),
         allow(
             "UseProjectKeysOnlyThroughTheServicesThatEncrypt",
             key_use,
@@ -388,7 +394,6 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
             "ProjectSecrets",
             secrets,
             [arn("secretsmanager", f"secret:{prefix}-*"), arn("secretsmanager", "secret:rds!*")],
-            regions,
         ),
     ]
 
@@ -498,7 +503,6 @@ def operations(spec: InfraSpec) -> list[Statement]:
         "ssm:RegisterPatchBaselineForPatchGroup", "ssm:DeregisterPatchBaselineForPatchGroup",
         "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
     ]  # fmt: skip
-    regions = in_regions(spec)
     return [
         allow(
             "ProjectLogGroups",
@@ -508,24 +512,21 @@ def operations(spec: InfraSpec) -> list[Statement]:
                 arn("logs", f"log-group:/aws/lambda/{prefix}-*"),
                 arn("logs", f"log-group:aws-waf-logs-{prefix}*"),
             ],
-            regions,
         ),
         # Log delivery (WAF to CloudWatch Logs) is configured per account, not per group.
-        allow("LogDeliveryAwsDoesNotScopeByResource", log_delivery, "*", regions),
+        allow("LogDeliveryAwsDoesNotScopeByResource", log_delivery, "*"),
         allow(
             "ProjectParameters",
             parameters,
             arn("ssm", f"parameter/{project}/{environment}/*"),
-            regions,
         ),
         resolve_image_parameter(spec),
-        allow("ProjectDocuments", documents, arn("ssm", f"document/{prefix}-*"), regions),
+        allow("ProjectDocuments", documents, arn("ssm", f"document/{prefix}-*")),
         # Windows and baselines have IDs AWS makes up: creating one names no resource.
         allow(
             "CreatePatchingAwsDoesNotScopeByResource",
             ["ssm:CreateMaintenanceWindow", "ssm:CreatePatchBaseline"],
             "*",
-            regions,
         ),
         allow(
             # Maintenance windows, patch baselines and associations have IDs, not names;
@@ -537,7 +538,6 @@ def operations(spec: InfraSpec) -> list[Statement]:
                 arn("ssm", "document/*", account=""),
                 arn("ec2", "instance/*"),
             ],
-            regions,
         ),
     ]
 
@@ -584,7 +584,6 @@ def application(spec: InfraSpec) -> list[Statement]:
         "events:ListTargetsByRule", "events:TagResource", "events:UntagResource",
         "events:ListTagsForResource",
     ]  # fmt: skip
-    regions = in_regions(spec)
     return [
         allow(
             "ProjectWebAclsOnTheAccountsLoadBalancers",
@@ -594,7 +593,6 @@ def application(spec: InfraSpec) -> list[Statement]:
                 arn("wafv2", "regional/managedruleset/*/*"),
                 arn("elasticloadbalancing", "loadbalancer/app/*"),
             ],
-            regions,
         ),
         allow(
             "ProjectAlarmsAndDashboards",
@@ -603,12 +601,11 @@ def application(spec: InfraSpec) -> list[Statement]:
                 arn("cloudwatch", f"alarm:{prefix}-*"),
                 arn("cloudwatch", f"dashboard/{prefix}-*", region=""),
             ],
-            regions,
         ),
-        allow("ProjectTopics", topics, arn("sns", f"{prefix}-*"), regions),
-        allow("ProjectQueues", queues, arn("sqs", f"{prefix}-*"), regions),
-        allow("ProjectFunctions", functions, arn("lambda", f"function:{prefix}-*"), regions),
-        allow("ProjectEventRules", rules, arn("events", f"rule/{prefix}-*"), regions),
+        allow("ProjectTopics", topics, arn("sns", f"{prefix}-*")),
+        allow("ProjectQueues", queues, arn("sqs", f"{prefix}-*")),
+        allow("ProjectFunctions", functions, arn("lambda", f"function:{prefix}-*")),
+        allow("ProjectEventRules", rules, arn("events", f"rule/{prefix}-*")),
     ]
 
 
@@ -642,7 +639,6 @@ def dns_certificates_and_audit(spec: InfraSpec, hosted_zone_id) -> list[Statemen
         "xray:UpdateSamplingRule", "xray:DeleteSamplingRule", "xray:TagResource",
         "xray:UntagResource",
     ]  # fmt: skip
-    regions = in_regions(spec)
     return [
         allow(
             # Only the site's record and ACM's validation records (`_<token>.<record>`).
@@ -668,9 +664,9 @@ def dns_certificates_and_audit(spec: InfraSpec, hosted_zone_id) -> list[Statemen
         # CreateHealthCheck names no resource yet.
         allow("CreateHealthChecksAwsDoesNotScopeByResource", ["route53:CreateHealthCheck"], "*"),
         # RequestCertificate names no certificate yet; certificates have IDs, not names.
-        allow("RequestCertificatesByRegionOnly", ["acm:RequestCertificate"], "*", regions),
-        allow("CertificatesByRegion", certificates, arn("acm", "certificate/*"), regions),
-        allow("ProjectTrails", trails, arn("cloudtrail", f"trail/{prefix}-*"), regions),
+        allow("RequestCertificatesByRegionOnly", ["acm:RequestCertificate"], "*"),
+        allow("CertificatesByRegion", certificates, arn("acm", "certificate/*")),
+        allow("ProjectTrails", trails, arn("cloudtrail", f"trail/{prefix}-*")),
         allow(
             "ProjectSlackChannels",
             chatbot,
@@ -680,7 +676,6 @@ def dns_certificates_and_audit(spec: InfraSpec, hosted_zone_id) -> list[Statemen
             "ProjectTracing",
             tracing,
             [arn("xray", f"group/{prefix}-*/*"), arn("xray", f"sampling-rule/{prefix}-*")],
-            regions,
         ),
     ]
 
