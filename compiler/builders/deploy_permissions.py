@@ -195,7 +195,8 @@ def network(spec: InfraSpec) -> list[Statement]:
             arn("ec2", "*/*"),
             equals(
                 **{
-                    "ec2:CreateAction": [action.split(":")[1] for action in EC2_CREATES],
+                    # RunInstances: the launch template tags instances and volumes.
+                    "ec2:CreateAction": [a.split(":")[1] for a in EC2_CREATES] + ["RunInstances"],
                     f"aws:RequestTag/{naming.PROJECT_TAG}": value,
                 },
             ),
