@@ -22,7 +22,7 @@ OPERATIONS = ("create", "read", "update", "delete", "list")
 
 
 @cache
-def _provider_index(region: str) -> dict[str, str]:
+def provider_index(region: str) -> dict[str, str]:
     return json.loads((SCHEMAS / "providers" / f"{region}.json").read_text())
 
 
@@ -31,7 +31,7 @@ def handler_permissions(
     resource_type: str, region: str = "us-east-1"
 ) -> dict[str, tuple[str, ...]]:
     """Operation -> the actions its handler declares (empty for types without handlers)."""
-    schema_id = _provider_index(region).get(resource_type)
+    schema_id = provider_index(region).get(resource_type)
     if schema_id is None:
         raise KeyError(f"cfn-lint ships no schema for {resource_type} in {region}")
     schema = json.loads((SCHEMAS / "resources" / f"{schema_id}.json").read_text())

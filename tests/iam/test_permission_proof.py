@@ -10,6 +10,7 @@ long as they get. How the proof works and what it cannot see: tests/iam/proof.py
 from __future__ import annotations
 
 import copy
+import json
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tests.builders.example import copy_example
 from tests.fixtures.examples import examples
 from tests.iam import proof, waivers
 from tests.iam.deployment import NAMES
+from tests.iam.handlers import SCHEMAS, provider_index
 
 ROOT_SPEC = Path(__file__).resolve().parents[2] / "infra.yaml"
 
@@ -184,3 +186,19 @@ def test_another_projects_resource_is_writable_without_the_tag_conditions(spec_d
 def test_regions_of_generated_specs_exist():
     data = yaml.safe_load(dict(GENERATED)["longest-names"])
     assert {r["name"] for r in data["regions"]} <= set(AWS_REGION_AZ_COUNTS)
+
+
+def test_name_limits_agree_with_cloudformations_schemas():
+    """The model's name limits (role 64, path 512, rule 64...) are the schemas' where they
+    state one; the others come from the services' API references."""
+    stated = 0
+    for resource_type, (prop, limit, _) in NAMES.items():
+        schema_id = provider_index("us-east-1")[resource_type]
+        schema = json.loads((SCHEMAS / "resources" / f"{schema_id}.json").read_text())
+        maximum = schema["properties"].get(prop, {}).get("maxLength")
+        if maximum is not None:
+            assert limit == maximum, resource_type
+            stated += 1
+        if resource_type == "AWS::IAM::Role":
+            assert schema["properties"]["Path"]["maxLength"] == 512
+    assert stated >= 12
