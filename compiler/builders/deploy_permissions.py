@@ -141,8 +141,7 @@ def read_only(spec: InfraSpec) -> list[Statement]:
     ]
 
 
-# What each EC2 create call makes: the only resource type it may be allowed to create
-# untagged-before-the-call, and only with the project tag in the request.
+# What each EC2 create call makes, allowed only with the project tag in the request.
 EC2_CREATES = {
     "ec2:CreateVpc": "vpc",
     "ec2:CreateSubnet": "subnet",
@@ -150,7 +149,6 @@ EC2_CREATES = {
     "ec2:CreateInternetGateway": "internet-gateway",
     "ec2:AllocateAddress": "elastic-ip",
     "ec2:CreateNatGateway": "natgateway",
-    "ec2:CreateSecurityGroup": "security-group",
     "ec2:CreateFlowLogs": "vpc-flow-log",
     "ec2:CreateLaunchTemplate": "launch-template",
 }
@@ -170,8 +168,7 @@ def network(spec: InfraSpec) -> list[Statement]:
         "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:ReleaseAddress",
         "ec2:DeleteNatGateway", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
         "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress",
-        "ec2:RevokeSecurityGroupEgress", "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
-        "ec2:UpdateSecurityGroupRuleDescriptionsEgress", "ec2:DeleteFlowLogs",
+        "ec2:RevokeSecurityGroupEgress", "ec2:DeleteFlowLogs",
         "ec2:CreateLaunchTemplateVersion", "ec2:DeleteLaunchTemplate",
         "ec2:DeleteLaunchTemplateVersions", "ec2:ModifyLaunchTemplate",
         "ec2:GetLaunchTemplateData", "ec2:RunInstances", "ec2:CreateTags", "ec2:DeleteTags",
@@ -196,12 +193,41 @@ def network(spec: InfraSpec) -> list[Statement]:
             equals(
                 **{
                     # RunInstances: the launch template tags instances and volumes.
-                    "ec2:CreateAction": [a.split(":")[1] for a in EC2_CREATES] + ["RunInstances"],
+                    "ec2:CreateAction": [a.split(":")[1] for a in EC2_CREATES]
+                    + ["CreateSecurityGroup", "RunInstances"],
                     f"aws:RequestTag/{naming.PROJECT_TAG}": value,
                 },
             ),
         ),
         allow("Ec2ChangesOnlyToProjectTaggedResources", changes, arn("ec2", "*/*"), tagged(spec)),
+        # CloudFormation creates a security group untagged, sets its rules, then tags it
+        # (cloudformation-coverage-roadmap#714): the new group is allowed in a project VPC
+        # (CreateSecurityGroup on the VPC needs its tag, above), and its rules and tags
+        # while it carries no project tag yet or ours, never another project's.
+        allow(
+            "Ec2SecurityGroupsInProjectVpcs",
+            ["ec2:CreateSecurityGroup"],
+            arn("ec2", "security-group/*"),
+        ),
+        allow(
+            "Ec2SecurityGroupRulesUntaggedOrOurs",
+            [
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:AuthorizeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupEgress",
+                "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+                "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+            ],
+            [arn("ec2", "security-group/*"), arn("ec2", "security-group-rule/*")],
+            {"StringEqualsIfExists": {f"aws:ResourceTag/{naming.PROJECT_TAG}": value}},
+        ),
+        allow(
+            "Ec2SecurityGroupTagsOnlyOurs",
+            ["ec2:CreateTags"],
+            arn("ec2", "security-group/*"),
+            tags_only_ours(spec),
+        ),
         allow(
             # What the launch template launches (tagged by its tag specifications) and the
             # AWS-owned image it launches from, which carries no tag of ours.

@@ -112,6 +112,10 @@ CREATES = {
     "AWS::CertificateManager::Certificate": "acm:RequestCertificate",
     "AWS::Route53::HealthCheck": "route53:CreateHealthCheck",
 }
+# Types whose handler creates the resource untagged, sets it up, then tags it: the
+# security group handler authorises and revokes rules before CreateTags
+# (aws-cloudformation/cloudformation-coverage-roadmap#714, aws/aws-cdk#13204).
+TAGGED_AFTER_CREATE = {"AWS::EC2::SecurityGroup"}
 TAGGING = {"ec2:createtags", "elasticloadbalancing:addtags", "rds:addtagstoresource",
            "kms:tagresource", "iam:tagrole", "iam:taginstanceprofile", "lambda:tagresource",
            "events:tagresource", "sqs:tagqueue", "sns:tagresource", "logs:tagresource",
@@ -539,7 +543,10 @@ def _targets(deployment: Deployment, resource: Resource, operation: str, action:
             yielded = True
         if kind in resource.arns:
             context = dict(base)
-            if creating or tagging_on_create:
+            if operation == "create" and resource.type in TAGGED_AFTER_CREATE:
+                if lowered in TAGGING:  # a CreateTags call of its own, after the rules
+                    context.update(tag_context)
+            elif creating or tagging_on_create:
                 context.update(tag_context)
                 if tagging_on_create and service in ("ec2", "elasticloadbalancing"):
                     context[f"{service}:CreateAction"] = [creator.split(":")[1]]

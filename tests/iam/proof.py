@@ -145,11 +145,12 @@ READ_PREFIXES = ("describe", "get", "list")
 
 def foreign_request(spec: InfraSpec, call: Call) -> Request | None:
     """The same write on another project's resource (its tag, its names, its path), or
-    None when the call is a read or is not authorised on the resource itself."""
+    None when the call is a read or is authorised on none of the template's resources."""
     service, _, name = call.action.lower().partition(":")
     if service not in CONTAINED_SERVICES or name.startswith(READ_PREFIXES):
         return None
-    if call.request.resource not in call.resource.arns.values():
+    related = {arn for arn, _ in call.resource.related.values()}
+    if call.request.resource not in {*call.resource.arns.values(), *related}:
         return None
     ours, theirs = naming.name_prefix(spec), f"{OTHER_PROJECT}-{OTHER_ENVIRONMENT}"
     resource = call.request.resource.replace(
@@ -160,6 +161,9 @@ def foreign_request(spec: InfraSpec, call: Call) -> Request | None:
         key: ([theirs] if key.endswith(f"Tag/{naming.PROJECT_TAG}") else values)
         for key, values in call.request.context.items()
     }
+    if not any(key.endswith(f"Tag/{naming.PROJECT_TAG}") for key in context):
+        # a call on a resource not tagged yet: theirs exists, with their tag
+        context[f"aws:ResourceTag/{naming.PROJECT_TAG}"] = [theirs]
     return Request(call.action, resource, context, call.request.decided)
 
 

@@ -183,7 +183,12 @@ def every_waiver() -> set[tuple[str, str]]:
 
 # Writes the deploy roles may make on another project's resource of the same type, with
 # why AWS offers nothing to tell the two apart: (resource type, action pattern) -> reason.
-UNCONTAINED: dict[tuple[str, str], str] = {}
+UNCONTAINED: dict[tuple[str, str], str] = {
+    ("AWS::EC2::SecurityGroup", "ec2:CreateSecurityGroup"): (
+        "CloudFormation tags a security group only after creating it, so the new group "
+        "cannot be asked for the tag; the VPC it is created in must carry the project tag"
+    ),
+}
 
 
 def uncontained(resource_type: str, action: str) -> bool:
