@@ -188,8 +188,12 @@ def published_series(config: dict) -> list[tuple[str, str, frozenset[str]]]:
     return series
 
 
+# The agent's parameter; the app's runtime settings (builders/app_config.py) sit beside it.
+AGENT_PARAMETER = "CloudWatchAgentConfig"
+
+
 def agent_config(template: dict) -> dict:
-    (parameter,) = resources(template, "AWS::SSM::Parameter").values()
+    parameter = resources(template, "AWS::SSM::Parameter")[AGENT_PARAMETER]
     return json.loads(parameter["Properties"]["Value"])
 
 
@@ -210,14 +214,15 @@ def test_memory_and_disk_alarms_watch_exactly_what_the_agent_publishes(template,
 
 
 def test_agent_parameter_is_named_under_the_project_and_environment(template):
-    (parameter,) = resources(template, "AWS::SSM::Parameter").values()
+    parameter = resources(template, "AWS::SSM::Parameter")[AGENT_PARAMETER]
     assert parameter["Properties"]["Name"] == "/storefront/production/cloudwatch-agent"
     assert parameter["Properties"]["Type"] == "String"
 
 
 def test_association_installs_then_configures_the_agent_on_the_groups_instances(template):
     group, _ = only(template, "AWS::AutoScaling::AutoScalingGroup")
-    (parameter_id,) = resources(template, "AWS::SSM::Parameter")
+    parameter_id = AGENT_PARAMETER
+    assert parameter_id in resources(template, "AWS::SSM::Parameter")
     (association,) = resources(template, "AWS::SSM::Association").values()
     properties = association["Properties"]
     assert properties["Targets"] == [
@@ -243,7 +248,8 @@ def test_association_installs_then_configures_the_agent_on_the_groups_instances(
 
 
 def test_instances_may_read_the_agent_parameter_and_nothing_else(template):
-    (parameter_id,) = resources(template, "AWS::SSM::Parameter")
+    parameter_id = AGENT_PARAMETER
+    assert parameter_id in resources(template, "AWS::SSM::Parameter")
     name = template["Resources"][parameter_id]["Properties"]["Name"]
     role, _ = only(template, "AWS::IAM::InstanceProfile")
     policies = [

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from compiler import naming
-from compiler.spec.regions import AWS_REGION_AZ_COUNTS
+from compiler.spec.regions import commercial_regions
 from tests.builders.example import copy_example
 from tests.fixtures.examples import examples
 from tests.iam import proof, waivers
@@ -185,7 +185,7 @@ def test_another_projects_resource_is_writable_without_the_tag_conditions(spec_d
 
 def test_regions_of_generated_specs_exist():
     data = yaml.safe_load(dict(GENERATED)["longest-names"])
-    assert {r["name"] for r in data["regions"]} <= set(AWS_REGION_AZ_COUNTS)
+    assert {r["name"] for r in data["regions"]} <= set(commercial_regions())
 
 
 def test_name_limits_agree_with_cloudformations_schemas():
