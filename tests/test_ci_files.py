@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 
 import click
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from compiler.cli import main
+from tests.builders.example import copy_example
 from tests.conftest import REPO_ROOT
 from tests.infra_command import INFRA, run_infra
 
@@ -106,8 +106,7 @@ environments:
 def project_with_environments(tmp_path):
     """A project as committed: a spec with an environment, each compiled where compile
     writes by default (templates_out/production/ and templates_out/staging/)."""
-    shutil.copy(REPO_ROOT / "infra.yaml", tmp_path / "infra.yaml")
-    shutil.copytree(REPO_ROOT / "tasks", tmp_path / "tasks")
+    copy_example(tmp_path)  # the spec with the files it names
     with (tmp_path / "infra.yaml").open("a", encoding="utf-8") as spec:
         spec.write(STAGING_OVERLAY)
     for env_args in ([], ["--env", "staging"]):

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import pty
-import shutil
 import subprocess
 
 import pytest
 
 from compiler.terminal import colour_setting
-from tests.conftest import REPO_ROOT
+from tests.builders.example import copy_example
 from tests.infra_command import INFRA
 
 ESCAPE = "\x1b["
@@ -50,8 +49,7 @@ def compile_on_a_terminal(project, no_color: str | None) -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     directory = tmp_path_factory.mktemp("project")
-    shutil.copy(REPO_ROOT / "infra.yaml", directory / "infra.yaml")
-    shutil.copytree(REPO_ROOT / "tasks", directory / "tasks")
+    copy_example(directory)  # the spec with the files it names
     return directory
 
 
