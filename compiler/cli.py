@@ -32,6 +32,11 @@ def _report_spec_error(error: SpecError) -> None:
     )
 
 
+def _report_warnings(warnings: list) -> None:
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="infra-compiler")
 def main() -> None:
@@ -43,15 +48,18 @@ def main() -> None:
 @env_option
 def validate(spec: Path, environment: str | None) -> None:
     """Check SPEC and print every problem found in it; without --env, in every environment."""
+    warnings: list = []
     try:
         if environment:
-            result = pipeline.load_and_validate(spec, environment)
+            result = pipeline.load_and_validate(spec, environment, warnings)
+            _report_warnings(warnings)
             click.echo(f"{spec} ({environment}): valid ({len(result.regions)} regions)")
             return
-        specs = pipeline.validate_every_environment(spec)
+        specs = pipeline.validate_every_environment(spec, warnings)
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
+    _report_warnings(warnings)
     names = [name for name in specs if name]
     also = f"; environments: {', '.join(names)}" if names else ""
     click.echo(f"{spec}: valid ({len(specs[None].regions)} regions{also})")
@@ -107,6 +115,7 @@ def compile_command(
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
+    _report_warnings(result.warnings)
     rows = stack_rows(result, result.out_dir)
     _report_compile(
         rows,

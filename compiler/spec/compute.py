@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr, pattern_str
 
@@ -25,7 +25,9 @@ ManagementCidr = Annotated[Cidr, AfterValidator(check_not_anywhere)]
 
 
 class ComputeSpec(BaseModel):
-    """Instances behind the load balancer, in the private subnets."""
+    """Instances behind the load balancer, in the private subnets. The sizes' order is
+    checked with the other sections (spec/consistency.py), so one run reports it with
+    every other mistake of this section."""
 
     model_config = SPEC_MODEL_CONFIG
 
@@ -59,12 +61,3 @@ class ComputeSpec(BaseModel):
         description="Management networks allowed to reach port 22; empty means no SSH at all.",
         examples=[["10.255.0.0/24"]],
     )
-
-    @model_validator(mode="after")
-    def _sizes_ordered(self) -> ComputeSpec:
-        if not self.min_size <= self.desired_capacity <= self.max_size:
-            raise ValueError(
-                f"sizes must satisfy min_size <= desired_capacity <= max_size; got "
-                f"{self.min_size} <= {self.desired_capacity} <= {self.max_size}"
-            )
-        return self

@@ -1,22 +1,48 @@
-"""Checks that span sections of a valid spec, each reported at the exact value at fault.
+"""Checks that span sections, each reported at the exact value at fault.
 
-Pydantic validators on the root model would report these with an empty location; here
-each check names the spec path that a user has to edit.
+Pydantic validators on the root model would report these with an empty location, and
+only once every section is valid; here each check names the spec path that a user has
+to edit, and runs as soon as the sections it reads are valid, so one run reports the
+mistakes of every section (see `SpecSections`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from compiler.errors import SpecPath
+from compiler.spec import offerings
 from compiler.spec.access import TEMPLATE_BUCKET
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
+from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
 from compiler.spec.regions import AWS_REGION_AZ_COUNTS
 from compiler.spec.root import InfraSpec
 
 Finding = tuple[SpecPath, str]
+
+
+class SectionInvalid(Exception):
+    """A check read a section that did not validate: it cannot judge, so it says nothing."""
+
+
+class SpecSections:
+    """The sections of a spec that validated, read like an `InfraSpec`. Reading one that
+    did not raises `SectionInvalid`, which ends that check only: the others still run."""
+
+    def __init__(self, sections: dict[str, Any]):
+        self._sections = sections
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in InfraSpec.model_fields:
+            raise AttributeError(name)
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise SectionInvalid(name) from None
+
 
 # S3 bucket names are at most 63 characters; ours add the 12-digit account ID, the region
 # and four hyphens to the project, environment and bucket names.
@@ -110,7 +136,6 @@ RESERVED_BUCKET_NAMES = {
 
 def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
     seen: dict[str, int] = {}
-    longest_region = max(len(region.name) for region in spec.regions)
     for index, bucket in enumerate(spec.storage.buckets):
         path = ("storage", "buckets", index, "name")
         if bucket.name in seen:
@@ -124,6 +149,12 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
                 path,
                 f"'{bucket.name}' is the name of {RESERVED_BUCKET_NAMES[bucket.name]}; choose another",
             )
+
+
+def check_bucket_lengths(spec: InfraSpec) -> Iterator[Finding]:
+    longest_region = max(len(region.name) for region in spec.regions)
+    for index, bucket in enumerate(spec.storage.buckets):
+        path = ("storage", "buckets", index, "name")
         length = (
             len(spec.project) + len(spec.environment) + len(bucket.name) + 12 + longest_region + 4
         )
@@ -141,12 +172,13 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
 def check_global_buckets(spec: InfraSpec) -> Iterator[Finding]:
     """The global stack's buckets, `<project>-<environment>-<name>-<account>-<primary region>`."""
     longest = max((TEMPLATE_BUCKET, GLOBAL_LOG_BUCKET, TRAIL_BUCKET), key=len)
-    name = f"{spec.project}-{spec.environment}-{longest}-{'0' * 12}-{spec.primary_region}"
+    primary = spec.regions[0].name
+    name = f"{spec.project}-{spec.environment}-{longest}-{'0' * 12}-{primary}"
     if len(name) > S3_BUCKET_NAME_MAX:
         yield (
             ("project",),
             f"the global stack's bucket <project>-<environment>-{longest}-<account>-"
-            f"{spec.primary_region} would be {len(name)} characters; S3 allows "
+            f"{primary} would be {len(name)} characters; S3 allows "
             f"{S3_BUCKET_NAME_MAX}. Shorten the project or environment name",
         )
 
@@ -174,6 +206,49 @@ def check_scheduled_tasks(spec: InfraSpec) -> Iterator[Finding]:
 
 # Amazon Linux public image parameters (compute.image_parameter) by name prefix.
 IMAGE_OPERATING_SYSTEMS = {"al2023-": "AMAZON_LINUX_2023", "amzn2-": "AMAZON_LINUX_2"}
+
+
+def check_compute_sizes(spec: InfraSpec) -> Iterator[Finding]:
+    compute = spec.compute
+    if compute.min_size <= compute.desired_capacity <= compute.max_size:
+        return
+    # Blame a size the user wrote: of the two out of order, desired_capacity if given.
+    written = compute.model_fields_set
+    if compute.desired_capacity < compute.min_size:
+        key = "desired_capacity" if "desired_capacity" in written else "min_size"
+    else:
+        key = "desired_capacity" if "desired_capacity" in written else "max_size"
+    yield (
+        ("compute", key),
+        f"sizes must satisfy min_size <= desired_capacity <= max_size; got "
+        f"{compute.min_size} <= {compute.desired_capacity} <= {compute.max_size}",
+    )
+
+
+def check_database_storage(spec: InfraSpec) -> Iterator[Finding]:
+    database = spec.database
+    if database.max_allocated_storage_gb < database.allocated_storage_gb:
+        written = "max_allocated_storage_gb" in database.model_fields_set
+        yield (
+            ("database", "max_allocated_storage_gb" if written else "allocated_storage_gb"),
+            f"max_allocated_storage_gb ({database.max_allocated_storage_gb}) must be at least "
+            f"allocated_storage_gb ({database.allocated_storage_gb})",
+        )
+
+
+def check_alarm_window(spec: InfraSpec) -> Iterator[Finding]:
+    """CloudWatch evaluates at most a day of periods shorter than an hour, else 7 days."""
+    monitoring = spec.monitoring
+    window = monitoring.period_seconds * monitoring.evaluation_periods
+    limit = ONE_DAY_SECONDS if monitoring.period_seconds < 3600 else SEVEN_DAYS_SECONDS
+    if window > limit:
+        written = "evaluation_periods" in monitoring.model_fields_set
+        yield (
+            ("monitoring", "evaluation_periods" if written else "period_seconds"),
+            f"evaluation_periods x period_seconds is {window} seconds; CloudWatch allows "
+            f"{limit} with {monitoring.period_seconds}-second periods: use at most "
+            f"{limit // monitoring.period_seconds} evaluation periods",
+        )
 
 
 def check_patching(spec: InfraSpec) -> Iterator[Finding]:
@@ -233,17 +308,132 @@ def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
         )
 
 
+# S3 refuses bucket names that start with these (they name AWS's own endpoints and
+# examples). Every bucket of ours is <project>-<environment>-<name>-<account>-<region>, so
+# only the start can hit one; the end is always a region, never a reserved suffix.
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
+def check_bucket_prefixes(spec: InfraSpec) -> Iterator[Finding]:
+    starts = [(name, None) for name in RESERVED_BUCKET_NAMES] + [
+        (bucket.name, index) for index, bucket in enumerate(spec.storage.buckets)
+    ]
+    reported: set[SpecPath] = set()
+    for short, index in starts:
+        name = f"{spec.project}-{spec.environment}-{short}-"
+        for prefix in S3_RESERVED_PREFIXES:
+            if not name.startswith(prefix):
+                continue
+            if f"{spec.project}-".startswith(prefix):
+                path: SpecPath = ("project",)
+            elif f"{spec.project}-{spec.environment}-".startswith(prefix):
+                path = ("environment",)
+            elif index is not None:
+                path = ("storage", "buckets", index, "name")
+            else:  # a bucket name of ours completes the prefix: the environment must change
+                path = ("environment",)
+            if path not in reported:
+                reported.add(path)
+                yield (
+                    path,
+                    f"S3 bucket names may not start with '{prefix}', and the bucket "
+                    f"{name}<account>-<region> would; choose another name",
+                )
+
+
+def check_instance_types(spec: InfraSpec) -> Iterator[Finding]:
+    """The instance type exists in every region of the spec (cfn-lint's E3628 data)."""
+    wanted = spec.compute.instance_type
+    path, lacking = _offered_everywhere(spec, wanted, offerings.instance_types)
+    if not lacking:
+        return
+    written = "instance_type" in spec.compute.model_fields_set
+    where = ("compute", "instance_type") if written else path
+    yield where, _not_offered("EC2 instance type", wanted, lacking)
+
+
+def check_database_offerings(spec: InfraSpec) -> Iterator[Finding]:
+    """The engine version can create an instance, and the class runs it in every region
+    (cfn-lint's E3691, W3691, E3025 and E3062 data)."""
+    database = spec.database
+    version, wanted = database.engine_version, database.instance_class
+    version_path = ("database", "engine_version")  # where to write one, if it is a default
+    versions = offerings.engine_versions()
+    if versions is not None and version not in versions:
+        newest = _newest_minor(version, versions)
+        if offerings.is_deprecated(version):
+            hint = f"; use {newest}" if newest else ""
+            message = f"PostgreSQL {version} is deprecated: RDS no longer creates instances with it"
+            yield version_path, message + hint
+        else:
+            hint = f"; the newest {version.split('.')[0]} is {newest}" if newest else ""
+            yield version_path, f"RDS offers no PostgreSQL {version}{hint}"
+        return  # the classes that run a version RDS does not offer are moot
+    region_path, lacking = _offered_everywhere(spec, wanted, offerings.db_instance_classes)
+    written = "instance_class" in database.model_fields_set
+    class_path = ("database", "instance_class") if written or not lacking else region_path
+    if lacking:
+        yield class_path, _not_offered("RDS PostgreSQL instance class", wanted, lacking)
+        return
+    runs = offerings.classes_for_version(version)
+    if runs is not None and wanted not in runs:
+        hint = offerings.did_you_mean(wanted, runs)
+        yield class_path, f"'{wanted}' cannot run PostgreSQL {version}{hint}"
+
+
+def _offered_everywhere(
+    spec: InfraSpec, wanted: str, offered: Callable[[str], frozenset[str] | None]
+) -> tuple[SpecPath, list[tuple[int, str, frozenset[str]]]]:
+    """The regions (index, name, what they offer) that lack `wanted`, and the path of the
+    first: a default nobody wrote down is reported at the region that lacks it."""
+    lacking = []
+    for index, region in enumerate(spec.regions):
+        choices = offered(region.name)
+        if choices is not None and wanted not in choices:
+            lacking.append((index, region.name, choices))
+    path: SpecPath = ("regions", lacking[0][0], "name") if lacking else ()
+    return path, lacking
+
+
+def _not_offered(what: str, wanted: str, lacking: list[tuple[int, str, frozenset[str]]]) -> str:
+    where = ", ".join(f"{name} (regions[{index}])" for index, name, _ in lacking)
+    hint = offerings.did_you_mean(wanted, lacking[0][2])
+    return f"{what} '{wanted}' is not offered in {where}{hint}"
+
+
+def _newest_minor(version: str, versions: Iterable[str]) -> str | None:
+    major = version.split(".")[0]
+    minors = [v for v in versions if v.startswith(f"{major}.") and v.split(".")[1].isdigit()]
+    return max(minors, key=lambda v: int(v.split(".")[1]), default=None)
+
+
 CHECKS = (
     check_regions,
     check_certificates,
     check_dns,
     check_buckets,
+    check_bucket_lengths,
     check_global_buckets,
+    check_bucket_prefixes,
     check_scheduled_tasks,
+    check_compute_sizes,
+    check_database_storage,
+    check_alarm_window,
     check_patching,
     check_monitoring,
+    check_instance_types,
+    check_database_offerings,
 )
 
 
-def find_inconsistencies(spec: InfraSpec) -> list[Finding]:
-    return [finding for check in CHECKS for finding in check(spec)]
+def find_inconsistencies(spec: InfraSpec | SpecSections) -> list[Finding]:
+    """Every finding of every check; with `SpecSections`, the checks whose sections all
+    validated (a check stops at the first section it reads that did not)."""
+    findings: list[Finding] = []
+    for check in CHECKS:
+        try:
+            for finding in check(spec):  # type: ignore[arg-type]
+                findings.append(finding)
+        except SectionInvalid:
+            continue
+    return findings

@@ -6,7 +6,7 @@ import difflib
 
 from pydantic import BaseModel, Field, field_validator
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr
+from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr, check_vpc_range
 
 # Commercial AWS regions, with the number of Availability Zones a new account can use
 # (us-west-1 offers two; ap-northeast-1 three of its four) and the Elastic Load
@@ -68,4 +68,4 @@ class RegionSpec(BaseModel):
                 f"/{prefix + SUBNET_PREFIX_EXTRA_BITS}, and load balancer subnets need /27 or "
                 f"larger; use /{LARGEST_VPC_PREFIX} or larger"
             )
-        return value
+        return check_vpc_range(value)

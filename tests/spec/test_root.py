@@ -49,8 +49,8 @@ def test_environment_tag_is_taken_from_environment(example_text):
     assert_problem(
         only_problem(bad),
         bad,
-        "Team: platform",
-        "tags",
+        "Environment: prod",
+        "tags.Environment",
         "do not set the Environment tag here; it is taken from `environment`",
     )
 
@@ -61,8 +61,8 @@ def test_aws_prefixed_tag_is_reserved(example_text, key):
     assert_problem(
         only_problem(bad),
         bad,
-        "Team: platform",
-        "tags",
+        f"{key}: x",
+        f"tags.{key}",
         f"tag keys starting with 'aws:' are reserved by AWS: {key}",
     )
 
@@ -74,7 +74,8 @@ def test_tag_key_with_a_character_aws_refuses_points_at_the_key(example_text):
         bad,
         "'Bad#Key'",
         "tags.Bad#Key",
-        "tag keys are 1 to 128 letters, digits, spaces and _ . : / = + @ - (got 'Bad#Key')",
+        "tag keys are 1 to 128 letters, digits, spaces and _ . : / + @ - (not '=': `aws "
+        "cloudformation deploy --tags KEY=VALUE` would split the key there) (got 'Bad#Key')",
     )
 
 
@@ -103,7 +104,8 @@ def test_tag_value_with_a_character_aws_refuses(example_text):
         bad,
         "platform!",
         "tags.Team",
-        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ - (got 'platform!')",
+        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -, not starting "
+        "with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that) (got 'platform!')",
     )
 
 
@@ -115,7 +117,8 @@ def test_empty_tag_value_is_refused(example_text):
         bad,
         "''",
         "tags.CostCenter",
-        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ - (got '')",
+        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -, not starting "
+        "with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that) (got '')",
     )
 
 
