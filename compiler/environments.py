@@ -48,6 +48,11 @@ class MergedSpec(NamedTuple):
                 return None
         return None
 
+    def written_in_overlay(self, path: SpecPath) -> bool:
+        """Whether the overlay itself wrote `path` (not merely a mapping around it)."""
+        source = self.source_paths.get(path)
+        return source is not None and source[:2] == (ENVIRONMENTS_KEY, self.environment)
+
     def relocate(self, problem: SpecProblem) -> SpecProblem:
         """A problem of the merged spec, named by the path the user wrote."""
         written = self.overlay_path(problem.path)
@@ -214,21 +219,25 @@ def validate_environment(
     if name is None:
         return validate_spec(loaded, warnings)
     merged = merge_environment(loaded, name)
+    problems: list[SpecProblem] = []
+    environment = merged.loaded.data.get("environment")
+    clash = _clashing_environment(loaded, name, environment)
+    if clash is not None:
+        problems.append(_clash_problem(loaded, merged, clash, name, str(environment)))
     found: list[SpecProblem] = []
     try:
-        spec = validate_spec(merged.loaded, found)
+        spec = validate_spec(merged.loaded, found, preferred=merged.written_in_overlay)
     except SpecError as error:
-        raise SpecError(merged.relocate(problem) for problem in error.problems) from None
-    clash = _clashing_environment(loaded, name, spec.environment)
-    if clash is not None:
-        raise SpecError([_clash_problem(loaded, merged, clash, name, spec.environment)])
+        problems += (merged.relocate(problem) for problem in error.problems)
+    if problems:
+        raise SpecError(problems)
     if warnings is not None:
         warnings.extend(merged.relocate(problem) for problem in found)
     return spec
 
 
-def _clashing_environment(loaded: LoadedSpec, name: str, environment: str) -> str | None:
-    """Another overlay that names `environment` too (written, or by its own name)."""
+def _clashing_environment(loaded: LoadedSpec, name: str, environment: Any) -> str | None:
+    """The first other overlay that names `environment` too (written, or by its own name)."""
     overlays = loaded.data.get(ENVIRONMENTS_KEY) or {}
     for other in environment_names(loaded):
         overlay = overlays.get(other)
@@ -275,9 +284,19 @@ def validate_every_environment(
         except SpecError as error:
             problems += error.problems
             continue
+        # judged on the merged data, so a clash is reported even when an overlay is invalid
+        environment = merged.loaded.data.get("environment")
+        if isinstance(environment, str):
+            if environment in seen:
+                problems.append(
+                    _clash_problem(loaded, merged, seen[environment], name, environment)
+                )
+            seen.setdefault(environment, name)
         overlay_warnings: list[SpecProblem] = []
         try:
-            specs[name] = spec = validate_spec(merged.loaded, overlay_warnings)
+            specs[name] = validate_spec(
+                merged.loaded, overlay_warnings, preferred=merged.written_in_overlay
+            )
         except SpecError as error:
             for problem in error.problems:
                 relocated = merged.relocate(problem)
@@ -299,11 +318,6 @@ def validate_every_environment(
                 relocated = warning._replace(message=f"{warning.message} (in environment '{name}')")
             if relocated not in found:
                 found.append(relocated)
-        if spec.environment in seen:
-            problems.append(
-                _clash_problem(loaded, merged, seen[spec.environment], name, spec.environment)
-            )
-        seen.setdefault(spec.environment, name)
     if problems:
         raise SpecError(problems)
     if warnings is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
 # `from types` (not `import types`): importing compiler.spec.types rebinds the name
@@ -19,17 +20,32 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from compiler.errors import SpecError, SpecPath, SpecProblem
 from compiler.load import LoadedSpec
-from compiler.spec.consistency import SpecSections, find_inconsistencies
+from compiler.spec.consistency import Blame, SpecSections, find_inconsistencies
 from compiler.spec.quiet_losses import find_quiet_losses
+from compiler.spec.regions import RegionSpec
 from compiler.spec.root import InfraSpec
 from compiler.spec.types import PATTERN_HINTS
 
 __all__ = ["InfraSpec", "validate_spec"]
 
 
-def validate_spec(loaded: LoadedSpec, warnings: list[SpecProblem] | None = None) -> InfraSpec:
+Preferred = Callable[[SpecPath], bool]
+
+
+def validate_spec(
+    loaded: LoadedSpec,
+    warnings: list[SpecProblem] | None = None,
+    *,
+    preferred: Preferred | None = None,
+) -> InfraSpec:
     """Validate loaded data; raise `SpecError` listing every problem. A valid spec's
-    warnings (legal, but something is quietly lost) are added to `warnings` if given."""
+    warnings (legal, but something is quietly lost) are added to `warnings` if given.
+    A finding that blames one of several keys is reported at the first `preferred` says
+    yes to (an environment's overlay keys), else the first written (see `Blame`)."""
+
+    def problem(target: SpecPath | Blame, message: str) -> SpecProblem:
+        return loaded.problem(_blamed(loaded, target, preferred), message)
+
     # task sources are named relative to the spec file (see spec.scheduled_tasks)
     context = {"spec_dir": Path(loaded.file).parent}
     try:
@@ -42,16 +58,26 @@ def validate_spec(loaded: LoadedSpec, warnings: list[SpecProblem] | None = None)
         invalid = {err["loc"][0] for err in errors if err["loc"]}
         sections = _valid_sections(loaded.data, invalid, context)
         if sections is not None:
-            problems += (loaded.problem(p, m) for p, m in find_inconsistencies(sections))
+            problems += (problem(*finding) for finding in find_inconsistencies(sections))
         raise SpecError(problems) from None
     findings = find_inconsistencies(spec)
     if findings:
-        raise SpecError(loaded.problem(path, message) for path, message in findings)
+        raise SpecError(problem(*finding) for finding in findings)
     if warnings is not None:
         warnings.extend(
-            loaded.problem(path, f"warning: {message}") for path, message in find_quiet_losses(spec)
+            problem(path, f"warning: {message}") for path, message in find_quiet_losses(spec)
         )
     return spec
+
+
+def _blamed(loaded: LoadedSpec, target: SpecPath | Blame, preferred: Preferred | None) -> SpecPath:
+    if not isinstance(target, Blame):
+        return target
+    if preferred is not None:
+        for path in target:
+            if preferred(path):
+                return path
+    return next((path for path in target if path in loaded.value_positions), target[0])
 
 
 def _valid_sections(data: Any, invalid: set, context: dict) -> SpecSections | None:
@@ -72,7 +98,22 @@ def _valid_sections(data: Any, invalid: set, context: dict) -> SpecSections | No
             sections[name] = adapter.validate_python(data[name], context=context)
         except ValidationError:  # reported at the root already; cannot happen in practice
             continue
-    return SpecSections(sections)
+    return SpecSections(sections, _valid_region_names(data.get("regions")))
+
+
+def _valid_region_names(regions: Any) -> list[tuple[int, str]]:
+    """(index, name) of the listed regions whose name is valid, whatever their other keys."""
+    if not isinstance(regions, list):
+        return []
+    names = []
+    for index, region in enumerate(regions):
+        try:
+            names.append((index, RegionSpec.model_validate(region).name))
+        except ValidationError as error:
+            named = isinstance(region, dict) and isinstance(region.get("name"), str)
+            if named and not any(e["loc"][:1] == ("name",) for e in error.errors()):
+                names.append((index, region["name"].strip()))
+    return names
 
 
 _ADAPTERS: dict[str, TypeAdapter] = {}

@@ -21,7 +21,17 @@ from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
 from compiler.spec.regions import AWS_REGION_AZ_COUNTS
 from compiler.spec.root import InfraSpec
 
-Finding = tuple[SpecPath, str]
+
+class Blame(tuple):
+    """Keys any of which could change to fix a finding, most likely first. The finding is
+    reported at the first one the user wrote (in an environment: the first its overlay
+    wrote), so it points where the mistake was made rather than at a default or the base."""
+
+    def __new__(cls, *paths: SpecPath) -> Blame:
+        return super().__new__(cls, paths)
+
+
+Finding = tuple[SpecPath | Blame, str]
 
 
 class SectionInvalid(Exception):
@@ -32,8 +42,9 @@ class SpecSections:
     """The sections of a spec that validated, read like an `InfraSpec`. Reading one that
     did not raises `SectionInvalid`, which ends that check only: the others still run."""
 
-    def __init__(self, sections: dict[str, Any]):
+    def __init__(self, sections: dict[str, Any], region_names: list[tuple[int, str]]):
         self._sections = sections
+        self.region_names = region_names
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name not in InfraSpec.model_fields:
@@ -212,14 +223,10 @@ def check_compute_sizes(spec: InfraSpec) -> Iterator[Finding]:
     compute = spec.compute
     if compute.min_size <= compute.desired_capacity <= compute.max_size:
         return
-    # Blame a size the user wrote: of the two out of order, desired_capacity if given.
-    written = compute.model_fields_set
-    if compute.desired_capacity < compute.min_size:
-        key = "desired_capacity" if "desired_capacity" in written else "min_size"
-    else:
-        key = "desired_capacity" if "desired_capacity" in written else "max_size"
+    # of the two out of order, desired_capacity is the likelier slip
+    other = "min_size" if compute.desired_capacity < compute.min_size else "max_size"
     yield (
-        ("compute", key),
+        Blame(("compute", "desired_capacity"), ("compute", other)),
         f"sizes must satisfy min_size <= desired_capacity <= max_size; got "
         f"{compute.min_size} <= {compute.desired_capacity} <= {compute.max_size}",
     )
@@ -228,9 +235,8 @@ def check_compute_sizes(spec: InfraSpec) -> Iterator[Finding]:
 def check_database_storage(spec: InfraSpec) -> Iterator[Finding]:
     database = spec.database
     if database.max_allocated_storage_gb < database.allocated_storage_gb:
-        written = "max_allocated_storage_gb" in database.model_fields_set
         yield (
-            ("database", "max_allocated_storage_gb" if written else "allocated_storage_gb"),
+            Blame(("database", "max_allocated_storage_gb"), ("database", "allocated_storage_gb")),
             f"max_allocated_storage_gb ({database.max_allocated_storage_gb}) must be at least "
             f"allocated_storage_gb ({database.allocated_storage_gb})",
         )
@@ -242,9 +248,8 @@ def check_alarm_window(spec: InfraSpec) -> Iterator[Finding]:
     window = monitoring.period_seconds * monitoring.evaluation_periods
     limit = ONE_DAY_SECONDS if monitoring.period_seconds < 3600 else SEVEN_DAYS_SECONDS
     if window > limit:
-        written = "evaluation_periods" in monitoring.model_fields_set
         yield (
-            ("monitoring", "evaluation_periods" if written else "period_seconds"),
+            Blame(("monitoring", "evaluation_periods"), ("monitoring", "period_seconds")),
             f"evaluation_periods x period_seconds is {window} seconds; CloudWatch allows "
             f"{limit} with {monitoring.period_seconds}-second periods: use at most "
             f"{limit // monitoring.period_seconds} evaluation periods",
@@ -344,12 +349,12 @@ def check_bucket_prefixes(spec: InfraSpec) -> Iterator[Finding]:
 def check_instance_types(spec: InfraSpec) -> Iterator[Finding]:
     """The instance type exists in every region of the spec (cfn-lint's E3628 data)."""
     wanted = spec.compute.instance_type
-    path, lacking = _offered_everywhere(spec, wanted, offerings.instance_types)
-    if not lacking:
-        return
-    written = "instance_type" in spec.compute.model_fields_set
-    where = ("compute", "instance_type") if written else path
-    yield where, _not_offered("EC2 instance type", wanted, lacking)
+    lacking = _lacking(spec, wanted, offerings.instance_types)
+    if lacking:
+        yield (
+            Blame(("compute", "instance_type"), *_region_paths(lacking)),
+            _not_offered("EC2 instance type", wanted, lacking),
+        )
 
 
 def check_database_offerings(spec: InfraSpec) -> Iterator[Finding]:
@@ -357,45 +362,61 @@ def check_database_offerings(spec: InfraSpec) -> Iterator[Finding]:
     (cfn-lint's E3691, W3691, E3025 and E3062 data)."""
     database = spec.database
     version, wanted = database.engine_version, database.instance_class
-    version_path = ("database", "engine_version")  # where to write one, if it is a default
     versions = offerings.engine_versions()
     if versions is not None and version not in versions:
         newest = _newest_minor(version, versions)
         if offerings.is_deprecated(version):
             hint = f"; use {newest}" if newest else ""
             message = f"PostgreSQL {version} is deprecated: RDS no longer creates instances with it"
-            yield version_path, message + hint
         else:
             hint = f"; the newest {version.split('.')[0]} is {newest}" if newest else ""
-            yield version_path, f"RDS offers no PostgreSQL {version}{hint}"
+            message = f"RDS offers no PostgreSQL {version}"
+        yield ("database", "engine_version"), message + hint
         return  # the classes that run a version RDS does not offer are moot
-    region_path, lacking = _offered_everywhere(spec, wanted, offerings.db_instance_classes)
-    written = "instance_class" in database.model_fields_set
-    class_path = ("database", "instance_class") if written or not lacking else region_path
+    lacking = _lacking(spec, wanted, offerings.db_instance_classes)
     if lacking:
-        yield class_path, _not_offered("RDS PostgreSQL instance class", wanted, lacking)
+        yield (
+            Blame(("database", "instance_class"), *_region_paths(lacking)),
+            _not_offered("RDS PostgreSQL instance class", wanted, lacking),
+        )
         return
     runs = offerings.classes_for_version(version)
     if runs is not None and wanted not in runs:
         hint = offerings.did_you_mean(wanted, runs)
-        yield class_path, f"'{wanted}' cannot run PostgreSQL {version}{hint}"
+        yield (
+            Blame(("database", "instance_class"), ("database", "engine_version")),
+            f"'{wanted}' cannot run PostgreSQL {version}{hint}",
+        )
 
 
-def _offered_everywhere(
+Lacking = list[tuple[int, str, frozenset[str]]]
+
+
+def _lacking(
     spec: InfraSpec, wanted: str, offered: Callable[[str], frozenset[str] | None]
-) -> tuple[SpecPath, list[tuple[int, str, frozenset[str]]]]:
-    """The regions (index, name, what they offer) that lack `wanted`, and the path of the
-    first: a default nobody wrote down is reported at the region that lacks it."""
+) -> Lacking:
+    """The regions (index, name, what they offer) that do not offer `wanted`."""
     lacking = []
-    for index, region in enumerate(spec.regions):
-        choices = offered(region.name)
+    for index, name in region_names(spec):
+        choices = offered(name)
         if choices is not None and wanted not in choices:
-            lacking.append((index, region.name, choices))
-    path: SpecPath = ("regions", lacking[0][0], "name") if lacking else ()
-    return path, lacking
+            lacking.append((index, name, choices))
+    return lacking
 
 
-def _not_offered(what: str, wanted: str, lacking: list[tuple[int, str, frozenset[str]]]) -> str:
+def region_names(spec: InfraSpec | SpecSections) -> list[tuple[int, str]]:
+    """(index, name) of each region; of a spec whose regions are not all valid, of those
+    whose name is, so that what depends only on the name is still checked."""
+    if isinstance(spec, SpecSections):
+        return spec.region_names
+    return [(index, region.name) for index, region in enumerate(spec.regions)]
+
+
+def _region_paths(lacking: Lacking) -> list[SpecPath]:
+    return [("regions", index, "name") for index, _, _ in lacking]
+
+
+def _not_offered(what: str, wanted: str, lacking: Lacking) -> str:
     where = ", ".join(f"{name} (regions[{index}])" for index, name, _ in lacking)
     hint = offerings.did_you_mean(wanted, lacking[0][2])
     return f"{what} '{wanted}' is not offered in {where}{hint}"
