@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from compiler.spec.root import MAX_TAGS
 from tests.spec.helpers import (
     assert_problem,
     edit,
@@ -202,3 +203,43 @@ def test_missing_required_section_is_reported_at_the_document(example_text, key)
     bad = without_section(example_text, key)
     first_key = next(line for line in bad.splitlines() if line[:1].isalpha())
     assert_problem(only_problem(bad), bad, first_key, "(document)", f"missing required key '{key}'")
+
+
+def test_tag_key_with_an_equals_sign_is_refused(example_text):
+    # `aws cloudformation deploy --tags KEY=VALUE` (deploy.sh) splits at the first '='
+    bad = with_tags(example_text, TAGS + "  team=area: x\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "team=area",
+        "tags.team=area",
+        "not '=': `aws cloudformation deploy --tags KEY=VALUE` would split the key there",
+        exact=False,
+    )
+
+
+def test_tag_value_starting_with_an_equals_sign_is_refused(example_text):
+    # the StackSet calls' shorthand Key=K,Value=V refuses `Value==x`
+    bad = with_tags(example_text, "  Team: '=platform'\n  CostCenter: cc-1042\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "'=platform'",
+        "tags.Team",
+        "not starting with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that)",
+        exact=False,
+    )
+
+
+def test_tag_value_with_an_equals_sign_inside_is_accepted(example_text):
+    spec = validate(with_tags(example_text, "  Team: a=b\n  CostCenter: cc-1042\n"))
+    assert spec.tags["Team"] == "a=b"
+
+
+def test_more_tags_than_aws_allows_a_resource(example_text):
+    extra = "".join(f"  Key{i}: v\n" for i in range(MAX_TAGS - 1))  # Team, CostCenter too
+    bad = with_tags(example_text, TAGS + extra)
+    assert_problem(
+        only_problem(bad), bad, "Team: platform", "tags", "at most 48 items", exact=False
+    )
+    assert len(validate(with_tags(example_text, TAGS + extra[: extra.index("  Key2:")])).tags) == 4
