@@ -268,7 +268,7 @@ def check_patching(spec: InfraSpec) -> Iterator[Finding]:
     )
     if compute.min_size > 1 and at_once >= compute.min_size:  # one instance: no way around it
         yield (
-            ("patching", "max_concurrency"),
+            Blame(("patching", "max_concurrency"), ("compute", "min_size")),
             f"'{concurrency}' patches (and may reboot) {at_once} of the compute.min_size "
             f"{compute.min_size} instances at once, leaving none serving; use at most "
             f"{compute.min_size - 1} or a percentage like 50%",
@@ -276,13 +276,8 @@ def check_patching(spec: InfraSpec) -> Iterator[Finding]:
     image = compute.image_parameter.rsplit("/", 1)[-1]
     for prefix, system in IMAGE_OPERATING_SYSTEMS.items():
         if image.startswith(prefix) and system != patching.operating_system:
-            where = (
-                ("patching", "operating_system")
-                if "operating_system" in patching.model_fields_set
-                else ("compute", "image_parameter")
-            )
             yield (
-                where,
+                Blame(("patching", "operating_system"), ("compute", "image_parameter")),
                 f"the image ({image}) runs {system} but the patch baseline is for "
                 f"{patching.operating_system}; set `patching.operating_system: {system}`",
             )
@@ -293,12 +288,8 @@ def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
     instances = spec.monitoring.instances
     target = spec.compute.cpu_target_percent
     if instances.cpu_percent <= target:
-        if "cpu_percent" in instances.model_fields_set:
-            path: SpecPath = ("monitoring", "instances", "cpu_percent")
-        else:  # the default was not written down: point at the scaling target instead
-            path = ("compute", "cpu_target_percent")
         yield (
-            path,
+            Blame(("monitoring", "instances", "cpu_percent"), ("compute", "cpu_target_percent")),
             f"the CPU alarm threshold ({instances.cpu_percent}%) must be above the scaling "
             f"target compute.cpu_target_percent ({target}%), or the group would be in alarm "
             "whenever it works as intended",
