@@ -16,8 +16,10 @@ import string
 import typing
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
+from compiler.spec.consistency import S3_RESERVED_PREFIXES
 from compiler.spec.notifications import EmailAddress
 from compiler.spec.regions import AWS_REGION_AZ_COUNTS, LARGEST_VPC_PREFIX
 from compiler.spec.types import LOG_RETENTION_DAYS
@@ -154,6 +156,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     room = 63 - len("global-logs") - 12 - 4 - len(names[0])
     project = draw(slugs(2, min(20, room - 2)))
     environment = draw(slugs(2, min(20, room - len(project))))
+    # S3 refuses bucket names with these starts (the spec checks it)
+    assume(not f"{project}-{environment}-".startswith(S3_RESERVED_PREFIXES))
     spec: dict[str, Any] = {
         "project": project,
         "environment": environment,
