@@ -11,6 +11,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import orjson
+import pytest
+
 from compiler.spec import offerings
 from compiler.spec.regions import AWS_REGION_AZ_COUNTS
 from tests.spec.helpers import assert_problem, edit, only_problem, set_value, validate
@@ -185,3 +188,38 @@ def test_default_class_missing_in_a_region_points_at_that_region(example_text, m
         "RDS PostgreSQL instance class 'db.t3.medium' is not offered in us-west-2 (regions[1])",
         exact=False,
     )
+
+
+# -- the extract kept in the cache directory ------------------------------------------------
+
+
+def cached_entries() -> list:
+    from compiler.caches import cache_root
+
+    return sorted((cache_root() / "offerings").glob("postgres-*.json"))
+
+
+def test_the_postgres_extract_is_kept_and_read_back(monkeypatch):
+    offerings._postgres.cache_clear()
+    first = offerings._postgres()
+    (entry,) = cached_entries()
+    offerings._postgres.cache_clear()
+    monkeypatch.setattr(offerings, "_extract_postgres", lambda: pytest.fail("not read back"))
+    assert offerings._postgres() == first
+    assert entry.stat().st_size < 1_000_000  # a fraction of the 9 MB it comes from
+    offerings._postgres.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b"[]", b'{"classes": {"us-east-1": [1]}}', b'{"classes": {}}'],
+)
+def test_a_cache_entry_of_the_wrong_shape_is_ignored_and_rewritten(content):
+    offerings._postgres.cache_clear()
+    fresh = offerings._postgres()
+    (entry,) = cached_entries()
+    entry.write_bytes(content)
+    offerings._postgres.cache_clear()
+    assert offerings._postgres() == fresh
+    assert offerings._is_table(orjson.loads(entry.read_bytes()))
+    offerings._postgres.cache_clear()
