@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from awscli.customizations.cloudformation.deploy import DeployCommand
+from awscli.shorthand import ShorthandParser
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from compiler.spec.root import MAX_TAGS
+from compiler.spec.root import MAX_TAGS, TagKeyText, TagValue
 from tests.spec.helpers import (
     assert_problem,
     edit,
@@ -243,3 +247,19 @@ def test_more_tags_than_aws_allows_a_resource(example_text):
         only_problem(bad), bad, "Team: platform", "tags", "at most 48 items", exact=False
     )
     assert len(validate(with_tags(example_text, TAGS + extra[: extra.index("  Key2:")])).tags) == 4
+
+
+# Every key and value the spec accepts must reach CloudFormation as written through the
+# two ways deploy.sh passes stack tags to the AWS CLI: `deploy --tags KEY=VALUE` and the
+# StackSet calls' shorthand `Key=K,Value=V` (compiler/deploy_script.py).
+TAG_KEYS = st.from_regex(TagKeyText.__metadata__[0].pattern, fullmatch=True).map(str.strip)
+TAG_VALUES = st.from_regex(TagValue.__metadata__[0].pattern, fullmatch=True).map(str.strip)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(TAG_KEYS, TAG_VALUES)
+def test_accepted_tags_reach_aws_as_written_through_the_cli(key, value):
+    assume(key and value and not key.lower().startswith("aws:") and key != "Environment")
+    parsed = DeployCommand(None).parse_key_value_arg([f"{key}={value}"], "tags")
+    assert parsed == {key: value}
+    assert ShorthandParser().parse(f"Key={key},Value={value}") == {"Key": key, "Value": value}
