@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.spec.consistency import S3_BUCKET_NAME_MAX
+from compiler.load import load_spec_text
+from compiler.spec.consistency import S3_BUCKET_NAME_MAX, SpecSections, find_inconsistencies
+from compiler.spec.root import InfraSpec
+from tests.builders.example import EXAMPLE_SPEC
 from tests.spec.helpers import (
     add_bucket,
     assert_problem,
@@ -19,6 +22,7 @@ from tests.spec.helpers import (
     without_line,
 )
 
+CONTEXT = {"spec_dir": EXAMPLE_SPEC.parent}  # where the example's task sources are
 SECOND_REGION = "  - name: us-west-2\n    cidr: 10.20.0.0/16\n"
 WEST_CERT = (
     "    us-west-2: arn:aws:acm:us-west-2:123456789012:certificate/"
@@ -358,3 +362,15 @@ def test_five_mistakes_in_five_sections_are_reported_in_one_run(example_text):
         "storage.buckets[0].name",
         "scheduled_tasks[0].schedule",
     ]
+
+
+def test_checks_read_only_sections_so_a_partial_spec_cannot_crash_them(example_text):
+    # a check reading anything but a section (a property, a method) would raise
+    # AttributeError here, a traceback for a user whose spec has an invalid section
+    assert find_inconsistencies(SpecSections({}, [])) == []
+    bad = add_bucket(set_value(example_text, "instance_type", "t3.smal"), "assets")
+    spec = InfraSpec.model_validate(load_spec_text(bad, "infra.yaml").data, context=CONTEXT)
+    sections = SpecSections({name: getattr(spec, name) for name in InfraSpec.model_fields}, [])
+    sections.region_names = [(i, region.name) for i, region in enumerate(spec.regions)]
+    assert find_inconsistencies(sections) == find_inconsistencies(spec)
+    assert len(find_inconsistencies(spec)) == 2
