@@ -16,6 +16,7 @@ from compiler import naming
 from compiler.builders import Built
 from compiler.builders import storage as storage_module
 from compiler.builders.access import build_access
+from compiler.builders.app_config import build_app_config
 from compiler.builders.audit import build_audit
 from compiler.builders.certificate import build_certificate
 from compiler.builders.change_events import build_change_events
@@ -35,8 +36,14 @@ from compiler.builders.slack import build_slack_channel, build_slack_delivery
 from compiler.builders.storage import build_storage
 from compiler.builders.waf import build_waf
 from compiler.context import REGION_MAP, RegionContext, region_mappings
+from compiler.errors import SpecPath
 from compiler.spec import InfraSpec
 from compiler.tagging import apply_tags
+
+# What each template entry was built for: (section, name) -> the spec section of the
+# builder that made it, e.g. ("Resources", "LaunchTemplate") -> ("compute",). The
+# spec map (compiler/spec_map.py) refines it to the key; builders never see it.
+Sources = dict[tuple[str, str], SpecPath]
 
 
 class StackTemplate(NamedTuple):
@@ -47,23 +54,41 @@ class StackTemplate(NamedTuple):
     region: str
     path: str  # relative to the output directory
     template: Template
+    sources: Sources = {}  # noqa: RUF012  (never mutated: a NamedTuple default is shared)
+
+
+class _Parts:
+    """The builders' output for one template, each with the spec section it serves."""
+
+    def __init__(self) -> None:
+        self.built: list[tuple[Built, SpecPath]] = []
+
+    def add(self, built: Built, section: SpecPath):
+        self.built.append((built, section))
+        return built.handle
 
 
 def build_regional_template(spec: InfraSpec, ctx: RegionContext, description: str) -> Template:
     """Every builder of the regional stack, in dependency order, into one template."""
+    return build_regional_parts(spec, ctx, description)[0]
+
+
+def build_regional_parts(
+    spec: InfraSpec, ctx: RegionContext, description: str
+) -> tuple[Template, Sources]:
+    """The regional template, and the spec section each of its entries was built for."""
     template = Template(Description=description)
-    parts: list[Built] = []
+    parts = _Parts()
+    add = parts.add
 
-    def add(built: Built):
-        parts.append(built)
-        return built.handle
-
-    key = add(build_encryption(spec, ctx))
-    network = add(build_network(spec, ctx, key))
-    security_groups = add(build_security_groups(spec, ctx, network))
-    storage = add(build_storage(spec, ctx, key))
-    zone = add(build_hosted_zone(spec, ctx))
-    certificate = add(build_certificate(spec, ctx, zone))
+    # The data key serves the whole region: its nearest spec entry is the region's.
+    key = add(build_encryption(spec, ctx), ("regions",))
+    network = add(build_network(spec, ctx, key), ("network",))
+    # App port and SSH sources, the rules' only inputs, are compute keys.
+    security_groups = add(build_security_groups(spec, ctx, network), ("compute",))
+    storage = add(build_storage(spec, ctx, key), ("storage",))
+    zone = add(build_hosted_zone(spec, ctx), ("dns",))
+    certificate = add(build_certificate(spec, ctx, zone), ("load_balancer", "certificate_arns"))
     load_balancer = add(
         build_load_balancer(
             spec,
@@ -73,37 +98,58 @@ def build_regional_template(spec: InfraSpec, ctx: RegionContext, description: st
             storage,
             storage_module.LOAD_BALANCER_LOG_PREFIX,
             certificate,
-        )
+        ),
+        ("load_balancer",),
     )
-    add(build_dns(spec, ctx, zone, load_balancer))
-    add(build_waf(spec, ctx, key, load_balancer))
-    compute = add(build_compute(spec, ctx, network, security_groups, load_balancer, storage, key))
-    add(build_patching(spec, ctx, compute, storage))
-    database = add(build_database(spec, ctx, network, security_groups, key))
-    add(build_scheduled_tasks(spec, ctx, network, storage, key))
-    notifications = add(build_notifications(spec, ctx, key))
-    add(build_monitoring(spec, ctx, network, compute, database, load_balancer, notifications))
-    changes = add(build_change_events(spec, ctx, key))
-    add(build_slack_delivery(spec, ctx, network, key, notifications, changes))
+    add(build_dns(spec, ctx, zone, load_balancer), ("dns",))
+    add(build_waf(spec, ctx, key, load_balancer), ("waf",))
+    compute = add(
+        build_compute(spec, ctx, network, security_groups, load_balancer, storage, key),
+        ("compute",),
+    )
+    add(build_patching(spec, ctx, compute, storage), ("patching",))
+    database = add(build_database(spec, ctx, network, security_groups, key), ("database",))
+    add(build_app_config(spec, ctx, compute, database, storage), ("compute",))
+    add(build_scheduled_tasks(spec, ctx, network, storage, key), ("scheduled_tasks",))
+    notifications = add(build_notifications(spec, ctx, key), ("notifications",))
+    add(
+        build_monitoring(spec, ctx, network, compute, database, load_balancer, notifications),
+        ("monitoring",),
+    )
+    changes = add(build_change_events(spec, ctx, key), ("notifications",))
+    add(
+        build_slack_delivery(spec, ctx, network, key, notifications, changes),
+        ("notifications", "slack"),
+    )
 
     tags = naming.standard_tags(spec)
     template.add_output(Output("VpcId", Description="ID of the region's VPC", Value=network.vpc_id))
-    add_parts(template, parts, tags)
-    return template
+    sources = add_parts(template, parts.built, tags)
+    sources[("Outputs", "VpcId")] = ("network",)
+    return template, sources
 
 
-def add_parts(template: Template, parts: list[Built], tags: dict[str, str]) -> None:
-    """Put what the builders made into `template`, every taggable resource tagged."""
-    for built in parts:
+def add_parts(
+    template: Template, parts: list[tuple[Built, SpecPath]], tags: dict[str, str]
+) -> Sources:
+    """Put what the builders made into `template`, every taggable resource tagged; return
+    the spec section each entry was built for."""
+    sources: Sources = {}
+    for built, section in parts:
         for parameter in built.parameters:
             template.add_parameter(parameter)
+            sources[("Parameters", parameter.title)] = section
         for name, condition in built.conditions.items():
             template.add_condition(name, condition)
+            sources[("Conditions", name)] = section
         for resource in built.resources:
             apply_tags(resource, tags)
             template.add_resource(resource)
+            sources[("Resources", resource.title)] = section
         for output in built.outputs:
             template.add_output(output)
+            sources[("Outputs", output.title)] = section
+    return sources
 
 
 def regional_description(spec: InfraSpec) -> str:
@@ -116,7 +162,14 @@ def regional_description(spec: InfraSpec) -> str:
 
 def build_stackset_template(spec: InfraSpec) -> Template:
     """The regional stack for any region of the spec, values looked up by `AWS::Region`."""
-    template = build_regional_template(spec, RegionContext.mapped(spec), regional_description(spec))
+    return build_stackset_parts(spec)[0]
+
+
+def build_stackset_parts(spec: InfraSpec) -> tuple[Template, Sources]:
+    """The StackSet template, and the spec section each of its entries was built for."""
+    template, sources = build_regional_parts(
+        spec, RegionContext.mapped(spec), regional_description(spec)
+    )
     template.add_mapping(REGION_MAP, region_mappings(spec))
     regions = [region.name for region in spec.regions]
     template.add_rule(
@@ -130,7 +183,9 @@ def build_stackset_template(spec: InfraSpec) -> Template:
             ]
         },
     )
-    return template
+    sources[("Mappings", REGION_MAP)] = ("regions",)
+    sources[("Rules", "RegionIsInSpec")] = ("regions",)
+    return template, sources
 
 
 def global_description(spec: InfraSpec) -> str:
@@ -163,42 +218,47 @@ def managed_policies_attached(template: Template) -> list:
 def build_global_template(spec: InfraSpec, stackset: Template | None = None) -> Template:
     """The global stack: deploy roles and template bucket, hosted zone, audit trail.
     `stackset` is the spec's StackSet template when the caller has built it already."""
+    return build_global_parts(spec, stackset)[0]
+
+
+def build_global_parts(
+    spec: InfraSpec, stackset: Template | None = None
+) -> tuple[Template, Sources]:
+    """The global template, and the spec section each of its entries was built for."""
     ctx = RegionContext.literal(spec, spec.primary_region)
     template = Template(Description=global_description(spec))
-    parts: list[Built] = []
+    parts = _Parts()
+    add = parts.add
 
-    def add(built: Built):
-        parts.append(built)
-        return built.handle
-
-    zone = add(build_public_zone(spec, ctx))
-    audit = add(build_audit(spec, ctx))
+    zone = add(build_public_zone(spec, ctx), ("dns",))
+    audit = add(build_audit(spec, ctx), ("audit",))
     # The deploy roles may attach to the project's roles only the AWS managed policies the
     # regional stacks use; the StackSet template holds every region's resources.
     if stackset is None:
         stackset = build_stackset_template(spec)
     attachable = managed_policies_attached(stackset)
-    add(build_access(spec, ctx, zone, audit, attachable))
-    add(build_slack_channel(spec))
-    add_parts(template, parts, naming.standard_tags(spec))
-    return template
+    add(build_access(spec, ctx, zone, audit, attachable), ("access",))
+    add(build_slack_channel(spec), ("notifications", "slack"))
+    return template, add_parts(template, parts.built, naming.standard_tags(spec))
 
 
 def assemble(spec: InfraSpec) -> list[StackTemplate]:
     """All templates of a spec, in deploy order: global, the regions, the StackSet."""
-    stackset = build_stackset_template(spec)
+    stackset, stackset_sources = build_stackset_parts(spec)
+    global_template, global_sources = build_global_parts(spec, stackset)
     stacks = [
         StackTemplate(
             kind="global",
             stack_name=naming.global_stack_name(spec),
             region=spec.primary_region,
             path="global.json",
-            template=build_global_template(spec, stackset),
+            template=global_template,
+            sources=global_sources,
         )
     ]
     for region in spec.regions:
         ctx = RegionContext.literal(spec, region.name)
-        template = build_regional_template(spec, ctx, regional_description(spec))
+        template, sources = build_regional_parts(spec, ctx, regional_description(spec))
         stacks.append(
             StackTemplate(
                 kind="region",
@@ -206,6 +266,7 @@ def assemble(spec: InfraSpec) -> list[StackTemplate]:
                 region=region.name,
                 path=f"regions/{region.name}.json",
                 template=template,
+                sources=sources,
             )
         )
     stacks.append(
@@ -215,6 +276,7 @@ def assemble(spec: InfraSpec) -> list[StackTemplate]:
             region=spec.primary_region,  # where the StackSet itself is administered
             path="stackset.json",
             template=stackset,
+            sources=stackset_sources,
         )
     )
     return stacks

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from compiler import pipeline
-from compiler.errors import SpecError
+from compiler.errors import OutputError, SpecError, os_error_text
 
 EXIT_OK, EXIT_LINT, EXIT_SPEC = 0, 1, 2
 EXIT_DIFFERENT = 1  # `infra diff`: the templates on disk are not what the spec compiles to
 EXIT_TOOL = 3  # a program the command needs (Graphviz `dot`) is missing or failed
+EXIT_PIPE = 141  # what a shell reports for a command that SIGPIPE ended: 128 + 13
 
 spec_argument = click.argument(
     "spec", type=click.Path(path_type=Path, dir_okay=False), default="infra.yaml", required=False
@@ -37,10 +39,35 @@ def _report_warnings(warnings: list) -> None:
         click.echo(str(warning), err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command: a filesystem fault nothing more specific reported is one line, not a
+    traceback (the commands report the faults they expect, naming what they were doing)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OutputError as error:
+            click.echo(f"infra: {error}", err=True)
+            sys.exit(EXIT_SPEC)
+        except BrokenPipeError:
+            # The reader went away (`infra graph | head`): quiet, as other Unix tools are.
+            # stdout now points at /dev/null, or the interpreter's last flush fails again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_PIPE)
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename is not None else ""
+            click.echo(f"infra: {where}{os_error_text(error)}", err=True)
+            sys.exit(EXIT_SPEC)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="infra-compiler")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Compile infra.yaml into AWS CloudFormation templates."""
+    from compiler.terminal import colour_setting
+
+    ctx.color = colour_setting(os.environ)  # subcommands' contexts inherit it
 
 
 @main.command()
@@ -81,6 +108,12 @@ def validate(spec: Path, environment: str | None) -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Print only problems: spec errors, lint findings."
 )
+@click.option(
+    "--force", is_flag=True,
+    help="Replace OUTPUT even when it holds another project's or environment's templates, "
+    "or files infra compile did not write. Never the working directory, the spec's, $HOME "
+    "or a directory containing one of them.",
+)  # fmt: skip
 def compile_command(
     spec: Path,
     environment: str | None,
@@ -88,6 +121,7 @@ def compile_command(
     lint: bool,
     no_cache: bool,
     quiet: bool,
+    force: bool,
 ) -> None:
     """Compile SPEC into CloudFormation templates under OUTPUT.
 
@@ -111,11 +145,17 @@ def compile_command(
             lint=lint,
             lint_cache=not no_cache,
             remember=not no_cache,
+            force=force,
         )
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
+    except OutputError as error:
+        click.echo(f"infra compile: {error}", err=True)
+        sys.exit(EXIT_SPEC)
     _report_warnings(result.warnings)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     rows = stack_rows(result, result.out_dir)
     _report_compile(
         rows,
@@ -195,28 +235,36 @@ def diff(spec: Path, environment: str | None, against: Path | None, as_json: boo
 @env_option
 @click.option(
     "--format", "output_format", type=click.Choice(["mermaid", "dot", "svg"]),
-    default="mermaid", show_default=True, help="svg needs Graphviz `dot` installed.",
+    help="[default: from the suffix of -o FILE (.svg, .dot/.gv, .mmd/.md), else mermaid] "
+    "svg needs Graphviz `dot` installed.",
 )  # fmt: skip
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
     default="-", show_default=True, help="File to write; - for stdout.",
 )  # fmt: skip
-def graph(spec: Path, environment: str | None, output_format: str, output: Path) -> None:
+def graph(spec: Path, environment: str | None, output_format: str | None, output: Path) -> None:
     """Draw the architecture SPEC compiles to: regions, tiers, traffic, DNS, alarms."""
     from compiler.errors import GraphvizError
     from compiler.graph import draw
+    from compiler.graph.output_format import GraphFormatError, file_content
+    from compiler.graph.output_format import output_format as format_for
 
+    to_stdout = str(output) == "-"
     try:
-        picture = draw(spec, environment, output_format)  # type: ignore[arg-type]
+        chosen = format_for(output_format, None if to_stdout else output)  # type: ignore[arg-type]
+    except GraphFormatError as error:
+        raise click.UsageError(str(error)) from None
+    try:
+        picture = draw(spec, environment, chosen)
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
     except GraphvizError as error:
         click.echo(f"infra graph: {error}", err=True)
         sys.exit(EXIT_TOOL)
-    if str(output) == "-":
+    if to_stdout:
         click.echo(picture, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(picture)
+    output.write_bytes(file_content(picture, output))
     click.echo(f"{output}: written")

@@ -15,7 +15,7 @@ while a compile runs is never taken for compiled; paths are absolute but not res
 so a symbolic link pointed elsewhere is followed afresh.
 
 The check reads a few hundred kilobytes and imports neither pydantic nor troposphere,
-which are most of a compile's start-up (README, "Speed"). `infra compile --no-cache`
+which are most of a compile's start-up (docs/speed.md). `infra compile --no-cache`
 skips it; so does a compile through the Python API (`pipeline.compile_spec`).
 """
 
@@ -128,27 +128,67 @@ def record(
             temporary.unlink()
 
 
+# Larger than any input a compile accepts (a spec is at most 1 MB, a task source 32 KiB).
+MAX_INPUT_BYTES = 2_000_000
+
+
+def _entry_shape_ok(entry: object) -> bool:
+    """An entry this version wrote; anything else (another version's, a hand edit, a
+    truncated or foreign file that happens to be JSON) is ignored, never trusted."""
+    if not isinstance(entry, dict) or entry.get("format") != FORMAT_VERSION:
+        return False
+    inputs, outputs, stacks = entry.get("inputs"), entry.get("outputs"), entry.get("stacks")
+    return (
+        isinstance(entry.get("fingerprint"), str)
+        and isinstance(entry.get("out_dir"), str)
+        and isinstance(entry.get("linted_clean"), bool)
+        and _strings_to_strings(inputs)
+        and _strings_to_strings(outputs)
+        and isinstance(stacks, list)
+        and all(_stack_shape_ok(stack) for stack in stacks)
+    )
+
+
+def _strings_to_strings(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _stack_shape_ok(stack: object) -> bool:
+    """What `summary.unchanged_rows` reads of a stack recorded by `pipeline._remember`."""
+    if not isinstance(stack, dict):
+        return False
+    fields = {"stack_name": str, "template": str, "resources": int, "size": int}
+    return all(
+        isinstance(stack.get(name), kind) and not isinstance(stack.get(name), bool)
+        for name, kind in fields.items()
+    )
+
+
 def unchanged(
     spec_path: Path, environment: str | None, output: Path | None, *, lint: bool
 ) -> tuple[Path, list[dict]] | None:
     """The output directory and its stacks (as `record` got them) when compiling again
-    would change nothing, and with `lint` the templates linted clean; else None."""
+    would change nothing, and with `lint` the templates linted clean; else None.
+    Never raises: a cache that cannot be read or checked only means compiling."""
+    # read_bounded refuses a FIFO or device put in an input's place, unread
+    from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
+
+    unusable = (OSError, ValueError, RecursionError, InputTooLarge, NotARegularFile)
     try:
-        entry = json.loads(entry_path(spec_path, environment, output).read_text("utf-8"))
-    except (OSError, ValueError):
+        entry = json.loads(read_bounded(entry_path(spec_path, environment, output), 10_000_000))
+    except unusable:  # unreadable, not a regular file, too large, not JSON: compile
         return None
-    if entry.get("format") != FORMAT_VERSION or (lint and not entry["linted_clean"]):
+    if not _entry_shape_ok(entry) or (lint and not entry["linted_clean"]):
         return None
-    for path, digest in entry["inputs"].items():
-        try:
-            if _sha256(Path(path).read_bytes()) != digest:
+    try:
+        for path, digest in entry["inputs"].items():
+            if _sha256(read_bounded(Path(path), MAX_INPUT_BYTES)) != digest:
                 return None
-        except OSError:
-            return None
-    out_dir = Path(entry["out_dir"])
-    try:
+        out_dir = Path(entry["out_dir"])
         on_disk = states_under(out_dir)
-    except OSError:
+    except unusable:  # a missing, special or oversized file: compile
         return None
     if on_disk != entry["outputs"] or entry["fingerprint"] != compiler_fingerprint():
         return None

@@ -8,6 +8,12 @@ CloudFormation would replace it: when its type changes, or when one of its
 cfn-lint ships). Those schema files are read only when a resource has changed, and
 without importing cfn-lint.
 
+Resources are judged in the region each stack runs in: a resource whose `Condition` is
+false there is not created, so adding or removing it is no change to that stack. The
+StackSet template runs in every region of its region mapping: a region added to or
+removed from the mapping is a stack instance added or removed, with all its resources,
+and only the regions it had before and still has can see a resource replaced.
+
 No AWS credentials are involved: "on disk" is whatever `infra compile` wrote last,
 typically the templates committed next to the spec.
 """
@@ -21,7 +27,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
 from compiler.pipeline import compile_in_memory
+from compiler.template_regions import mapped_regions, present_resources, resolve
 
 if TYPE_CHECKING:
     from compiler.render import RenderedFile
@@ -53,14 +61,28 @@ class ValueChange:
 @dataclass(frozen=True)
 class ResourceChange:
     logical_id: str
-    status: str  # added | removed | changed
+    # added | removed | changed; `inactive`: the template's text of it changed, but its
+    # condition is false in every region the stack runs in, so nothing is created or deleted.
+    status: str
     resource_type: str  # the new type, or the old one for a removed resource
     changes: tuple[ValueChange, ...] = ()
     replaced_by: tuple[str, ...] = ()  # what forces a replacement: "Type" or create-only paths
+    condition: str = ""  # for `inactive`: the resource's condition...
+    inactive_in: tuple[str, ...] = ()  # ...and the regions where it is false
 
     @property
     def replaces(self) -> bool:
         return bool(self.replaced_by)
+
+
+@dataclass(frozen=True)
+class InstanceChange:
+    """A StackSet stack instance that a region added to or removed from the template creates
+    or deletes, with the resources it holds in that region."""
+
+    region: str
+    status: str  # added | removed
+    resources: int
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,7 @@ class StackDiff:
     resources: list[ResourceChange] = field(default_factory=list)
     entries: list[EntryChange] = field(default_factory=list)
     note: str = ""  # e.g. the file on disk is not JSON, or only its formatting differs
+    instances: list[InstanceChange] = field(default_factory=list)  # StackSet templates only
 
     @property
     def different(self) -> bool:
@@ -225,39 +248,24 @@ def replacement_causes(old: dict, new: dict, region: str) -> tuple[str, ...]:
     )
 
 
-def _resolve_in_region(node: Any, mappings: dict, region: str) -> Any:
-    """`node` with `AWS::Region` set and every resolvable `Fn::FindInMap` looked up."""
-    if isinstance(node, list):
-        return [_resolve_in_region(item, mappings, region) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if node == {"Ref": "AWS::Region"}:
-        return region
-    if list(node) == ["Fn::FindInMap"]:
-        keys = _resolve_in_region(node["Fn::FindInMap"], mappings, region)
-        if isinstance(keys, list) and len(keys) == 3 and all(isinstance(k, str) for k in keys):
-            return mappings.get(keys[0], {}).get(keys[1], {}).get(keys[2], ABSENT)
-    return {key: _resolve_in_region(value, mappings, region) for key, value in node.items()}
-
-
 def mapped_replacement_causes(
-    resource: dict, old_mappings: dict, new_mappings: dict, region: str
+    resource: dict, old_mappings: dict, new_mappings: dict, region: str, regions: list[str]
 ) -> tuple[str, ...]:
-    """Create-only properties whose `Fn::FindInMap` values changed, as `Path (region)`.
+    """Create-only properties whose `Fn::FindInMap` values changed in one of `regions`,
+    as `Path (region)`.
 
     The StackSet template looks region values up in Mappings: a new region CIDR leaves
-    its subnets' text alone but replaces them in that region's stack instance.
+    its subnets' text alone but replaces them in that region's stack instance. `regions`
+    are those the stack set has before and after: a region's first values make a new
+    instance, and its last ones go with its instance; neither replaces anything.
     """
-    regions = sorted(
-        {key for table in (*old_mappings.values(), *new_mappings.values()) for key in table}
-    )
     props = resource.get("Properties", {})
     causes = []
     for path in create_only_paths(resource["Type"], region):
         values = _values_at(props, path)
         for where in regions:
-            before = _resolve_in_region(values, old_mappings, where)
-            after = _resolve_in_region(values, new_mappings, where)
+            before = resolve(values, old_mappings, where)
+            after = resolve(values, new_mappings, where)
             if before != after:
                 causes.append(f"{'.'.join(path)} ({where})")
     return tuple(causes)
@@ -266,10 +274,23 @@ def mapped_replacement_causes(
 # --- templates and stacks ------------------------------------------------------------
 
 
-def _leaf_changes(before: dict, after: dict) -> tuple[ValueChange, ...]:
+def _section(template: Any, name: str) -> dict:
+    """A section of a template as a mapping; {} when a hand-edited one is not one."""
+    value = template.get(name) if isinstance(template, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _resource_type(resource: Any) -> str:
+    kind = resource.get("Type") if isinstance(resource, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+def _leaf_changes(before: Any, after: Any) -> tuple[ValueChange, ...]:
     """A resource's changes: its type first, then every attribute (Properties, DependsOn...)."""
     if before == after:
         return ()
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return tuple(value_changes(before, after, "Resource"))
     leaves = []
     if before.get("Type") != after.get("Type"):
         leaves.append(ValueChange("Type", "", before.get("Type"), after.get("Type")))
@@ -281,30 +302,71 @@ def _leaf_changes(before: dict, after: dict) -> tuple[ValueChange, ...]:
     return tuple(leaves)
 
 
-def _resource_changes(
-    old: dict, new: dict, region: str, old_mappings: dict, new_mappings: dict
-) -> list[ResourceChange]:
-    changes: list[ResourceChange] = []
-    for logical_id, resource in new.items():
-        if logical_id not in old:
-            changes.append(ResourceChange(logical_id, "added", resource.get("Type", "")))
-            continue
-        before = old[logical_id]
-        leaves = _leaf_changes(before, resource)
-        causes = replacement_causes(before, resource, region) if leaves else ()
-        if (
-            old_mappings != new_mappings
-            and "Type" in resource
-            and before.get("Type") == resource["Type"]
-        ):
-            causes += mapped_replacement_causes(resource, old_mappings, new_mappings, region)
-        if leaves or causes:
-            changes.append(
-                ResourceChange(logical_id, "changed", resource.get("Type", ""), leaves, causes)
+def _changed(
+    logical_id: str, before: Any, after: Any, schema_region: str, mapped_in: list[str],
+    old_mappings: dict, new_mappings: dict,
+) -> ResourceChange | None:  # fmt: skip
+    """A resource in the stack before and after: changed, replaced, or None if the same."""
+    leaves = _leaf_changes(before, after)
+    kind = _resource_type(after)
+    causes: tuple[str, ...] = ()
+    if kind and kind == _resource_type(before):
+        if leaves:
+            causes = replacement_causes(before, after, schema_region)
+        if old_mappings != new_mappings:
+            causes += mapped_replacement_causes(
+                after, old_mappings, new_mappings, schema_region, mapped_in
             )
-    for logical_id, resource in old.items():
-        if logical_id not in new:
-            changes.append(ResourceChange(logical_id, "removed", resource.get("Type", "")))
+    elif leaves:
+        causes = ("Type",)
+    if not (leaves or causes):
+        return None
+    return ResourceChange(logical_id, "changed", kind or _resource_type(before), leaves, causes)
+
+
+def _resource_changes(
+    old: dict, new: dict, schema_region: str, regions: list[str]
+) -> list[ResourceChange]:
+    """Resource changes of a stack that runs in `regions` (one, or a stack set's), each
+    resource judged by its condition's value in each region."""
+    old_resources, new_resources = _section(old, "Resources"), _section(new, "Resources")
+    old_mappings, new_mappings = _section(old, "Mappings"), _section(new, "Mappings")
+    # Per region: whether each resource exists there before and after.
+    present = [
+        (region, present_resources(old, region), present_resources(new, region))
+        for region in regions
+    ]
+    changes: list[ResourceChange] = []
+    for logical_id in list(new_resources) + [i for i in old_resources if i not in new_resources]:
+        before = old_resources.get(logical_id, ABSENT)
+        after = new_resources.get(logical_id, ABSENT)
+        kind = _resource_type(after) or _resource_type(before)
+        kept_in = [
+            region for region, was, now in present if logical_id in was and logical_id in now
+        ]
+        if kept_in:
+            change = _changed(
+                logical_id, before, after, schema_region, kept_in, old_mappings, new_mappings
+            )
+            if change:
+                changes.append(change)
+        elif any(logical_id in now for _, _, now in present):
+            changes.append(ResourceChange(logical_id, "added", kind))
+        elif any(logical_id in was for _, was, _ in present):
+            changes.append(ResourceChange(logical_id, "removed", kind))
+        elif before != after and present:
+            # Written into or out of the template, but created in none of its regions.
+            holder = after if isinstance(after, dict) else before
+            condition = holder.get("Condition", "") if isinstance(holder, dict) else ""
+            changes.append(
+                ResourceChange(
+                    logical_id,
+                    "inactive",
+                    kind,
+                    condition=str(condition),
+                    inactive_in=tuple(region for region, _, _ in present),
+                )
+            )
     return changes
 
 
@@ -330,16 +392,13 @@ def _entry_changes(section: str, old: Any, new: Any) -> list[EntryChange]:
 
 
 def diff_template(
-    old: dict, new: dict, region: str
+    old: dict, new: dict, region: str, regions: list[str] | None = None
 ) -> tuple[list[ResourceChange], list[EntryChange]]:
-    """Resources, then every other section (Parameters, Outputs, Mappings, ...)."""
-    resources = _resource_changes(
-        old.get("Resources", {}),
-        new.get("Resources", {}),
-        region,
-        old.get("Mappings", {}),
-        new.get("Mappings", {}),
-    )
+    """Resources, then every other section (Parameters, Outputs, Mappings, ...).
+
+    `regions` are where the stack runs, for its resources' conditions ([region] by
+    default); `region` also picks the resource provider schemas that say what replaces."""
+    resources = _resource_changes(old, new, region, [region] if regions is None else regions)
     entries: list[EntryChange] = []
     for section in list(new) + [s for s in old if s not in new]:
         if section != "Resources":
@@ -347,10 +406,27 @@ def diff_template(
     return resources, entries
 
 
+# Far above any template CloudFormation takes (1 MB from S3): a file larger than this in
+# the compared directory is not read whole.
+MAX_TEMPLATE_BYTES = 10_000_000
+
+
 @dataclass(frozen=True)
 class _StackOnDisk:
     path: str
     stack_name: str
+    kind: str = ""  # global | region | stackset, as the manifest says; "" when unknown
+    region: str = ""
+
+
+def _kind_and_region(path: str) -> tuple[str, str]:
+    """For templates without a manifest entry: what `assemble` names its templates."""
+    parts = path.split("/")
+    if path == "stackset.json":
+        return "stackset", ""
+    if len(parts) == 2 and parts[0] == "regions" and parts[1].endswith(".json"):
+        return "region", parts[1].removesuffix(".json")
+    return "", ""
 
 
 def stacks_on_disk(against: Path) -> list[_StackOnDisk]:
@@ -361,36 +437,125 @@ def stacks_on_disk(against: Path) -> list[_StackOnDisk]:
     """
     manifest = against / MANIFEST
     try:
-        entries = json.loads(manifest.read_text(encoding="utf-8"))["stacks"]
-        return [_StackOnDisk(e["template"], e.get("stack_name", "")) for e in entries]
-    except (OSError, ValueError, KeyError, TypeError):
+        entries = json.loads(read_bounded(manifest, MAX_TEMPLATE_BYTES))["stacks"]
+        return [
+            _StackOnDisk(
+                e["template"],
+                e.get("stack_name", ""),
+                str(e.get("kind") or _kind_and_region(e["template"])[0]),
+                str(e.get("region") or _kind_and_region(e["template"])[1]),
+            )
+            for e in entries
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        pass  # no manifest, or not one a compile wrote: every JSON file then
+    except (NotARegularFile, InputTooLarge):
         pass
     if not against.is_dir():
         return []
+    paths = [p.relative_to(against).as_posix() for p in sorted(against.rglob("*.json"))]
     return [
-        _StackOnDisk(p.relative_to(against).as_posix(), "")
-        for p in sorted(against.rglob("*.json"))
-        if p.name != MANIFEST and p.is_file()
+        _StackOnDisk(path, "", *_kind_and_region(path))
+        for path in paths
+        if path.rsplit("/", 1)[-1] != MANIFEST and (against / path).is_file()
     ]
 
 
-def _diff_file(against: Path, file: RenderedFile, stack_name: str, region: str) -> StackDiff:
+def _instances(old: dict | None, new: dict | None) -> tuple[list[InstanceChange], list[str]]:
+    """A stack set's instances that come and go, and the regions it keeps."""
+    before = mapped_regions(old) if old is not None else []
+    after = mapped_regions(new) if new is not None else []
+    changes = [
+        InstanceChange(r, "added", len(present_resources(new or {}, r)))
+        for r in after
+        if r not in before
+    ]
+    changes += [
+        InstanceChange(r, "removed", len(present_resources(old or {}, r)))
+        for r in before
+        if r not in after
+    ]
+    return changes, [r for r in after if r in before]
+
+
+def _whole_stack(stack: StackDiff, template: dict, kind: str, region: str) -> StackDiff:
+    """A stack that is only compiled, or only on disk: all its resources come or go."""
+    if kind == "stackset":
+        old, new = (None, template) if stack.status == "added" else (template, None)
+        stack.instances = _instances(old, new)[0]
+    else:
+        stack.resources = [
+            ResourceChange(logical_id, stack.status, _resource_type(resource))
+            for logical_id, resource in present_resources(template, region).items()
+        ]
+    return stack
+
+
+def _not_a_template(old: Any) -> str | None:
+    """What makes a hand-edited file unreadable as a template, at the levels the diff
+    walks (it compares anything below these as values)."""
+    if not isinstance(old, dict):
+        return "not a JSON object"
+    resources, mappings = old.get("Resources", {}), old.get("Mappings", {})
+    if not isinstance(resources, dict):
+        return "Resources is not an object"
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict):
+            return f"Resources.{logical_id} is not an object"
+        if not isinstance(resource.get("Properties", {}), dict | None):
+            return f"Resources.{logical_id}.Properties is not an object"
+    if not isinstance(mappings, dict) or not all(
+        isinstance(top, dict) and all(isinstance(second, dict) for second in top.values())
+        for top in mappings.values()
+    ):
+        return "Mappings is not an object of objects of objects"
+    return None
+
+
+def _diff_file(
+    against: Path, file: RenderedFile, stack_name: str, kind: str, region: str
+) -> StackDiff:
     on_disk = against / file.path
+    new = json.loads(file.content)
     if not on_disk.is_file():
-        return StackDiff(file.path, stack_name, "added", note="not on disk")
-    content = on_disk.read_bytes()
+        return _whole_stack(
+            StackDiff(file.path, stack_name, "added", note="not on disk"), new, kind, region
+        )
+    try:
+        content = read_bounded(on_disk, MAX_TEMPLATE_BYTES)
+    except InputTooLarge as error:
+        return StackDiff(file.path, stack_name, "changed", note=f"on disk is {error.size}")
     if content == file.content:
         return StackDiff(file.path, stack_name, "unchanged")
-    new = json.loads(file.content)
     try:
         old = json.loads(content)
     except ValueError as error:
         return StackDiff(file.path, stack_name, "changed", note=f"on disk is not JSON: {error}")
-    if not isinstance(old, dict):
-        return StackDiff(file.path, stack_name, "changed", note="on disk is not a template")
-    resources, entries = diff_template(old, new, region)
-    note = "" if resources or entries else "same JSON, different formatting"
-    return StackDiff(file.path, stack_name, "changed", resources, entries, note)
+    except RecursionError:
+        return StackDiff(file.path, stack_name, "changed", note="on disk is JSON nested too deeply")
+    problem = _not_a_template(old)
+    if problem:
+        return StackDiff(
+            file.path, stack_name, "changed", note=f"on disk is not a template: {problem}"
+        )
+    instances: list[InstanceChange] = []
+    regions = [region]
+    if kind == "stackset":
+        instances, regions = _instances(old, new)
+    resources, entries = diff_template(old, new, region, regions)
+    note = "" if resources or entries or instances else "same JSON, different formatting"
+    return StackDiff(file.path, stack_name, "changed", resources, entries, note, instances)
+
+
+def _removed_stack(against: Path, old: _StackOnDisk) -> StackDiff:
+    stack = StackDiff(old.path, old.stack_name, "removed", note="on disk, no longer compiled")
+    try:
+        template = json.loads(read_bounded(against / old.path, MAX_TEMPLATE_BYTES))
+    except (OSError, ValueError, RecursionError, NotARegularFile, InputTooLarge):
+        return stack  # nothing to count; that the file goes is still reported
+    if _not_a_template(template):
+        return stack
+    return _whole_stack(stack, template, old.kind, old.region)
 
 
 def diff_against(
@@ -407,12 +572,12 @@ def diff_against(
     against = against or output_dir(result.spec, environment)
     contents = {file.path: file for file in result.files}
     stacks = [
-        _diff_file(against, contents[stack.path], stack.stack_name, stack.region)
+        _diff_file(against, contents[stack.path], stack.stack_name, stack.kind, stack.region)
         for stack in result.stacks
     ]
     compiled = {stack.path for stack in result.stacks}
     stacks += [
-        StackDiff(old.path, old.stack_name, "removed", note="on disk, no longer compiled")
+        _removed_stack(against, old)
         for old in stacks_on_disk(against)
         if old.path not in compiled and (against / old.path).is_file()
     ]
@@ -441,19 +606,37 @@ def _resource_owner(logical_id: str, attribute: str) -> str:
     return logical_id if attribute == "Properties" else f"{logical_id} ({attribute})"
 
 
-def human_lines(diff: TemplatesDiff) -> list[str]:
-    """The report `infra diff` prints: one block per stack, then a one-line summary."""
+MARKS = {"added": "+", "removed": "-", "changed": "~", "unchanged": "=", "inactive": "·"}
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _stack_header(stack: StackDiff) -> str:
+    name = f" ({stack.stack_name})" if stack.stack_name else ""
+    note = f": {stack.note}" if stack.note else ""
+    if stack.status in ("added", "removed") and not stack.instances and stack.resources:
+        verb = "a new stack of" if stack.status == "added" else "the stack goes with its"
+        note += f"; {verb} {_plural(len(stack.resources), 'resource')}"
+    return f"{MARKS[stack.status]} {stack.path}{name}{note}"
+
+
+def _resource_lines(stack: StackDiff) -> list[str]:
+    if stack.status in ("added", "removed"):
+        return []  # the header counts them; `--json` lists them
     lines: list[str] = []
-    marks = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
-    for stack in diff.stacks:
-        name = f" ({stack.stack_name})" if stack.stack_name else ""
-        note = f": {stack.note}" if stack.note else ""
-        lines.append(f"{marks[stack.status]} {stack.path}{name}{note}")
-        for resource in stack.resources:
-            label = f"{resource.logical_id} ({resource.resource_type})"
-            if resource.status != "changed":
-                lines.append(f"    {marks[resource.status]} {label}")
-                continue
+    for resource in stack.resources:
+        label = f"{resource.logical_id} ({resource.resource_type})"
+        if resource.status == "inactive":
+            condition = f"condition {resource.condition}" if resource.condition else "its condition"
+            lines.append(
+                f"    {MARKS['inactive']} {label}: in the template, not created: "
+                f"{condition} is false in {', '.join(resource.inactive_in)}"
+            )
+        elif resource.status != "changed":
+            lines.append(f"    {MARKS[resource.status]} {label}")
+        else:
             if resource.replaces:
                 causes = ", ".join(resource.replaced_by)
                 lines.append(f"    ! {label} is replaced: {causes} changed")
@@ -461,30 +644,70 @@ def human_lines(diff: TemplatesDiff) -> list[str]:
                 "    " + _change_line(c, _resource_owner(resource.logical_id, c.attribute))
                 for c in resource.changes
             ]
+    return lines
+
+
+def human_lines(diff: TemplatesDiff) -> list[str]:
+    """The report `infra diff` prints: one block per stack, then a one-line summary."""
+    lines: list[str] = []
+    for stack in diff.stacks:
+        lines.append(_stack_header(stack))
+        for instance in stack.instances:
+            what = "new stack instance" if instance.status == "added" else "stack instance deleted"
+            lines.append(
+                f"    {MARKS[instance.status]} {instance.region}: {what}, "
+                f"{_plural(instance.resources, 'resource')}"
+            )
+        lines += _resource_lines(stack)
         for entry in stack.entries:
             owner = f"{entry.section}.{entry.name}" if entry.name else entry.section
             if entry.status != "changed":
-                lines.append(f"    {marks[entry.status]} {owner}")
+                lines.append(f"    {MARKS[entry.status]} {owner}")
                 continue
             lines += ["    " + _change_line(c, owner) for c in entry.changes]
     lines.append(summary_line(diff))
     return lines
 
 
+def resource_counts(diff: TemplatesDiff) -> dict[str, int]:
+    """Resources added, removed, changed and replaced over every stack, a new or deleted
+    stack instance counting all its resources; `inactive` ones count nowhere."""
+    resources = [r for s in diff.stacks if s.different for r in s.resources]
+    instances = [i for s in diff.stacks for i in s.instances]
+    counts = {
+        status: sum(1 for r in resources if r.status == status)
+        + sum(i.resources for i in instances if i.status == status)
+        for status in ("added", "removed")
+    }
+    counts["changed"] = sum(1 for r in resources if r.status == "changed")
+    counts["replaced"] = sum(1 for r in resources if r.replaces)
+    return counts
+
+
 def summary_line(diff: TemplatesDiff) -> str:
     changed = [s for s in diff.stacks if s.different]
     if not changed:
         return f"no differences: {len(diff.stacks)} templates match {diff.against}"
-    resources = [r for s in changed for r in s.resources]
-    counts = {
-        status: sum(1 for r in resources if r.status == status)
-        for status in ("added", "removed", "changed")
-    }
-    replaced = sum(1 for r in resources if r.replaces)
+    counts = resource_counts(diff)
+    comings = [
+        _plural(sum(1 for s in changed if s.status == status and not s.instances), "stack")
+        + f" {status}"
+        for status in ("added", "removed")
+        if any(s.status == status and not s.instances for s in changed)
+    ]
+    comings += [
+        _plural(
+            sum(1 for s in changed for i in s.instances if i.status == status), "StackSet instance"
+        )
+        + f" {status}"
+        for status in ("added", "removed")
+        if any(i.status == status for s in changed for i in s.instances)
+    ]
+    stacks = f"{', '.join(comings)}; " if comings else ""
     return (
-        f"{len(changed)} of {len(diff.stacks)} templates differ from {diff.against}: "
+        f"{len(changed)} of {len(diff.stacks)} templates differ from {diff.against}: {stacks}"
         f"{counts['added']} resources added, {counts['removed']} removed, "
-        f"{counts['changed']} changed ({replaced} replaced)"
+        f"{counts['changed']} changed ({counts['replaced']} replaced)"
     )
 
 
@@ -508,6 +731,10 @@ def to_json(diff: TemplatesDiff) -> dict:
                 "stack_name": stack.stack_name,
                 "status": stack.status,
                 "note": stack.note,
+                "instances": [
+                    {"region": i.region, "status": i.status, "resources": i.resources}
+                    for i in stack.instances
+                ],
                 "resources": [
                     {
                         "logical_id": r.logical_id,
@@ -515,6 +742,11 @@ def to_json(diff: TemplatesDiff) -> dict:
                         "status": r.status,
                         "replaces": r.replaces,
                         "replaced_by": list(r.replaced_by),
+                        **(
+                            {"condition": r.condition, "inactive_in": list(r.inactive_in)}
+                            if r.status == "inactive"
+                            else {}
+                        ),
                         "changes": [_value_json(c) for c in r.changes],
                     }
                     for r in stack.resources

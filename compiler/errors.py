@@ -59,6 +59,24 @@ class SpecError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class OutputError(Exception):
+    """The output directory is one `compile` must not replace, or writing it failed: one
+    line, `PATH: message`, and the directory is as it was."""
+
+    def __init__(self, path: object, message: str):
+        self.path, self.message = str(path), message
+        super().__init__(_one_line(f"{self.path}: {self.message}"))
+
+
+def os_error_text(error: OSError) -> str:
+    """`No space left on device (ENOSPC)`: the system's words and the name to search for."""
+    import errno
+
+    name = errno.errorcode.get(error.errno or 0)
+    reason = error.strerror or str(error)
+    return f"{reason} ({name})" if name else reason
+
+
 class LintFailed(Exception):
     """cfn-lint found problems in templates the compiler wrote."""
 

@@ -3,6 +3,11 @@
 cfn-lint is imported only here and only when linting runs: its import alone takes
 over a second, which `validate` and `compile --no-lint` should not pay.
 
+A finding is reported in spec terms when the compile can say which spec key produced
+the template entry it is about (see `spec_map`): `infra.yaml:31:18: compute.instance_type:
+error E3628: ... (templates_out/regions/us-east-1.json:2302)`, on one line, with long
+enumerations of allowed values cut to the closest few.
+
 A template that linted clean is remembered by the hash of its bytes, the regions, the
 cfn-lint version and our rule configuration, so an unchanged template is not linted
 again. Templates that do need linting are spread over the machine's cores.
@@ -10,15 +15,24 @@ again. Templates that do need linting are spread over the machine's cores.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import difflib
 import functools
 import hashlib
 import json
 import os
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from compiler.caches import cache_root
+from compiler.caches import cache_root, is_empty_entry
+
+if TYPE_CHECKING:
+    from compiler.spec_map import SpecLocation
 
 # Rules we switch off, each with the reason. Empty: every template lints clean with
 # cfn-lint's defaults, and a new finding should fail the build rather than hide here.
@@ -33,11 +47,76 @@ class LintFinding:
     rule: str
     level: str  # error | warning | informational
     message: str
+    path: tuple[str | int, ...] = ()  # in the template: ("Resources", "Vpc", "Properties", ...)
+    spec: SpecLocation | None = None  # the spec key behind it, once known (`in_spec_terms`)
 
     def __str__(self) -> str:
-        return (
-            f"{self.template}:{self.line}:{self.column}: {self.level} {self.rule}: {self.message}"
-        )
+        problem = f"{self.level} {self.rule}: {self.message}"
+        if self.spec is not None:
+            return f"{self.spec}: {problem} ({self.template}:{self.line})"
+        return f"{self.template}:{self.line}:{self.column}: {problem}"
+
+
+# An enumeration longer than this is cut: cfn-lint lists every instance type AWS has.
+MAX_LISTED = 5
+MAX_MESSAGE = 300
+_NOT_ONE_OF = re.compile(r"^(?P<value>'[^']*'|-?\d+(?:\.\d+)?) is not one of (?P<rest>\[.*)$")
+
+
+def _literal_list(text: str) -> tuple[list, str] | None:
+    """The Python list literal `text` starts with, and what follows it; None if none."""
+    depth = 0
+    quote = ""
+    for index, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote and text[index - 1] != "\\" else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+            if depth == 0:
+                try:
+                    value = ast.literal_eval(text[: index + 1])
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    return None
+                return (value, text[index + 1 :]) if isinstance(value, list) else None
+    return None
+
+
+def _shown(values: list) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def compact_message(message: str) -> str:
+    """One line, enumerations cut to the closest few allowed values (or the first few),
+    at most `MAX_MESSAGE` characters."""
+    text = " ".join(message.split())
+    match = _NOT_ONE_OF.match(text)
+    parsed = _literal_list(match["rest"]) if match else None
+    if match and parsed and len(parsed[0]) > MAX_LISTED:
+        allowed, after = parsed
+        value = ast.literal_eval(match["value"])
+        closest = difflib.get_close_matches(str(value), [str(v) for v in allowed], n=3, cutoff=0.6)
+        if closest:
+            listed = f"the allowed values (closest: {_shown(closest)})"
+        else:
+            listed = (
+                f"the {len(allowed)} allowed values (first: {_shown(allowed[:MAX_LISTED])}, ...)"
+            )
+        text = f"{match['value']} is not one of {listed}{after}"
+    else:
+        text = re.sub(r"\[[^\[\]]{200,}\]", lambda m: _cut_list(m.group(0)), text)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _cut_list(text: str) -> str:
+    parsed = _literal_list(text)
+    if not parsed or len(parsed[0]) <= MAX_LISTED:
+        return text
+    values = parsed[0]
+    return f"[{_shown(values[:MAX_LISTED])}, ... {len(values) - MAX_LISTED} more]"
 
 
 def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
@@ -47,17 +126,35 @@ def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
         path.read_text(encoding="utf-8"),
         config=ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES)),
     )
-    return [
+    findings = [
         LintFinding(
             template=str(path),
             line=match.linenumber,
             column=match.columnnumber,
             rule=match.rule.id,
             level=match.rule.severity,
-            message=match.message,
+            message=compact_message(match.message),
+            path=_plain_path(getattr(match, "path", None) or ()),
         )
         for match in matches
     ]
+    # A StackSet template is linted for each region; one mistake, compacted, reads the same.
+    return list(dict.fromkeys(findings))
+
+
+def _plain_path(path: Sequence) -> tuple[str | int, ...]:
+    """cfn-lint's path keys are its own `str` subclasses, which cannot cross to the
+    parent process (pickle); plain `str` and `int` can."""
+    return tuple(int(p) if isinstance(p, int) else str(p) for p in path)
+
+
+def in_spec_terms(
+    findings: Sequence[LintFinding],
+    locate: Callable[[LintFinding], SpecLocation | None],
+) -> list[LintFinding]:
+    """`findings` with the spec location `locate` finds for each (see `spec_map.SpecIndex`);
+    a finding it cannot place keeps its template location alone."""
+    return [dataclasses.replace(finding, spec=locate(finding)) for finding in findings]
 
 
 @dataclass(frozen=True)
@@ -86,7 +183,7 @@ def clean_marker(job: LintJob, cache_dir: Path) -> Path:
 
 def known_clean(jobs: list[LintJob], cache_dir: Path) -> set[Path]:
     """Paths of the jobs the cache already knows to be clean (asked before linting)."""
-    return {job.path for job in jobs if clean_marker(job, cache_dir).exists()}
+    return {job.path for job in jobs if is_empty_entry(clean_marker(job, cache_dir))}
 
 
 def _lint_job(job: LintJob) -> list[LintFinding]:
@@ -96,7 +193,7 @@ def _lint_job(job: LintJob) -> list[LintFinding]:
 def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> list[LintFinding]:
     """Lint every job, skipping those the cache knows to be clean; `cache_dir=None` lints all."""
     markers = {job: clean_marker(job, cache_dir) for job in jobs} if cache_dir else {}
-    pending = [job for job in jobs if not (cache_dir and markers[job].exists())]
+    pending = [job for job in jobs if not (cache_dir and is_empty_entry(markers[job]))]
     results = _run(pending)
     findings: list[LintFinding] = []
     for job, job_findings in zip(pending, results, strict=True):

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from compiler.errors import SpecError, SpecPath, SpecProblem
+from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
+from compiler.errors import SpecError, SpecPath, SpecProblem, os_error_text
 
 # A spec is a few hundred lines; these bounds only stop hostile or broken input early.
 # PyYAML's pure-Python parser and our builder take tens of microseconds a value, so the
@@ -116,13 +117,18 @@ class _Builder:
             finally:
                 self.open_nodes.discard(id(node))
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self.fail(node, path, f"cannot read this value: {getattr(exc, 'problem', exc)}")
             return None
         except _UNREADABLE_SCALAR:
             self.fail(node, path, f"cannot read this value as {_scalar_kind(node)}")
             return None
+        if isinstance(value, bytes):
+            # no spec value is binary, and a str field would take the bytes' repr
+            self.fail(node, path, "binary values (!!binary) have no place in a spec; write text")
+            return None
+        return value
 
     def build_mapping(self, node: yaml.MappingNode, path: SpecPath, depth: int) -> dict:
         merged = self.merged_counts.get(id(node))
@@ -176,7 +182,18 @@ class _Builder:
         except _UNREADABLE_SCALAR:
             self.fail(key_node, path, f"cannot read this key as {_scalar_kind(key_node)}")
             return None
-        return key if isinstance(key, str) else str(key)
+        if isinstance(key, str):
+            return key
+        # YAML reads `80:` as an int, `yes:`/`on:` as true, `~:` as null, `2024-01-01:` as a
+        # date. Every spec key is a name, so one of these is a mistake that str() would hide.
+        kind = "null" if key is None else type(key).__name__.replace("datetime", "timestamp")
+        self.fail(
+            key_node,
+            (*path, str(key_node.value)),
+            f"the key {key_node.value!r} is read as {kind}, not text; quote it "
+            f"('{key_node.value}') if you mean the name",
+        )
+        return None
 
 
 class _TooManyNodes(yaml.composer.ComposerError):
@@ -346,12 +363,28 @@ def load_spec_text(text: str | bytes, file: str) -> LoadedSpec:
 
 
 def load_spec_file(path: Path) -> LoadedSpec:
-    """Read and parse a spec file; a missing or unreadable file is a located error too."""
+    """Read and parse a spec file; a missing, unreadable or special file is a located error."""
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_SPEC_BYTES)
+    except InputTooLarge as exc:
+        raise SpecError(
+            [
+                SpecProblem(
+                    str(path),
+                    1,
+                    1,
+                    (),
+                    f"the file is {exc.size}; a spec may be at most {MAX_SPEC_BYTES:,} bytes",
+                )
+            ]
+        ) from None
+    except NotARegularFile as exc:
+        raise SpecError(
+            [SpecProblem(str(path), 1, 1, (), f"cannot read the spec: {exc}")]
+        ) from None
     except OSError as exc:
         raise SpecError(
-            [SpecProblem(str(path), 1, 1, (), f"cannot read the spec: {exc.strerror}")]
+            [SpecProblem(str(path), 1, 1, (), f"cannot read the spec: {os_error_text(exc)}")]
         ) from None
     loaded = load_spec_text(raw, str(path))
     loaded.sha256 = hashlib.sha256(raw).hexdigest()

@@ -7,10 +7,15 @@ template name every resource the same way (and a diff between regions is meaning
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from troposphere import Sub
+# Imported lazily (see bucket_name) and for type checks only: validation imports this
+# module for `logical_id`, and must need neither troposphere nor the spec package.
+if TYPE_CHECKING:
+    from troposphere import Sub
 
-from compiler.spec import InfraSpec
+    from compiler.spec import InfraSpec
 
 
 def logical_id(*parts: str | int) -> str:
@@ -22,6 +27,18 @@ def logical_id(*parts: str | int) -> str:
         else:
             words.extend(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", part) if w)
     return "".join(words)
+
+
+def logical_id_collisions(names: Sequence[str], *suffix: str) -> Iterator[tuple[int, int, str]]:
+    """`(index, other index, logical ID)` for every pair of distinct `names` that would
+    make the same logical ID with `suffix` (`a-1b` and `a1b` both make `A1b...`): a
+    template cannot hold two resources of one ID, so the spec must not name them so."""
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        made = logical_id(name, *suffix)
+        other = first.setdefault(made, index)
+        if other != index and names[other] != name:
+            yield index, other, made
 
 
 def name_prefix(spec: InfraSpec) -> str:
@@ -75,7 +92,14 @@ def resource_name(spec: InfraSpec, *parts: str) -> str:
 
 def bucket_name(spec: InfraSpec, short_name: str) -> Sub:
     """S3 names are global: the account and region make them unique without a random suffix."""
+    from troposphere import Sub
+
     return Sub(f"{name_prefix(spec)}-{short_name}-${{AWS::AccountId}}-${{AWS::Region}}")
+
+
+def parameter_path(spec: InfraSpec) -> str:
+    """The SSM Parameter Store path under which the instances find their configuration."""
+    return f"/{spec.project}/{spec.environment}/"
 
 
 def log_group_name(spec: InfraSpec, *parts: str) -> str:

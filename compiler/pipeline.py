@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from compiler.load import LoadedSpec
     from compiler.render import RenderedFile
     from compiler.spec import InfraSpec
+    from compiler.write import Owner
 
 # Stages are imported where they run: `infra validate` never needs troposphere and the
 # builders, nor `--no-lint` cfn-lint, nor an unchanged compile even pydantic; start-up
@@ -37,11 +38,20 @@ class CompileResult:
     previous: dict[str, bytes | None] = field(default_factory=dict)
     lint_cached: set[str] = field(default_factory=set)  # stack paths the lint cache vouched for
     out_dir: Path | None = None  # where compile_spec wrote
+    # What the user should know about the output directory (see `write.plan_output`).
+    notes: list[str] = field(default_factory=list)
     # Every file the compile read, by absolute path as named (symlinks not resolved), with
     # the SHA-256 of the bytes it read: what `compile_cache` checks a later compile against.
     read: dict[str, str] = field(default_factory=dict)
+    loaded: LoadedSpec | None = None  # the spec as read, for positions (`spec_map`)
     # What the spec quietly loses though it is legal (see spec/quiet_losses.py).
     warnings: list[SpecProblem] = field(default_factory=list)
+
+
+def owner_of(spec: InfraSpec) -> Owner:
+    from compiler.write import Owner
+
+    return Owner(spec.project, spec.environment)
 
 
 def load_and_validate(
@@ -76,17 +86,25 @@ def validate_every_environment(
 def compile_in_memory(spec_path: Path, environment: str | None = None) -> CompileResult:
     """Stages 1-4: everything but touching the output directory."""
     from compiler.assemble import assemble
-    from compiler.render import render
+    from compiler.render import RenderedFile, render
+    from compiler.write import MARKER, marker_content
 
     warnings: list[SpecProblem] = []
     loaded, spec = _loaded_and_validated(spec_path, environment, warnings)
     stacks = assemble(spec)
-    result = CompileResult(spec=spec, stacks=stacks, files=render(stacks, spec), warnings=warnings)
-    # The spec and the task sources it names (read relative to it, see spec.scheduled_tasks).
+    files = render(stacks, spec)
+    # The marker that lets a later compile replace the directory (see `write.plan_output`).
+    marker = marker_content(owner_of(spec), [file.path for file in files])
+    files.append(RenderedFile(MARKER, marker))
+    result = CompileResult(spec=spec, stacks=stacks, files=files, loaded=loaded, warnings=warnings)
+    # The spec and the files it names (read relative to it, see spec.files).
     result.read[str(spec_path.absolute())] = loaded.sha256
-    for task in spec.scheduled_tasks:
-        code = task.source.code.encode("utf-8")  # decoded strictly: the same bytes
-        result.read[str((spec_path.parent / task.source).absolute())] = sha256(code).hexdigest()
+    named = [task.source for task in spec.scheduled_tasks]
+    if spec.compute.user_data:
+        named.append(spec.compute.user_data)
+    for path in named:
+        code = path.code.encode("utf-8")  # decoded strictly: the same bytes
+        result.read[str((spec_path.parent / path).absolute())] = sha256(code).hexdigest()
     return result
 
 
@@ -115,19 +133,34 @@ def compile_spec(
     lint: bool = True,
     lint_cache: bool = True,
     remember: bool = False,
+    force: bool = False,
 ) -> CompileResult:
-    """All stages. A spec error raises before anything is written. Without `out_dir`,
-    the environment's default directory (see `environments.output_dir`). With
-    `remember`, a later `unchanged_compile` with the same arguments can skip the work."""
+    """All stages. A spec error (`SpecError`) or an output directory that must not or
+    cannot be replaced (`OutputError`) raises before anything is written. Without
+    `out_dir`, the environment's default directory (see `environments.output_dir`).
+    `force` replaces another project's output or files no compile wrote (never the
+    directories `write.plan_output` protects). With `remember`, a later
+    `unchanged_compile` with the same arguments can skip the work."""
     from compiler import environments
     from compiler.summary import previous_output
-    from compiler.write import write_output
+    from compiler.write import check_not_protected, plan_output, write_output
 
     requested_out_dir = out_dir
+    if out_dir is not None:  # answered at once, before the work (asked again below)
+        check_not_protected(out_dir, spec_path)
     result = compile_in_memory(spec_path, environment)
     out_dir = result.out_dir = out_dir or environments.output_dir(result.spec, environment)
+    owner = owner_of(result.spec)
+    plan = plan_output(
+        out_dir,
+        owner=owner,
+        writes=[file.path for file in result.files],
+        spec_path=spec_path,
+        force=force,
+    )
+    result.notes = plan.notes
     result.previous = previous_output(out_dir, result.files)
-    write_output(result.files, out_dir)
+    write_output(result.files, out_dir, keep=plan.keep, owner=owner)
     if lint:
         from compiler.lint import LintJob, default_cache_dir, known_clean, lint_templates
 
@@ -140,12 +173,30 @@ def compile_spec(
             cached = known_clean(jobs, cache_dir)
             result.lint_cached = {s.path for s in result.stacks if out_dir / s.path in cached}
         result.lint_findings = lint_templates(jobs, cache_dir=cache_dir)
+        if result.lint_findings:
+            result.lint_findings = _in_spec_terms(result, out_dir, environment)
         result.linted = True
     # A spec with warnings is not remembered: an unchanged compile skips validation, and
     # the warnings must be printed by every compile until the spec is changed.
     if remember and not result.warnings:
         _remember(spec_path, environment, requested_out_dir, result)
     return result
+
+
+def _in_spec_terms(
+    result: CompileResult, out_dir: Path, environment: str | None
+) -> list[LintFinding]:
+    """The lint findings, each at the spec key that produced what it is about."""
+    from compiler.lint import in_spec_terms
+    from compiler.spec_map import SpecIndex
+
+    assert result.loaded is not None  # compile_in_memory sets it
+    index = SpecIndex.build(result.spec, result.stacks, result.loaded, environment)
+    templates = {str(out_dir / stack.path): stack.path for stack in result.stacks}
+    return in_spec_terms(
+        result.lint_findings,
+        lambda finding: index.locate(templates.get(finding.template, ""), finding.path),
+    )
 
 
 def _remember(

@@ -1,7 +1,7 @@
-"""The spec key reference in README.md, generated from the pydantic models.
+"""The spec key reference in docs/spec-reference.md, generated from the pydantic models.
 
 One source of truth: descriptions live on the model fields, and a test fails when the
-README's table differs from what this module produces.
+document's table differs from what this module produces.
 """
 
 from __future__ import annotations
@@ -86,7 +86,5 @@ def replace_reference(readme: str) -> str:
 if __name__ == "__main__":
     from pathlib import Path
 
-    readme_path = Path(__file__).resolve().parent.parent / "README.md"
-    readme_path.write_text(
-        replace_reference(readme_path.read_text(encoding="utf-8")), encoding="utf-8"
-    )
+    document = Path(__file__).resolve().parent.parent / "docs" / "spec-reference.md"
+    document.write_text(replace_reference(document.read_text(encoding="utf-8")), encoding="utf-8")

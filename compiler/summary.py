@@ -22,11 +22,13 @@ DEPLOY_SCRIPT = "deploy.sh"
 
 def previous_output(out_dir: Path, files: list[RenderedFile]) -> dict[str, bytes | None]:
     """The bytes each file had in `out_dir` before this compile; None where it did not exist."""
+    from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
+
     previous: dict[str, bytes | None] = {}
     for file in files:
-        try:
-            previous[file.path] = (out_dir / file.path).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        try:  # bounded, regular files only: a FIFO put in a template's place would block
+            previous[file.path] = read_bounded(out_dir / file.path, 100 * len(file.content) + 10**6)
+        except (OSError, NotARegularFile, InputTooLarge):
             previous[file.path] = None
     return previous
 

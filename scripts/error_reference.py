@@ -1,9 +1,9 @@
-"""The README's reference of spec errors: each kind, with the message the compiler prints.
+"""The reference of spec errors in docs/errors.md: each kind, with the message the compiler prints.
 
 Every example is a real run: a small valid spec with one thing broken, loaded and
 validated the way `infra validate` does it. After a reviewed change of a message:
 
-    .venv/bin/python scripts/error_reference.py          # rewrite the README section
+    .venv/bin/python scripts/error_reference.py          # rewrite the docs/errors.md section
     .venv/bin/python scripts/error_reference.py --check  # exit 1 if it is out of date
 """
 
@@ -212,12 +212,12 @@ def replace_reference(readme: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    readme_path = REPO_ROOT / "README.md"
+    readme_path = REPO_ROOT / "docs" / "errors.md"
     readme = readme_path.read_text(encoding="utf-8")
     updated = replace_reference(readme)
     if "--check" in argv:
         if updated != readme:
-            print("README.md's error reference is out of date: run scripts/error_reference.py")
+            print("docs/errors.md's error reference is out of date: run scripts/error_reference.py")
             return 1
         return 0
     readme_path.write_text(updated, encoding="utf-8")

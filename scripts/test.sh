@@ -15,4 +15,13 @@ if ! command -v dot >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" 
       timeout 300 apt-get install -y -qq graphviz >/dev/null 2>&1; }; } ||
     echo "scripts/test.sh: graphviz not installed; the svg tests will skip" >&2
 fi
+# A real PostgreSQL server for examples/app's tests (tests/app): Debian's package. Best
+# effort like graphviz above; without it those tests skip and say why.
+if ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null &&
+  command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  { timeout 600 apt-get install -y -qq postgresql openssl >/dev/null 2>&1 ||
+    { timeout 300 apt-get update -qq >/dev/null 2>&1 &&
+      timeout 600 apt-get install -y -qq postgresql openssl >/dev/null 2>&1; }; } ||
+    echo "scripts/test.sh: postgresql not installed; tests/app will skip" >&2
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -234,7 +234,7 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 129173)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 150774)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   run aws cloudformation deploy \
@@ -264,9 +264,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/45666fa6114446d0cf9df8ec9f83e5598e5d5320a7b6336453cfb81aac78067e.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/b5ac89b038e4b657225c4cc4e17aa07963f7920b017a7b56cc51594fb1011825.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/45666fa6114446d0cf9df8ec9f83e5598e5d5320a7b6336453cfb81aac78067e.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/b5ac89b038e4b657225c4cc4e17aa07963f7920b017a7b56cc51594fb1011825.json us-east-1)"
   settings=(--template-url "$url")
   settings+=(
     --capabilities CAPABILITY_IAM

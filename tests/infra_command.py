@@ -11,11 +11,31 @@ from pathlib import Path
 INFRA = Path(sys.executable).with_name("infra")
 
 
-def run_infra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_infra(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`infra ARGS` in `cwd`, with the test's environment plus `env`."""
     command = [str(INFRA)] if INFRA.exists() else [sys.executable, "-c", _FALLBACK]
     return subprocess.run(
-        [*command, *args], cwd=cwd, env=os.environ.copy(), capture_output=True, text=True
+        [*command, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], exit_code: int) -> str:
+    """The single stderr line of a command that failed as it should: the exit code, no
+    traceback, nothing on stdout."""
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    assert result.returncode == exit_code, output
+    assert result.stdout == "", output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, output
+    return lines[0]
 
 
 _FALLBACK = "import sys; from compiler.cli import main; sys.argv[0] = 'infra'; main()"

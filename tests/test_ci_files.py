@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import subprocess
 
 import click
 import pytest
@@ -11,6 +14,7 @@ import yaml
 
 from compiler.cli import main
 from tests.conftest import REPO_ROOT
+from tests.infra_command import INFRA, run_infra
 
 HOOKS = REPO_ROOT / ".pre-commit-hooks.yaml"
 WORKFLOW = REPO_ROOT / "docs" / "github-actions-example.yml"
@@ -27,6 +31,11 @@ def assert_is_a_real_command(command_line: str) -> None:
     assert set(options) <= known, (command_line, sorted(known))
     with click.Context(command) as ctx:  # parses: no unknown option, no missing value
         command.parse_args(ctx, list(rest))
+
+
+def with_matrix(run: str, environment: str) -> str:
+    """A workflow `run:` line as the job of one matrix entry runs it."""
+    return " ".join(run.replace("${{ matrix.environment }}", environment).split())
 
 
 def hooks() -> list[dict]:
@@ -73,12 +82,90 @@ def test_example_workflow_compiles_diffs_and_lints():
     assert python["with"]["python-version"] == "3.11"
     runs = [step["run"] for step in steps if "run" in step]
     infra_runs = [run for run in runs if run.startswith("infra ")]
+    environments = job["strategy"]["matrix"]["environment"]
+    assert "" in environments  # the base, which has no --env
     for run in infra_runs:
-        assert_is_a_real_command(run)
+        for environment in [*environments, "--env staging"]:
+            assert_is_a_real_command(with_matrix(run, environment))
     assert [run.split()[1] for run in infra_runs] == ["compile", "diff"]
     (compile_run,) = [run for run in infra_runs if run.split()[1] == "compile"]
     # Compiling over templates_out/ first would make the diff compare it with itself.
     assert "--output build/templates" in compile_run
-    assert "infra diff --against templates_out" in infra_runs
     (lint,) = [run for run in runs if run.startswith("cfn-lint ")]
     assert "'templates_out/**/*.json'" in lint and "manifest.json" in lint
+
+
+STAGING_OVERLAY = """
+environments:
+  staging:
+    compute: {instance_type: t3.micro, min_size: 1, desired_capacity: 1, max_size: 2}
+"""
+
+
+@pytest.fixture
+def project_with_environments(tmp_path):
+    """A project as committed: a spec with an environment, each compiled where compile
+    writes by default (templates_out/production/ and templates_out/staging/)."""
+    shutil.copy(REPO_ROOT / "infra.yaml", tmp_path / "infra.yaml")
+    shutil.copytree(REPO_ROOT / "tasks", tmp_path / "tasks")
+    with (tmp_path / "infra.yaml").open("a", encoding="utf-8") as spec:
+        spec.write(STAGING_OVERLAY)
+    for env_args in ([], ["--env", "staging"]):
+        done = run_infra("compile", *env_args, "--no-lint", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert {p.name for p in (tmp_path / "templates_out").iterdir()} == {"production", "staging"}
+    return tmp_path
+
+
+def run_shell(command_line: str, cwd) -> subprocess.CompletedProcess[str]:
+    """A hook entry or workflow step as its shell runs it, `infra` on the PATH."""
+    path = f"{INFRA.parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(
+        ["bash", "-c", command_line],
+        cwd=cwd,
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+    )
+
+
+def hook_runs(environments: list[str]) -> list[str]:
+    """The diff hook's command line for the base and each environment (args appended)."""
+    (diff_hook,) = [hook for hook in hooks() if hook["id"] == "infra-diff"]
+    return [f"{diff_hook['entry']} {env_args}".strip() for env_args in environments]
+
+
+def workflow_diff_runs(environments: list[str]) -> list[str]:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    (job,) = workflow["jobs"].values()
+    (diff_run,) = [s["run"] for s in job["steps"] if s.get("run", "").startswith("infra diff")]
+    return [with_matrix(diff_run, environment) for environment in environments]
+
+
+@pytest.mark.parametrize("runs", [hook_runs, workflow_diff_runs], ids=["hook", "workflow"])
+def test_diff_checks_compare_each_environments_directory(project_with_environments, runs):
+    base, staging = runs(["", "--env staging"])
+    for command_line in (base, staging):
+        done = run_shell(command_line, project_with_environments)
+        assert done.returncode == 0, (command_line, done.stdout, done.stderr)
+    spec = project_with_environments / "infra.yaml"
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace(
+            "instance_type: t3.micro", "instance_type: t3.nano"
+        ),
+        encoding="utf-8",
+    )
+    stale = run_shell(staging, project_with_environments)
+    assert stale.returncode == 1, stale.stdout
+    assert 'InstanceType: "t3.micro" -> "t3.nano"' in stale.stdout
+    assert "templates_out/staging" in stale.stdout
+    assert run_shell(base, project_with_environments).returncode == 0
+
+
+@pytest.mark.parametrize("runs", [hook_runs, workflow_diff_runs], ids=["hook", "workflow"])
+def test_diff_checks_pass_on_this_repository(runs):
+    """Without environments the default directory is templates_out/ itself."""
+    (base,) = runs([""])
+    done = run_shell(base, REPO_ROOT)
+    assert done.returncode == 0, done.stdout
+    assert "match templates_out\n" in done.stdout

@@ -7,6 +7,7 @@ real pipeline unavailable: a compile that would need it fails the test."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,12 @@ def test_an_edited_task_source_compiles(project):
     assert recompiles(project)
 
 
+def test_an_edited_user_data_script_compiles(project):
+    script = project.parent / "examples" / "app" / "user-data.sh"
+    script.write_text(script.read_text(encoding="utf-8") + "\n# changed\n")
+    assert recompiles(project)
+
+
 def test_a_hand_edited_or_deleted_template_compiles_and_is_restored(project):
     out = project.parent / "out"
     template = out / "regions" / "us-east-1.json"
@@ -108,11 +115,16 @@ def test_a_hand_edited_or_deleted_template_compiles_and_is_restored(project):
     assert recompiles(project)
 
 
-def test_a_file_added_to_the_output_compiles_and_is_removed(project):
+def test_a_file_added_to_the_output_is_not_taken_for_compiled_nor_deleted(project):
     stray = project.parent / "out" / "notes.txt"
     stray.write_text("mine\n")
     assert recompiles(project)
-    compile_once(project)
+    refused = CliRunner().invoke(
+        main, ["compile", "--no-lint", str(project), "-o", str(project.parent / "out")]
+    )
+    assert refused.exit_code == 2 and "did not write (notes.txt)" in refused.output
+    assert stray.read_text() == "mine\n"
+    compile_once(project, "--force")
     assert "notes.txt" not in written(project.parent / "out")
 
 
@@ -157,6 +169,7 @@ def test_two_links_to_one_spec_are_two_specs(tmp_path):
         (folder / "tasks").mkdir(parents=True)
         task = shared.parent / "tasks" / "bucket_report.py"
         (folder / "tasks" / "bucket_report.py").write_bytes(task.read_bytes() + marker)
+        shutil.copytree(shared.parent / "examples", folder / "examples")  # the user data
         (folder / "infra.yaml").symlink_to(shared)
     compile_once(tmp_path / "a" / "infra.yaml", "-o", str(out))
     assert recompiles(tmp_path / "b" / "infra.yaml", out=out)
@@ -166,8 +179,8 @@ def test_an_edit_made_while_compiling_is_not_taken_for_compiled(project, monkeyp
     source = project.parent / "tasks" / "bucket_report.py"
     real_write = write_module.write_output
 
-    def write_then_edit(files, out_dir):
-        real_write(files, out_dir)
+    def write_then_edit(files, out_dir, **options):
+        real_write(files, out_dir, **options)
         source.write_text(source.read_text(encoding="utf-8") + "\n# saved mid-compile\n")
 
     monkeypatch.setattr(write_module, "write_output", write_then_edit)

@@ -100,6 +100,7 @@ def kill_at_step(spec: Path, out: Path, step: int, delay: float) -> list[str]:
             "compile",
             "--no-lint",
             "-q",
+            "--force",  # the other project's spec over the example's output, on purpose
             str(spec),
             "-o",
             str(out),

@@ -148,12 +148,23 @@ def test_a_region_swapped_for_another_is_one_stack_added_and_one_removed(project
     assert statuses["regions/us-west-2.json"] == ("removed", "on disk, no longer compiled")
     assert statuses["regions/us-east-1.json"][0] == "unchanged"
     assert [s.path for s in diff.stacks][-1] == "regions/us-west-2.json"  # removed ones last
+    added = json.loads((project / "templates_out/regions/us-west-2.json").read_text())
+    count = len(added["Resources"])  # the same resources, in another region
     lines = human_lines(diff)
-    assert "+ regions/eu-west-1.json (storefront-production-eu-west-1): not on disk" in lines
     assert (
-        "- regions/us-west-2.json (storefront-production-us-west-2): on disk, no longer compiled"
-        in lines
-    )
+        f"+ regions/eu-west-1.json (storefront-production-eu-west-1): not on disk; "
+        f"a new stack of {count} resources"
+    ) in lines
+    assert (
+        "- regions/us-west-2.json (storefront-production-us-west-2): on disk, no longer "
+        f"compiled; the stack goes with its {count} resources"
+    ) in lines
+    stackset = next(s for s in diff.stacks if s.path == "stackset.json")
+    assert [(i.region, i.status, i.resources) for i in stackset.instances] == [
+        ("eu-west-1", "added", count),
+        ("us-west-2", "removed", count),
+    ]
+    assert not any(r.replaces for s in diff.stacks for r in s.resources)
 
 
 def test_without_a_manifest_every_json_file_is_a_template(project):

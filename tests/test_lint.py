@@ -11,8 +11,18 @@ from pathlib import Path
 import pytest
 
 from compiler import lint as lint_module
-from compiler.lint import IGNORED_RULES, LintFinding, LintJob, lint_template, lint_templates
+from compiler.cli import EXIT_LINT, main
+from compiler.lint import (
+    IGNORED_RULES,
+    LintFinding,
+    LintJob,
+    compact_message,
+    in_spec_terms,
+    lint_template,
+    lint_templates,
+)
 from compiler.pipeline import compile_spec, lint_regions
+from compiler.spec_map import SpecIndex
 from tests.conftest import EXAMPLE_SPEC
 
 _LINTED: dict[tuple[str, tuple[str, ...]], list[LintFinding]] = {}
@@ -161,3 +171,102 @@ def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path
     one_by_one = [f for p in paths for f in lint_template(p, ["us-east-1"])]
     assert together == one_by_one
     assert {f.template for f in together} == {str(p) for p in paths}
+
+
+# --- findings in spec terms ------------------------------------------------------------
+
+INSTANCE_TYPE = ("Resources", "LaunchTemplate", "Properties", "LaunchTemplateData", "InstanceType")
+
+
+def test_long_enumerations_are_cut_to_the_closest_values():
+    allowed = [f"m{n}.large" for n in range(900)] + ["t3.small", "t3.micro"]
+    message = f"'t3.smal' is not one of {allowed!r} in 'us-east-1'"
+    assert len(message) > 10_000
+    assert compact_message(message) == (
+        "'t3.smal' is not one of the allowed values (closest: 't3.small') in 'us-east-1'"
+    )
+    far = compact_message(f"'zzzz' is not one of {allowed!r}")
+    assert far == (
+        f"'zzzz' is not one of the {len(allowed)} allowed values (first: 'm0.large', "
+        "'m1.large', 'm2.large', 'm3.large', 'm4.large', ...)"
+    )
+    assert compact_message("'a' is not one of ['b', 'c']") == "'a' is not one of ['b', 'c']"
+
+
+def test_messages_become_one_bounded_line():
+    numbers = list(range(1, 200))
+    cut = compact_message(f"Expected one of\n  {numbers}\n got 0")
+    assert cut == "Expected one of [1, 2, 3, 4, 5, ... 194 more] got 0"
+    long = compact_message("word " * 500)
+    assert len(long) == lint_module.MAX_MESSAGE and long.endswith("…") and "\n" not in long
+
+
+@pytest.fixture(scope="module")
+def broken_example(tmp_path_factory):
+    """The example compiled, then its us-east-1 template broken the way a spec value
+    validation let through would break it; linted by cfn-lint for real, once."""
+    out = tmp_path_factory.mktemp("broken") / "templates_out"
+    compiled = compile_spec(EXAMPLE_SPEC, out, lint=False)
+    path = out / "regions" / "us-east-1.json"
+    template = json.loads(path.read_text(encoding="utf-8"))
+    template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["InstanceType"] = (
+        "t3.smal"
+    )
+    text = json.dumps(template, indent=2)
+    path.write_text(text, encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if '"t3.smal"' in row)
+    return compiled, path, line, lint_template(path, ["us-east-1"])
+
+
+def test_a_real_finding_is_reported_at_the_spec_key(broken_example):
+    compiled, path, line, findings = broken_example
+    (finding,) = [f for f in findings if "t3.smal" in f.message]
+    assert finding.path == INSTANCE_TYPE and finding.line == line
+    index = SpecIndex.build(compiled.spec, compiled.stacks, compiled.loaded)
+    (located,) = in_spec_terms([finding], lambda f: index.locate("regions/us-east-1.json", f.path))
+
+    spec_line, spec_column = next(
+        (n, row.index("t3.small") + 1)
+        for n, row in enumerate(EXAMPLE_SPEC.read_text().splitlines(), 1)
+        if row.startswith("  instance_type: t3.small")
+    )
+    text = str(located)
+    assert text.startswith(
+        f"{EXAMPLE_SPEC}:{spec_line}:{spec_column}: compute.instance_type: "
+        f"error {finding.rule}: 't3.smal' is not one of the allowed values (closest: 't3.small'"
+    )
+    assert text.endswith(f" ({path}:{line})")
+    assert "\n" not in text and len(text) < 400
+
+
+def test_compile_prints_findings_in_spec_terms(runner_with_broken_lint):
+    result, out = runner_with_broken_lint
+    assert result.exit_code == EXIT_LINT
+    lines = [line for line in result.stderr.splitlines() if "compute.instance_type" in line]
+    template = out / "regions" / "us-east-1.json"
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{EXAMPLE_SPEC}:")
+    assert ": compute.instance_type: error E" in lines[0]
+    assert "closest: 't3.small'" in lines[0]
+    assert f"({template}:" in lines[0]
+    assert "cfn-lint: 1 finding(s)" in result.stderr
+
+
+@pytest.fixture
+def runner_with_broken_lint(tmp_path, monkeypatch, broken_example):
+    """`infra compile` of the example whose us-east-1 template cfn-lint sees broken: the
+    findings of `broken_example`, moved to where this compile writes; the other templates
+    lint clean (they are, see test_example_templates_lint_clean)."""
+    from click.testing import CliRunner
+
+    _, broken_path, _, findings = broken_example
+
+    def lint_with_the_break(path: Path, regions: list[str]) -> list[LintFinding]:
+        if path.name != broken_path.name:
+            return []
+        return [dataclasses.replace(f, template=str(path)) for f in findings]
+
+    monkeypatch.setattr(lint_module, "lint_template", lint_with_the_break)
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 1)
+    out = tmp_path / "out"
+    return CliRunner().invoke(main, ["compile", str(EXAMPLE_SPEC), "-o", str(out)]), out

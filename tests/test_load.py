@@ -141,8 +141,29 @@ def test_byte_order_mark_is_accepted(example_text):
     assert loaded.data["project"] == "storefront"
 
 
-def test_non_string_keys_become_strings():
-    assert load_spec_text("1: a\ntrue: b\n", FILE).data == {"1": "a", "True": "b"}
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [("1", "int"), ("true", "bool"), ("on", "bool"), ("~", "null"), ("1.5", "float"),
+     ("2024-01-01", "date")],
+)  # fmt: skip
+def test_a_key_yaml_reads_as_another_type_is_located_not_stringified(key, kind):
+    text = f"project: a\ntags:\n  {key}: b\n"
+    assert only_problem(text) == (
+        at(text, f"{key}: b", f"tags.{key}")
+        + f"the key '{key}' is read as {kind}, not text; quote it ('{key}') if you mean the name"
+    )
+
+
+def test_a_quoted_key_is_text():
+    assert load_spec_text("'1': a\n'true': b\n", FILE).data == {"1": "a", "true": "b"}
+
+
+def test_a_binary_value_is_located_not_stringified():
+    text = "project: a\ntags:\n  Team: !!binary aGVsbG8=\n"
+    assert only_problem(text) == (
+        at(text, "!!binary", "tags.Team")
+        + "binary values (!!binary) have no place in a spec; write text"
+    )
 
 
 # -- duplicate keys ------------------------------------------------------------------
@@ -474,14 +495,16 @@ def test_missing_file(tmp_path: Path):
     with pytest.raises(SpecError) as raised:
         load_spec_file(path)
     assert str(raised.value) == (
-        f"{path}:1:1: (document): cannot read the spec: No such file or directory"
+        f"{path}:1:1: (document): cannot read the spec: No such file or directory (ENOENT)"
     )
 
 
 def test_directory_instead_of_a_file(tmp_path: Path):
     with pytest.raises(SpecError) as raised:
         load_spec_file(tmp_path)
-    assert str(raised.value) == f"{tmp_path}:1:1: (document): cannot read the spec: Is a directory"
+    assert str(raised.value) == (
+        f"{tmp_path}:1:1: (document): cannot read the spec: it is a directory, not a regular file"
+    )
 
 
 def test_file_problems_name_the_file(tmp_path: Path):

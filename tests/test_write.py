@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from compiler import write
-from compiler.errors import SpecError
+from compiler.errors import OutputError, SpecError
 from compiler.pipeline import compile_in_memory, compile_spec
 from compiler.render import RenderedFile
 from compiler.write import write_output
@@ -84,7 +84,7 @@ def test_failure_while_writing_keeps_the_old_output(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(write.os, "fsync", failing_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match=r"No space left on device \(ENOSPC\)"):
         write_output(files(a="new a", sub__b="new b", c="new c"), out)
     assert snapshot(out) == before
     assert siblings(out) == []  # the staging directory was removed

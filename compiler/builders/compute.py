@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Parameter, Ref, Sub, Tag, autoscaling, ec2, iam
+from troposphere import Base64, GetAtt, Parameter, Ref, Sub, Tag, autoscaling, ec2, iam
 from troposphere.policies import AutoScalingRollingUpdate, UpdatePolicy
 
 from compiler import naming
@@ -26,6 +26,27 @@ MANAGED_POLICIES = (
     "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
     "arn:${AWS::Partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
 )
+
+# How long a new instance has to boot, install and start the application before the
+# load balancer's verdict counts: the Auto Scaling health check grace period, and the
+# pause between batches of a rolling update (which waits for no signal). A user-data
+# script that installs packages and starts a service takes two to four minutes on a
+# small instance; ten leave room for a slow package mirror.
+BOOT_SECONDS = 600
+
+# What the compiler adds after the user data's shebang line. Kept small: spec/compute.py
+# reserves USER_DATA_RESERVED_BYTES of EC2's 16 KB for it.
+USER_DATA_HEADER = (
+    "# Added by infra compile: the SSM Parameter Store path of this instance's settings.\n"
+    "export INFRA_PARAMETER_PATH='{path}'\n"
+)
+
+
+def render_user_data(script: str, parameter_path: str) -> str:
+    """The spec's user-data script with `INFRA_PARAMETER_PATH` set right after its shebang,
+    so the script (and what it starts) can read its settings in any region and environment."""
+    shebang, _, rest = script.partition("\n")
+    return f"{shebang}\n{USER_DATA_HEADER.format(path=parameter_path)}{rest}"
 
 
 def bucket_read_policy(storage: StorageHandle, key: KeyHandle) -> dict | None:
@@ -90,6 +111,17 @@ def build_compute(
         "Instance identity: SSM, CloudWatch agent, and read of this stack's buckets only",
     )
     profile = iam.InstanceProfile("InstanceProfile", Roles=[Ref(role)])
+    # Inlined, not fetched: the script is part of the spec and changes with it (a new
+    # launch template version, then a rolling update).
+    user_data = (
+        {
+            "UserData": Base64(
+                render_user_data(compute.user_data_script, naming.parameter_path(spec))
+            )
+        }
+        if compute.user_data
+        else {}
+    )
     launch_template = purpose(
         ec2.LaunchTemplate(
             "LaunchTemplate",
@@ -114,6 +146,7 @@ def build_compute(
                     )
                 ],
                 Monitoring=ec2.Monitoring(Enabled=True),
+                **user_data,
                 TagSpecifications=[
                     ec2.TagSpecifications(
                         ResourceType=kind,
@@ -123,7 +156,7 @@ def build_compute(
                 ],
             ),
         ),
-        "How instances are launched: hardened metadata service, encrypted disk",
+        "How instances are launched: hardened metadata service, encrypted disk, user data",
     )
     patch_group = naming.resource_name(spec, "web")
     group = purpose(
@@ -139,7 +172,7 @@ def build_compute(
             ),
             TargetGroupARNs=[load_balancer.target_group_arn],
             HealthCheckType="ELB",
-            HealthCheckGracePeriod=300,
+            HealthCheckGracePeriod=BOOT_SECONDS,
             MetricsCollection=[autoscaling.MetricsCollection(Granularity="1Minute")],
             # Patch Manager picks an instance's patch baseline by this tag (see patching).
             Tags=[autoscaling.Tag("PatchGroup", patch_group, True)],
@@ -153,7 +186,7 @@ def build_compute(
         AutoScalingRollingUpdate=AutoScalingRollingUpdate(
             MinInstancesInService=min(compute.min_size, compute.max_size - 1),
             MaxBatchSize=1,
-            PauseTime="PT5M",
+            PauseTime=f"PT{BOOT_SECONDS // 60}M",
             WaitOnResourceSignals=False,
         )
     )

@@ -22,6 +22,9 @@ ENHANCED_MONITORING_POLICY = (
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 )
 MONITORING_INTERVAL_SECONDS = 60
+# The database's role for the application (`DatabaseHandle.role`); a region whose
+# database is a read replica of another region's says "replica".
+WRITER = "writer"
 
 
 def monitoring_role() -> iam.Role:
@@ -106,14 +109,31 @@ def build_database(
     # Deleting or replacing the stack's database keeps a final snapshot.
     instance.DeletionPolicy = "Snapshot"
     instance.UpdateReplacePolicy = "Snapshot"
+    secret_arn = GetAtt(instance, "MasterUserSecret.SecretArn")
     outputs = [
         Output(
             naming.logical_id("database", "endpoint"),
             Description="Host name of the PostgreSQL database",
             Value=GetAtt(instance, "Endpoint.Address"),
-        )
+        ),
+        Output(
+            naming.logical_id("database", "port"),
+            Description="Port of the PostgreSQL database (TLS required)",
+            Value=GetAtt(instance, "Endpoint.Port"),
+        ),
+        Output(
+            naming.logical_id("database", "secret", "arn"),
+            Description="Secrets Manager secret with the master user's credentials (RDS rotates it)",
+            Value=secret_arn,
+        ),
     ]
     handle = DatabaseHandle(
-        instance_id=Ref(instance), endpoint_address=GetAtt(instance, "Endpoint.Address")
+        instance_id=Ref(instance),
+        endpoint_address=GetAtt(instance, "Endpoint.Address"),
+        endpoint_port=GetAtt(instance, "Endpoint.Port"),
+        name=db.database_name,
+        secret_arn=secret_arn,
+        secret_key_arn=key.key_arn,
+        role=WRITER,
     )
     return Built([subnet_group, parameters, monitoring, instance], handle, outputs)

@@ -82,6 +82,18 @@ class ComputeHandle(NamedTuple):
 class DatabaseHandle(NamedTuple):
     instance_id: Reference
     endpoint_address: Reference
+    endpoint_port: Reference
+    name: str  # the database created at launch
+    secret_arn: Reference  # the master user's secret, which RDS keeps in Secrets Manager
+    secret_key_arn: Reference  # the KMS key that secret is encrypted with
+    # What the region's database is to the application: "writer", or "replica" where it
+    # follows another region's (a value or a condition on the region, for the StackSet).
+    role: Reference | str
+
+
+class AppConfigHandle(NamedTuple):
+    parameter_path: str  # /<project>/<environment>/, where the instances find their settings
+    parameter_names: list[str]  # every parameter under it, in template order
 
 
 class WafHandle(NamedTuple):

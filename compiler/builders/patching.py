@@ -1,12 +1,28 @@
-"""OS patching: a patch baseline for the web instances and the maintenance window that runs
-AWS-RunPatchBaseline on them, a share of the Auto Scaling group at a time.
+"""OS patching: a patch baseline for the web instances and a weekly maintenance window
+that patches them, a share of the Auto Scaling group at a time, without the group's
+health checks replacing an instance while it reboots.
 
 How the pieces meet: compute tags every instance `PatchGroup=<name>` (through the Auto
 Scaling group); the baseline here is registered for that patch group, so
 AWS-RunPatchBaseline on those instances installs what this baseline approves instead of
-the account's default baseline. The window's target selects the instances by the tag
-Auto Scaling puts on them (`aws:autoscaling:groupName`), so instances launched later are
-patched too; the run's output goes to the region's log bucket.
+the account's default baseline. The instances are selected by the tag Auto Scaling puts
+on them (`aws:autoscaling:groupName`), so instances launched later are patched too; the
+run's output goes to the region's log bucket.
+
+Why the health checks are suspended: the group replaces an instance the load balancer
+finds unhealthy, and a reboot longer than the target group's three failed checks (about
+45 s) would get an instance terminated mid-patch and replaced from the unpatched image.
+The window therefore runs one Automation document (below) that suspends the group's
+`HealthCheck` and `ReplaceUnhealthy` processes, patches with Run Command at the spec's
+concurrency, waits for rebooted instances to pass the load balancer's checks again, and
+resumes both processes; the resume step runs whether patching succeeded, failed or was
+cancelled, because all steps are one execution. The alternatives were weighed: standby
+(EnterStandby) cannot take an instance out when the group is at its minimum size unless
+it launches a replacement, which the group then scales in again, possibly terminating a
+patched instance; an instance refresh replaces instances instead of patching them, and
+needs a patched image to replace them with. While the processes are suspended the load
+balancer still stops sending requests to a rebooting instance as soon as it fails its
+checks; only the group's replacement is held back, for this window only.
 """
 
 from __future__ import annotations
@@ -22,6 +38,14 @@ from compiler.spec import InfraSpec
 from compiler.spec.patching import PatchingSpec
 
 PATCH_DOCUMENT = "AWS-RunPatchBaseline"
+# Held back while instances patch: marking an instance unhealthy, and replacing one so
+# marked (a process left out would replace it the moment the others resume).
+SUSPENDED_PROCESSES = ["HealthCheck", "ReplaceUnhealthy"]
+# After the last instance is patched: AWS-RunPatchBaseline reports only once a rebooted
+# instance is back and its agent has finished the run, the application starts with the
+# OS, and the target group needs two passing checks 15 s apart. Five minutes covers a
+# slow boot before the group judges health again.
+RECOVERY_WAIT = "PT5M"
 ASG_NAME_TAG = "aws:autoscaling:groupName"  # set by Auto Scaling; cannot be set by users
 # Compliance severity reported for an approved patch that is missing on an instance
 # (AWS's predefined baselines report `UNSPECIFIED`, which hides how bad it is).
@@ -51,12 +75,26 @@ def approval_rules(patching: PatchingSpec) -> ssm.RuleGroup:
     return ssm.RuleGroup(PatchRules=rules)
 
 
-def window_role_policy(compute: ComputeHandle) -> dict:
-    """What the maintenance window may do with its role: run the patch document, only on
-    this Auto Scaling group's instances, and follow the commands it sent."""
+def group_arn(compute: ComputeHandle) -> Sub:
+    return Sub(
+        "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*"
+        ":autoScalingGroupName/${Group}",
+        Group=compute.auto_scaling_group_name,
+    )
+
+
+def automation_role_policy(compute: ComputeHandle) -> dict:
+    """What the patch automation may do with its role: hold back and resume this group's
+    health replacement, and run the patch document only on this group's instances."""
     return {
         "Version": "2012-10-17",
         "Statement": [
+            {
+                "Sid": "SuspendAndResumeThisGroupsHealthChecks",
+                "Effect": "Allow",
+                "Action": ["autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"],
+                "Resource": group_arn(compute),
+            },
             {
                 "Sid": "RunOnlyThePatchDocument",
                 "Effect": "Allow",
@@ -89,6 +127,113 @@ def window_role_policy(compute: ComputeHandle) -> dict:
                     "ssm:GetCommandInvocation",
                 ],
                 "Resource": "*",
+            },
+        ],
+    }
+
+
+def start_automation_policy(document: ssm.Document, role: iam.Role) -> dict:
+    """What the maintenance window may do with the same role: start this automation only,
+    follow it, and hand it the role (Automation assumes it for the steps)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "StartOnlyThePatchAutomation",
+                "Effect": "Allow",
+                "Action": "ssm:StartAutomationExecution",
+                "Resource": Sub(
+                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                    ":automation-definition/${Document}:*",
+                    Document=Ref(document),
+                ),
+            },
+            {
+                "Sid": "FollowTheAutomation",
+                "Effect": "Allow",
+                "Action": "ssm:GetAutomationExecution",
+                "Resource": Sub(
+                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                    ":automation-execution/*"
+                ),
+            },
+            {
+                "Sid": "HandTheRoleToAutomation",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": GetAtt(role, "Arn"),
+                "Condition": {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}},
+            },
+        ],
+    }
+
+
+def automation_content(
+    patching: PatchingSpec, compute: ComputeHandle, storage: StorageHandle
+) -> dict:
+    """Suspend the group's health replacement, patch, let rebooted instances recover,
+    resume. Every way out of the patch and wait steps leads to the resume step."""
+    group = compute.auto_scaling_group_name
+    resume = "step:ResumeHealthReplacement"
+    return {
+        "schemaVersion": "0.3",
+        "description": (
+            "Patch the web instances without the Auto Scaling group replacing them while "
+            "they reboot: suspend HealthCheck and ReplaceUnhealthy, run AWS-RunPatchBaseline "
+            "(Install, RebootIfNeeded), wait for recovery, resume."
+        ),
+        "assumeRole": "{{ AutomationAssumeRole }}",
+        "parameters": {
+            "AutomationAssumeRole": {
+                "type": "String",
+                "description": "Role the steps run as (the maintenance window passes its own)",
+            }
+        },
+        "mainSteps": [
+            {
+                "name": "SuspendHealthReplacement",
+                "action": "aws:executeAwsApi",
+                "onFailure": "Abort",
+                "inputs": {
+                    "Service": "autoscaling",
+                    "Api": "SuspendProcesses",
+                    "AutoScalingGroupName": group,
+                    "ScalingProcesses": SUSPENDED_PROCESSES,
+                },
+            },
+            {
+                "name": "InstallPatches",
+                "action": "aws:runCommand",
+                "onFailure": "step:WaitForRecovery",
+                "onCancel": resume,
+                "inputs": {
+                    "DocumentName": PATCH_DOCUMENT,
+                    "Targets": [{"Key": f"tag:{ASG_NAME_TAG}", "Values": [group]}],
+                    # A share of the group at a time, so the others keep serving.
+                    "MaxConcurrency": patching.max_concurrency,
+                    "MaxErrors": patching.max_errors,
+                    "Parameters": {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]},
+                    "OutputS3BucketName": storage.logs.name,
+                    "OutputS3KeyPrefix": storage.patching_log_prefix,
+                },
+            },
+            {
+                "name": "WaitForRecovery",
+                "action": "aws:sleep",
+                "onFailure": resume,
+                "onCancel": resume,
+                "inputs": {"Duration": RECOVERY_WAIT},
+            },
+            {
+                "name": "ResumeHealthReplacement",
+                "action": "aws:executeAwsApi",
+                "isEnd": True,
+                "inputs": {
+                    "Service": "autoscaling",
+                    "Api": "ResumeProcesses",
+                    "AutoScalingGroupName": group,
+                    "ScalingProcesses": SUSPENDED_PROCESSES,
+                },
             },
         ],
     }
@@ -154,35 +299,41 @@ def build_patching(
         ),
         "The recurring window in which patching runs",
     )
-    target = purpose(
-        ssm.MaintenanceWindowTarget(
-            "PatchingWindowTarget",
-            WindowId=Ref(window),
-            Name="web-instances",
-            Description="Every instance of the region's web Auto Scaling group",
-            ResourceType="INSTANCE",
-            Targets=[
-                ssm.Targets(Key=f"tag:{ASG_NAME_TAG}", Values=[compute.auto_scaling_group_name])
-            ],
+    document = purpose(
+        ssm.Document(
+            "PatchingAutomation",
+            DocumentType="Automation",
+            DocumentFormat="JSON",
+            Content=automation_content(patching, compute, storage),
         ),
-        "Selects the Auto Scaling group's instances, including ones launched later",
+        "Patches the group with its health replacement suspended, and always resumes it",
     )
     # A custom role instead of the Systems Manager service-linked role (used when
     # ServiceRoleArn is omitted): the service-linked role may run any document on any
-    # instance, this one only the patch document on this group's instances, as AWS
-    # recommends when a task's reach can be narrowed.
+    # instance, this one only this automation, the patch document on this group's
+    # instances, and suspend and resume this group's processes.
     role = purpose(
         iam.Role(
             "PatchingWindowRole",
             AssumeRolePolicyDocument=service_trust_policy("ssm.amazonaws.com"),
             Policies=[
                 iam.Policy(
-                    PolicyName="run-patch-baseline-on-web-instances",
-                    PolicyDocument=window_role_policy(compute),
+                    PolicyName="patch-web-instances",
+                    PolicyDocument=automation_role_policy(compute),
                 )
             ],
         ),
-        "What the maintenance window may do: AWS-RunPatchBaseline on the web instances only",
+        "What patching may do: this group's health processes, and patching its instances",
+    )
+    # Apart from the role: it names the role's own ARN, which the role cannot.
+    start_policy = purpose(
+        iam.PolicyType(
+            "PatchingStartPolicy",
+            PolicyName="start-patch-automation",
+            PolicyDocument=start_automation_policy(document, role),
+            Roles=[Ref(role)],
+        ),
+        "Lets the maintenance window start the patch automation as the patching role",
     )
     output_policy = purpose(
         iam.PolicyType(
@@ -198,26 +349,24 @@ def build_patching(
             "PatchingTask",
             WindowId=Ref(window),
             Name="install-patches",
-            Description="Install approved patches, reboot if a patch needs it",
-            TaskType="RUN_COMMAND",
-            TaskArn=PATCH_DOCUMENT,
+            Description="Install approved patches, reboot if needed, health replacement held",
+            TaskType="AUTOMATION",
+            TaskArn=Ref(document),
             Priority=1,
-            Targets=[ssm.Targets(Key="WindowTargetIds", Values=[Ref(target)])],
+            # No window targets: the automation selects the group's instances itself, at
+            # the spec's concurrency, between suspending and resuming the group's processes.
             ServiceRoleArn=GetAtt(role, "Arn"),
-            # A share of the group at a time, so the others keep serving while one reboots.
-            MaxConcurrency=patching.max_concurrency,
-            MaxErrors=patching.max_errors,
-            # At the cutoff, instances already patching finish; only new starts stop.
+            # At the cutoff a running automation finishes, resume step included.
             CutoffBehavior="CONTINUE_TASK",
             TaskInvocationParameters=ssm.TaskInvocationParameters(
-                MaintenanceWindowRunCommandParameters=ssm.MaintenanceWindowRunCommandParameters(
-                    Parameters={"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]},
-                    OutputS3BucketName=storage.logs.name,
-                    OutputS3KeyPrefix=storage.patching_log_prefix,
+                MaintenanceWindowAutomationParameters=ssm.MaintenanceWindowAutomationParameters(
+                    DocumentVersion="$DEFAULT",
+                    Parameters={"AutomationAssumeRole": [GetAtt(role, "Arn")]},
                 )
             ),
         ),
-        "Runs AWS-RunPatchBaseline (Install, RebootIfNeeded); output to the log bucket",
+        "Runs the patch automation once per window",
     )
+    task.DependsOn = [start_policy.title]
     handle = PatchingHandle(maintenance_window_id=Ref(window), patch_baseline_id=Ref(baseline))
-    return Built([baseline, window, target, role, output_policy, task], handle)
+    return Built([baseline, window, document, role, start_policy, output_policy, task], handle)

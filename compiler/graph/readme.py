@@ -1,5 +1,5 @@
-"""The example's picture in README.md (Mermaid) and docs/architecture.svg, redrawn by
-`python -m compiler.graph.readme`; a test fails when the README's block is stale."""
+"""The example's picture in docs/architecture.md (Mermaid) and docs/architecture.svg,
+redrawn by `python -m compiler.graph.readme`; a test fails when the block is stale."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ if __name__ == "__main__":
     from compiler.pipeline import compile_in_memory
 
     example = architecture(compile_in_memory(REPO_ROOT / "infra.yaml"))
-    readme_path = REPO_ROOT / "README.md"
+    readme_path = REPO_ROOT / "docs" / "architecture.md"
     readme_path.write_text(
         replace_block(readme_path.read_text(encoding="utf-8"), example), encoding="utf-8"
     )

@@ -19,7 +19,7 @@ Format = Literal["mermaid", "dot", "svg"]
 FORMATS: tuple[Format, ...] = ("mermaid", "dot", "svg")
 
 # Colours: stacks grey, the VPC blue, public subnets green, private blue, database
-# amber; the same in both outputs so the README's two pictures read alike.
+# amber; the same in both outputs so the two pictures in docs/architecture.md read alike.
 FILL = {
     "stack": "#f7f7f7",
     "vpc": "#eef4fb",

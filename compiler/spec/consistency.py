@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from compiler.errors import SpecPath
+from compiler.naming import logical_id_collisions
 from compiler.spec import offerings
 from compiler.spec.access import TEMPLATE_BUCKET
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
@@ -419,6 +420,23 @@ def _newest_minor(version: str, versions: Iterable[str]) -> str | None:
     return max(minors, key=lambda v: int(v.split(".")[1]), default=None)
 
 
+def check_logical_ids(spec: InfraSpec) -> Iterator[Finding]:
+    """Names that differ only in what a logical ID drops (`a-1b`, `a1b`) would make one
+    resource ID for two resources: reported at both names."""
+    named = (
+        (("storage", "buckets"), [bucket.name for bucket in spec.storage.buckets], "bucket"),
+        (("scheduled_tasks",), [task.name for task in spec.scheduled_tasks], "task"),
+    )
+    for section, names, suffix in named:
+        for index, other, made in logical_id_collisions(names, suffix):
+            for here, there in ((index, other), (other, index)):
+                yield (
+                    (*section, here, "name"),
+                    f"'{names[here]}' and {'.'.join(section)}[{there}].name '{names[there]}' "
+                    f"make the same CloudFormation logical ID ({made}); rename one",
+                )
+
+
 CHECKS = (
     check_regions,
     check_certificates,
@@ -428,6 +446,7 @@ CHECKS = (
     check_global_buckets,
     check_bucket_prefixes,
     check_scheduled_tasks,
+    check_logical_ids,
     check_compute_sizes,
     check_database_storage,
     check_alarm_window,

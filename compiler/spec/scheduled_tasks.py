@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
+from compiler.spec.files import SpecFile, read_beside_spec, spec_dir
 from compiler.spec.storage import BucketName
 from compiler.spec.types import (
     SPEC_MODEL_CONFIG,
@@ -245,46 +246,8 @@ MAX_TASK_SOURCE_BYTES = 32 * 1024
 MAX_TASKS = 10
 
 
-class TaskSource(str):
-    """The `source` path as written in the spec, carrying the text of the file it names."""
-
-    code: str
-
-    def __new__(cls, path: str, code: str = "") -> TaskSource:
-        source = super().__new__(cls, path)
-        source.code = code
-        return source
-
-
-def _read_source(value: str, spec_dir: Path) -> str:
-    if Path(value).is_absolute():
-        raise ValueError(
-            f"'{value}' is an absolute path; give the task source relative to the spec "
-            "file's directory, like tasks/bucket_report.py"
-        )
-    path = spec_dir / value
-    if not path.resolve().is_relative_to(spec_dir.resolve()):
-        raise ValueError(
-            f"'{value}' is outside the spec file's directory; keep task sources beside the spec"
-        )
-    if path.is_dir():
-        raise ValueError(f"task source '{value}' is a directory; name the file with the handler")
-    if not path.is_file():
-        raise ValueError(f"missing task source file '{value}' (looked for {path.resolve()})")
-    size = path.stat().st_size
-    if size > MAX_TASK_SOURCE_BYTES:
-        raise ValueError(
-            f"task source file '{value}' is {size:,} bytes; inline task code may be at most "
-            f"{MAX_TASK_SOURCE_BYTES:,} bytes (it is repeated in every region's template). "
-            "Move helpers out of the task or make it smaller"
-        )
-    try:
-        code = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"task source file '{value}' is not UTF-8 text") from None
-    if not code.strip():
-        raise ValueError(f"task source file '{value}' is empty")
-    return code
+# The path as written with the code it names (see spec.files).
+TaskSource = SpecFile
 
 
 def _check_python_defines(value: str, code: str, function: str) -> None:
@@ -293,6 +256,10 @@ def _check_python_defines(value: str, code: str, function: str) -> None:
     except SyntaxError as exc:
         raise ValueError(
             f"task source file '{value}' is not valid Python: line {exc.lineno}: {exc.msg}"
+        ) from None
+    except (RecursionError, MemoryError):  # CPython's parser on very deeply nested code
+        raise ValueError(
+            f"task source file '{value}' nests too deeply for Python to parse"
         ) from None
     defined = {
         node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
@@ -421,8 +388,14 @@ class ScheduledTaskSpec(BaseModel):
     @field_validator("source")
     @classmethod
     def _load_source(cls, value: str, info: ValidationInfo) -> TaskSource:
-        spec_dir = Path((info.context or {}).get("spec_dir", "."))
-        code = _read_source(value, spec_dir)
+        code = read_beside_spec(
+            value,
+            spec_dir(info),
+            "task source",
+            MAX_TASK_SOURCE_BYTES,
+            "inline task code is repeated in every region's template; move helpers out of "
+            "the task or make it smaller",
+        )
         runtime, handler = info.data.get("runtime"), info.data.get("handler")
         if runtime is None or handler is None:  # already reported on their own keys
             return TaskSource(value, code)

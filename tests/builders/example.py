@@ -23,8 +23,8 @@ from compiler.spec import InfraSpec, validate_spec
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "infra.yaml"
 _EXAMPLE = load_spec_file(EXAMPLE_SPEC)
 
-# Files the example spec names relative to itself (scheduled task sources).
-EXAMPLE_SIBLINGS = ("tasks",)
+# Files the example spec names relative to itself (scheduled task sources, user data).
+EXAMPLE_SIBLINGS = ("tasks", "examples/app")
 
 
 def copy_example(directory: Path, text: str | None = None) -> Path:

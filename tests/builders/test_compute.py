@@ -13,6 +13,7 @@ from .example import (
     props,
     ref,
     regional_template,
+    regional_templates,
     tier_subnets,
 )
 
@@ -200,3 +201,39 @@ def test_no_iam_policy_grants_wildcard_actions(region):
 def test_iam_policies_are_found(template):
     # guards the test above against finding no policy at all
     assert len(list(policy_documents(template))) >= 4
+
+
+# --- user data and the time a boot gets --------------------------------------------------
+
+
+def test_user_data_is_the_specs_script_with_the_parameter_path(spec, launch_data):
+    rendered = launch_data["UserData"]["Fn::Base64"]
+    shebang, header, path_line, *rest = rendered.split("\n")
+    original = spec.compute.user_data_script.split("\n")
+    assert shebang == original[0] == "#!/bin/bash"
+    assert header.startswith("# Added by infra compile")
+    assert path_line == "export INFRA_PARAMETER_PATH='/storefront/production/'"
+    assert rest == original[1:]
+
+
+def test_no_user_data_without_the_setting():
+    spec = make_spec(compute={"user_data": None})
+    _, template = only(regional_template(spec), "AWS::EC2::LaunchTemplate")
+    assert "UserData" not in template["LaunchTemplateData"]
+
+
+def test_user_data_is_the_same_in_every_regional_template(spec):
+    rendered = {
+        path: only(template, "AWS::EC2::LaunchTemplate")[1]["LaunchTemplateData"]["UserData"]
+        for path, template in regional_templates(spec).items()
+    }
+    assert len(set(map(str, rendered.values()))) == 1, sorted(rendered)  # StackSet too
+
+
+def test_a_boot_that_installs_the_app_is_not_judged_too_early(template):
+    _, group = only(template, "AWS::AutoScaling::AutoScalingGroup")
+    # ELB health only counts once an instance has had 10 minutes to install and start;
+    # a rolling update waits as long between instances, since it waits for no signal.
+    assert group["HealthCheckGracePeriod"] == 600
+    update = template["Resources"]["AutoScalingGroup"]["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert (update["PauseTime"], update["WaitOnResourceSignals"]) == ("PT10M", False)

@@ -22,6 +22,7 @@ from .example import (
     ref,
     regional_template,
     regional_templates,
+    resources,
 )
 
 ASG = "AutoScalingGroup"
@@ -49,36 +50,81 @@ def test_builder_hands_out_the_window_and_baseline():
     assert built.handle.patch_baseline_id.to_dict() == ref("PatchBaseline")
 
 
-def test_window_target_selects_the_groups_instances_by_its_tag(template):
-    _, target = only(template, "AWS::SSM::MaintenanceWindowTarget")
-    assert target["WindowId"] == ref("PatchingWindow")
-    assert target["ResourceType"] == "INSTANCE"
+AUTOMATION = "PatchingAutomation"
+
+
+def automation(template: dict) -> dict:
+    document = template["Resources"][AUTOMATION]["Properties"]
+    assert document["DocumentType"] == "Automation"
+    return document["Content"]
+
+
+def steps(template: dict) -> dict[str, dict]:
+    return {step["name"]: step for step in automation(template)["mainSteps"]}
+
+
+def test_patch_command_selects_the_groups_instances_by_its_tag(template):
+    patch = steps(template)["InstallPatches"]
+    assert patch["action"] == "aws:runCommand"
     # Auto Scaling tags every instance it launches with the group's name; users cannot set
-    # `aws:` tags, so nothing outside the group can join the target.
-    assert target["Targets"] == [{"Key": "tag:aws:autoscaling:groupName", "Values": [ref(ASG)]}]
+    # `aws:` tags, so nothing outside the group is patched.
+    assert patch["inputs"]["Targets"] == [
+        {"Key": "tag:aws:autoscaling:groupName", "Values": [ref(ASG)]}
+    ]
+    # the window has no targets of its own: nothing else it could reach
+    assert not resources(template, "AWS::SSM::MaintenanceWindowTarget")
 
 
-def test_task_installs_the_baseline_and_reboots_if_needed(template):
-    _, task = only(template, "AWS::SSM::MaintenanceWindowTask")
+def test_task_runs_the_automation_that_installs_and_reboots_if_needed(template):
+    name, task = only(template, "AWS::SSM::MaintenanceWindowTask")
     assert task["WindowId"] == ref("PatchingWindow")
-    assert (task["TaskType"], task["TaskArn"]) == ("RUN_COMMAND", "AWS-RunPatchBaseline")
-    assert task["Targets"] == [{"Key": "WindowTargetIds", "Values": [ref("PatchingWindowTarget")]}]
-    run = task["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]
-    assert run["Parameters"] == {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]}
-    assert (task["MaxConcurrency"], task["MaxErrors"]) == ("50%", "1")
+    assert (task["TaskType"], task["TaskArn"]) == ("AUTOMATION", ref(AUTOMATION))
+    parameters = task["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]
+    assert parameters["Parameters"] == {
+        "AutomationAssumeRole": [get_att("PatchingWindowRole", "Arn")]
+    }
+    patch = steps(template)["InstallPatches"]["inputs"]
+    assert patch["DocumentName"] == "AWS-RunPatchBaseline"
+    assert patch["Parameters"] == {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]}
+    assert (patch["MaxConcurrency"], patch["MaxErrors"]) == ("50%", "1")
+    # the window must not start the automation before it may
+    assert template["Resources"][name]["DependsOn"] == ["PatchingStartPolicy"]
 
 
-def test_task_takes_the_specs_concurrency_and_error_limits():
+def test_health_replacement_is_suspended_around_patching_and_always_resumed(template):
+    content = automation(template)
+    order = [step["name"] for step in content["mainSteps"]]
+    assert order == [
+        "SuspendHealthReplacement", "InstallPatches", "WaitForRecovery", "ResumeHealthReplacement",
+    ]  # fmt: skip
+    by_name = steps(template)
+    for name, api in (("SuspendHealthReplacement", "SuspendProcesses"),
+                      ("ResumeHealthReplacement", "ResumeProcesses")):  # fmt: skip
+        inputs = by_name[name]["inputs"]
+        assert (inputs["Service"], inputs["Api"]) == ("autoscaling", api)
+        assert inputs["AutoScalingGroupName"] == ref(ASG)
+        assert inputs["ScalingProcesses"] == ["HealthCheck", "ReplaceUnhealthy"]
+    # A failed or cancelled patch or wait still ends in the resume step; a failed suspend
+    # stops before anything was patched.
+    resume = "step:ResumeHealthReplacement"
+    assert by_name["InstallPatches"]["onFailure"] == "step:WaitForRecovery"
+    assert by_name["InstallPatches"]["onCancel"] == resume
+    assert by_name["WaitForRecovery"]["onFailure"] == resume
+    assert by_name["WaitForRecovery"]["onCancel"] == resume
+    assert by_name["SuspendHealthReplacement"]["onFailure"] == "Abort"
+    assert by_name["ResumeHealthReplacement"]["isEnd"] is True
+
+
+def test_patching_takes_the_specs_concurrency_and_error_limits():
     spec = make_spec(patching={"max_concurrency": "1", "max_errors": "10%"})
-    _, task = only(regional_template(spec), "AWS::SSM::MaintenanceWindowTask")
-    assert (task["MaxConcurrency"], task["MaxErrors"]) == ("1", "10%")
+    patch = steps(regional_template(spec))["InstallPatches"]["inputs"]
+    assert (patch["MaxConcurrency"], patch["MaxErrors"]) == ("1", "10%")
 
 
-def test_task_output_goes_to_the_log_bucket(template):
-    _, task = only(template, "AWS::SSM::MaintenanceWindowTask")
-    run = task["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]
-    assert run["OutputS3BucketName"] == ref("LogsBucket")
-    assert run["OutputS3KeyPrefix"] == "patching"
+def test_patch_output_goes_to_the_log_bucket(template):
+    patch = steps(template)["InstallPatches"]["inputs"]
+    assert patch["OutputS3BucketName"] == ref("LogsBucket")
+    assert patch["OutputS3KeyPrefix"] == "patching"
 
 
 def test_instances_may_write_only_under_the_patching_prefix(template):
@@ -93,18 +139,15 @@ def test_instances_may_write_only_under_the_patching_prefix(template):
     assert statements["s3:GetEncryptionConfiguration"]["Resource"] == logs_arn
 
 
-def test_window_role_runs_only_the_patch_document_on_the_groups_instances(template):
+def test_patching_role_runs_only_the_patch_document_on_the_groups_instances(template):
     role = template["Resources"]["PatchingWindowRole"]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "ssm.amazonaws.com"}
     _, task = only(template, "AWS::SSM::MaintenanceWindowTask")
     assert task["ServiceRoleArn"] == get_att("PatchingWindowRole", "Arn")
     (policy,) = role["Policies"]
-    send = [
-        s
-        for s in policy["PolicyDocument"]["Statement"]
-        if "ssm:SendCommand" in as_list(s["Action"])
-    ]
+    statements = policy["PolicyDocument"]["Statement"]
+    send = [s for s in statements if "ssm:SendCommand" in as_list(s["Action"])]
     assert all(as_list(s["Action"]) == ["ssm:SendCommand"] for s in send)
     resources = {s["Resource"]["Fn::Sub"]: s.get("Condition") for s in send}
     assert resources == {
@@ -113,9 +156,27 @@ def test_window_role_runs_only_the_patch_document_on_the_groups_instances(templa
             "StringEquals": {"ssm:resourceTag/aws:autoscaling:groupName": ref(ASG)}
         },
     }
-    others = [s for s in policy["PolicyDocument"]["Statement"] if s not in send]
+    (group,) = [s for s in statements if s["Action"][0].startswith("autoscaling:")]
+    assert group["Action"] == ["autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"]
+    assert group["Resource"]["Fn::Sub"][1] == {"Group": ref(ASG)}  # this group only
+    others = [s for s in statements if s not in send and s is not group]
     for statement in others:  # the rest only reads command status
         assert all(a.split(":")[1].startswith(("List", "Get")) for a in statement["Action"])
+
+
+def test_the_window_may_start_only_this_automation_and_pass_only_its_role(template):
+    policy = template["Resources"]["PatchingStartPolicy"]["Properties"]
+    assert policy["Roles"] == [ref("PatchingWindowRole")]
+    by_action = {s["Action"]: s for s in policy["PolicyDocument"]["Statement"]}
+    start = by_action["ssm:StartAutomationExecution"]["Resource"]["Fn::Sub"]
+    assert start[0].endswith(":automation-definition/${Document}:*")
+    assert start[1] == {"Document": ref(AUTOMATION)}
+    passing = by_action["iam:PassRole"]
+    assert passing["Resource"] == get_att("PatchingWindowRole", "Arn")
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
+    assert set(by_action) == {
+        "ssm:StartAutomationExecution", "ssm:GetAutomationExecution", "iam:PassRole",
+    }  # fmt: skip
 
 
 def test_baseline_is_registered_for_the_instances_patch_group(template):
@@ -198,18 +259,19 @@ def test_spec_without_patching_section_is_still_patched():
     for kind in (
         "AWS::SSM::PatchBaseline",
         "AWS::SSM::MaintenanceWindow",
-        "AWS::SSM::MaintenanceWindowTarget",
         "AWS::SSM::MaintenanceWindowTask",
     ):
         only(template, kind)
+    assert automation(template)["mainSteps"]
 
 
 def test_every_template_patches_its_instances():
     templates = regional_templates(make_spec())
     assert len(templates) >= 3  # both regions and the StackSet
     for path, template in templates.items():
-        _, task = only(template, "AWS::SSM::MaintenanceWindowTask")
-        assert task["TaskArn"] == "AWS-RunPatchBaseline", path
+        assert steps(template)["InstallPatches"]["inputs"]["DocumentName"] == (
+            "AWS-RunPatchBaseline"
+        ), path
         _, baseline = only(template, "AWS::SSM::PatchBaseline")
         assert baseline["PatchGroups"] == [patch_group_tag(template)], path
 

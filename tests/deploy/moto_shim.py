@@ -79,6 +79,7 @@ def rewrite_for_moto(
     result = ssm_parameter_tags_as_list(result)
     result = target_group_full_name_from_arn(result)
     result = cloudtrail_trail_arn_from_name(result)
+    result = database_secret_arn_stand_in(result)
     reject_unsupported(result)
     return result
 
@@ -209,6 +210,27 @@ def cloudtrail_trail_arn_from_name(template: dict) -> dict:
                 return {
                     "Fn::Sub": "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:"
                     f"${{AWS::AccountId}}:trail/{names[logical_id]}"
+                }
+        return None
+
+    return _transform(template, rewrite)
+
+
+def database_secret_arn_stand_in(template: dict) -> dict:
+    """`GetAtt DB.MasterUserSecret.SecretArn` -> a Secrets Manager ARN of the same shape.
+
+    Moto gap: moto's DB instance has no `MasterUserSecret.SecretArn` attribute ("does not
+    support attribute type"), and creates no secret for `ManageMasterUserPassword`. RDS
+    names the secret it manages `rds!db-<id>`; the stand-in names the logical ID.
+    """
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+            logical_id, attribute = node["Fn::GetAtt"]
+            if attribute == "MasterUserSecret.SecretArn":
+                return {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:"
+                    f"${{AWS::AccountId}}:secret:rds!db-{logical_id.lower()}-AbCdEf"
                 }
         return None
 

@@ -94,6 +94,19 @@ def test_trail_arn_is_built_from_the_trail_name():
     assert resources["Trail"] == trail
 
 
+def test_database_secret_arn_gets_a_stand_in_of_the_same_shape():
+    parameter = {"Type": "AWS::SSM::Parameter", "Properties": {
+        "Value": {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]},
+        "Other": {"Fn::GetAtt": ["Database", "Endpoint.Address"]},
+    }}  # fmt: skip
+    properties = rewrite({"P": parameter})["P"]["Properties"]
+    assert properties["Value"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+        ":secret:rds!db-database-AbCdEf"
+    }
+    assert properties["Other"] == {"Fn::GetAtt": ["Database", "Endpoint.Address"]}
+
+
 def test_functions_moto_cannot_evaluate_are_refused():
     vpc = {
         "Type": "AWS::EC2::VPC",

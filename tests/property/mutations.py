@@ -502,6 +502,62 @@ def alias_bomb(draw: st.DrawFn, base: Base) -> Mutant:
     return Mutant("alias bomb", _encode(base.text.rstrip("\n") + "\n" + bomb), message=message)
 
 
+def _colliding_names() -> st.SearchStrategy[tuple[str, str]]:
+    """Two different names that make one logical ID: a hyphen dropped before a word that
+    starts with a digit (`ab-1c`, `ab1c`), or doubled (`ab-cd`, `ab--cd`)."""
+
+    @st.composite
+    def pair(draw: st.DrawFn) -> tuple[str, str]:
+        words = draw(
+            st.lists(st.from_regex(r"[a-z0-9]{1,4}", fullmatch=True), min_size=2, max_size=4)
+        )
+        words[0] = "a" + words[0][1:] if words[0][0].isdigit() else words[0]
+        at = draw(st.integers(1, len(words) - 1))
+        joiner = "" if words[at][0].isdigit() else "--"
+        other = "-".join(words[:at]) + joiner + "-".join(words[at:])
+        return "-".join(words), other
+
+    return pair().filter(lambda p: len(p[0]) <= 20 and len(p[1]) <= 20)
+
+
+# Lists whose items' names become logical IDs, and a copy of item 0 is still valid.
+NAMED_LISTS = (("storage", "buckets"), ("scheduled_tasks",))
+
+
+@st.composite
+def logical_id_collision(draw: st.DrawFn, base: Base) -> Mutant:
+    """Two more items in a named list whose names make the same logical ID."""
+    data = yaml.safe_load(base.text)
+    choices = [
+        site
+        for site in base.sites
+        if site.path in NAMED_LISTS
+        and site.key is not None
+        and isinstance(site.node, yaml.SequenceNode)
+    ]
+    site = draw(st.sampled_from(choices))
+    items = data
+    for part in site.path:
+        items = items[part]
+    first, second = draw(_colliding_names())
+    if draw(st.booleans()):
+        first, second = second, first
+    added = [{**items[0], "name": first}, {**items[0], "name": second}]
+    value = flow([*items, *added])
+    start, end = site.key.end_mark.index, site.node.end_mark.index
+    text = base.text[:start] + ": " + value + "\n" + " " * site.node.end_mark.column
+    return Mutant(
+        "names making one logical ID",
+        _encode(text + base.text[end:]),
+        path=(*site.path, len(items) + draw(st.sampled_from([0, 1])), "name"),
+        message="make the same CloudFormation logical ID",
+    )
+
+
+def _has_named_list(base: Base) -> bool:
+    return any(site.path in NAMED_LISTS and site.key is not None for site in base.sites)
+
+
 MUTATIONS = {
     "key renamed": renamed_key,
     "value of the wrong type": wrong_type,
@@ -516,9 +572,14 @@ MUTATIONS = {
     "junk key": junk_key,
     "alias bomb": alias_bomb,
 }
+# Valid YAML and valid values, wrong only together: a test of its own (mixed into
+# MUTATIONS it would take a third of that test's inputs from the others).
+COLLISIONS = {"names making one logical ID": logical_id_collision}
 
 
 def applicable(kind: str) -> list[Base]:
+    if kind == "names making one logical ID":
+        return [base for base in bases() if _has_named_list(base)]
     return [base for base in bases() if kind not in SITES or sites(base, kind)]
 
 
@@ -526,4 +587,4 @@ def applicable(kind: str) -> list[Base]:
 def mutants(draw: st.DrawFn, kinds: tuple[str, ...] = tuple(MUTATIONS)) -> Mutant:
     kind = draw(st.sampled_from(kinds))
     base = draw(st.sampled_from(applicable(kind)))
-    return draw(MUTATIONS[kind](base))
+    return draw({**MUTATIONS, **COLLISIONS}[kind](base))

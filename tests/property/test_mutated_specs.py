@@ -22,7 +22,7 @@ from compiler.cli import EXIT_SPEC, main
 from compiler.errors import SpecProblem
 from tests.builders.example import copy_example
 from tests.infra_command import INFRA
-from tests.property.mutations import MUTATIONS, Mutant, bases, mutants
+from tests.property.mutations import COLLISIONS, MUTATIONS, Mutant, bases, mutants
 from tests.property.tally import COUNTS
 
 BAD_INPUTS = 1000
@@ -140,6 +140,68 @@ def test_bad_specs_through_a_process(project, kind):
 
     @settings(max_examples=1, derandomize=True, database=None, deadline=None)
     @given(mutants((kind,)))
+    def check(mutant: Mutant) -> None:
+        spec.write_bytes(mutant.content)
+        completed = subprocess.run(
+            [str(INFRA), "compile", "--no-lint", str(spec), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_SECONDS,
+        )
+        check_report(mutant, spec, completed.returncode, completed.stdout, completed.stderr)
+        assert tree_hashes(out) == before
+        COUNTS["bad inputs through the infra command (a process each)"] += 1
+
+    check()
+
+
+COLLIDING_INPUTS = 100
+
+
+def test_names_making_one_logical_id_through_the_cli(project):
+    """Two bucket or task names that differ only in hyphens a logical ID drops: both
+    reported (the mutant names one of them), nothing written."""
+    spec, out, before = project
+    runner = CliRunner()
+    count = 0
+
+    @settings(max_examples=COLLIDING_INPUTS, derandomize=True, database=None, deadline=DEADLINE)
+    @given(mutants(tuple(COLLISIONS)))
+    def check(mutant: Mutant) -> None:
+        nonlocal count
+        spec.write_bytes(mutant.content)
+        result = runner.invoke(main, ["compile", "--no-lint", str(spec), "-o", str(out)])
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        check_report(mutant, spec, result.exit_code, result.stdout, result.stderr)
+        # reported at both names: the two items appended, each naming the other
+        section, index = mutant.path[:-2], mutant.path[-2]
+        pair = sorted(
+            {
+                index,
+                index + 1 if f"{as_printed((*section, index + 1))}" in result.stderr else index - 1,
+            }
+        )
+        wanted = [as_printed((*section, i, "name")) for i in pair]
+        found = [
+            line.split(": ")[1]
+            for line in result.stderr.splitlines()
+            if "make the same CloudFormation logical ID" in line
+        ]
+        assert found == wanted, result.stderr
+        assert tree_hashes(out) == before
+        count += 1
+
+    check()
+    COUNTS["bad inputs through CliRunner: names making one logical ID"] += count
+    assert count >= COLLIDING_INPUTS // 2
+
+
+def test_names_making_one_logical_id_through_a_process(project):
+    spec, out, before = project
+
+    @settings(max_examples=2, derandomize=True, database=None, deadline=None)
+    @given(mutants(tuple(COLLISIONS)))
     def check(mutant: Mutant) -> None:
         spec.write_bytes(mutant.content)
         completed = subprocess.run(

@@ -205,7 +205,7 @@ def test_too_large_source_file(example_text, tmp_path):
     problem, file = problem_in_copy(tmp_path, example_text, {"tasks/bucket_report.py": big})
     assert_located(
         problem, file, example_text, "tasks/bucket_report.py", "scheduled_tasks[0].source",
-        f"is {len(big):,} bytes; inline task code may be at most {MAX_TASK_SOURCE_BYTES:,} bytes",
+        f"is {len(big):,} bytes; it may be at most {MAX_TASK_SOURCE_BYTES:,} bytes (inline task code",
     )  # fmt: skip
 
 

@@ -1,0 +1,73 @@
+"""`infra graph -o FILE`: the suffix names the format; a --format that contradicts it is
+a usage error and nothing is written. Through the console script, as users run it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from compiler.graph.output_format import GraphFormatError, output_format
+from tests.conftest import REPO_ROOT
+from tests.infra_command import run_infra
+
+
+@pytest.fixture
+def project(tmp_path):
+    shutil.copy(REPO_ROOT / "infra.yaml", tmp_path / "infra.yaml")
+    shutil.copytree(REPO_ROOT / "tasks", tmp_path / "tasks")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "starts_with"),
+    [
+        ("arch.dot", "digraph architecture {"),
+        ("arch.GV", "digraph architecture {"),
+        ("arch.mmd", "%% storefront (production)"),
+        ("arch.md", "```mermaid\n%% storefront (production)"),
+        ("arch.txt", "%% storefront (production)"),  # a suffix that names no format
+    ],
+)
+def test_the_suffix_decides_the_format(project, name, starts_with):
+    done = run_infra("graph", "-o", name, cwd=project)
+    assert done.returncode == 0, done.stderr
+    written = (project / name).read_text(encoding="utf-8")
+    assert written.startswith(starts_with)
+    if name.endswith(".md"):
+        assert written.endswith("```\n")
+
+
+def test_svg_suffix_draws_svg(project):
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz `dot` is not installed")
+    done = run_infra("graph", "-o", "arch.svg", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "<svg" in (project / "arch.svg").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("requested", "name"),
+    [("mermaid", "arch.svg"), ("svg", "arch.mmd"), ("dot", "arch.md"), ("mermaid", "a.gv")],
+)
+def test_a_format_that_contradicts_the_suffix_is_refused(project, requested, name):
+    done = run_infra("graph", "--format", requested, "-o", name, cwd=project)
+    assert done.returncode == 2
+    assert f"Error: --format {requested} does not match '{name}'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (project / name).exists()
+
+
+def test_an_explicit_format_that_agrees_or_a_neutral_suffix_is_obeyed(project):
+    done = run_infra("graph", "--format", "dot", "-o", "arch.txt", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "arch.txt").read_text(encoding="utf-8").startswith("digraph")
+    assert output_format("dot", Path("x.gv")) == "dot"
+
+
+def test_stdout_stays_mermaid_unless_asked():
+    assert output_format(None, None) == "mermaid"
+    assert output_format("dot", None) == "dot"
+    with pytest.raises(GraphFormatError, match=r"\.svg"):
+        output_format("dot", Path("picture.svg"))
