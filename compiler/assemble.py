@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-from troposphere import Output, Ref, Template, encode_to_dict
+from troposphere import Output, Ref, Template, encode_to_dict, iam
 
 from compiler import naming
 from compiler.builders import Built
@@ -124,9 +124,19 @@ def build_regional_parts(
 
     tags = naming.standard_tags(spec)
     template.add_output(Output("VpcId", Description="ID of the region's VPC", Value=network.vpc_id))
+    place_identities(parts.built, naming.iam_path(spec))
     sources = add_parts(template, parts.built, tags)
     sources[("Outputs", "VpcId")] = ("network",)
     return template, sources
+
+
+def place_identities(parts: list[tuple[Built, SpecPath]], path: str) -> None:
+    """Put every role and instance profile of the regional stack under the project's IAM
+    path, the one thing about their generated names the deploy roles can scope by."""
+    for built, _ in parts:
+        for resource in built.resources:
+            if isinstance(resource, (iam.Role, iam.InstanceProfile)):
+                resource.properties.setdefault("Path", path)
 
 
 def add_parts(

@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 from troposphere import AWSHelperFn, FindInMap, GetAZs, Ref, Select
 
 from compiler.spec import InfraSpec
-from compiler.spec.regions import ELB_LOG_ACCOUNTS, SUBNET_PREFIX_EXTRA_BITS
+from compiler.spec.regions import SUBNET_PREFIX_EXTRA_BITS, alb_log_delivery
 
 REGION_MAP = "RegionMap"
 Tier = Literal["public", "private", "database"]
@@ -41,7 +41,13 @@ def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
     region = next(r for r in spec.regions if r.name == region_name)
     vpc = ipaddress.IPv4Network(region.cidr)
     quarters = list(vpc.subnets(prefixlen_diff=_TIER_BITS))
-    values = {"VpcCidr": region.cidr, "ElbLogAccount": ELB_LOG_ACCOUNTS[region_name]}
+    values = {"VpcCidr": region.cidr}
+    deliveries = [alb_log_delivery(r.name) for r in spec.regions]
+    if any(delivery.kind == "account" for delivery in deliveries):
+        # Every region gets the key once any has it (a FindInMap on a missing key fails the
+        # stack); "" marks a region whose ALB logs come from the log delivery service.
+        own = alb_log_delivery(region_name)
+        values["ElbLogAccount"] = own.principal if own.kind == "account" else ""
     for tier_index, tier in enumerate(TIERS):
         subnets = quarters[tier_index].subnets(prefixlen_diff=SUBNET_PREFIX_EXTRA_BITS - _TIER_BITS)
         for az_index, subnet in zip(range(spec.network.availability_zones), subnets, strict=False):
@@ -102,8 +108,13 @@ class RegionContext(NamedTuple):
         return self.value("IamEventsRegion")
 
     def elb_log_account(self) -> str | AWSHelperFn:
-        """The Elastic Load Balancing account that delivers this region's ALB access logs."""
+        """The Elastic Load Balancing account that delivers this region's ALB access logs;
+        "" in a region where the log delivery service does (see `regions_served`)."""
         return self.value("ElbLogAccount")
+
+    def regions_served(self, spec: InfraSpec) -> list[str]:
+        """The regions the template may be deployed in: its own, or each of the spec's."""
+        return [self.region_name] if self.region_name else [r.name for r in spec.regions]
 
     @staticmethod
     def availability_zone(az_index: int) -> AWSHelperFn:

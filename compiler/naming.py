@@ -106,6 +106,24 @@ def log_group_name(spec: InfraSpec, *parts: str) -> str:
     return "/" + "/".join((spec.project, spec.environment, *parts))
 
 
+# The tag that marks a resource as this project's: the deploy roles may change only
+# resources carrying it, and create EC2, RDS, ELB and KMS resources only with it (see
+# builders/deploy_permissions.py). The `infra:` prefix keeps it apart from the spec's tags.
+PROJECT_TAG = "infra:project"
+
+
+def project_tag_value(spec: InfraSpec) -> str:
+    return name_prefix(spec)
+
+
+def iam_path(spec: InfraSpec) -> str:
+    """The IAM path of the regional stacks' roles and instance profiles. Their names are
+    generated from the stack name and cut to 64 characters (a StackSet instance's stack
+    name alone is 76), so the deploy roles scope them by path, not by name."""
+    return f"/{spec.project}/{spec.environment}/"
+
+
 def standard_tags(spec: InfraSpec) -> dict[str, str]:
-    """Environment, Team, CostCenter and the spec's other tags, in a stable order."""
-    return dict(sorted(spec.all_tags().items()))
+    """Environment, Team, CostCenter, the spec's other tags and the project tag, in a
+    stable order."""
+    return dict(sorted({**spec.all_tags(), PROJECT_TAG: project_tag_value(spec)}.items()))

@@ -83,7 +83,7 @@ scheduled_tasks:
     source: tasks/bucket_report.py
     buckets: [assets]
 access:
-  admin_principals: [arn:aws:iam::123456789012:role/ops]
+  admin_principals: [arn:aws:iam::123456789012:user/ops]
 """
 
 # (where, kind, how to break the spec)

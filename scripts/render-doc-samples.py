@@ -139,7 +139,8 @@ def run_sample(sample: Sample, cache: Path) -> str:
         project = Path(temporary) / "project"
         project.mkdir()
         shutil.copy2(REPO_ROOT / "infra.yaml", project / "infra.yaml")
-        for folder in ("tasks", "templates_out"):
+        # the files the spec names (task sources, user data) and the committed output
+        for folder in ("tasks", "examples/app", "templates_out"):
             shutil.copytree(REPO_ROOT / folder, project / folder)
         spec = project / "infra.yaml"
         text = spec.read_text(encoding="utf-8")

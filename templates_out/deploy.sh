@@ -196,7 +196,7 @@ deploy_global_storefront_production_global() {
     --stack-name storefront-production-global \
     --template-file "$HERE/global.json" \
     --capabilities CAPABILITY_NAMED_IAM \
-    --tags CostCenter=cc-1042 Environment=production Team=platform \
+    --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
 
@@ -222,7 +222,7 @@ deploy_region_storefront_production_us_east_1() {
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
     --parameter-overrides "HostedZoneId=$param_HostedZoneId" \
-    --tags CostCenter=cc-1042 Environment=production Team=platform \
+    --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
 
@@ -234,7 +234,7 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 150774)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 160791)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   run aws cloudformation deploy \
@@ -246,7 +246,7 @@ deploy_region_storefront_production_us_west_2() {
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
     --parameter-overrides "HostedZoneId=$param_HostedZoneId" \
-    --tags CostCenter=cc-1042 Environment=production Team=platform \
+    --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
 
@@ -264,16 +264,16 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/b5ac89b038e4b657225c4cc4e17aa07963f7920b017a7b56cc51594fb1011825.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/b0cf75893f30da81f6bfae428bc978ccedc60a9ab623d63b80fb0276ba21210d.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/b5ac89b038e4b657225c4cc4e17aa07963f7920b017a7b56cc51594fb1011825.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/b0cf75893f30da81f6bfae428bc978ccedc60a9ab623d63b80fb0276ba21210d.json us-east-1)"
   settings=(--template-url "$url")
   settings+=(
     --capabilities CAPABILITY_IAM
     --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId"
     --administration-role-arn "$administration_role_arn"
     --execution-role-name "$execution_role_name"
-    --tags 'Key=CostCenter,Value=cc-1042' 'Key=Environment,Value=production' 'Key=Team,Value=platform'
+    --tags 'Key=CostCenter,Value=cc-1042' 'Key=Environment,Value=production' 'Key=Team,Value=platform' 'Key=infra:project,Value=storefront-production'
   )
   if stack_set_exists storefront-production-regional us-east-1; then
     operation="$(

@@ -79,6 +79,29 @@ def test_region_values_carry_the_regions_certificate_and_log_account():
     )
 
 
+def newer_region_spec(*names: str):
+    regions = [{"name": name, "cidr": f"10.{10 * (i + 1)}.0.0/16"} for i, name in enumerate(names)]
+    return make_spec(regions=regions, load_balancer={"certificate_arns": {}})
+
+
+def test_a_region_without_elb_account_has_an_empty_one_beside_regions_with_one():
+    # the StackSet mapping needs the key in every region once any region has it
+    spec = newer_region_spec("us-east-1", "ca-west-1")
+    assert region_values(spec, "ca-west-1")["ElbLogAccount"] == ""
+    assert region_values(spec, "us-east-1")["ElbLogAccount"] == "127311923021"
+
+
+def test_no_elb_account_key_when_no_region_has_one():
+    spec = newer_region_spec("ca-west-1", "mx-central-1")
+    assert "ElbLogAccount" not in region_values(spec, "ca-west-1")
+
+
+def test_regions_served_is_the_own_region_or_every_spec_region():
+    spec = make_spec()
+    assert RegionContext.literal(spec, "us-west-2").regions_served(spec) == ["us-west-2"]
+    assert RegionContext.mapped(spec).regions_served(spec) == ["us-east-1", "us-west-2"]
+
+
 def test_literal_context_gives_the_regions_values():
     spec = make_spec()
     ctx = RegionContext.literal(spec, "us-west-2")

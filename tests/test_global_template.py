@@ -78,6 +78,7 @@ SHAPES = {
         "dns": {"hosted_zone_id": "Z0123456789ABCDEFGHIJ"},
         "access": {
             "admin_principals": ["arn:aws:iam::123456789012:root"],
+            "allow_account_root": True,
             "require_mfa": False,
         },
     },

@@ -14,6 +14,8 @@ from tests.builders.example import every_template, make_spec, only
 
 TAGS = {"CostCenter": "cc-7", "Environment": "production", "Owner": "web team", "Team": "data"}
 GLOBAL = "global.json"  # deploy roles, buckets, zone and trail: no instances
+# What the deploy roles' tag conditions look for (compiler/naming.py), on every resource.
+PROJECT = {"infra:project": "storefront-production"}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,7 @@ def test_auto_scaling_tags_propagate_to_instances(templates):
         # compute adds the PatchGroup tag that selects the instances' patch baseline
         assert {t["Key"]: t["Value"] for t in group["Tags"]} == {
             **TAGS,
+            **PROJECT,
             "PatchGroup": "storefront-production-web",
         }
 
@@ -80,7 +83,11 @@ def test_launch_template_tags_instances_and_volumes(templates):
         specs = launch["LaunchTemplateData"]["TagSpecifications"]
         assert {s["ResourceType"] for s in specs} >= {"instance", "volume"}
         for spec in specs:
-            assert tag_map(spec["Tags"]) == TAGS
+            assert tag_map(spec["Tags"]) == {**TAGS, **PROJECT}
+        # the template itself too: the deploy roles change only project-tagged EC2 resources
+        (own,) = launch["TagSpecifications"]
+        assert own["ResourceType"] == "launch-template"
+        assert tag_map(own["Tags"]) == {**TAGS, **PROJECT}
 
 
 def test_apply_tags_keeps_a_tag_the_builder_set():

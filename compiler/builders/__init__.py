@@ -22,7 +22,7 @@ class Built(Generic[H]):
     handle: H
     outputs: list[Output] = field(default_factory=list)
     parameters: list[Parameter] = field(default_factory=list)
-    # Template conditions by name, for resources that exist in some regions only.
+    # Template conditions by name, for what differs between the regions of a StackSet.
     conditions: dict[str, AWSHelperFn] = field(default_factory=dict)
 
 

@@ -26,12 +26,14 @@ from compiler.builders.deploy_permissions import (
     allow,
     application,
     arn,
+    compute,
     data_and_keys,
     dns_certificates_and_audit,
     identity,
     in_regions,
-    network_and_compute,
+    network,
     operations,
+    read_only,
     resolve_image_parameter,
     stack_name_prefixes,
 )
@@ -298,7 +300,9 @@ def build_access(
         *audit.protected_arns,
     ]
     groups = {
-        "NetworkAndCompute": network_and_compute(spec),
+        "ReadOnly": read_only(spec),
+        "Network": network(spec),
+        "Compute": compute(spec),
         "DataAndKeys": data_and_keys(spec),
         "Identity": identity(spec, attachable_policies, protected),
         "Operations": operations(spec),
@@ -306,7 +310,7 @@ def build_access(
         "DnsCertificatesAndAudit": dns_certificates_and_audit(spec, zone.hosted_zone_id),
     }
     # A managed policy holds 6,144 characters (whitespace aside): one per group keeps each
-    # well under, and a role takes ten.
+    # well under, and a role takes ten (eight used here).
     policies = [
         purpose(
             iam.ManagedPolicy(

@@ -155,6 +155,14 @@ def build_compute(
                     for kind in ("instance", "volume")
                 ],
             ),
+            # The template itself carries the project tag too: the deploy roles change
+            # only EC2 resources that do (see deploy_permissions.network).
+            TagSpecifications=[
+                ec2.TagSpecifications(
+                    ResourceType="launch-template",
+                    Tags=[Tag(k, v) for k, v in naming.standard_tags(spec).items()],
+                )
+            ],
         ),
         "How instances are launched: hardened metadata service, encrypted disk, user data",
     )

@@ -3,13 +3,21 @@
 Not a builder: the permission tables that builders/access.py attaches to the deploy roles.
 One statement per service and purpose, each with a Sid that says how it is scoped:
 
-- by name, where the service's ARNs carry one: roles, buckets, functions, queues, topics,
-  log groups, parameters, alarms... CloudFormation names what we leave unnamed
-  `<stack name>-<logical ID>-<random>`, and every stack name starts with one of
-  `stack_name_prefixes` (StackSet instances are `StackSet-<stack set>-<id>`);
-- by region (`aws:RequestedRegion` in the spec's regions), where AWS scopes no further:
-  EC2 creates, RDS, KMS key creation. IAM, Route 53 and Chatbot are global services
-  (their requests name us-east-1), so their statements carry no region condition.
+- by name, where the service's ARNs carry one and the templates set it: buckets,
+  functions, queues, topics, rules, log groups, parameters, documents, alarms. Names
+  CloudFormation generates start with the stack name and are cut to the service's limit
+  (a StackSet instance's stack name alone is 76 characters and more), so nothing is
+  scoped by a generated name: roles and instance profiles by their IAM path instead
+  (`naming.iam_path`), the rest are named explicitly;
+- by the project tag (`naming.PROJECT_TAG`) for EC2, Elastic Load Balancing, RDS and
+  KMS, whose resources have IDs, not names: changes only to resources that carry it
+  (`aws:ResourceTag`), creation only with it (`aws:RequestTag`), tags added only on
+  creation or to the project's own resources;
+- by region: one Deny (`only_spec_regions`) refuses every request outside the spec's
+  regions, except to IAM, Route 53 and Chatbot, global services whose requests name
+  us-east-1.
+
+tests/iam proves these tables against the calls CloudFormation's handlers declare.
 
 Every `*` that remains sits in a statement whose Sid says why. The global stack's own
 resources are denied outright: it is deployed by an account administrator, never by these
@@ -46,13 +54,52 @@ def in_regions(spec: InfraSpec) -> dict:
 def stack_name_prefixes(spec: InfraSpec) -> list[str]:
     """Every stack of the project is named with one of these (global, regions, StackSet
     instances)."""
-    return [f"{naming.name_prefix(spec)}-", naming.stack_set_instance_name_prefix(spec)]
+    return naming.stack_name_prefixes(spec)
 
 
-def generated_names(spec: InfraSpec, service: str, pattern: str, **kwargs) -> list[AWSHelperFn]:
-    """ARNs of resources CloudFormation names after their stack: `pattern` has `{}` where
-    the name starts, e.g. `function:{}*`."""
-    return [arn(service, pattern.format(prefix), **kwargs) for prefix in stack_name_prefixes(spec)]
+def equals(**more: str | list[str]) -> dict:
+    """A `StringEquals` condition (the region is held by `only_spec_regions`)."""
+    return {"StringEquals": dict(more)}
+
+
+# Global services: their requests name us-east-1 whatever the spec's regions.
+GLOBAL_SERVICE_ACTIONS = ["iam:*", "route53:*", "chatbot:*"]
+
+
+def only_spec_regions(spec: InfraSpec) -> Statement:
+    """One Deny instead of a region condition on every Allow: nothing outside the spec's
+    regions (the global services aside)."""
+    return {
+        "Sid": "NothingOutsideTheSpecsRegions",
+        "Effect": "Deny",
+        "NotAction": GLOBAL_SERVICE_ACTIONS,
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": [r.name for r in spec.regions]}},
+    }
+
+
+def tagged(spec: InfraSpec) -> dict:
+    """Only resources that carry the project tag."""
+    return equals(**{f"aws:ResourceTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)})
+
+
+def created_tagged(spec: InfraSpec) -> dict:
+    """Only when the request tags the new resource as the project's."""
+    return equals(**{f"aws:RequestTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)})
+
+
+def tags_only_ours(spec: InfraSpec) -> dict:
+    """Tagging with the project tag, on a new resource or one already the project's: a
+    resource of another project keeps its own tag, so it cannot be taken over."""
+    value = naming.project_tag_value(spec)
+    condition = created_tagged(spec)
+    condition["StringEqualsIfExists"] = {f"aws:ResourceTag/{naming.PROJECT_TAG}": value}
+    return condition
+
+
+def iam_arn(spec: InfraSpec, kind: str) -> AWSHelperFn:
+    """The regional stacks' roles or instance profiles: everything under the project's path."""
+    return arn("iam", f"{kind}{naming.iam_path(spec)}*", region="")
 
 
 def resolve_image_parameter(spec: InfraSpec) -> Statement:
@@ -69,7 +116,7 @@ def resolve_image_parameter(spec: InfraSpec) -> Statement:
     )
 
 
-def _read_only(spec: InfraSpec) -> list[Statement]:
+def read_only(spec: InfraSpec) -> list[Statement]:
     regional = [
         "ec2:Describe*", "elasticloadbalancing:Describe*", "autoscaling:Describe*",
         "rds:Describe*", "cloudwatch:Describe*", "cloudwatch:ListTagsForResource",
@@ -78,71 +125,169 @@ def _read_only(spec: InfraSpec) -> list[Statement]:
         "kms:ListKeys", "wafv2:ListWebACLs", "wafv2:ListAvailableManagedRuleGroups",
         "acm:ListCertificates", "cloudtrail:DescribeTrails", "events:ListRules",
         "secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword",
-        "xray:GetGroups", "xray:GetSamplingRules",
+        "xray:GetGroups", "xray:GetSamplingRules", "cloudwatch:GetMetricData",
+        "cloudwatch:ListDashboards", "sns:ListSubscriptions", "wafv2:ListLoggingConfigurations",
+        "s3:ListAllMyBuckets",
     ]  # fmt: skip
-    global_ = ["route53:ListHostedZones", "route53:GetChange", "chatbot:Describe*"]
+    global_ = [
+        "route53:ListHostedZones", "route53:GetChange", "route53:ListHealthChecks",
+        "chatbot:Describe*", "iam:ListRoles", "iam:ListInstanceProfiles",
+    ]  # fmt: skip
     return [
         # Describe/List calls are authorised per account: AWS offers no resource to name.
-        allow("ReadOnlyCallsAwsDoesNotScopeByResource", regional, "*", in_regions(spec)),
+        only_spec_regions(spec),
+        allow("ReadOnlyCallsAwsDoesNotScopeByResource", regional, "*"),
         allow("ReadOnlyGlobalCallsAwsDoesNotScopeByResource", global_, "*"),
     ]
 
 
-def network_and_compute(spec: InfraSpec) -> list[Statement]:
-    ec2 = [
-        "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:CreateSubnet",
-        "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute", "ec2:CreateRouteTable",
+# What each EC2 create call makes, allowed only with the project tag in the request.
+EC2_CREATES = {
+    "ec2:CreateVpc": "vpc",
+    "ec2:CreateSubnet": "subnet",
+    "ec2:CreateRouteTable": "route-table",
+    "ec2:CreateInternetGateway": "internet-gateway",
+    "ec2:AllocateAddress": "elastic-ip",
+    "ec2:CreateNatGateway": "natgateway",
+    "ec2:CreateFlowLogs": "vpc-flow-log",
+    "ec2:CreateLaunchTemplate": "launch-template",
+}
+
+
+def network(spec: InfraSpec) -> list[Statement]:
+    """EC2: creation with the project tag, changes to the project's tagged resources only."""
+    changes = [
+        # on the project's own resources, and on the VPC, subnets, route tables and
+        # gateways a new resource is put in or attached to (which must be the project's)
+        "ec2:CreateSubnet", "ec2:CreateRouteTable", "ec2:CreateNatGateway",
+        "ec2:CreateSecurityGroup", "ec2:CreateFlowLogs", "ec2:DeleteVpc",
+        "ec2:ModifyVpcAttribute", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute",
         "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute",
-        "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:CreateInternetGateway",
-        "ec2:DeleteInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
-        "ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:CreateNatGateway",
-        "ec2:DeleteNatGateway", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
-        "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
-        "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
-        "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
-        "ec2:UpdateSecurityGroupRuleDescriptionsEgress", "ec2:CreateFlowLogs",
-        "ec2:DeleteFlowLogs", "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion",
-        "ec2:DeleteLaunchTemplate", "ec2:DeleteLaunchTemplateVersions",
-        "ec2:ModifyLaunchTemplate", "ec2:GetLaunchTemplateData", "ec2:RunInstances",
-        "ec2:CreateTags", "ec2:DeleteTags",
+        "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
+        "ec2:ReplaceRouteTableAssociation", "ec2:DeleteInternetGateway",
+        "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:ReleaseAddress",
+        "ec2:DeleteNatGateway", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupEgress", "ec2:DeleteFlowLogs",
+        "ec2:CreateLaunchTemplateVersion", "ec2:DeleteLaunchTemplate",
+        "ec2:DeleteLaunchTemplateVersions", "ec2:ModifyLaunchTemplate",
+        "ec2:GetLaunchTemplateData", "ec2:RunInstances", "ec2:CreateTags", "ec2:DeleteTags",
     ]  # fmt: skip
+    value = naming.project_tag_value(spec)
+    creations = [
+        allow(
+            f"Ec2{action.split(':')[1]}OnlyWithProjectTag",
+            [action],
+            arn("ec2", f"{kind}/*"),
+            created_tagged(spec),
+        )
+        for action, kind in EC2_CREATES.items()
+    ]
+    return [
+        *creations,
+        allow(
+            # Tags on creation only in the create call itself (a tag specification).
+            "Ec2TagsOnCreation",
+            ["ec2:CreateTags"],
+            arn("ec2", "*/*"),
+            equals(
+                **{
+                    # RunInstances: the launch template tags instances and volumes.
+                    "ec2:CreateAction": [a.split(":")[1] for a in EC2_CREATES]
+                    + ["CreateSecurityGroup", "RunInstances"],
+                    f"aws:RequestTag/{naming.PROJECT_TAG}": value,
+                },
+            ),
+        ),
+        allow("Ec2ChangesOnlyToProjectTaggedResources", changes, arn("ec2", "*/*"), tagged(spec)),
+        # CloudFormation creates a security group untagged, sets its rules, then tags it
+        # (cloudformation-coverage-roadmap#714): the new group is allowed in a project VPC
+        # (CreateSecurityGroup on the VPC needs its tag, above), and its rules and tags
+        # while it carries no project tag yet or ours, never another project's.
+        allow(
+            "Ec2SecurityGroupsInProjectVpcs",
+            ["ec2:CreateSecurityGroup"],
+            arn("ec2", "security-group/*"),
+        ),
+        allow(
+            "Ec2SecurityGroupRulesUntaggedOrOurs",
+            [
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:AuthorizeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupEgress",
+                "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+                "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+            ],
+            [arn("ec2", "security-group/*"), arn("ec2", "security-group-rule/*")],
+            {"StringEqualsIfExists": {f"aws:ResourceTag/{naming.PROJECT_TAG}": value}},
+        ),
+        allow(
+            "Ec2SecurityGroupTagsOnlyOurs",
+            ["ec2:CreateTags"],
+            arn("ec2", "security-group/*"),
+            tags_only_ours(spec),
+        ),
+        allow(
+            # What the launch template launches (tagged by its tag specifications) and the
+            # AWS-owned image it launches from, which carries no tag of ours.
+            "LaunchInstancesFromProjectTemplates",
+            ["ec2:RunInstances"],
+            [
+                arn("ec2", "instance/*"),
+                arn("ec2", "volume/*"),
+                arn("ec2", "network-interface/*"),
+                arn("ec2", "image/*", account=""),
+                arn("ec2", "image/*"),
+            ],
+        ),
+    ]
+
+
+def compute(spec: InfraSpec) -> list[Statement]:
+    """Load balancers, Auto Scaling and databases."""
     load_balancing = [
-        "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer",
+        "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:CreateListener",
         "elasticloadbalancing:ModifyLoadBalancerAttributes",
         "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
-        "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroup",
+        "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:ModifyTargetGroup",
         "elasticloadbalancing:ModifyTargetGroupAttributes",
-        "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
-        "elasticloadbalancing:ModifyListener", "elasticloadbalancing:CreateRule",
+        "elasticloadbalancing:DeleteListener", "elasticloadbalancing:ModifyListener",
+        "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:CreateRule",
         "elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule",
-        "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
-        "elasticloadbalancing:SetWebAcl",
+        "elasticloadbalancing:RemoveTags", "elasticloadbalancing:CreateWebACLAssociation",
+        "elasticloadbalancing:DeleteWebACLAssociation",
+        "elasticloadbalancing:GetLoadBalancerWebACL",
     ]  # fmt: skip
     auto_scaling = [
         "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
         "autoscaling:DeleteAutoScalingGroup", "autoscaling:PutScalingPolicy",
         "autoscaling:DeletePolicy", "autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags",
         "autoscaling:AttachLoadBalancerTargetGroups",
-        "autoscaling:DetachLoadBalancerTargetGroups", "autoscaling:SuspendProcesses",
+        "autoscaling:DetachLoadBalancerTargetGroups", "autoscaling:AttachTrafficSources",
+        "autoscaling:DetachTrafficSources", "autoscaling:SuspendProcesses",
         "autoscaling:ResumeProcesses", "autoscaling:SetDesiredCapacity",
+        "autoscaling:EnableMetricsCollection", "autoscaling:DisableMetricsCollection",
+        "autoscaling:StartInstanceRefresh", "autoscaling:CancelInstanceRefresh",
     ]  # fmt: skip
     databases = [
         "rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:DeleteDBInstance",
-        "rds:RebootDBInstance", "rds:CreateDBSubnetGroup", "rds:ModifyDBSubnetGroup",
-        "rds:DeleteDBSubnetGroup", "rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup",
-        "rds:DeleteDBParameterGroup", "rds:CreateDBSnapshot", "rds:AddTagsToResource",
-        "rds:RemoveTagsFromResource", "rds:ListTagsForResource",
+        "rds:RebootDBInstance", "rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup",
+        "rds:ModifyDBParameterGroup", "rds:ResetDBParameterGroup", "rds:DeleteDBParameterGroup",
+        "rds:CreateDBSnapshot", "rds:RemoveTagsFromResource", "rds:ListTagsForResource",
     ]  # fmt: skip
-    regions = in_regions(spec)
     return [
-        *_read_only(spec),
-        # EC2 creates name no resource that could carry the project's name (IDs only).
-        allow("Ec2NetworkAndLaunchByRegionOnly", ec2, "*", regions),
         allow(
-            # Load balancer and target group names are generated short (32 characters) and
-            # do not keep the stack name: scoped to the account's ALBs in the regions.
-            "ApplicationLoadBalancersInSpecRegions",
+            "CreateLoadBalancersOnlyWithProjectTag",
+            ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
+            [
+                arn("elasticloadbalancing", "loadbalancer/app/*"),
+                arn("elasticloadbalancing", "targetgroup/*"),
+            ],
+            created_tagged(spec),
+        ),
+        allow(
+            "LoadBalancingChangesOnlyToProjectTaggedResources",
             load_balancing,
             [
                 arn("elasticloadbalancing", "loadbalancer/app/*"),
@@ -150,16 +295,59 @@ def network_and_compute(spec: InfraSpec) -> list[Statement]:
                 arn("elasticloadbalancing", "listener/app/*"),
                 arn("elasticloadbalancing", "listener-rule/app/*"),
             ],
-            regions,
+            tagged(spec),
         ),
         allow(
+            "LoadBalancingTagsOnlyOurs",
+            ["elasticloadbalancing:AddTags"],
+            [
+                arn("elasticloadbalancing", "loadbalancer/app/*"),
+                arn("elasticloadbalancing", "targetgroup/*"),
+                arn("elasticloadbalancing", "listener/app/*"),
+            ],
+            tags_only_ours(spec),
+        ),
+        # SetWebAcl is authorised on no resource (Service Authorization Reference).
+        allow(
+            "AttachWebAclAwsDoesNotScopeByResource",
+            ["elasticloadbalancing:SetWebAcl"],
+            "*",
+        ),
+        allow(
+            # Group names are generated from the stack name; at most 255 characters, they
+            # are never cut, so the stack name prefix holds.
             "ProjectAutoScalingGroups",
             auto_scaling,
-            generated_names(spec, "autoscaling", "autoScalingGroup:*:autoScalingGroupName/{}*"),
-            regions,
+            [
+                arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{prefix}*")
+                for prefix in stack_name_prefixes(spec)
+            ],
         ),
-        # RDS identifiers are generated lower-case and shortened: scoped by account and region.
-        allow("DatabasesInSpecRegions", databases, arn("rds", "*"), regions),
+        allow(
+            "CreateDatabasesOnlyWithProjectTag",
+            ["rds:CreateDBInstance", "rds:CreateDBSubnetGroup", "rds:CreateDBParameterGroup"],
+            [arn("rds", "db:*"), arn("rds", "subgrp:*"), arn("rds", "pg:*")],
+            created_tagged(spec),
+        ),
+        allow(
+            "DatabaseChangesOnlyToProjectTaggedResources",
+            databases,
+            [arn("rds", "db:*"), arn("rds", "subgrp:*"), arn("rds", "pg:*")],
+            tagged(spec),
+        ),
+        allow(
+            "DatabaseTagsOnlyOurs",
+            ["rds:AddTagsToResource"],
+            [arn("rds", "db:*"), arn("rds", "subgrp:*"), arn("rds", "pg:*")],
+            tags_only_ours(spec),
+        ),
+        allow(
+            # The engine's default option group is AWS's (no tags); the final snapshot a
+            # delete takes is new.
+            "DatabaseDefaultOptionGroupAndFinalSnapshot",
+            ["rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:CreateDBSnapshot"],
+            [arn("rds", "og:default:*"), arn("rds", "snapshot:*")],
+        ),
     ]
 
 
@@ -172,15 +360,19 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
         "s3:PutBucketNotification", "s3:DeleteBucketPolicy", "s3:GetEncryptionConfiguration",
         "s3:PutEncryptionConfiguration", "s3:GetLifecycleConfiguration",
         "s3:PutLifecycleConfiguration", "s3:GetAccelerateConfiguration",
-        "s3:GetReplicationConfiguration",
+        "s3:GetReplicationConfiguration", "s3:GetAnalyticsConfiguration",
+        "s3:GetIntelligentTieringConfiguration", "s3:GetInventoryConfiguration",
+        "s3:GetMetricsConfiguration", "s3:ListTagsForResource", "s3:TagResource",
+        "s3:UntagResource",
     ]  # fmt: skip
     key_admin = [
         "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:EnableKeyRotation",
         "kms:DisableKeyRotation", "kms:GetKeyRotationStatus", "kms:UpdateKeyDescription",
         "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:EnableKey", "kms:DisableKey",
-        "kms:TagResource", "kms:UntagResource", "kms:ListResourceTags", "kms:CreateAlias",
-        "kms:DeleteAlias", "kms:UpdateAlias",
+        "kms:UntagResource", "kms:ListResourceTags", "kms:CreateAlias", "kms:DeleteAlias",
+        "kms:UpdateAlias",
     ]  # fmt: skip
+    aliases = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
     key_use = [
         "kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
         "kms:GenerateDataKeyWithoutPlaintext",
@@ -191,36 +383,54 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
         "secretsmanager:TagResource", "secretsmanager:UntagResource",
         "secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy",
     ]  # fmt: skip
-    regions = in_regions(spec)
     services_using_keys = [
         f"{service}.*.amazonaws.com"
         for service in ("rds", "secretsmanager", "lambda", "logs", "sns", "sqs", "ec2")
     ]
     return [
-        allow("ProjectBuckets", buckets, Sub(f"arn:${{AWS::Partition}}:s3:::{prefix}-*"), regions),
-        # CreateKey names no key yet, and keys have IDs, not names.
-        allow("CreateKeysByRegionOnly", ["kms:CreateKey"], "*", regions),
+        allow("ProjectBuckets", buckets, Sub(f"arn:${{AWS::Partition}}:s3:::{prefix}-*")),
+        # CreateKey names no key yet: only with the project tag.
+        allow("CreateKeysByProjectTagOnly", ["kms:CreateKey"], "*", created_tagged(spec)),
         allow(
-            # Keys carry no name; aliases do. The global stack's key is denied below.
-            "AdministerKeysAndProjectAliases",
+            # Keys carry no name: the project's are those with its tag. PutKeyPolicy and
+            # ScheduleKeyDeletion reach no other key. The global stack's key is denied.
+            "AdministerOnlyProjectTaggedKeys",
             key_admin,
-            [arn("kms", "key/*"), arn("kms", f"alias/{prefix}/*")],
-            regions,
+            arn("kms", "key/*"),
+            tagged(spec),
         ),
+        allow("KeyTagsOnlyOurs", ["kms:TagResource"], arn("kms", "key/*"), tags_only_ours(spec)),
+        allow("ProjectAliases", aliases, arn("kms", f"alias/{prefix}/*")),
         allow(
-            "UseKeysOnlyThroughTheServicesThatEncrypt",
+            "UseProjectKeysOnlyThroughTheServicesThatEncrypt",
             key_use,
             arn("kms", "key/*"),
-            {**regions, "StringLike": {"kms:ViaService": services_using_keys}},
+            {**tagged(spec), "StringLike": {"kms:ViaService": services_using_keys}},
         ),
+        {
+            # A grant made directly would hand a key to any principal; the services that
+            # encrypt make theirs on the caller's behalf, with this key set to true.
+            "Sid": "NoKeyGrantsExceptForAwsResources",
+            "Effect": "Deny",
+            "Action": ["kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
+        },
         allow(
             # RDS names the master password secrets it manages `rds!...`.
             "ProjectSecrets",
             secrets,
             [arn("secretsmanager", f"secret:{prefix}-*"), arn("secretsmanager", "secret:rds!*")],
-            regions,
         ),
     ]
+
+
+# The services the regional stacks' roles are for: EC2 instances, Lambda tasks, RDS
+# enhanced monitoring, the patching window's tasks, VPC flow logs.
+PASSED_TO_SERVICES = [
+    "ec2.amazonaws.com", "lambda.amazonaws.com", "monitoring.rds.amazonaws.com",
+    "ssm.amazonaws.com", "vpc-flow-logs.amazonaws.com",
+]  # fmt: skip
 
 
 def identity(spec: InfraSpec, attachable_policies: list, protected: list) -> list[Statement]:
@@ -232,21 +442,24 @@ def identity(spec: InfraSpec, attachable_policies: list, protected: list) -> lis
         "iam:ListAttachedRolePolicies", "iam:TagRole", "iam:UntagRole",
         "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile",
         "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
-        "iam:TagInstanceProfile", "iam:UntagInstanceProfile", "iam:CreatePolicy",
-        "iam:DeletePolicy", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:CreatePolicyVersion",
-        "iam:DeletePolicyVersion", "iam:ListPolicyVersions", "iam:TagPolicy", "iam:UntagPolicy",
+        "iam:TagInstanceProfile", "iam:UntagInstanceProfile",
     ]  # fmt: skip
-    project_roles = generated_names(spec, "iam", "role/{}*", region="")
-    identities = [
-        *project_roles,
-        *generated_names(spec, "iam", "instance-profile/{}*", region=""),
-        *generated_names(spec, "iam", "policy/{}*", region=""),
-    ]
+    project_roles = iam_arn(spec, "role")
     statements = [
-        allow("ProjectRolesPoliciesAndInstanceProfiles", roles, identities),
-        # Roles are handed to the services they are made for (EC2, Lambda, RDS monitoring,
-        # SSM, flow logs): only the project's own roles.
-        allow("PassProjectRolesToTheirServices", ["iam:PassRole"], project_roles),
+        allow(
+            # Role and profile names are generated from the stack name and cut to 64
+            # characters: scoped by the project's IAM path, which the regional stacks set.
+            "ProjectRolesAndInstanceProfilesByPath",
+            roles,
+            [project_roles, iam_arn(spec, "instance-profile")],
+        ),
+        allow(
+            # Roles are handed only to the services they are made for.
+            "PassProjectRolesToTheirServices",
+            ["iam:PassRole"],
+            project_roles,
+            {"StringEquals": {"iam:PassedToService": PASSED_TO_SERVICES}},
+        ),
         allow(
             "ServiceLinkedRolesOfServicesWeUse",
             ["iam:CreateServiceLinkedRole"],
@@ -257,6 +470,7 @@ def identity(spec: InfraSpec, attachable_policies: list, protected: list) -> lis
                         "autoscaling.amazonaws.com",
                         "elasticloadbalancing.amazonaws.com",
                         "rds.amazonaws.com",
+                        "ssm.amazonaws.com",
                         "management.chatbot.amazonaws.com",
                     ]
                 }
@@ -288,6 +502,7 @@ def operations(spec: InfraSpec) -> list[Statement]:
         "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup", "logs:UntagLogGroup",
         "logs:ListTagsForResource", "logs:ListTagsLogGroup", "logs:PutMetricFilter",
         "logs:DeleteMetricFilter", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter",
+        "logs:GetDataProtectionPolicy",
     ]  # fmt: skip
     log_delivery = [
         "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:GetLogDelivery",
@@ -311,11 +526,10 @@ def operations(spec: InfraSpec) -> list[Statement]:
         "ssm:UpdateMaintenanceWindowTarget", "ssm:RegisterTaskWithMaintenanceWindow",
         "ssm:DeregisterTaskFromMaintenanceWindow", "ssm:UpdateMaintenanceWindowTask",
         "ssm:GetMaintenanceWindowTask", "ssm:CreatePatchBaseline", "ssm:UpdatePatchBaseline",
-        "ssm:DeletePatchBaseline", "ssm:GetPatchBaseline",
+        "ssm:DeletePatchBaseline", "ssm:GetPatchBaseline", "ssm:GetDefaultPatchBaseline",
         "ssm:RegisterPatchBaselineForPatchGroup", "ssm:DeregisterPatchBaselineForPatchGroup",
         "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
     ]  # fmt: skip
-    regions = in_regions(spec)
     return [
         allow(
             "ProjectLogGroups",
@@ -325,18 +539,22 @@ def operations(spec: InfraSpec) -> list[Statement]:
                 arn("logs", f"log-group:/aws/lambda/{prefix}-*"),
                 arn("logs", f"log-group:aws-waf-logs-{prefix}*"),
             ],
-            regions,
         ),
         # Log delivery (WAF to CloudWatch Logs) is configured per account, not per group.
-        allow("LogDeliveryAwsDoesNotScopeByResource", log_delivery, "*", regions),
+        allow("LogDeliveryAwsDoesNotScopeByResource", log_delivery, "*"),
         allow(
             "ProjectParameters",
             parameters,
             arn("ssm", f"parameter/{project}/{environment}/*"),
-            regions,
         ),
         resolve_image_parameter(spec),
-        allow("ProjectDocuments", documents, generated_names(spec, "ssm", "document/{}*"), regions),
+        allow("ProjectDocuments", documents, arn("ssm", f"document/{prefix}-*")),
+        # Windows and baselines have IDs AWS makes up: creating one names no resource.
+        allow(
+            "CreatePatchingAwsDoesNotScopeByResource",
+            ["ssm:CreateMaintenanceWindow", "ssm:CreatePatchBaseline"],
+            "*",
+        ),
         allow(
             # Maintenance windows, patch baselines and associations have IDs, not names;
             # associations run AWS-owned documents on the account's instances.
@@ -347,7 +565,6 @@ def operations(spec: InfraSpec) -> list[Statement]:
                 arn("ssm", "document/*", account=""),
                 arn("ec2", "instance/*"),
             ],
-            regions,
         ),
     ]
 
@@ -371,7 +588,7 @@ def application(spec: InfraSpec) -> list[Statement]:
         "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
         "sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes",
         "sns:SetSubscriptionAttributes", "sns:ListSubscriptionsByTopic", "sns:TagResource",
-        "sns:UntagResource", "sns:ListTagsForResource",
+        "sns:UntagResource", "sns:ListTagsForResource", "sns:GetDataProtectionPolicy",
     ]  # fmt: skip
     queues = [
         "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
@@ -383,7 +600,10 @@ def application(spec: InfraSpec) -> list[Statement]:
         "lambda:UpdateFunctionConfiguration", "lambda:AddPermission", "lambda:RemovePermission",
         "lambda:GetPolicy", "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
         "lambda:GetFunctionConcurrency", "lambda:TagResource", "lambda:UntagResource",
-        "lambda:ListTags", "lambda:PublishVersion",
+        "lambda:ListTags", "lambda:PublishVersion", "lambda:GetFunctionCodeSigningConfig",
+        "lambda:GetFunctionRecursionConfig", "lambda:PutFunctionRecursionConfig",
+        "lambda:GetRuntimeManagementConfig", "lambda:PutRuntimeManagementConfig",
+        "lambda:GetFunctionScalingConfig",
     ]  # fmt: skip
     rules = [
         "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:EnableRule",
@@ -391,7 +611,6 @@ def application(spec: InfraSpec) -> list[Statement]:
         "events:ListTargetsByRule", "events:TagResource", "events:UntagResource",
         "events:ListTagsForResource",
     ]  # fmt: skip
-    regions = in_regions(spec)
     return [
         allow(
             "ProjectWebAclsOnTheAccountsLoadBalancers",
@@ -401,7 +620,6 @@ def application(spec: InfraSpec) -> list[Statement]:
                 arn("wafv2", "regional/managedruleset/*/*"),
                 arn("elasticloadbalancing", "loadbalancer/app/*"),
             ],
-            regions,
         ),
         allow(
             "ProjectAlarmsAndDashboards",
@@ -410,12 +628,11 @@ def application(spec: InfraSpec) -> list[Statement]:
                 arn("cloudwatch", f"alarm:{prefix}-*"),
                 arn("cloudwatch", f"dashboard/{prefix}-*", region=""),
             ],
-            regions,
         ),
-        allow("ProjectTopics", topics, arn("sns", f"{prefix}-*"), regions),
-        allow("ProjectQueues", queues, generated_names(spec, "sqs", "{}*"), regions),
-        allow("ProjectFunctions", functions, arn("lambda", f"function:{prefix}-*"), regions),
-        allow("ProjectEventRules", rules, generated_names(spec, "events", "rule/{}*"), regions),
+        allow("ProjectTopics", topics, arn("sns", f"{prefix}-*")),
+        allow("ProjectQueues", queues, arn("sqs", f"{prefix}-*")),
+        allow("ProjectFunctions", functions, arn("lambda", f"function:{prefix}-*")),
+        allow("ProjectEventRules", rules, arn("events", f"rule/{prefix}-*")),
     ]
 
 
@@ -449,7 +666,6 @@ def dns_certificates_and_audit(spec: InfraSpec, hosted_zone_id) -> list[Statemen
         "xray:UpdateSamplingRule", "xray:DeleteSamplingRule", "xray:TagResource",
         "xray:UntagResource",
     ]  # fmt: skip
-    regions = in_regions(spec)
     return [
         allow(
             # Only the site's record and ACM's validation records (`_<token>.<record>`).
@@ -475,9 +691,9 @@ def dns_certificates_and_audit(spec: InfraSpec, hosted_zone_id) -> list[Statemen
         # CreateHealthCheck names no resource yet.
         allow("CreateHealthChecksAwsDoesNotScopeByResource", ["route53:CreateHealthCheck"], "*"),
         # RequestCertificate names no certificate yet; certificates have IDs, not names.
-        allow("RequestCertificatesByRegionOnly", ["acm:RequestCertificate"], "*", regions),
-        allow("CertificatesByRegion", certificates, arn("acm", "certificate/*"), regions),
-        allow("ProjectTrails", trails, arn("cloudtrail", f"trail/{prefix}-*"), regions),
+        allow("RequestCertificatesByRegionOnly", ["acm:RequestCertificate"], "*"),
+        allow("CertificatesByRegion", certificates, arn("acm", "certificate/*")),
+        allow("ProjectTrails", trails, arn("cloudtrail", f"trail/{prefix}-*")),
         allow(
             "ProjectSlackChannels",
             chatbot,
@@ -487,7 +703,6 @@ def dns_certificates_and_audit(spec: InfraSpec, hosted_zone_id) -> list[Statemen
             "ProjectTracing",
             tracing,
             [arn("xray", f"group/{prefix}-*/*"), arn("xray", f"sampling-rule/{prefix}-*")],
-            regions,
         ),
     ]
 

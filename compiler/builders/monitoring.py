@@ -353,6 +353,8 @@ def _agent(spec: InfraSpec, compute: ComputeHandle) -> list:
     document = purpose(
         ssm.Document(
             "CloudWatchAgentDocument",
+            # Named, so that the deploy roles scope documents by the project's prefix.
+            Name=naming.resource_name(spec, "cloudwatch-agent"),
             DocumentType="Command",
             DocumentFormat="JSON",
             TargetType="/AWS::EC2::Instance",

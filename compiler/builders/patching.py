@@ -302,6 +302,8 @@ def build_patching(
     document = purpose(
         ssm.Document(
             "PatchingAutomation",
+            # Named, so that the deploy roles scope documents by the project's prefix.
+            Name=naming.resource_name(spec, "patching-automation"),
             DocumentType="Automation",
             DocumentFormat="JSON",
             Content=automation_content(patching, compute, storage),

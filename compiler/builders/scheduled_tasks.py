@@ -139,6 +139,9 @@ def build_task(
     queue = purpose(
         sqs.Queue(
             naming.logical_id(task.name, "task", "dead", "letter", "queue"),
+            # Named, not generated from the stack name: a StackSet instance's stack name
+            # would push the project out of an 80-character generated name.
+            QueueName=naming.resource_name(spec, task.name, "dead-letter"),
             KmsMasterKeyId=key.key_arn,
             MessageRetentionPeriod=DEAD_LETTER_RETENTION_SECONDS,
         ),
@@ -188,6 +191,9 @@ def build_task(
     rule = purpose(
         events.Rule(
             naming.logical_id(task.name, "task", "schedule"),
+            # At most 62 characters, inside EventBridge's 64; generated names would start
+            # with the stack name, which is cut to fit and so cannot be scoped by.
+            Name=function_name(spec, task),
             Description=f"Runs task '{task.name}' on {task.schedule} (UTC)",
             ScheduleExpression=task.schedule,
             State="ENABLED",

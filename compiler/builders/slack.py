@@ -256,6 +256,7 @@ def webhook_function(
     queue = purpose(
         sqs.Queue(
             naming.logical_id(FUNCTION_ID, "dead", "letter", "queue"),
+            QueueName=naming.resource_name(spec, "slack-notifier-dead-letter"),  # < 80 characters
             KmsMasterKeyId=key.key_arn,
             MessageRetentionPeriod=DEAD_LETTER_RETENTION_SECONDS,
         ),

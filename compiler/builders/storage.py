@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Output, Ref, Sub, s3
+from troposphere import Equals, GetAtt, If, Not, Output, Ref, Sub, s3
 
 from compiler import naming
 from compiler.builders import Built, skip_check
@@ -10,21 +10,39 @@ from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, kms_encryption, pri
 from compiler.builders.handles import BucketRef, KeyHandle, StorageHandle
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
+from compiler.spec.regions import ALB_LOG_DELIVERY_SERVICE, alb_log_delivery
 from compiler.spec.storage import BucketSpec
 
+# True where a regional ELB account writes the ALB logs (regions opened before August
+# 2022); false where the log delivery service does. Only a StackSet spanning both has it.
+ELB_LOG_ACCOUNT_CONDITION = "LoadBalancerLogsFromElbAccount"
 
-def log_delivery_statements(ctx: RegionContext, bucket_arn) -> list[dict]:
-    """Who may write into the log bucket: the region's load balancer log delivery account
-    and the S3 logging service, each only under its prefix and for this account."""
+
+def load_balancer_log_writer(spec: InfraSpec, ctx: RegionContext) -> tuple[object, dict]:
+    """The principal that delivers ALB access logs in the template's region(s), and the
+    template conditions it needs. Regions opened before August 2022 deliver them as an
+    ELB account of their own, newer ones as the log delivery service principal."""
+    kinds = {alb_log_delivery(name).kind for name in ctx.regions_served(spec)}
+    service = {"Service": ALB_LOG_DELIVERY_SERVICE}
+    if kinds == {"service"}:
+        return service, {}
+    account = {
+        "AWS": Sub("arn:${AWS::Partition}:iam::${Account}:root", Account=ctx.elb_log_account())
+    }
+    if kinds == {"account"}:
+        return account, {}
+    condition = Not(Equals(ctx.elb_log_account(), ""))
+    return If(ELB_LOG_ACCOUNT_CONDITION, account, service), {ELB_LOG_ACCOUNT_CONDITION: condition}
+
+
+def log_delivery_statements(load_balancer_writer, bucket_arn) -> list[dict]:
+    """Who may write into the log bucket: the region's load balancer log delivery and the
+    S3 logging service, each only under its prefix and for this account."""
     return [
         {
             "Sid": "LoadBalancerAccessLogs",
             "Effect": "Allow",
-            "Principal": {
-                "AWS": Sub(
-                    "arn:${AWS::Partition}:iam::${Account}:root", Account=ctx.elb_log_account()
-                )
-            },
+            "Principal": load_balancer_writer,
             "Action": "s3:PutObject",
             "Resource": Sub(
                 f"${{Arn}}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/${{AWS::AccountId}}/*", Arn=bucket_arn
@@ -51,13 +69,16 @@ def _bucket_id(bucket: BucketSpec) -> str:
 
 
 def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[StorageHandle]:
+    load_balancer_writer, conditions = load_balancer_log_writer(spec, ctx)
     logs_bucket, logs_policy = private_bucket(
         LOGS_BUCKET_ID,
         naming.bucket_name(spec, "logs"),
         S3_MANAGED_ENCRYPTION,
         30,
         "Access logs of the load balancer and the buckets, and patching output",
-        extra_statements=log_delivery_statements(ctx, GetAtt(LOGS_BUCKET_ID, "Arn")),
+        extra_statements=log_delivery_statements(
+            load_balancer_writer, GetAtt(LOGS_BUCKET_ID, "Arn")
+        ),
         expire_days=spec.storage.access_log_retention_days,
     )
     skip_check(
@@ -91,4 +112,4 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
         )
     logs = BucketRef("logs", Ref(logs_bucket), GetAtt(logs_bucket, "Arn"))
     handle = StorageHandle(refs, logs, logs_policy.title, PATCHING_LOG_PREFIX)
-    return Built(resources, handle, outputs)
+    return Built(resources, handle, outputs, conditions=conditions)

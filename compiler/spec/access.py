@@ -19,6 +19,12 @@ PrincipalArn = pattern_str(
 TEMPLATE_BUCKET = "templates"
 
 
+def principal_kind(arn: str) -> str:
+    """`role`, `user` or `root`, from a `PrincipalArn`."""
+    resource = arn.split(":", 5)[5]
+    return resource.split("/", 1)[0]
+
+
 class AccessSpec(BaseModel):
     """The infrastructure-management role and who may assume it (global stack)."""
 
@@ -33,10 +39,18 @@ class AccessSpec(BaseModel):
     )
     require_mfa: bool = Field(
         True,
-        description="Only sessions signed in with MFA may assume the management role. AWS sets "
-        "no MFA flag on sessions from IAM Identity Center, SAML or role chaining even when the "
-        "sign-in used MFA: set false for such role principals and enforce MFA at sign-in.",
+        description="Only sessions signed in with MFA may assume the management role. Only IAM "
+        "users' sessions can carry the MFA flag: AWS sets none on a role's sessions (role "
+        "chaining, IAM Identity Center, SAML) even when the sign-in used MFA, so with a role "
+        "principal set false and require MFA where that role's sessions begin.",
         examples=[True],
+    )
+    allow_account_root: bool = Field(
+        False,
+        description="Allow an account's `:root` principal in `admin_principals`: it lets every "
+        "user and role of that account whose own policies allow `sts:AssumeRole` on the "
+        "management role assume it. Off, such a principal is refused.",
+        examples=[False],
     )
 
     @field_validator("admin_principals", mode="before")

@@ -16,10 +16,10 @@ from typing import Any
 from compiler.errors import SpecPath
 from compiler.naming import logical_id_collisions
 from compiler.spec import offerings
-from compiler.spec.access import TEMPLATE_BUCKET
+from compiler.spec.access import TEMPLATE_BUCKET, principal_kind
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
-from compiler.spec.regions import AWS_REGION_AZ_COUNTS
+from compiler.spec.regions import az_count
 from compiler.spec.root import InfraSpec
 
 
@@ -81,7 +81,7 @@ def check_regions(spec: InfraSpec) -> Iterator[Finding]:
                     "the VPCs can be peered or reached over one network",
                 )
         networks.append((index, network))
-        available = AWS_REGION_AZ_COUNTS[region.name]
+        available = az_count(region.name)
         if spec.network.availability_zones > available:
             if "availability_zones" in spec.network.model_fields_set:
                 yield (
@@ -437,6 +437,33 @@ def check_logical_ids(spec: InfraSpec) -> Iterator[Finding]:
                 )
 
 
+def check_access(spec: InfraSpec) -> Iterator[Finding]:
+    """Principals that could assume the management role in practice, and only on purpose."""
+    access = spec.access
+    for index, arn in enumerate(access.admin_principals):
+        path = ("access", "admin_principals", index)
+        kind = principal_kind(arn)
+        if kind == "role" and access.require_mfa:
+            yield (
+                path,
+                f"'{arn}' is a role, and AWS sets no aws:MultiFactorAuthPresent on a role's "
+                "sessions (role chaining, IAM Identity Center, SAML), so with "
+                "access.require_mfa: true nobody could assume the management role. List IAM "
+                "users instead (a user's MFA sign-in sets the flag), or set "
+                "`access.require_mfa: false` and require MFA where the role's sessions begin "
+                "(the Identity Center or identity provider sign-in, or an MFA condition in "
+                "the trust policy of the role named here)",
+            )
+        if kind == "root" and not access.allow_account_root:
+            yield (
+                path,
+                f"'{arn}' trusts the whole account: every user and role in it whose own "
+                "policies allow sts:AssumeRole could assume the management role. Name the "
+                "roles or users instead, or set `access.allow_account_root: true` to accept "
+                "that",
+            )
+
+
 CHECKS = (
     check_regions,
     check_certificates,
@@ -452,6 +479,7 @@ CHECKS = (
     check_alarm_window,
     check_patching,
     check_monitoring,
+    check_access,
     check_instance_types,
     check_database_offerings,
 )

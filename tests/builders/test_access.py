@@ -24,17 +24,19 @@ from compiler.builders.access import (
 
 from .example import get_att, make_spec, policy_documents, props, ref, resources, walk
 
+# IAM users: MFA can be required of them (a role's sessions carry no MFA flag).
 PRINCIPALS = [
-    "arn:aws:iam::123456789012:role/platform-team",
     "arn:aws:iam::123456789012:user/alice",
+    "arn:aws:iam::123456789012:user/bob",
 ]
+ROLE = "arn:aws:iam::123456789012:role/platform-team"
 CLOUDFORMATION = {"Service": "cloudformation.amazonaws.com"}
 THIS_ACCOUNT = {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 REGIONS = ["us-east-1", "us-west-2"]
 # IAM's limit for a customer managed policy, whitespace not counted.
 MANAGED_POLICY_MAX_CHARACTERS = 6144
 # Sids of statements allowed a `*` resource: each says why AWS offers nothing narrower.
-WILDCARD_SID = re.compile(r"(AwsDoesNotScopeByResource|ByRegionOnly)$")
+WILDCARD_SID = re.compile(r"(AwsDoesNotScopeByResource|ByRegionOnly|ByProjectTagOnly)$")
 GLOBAL_SERVICES = ("iam:", "route53:", "chatbot:", "sts:")
 
 
@@ -44,7 +46,7 @@ def global_template(spec) -> dict:
 
 @pytest.fixture(scope="module")
 def spec():
-    return make_spec(access={"admin_principals": PRINCIPALS})
+    return make_spec(access={"admin_principals": PRINCIPALS, "require_mfa": True})
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def by_sid(document: dict) -> dict[str, dict]:
 
 
 def actions(statement: dict) -> list[str]:
-    value = statement["Action"]
+    value = statement.get("Action", statement.get("NotAction"))
     return value if isinstance(value, list) else [value]
 
 
@@ -129,11 +131,11 @@ def test_management_role_trusts_exactly_the_spec_principals_with_mfa(template):
 
 
 def test_without_require_mfa_the_trust_has_no_mfa_condition():
-    spec = make_spec(access={"admin_principals": PRINCIPALS[:1], "require_mfa": False})
+    spec = make_spec(access={"admin_principals": [ROLE], "require_mfa": False})
     (statement,) = statements(
         props(global_template(spec), MANAGEMENT_ROLE_ID)["AssumeRolePolicyDocument"]
     )
-    assert statement["Principal"] == {"AWS": PRINCIPALS[:1]}
+    assert statement["Principal"] == {"AWS": [ROLE]}
     assert "Condition" not in statement
 
 
@@ -231,14 +233,17 @@ def test_execution_policies_fit_iams_size_limit(template):
 
 def test_project_names_scope_roles_buckets_functions_and_log_groups(template):
     found = execution_statements(template)
-    assert resolve(found["ProjectRolesPoliciesAndInstanceProfiles"]["Resource"]) == [
-        "arn:aws:iam::123456789012:role/storefront-production-*",
-        "arn:aws:iam::123456789012:role/StackSet-storefront-production-regional-*",
-        "arn:aws:iam::123456789012:instance-profile/storefront-production-*",
-        "arn:aws:iam::123456789012:instance-profile/StackSet-storefront-production-regional-*",
-        "arn:aws:iam::123456789012:policy/storefront-production-*",
-        "arn:aws:iam::123456789012:policy/StackSet-storefront-production-regional-*",
+    # generated role names start with the stack name cut to 64 characters: by path instead
+    assert resolve(found["ProjectRolesAndInstanceProfilesByPath"]["Resource"]) == [
+        "arn:aws:iam::123456789012:role/storefront/production/*",
+        "arn:aws:iam::123456789012:instance-profile/storefront/production/*",
     ]
+    assert resolve(found["ProjectQueues"]["Resource"]) == (
+        "arn:aws:sqs:*:123456789012:storefront-production-*"
+    )
+    assert resolve(found["ProjectEventRules"]["Resource"]) == (
+        "arn:aws:events:*:123456789012:rule/storefront-production-*"
+    )
     assert resolve(found["ProjectBuckets"]["Resource"]) == "arn:aws:s3:::storefront-production-*"
     assert resolve(found["ProjectFunctions"]["Resource"]) == (
         "arn:aws:lambda:*:123456789012:function:storefront-production-*"
@@ -257,15 +262,53 @@ def test_project_names_scope_roles_buckets_functions_and_log_groups(template):
 
 
 def test_regional_statements_are_limited_to_the_spec_regions(template):
+    found = execution_statements(template)
+    assert found["NothingOutsideTheSpecsRegions"] == {
+        "Sid": "NothingOutsideTheSpecsRegions",
+        "Effect": "Deny",
+        # global services' requests name us-east-1 whatever the spec says
+        "NotAction": ["iam:*", "route53:*", "chatbot:*"],
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": REGIONS}},
+    }
+
+
+def test_ec2_rds_elb_and_kms_changes_need_the_project_tag(template):
+    found = execution_statements(template)
+    tag = {"aws:ResourceTag/infra:project": "storefront-production"}
+    for sid in (
+        "Ec2ChangesOnlyToProjectTaggedResources",
+        "LoadBalancingChangesOnlyToProjectTaggedResources",
+        "DatabaseChangesOnlyToProjectTaggedResources",
+        "AdministerOnlyProjectTaggedKeys",
+    ):
+        assert found[sid]["Condition"]["StringEquals"] == tag, sid
+    assert {"ec2:DeleteVpc", "ec2:RevokeSecurityGroupIngress"} <= set(
+        actions(found["Ec2ChangesOnlyToProjectTaggedResources"])
+    )
+    assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"} <= set(
+        actions(found["AdministerOnlyProjectTaggedKeys"])
+    )
+    assert "rds:DeleteDBInstance" in actions(found["DatabaseChangesOnlyToProjectTaggedResources"])
+    created = {"aws:RequestTag/infra:project": "storefront-production"}
+    assert found["CreateKeysByProjectTagOnly"]["Condition"]["StringEquals"] == created
+    assert found["Ec2CreateVpcOnlyWithProjectTag"]["Condition"]["StringEquals"] == created
+    grants = found["NoKeyGrantsExceptForAwsResources"]
+    assert grants["Effect"] == "Deny"
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+
+
+def test_no_statement_allows_a_mutating_ec2_rds_elb_or_kms_action_untagged(template):
+    """Where the issue found them unscoped: only under a tag condition now (or on AWS's own
+    resources: images, default option groups, final snapshots)."""
+    risky = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "rds:DeleteDBInstance")
     for sid, statement in execution_statements(template).items():
-        if statement["Effect"] == "Deny":
+        if statement["Effect"] != "Allow":
             continue
-        services = {a.split(":")[0] + ":" for a in actions(statement)}
-        if services & set(GLOBAL_SERVICES):
-            # global services' requests name us-east-1 whatever the spec says
-            assert "aws:RequestedRegion" not in json.dumps(statement.get("Condition", {})), sid
-        else:
-            assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == REGIONS, sid
+        condition = json.dumps(statement.get("Condition", {}))
+        for action in actions(statement):
+            if action in risky or action.startswith(("ec2:Delete", "ec2:Revoke")):
+                assert "Tag/infra:project" in condition, f"{sid}: {action}"
 
 
 def test_attaching_managed_policies_is_limited_to_those_the_regional_stacks_use(spec, template):
@@ -335,6 +378,8 @@ def test_wildcard_actions_only_read_or_deny(template):
 def test_a_wildcard_resource_comes_with_a_sid_that_says_why(template):
     for where, document in policy_documents(template):
         for statement in statements(document):
+            if statement["Effect"] == "Deny":
+                continue  # a Deny on everything narrows
             if "Resource" in statement and "*" in resource_list(statement):
                 assert WILDCARD_SID.search(statement["Sid"]), f"{where}: {statement['Sid']}"
 

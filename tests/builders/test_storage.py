@@ -7,7 +7,18 @@ from __future__ import annotations
 
 import pytest
 
-from .example import as_list, get_att, make_spec, ref, regional_template, resources
+from compiler.builders.storage import ELB_LOG_ACCOUNT_CONDITION
+from compiler.template_regions import condition_values
+
+from .example import (
+    as_list,
+    get_att,
+    make_spec,
+    ref,
+    regional_template,
+    regional_templates,
+    resources,
+)
 
 BUCKETS = {"AssetsBucket": 90, "UploadsBucket": 30}
 LOGS = "LogsBucket"
@@ -138,3 +149,80 @@ def test_log_bucket_lets_log_delivery_only_put_objects_under_a_prefix(bucket_pol
         assert variables == {"Arn": get_att(LOGS, "Arn")}
         prefix = pattern.removeprefix("${Arn}/")
         assert prefix != pattern and prefix.split("/")[0] not in ("", "*"), pattern
+
+
+def load_balancer_log_writer(template: dict) -> dict:
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in resources(template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == ref(LOGS)
+    ]
+    (statement,) = [s for s in policy["Statement"] if s.get("Sid") == "LoadBalancerAccessLogs"]
+    return statement["Principal"]
+
+
+def spec_in(*names: str):
+    regions = [{"name": name, "cidr": f"10.{10 * (i + 1)}.0.0/16"} for i, name in enumerate(names)]
+    return make_spec(
+        regions=regions, dns={"routing": "latency"}, load_balancer={"certificate_arns": {}}
+    )
+
+
+ELB_ACCOUNT_PRINCIPAL = {
+    "AWS": {"Fn::Sub": ["arn:${AWS::Partition}:iam::${Account}:root", {"Account": "127311923021"}]}
+}
+SERVICE_PRINCIPAL = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+
+
+def test_older_region_gets_alb_logs_from_its_elb_account():
+    template = regional_template(spec_in("us-east-1", "ca-west-1"), "us-east-1")
+    assert load_balancer_log_writer(template) == ELB_ACCOUNT_PRINCIPAL
+    assert "Conditions" not in template or ELB_LOG_ACCOUNT_CONDITION not in template["Conditions"]
+
+
+def test_newer_region_gets_alb_logs_from_the_log_delivery_service():
+    template = regional_template(spec_in("us-east-1", "ca-west-1"), "ca-west-1")
+    assert load_balancer_log_writer(template) == SERVICE_PRINCIPAL
+
+
+def stackset(spec) -> dict:
+    return regional_templates(spec)["stackset.json"]
+
+
+def test_stackset_over_both_kinds_of_region_picks_the_writer_by_region():
+    template = stackset(spec_in("us-east-1", "ca-west-1", "il-central-1"))
+    lookup = {"Fn::FindInMap": ["RegionMap", {"Ref": "AWS::Region"}, "ElbLogAccount"]}
+    assert load_balancer_log_writer(template) == {
+        "Fn::If": [
+            ELB_LOG_ACCOUNT_CONDITION,
+            {
+                "AWS": {
+                    "Fn::Sub": ["arn:${AWS::Partition}:iam::${Account}:root", {"Account": lookup}]
+                }
+            },
+            SERVICE_PRINCIPAL,
+        ]
+    }
+    assert template["Conditions"][ELB_LOG_ACCOUNT_CONDITION] == {
+        "Fn::Not": [{"Fn::Equals": [lookup, ""]}]
+    }
+    accounts = {
+        name: values["ElbLogAccount"] for name, values in template["Mappings"]["RegionMap"].items()
+    }
+    assert accounts == {"us-east-1": "127311923021", "ca-west-1": "", "il-central-1": ""}
+
+
+def test_stackset_over_newer_regions_only_names_the_service_without_condition():
+    template = stackset(spec_in("ca-west-1", "mx-central-1"))
+    assert load_balancer_log_writer(template) == SERVICE_PRINCIPAL
+    assert ELB_LOG_ACCOUNT_CONDITION not in template.get("Conditions", {})
+    assert all("ElbLogAccount" not in v for v in template["Mappings"]["RegionMap"].values())
+
+
+def test_stackset_condition_holds_exactly_in_the_regions_with_an_elb_account():
+    template = stackset(spec_in("us-east-1", "ca-west-1", "il-central-1"))
+    holds = {
+        region: condition_values(template, region)[ELB_LOG_ACCOUNT_CONDITION]
+        for region in ("us-east-1", "ca-west-1", "il-central-1")
+    }
+    assert holds == {"us-east-1": True, "ca-west-1": False, "il-central-1": False}

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from compiler.spec.consistency import S3_RESERVED_PREFIXES
 from compiler.spec.notifications import EmailAddress
-from compiler.spec.regions import AWS_REGION_AZ_COUNTS, LARGEST_VPC_PREFIX
+from compiler.spec.regions import LARGEST_VPC_PREFIX, az_count, commercial_regions
 from compiler.spec.types import LOG_RETENTION_DAYS
 from compiler.spec.waf import COUNTRY_CODES, MANAGED_RULE_GROUPS
 
@@ -30,10 +30,11 @@ EMAIL_PATTERN = typing.get_args(EmailAddress)[1].pattern
 # The task source the example uses; property specs sit in a directory with a copy of tasks/.
 TASK_SOURCE = "tasks/bucket_report.py"
 
-REGIONS = sorted(AWS_REGION_AZ_COUNTS)
-# Types offered in every supported region.
-INSTANCE_TYPES = ("t3.micro", "t3.small", "t3.medium", "t3.large", "m5.large", "c5.large")
-DB_INSTANCE_CLASSES = ("db.t3.medium", "db.t3.large", "db.m5.large", "db.r5.large")
+REGIONS = list(commercial_regions())
+# Types offered in every commercial region (cfn-lint's per-region lists): m5, c5 and r5
+# are not offered in some regions opened since 2024 (mx-central-1, ap-southeast-5/7...).
+INSTANCE_TYPES = ("t3.micro", "t3.small", "t3.medium", "t3.large")
+DB_INSTANCE_CLASSES = ("db.t3.medium", "db.t3.large")
 # the newest minor versions: cfn-lint flags older ones as deprecated (W3691)
 ENGINE_VERSIONS = ("13.23", "14.18", "15.13", "16.9", "17.5", "17.6")
 SSL_POLICIES = (
@@ -174,7 +175,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     spec["tags"].update(extra_tags)
     spec["dns"] = draw(dns_sections(routing))
 
-    most_azs = min(6, *(AWS_REGION_AZ_COUNTS[n] for n in names))
+    most_azs = min(6, *(az_count(n) for n in names))
     network: dict[str, Any] = {}
     azs = draw(st.integers(2, most_azs))
     if azs != 3 or draw(st.booleans()):  # 3 is the default
@@ -227,10 +228,17 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     emails = draw(st.lists(EMAIL_ADDRESSES, max_size=3, unique_by=str.lower))
     if emails or draw(st.booleans()):
         spec["notifications"] = {"emails": emails}
-    spec["access"] = {
-        "admin_principals": draw(st.lists(PRINCIPALS, min_size=1, max_size=3, unique=True))
-    }
-    optional(draw, spec["access"], "require_mfa", st.booleans())
+    principals = draw(st.lists(PRINCIPALS, min_size=1, max_size=3, unique=True))
+    spec["access"] = {"admin_principals": principals}
+    kinds = {arn.split(":", 5)[5].split("/")[0] for arn in principals}
+    if "role" in kinds:  # a role's sessions carry no MFA flag: MFA cannot be required
+        spec["access"]["require_mfa"] = False
+    else:
+        optional(draw, spec["access"], "require_mfa", st.booleans())
+    if "root" in kinds:  # a whole account is trusted only on purpose
+        spec["access"]["allow_account_root"] = True
+    else:
+        optional(draw, spec["access"], "allow_account_root", st.booleans())
     audit: dict[str, Any] = {}
     optional(draw, audit, "trail", st.booleans())
     optional(draw, audit, "log_retention_days", st.integers(1, 3653))

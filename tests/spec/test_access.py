@@ -15,9 +15,14 @@ from tests.spec.helpers import (
 
 PRINCIPAL = "arn:aws:iam::123456789012:role/platform-team"
 PRINCIPALS_BLOCK = (
-    "  admin_principals:              # IAM roles/users (or an account's :root) allowed to "
-    f"assume it\n    - {PRINCIPAL}\n"
+    "  admin_principals:              # IAM roles/users allowed to assume it (:root needs "
+    f"allow_account_root)\n    - {PRINCIPAL}\n"
 )
+USER = "arn:aws:iam::123456789012:user/alice"
+ROOT = "arn:aws:iam::123456789012:root"
+# The example's setting, and what turns MFA on.
+MFA_OFF = "  require_mfa: false "
+MFA_ON = "  require_mfa: true "
 ARN_HINT = (
     "use an IAM ARN like arn:aws:iam::123456789012:role/platform-team "
     "(a role or user, or arn:aws:iam::<12 digits>:root for a whole account)"
@@ -29,20 +34,89 @@ def with_principals(example_text: str, *arns: str) -> str:
     return edit(example_text, PRINCIPALS_BLOCK, f"  admin_principals:\n{items}")
 
 
-def test_example_has_one_principal_and_requires_mfa(example_text):
+def with_mfa(example_text: str, *arns: str) -> str:
+    return edit(with_principals(example_text, *arns), MFA_OFF, MFA_ON)
+
+
+def test_example_has_one_role_that_can_be_assumed(example_text):
+    # a role principal: its sessions carry no MFA flag, so the example cannot require it
     access = validate(example_text).access
     assert access.admin_principals == [PRINCIPAL]
-    assert access.require_mfa is True
+    assert access.require_mfa is False
+    assert access.allow_account_root is False
 
 
 def test_require_mfa_defaults_to_true(example_text):
-    text = edit(example_text, "  require_mfa: true", "  # require_mfa: true")
+    text = edit(with_principals(example_text, USER), MFA_OFF, "  # require_mfa: false ")
     assert validate(text).access.require_mfa is True
 
 
-def test_require_mfa_can_be_turned_off(example_text):
-    text = edit(example_text, "  require_mfa: true", "  require_mfa: false")
-    assert validate(text).access.require_mfa is False
+def test_users_can_be_required_to_use_mfa(example_text):
+    assert validate(with_mfa(example_text, USER)).access.require_mfa is True
+
+
+ROLE_WITH_MFA = (
+    "is a role, and AWS sets no aws:MultiFactorAuthPresent on a role's sessions (role "
+    "chaining, IAM Identity Center, SAML), so with access.require_mfa: true nobody could "
+    "assume the management role. List IAM users instead (a user's MFA sign-in sets the "
+    "flag), or set `access.require_mfa: false` and require MFA where the role's sessions "
+    "begin (the Identity Center or identity provider sign-in, or an MFA condition in the "
+    "trust policy of the role named here)"
+)
+
+
+def test_a_role_principal_with_mfa_required_is_located_with_the_alternatives(example_text):
+    bad = with_mfa(example_text, USER, PRINCIPAL)
+    assert_problem(
+        only_problem(bad),
+        bad,
+        PRINCIPAL,
+        "access.admin_principals[1]",
+        f"'{PRINCIPAL}' {ROLE_WITH_MFA}",
+    )
+
+
+def test_a_role_principal_with_mfa_required_by_default_is_refused(example_text):
+    bad = edit(example_text, MFA_OFF, "  # require_mfa: false ")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        PRINCIPAL,
+        "access.admin_principals[0]",
+        f"'{PRINCIPAL}' {ROLE_WITH_MFA}",
+        after="admin_principals:",
+    )
+
+
+ACCOUNT_ROOT = (
+    "trusts the whole account: every user and role in it whose own policies allow "
+    "sts:AssumeRole could assume the management role. Name the roles or users instead, or "
+    "set `access.allow_account_root: true` to accept that"
+)
+
+
+def test_an_account_root_principal_needs_the_opt_in(example_text):
+    bad = with_principals(example_text, PRINCIPAL, ROOT)
+    assert_problem(
+        only_problem(bad), bad, ROOT, "access.admin_principals[1]", f"'{ROOT}' {ACCOUNT_ROOT}"
+    )
+
+
+def test_an_account_root_principal_with_the_opt_in_is_accepted(example_text):
+    text = edit(
+        with_principals(example_text, ROOT), MFA_OFF, "  allow_account_root: true\n" + MFA_ON
+    )
+    access = validate(text).access
+    assert access.admin_principals == [ROOT]
+    assert access.allow_account_root is True
+    assert access.require_mfa is True  # the account's users sign in with MFA
+
+
+def test_mfa_and_root_problems_are_reported_together(example_text):
+    found = problems(with_mfa(example_text, PRINCIPAL, ROOT))
+    assert len(found) == 2
+    assert "access.admin_principals[0]" in found[0] and ROLE_WITH_MFA in found[0]
+    assert "access.admin_principals[1]" in found[1] and ACCOUNT_ROOT in found[1]
 
 
 @pytest.mark.parametrize(
@@ -51,13 +125,12 @@ def test_require_mfa_can_be_turned_off(example_text):
         "arn:aws:iam::123456789012:role/platform-team",
         "arn:aws:iam::123456789012:role/teams/platform/deployer",  # a role with a path
         "arn:aws:iam::123456789012:user/alice@example.com",
-        "arn:aws:iam::123456789012:root",
         "arn:aws-us-gov:iam::123456789012:role/ops",
         "arn:aws-cn:iam::123456789012:role/ops",
         "arn:aws:iam::123456789012:role/service-role/AWSReservedSSO_Admin_0123456789abcdef",
     ],
 )
-def test_roles_users_and_account_roots_are_accepted(example_text, arn):
+def test_roles_and_users_are_accepted(example_text, arn):
     assert validate(with_principals(example_text, arn)).access.admin_principals == [arn]
 
 
@@ -149,7 +222,7 @@ def test_repeated_principal_is_refused(example_text):
 
 
 def test_unknown_access_key_suggests_the_right_one(example_text):
-    bad = edit(example_text, "  require_mfa: true", "  requires_mfa: true")
+    bad = edit(example_text, "  require_mfa: false", "  requires_mfa: false")
     assert_problem(
         only_problem(bad),
         bad,

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from compiler.spec import offerings
-from compiler.spec.regions import AWS_REGION_AZ_COUNTS
+from compiler.spec.regions import commercial_regions
 from tests.spec.helpers import assert_problem, edit, only_problem, set_value, validate
 
 EXAMPLE_REGIONS = ("us-east-1", "us-west-2")
@@ -30,7 +30,7 @@ def offered_in_both(offered, exclude=frozenset()) -> frozenset[str]:
 
 
 def test_every_supported_region_has_instance_types_and_postgres_classes():
-    for region in AWS_REGION_AZ_COUNTS:
+    for region in commercial_regions():
         assert "t3.small" in offerings.instance_types(region), region
         assert "db.t3.medium" in offerings.db_instance_classes(region), region
 

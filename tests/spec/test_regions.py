@@ -1,11 +1,30 @@
-"""`regions[]`: AWS region names and the size and shape of each VPC CIDR."""
+"""`regions[]`: AWS region names and the size and shape of each VPC CIDR; what differs
+between regions (AZ count, ALB access-log delivery), from cfn-lint's region data."""
 
 from __future__ import annotations
 
+import importlib.util
+import re
+
 import pytest
 
-from compiler.spec.regions import AWS_REGION_AZ_COUNTS, LARGEST_VPC_PREFIX
+from compiler.spec import regions
+from compiler.spec.regions import (
+    ALB_LOG_DELIVERY_SERVICE,
+    LARGEST_VPC_PREFIX,
+    alb_log_delivery,
+    az_count,
+    commercial_regions,
+    is_commercial_region,
+)
 from tests.spec.helpers import assert_problem, edit, only_problem, validate
+
+# Opened since August 2022; refused as "not an AWS region" before this table came from
+# cfn-lint (ca-west-1 and mx-central-1 are also in the issue that asked for them).
+NEWER_REGIONS = [
+    "ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ca-west-1",
+    "eu-central-2", "eu-south-2", "il-central-1", "me-central-1", "mx-central-1",
+]  # fmt: skip
 
 SECOND_REGION = "name: us-west-2"
 SECOND_CIDR = "cidr: 10.20.0.0/16"
@@ -39,8 +58,83 @@ def test_region_far_from_any_aws_region_has_no_suggestion(example_text):
 
 def test_every_listed_region_offers_at_least_two_azs():
     # the network needs two AZs at least; a table entry below that would be a typo
-    assert all(count >= 2 for count in AWS_REGION_AZ_COUNTS.values())
-    assert AWS_REGION_AZ_COUNTS["us-west-1"] == 2
+    assert all(az_count(name) >= 2 for name in commercial_regions())
+    assert az_count("us-west-1") == 2
+    assert az_count("us-east-1") == 6
+
+
+def test_azs_kept_for_older_accounts_are_not_counted():
+    # cfn-lint names four AZs in each; an account is offered three
+    assert az_count("ap-northeast-1") == 3
+    assert az_count("ca-central-1") == 3
+
+
+def test_region_data_read_from_source_is_what_cfn_lint_holds():
+    from cfnlint.helpers import AVAILABILITY_ZONES
+
+    assert regions._cfn_lint_availability_zones() == AVAILABILITY_ZONES
+
+
+def test_commercial_regions_are_the_aws_partition_of_botocore():
+    """botocore (installed for development with awscli and moto) keeps the partitions'
+    region lists: every commercial region cfn-lint knows is one, and the name pattern
+    used to pick them is botocore's own."""
+    if importlib.util.find_spec("botocore") is None:
+        pytest.skip("botocore is not installed")
+    import botocore.loaders
+
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    partitions = {p["partition"]: p for p in endpoints["partitions"]}
+    assert partitions["aws"]["regionRegex"] == regions._COMMERCIAL_REGION_NAME.pattern
+    botocore_regions = set(partitions["aws"]["regions"])
+    cfn_lint_regions = set(regions._cfn_lint_availability_zones())
+    assert set(commercial_regions()) == botocore_regions & cfn_lint_regions
+    other_partitions = {
+        r for p in partitions.values() if p["partition"] != "aws" for r in p["regions"]
+    }
+    assert not set(commercial_regions()) & other_partitions
+
+
+@pytest.mark.parametrize("name", NEWER_REGIONS)
+def test_regions_opened_since_august_2022_are_accepted(example_text, name):
+    spec = validate(
+        edit(example_text, SECOND_REGION, f"name: {name}").replace(
+            "    us-west-2: arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-2222-4e5f-8a9b-000000000002\n",
+            "",
+        )
+    )
+    assert spec.regions[1].name == name
+    assert is_commercial_region(name)
+
+
+@pytest.mark.parametrize("name", ["us-gov-west-1", "cn-north-1", "us-iso-east-1", "eusc-de-east-1"])
+def test_regions_of_other_partitions_are_refused_as_such(example_text, name):
+    bad = edit(example_text, SECOND_REGION, f"name: {name}")
+    problem = only_problem(bad)
+    assert "regions[1].name" in problem
+    assert f"'{name}' is outside the commercial AWS partition" in problem
+
+
+def test_older_regions_deliver_alb_logs_as_their_elb_account():
+    # ELB user guide, "Enable access logs for your Application Load Balancer"
+    assert alb_log_delivery("us-east-1") == ("account", "127311923021")
+    assert alb_log_delivery("eu-west-1") == ("account", "156460612806")
+    accounts = [alb_log_delivery(name).principal for name in commercial_regions()
+                if alb_log_delivery(name).kind == "account"]  # fmt: skip
+    assert len(accounts) == 21
+    assert all(re.fullmatch(r"\d{12}", account) for account in accounts)
+    assert len(set(accounts)) == len(accounts), "each region has an ELB account of its own"
+
+
+@pytest.mark.parametrize("name", [*NEWER_REGIONS, "ap-southeast-3"])
+def test_newer_regions_deliver_alb_logs_as_the_service_principal(name):
+    # Jakarta (December 2021) is not in the ELB account list either
+    assert alb_log_delivery(name) == ("service", ALB_LOG_DELIVERY_SERVICE)
+
+
+def test_elb_account_table_names_only_commercial_regions():
+    # a misspelt key would leave its region on the service principal without a word
+    assert set(regions._ELB_LOG_ACCOUNTS) <= set(commercial_regions())
 
 
 @pytest.mark.parametrize(
