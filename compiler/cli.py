@@ -34,6 +34,11 @@ def _report_spec_error(error: SpecError) -> None:
     )
 
 
+def _report_warnings(warnings: list) -> None:
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+
+
 class _Commands(click.Group):
     """Every command: a filesystem fault nothing more specific reported is one line, not a
     traceback (the commands report the faults they expect, naming what they were doing)."""
@@ -70,15 +75,18 @@ def main(ctx: click.Context) -> None:
 @env_option
 def validate(spec: Path, environment: str | None) -> None:
     """Check SPEC and print every problem found in it; without --env, in every environment."""
+    warnings: list = []
     try:
         if environment:
-            result = pipeline.load_and_validate(spec, environment)
+            result = pipeline.load_and_validate(spec, environment, warnings)
+            _report_warnings(warnings)
             click.echo(f"{spec} ({environment}): valid ({len(result.regions)} regions)")
             return
-        specs = pipeline.validate_every_environment(spec)
+        specs = pipeline.validate_every_environment(spec, warnings)
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
+    _report_warnings(warnings)
     names = [name for name in specs if name]
     also = f"; environments: {', '.join(names)}" if names else ""
     click.echo(f"{spec}: valid ({len(specs[None].regions)} regions{also})")
@@ -145,6 +153,7 @@ def compile_command(
     except OutputError as error:
         click.echo(f"infra compile: {error}", err=True)
         sys.exit(EXIT_SPEC)
+    _report_warnings(result.warnings)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     rows = stack_rows(result, result.out_dir)

@@ -48,6 +48,11 @@ class MergedSpec(NamedTuple):
                 return None
         return None
 
+    def written_in_overlay(self, path: SpecPath) -> bool:
+        """Whether the overlay itself wrote `path` (not merely a mapping around it)."""
+        source = self.source_paths.get(path)
+        return source is not None and source[:2] == (ENVIRONMENTS_KEY, self.environment)
+
     def relocate(self, problem: SpecProblem) -> SpecProblem:
         """A problem of the merged spec, named by the path the user wrote."""
         written = self.overlay_path(problem.path)
@@ -206,27 +211,67 @@ def _map_sources(
         _map_sources(child, (*path, key), (*source, key), overlay_sources, out)
 
 
-def validate_environment(loaded: LoadedSpec, name: str | None) -> InfraSpec:
-    """Validate the spec of one environment (the base when `name` is None)."""
+def validate_environment(
+    loaded: LoadedSpec, name: str | None, warnings: list[SpecProblem] | None = None
+) -> InfraSpec:
+    """Validate the spec of one environment (the base when `name` is None), and that no
+    other environment would deploy over it. Warnings go to `warnings` if given."""
     if name is None:
-        return validate_spec(loaded)
+        return validate_spec(loaded, warnings)
     merged = merge_environment(loaded, name)
+    problems: list[SpecProblem] = []
+    environment = merged.loaded.data.get("environment")
+    clash = _clashing_environment(loaded, name, environment)
+    if clash is not None:
+        problems.append(_clash_problem(loaded, merged, clash, name, str(environment)))
+    found: list[SpecProblem] = []
     try:
-        return validate_spec(merged.loaded)
+        spec = validate_spec(merged.loaded, found, preferred=merged.written_in_overlay)
     except SpecError as error:
-        raise SpecError(merged.relocate(problem) for problem in error.problems) from None
+        problems += (merged.relocate(problem) for problem in error.problems)
+    if problems:
+        raise SpecError(problems)
+    if warnings is not None:
+        warnings.extend(merged.relocate(problem) for problem in found)
+    return spec
 
 
-def validate_every_environment(loaded: LoadedSpec) -> dict[str | None, InfraSpec]:
+def _clashing_environment(loaded: LoadedSpec, name: str, environment: Any) -> str | None:
+    """The first other overlay that names `environment` too (written, or by its own name)."""
+    overlays = loaded.data.get(ENVIRONMENTS_KEY) or {}
+    for other in environment_names(loaded):
+        overlay = overlays.get(other)
+        named = overlay.get("environment", other) if isinstance(overlay, dict) else other
+        if other != name and named == environment:
+            return other
+    return None
+
+
+def _clash_problem(
+    loaded: LoadedSpec, merged: MergedSpec, first: str, name: str, environment: str
+) -> SpecProblem:
+    line, column = _line_column(merged.loaded, ("environment",))
+    written = merged.overlay_path(("environment",)) or (ENVIRONMENTS_KEY, name)
+    message = (
+        f"environments '{first}' and '{name}' both name environment "
+        f"'{environment}'; they would deploy over each other"
+    )
+    return SpecProblem(loaded.file, line, column, written, message)
+
+
+def validate_every_environment(
+    loaded: LoadedSpec, warnings: list[SpecProblem] | None = None
+) -> dict[str | None, InfraSpec]:
     """The base and each overlay merged over it, validated; every problem of all, once.
 
     A base problem shows up in every environment too; it is reported once, at the base.
     A problem only an overlay causes, but found at a base value (two values that no
     longer fit together), says which environment it comes from."""
     problems: list[SpecProblem] = []
+    found: list[SpecProblem] = []  # warnings, reported once like problems
     specs: dict[str | None, InfraSpec] = {}
     try:
-        specs[None] = validate_spec(loaded)
+        specs[None] = validate_spec(loaded, found)
     except SpecError as error:
         problems += error.problems
     base_problems = set(problems)
@@ -239,8 +284,19 @@ def validate_every_environment(loaded: LoadedSpec) -> dict[str | None, InfraSpec
         except SpecError as error:
             problems += error.problems
             continue
+        # judged on the merged data, so a clash is reported even when an overlay is invalid
+        environment = merged.loaded.data.get("environment")
+        if isinstance(environment, str):
+            if environment in seen:
+                problems.append(
+                    _clash_problem(loaded, merged, seen[environment], name, environment)
+                )
+            seen.setdefault(environment, name)
+        overlay_warnings: list[SpecProblem] = []
         try:
-            specs[name] = spec = validate_spec(merged.loaded)
+            specs[name] = validate_spec(
+                merged.loaded, overlay_warnings, preferred=merged.written_in_overlay
+            )
         except SpecError as error:
             for problem in error.problems:
                 relocated = merged.relocate(problem)
@@ -256,17 +312,16 @@ def validate_every_environment(loaded: LoadedSpec) -> dict[str | None, InfraSpec
                     )
                 problems.append(relocated)
             continue
-        if spec.environment in seen:
-            line, column = _line_column(merged.loaded, ("environment",))
-            written = merged.overlay_path(("environment",)) or (ENVIRONMENTS_KEY, name)
-            message = (
-                f"environments '{seen[spec.environment]}' and '{name}' both name environment "
-                f"'{spec.environment}'; they would deploy over each other"
-            )
-            problems.append(SpecProblem(loaded.file, line, column, written, message))
-        seen.setdefault(spec.environment, name)
+        for warning in overlay_warnings:
+            relocated = merged.relocate(warning)
+            if relocated is warning and warning not in found:
+                relocated = warning._replace(message=f"{warning.message} (in environment '{name}')")
+            if relocated not in found:
+                found.append(relocated)
     if problems:
         raise SpecError(problems)
+    if warnings is not None:
+        warnings.extend(found)
     return specs
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from compiler.assemble import StackTemplate
+    from compiler.errors import SpecProblem
     from compiler.lint import LintFinding
     from compiler.load import LoadedSpec
     from compiler.render import RenderedFile
@@ -43,6 +44,8 @@ class CompileResult:
     # the SHA-256 of the bytes it read: what `compile_cache` checks a later compile against.
     read: dict[str, str] = field(default_factory=dict)
     loaded: LoadedSpec | None = None  # the spec as read, for positions (`spec_map`)
+    # What the spec quietly loses though it is legal (see spec/quiet_losses.py).
+    warnings: list[SpecProblem] = field(default_factory=list)
 
 
 def owner_of(spec: InfraSpec) -> Owner:
@@ -51,25 +54,33 @@ def owner_of(spec: InfraSpec) -> Owner:
     return Owner(spec.project, spec.environment)
 
 
-def load_and_validate(spec_path: Path, environment: str | None = None) -> InfraSpec:
-    """Stages 1-2 for the base or one environment; raises `SpecError` with every problem."""
-    return _loaded_and_validated(spec_path, environment)[1]
+def load_and_validate(
+    spec_path: Path, environment: str | None = None, warnings: list[SpecProblem] | None = None
+) -> InfraSpec:
+    """Stages 1-2 for the base or one environment; raises `SpecError` with every problem.
+    The spec's warnings are added to `warnings` if given."""
+    return _loaded_and_validated(spec_path, environment, warnings)[1]
 
 
-def _loaded_and_validated(spec_path: Path, environment: str | None) -> tuple[LoadedSpec, InfraSpec]:
+def _loaded_and_validated(
+    spec_path: Path, environment: str | None, warnings: list[SpecProblem] | None = None
+) -> tuple[LoadedSpec, InfraSpec]:
     from compiler import environments
     from compiler.load import load_spec_file
 
     loaded = load_spec_file(spec_path)
-    return loaded, environments.validate_environment(loaded, environment)
+    return loaded, environments.validate_environment(loaded, environment, warnings)
 
 
-def validate_every_environment(spec_path: Path) -> dict[str | None, InfraSpec]:
-    """Stages 1-2 for the base (key None) and each of its environments, problems of all at once."""
+def validate_every_environment(
+    spec_path: Path, warnings: list[SpecProblem] | None = None
+) -> dict[str | None, InfraSpec]:
+    """Stages 1-2 for the base (key None) and each of its environments, problems of all at
+    once; their warnings are added to `warnings` if given."""
     from compiler import environments
     from compiler.load import load_spec_file
 
-    return environments.validate_every_environment(load_spec_file(spec_path))
+    return environments.validate_every_environment(load_spec_file(spec_path), warnings)
 
 
 def compile_in_memory(spec_path: Path, environment: str | None = None) -> CompileResult:
@@ -78,13 +89,14 @@ def compile_in_memory(spec_path: Path, environment: str | None = None) -> Compil
     from compiler.render import RenderedFile, render
     from compiler.write import MARKER, marker_content
 
-    loaded, spec = _loaded_and_validated(spec_path, environment)
+    warnings: list[SpecProblem] = []
+    loaded, spec = _loaded_and_validated(spec_path, environment, warnings)
     stacks = assemble(spec)
     files = render(stacks, spec)
     # The marker that lets a later compile replace the directory (see `write.plan_output`).
     marker = marker_content(owner_of(spec), [file.path for file in files])
     files.append(RenderedFile(MARKER, marker))
-    result = CompileResult(spec=spec, stacks=stacks, files=files, loaded=loaded)
+    result = CompileResult(spec=spec, stacks=stacks, files=files, loaded=loaded, warnings=warnings)
     # The spec and the files it names (read relative to it, see spec.files).
     result.read[str(spec_path.absolute())] = loaded.sha256
     named = [task.source for task in spec.scheduled_tasks]
@@ -164,7 +176,9 @@ def compile_spec(
         if result.lint_findings:
             result.lint_findings = _in_spec_terms(result, out_dir, environment)
         result.linted = True
-    if remember:
+    # A spec with warnings is not remembered: an unchanged compile skips validation, and
+    # the warnings must be printed by every compile until the spec is changed.
+    if remember and not result.warnings:
         _remember(spec_path, environment, requested_out_dir, result)
     return result
 

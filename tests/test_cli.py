@@ -11,6 +11,7 @@ from compiler import lint as lint_module
 from compiler.cli import EXIT_LINT, EXIT_OK, EXIT_SPEC, main
 from compiler.lint import LintFinding
 from tests.builders.example import EXAMPLE_SPEC, copy_example
+from tests.infra_command import run_infra
 from tests.test_lint import lint_once
 
 
@@ -172,3 +173,23 @@ def test_unknown_option_is_a_usage_error(runner):
     result = runner.invoke(main, ["compile", "--frobnicate"])
     assert result.exit_code == 2
     assert "No such option" in result.stderr
+
+
+def test_warnings_are_printed_located_and_exit_0_for_validate_and_every_compile(tmp_path):
+
+    text = EXAMPLE_SPEC.read_text(encoding="utf-8").replace(
+        "cidr: 10.20.0.0/16", "cidr: 172.17.0.0/16"
+    )
+    copy_example(tmp_path, text)
+    line = text[: text.index("172.17.0.0/16")].count("\n") + 1
+    warning = f"infra.yaml:{line}:11: regions[1].cidr: warning: 172.17.0.0/16 overlaps"
+    checked = run_infra("validate", cwd=tmp_path)
+    assert checked.returncode == EXIT_OK, checked.stderr
+    assert checked.stderr.startswith(warning) and checked.stderr.count("\n") == 1
+    assert checked.stdout == "infra.yaml: valid (2 regions)\n"
+    assert "Traceback" not in checked.stderr
+    # an unchanged second compile prints it again: a spec with warnings is not remembered
+    for _ in range(2):
+        compiled = run_infra("compile", "--no-lint", "-q", cwd=tmp_path)
+        assert compiled.returncode == EXIT_OK, compiled.stderr
+        assert compiled.stderr.startswith(warning), compiled.stderr

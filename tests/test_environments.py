@@ -40,10 +40,10 @@ def with_environments(text: str = EXAMPLE_TEXT) -> str:
 STAGED_TEXT = with_environments()
 
 
-def with_overlay(overlay: str) -> str:
-    """The staged example with one more environment, written after `staging`."""
-    last = next(line for line in STAGED_TEXT.splitlines(True) if line.startswith("    database:"))
-    return STAGED_TEXT.replace(last, last + overlay, 1)
+def with_overlay(overlay: str, text: str = STAGED_TEXT) -> str:
+    """The staged example (or `text`) with one more environment, written after `staging`."""
+    last = next(line for line in text.splitlines(True) if line.startswith("    database:"))
+    return text.replace(last, last + overlay, 1)
 
 
 def line_of(text: str, snippet: str, after: str | None = None) -> tuple[int, int]:
@@ -233,8 +233,10 @@ def test_a_conflict_the_overlay_causes_names_the_environment():
     with pytest.raises(SpecError) as error:
         validate_every_environment(load_spec_text(text, FILE))
     (problem,) = error.value.problems
-    assert problem.path == ("monitoring", "instances", "cpu_percent")
-    assert problem.message.endswith("(in environment 'staging')")
+    # of the two values that no longer fit, the one the overlay wrote is reported
+    assert problem.path == ("environments", "staging", "compute", "cpu_target_percent")
+    assert (problem.line, problem.column) == line_of(text, "85}")
+    assert "in environment" not in problem.message
 
 
 def test_two_environments_may_not_share_an_environment_name():
@@ -458,3 +460,55 @@ def test_diff_compares_each_environment_with_its_own_directory(tmp_path, monkeyp
     assert '"t3.micro" -> "t3.nano"' in staging.stdout
     assert "templates_out/staging" in staging.stdout
     assert runner.invoke(main, ["diff"]).exit_code == EXIT_OK  # production is untouched
+
+
+# --- every problem of every overlay in one run, each at the overlay's own line ------------
+
+
+def test_overlay_sizes_out_of_order_point_at_the_overlay_key():
+    # the base writes desired_capacity: 2; the overlay's max_size: 1 is what broke it
+    text = STAGED_TEXT.replace(
+        "{instance_type: t3.micro, min_size: 1, desired_capacity: 1, max_size: 2}",
+        "{instance_type: t3.micro, max_size: 1}",
+    )
+    with pytest.raises(SpecError) as error:
+        validate_environment(load_spec_text(text, FILE), "staging")
+    line, column = line_of(text, "1}", after="max_size:")
+    assert problems_of(error) == [
+        f"{FILE}:{line}:{column}: environments.staging.compute.max_size: sizes must satisfy "
+        "min_size <= desired_capacity <= max_size; got 2 <= 2 <= 1"
+    ]
+
+
+def test_every_overlay_mistake_and_a_clash_in_one_run():
+    text = STAGED_TEXT.replace("instance_type: t3.micro", "instance_type: t3.nano2")
+    text = text.replace("instance_class: db.t3.micro", "instance_class: db.t3.micr")
+    text = text.replace("nat_gateways: single", "nat_gateways: none")
+    text = with_overlay("  qa:\n    environment: staging\n", text)
+    with pytest.raises(SpecError) as error:
+        validate_every_environment(load_spec_text(text, FILE))
+    found = problems_of(error)
+    assert [problem.split(": ")[1] for problem in found] == [
+        "environments.staging.compute.instance_type",
+        "environments.staging.network.nat_gateways",
+        "environments.staging.database.instance_class",
+        "environments.qa.environment",
+    ], found
+    assert "did you mean 't3.nano'?" in found[0]
+    assert "did you mean 'db.t3.micro'?" in found[2]
+
+
+def test_compile_env_refuses_an_environment_another_overlay_also_names(tmp_path):
+    text = with_overlay("  qa:\n    environment: staging\n")
+    spec = copy_example(tmp_path, text)
+    result = CliRunner().invoke(main, ["compile", "--no-lint", str(spec), "--env", "qa"])
+    assert result.exit_code == EXIT_SPEC
+    line, column = line_of(text, "staging", after="  qa:")
+    assert result.stderr.startswith(
+        f"{spec}:{line}:{column}: environments.qa.environment: environments 'staging' and "
+        "'qa' both name environment 'staging'; they would deploy over each other\n"
+    )
+    assert not (tmp_path / "templates_out").exists()
+    staging = CliRunner().invoke(main, ["validate", str(spec), "--env", "staging"])
+    assert staging.exit_code == EXIT_SPEC
+    assert "environments 'qa' and 'staging' both name environment 'staging'" in staging.stderr

@@ -8,36 +8,126 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
 # `from types` (not `import types`): importing compiler.spec.types rebinds the name
 # `types` in this package's namespace to that submodule.
 from types import UnionType
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from compiler.errors import SpecError, SpecPath, SpecProblem
 from compiler.load import LoadedSpec
-from compiler.spec.consistency import find_inconsistencies
+from compiler.spec.consistency import Blame, SpecSections, find_inconsistencies
+from compiler.spec.quiet_losses import find_quiet_losses
+from compiler.spec.regions import RegionSpec
 from compiler.spec.root import InfraSpec
 from compiler.spec.types import PATTERN_HINTS
 
 __all__ = ["InfraSpec", "validate_spec"]
 
 
-def validate_spec(loaded: LoadedSpec) -> InfraSpec:
-    """Validate loaded data; raise `SpecError` listing every problem."""
+Preferred = Callable[[SpecPath], bool]
+
+
+def validate_spec(
+    loaded: LoadedSpec,
+    warnings: list[SpecProblem] | None = None,
+    *,
+    preferred: Preferred | None = None,
+) -> InfraSpec:
+    """Validate loaded data; raise `SpecError` listing every problem. A valid spec's
+    warnings (legal, but something is quietly lost) are added to `warnings` if given.
+    A finding that blames one of several keys is reported at the first `preferred` says
+    yes to (an environment's overlay keys), else the first written (see `Blame`)."""
+
+    def problem(target: SpecPath | Blame, message: str) -> SpecProblem:
+        return loaded.problem(_blamed(loaded, target, preferred), message)
+
+    # task sources are named relative to the spec file (see spec.scheduled_tasks)
+    context = {"spec_dir": Path(loaded.file).parent}
     try:
-        # task sources are named relative to the spec file (see spec.scheduled_tasks)
-        spec_dir = Path(loaded.file).parent
-        spec = InfraSpec.model_validate(loaded.data, context={"spec_dir": spec_dir})
+        spec = InfraSpec.model_validate(loaded.data, context=context)
     except ValidationError as exc:
-        raise SpecError(_problem_from_pydantic(loaded, err) for err in exc.errors()) from None
+        errors = exc.errors()
+        problems = [_problem_from_pydantic(loaded, err) for err in errors]
+        # The checks across sections still judge the sections that are valid: a user
+        # should see every mistake in one run, not the next ones only after fixing these.
+        invalid = {err["loc"][0] for err in errors if err["loc"]}
+        sections = _valid_sections(loaded.data, invalid, context)
+        if sections is not None:
+            problems += (problem(*finding) for finding in find_inconsistencies(sections))
+        raise SpecError(problems) from None
     findings = find_inconsistencies(spec)
     if findings:
-        raise SpecError(loaded.problem(path, message) for path, message in findings)
+        raise SpecError(problem(*finding) for finding in findings)
+    if warnings is not None:
+        warnings.extend(
+            problem(path, f"warning: {message}") for path, message in find_quiet_losses(spec)
+        )
     return spec
+
+
+def _blamed(loaded: LoadedSpec, target: SpecPath | Blame, preferred: Preferred | None) -> SpecPath:
+    if not isinstance(target, Blame):
+        return target
+    if preferred is not None:
+        for path in target:
+            if preferred(path):
+                return path
+    return next((path for path in target if path in loaded.value_positions), target[0])
+
+
+def _valid_sections(data: Any, invalid: set, context: dict) -> SpecSections | None:
+    """Each top-level section of `data` validated on its own (the default when absent),
+    but for those in `invalid`, which pydantic has already reported."""
+    if not isinstance(data, dict):
+        return None
+    sections: dict[str, Any] = {}
+    for name, field in InfraSpec.model_fields.items():
+        if name in invalid:
+            continue
+        if name not in data:
+            if not field.is_required():
+                sections[name] = field.get_default(call_default_factory=True)
+            continue
+        adapter = _section_adapter(name)
+        try:
+            sections[name] = adapter.validate_python(data[name], context=context)
+        except ValidationError:  # reported at the root already; cannot happen in practice
+            continue
+    return SpecSections(sections, _valid_region_names(data.get("regions")))
+
+
+def _valid_region_names(regions: Any) -> list[tuple[int, str]]:
+    """(index, name) of the listed regions whose name is valid, whatever their other keys."""
+    if not isinstance(regions, list):
+        return []
+    names = []
+    for index, region in enumerate(regions):
+        try:
+            names.append((index, RegionSpec.model_validate(region).name))
+        except ValidationError as error:
+            named = isinstance(region, dict) and isinstance(region.get("name"), str)
+            if named and not any(e["loc"][:1] == ("name",) for e in error.errors()):
+                names.append((index, region["name"].strip()))
+    return names
+
+
+_ADAPTERS: dict[str, TypeAdapter] = {}
+
+
+def _section_adapter(name: str) -> TypeAdapter:
+    """A validator for one root field, with its constraints (built once, when needed)."""
+    if name not in _ADAPTERS:
+        field = InfraSpec.model_fields[name]
+        annotation = field.annotation
+        if field.metadata:
+            annotation = Annotated[annotation, *field.metadata]
+        _ADAPTERS[name] = TypeAdapter(annotation)
+    return _ADAPTERS[name]
 
 
 def _problem_from_pydantic(loaded: LoadedSpec, error: Any) -> SpecProblem:

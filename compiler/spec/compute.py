@@ -6,14 +6,7 @@ import ipaddress
 import re
 from typing import Annotated
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from compiler.spec.files import SpecFile, read_beside_spec, spec_dir
 from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr, pattern_str
@@ -53,7 +46,9 @@ def check_shell_script(value: str, text: str) -> None:
 
 
 class ComputeSpec(BaseModel):
-    """Instances behind the load balancer, in the private subnets."""
+    """Instances behind the load balancer, in the private subnets. The sizes' order is
+    checked with the other sections (spec/consistency.py), so one run reports it with
+    every other mistake of this section."""
 
     model_config = SPEC_MODEL_CONFIG
 
@@ -117,12 +112,3 @@ class ComputeSpec(BaseModel):
     def user_data_script(self) -> str:
         """The text of the user data file, read when the spec was validated ("" if none)."""
         return self.user_data.code if isinstance(self.user_data, SpecFile) else ""
-
-    @model_validator(mode="after")
-    def _sizes_ordered(self) -> ComputeSpec:
-        if not self.min_size <= self.desired_capacity <= self.max_size:
-            raise ValueError(
-                f"sizes must satisfy min_size <= desired_capacity <= max_size; got "
-                f"{self.min_size} <= {self.desired_capacity} <= {self.max_size}"
-            )
-        return self

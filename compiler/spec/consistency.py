@@ -1,23 +1,60 @@
-"""Checks that span sections of a valid spec, each reported at the exact value at fault.
+"""Checks that span sections, each reported at the exact value at fault.
 
-Pydantic validators on the root model would report these with an empty location; here
-each check names the spec path that a user has to edit.
+Pydantic validators on the root model would report these with an empty location, and
+only once every section is valid; here each check names the spec path that a user has
+to edit, and runs as soon as the sections it reads are valid, so one run reports the
+mistakes of every section (see `SpecSections`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from compiler.errors import SpecPath
 from compiler.naming import logical_id_collisions
+from compiler.spec import offerings
 from compiler.spec.access import TEMPLATE_BUCKET, principal_kind
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
+from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
 from compiler.spec.regions import az_count
 from compiler.spec.root import InfraSpec
 
-Finding = tuple[SpecPath, str]
+
+class Blame(tuple):
+    """Keys any of which could change to fix a finding, most likely first. The finding is
+    reported at the first one the user wrote (in an environment: the first its overlay
+    wrote), so it points where the mistake was made rather than at a default or the base."""
+
+    def __new__(cls, *paths: SpecPath) -> Blame:
+        return super().__new__(cls, paths)
+
+
+Finding = tuple[SpecPath | Blame, str]
+
+
+class SectionInvalid(Exception):
+    """A check read a section that did not validate: it cannot judge, so it says nothing."""
+
+
+class SpecSections:
+    """The sections of a spec that validated, read like an `InfraSpec`. Reading one that
+    did not raises `SectionInvalid`, which ends that check only: the others still run."""
+
+    def __init__(self, sections: dict[str, Any], region_names: list[tuple[int, str]]):
+        self._sections = sections
+        self.region_names = region_names
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in InfraSpec.model_fields:
+            raise AttributeError(name)
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise SectionInvalid(name) from None
+
 
 # S3 bucket names are at most 63 characters; ours add the 12-digit account ID, the region
 # and four hyphens to the project, environment and bucket names.
@@ -111,7 +148,6 @@ RESERVED_BUCKET_NAMES = {
 
 def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
     seen: dict[str, int] = {}
-    longest_region = max(len(region.name) for region in spec.regions)
     for index, bucket in enumerate(spec.storage.buckets):
         path = ("storage", "buckets", index, "name")
         if bucket.name in seen:
@@ -125,6 +161,12 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
                 path,
                 f"'{bucket.name}' is the name of {RESERVED_BUCKET_NAMES[bucket.name]}; choose another",
             )
+
+
+def check_bucket_lengths(spec: InfraSpec) -> Iterator[Finding]:
+    longest_region = max(len(region.name) for region in spec.regions)
+    for index, bucket in enumerate(spec.storage.buckets):
+        path = ("storage", "buckets", index, "name")
         length = (
             len(spec.project) + len(spec.environment) + len(bucket.name) + 12 + longest_region + 4
         )
@@ -142,12 +184,13 @@ def check_buckets(spec: InfraSpec) -> Iterator[Finding]:
 def check_global_buckets(spec: InfraSpec) -> Iterator[Finding]:
     """The global stack's buckets, `<project>-<environment>-<name>-<account>-<primary region>`."""
     longest = max((TEMPLATE_BUCKET, GLOBAL_LOG_BUCKET, TRAIL_BUCKET), key=len)
-    name = f"{spec.project}-{spec.environment}-{longest}-{'0' * 12}-{spec.primary_region}"
+    primary = spec.regions[0].name
+    name = f"{spec.project}-{spec.environment}-{longest}-{'0' * 12}-{primary}"
     if len(name) > S3_BUCKET_NAME_MAX:
         yield (
             ("project",),
             f"the global stack's bucket <project>-<environment>-{longest}-<account>-"
-            f"{spec.primary_region} would be {len(name)} characters; S3 allows "
+            f"{primary} would be {len(name)} characters; S3 allows "
             f"{S3_BUCKET_NAME_MAX}. Shorten the project or environment name",
         )
 
@@ -177,6 +220,43 @@ def check_scheduled_tasks(spec: InfraSpec) -> Iterator[Finding]:
 IMAGE_OPERATING_SYSTEMS = {"al2023-": "AMAZON_LINUX_2023", "amzn2-": "AMAZON_LINUX_2"}
 
 
+def check_compute_sizes(spec: InfraSpec) -> Iterator[Finding]:
+    compute = spec.compute
+    if compute.min_size <= compute.desired_capacity <= compute.max_size:
+        return
+    # of the two out of order, desired_capacity is the likelier slip
+    other = "min_size" if compute.desired_capacity < compute.min_size else "max_size"
+    yield (
+        Blame(("compute", "desired_capacity"), ("compute", other)),
+        f"sizes must satisfy min_size <= desired_capacity <= max_size; got "
+        f"{compute.min_size} <= {compute.desired_capacity} <= {compute.max_size}",
+    )
+
+
+def check_database_storage(spec: InfraSpec) -> Iterator[Finding]:
+    database = spec.database
+    if database.max_allocated_storage_gb < database.allocated_storage_gb:
+        yield (
+            Blame(("database", "max_allocated_storage_gb"), ("database", "allocated_storage_gb")),
+            f"max_allocated_storage_gb ({database.max_allocated_storage_gb}) must be at least "
+            f"allocated_storage_gb ({database.allocated_storage_gb})",
+        )
+
+
+def check_alarm_window(spec: InfraSpec) -> Iterator[Finding]:
+    """CloudWatch evaluates at most a day of periods shorter than an hour, else 7 days."""
+    monitoring = spec.monitoring
+    window = monitoring.period_seconds * monitoring.evaluation_periods
+    limit = ONE_DAY_SECONDS if monitoring.period_seconds < 3600 else SEVEN_DAYS_SECONDS
+    if window > limit:
+        yield (
+            Blame(("monitoring", "evaluation_periods"), ("monitoring", "period_seconds")),
+            f"evaluation_periods x period_seconds is {window} seconds; CloudWatch allows "
+            f"{limit} with {monitoring.period_seconds}-second periods: use at most "
+            f"{limit // monitoring.period_seconds} evaluation periods",
+        )
+
+
 def check_patching(spec: InfraSpec) -> Iterator[Finding]:
     """Patching keeps instances serving, and its baseline is for the image's OS."""
     patching, compute = spec.patching, spec.compute
@@ -189,7 +269,7 @@ def check_patching(spec: InfraSpec) -> Iterator[Finding]:
     )
     if compute.min_size > 1 and at_once >= compute.min_size:  # one instance: no way around it
         yield (
-            ("patching", "max_concurrency"),
+            Blame(("patching", "max_concurrency"), ("compute", "min_size")),
             f"'{concurrency}' patches (and may reboot) {at_once} of the compute.min_size "
             f"{compute.min_size} instances at once, leaving none serving; use at most "
             f"{compute.min_size - 1} or a percentage like 50%",
@@ -197,13 +277,8 @@ def check_patching(spec: InfraSpec) -> Iterator[Finding]:
     image = compute.image_parameter.rsplit("/", 1)[-1]
     for prefix, system in IMAGE_OPERATING_SYSTEMS.items():
         if image.startswith(prefix) and system != patching.operating_system:
-            where = (
-                ("patching", "operating_system")
-                if "operating_system" in patching.model_fields_set
-                else ("compute", "image_parameter")
-            )
             yield (
-                where,
+                Blame(("patching", "operating_system"), ("compute", "image_parameter")),
                 f"the image ({image}) runs {system} but the patch baseline is for "
                 f"{patching.operating_system}; set `patching.operating_system: {system}`",
             )
@@ -214,12 +289,8 @@ def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
     instances = spec.monitoring.instances
     target = spec.compute.cpu_target_percent
     if instances.cpu_percent <= target:
-        if "cpu_percent" in instances.model_fields_set:
-            path: SpecPath = ("monitoring", "instances", "cpu_percent")
-        else:  # the default was not written down: point at the scaling target instead
-            path = ("compute", "cpu_target_percent")
         yield (
-            path,
+            Blame(("monitoring", "instances", "cpu_percent"), ("compute", "cpu_target_percent")),
             f"the CPU alarm threshold ({instances.cpu_percent}%) must be above the scaling "
             f"target compute.cpu_target_percent ({target}%), or the group would be in alarm "
             "whenever it works as intended",
@@ -232,6 +303,121 @@ def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
             f"{spec.database.allocated_storage_gb} GB of database.allocated_storage_gb: "
             "the alarm would fire from the start",
         )
+
+
+# S3 refuses bucket names that start with these (they name AWS's own endpoints and
+# examples). Every bucket of ours is <project>-<environment>-<name>-<account>-<region>, so
+# only the start can hit one; the end is always a region, never a reserved suffix.
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
+def check_bucket_prefixes(spec: InfraSpec) -> Iterator[Finding]:
+    starts = [(name, None) for name in RESERVED_BUCKET_NAMES] + [
+        (bucket.name, index) for index, bucket in enumerate(spec.storage.buckets)
+    ]
+    reported: set[SpecPath] = set()
+    for short, index in starts:
+        name = f"{spec.project}-{spec.environment}-{short}-"
+        for prefix in S3_RESERVED_PREFIXES:
+            if not name.startswith(prefix):
+                continue
+            if f"{spec.project}-".startswith(prefix):
+                path: SpecPath = ("project",)
+            elif f"{spec.project}-{spec.environment}-".startswith(prefix):
+                path = ("environment",)
+            elif index is not None:
+                path = ("storage", "buckets", index, "name")
+            else:  # a bucket name of ours completes the prefix: the environment must change
+                path = ("environment",)
+            if path not in reported:
+                reported.add(path)
+                yield (
+                    path,
+                    f"S3 bucket names may not start with '{prefix}', and the bucket "
+                    f"{name}<account>-<region> would; choose another name",
+                )
+
+
+def check_instance_types(spec: InfraSpec) -> Iterator[Finding]:
+    """The instance type exists in every region of the spec (cfn-lint's E3628 data)."""
+    wanted = spec.compute.instance_type
+    lacking = _lacking(spec, wanted, offerings.instance_types)
+    if lacking:
+        yield (
+            Blame(("compute", "instance_type"), *_region_paths(lacking)),
+            _not_offered("EC2 instance type", wanted, lacking),
+        )
+
+
+def check_database_offerings(spec: InfraSpec) -> Iterator[Finding]:
+    """The engine version can create an instance, and the class runs it in every region
+    (cfn-lint's E3691, W3691, E3025 and E3062 data)."""
+    database = spec.database
+    version, wanted = database.engine_version, database.instance_class
+    versions = offerings.engine_versions()
+    if versions is not None and version not in versions:
+        newest = _newest_minor(version, versions)
+        if offerings.is_deprecated(version):
+            hint = f"; use {newest}" if newest else ""
+            message = f"PostgreSQL {version} is deprecated: RDS no longer creates instances with it"
+        else:
+            hint = f"; the newest {version.split('.')[0]} is {newest}" if newest else ""
+            message = f"RDS offers no PostgreSQL {version}"
+        yield ("database", "engine_version"), message + hint
+        return  # the classes that run a version RDS does not offer are moot
+    lacking = _lacking(spec, wanted, offerings.db_instance_classes)
+    if lacking:
+        yield (
+            Blame(("database", "instance_class"), *_region_paths(lacking)),
+            _not_offered("RDS PostgreSQL instance class", wanted, lacking),
+        )
+        return
+    runs = offerings.classes_for_version(version)
+    if runs is not None and wanted not in runs:
+        hint = offerings.did_you_mean(wanted, runs)
+        yield (
+            Blame(("database", "instance_class"), ("database", "engine_version")),
+            f"'{wanted}' cannot run PostgreSQL {version}{hint}",
+        )
+
+
+Lacking = list[tuple[int, str, frozenset[str]]]
+
+
+def _lacking(
+    spec: InfraSpec, wanted: str, offered: Callable[[str], frozenset[str] | None]
+) -> Lacking:
+    """The regions (index, name, what they offer) that do not offer `wanted`."""
+    lacking = []
+    for index, name in region_names(spec):
+        choices = offered(name)
+        if choices is not None and wanted not in choices:
+            lacking.append((index, name, choices))
+    return lacking
+
+
+def region_names(spec: InfraSpec | SpecSections) -> list[tuple[int, str]]:
+    """(index, name) of each region; of a spec whose regions are not all valid, of those
+    whose name is, so that what depends only on the name is still checked."""
+    if isinstance(spec, SpecSections):
+        return spec.region_names
+    return [(index, region.name) for index, region in enumerate(spec.regions)]
+
+
+def _region_paths(lacking: Lacking) -> list[SpecPath]:
+    return [("regions", index, "name") for index, _, _ in lacking]
+
+
+def _not_offered(what: str, wanted: str, lacking: Lacking) -> str:
+    where = ", ".join(f"{name} (regions[{index}])" for index, name, _ in lacking)
+    hint = offerings.did_you_mean(wanted, lacking[0][2])
+    return f"{what} '{wanted}' is not offered in {where}{hint}"
+
+
+def _newest_minor(version: str, versions: Iterable[str]) -> str | None:
+    major = version.split(".")[0]
+    minors = [v for v in versions if v.startswith(f"{major}.") and v.split(".")[1].isdigit()]
+    return max(minors, key=lambda v: int(v.split(".")[1]), default=None)
 
 
 def check_logical_ids(spec: InfraSpec) -> Iterator[Finding]:
@@ -283,14 +469,30 @@ CHECKS = (
     check_certificates,
     check_dns,
     check_buckets,
+    check_bucket_lengths,
     check_global_buckets,
+    check_bucket_prefixes,
     check_scheduled_tasks,
     check_logical_ids,
+    check_compute_sizes,
+    check_database_storage,
+    check_alarm_window,
     check_patching,
     check_monitoring,
     check_access,
+    check_instance_types,
+    check_database_offerings,
 )
 
 
-def find_inconsistencies(spec: InfraSpec) -> list[Finding]:
-    return [finding for check in CHECKS for finding in check(spec)]
+def find_inconsistencies(spec: InfraSpec | SpecSections) -> list[Finding]:
+    """Every finding of every check; with `SpecSections`, the checks whose sections all
+    validated (a check stops at the first section it reads that did not)."""
+    findings: list[Finding] = []
+    for check in CHECKS:
+        try:
+            for finding in check(spec):  # type: ignore[arg-type]
+                findings.append(finding)
+        except SectionInvalid:
+            continue
+    return findings

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
 
 
 class DatabaseSpec(BaseModel):
-    """One PostgreSQL instance per region, in the isolated subnets."""
+    """One PostgreSQL instance per region, in the isolated subnets. The storage ceiling,
+    and the class and version RDS offers, are checked in spec/consistency.py."""
 
     model_config = SPEC_MODEL_CONFIG
 
@@ -41,12 +42,3 @@ class DatabaseSpec(BaseModel):
         description="Master user; RDS generates its password and keeps it in Secrets Manager.",
         examples=["dbadmin"],
     )
-
-    @model_validator(mode="after")
-    def _storage_ceiling(self) -> DatabaseSpec:
-        if self.max_allocated_storage_gb < self.allocated_storage_gb:
-            raise ValueError(
-                f"max_allocated_storage_gb ({self.max_allocated_storage_gb}) must be at least "
-                f"allocated_storage_gb ({self.allocated_storage_gb})"
-            )
-        return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from compiler.spec.types import SPEC_MODEL_CONFIG
 
@@ -184,15 +184,3 @@ class MonitoringSpec(BaseModel):
         description="VPC flow log alarms.",
         examples=[{"rejected_flows": 1000}],
     )
-
-    @model_validator(mode="after")
-    def _evaluation_window(self) -> MonitoringSpec:
-        window = self.period_seconds * self.evaluation_periods
-        limit = ONE_DAY_SECONDS if self.period_seconds < 3600 else SEVEN_DAYS_SECONDS
-        if window > limit:
-            raise ValueError(
-                f"evaluation_periods x period_seconds is {window} seconds; CloudWatch allows "
-                f"{limit} with {self.period_seconds}-second periods: use at most "
-                f"{limit // self.period_seconds} evaluation periods"
-            )
-        return self

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, check_single_spaced, pattern_str
 
 # Operating systems whose baselines take the classifications and severities below; both are
 # Amazon Linux images that the compute section can launch.
@@ -76,6 +76,7 @@ def _check_cron_field(name: str, text: str, pattern: re.Pattern[str], low: int, 
 def check_schedule(value: str) -> str:
     """A maintenance window schedule as Systems Manager accepts it: cron() with six fields
     or rate(); one-off `at()` schedules make no sense for recurring patching."""
+    check_single_spaced(value)
     rate = _RATE.match(value)
     if rate:
         number, unit = int(rate.group(1)), rate.group(2)

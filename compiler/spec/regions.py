@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field, field_validator
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr
+from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr, check_vpc_range
 
 # The commercial partition ("aws") is the one whose region names match this pattern:
 # botocore's endpoint data (partitions[aws].regionRegex) defines it so. cfn-lint also
@@ -154,4 +154,4 @@ class RegionSpec(BaseModel):
                 f"/{prefix + SUBNET_PREFIX_EXTRA_BITS}, and load balancer subnets need /27 or "
                 f"larger; use /{LARGEST_VPC_PREFIX} or larger"
             )
-        return value
+        return check_vpc_range(value)

@@ -23,16 +23,37 @@ from compiler.spec.types import SPEC_MODEL_CONFIG, Slug, pattern_str
 from compiler.spec.waf import WafSpec
 
 REQUIRED_TAGS = ("Team", "CostCenter")
-TagKey = pattern_str(
-    r"^[A-Za-z0-9_ .:/=+@-]{1,128}$",
-    "tag keys are 1 to 128 letters, digits, spaces and _ . : / = + @ -",
+# The characters AWS allows in tags, but for what deploy.sh's AWS CLI calls would read
+# differently: `aws cloudformation deploy --tags KEY=VALUE` splits at the first '=', so a
+# key may not hold one, and the shorthand `Key=K,Value=V` of the StackSet calls refuses a
+# value that starts with '=' (commas, which it splits at, are not allowed at all).
+TagKeyText = pattern_str(
+    r"^[A-Za-z0-9_ .:/+@-]{1,128}$",
+    "tag keys are 1 to 128 letters, digits, spaces and _ . : / + @ - "
+    "(not '=': `aws cloudformation deploy --tags KEY=VALUE` would split the key there)",
 )
+
+
+def check_tag_key(key: str) -> str:
+    """Checked per key, so that each is reported at its own line."""
+    if key.lower().startswith("aws:"):
+        raise ValueError(f"tag keys starting with 'aws:' are reserved by AWS: {key}")
+    if key == "Environment":
+        raise ValueError("do not set the Environment tag here; it is taken from `environment`")
+    return key
+
+
+TagKey = Annotated[TagKeyText, AfterValidator(check_tag_key)]
 # Not empty: CloudWatch alarms and dashboards and SSM documents and patch baselines
 # refuse an empty tag value, and every resource carries these tags.
 TagValue = pattern_str(
-    r"^[A-Za-z0-9_ .:/=+@-]{1,256}$",
-    "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -",
+    r"^[A-Za-z0-9_ .:/+@-][A-Za-z0-9_ .:/=+@-]{0,255}$",
+    "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -, not starting "
+    "with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that)",
 )
+# AWS allows 50 tags a resource; the compiler adds Environment to every one and
+# PatchGroup to the web instances.
+MAX_TAGS = 48
 
 
 def check_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -41,13 +62,6 @@ def check_tags(tags: dict[str, str]) -> dict[str, str]:
         raise ValueError(
             f"tags must include {' and '.join(missing)} (cost and ownership reports use them)"
         )
-    reserved = [key for key in tags if key.lower().startswith("aws:")]
-    if reserved:
-        raise ValueError(
-            f"tag keys starting with 'aws:' are reserved by AWS: {', '.join(reserved)}"
-        )
-    if "Environment" in tags:
-        raise ValueError("do not set the Environment tag here; it is taken from `environment`")
     return tags
 
 
@@ -64,6 +78,7 @@ class InfraSpec(BaseModel):
         description="Environment name; also the Environment tag.", examples=["production"]
     )
     tags: Annotated[dict[TagKey, TagValue], AfterValidator(check_tags)] = Field(
+        max_length=MAX_TAGS,
         description="Tags on every resource; Team and CostCenter are required.",
         examples=[{"Team": "platform", "CostCenter": "cc-1042"}],
     )

@@ -21,6 +21,7 @@ from compiler.spec.types import (
     SPEC_MODEL_CONFIG,
     LogRetentionDays,
     Slug,
+    check_single_spaced,
     pattern_str,
 )
 
@@ -180,6 +181,7 @@ def check_rate(body: str) -> None:
 
 
 def check_schedule(value: str) -> str:
+    check_single_spaced(value)
     match = re.fullmatch(r"(cron|rate)\((.*)\)", value)
     if not match:
         raise ValueError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, StringConstraints
@@ -81,3 +82,36 @@ UrlPath = pattern_str(
     "use an HTTP path that starts with '/', like /health",
     max_length=1024,
 )
+
+
+def check_single_spaced(value: str) -> str:
+    """A schedule expression with its fields one space apart, as AWS parses it: EventBridge
+    and Systems Manager refuse doubled or edge spaces that a YAML reader cannot see."""
+    tidy = re.sub(r"\s+", " ", value).replace("( ", "(").replace(" )", ")")
+    if tidy != value:
+        raise ValueError(
+            f"{value!r} has extra or non-space whitespace, which AWS refuses; write {tidy!r}"
+        )
+    return value
+
+
+# Address ranges no VPC can use: special-purpose blocks (RFC 6890) whose addresses no
+# host can have, so AWS refuses them as VPC CIDRs or nothing could reach the instances.
+VPC_REFUSED_RANGES = {
+    "0.0.0.0/8": "'this network' addresses",
+    "127.0.0.0/8": "loopback addresses",
+    "169.254.0.0/16": "link-local addresses (the instance metadata service lives there)",
+    "224.0.0.0/4": "multicast addresses",
+    "240.0.0.0/4": "addresses reserved by IANA for future use",
+}
+
+
+def check_vpc_range(value: str) -> str:
+    network = ipaddress.IPv4Network(value)
+    for refused, what in VPC_REFUSED_RANGES.items():
+        if network.overlaps(ipaddress.IPv4Network(refused)):
+            raise ValueError(
+                f"{value} overlaps {refused}, {what}, which a VPC cannot use; use "
+                "a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+            )
+    return value

@@ -16,8 +16,10 @@ import string
 import typing
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
+from compiler.spec.consistency import S3_RESERVED_PREFIXES
 from compiler.spec.notifications import EmailAddress
 from compiler.spec.regions import LARGEST_VPC_PREFIX, az_count, commercial_regions
 from compiler.spec.types import LOG_RETENTION_DAYS
@@ -80,10 +82,11 @@ def slugs(min_size: int = 2, max_size: int = 20) -> st.SearchStrategy[str]:
 
 
 def tag_texts(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    # not starting with '=': the AWS CLI shorthand deploy.sh passes tags in refuses that
     return (
         st.text(_TAG_CHARS, min_size=min_size, max_size=max_size)
         .map(str.strip)
-        .filter(lambda text: len(text) >= min_size)
+        .filter(lambda text: len(text) >= min_size and not text.startswith("="))
     )
 
 
@@ -154,6 +157,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     room = 63 - len("global-logs") - 12 - 4 - len(names[0])
     project = draw(slugs(2, min(20, room - 2)))
     environment = draw(slugs(2, min(20, room - len(project))))
+    # S3 refuses bucket names with these starts (the spec checks it)
+    assume(not f"{project}-{environment}-".startswith(S3_RESERVED_PREFIXES))
     spec: dict[str, Any] = {
         "project": project,
         "environment": environment,

@@ -29,14 +29,15 @@ def with_sizes(example_text: str, minimum: int, maximum: int, desired: int) -> s
 )
 def test_sizes_out_of_order(example_text, minimum, maximum, desired):
     bad = with_sizes(example_text, minimum, maximum, desired)
-    # a cross-field check of the compute section: reported at the start of that section
+    # reported at a size that must change: desired_capacity, written in every case here
     assert_problem(
         only_problem(bad),
         bad,
-        "instance_type",
-        "compute",
+        str(desired),
+        "compute.desired_capacity",
         "sizes must satisfy min_size <= desired_capacity <= max_size; "
         f"got {minimum} <= {desired} <= {maximum}",
+        after="desired_capacity:",
     )
 
 

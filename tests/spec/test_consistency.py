@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.spec.consistency import S3_BUCKET_NAME_MAX
+from compiler.load import load_spec_text
+from compiler.spec.consistency import S3_BUCKET_NAME_MAX, SpecSections, find_inconsistencies
+from compiler.spec.root import InfraSpec
+from tests.builders.example import EXAMPLE_SPEC
 from tests.spec.helpers import (
     add_bucket,
     assert_problem,
@@ -19,6 +22,7 @@ from tests.spec.helpers import (
     without_line,
 )
 
+CONTEXT = {"spec_dir": EXAMPLE_SPEC.parent}  # where the example's task sources are
 SECOND_REGION = "  - name: us-west-2\n    cidr: 10.20.0.0/16\n"
 WEST_CERT = (
     "    us-west-2: arn:aws:acm:us-west-2:123456789012:certificate/"
@@ -262,3 +266,111 @@ def test_several_cross_section_findings_are_reported_together(example_text):
         "load_balancer.certificate_arns.us-west-2",
         "storage.buckets[1].name",
     ]
+
+
+# -- names S3 refuses -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("project", "prefix"), [("sthree", "sthree-"), ("xn--shop", "xn--")])
+def test_project_that_makes_a_reserved_s3_prefix(example_text, project, prefix):
+    bad = edit(example_text, "project: storefront", f"project: {project}")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        project,
+        "project",
+        f"S3 bucket names may not start with '{prefix}', and the bucket "
+        f"{project}-production-logs-<account>-<region> would; choose another name",
+    )
+
+
+def test_environment_that_completes_a_reserved_prefix(example_text):
+    bad = edit(example_text, "project: storefront", "project: amzn-s3")
+    bad = edit(bad, "environment: production", "environment: demo")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "demo",
+        "environment",
+        "S3 bucket names may not start with 'amzn-s3-demo-', and the bucket "
+        "amzn-s3-demo-logs-<account>-<region> would; choose another name",
+    )
+
+
+def test_bucket_name_that_completes_a_reserved_prefix(example_text):
+    text = edit(example_text, "project: storefront", "project: amzn")
+    text = edit(text, "environment: production", "environment: s3")
+    bad = add_bucket(text, "demo")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "demo",
+        "storage.buckets[1].name",
+        "S3 bucket names may not start with 'amzn-s3-demo-'",
+        exact=False,
+        after="- name: assets",
+    )
+
+
+def test_prefix_look_alikes_are_accepted(example_text):
+    spec = validate(edit(example_text, "project: storefront", "project: sthreeshop"))
+    assert spec.project == "sthreeshop"
+
+
+# -- every problem in one run -------------------------------------------------------------
+
+
+def test_cross_section_checks_run_on_the_sections_that_validated(example_text):
+    # regions[1].cidr is broken, yet the bucket and task checks (which need no region
+    # CIDR) still report, and so do the instance-type checks (which need only names)
+    bad = edit(example_text, "cidr: 10.20.0.0/16", "cidr: 10.20.0.0/8")
+    bad = add_bucket(bad, "assets")
+    bad = set_value(bad, "instance_type", "t3.smal")
+    found = problems(bad)
+    assert [p.split(": ")[1] for p in found] == [
+        "regions[1].cidr",
+        "compute.instance_type",
+        "storage.buckets[1].name",
+    ], found
+
+
+def test_a_check_needing_an_invalid_section_stays_silent(example_text):
+    # monitoring is broken: the CPU alarm's check against compute cannot judge, and says
+    # nothing rather than judging a default
+    bad = set_value(example_text, "cpu_target_percent", "95")  # above the alarm's 80
+    bad = edit(bad, "memory_percent: 90 ", "memory_percent: 900 ")
+    found = problems(bad)
+    assert len(found) == 2, found
+    assert "compute.cpu_target_percent" in found[0] and "less than or equal to 90" in found[0]
+    assert "monitoring.instances.memory_percent" in found[1]
+
+
+def test_five_mistakes_in_five_sections_are_reported_in_one_run(example_text):
+    bad = set_value(example_text, "instance_type", "t3.smal")  # compute, cross-section
+    bad = set_value(bad, "desired_capacity", "12")  # compute sizes: at the key
+    bad = edit(bad, "cidr: 10.20.0.0/16", "cidr: 10.10.0.0/16")  # regions overlap
+    bad = edit(bad, "    - name: assets\n", "    - name: logs\n")  # a reserved bucket name
+    bad = set_value(bad, "engine_version", '"17.1"')  # deprecated version
+    bad = edit(bad, "schedule: cron(0 6 * * ? *)", "schedule: cron(0 6 * * ?  *)")  # pydantic
+    bad = edit(bad, "    buckets: [assets]", "    buckets: [logs]")  # keep the task consistent
+    paths = [problem.split(": ")[1] for problem in problems(bad)]
+    assert paths == [
+        "regions[1].cidr",
+        "compute.instance_type",
+        "compute.desired_capacity",
+        "database.engine_version",
+        "storage.buckets[0].name",
+        "scheduled_tasks[0].schedule",
+    ]
+
+
+def test_checks_read_only_sections_so_a_partial_spec_cannot_crash_them(example_text):
+    # a check reading anything but a section (a property, a method) would raise
+    # AttributeError here, a traceback for a user whose spec has an invalid section
+    assert find_inconsistencies(SpecSections({}, [])) == []
+    bad = add_bucket(set_value(example_text, "instance_type", "t3.smal"), "assets")
+    spec = InfraSpec.model_validate(load_spec_text(bad, "infra.yaml").data, context=CONTEXT)
+    sections = SpecSections({name: getattr(spec, name) for name in InfraSpec.model_fields}, [])
+    sections.region_names = [(i, region.name) for i, region in enumerate(spec.regions)]
+    assert find_inconsistencies(sections) == find_inconsistencies(spec)
+    assert len(find_inconsistencies(spec)) == 2

@@ -35,12 +35,12 @@ def test_backup_retention_outside_7_to_35(example_text, days, message):
 
 def test_storage_ceiling_below_allocated_storage(example_text):
     bad = edit(example_text, "max_allocated_storage_gb: 200", "max_allocated_storage_gb: 40")
-    # a cross-field check of the database section: reported at the start of that section
+    # reported at the key that must change: the ceiling, since it is written
     assert_problem(
         only_problem(bad),
         bad,
-        "engine_version",
-        "database",
+        "40",
+        "database.max_allocated_storage_gb",
         "max_allocated_storage_gb (40) must be at least allocated_storage_gb (50)",
     )
 

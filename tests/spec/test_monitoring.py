@@ -93,8 +93,8 @@ def test_evaluation_window_longer_than_cloudwatch_allows_is_refused(example_text
     assert_problem(
         only_problem(bad),
         bad,
-        "period_seconds",
-        "monitoring",
+        "100",
+        "monitoring.evaluation_periods",
         "evaluation_periods x period_seconds is 90000 seconds; CloudWatch allows 86400 with "
         "900-second periods: use at most 96 evaluation periods",
     )

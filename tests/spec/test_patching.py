@@ -233,3 +233,18 @@ def test_baseline_must_be_for_the_images_operating_system(example_text):
         "baseline is for AMAZON_LINUX_2; set `patching.operating_system: AMAZON_LINUX_2023`",
         after="operating_system: ",
     )
+
+
+@pytest.mark.parametrize(
+    "schedule", ["cron(0 3 ? *  SUN *)", "rate(7  days)", "cron(0 3 ? * SUN * )"]
+)
+def test_schedule_with_extra_whitespace_is_refused_at_its_value(example_text, schedule):
+    bad = edit(example_text, SCHEDULE, f"schedule: '{schedule}'")
+    tidy = " ".join(schedule.split()).replace(" )", ")")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        f"'{schedule}'",
+        "patching.schedule",
+        f"{schedule!r} has extra or non-space whitespace, which AWS refuses; write {tidy!r}",
+    )

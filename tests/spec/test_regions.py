@@ -221,3 +221,32 @@ def test_region_without_name_or_cidr(example_text):
     assert_problem(
         only_problem(bad), bad, "name: us-west-2", "regions[1]", "missing required key 'cidr'"
     )
+
+
+@pytest.mark.parametrize(
+    ("cidr", "refused", "what"),
+    [
+        ("0.0.0.0/16", "0.0.0.0/8", "'this network' addresses"),
+        ("127.0.0.0/16", "127.0.0.0/8", "loopback addresses"),
+        ("169.254.0.0/16", "169.254.0.0/16", "link-local addresses"),
+        ("224.1.0.0/16", "224.0.0.0/4", "multicast addresses"),
+        ("240.0.0.0/16", "240.0.0.0/4", "addresses reserved by IANA for future use"),
+    ],
+)
+def test_vpc_cidr_in_a_range_no_host_can_use(example_text, cidr, refused, what):
+    bad = with_second_cidr(example_text, cidr)
+    assert_problem(
+        only_problem(bad),
+        bad,
+        cidr,
+        "regions[1].cidr",
+        f"{cidr} overlaps {refused}, {what}",
+        exact=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "cidr", ["192.168.0.0/16", "172.16.0.0/16", "100.64.0.0/16", "11.0.0.0/16"]
+)
+def test_vpc_cidr_outside_the_refused_ranges_is_accepted(example_text, cidr):
+    assert validate(with_second_cidr(example_text, cidr)).regions[1].cidr == cidr

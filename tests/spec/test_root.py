@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from awscli.customizations.cloudformation.deploy import DeployCommand
+from awscli.shorthand import ShorthandParser
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+from compiler.spec.root import MAX_TAGS, TagKeyText, TagValue
 from tests.spec.helpers import (
     assert_problem,
     edit,
@@ -49,8 +54,8 @@ def test_environment_tag_is_taken_from_environment(example_text):
     assert_problem(
         only_problem(bad),
         bad,
-        "Team: platform",
-        "tags",
+        "Environment: prod",
+        "tags.Environment",
         "do not set the Environment tag here; it is taken from `environment`",
     )
 
@@ -61,8 +66,8 @@ def test_aws_prefixed_tag_is_reserved(example_text, key):
     assert_problem(
         only_problem(bad),
         bad,
-        "Team: platform",
-        "tags",
+        f"{key}: x",
+        f"tags.{key}",
         f"tag keys starting with 'aws:' are reserved by AWS: {key}",
     )
 
@@ -74,7 +79,8 @@ def test_tag_key_with_a_character_aws_refuses_points_at_the_key(example_text):
         bad,
         "'Bad#Key'",
         "tags.Bad#Key",
-        "tag keys are 1 to 128 letters, digits, spaces and _ . : / = + @ - (got 'Bad#Key')",
+        "tag keys are 1 to 128 letters, digits, spaces and _ . : / + @ - (not '=': `aws "
+        "cloudformation deploy --tags KEY=VALUE` would split the key there) (got 'Bad#Key')",
     )
 
 
@@ -103,7 +109,8 @@ def test_tag_value_with_a_character_aws_refuses(example_text):
         bad,
         "platform!",
         "tags.Team",
-        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ - (got 'platform!')",
+        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -, not starting "
+        "with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that) (got 'platform!')",
     )
 
 
@@ -115,7 +122,8 @@ def test_empty_tag_value_is_refused(example_text):
         bad,
         "''",
         "tags.CostCenter",
-        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ - (got '')",
+        "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -, not starting "
+        "with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that) (got '')",
     )
 
 
@@ -199,3 +207,59 @@ def test_missing_required_section_is_reported_at_the_document(example_text, key)
     bad = without_section(example_text, key)
     first_key = next(line for line in bad.splitlines() if line[:1].isalpha())
     assert_problem(only_problem(bad), bad, first_key, "(document)", f"missing required key '{key}'")
+
+
+def test_tag_key_with_an_equals_sign_is_refused(example_text):
+    # `aws cloudformation deploy --tags KEY=VALUE` (deploy.sh) splits at the first '='
+    bad = with_tags(example_text, TAGS + "  team=area: x\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "team=area",
+        "tags.team=area",
+        "not '=': `aws cloudformation deploy --tags KEY=VALUE` would split the key there",
+        exact=False,
+    )
+
+
+def test_tag_value_starting_with_an_equals_sign_is_refused(example_text):
+    # the StackSet calls' shorthand Key=K,Value=V refuses `Value==x`
+    bad = with_tags(example_text, "  Team: '=platform'\n  CostCenter: cc-1042\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "'=platform'",
+        "tags.Team",
+        "not starting with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that)",
+        exact=False,
+    )
+
+
+def test_tag_value_with_an_equals_sign_inside_is_accepted(example_text):
+    spec = validate(with_tags(example_text, "  Team: a=b\n  CostCenter: cc-1042\n"))
+    assert spec.tags["Team"] == "a=b"
+
+
+def test_more_tags_than_aws_allows_a_resource(example_text):
+    extra = "".join(f"  Key{i}: v\n" for i in range(MAX_TAGS - 1))  # Team, CostCenter too
+    bad = with_tags(example_text, TAGS + extra)
+    assert_problem(
+        only_problem(bad), bad, "Team: platform", "tags", "at most 48 items", exact=False
+    )
+    assert len(validate(with_tags(example_text, TAGS + extra[: extra.index("  Key2:")])).tags) == 4
+
+
+# Every key and value the spec accepts must reach CloudFormation as written through the
+# two ways deploy.sh passes stack tags to the AWS CLI: `deploy --tags KEY=VALUE` and the
+# StackSet calls' shorthand `Key=K,Value=V` (compiler/deploy_script.py).
+TAG_KEYS = st.from_regex(TagKeyText.__metadata__[0].pattern, fullmatch=True).map(str.strip)
+TAG_VALUES = st.from_regex(TagValue.__metadata__[0].pattern, fullmatch=True).map(str.strip)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(TAG_KEYS, TAG_VALUES)
+def test_accepted_tags_reach_aws_as_written_through_the_cli(key, value):
+    assume(key and value and not key.lower().startswith("aws:") and key != "Environment")
+    parsed = DeployCommand(None).parse_key_value_arg([f"{key}={value}"], "tags")
+    assert parsed == {key: value}
+    assert ShorthandParser().parse(f"Key={key},Value={value}") == {"Key": key, "Value": value}

@@ -379,3 +379,20 @@ def test_task_names_are_unique(example_text):
     problem = only_problem(bad)
     assert problem.startswith(f"infra.yaml:{line}:{column}: scheduled_tasks[1].name: ")
     assert "already used by scheduled_tasks[0]" in problem
+
+
+@pytest.mark.parametrize(
+    ("schedule", "tidy"),
+    [
+        ("cron(0  6 * * ? *)", "cron(0 6 * * ? *)"),
+        ("cron( 0 6 * * ? *)", "cron(0 6 * * ? *)"),
+        ("rate(5  minutes)", "rate(5 minutes)"),
+        ("cron(0\t6 * * ? *)", "cron(0 6 * * ? *)"),
+    ],
+)
+def test_schedule_with_extra_whitespace_is_refused_with_the_tidy_form(example_text, schedule, tidy):
+    bad = edit(example_text, SCHEDULE, f"schedule: {schedule!r}".replace("\\t", "\t"))
+    problem = only_problem(bad)
+    assert problem.startswith(f"infra.yaml:{where(bad, 'schedule: ', after=TASK)[0]}:")
+    assert f"scheduled_tasks[0].schedule: {schedule!r} has extra or non-space whitespace" in problem
+    assert problem.endswith(f"which AWS refuses; write {tidy!r}")
