@@ -73,6 +73,27 @@ def resource_name(spec: InfraSpec, *parts: str) -> str:
     return "-".join((name_prefix(spec), *parts))
 
 
+# RDS instance identifiers: a letter, then letters, digits and single hyphens, 63 at most.
+DB_INSTANCE_IDENTIFIER_MAX = 63
+
+
+def database_identifier(spec: InfraSpec) -> str:
+    """The writer's and every replica's RDS identifier, the same in each region (identifiers
+    are unique per account and region), so a replica names its source by ARN without a
+    cross-stack reference. Its limits are checked in spec/consistency.py."""
+    return f"{name_prefix(spec)}-db"
+
+
+def data_key_alias(spec: InfraSpec) -> str:
+    """Each region's data key has this alias: another region's stack names the key by it."""
+    return f"alias/{name_prefix(spec)}/data"
+
+
+def bucket_name_in(spec: InfraSpec, short_name: str, region) -> Sub:
+    """`bucket_name` as it is in `region` (a value or a lookup), from any region."""
+    return Sub(f"{name_prefix(spec)}-{short_name}-${{AWS::AccountId}}-${{Region}}", Region=region)
+
+
 def bucket_name(spec: InfraSpec, short_name: str) -> Sub:
     """S3 names are global: the account and region make them unique without a random suffix."""
     return Sub(f"{name_prefix(spec)}-{short_name}-${{AWS::AccountId}}-${{AWS::Region}}")

@@ -82,6 +82,8 @@ class ComputeHandle(NamedTuple):
 class DatabaseHandle(NamedTuple):
     instance_id: Reference
     endpoint_address: Reference
+    role: Reference | str  # "writer" or "replica" (a region value): replicas are read-only
+    replica_condition: str | None = None  # template condition true where it is a replica
 
 
 class WafHandle(NamedTuple):

@@ -6,9 +6,15 @@ from troposphere import GetAtt, Output, Ref, Sub, s3
 
 from compiler import naming
 from compiler.builders import Built, skip_check
+from compiler.builders.bucket_replication import (
+    replication_conditions,
+    replication_configuration,
+    replication_parameter,
+    replication_role,
+)
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, kms_encryption, private_bucket
 from compiler.builders.handles import BucketRef, KeyHandle, StorageHandle
-from compiler.context import RegionContext
+from compiler.context import RegionContext, replicated_bucket_names
 from compiler.spec import InfraSpec
 from compiler.spec.storage import BucketSpec
 
@@ -69,7 +75,13 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
     resources: list = [logs_bucket, logs_policy]
     refs: list[BucketRef] = []
     outputs: list[Output] = []
+    replicated = replicated_bucket_names(spec)
     for bucket_spec in spec.storage.buckets:
+        replication = (
+            {"replication": replication_configuration(spec, ctx, bucket_spec.name)}
+            if bucket_spec.name in replicated
+            else {}
+        )
         bucket, policy = private_bucket(
             _bucket_id(bucket_spec),
             naming.bucket_name(spec, bucket_spec.name),
@@ -79,6 +91,7 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
             logging=s3.LoggingConfiguration(
                 DestinationBucketName=Ref(logs_bucket), LogFilePrefix=f"s3/{bucket_spec.name}/"
             ),
+            **replication,
         )
         resources += [bucket, policy]
         refs.append(BucketRef(bucket_spec.name, Ref(bucket), GetAtt(bucket, "Arn")))
@@ -91,4 +104,13 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
         )
     logs = BucketRef("logs", Ref(logs_bucket), GetAtt(logs_bucket, "Arn"))
     handle = StorageHandle(refs, logs, logs_policy.title, PATCHING_LOG_PREFIX)
-    return Built(resources, handle, outputs)
+    if not replicated:
+        return Built(resources, handle, outputs)
+    resources.append(replication_role(spec, ctx, key, replicated))
+    return Built(
+        resources,
+        handle,
+        outputs,
+        parameters=[replication_parameter()],
+        conditions={**ctx.writer_conditions(), **replication_conditions()},
+    )

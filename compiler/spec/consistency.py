@@ -233,6 +233,21 @@ def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
         )
 
 
+def check_database(spec: InfraSpec) -> Iterator[Finding]:
+    """Replicas name the writer by its RDS identifier, `<project>-<environment>-db`
+    (naming.database_identifier), which RDS refuses with two hyphens in a row. Its length
+    cannot exceed RDS's 63: project and environment are at most 20 characters each."""
+    if not (spec.database.replicas and len(spec.regions) > 1):
+        return
+    for field in ("project", "environment"):
+        if "--" in getattr(spec, field):
+            yield (
+                (field,),
+                f"'{getattr(spec, field)}' names the database identifier, where RDS refuses "
+                "two hyphens in a row; use single hyphens (or set database.replicas: false)",
+            )
+
+
 CHECKS = (
     check_regions,
     check_certificates,
@@ -242,6 +257,7 @@ CHECKS = (
     check_scheduled_tasks,
     check_patching,
     check_monitoring,
+    check_database,
 )
 
 

@@ -8,7 +8,8 @@ from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
 
 
 class DatabaseSpec(BaseModel):
-    """One PostgreSQL instance per region, in the isolated subnets."""
+    """One PostgreSQL instance per region, in the isolated subnets: the writer in the first
+    region, a cross-region read replica of it in every other (unless `replicas: false`)."""
 
     model_config = SPEC_MODEL_CONFIG
 
@@ -40,6 +41,22 @@ class DatabaseSpec(BaseModel):
         "dbadmin",
         description="Master user; RDS generates its password and keeps it in Secrets Manager.",
         examples=["dbadmin"],
+    )
+
+    replicas: bool = Field(
+        True,
+        description="The first region's database is the writer; every other region gets a "
+        "cross-region read replica of it (promote one with `deploy.sh promote REGION`). "
+        "false: each region has its own, independent and empty, database.",
+        examples=[True],
+    )
+    replica_lag_alarm_seconds: int = Field(
+        300,
+        ge=1,
+        le=86400,
+        description="Alarm when a replica is this many seconds behind the writer (its data "
+        "loss, should its region be promoted now).",
+        examples=[300],
     )
 
     @model_validator(mode="after")
