@@ -489,14 +489,14 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
     settings = []
     if stack.capabilities:
         settings.append("--capabilities " + " ".join(stack.capabilities))
-    if stack.passed_parameters:
-        settings.append(
-            "--parameters "
-            + " ".join(
-                f'"ParameterKey={p.name},ParameterValue=$param_{p.name}"'
-                for p in stack.passed_parameters
-            )
-        )
+    parameters = [
+        f'"ParameterKey={p.name},ParameterValue=$param_{p.name}"' for p in stack.passed_parameters
+    ]
+    passes = plan.bucket_replication
+    if passes:
+        parameters.append(f'"ParameterKey={passes.parameter},ParameterValue=$replicate"')
+    if parameters:
+        settings.append("--parameters " + " ".join(parameters))
     roles = stack.stack_set_roles
     if roles and roles.administration_role_arn:
         settings.append('--administration-role-arn "$administration_role_arn"')
@@ -505,10 +505,8 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
     settings.append(
         "--tags " + " ".join(_single_quoted(f"Key={k},Value={v}") for k, v in plan.tags)
     )
-    body += ["  settings+=("] + [f"    {line}" for line in settings] + ["  )"]
     regions = " ".join(stack.instance_regions)
-    body += [
-        f"  if stack_set_exists {name} {region}; then",
+    update = [
         '    operation="$(',
         _continued(
             [
@@ -521,6 +519,31 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
         ),
         '    )"',
         f'    wait_for_operation {name} {region} "$operation"',
+    ]
+    body += [
+        '  account="$(caller_account)"',
+        f"  if stack_set_exists {name} {region}; then",
+        "    exists=true",
+        f'    existing=" $(instance_regions {name} {region} "$account") "',
+        f"    for instance_region in {regions}; do",
+        '      case "$existing" in',
+        '        *[[:space:]]"$instance_region"[[:space:]]*) ;;',
+        '        *) missing+=("$instance_region") ;;',
+        "      esac",
+        "    done",
+    ]
+    if passes:
+        # Replication on at once only if every instance (every destination bucket) exists.
+        body.append('    [ "${#missing[@]}" -gt 0 ] || replicate=true')
+    body += [
+        "  else",
+        f"    missing=({regions})",
+        "  fi",
+        "  settings+=(",
+        *[f"    {line}" for line in settings],
+        "  )",
+        '  if [ "$exists" = true ]; then',
+        *update,
         "  else",
         _continued(
             [
@@ -532,15 +555,12 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
             indent="    ",
         ),
         "  fi",
-        '  account="$(caller_account)"',
-        f'  existing=" $(instance_regions {name} {region} "$account") "',
-        f"  for instance_region in {regions}; do",
-        '    case "$existing" in',
-        '      *[[:space:]]"$instance_region"[[:space:]]*) ;;',
-        '      *) missing+=("$instance_region") ;;',
-        "    esac",
-        "  done",
         '  if [ "${#missing[@]}" -gt 0 ]; then',
+        # One region at a time, in spec order (`missing` keeps it): the writer region's
+        # database exists before a replica names it as its source.
+        '    order="$(printf \',"%s"\' "${missing[@]}")"',
+        '    preferences=\'{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentCount":1,\''
+        '\n    preferences+=\'"FailureToleranceCount":0,"RegionOrder":[\'"${order#,}"\']}\'',
         '    operation="$(',
         _continued(
             [
@@ -549,6 +569,7 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
                 f"--stack-set-name {name}",
                 '--accounts "$account"',
                 '--regions "${missing[@]}"',
+                '--operation-preferences "$preferences"',
                 "--query OperationId --output text",
             ],
             indent="      ",
@@ -557,7 +578,21 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
         f'    wait_for_operation {name} {region} "$operation"',
         "  fi",
     ]
-    names += ["operation", "account", "existing", "instance_region"]
+    if passes:
+        off = f"ParameterKey={passes.parameter},ParameterValue=false"
+        on = off.replace("=false", "=true")
+        body += [
+            # Every instance (every destination bucket) exists now: switch replication on.
+            '  if [ "$replicate" = false ]; then',
+            "    replicate=true",
+            f'    settings=("${{settings[@]/#{off}/{on}}}")',
+            *update,
+            "  fi",
+        ]
+    names += ["operation", "account", "existing", "instance_region", "order", "preferences"]
+    names.append("exists=false")
+    if passes:
+        names.append("replicate=false")
     comment = [
         f"{name}: the StackSet, administered in {region}, from {stack.template}; one stack "
         f"instance in each of {regions}, in the account this runs as. Its parameters are set "
