@@ -97,6 +97,8 @@ def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
         values["WriterRegion"] = spec.primary_region
         # What this region's database is: the app reads it (writes go to the writer).
         values["DatabaseRole"] = DATABASE_ROLES[0 if region_name == spec.primary_region else 1]
+        if spec.database.promoted:
+            values["PromotedFrom"] = spec.database.promoted.source_region
     if replicated_bucket_names(spec):
         # Where the writer region's buckets replicate to, the same list in every region.
         for index, name in enumerate(replica_regions(spec)):
@@ -158,6 +160,10 @@ class RegionContext(NamedTuple):
     def replica_region(self, index: int) -> str | AWSHelperFn:
         """The index-th region after the writer's (replicated buckets only)."""
         return self.value(replica_region_key(index))
+
+    def promoted_from(self) -> str | AWSHelperFn:
+        """Where the promoted writer's source was (database.promoted only)."""
+        return self.value("PromotedFrom")
 
     def writer_conditions(self) -> dict[str, AWSHelperFn]:
         """The template conditions WRITER_CONDITION and REPLICA_CONDITION.

@@ -33,28 +33,43 @@ replication_ready() {
   printf true
 }
 
-# Promote the read replica IDENTIFIER in REGION to a standalone, writable instance, wait
-# until it is available, then give it automated backups (RETENTION days) and a master
-# password managed in REGION's Secrets Manager, encrypted with KEY_ALIAS: the writer's
-# secret lives in the old writer region, which may be the one that is down.
-promote_replica() {
-  local region="$1" identifier="$2" retention="$3" key_alias="$4" source
-  if [ "$DRY_RUN" = false ]; then
-    source="$(aws rds describe-db-instances --region "$region" \
-      --db-instance-identifier "$identifier" \
-      --query 'DBInstances[0].ReadReplicaSourceDBInstanceIdentifier' --output text)" ||
-      fail "no database $identifier in $region"
-    case "$source" in
-      '' | None) fail "$identifier in $region is not a read replica (already promoted?)" ;;
-    esac
+# The identifier of the read replica in REGION whose source is the writer WRITER (an
+# identifier): replicas get names CloudFormation generates, so they are found by source.
+replica_in() {
+  local region="$1" writer="$2" found
+  if [ "$DRY_RUN" = true ]; then
+    printf '<replica of %s in %s>' "$writer" "$region"
+    return 0
   fi
-  run aws rds promote-read-replica --region "$region" --db-instance-identifier "$identifier" \
+  found="$(aws rds describe-db-instances --region "$region" \
+    --query "DBInstances[?ends_with(ReadReplicaSourceDBInstanceIdentifier || '', ':db:$writer')].DBInstanceIdentifier" \
+    --output text)" || fail "cannot list the databases of $region"
+  case "$found" in
+    '' | None) fail "no read replica of $writer in $region (already promoted?)" ;;
+    *[[:space:]]*) fail "more than one read replica of $writer in $region: $found" ;;
+  esac
+  printf '%s' "$found"
+}
+
+# Promote REGION's read replica of WRITER to a standalone, writable instance, wait until
+# it is available, then give it automated backups (RETENTION days) and a master password
+# managed in REGION's Secrets Manager, encrypted with KEY_ALIAS: the writer's secret lives
+# in the old writer region, which may be the one that is down.
+promote_replica() {
+  local region="$1" writer="$2" retention="$3" key_alias="$4" old_region="$5" replica
+  replica="$(replica_in "$region" "$writer")"
+  run aws rds promote-read-replica --region "$region" --db-instance-identifier "$replica" \
     --backup-retention-period "$retention"
-  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$identifier"
-  run aws rds modify-db-instance --region "$region" --db-instance-identifier "$identifier" \
+  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
+  run aws rds modify-db-instance --region "$region" --db-instance-identifier "$replica" \
     --manage-master-user-password --master-user-secret-kms-key-id "$key_alias" \
     --apply-immediately
-  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$identifier"
-  printf '%s\n' "deploy.sh: $identifier in $region is now a standalone writer; next, put" \
-    "$region first under regions: in infra.yaml (see docs/failover.md)" >&3
+  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
+  printf '%s\n' "deploy.sh: $replica in $region is now a standalone writer. Next, in infra.yaml:" \
+    "put $region first under regions: and set" \
+    "  database:" \
+    "    promoted:" \
+    "      identifier: $replica" \
+    "      source_region: $old_region" \
+    "then compile and deploy (docs/failover.md)." >&3
 }

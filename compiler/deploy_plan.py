@@ -156,17 +156,17 @@ class BucketReplicationPass(NamedTuple):
 
 
 class ReplicaPromotion(NamedTuple):
-    """What `deploy.sh promote REGION` needs: the database identifier (the same in every
-    region), the regions holding a replica, and the promoted writer's settings."""
+    """What `deploy.sh promote REGION` needs: the writer's identifier (replicas are found
+    by their source), the regions holding a replica, and the promoted writer's settings."""
 
-    identifier: str
+    identifier: str  # the writer's
     replica_regions: tuple[str, ...]
     backup_retention_days: int
     key_alias: str  # its new master-user secret is encrypted with the region's data key
 
     def to_manifest(self) -> dict:
         return {
-            "identifier": self.identifier,
+            "writer_identifier": self.identifier,
             "replica_regions": list(self.replica_regions),
             "backup_retention_days": self.backup_retention_days,
             "secret_key_alias": self.key_alias,

@@ -244,8 +244,8 @@ def _usage(plan: DeployPlan) -> str:
         lines.append("  global      the global stack only (an account administrator's first step)")
     if plan.promotion:
         lines += [
-            "  promote REGION  fail over: promote REGION's read replica "
-            f"({plan.promotion.identifier}) to",
+            "  promote REGION  fail over: promote REGION's read replica of "
+            f"{plan.promotion.identifier} to",
             "              a standalone writer, with backups and a master secret in REGION;",
             "              then put REGION first under regions: (docs/failover.md). One of:",
             f"              {', '.join(plan.promotion.replica_regions)}",
@@ -330,7 +330,7 @@ def _promote_lines(plan: DeployPlan) -> list[str]:
         'case "$promote_region" in',
         f"  {regions})",
         f'    promote_replica "$promote_region" {promotion.identifier} '
-        f"{promotion.backup_retention_days} {promotion.key_alias}",
+        f"{promotion.backup_retention_days} {promotion.key_alias} {plan.primary_region}",
         "    ;;",
         f'  *) fail "promote: $promote_region holds no replica (replicas: '
         f'{", ".join(promotion.replica_regions)})" ;;',

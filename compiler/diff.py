@@ -213,11 +213,70 @@ def _values_at(node: Any, parts: tuple[str, ...]) -> list[Any]:
     return [ABSENT]
 
 
-def replacement_causes(old: dict, new: dict, region: str) -> tuple[str, ...]:
-    """Why CloudFormation would replace a resource going from `old` to `new`; () if it won't."""
+def condition_values(template: dict, region: str) -> dict[str, bool]:
+    """The template's conditions that depend on the region alone (and its Mappings), as
+    they are in `region`; a condition that tests a parameter is left out."""
+    conditions, mappings = template.get("Conditions", {}), template.get("Mappings", {})
+    if not isinstance(conditions, dict) or not isinstance(mappings, dict):
+        return {}
+    found: dict[str, bool] = {}
+
+    def evaluate(node: Any, seen: frozenset = frozenset()) -> bool | None:
+        if not isinstance(node, dict) or len(node) != 1:
+            return None
+        ((function, arguments),) = node.items()
+        if function == "Condition" and isinstance(arguments, str) and arguments not in seen:
+            return evaluate(conditions.get(arguments), seen | {arguments})
+        if not isinstance(arguments, list):
+            return None
+        if function == "Fn::Equals" and len(arguments) == 2:
+            left, right = (_resolve_in_region(a, mappings, region) for a in arguments)
+            both = isinstance(left, str) and isinstance(right, str)
+            return left == right if both else None
+        values = [evaluate(argument, seen) for argument in arguments]
+        if None in values:
+            return None
+        combine = {"Fn::Not": lambda v: not v[0], "Fn::And": all, "Fn::Or": any}
+        return combine[function](values) if function in combine else None
+
+    for name, condition in conditions.items():
+        value = evaluate(condition, frozenset({name}))
+        if value is not None:
+            found[name] = value
+    return found
+
+
+def resolve_conditions(node: Any, values: dict[str, bool]) -> Any:
+    """`node` with each `Fn::If` on a condition in `values` replaced by its branch, and
+    `AWS::NoValue` dropped: what CloudFormation sees in that region."""
+    if isinstance(node, list):
+        items = [resolve_conditions(item, values) for item in node]
+        return [item for item in items if item is not ABSENT]
+    if not isinstance(node, dict):
+        return node
+    if node == {"Ref": "AWS::NoValue"}:
+        return ABSENT
+    branches = node.get("Fn::If") if len(node) == 1 else None
+    if isinstance(branches, list) and len(branches) == 3 and branches[0] in values:
+        return resolve_conditions(branches[1] if values[branches[0]] else branches[2], values)
+    resolved = {key: resolve_conditions(value, values) for key, value in node.items()}
+    return {key: value for key, value in resolved.items() if value is not ABSENT}
+
+
+def replacement_causes(
+    old: dict,
+    new: dict,
+    region: str,
+    old_conditions: dict[str, bool] | None = None,
+    new_conditions: dict[str, bool] | None = None,
+) -> tuple[str, ...]:
+    """Why CloudFormation would replace a resource going from `old` to `new`; () if it won't.
+    Properties are compared as they are in `region`: `Fn::If` on a region condition
+    (e.g. the writer or a replica database) resolved with each template's conditions."""
     if old.get("Type") != new.get("Type"):
         return ("Type",)
-    old_props, new_props = old.get("Properties", {}), new.get("Properties", {})
+    old_props = resolve_conditions(old.get("Properties", {}), old_conditions or {})
+    new_props = resolve_conditions(new.get("Properties", {}), new_conditions or {})
     return tuple(
         ".".join(path)
         for path in create_only_paths(new["Type"], region)
@@ -282,7 +341,12 @@ def _leaf_changes(before: dict, after: dict) -> tuple[ValueChange, ...]:
 
 
 def _resource_changes(
-    old: dict, new: dict, region: str, old_mappings: dict, new_mappings: dict
+    old: dict,
+    new: dict,
+    region: str,
+    old_mappings: dict,
+    new_mappings: dict,
+    conditions: tuple[dict[str, bool], dict[str, bool]] = ({}, {}),
 ) -> list[ResourceChange]:
     changes: list[ResourceChange] = []
     for logical_id, resource in new.items():
@@ -291,7 +355,7 @@ def _resource_changes(
             continue
         before = old[logical_id]
         leaves = _leaf_changes(before, resource)
-        causes = replacement_causes(before, resource, region) if leaves else ()
+        causes = replacement_causes(before, resource, region, *conditions) if leaves else ()
         if (
             old_mappings != new_mappings
             and "Type" in resource
@@ -339,6 +403,7 @@ def diff_template(
         region,
         old.get("Mappings", {}),
         new.get("Mappings", {}),
+        (condition_values(old, region), condition_values(new, region)),
     )
     entries: list[EntryChange] = []
     for section in list(new) + [s for s in old if s not in new]:

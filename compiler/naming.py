@@ -78,10 +78,13 @@ DB_INSTANCE_IDENTIFIER_MAX = 63
 
 
 def database_identifier(spec: InfraSpec) -> str:
-    """The writer's and every replica's RDS identifier, the same in each region (identifiers
-    are unique per account and region), so a replica names its source by ARN without a
-    cross-stack reference. Its limits are checked in spec/consistency.py."""
-    return f"{name_prefix(spec)}-db"
+    """The writer's RDS identifier, fixed so that the replicas in other regions name it by
+    ARN without a cross-stack reference (limits checked in spec/consistency.py); after a
+    failover, the promoted replica's own. Replicas get names CloudFormation generates: a
+    custom-named resource cannot be replaced, and a replica is replaced when its source
+    changes."""
+    promoted = spec.database.promoted
+    return promoted.identifier if promoted else f"{name_prefix(spec)}-db"
 
 
 def data_key_alias(spec: InfraSpec) -> str:

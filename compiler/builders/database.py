@@ -158,16 +158,33 @@ def writer_properties(spec: InfraSpec, key: KeyHandle) -> dict:
     }
 
 
+# Set when RDS creates an instance and never changed by an update (CloudFormation
+# `createOnlyProperties`): a writer created empty has these, a replica has none of them.
+_CREATE_ONLY_WRITER_PROPERTIES = (
+    "Engine",
+    "EngineVersion",
+    "DBName",
+    "StorageEncrypted",
+    "MasterUsername",
+)
+
+
 def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> dict:
     """The writer's properties in the writer region, the replica's elsewhere: one resource
-    whose region decides (the StackSet template serves both). The writer has a fixed
-    identifier, the same in every region, so that a replica names it by ARN.
+    whose region decides (the StackSet template serves both).
 
-    A replica's credentials are the writer's: its users, passwords and the master
-    secret's password are replicated data. The secret itself stays in the writer's region
-    (readable from any region by ARN); `deploy.sh promote` gives a promoted instance a
-    managed secret of its own region."""
+    The writer has a fixed identifier, so that a replica names it by ARN. A writer that is
+    a promoted replica (database.promoted) keeps the shape it was created with: no
+    identifier of ours, its old SourceRegion, none of the create-only writer properties;
+    anything else would make CloudFormation replace it with an empty database.
+
+    A replica's credentials are the writer's: its users and passwords are replicated
+    data. The master secret stays in the writer's region (readable from any region by
+    ARN); `deploy.sh promote` gives a promoted instance a managed secret in its region."""
+    promoted = spec.database.promoted
     writer = writer_properties(spec, key)
+    if promoted:
+        writer = {k: v for k, v in writer.items() if k not in _CREATE_ONLY_WRITER_PROPERTIES}
     properties = {name: If(WRITER_CONDITION, value, NoValue) for name, value in writer.items()}
     source = Sub(
         "arn:${AWS::Partition}:rds:${Region}:${AWS::AccountId}:db:"
@@ -175,9 +192,14 @@ def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -
         Region=ctx.writer_region(),
     )
     properties.update(
-        DBInstanceIdentifier=naming.database_identifier(spec),
         # Cross-region: the source by ARN, and its region.
         SourceDBInstanceIdentifier=If(WRITER_CONDITION, NoValue, source),
-        SourceRegion=If(WRITER_CONDITION, NoValue, ctx.writer_region()),
+        SourceRegion=If(
+            WRITER_CONDITION, ctx.promoted_from() if promoted else NoValue, ctx.writer_region()
+        ),
     )
+    if not promoted:
+        properties["DBInstanceIdentifier"] = If(
+            WRITER_CONDITION, naming.database_identifier(spec), NoValue
+        )
     return properties

@@ -239,6 +239,15 @@ def check_database(spec: InfraSpec) -> Iterator[Finding]:
     cannot exceed RDS's 63: project and environment are at most 20 characters each."""
     if not (spec.database.replicas and len(spec.regions) > 1):
         return
+    promoted = spec.database.promoted
+    if promoted and promoted.source_region == spec.primary_region:
+        yield (
+            ("database", "promoted", "source_region"),
+            f"{promoted.source_region} is regions[0], the writer's own region: after a "
+            "failover the promoted region goes first and this names the region it replicated",
+        )
+    if promoted:
+        return  # the writer keeps the identifier it was promoted with
     for field in ("project", "environment"):
         if "--" in getattr(spec, field):
             yield (

@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from compiler.spec.regions import AWS_REGION_AZ_COUNTS
 from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
+
+
+class PromotedWriterSpec(BaseModel):
+    """The writer is a promoted read replica (after `deploy.sh promote REGION`): it keeps
+    the create-time properties it had as a replica, so CloudFormation updates it in place
+    rather than replacing it with an empty database."""
+
+    model_config = SPEC_MODEL_CONFIG
+
+    identifier: pattern_str(
+        r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+        "use the RDS identifier `deploy.sh promote` printed (letters, digits, single hyphens)",
+        max_length=63,
+    ) = Field(
+        description="RDS identifier of the promoted instance, as `deploy.sh promote` prints it.",
+        examples=["atlas-production-database-1a2b3c4d5e6f"],
+    )
+    source_region: str = Field(
+        description="The region whose writer it replicated before it was promoted.",
+        examples=["us-east-1"],
+    )
+
+    @field_validator("source_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in AWS_REGION_AZ_COUNTS:
+            raise ValueError(f"'{value}' is not an AWS region")
+        return value
 
 
 class DatabaseSpec(BaseModel):
@@ -57,6 +86,12 @@ class DatabaseSpec(BaseModel):
         description="Alarm when a replica is this many seconds behind the writer (its data "
         "loss, should its region be promoted now).",
         examples=[300],
+    )
+
+    promoted: PromotedWriterSpec | None = Field(
+        None,
+        description="Set after a failover, when the first region's database is a promoted "
+        "replica (docs/failover.md); leave it unset otherwise.",
     )
 
     @model_validator(mode="after")
