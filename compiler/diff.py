@@ -91,6 +91,8 @@ class StackDiff:
 class TemplatesDiff:
     against: Path
     stacks: list[StackDiff]
+    # Data the change would destroy when deployed (compiler/data_hazards.py), as lines.
+    hazards: list[str] = field(default_factory=list)
 
     @property
     def different(self) -> bool:
@@ -481,7 +483,17 @@ def diff_against(
         for old in stacks_on_disk(against)
         if old.path not in compiled and (against / old.path).is_file()
     ]
-    return TemplatesDiff(against, stacks)
+    return TemplatesDiff(against, stacks, _hazards(against, result.spec))
+
+
+def _hazards(against: Path, spec) -> list[str]:
+    from compiler.data_hazards import data_hazards, hazard_lines, previous_layout
+
+    try:
+        manifest = json.loads((against / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return hazard_lines(data_hazards(previous_layout(manifest), spec))
 
 
 # --- output ------------------------------------------------------------------------
@@ -532,6 +544,7 @@ def human_lines(diff: TemplatesDiff) -> list[str]:
                 lines.append(f"    {marks[entry.status]} {owner}")
                 continue
             lines += ["    " + _change_line(c, owner) for c in entry.changes]
+    lines += [f"! {hazard}" for hazard in diff.hazards]
     lines.append(summary_line(diff))
     return lines
 
@@ -567,6 +580,7 @@ def to_json(diff: TemplatesDiff) -> dict:
     return {
         "against": str(diff.against),
         "different": diff.different,
+        "hazards": diff.hazards,
         "stacks": [
             {
                 "template": stack.path,

@@ -146,8 +146,15 @@ def test_a_region_swapped_for_another_is_one_stack_added_and_one_removed(project
     statuses = {s.path: (s.status, s.note) for s in diff.stacks}
     assert statuses["regions/eu-west-1.json"] == ("added", "not on disk")
     assert statuses["regions/us-west-2.json"] == ("removed", "on disk, no longer compiled")
-    assert statuses["regions/us-east-1.json"][0] == "unchanged"
+    # The writer region's stack changes only where it names the other region: its
+    # buckets' replication destinations.
+    (primary,) = [s for s in diff.stacks if s.path == "regions/us-east-1.json"]
+    assert primary.status == "changed"
+    changed = {c.path for r in primary.resources for c in r.changes}
+    assert changed and all("Region" in path for path in changed), changed
+    assert not [r for r in primary.resources if r.replaces]
     assert [s.path for s in diff.stacks][-1] == "regions/us-west-2.json"  # removed ones last
+    assert any("us-west-2 is removed" in hazard for hazard in diff.hazards)
     lines = human_lines(diff)
     assert "+ regions/eu-west-1.json (storefront-production-eu-west-1): not on disk" in lines
     assert (
