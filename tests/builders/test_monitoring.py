@@ -322,7 +322,9 @@ def test_replica_lag_is_alarmed_in_replica_regions_only():
         assert alarm["Properties"]["MetricName"] == "ReplicaLag"
         assert alarm["Properties"]["Threshold"] == float(spec.database.replica_lag_alarm_seconds)
         assert alarm["Properties"]["TreatMissingData"] == "breaching"
-        assert template["Conditions"]["IsReplicaRegion"] == {"Fn::Not": [{"Condition": "IsWriterRegion"}]}
+        assert template["Conditions"]["IsReplicaRegion"] == {
+            "Fn::Not": [{"Condition": "IsWriterRegion"}]
+        }
 
 
 def test_without_replicas_there_is_no_lag_alarm():
