@@ -92,6 +92,9 @@ class DatabaseSpec(BaseModel):
         None,
         description="Set after a failover, when the first region's database is a promoted "
         "replica (docs/failover.md); leave it unset otherwise.",
+        examples=[
+            {"identifier": "atlas-production-database-1a2b3c4d5e6f", "source_region": "us-east-1"}
+        ],
     )
 
     @model_validator(mode="after")
