@@ -610,6 +610,15 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
     return _function(stack, comment, [*local, *body])
 
 
+def _main_locals(plan: DeployPlan) -> list[str]:
+    names = ["mode=stacks"]
+    if plan.bucket_replication:
+        names.append("replicate=''")
+    if plan.promotion:
+        names.append("promote_region=''")
+    return names
+
+
 def _main(plan: DeployPlan) -> str:
     modes = _modes(plan)
     cases = []
@@ -618,7 +627,7 @@ def _main(plan: DeployPlan) -> str:
     return "\n".join(
         [
             "main() {",
-            "  local mode=stacks replicate='' promote_region=''",
+            "  local " + " ".join(_main_locals(plan)),
             '  while [ "$#" -gt 0 ]; do',
             '    case "$1" in',
             f'      {" | ".join(m for m in modes if m != "promote")}) mode="$1" ;;',
