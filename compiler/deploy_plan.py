@@ -95,12 +95,21 @@ class EnvironmentVariable:
         return {"from": "environment", "variable": self.name}
 
 
+@dataclass(frozen=True)
+class ReplicationSwitch:
+    """The writer region's bucket-replication switch: deploy.sh sets it per pass (see
+    BucketReplicationPass and the manifest's `bucket_replication`)."""
+
+    def to_manifest(self) -> dict[str, str]:
+        return {"from": "bucket_replication"}
+
+
 Source = StackOutput | TemplateDefault | EnvironmentVariable
 
 
 class PlannedParameter(NamedTuple):
     name: str
-    source: StackOutput | TemplateDefault
+    source: StackOutput | TemplateDefault | ReplicationSwitch
 
 
 class StackSetRoles(NamedTuple):
@@ -225,7 +234,7 @@ def plan_deploy(
     for stack in stacks:
         size, sha256 = rendered[stack.path]
         parameters = tuple(
-            _plan_parameter(stack, name, parameter.properties.get("Default"), global_output)
+            _plan_parameter(stack, name, parameter.properties.get("Default"), global_output, spec)
             for name, parameter in stack.template.parameters.items()
         )
         is_stack_set = stack.kind == "stackset"
@@ -284,7 +293,11 @@ def _promotion(spec: InfraSpec) -> ReplicaPromotion | None:
     )
 
 
-def _plan_parameter(stack, name, default, global_output) -> PlannedParameter:
+def _plan_parameter(stack, name, default, global_output, spec) -> PlannedParameter:
+    if name == REPLICATION_PARAMETER and stack.kind != "global":
+        # The StackSet sets it for every instance; a regional stack only in the writer region.
+        if stack.kind == "stackset" or stack.region == spec.primary_region:
+            return PlannedParameter(name, ReplicationSwitch())
     if default is not None:
         return PlannedParameter(name, TemplateDefault(str(default)))
     source = global_output(name) if stack.kind != "global" else None

@@ -225,7 +225,11 @@ def test_manifest_says_where_each_parameter_comes_from(manifest, spec):
     for entry in manifest["stacks"]:
         assert "parameters" in entry and "capabilities" in entry
         for parameter in entry["parameters"]:
-            assert parameter["from"] in ("stack_output", "template_default"), parameter
+            assert parameter["from"] in (
+                "stack_output",
+                "template_default",
+                "bucket_replication",
+            ), parameter
             if parameter["from"] == "stack_output":
                 assert parameter["stack"] == global_name
                 assert parameter["region"] == spec.primary_region
@@ -310,6 +314,14 @@ def test_manifest_records_the_replication_pass_and_the_replicas(manifest, spec):
     replication = manifest["bucket_replication"]
     assert replication["stack"] == naming.regional_stack_name(spec, spec.primary_region)
     assert [d["region"] for d in replication["destinations"]] == [r.name for r in spec.regions[1:]]
+    switches = {
+        (entry["kind"], entry["region"])
+        for entry in manifest["stacks"]
+        for p in entry["parameters"]
+        if p["from"] == "bucket_replication"
+    }
+    # deploy.sh sets it in the writer region's stack and on the StackSet; elsewhere: default.
+    assert switches == {("region", spec.primary_region), ("stackset", spec.primary_region)}
     replicas = manifest["database_replicas"]
     assert replicas["writer_identifier"] == naming.database_identifier(spec)
     assert replicas["replica_regions"] == [r.name for r in spec.regions[1:]]
