@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from compiler.conditions import condition_values, resolve_conditions
 from compiler.pipeline import compile_in_memory
 
 if TYPE_CHECKING:
@@ -213,56 +214,6 @@ def _values_at(node: Any, parts: tuple[str, ...]) -> list[Any]:
     if isinstance(node, dict) and head in node:
         return _values_at(node[head], rest)
     return [ABSENT]
-
-
-def condition_values(template: dict, region: str) -> dict[str, bool]:
-    """The template's conditions that depend on the region alone (and its Mappings), as
-    they are in `region`; a condition that tests a parameter is left out."""
-    conditions, mappings = template.get("Conditions", {}), template.get("Mappings", {})
-    if not isinstance(conditions, dict) or not isinstance(mappings, dict):
-        return {}
-    found: dict[str, bool] = {}
-
-    def evaluate(node: Any, seen: frozenset = frozenset()) -> bool | None:
-        if not isinstance(node, dict) or len(node) != 1:
-            return None
-        ((function, arguments),) = node.items()
-        if function == "Condition" and isinstance(arguments, str) and arguments not in seen:
-            return evaluate(conditions.get(arguments), seen | {arguments})
-        if not isinstance(arguments, list):
-            return None
-        if function == "Fn::Equals" and len(arguments) == 2:
-            left, right = (_resolve_in_region(a, mappings, region) for a in arguments)
-            both = isinstance(left, str) and isinstance(right, str)
-            return left == right if both else None
-        values = [evaluate(argument, seen) for argument in arguments]
-        if None in values:
-            return None
-        combine = {"Fn::Not": lambda v: not v[0], "Fn::And": all, "Fn::Or": any}
-        return combine[function](values) if function in combine else None
-
-    for name, condition in conditions.items():
-        value = evaluate(condition, frozenset({name}))
-        if value is not None:
-            found[name] = value
-    return found
-
-
-def resolve_conditions(node: Any, values: dict[str, bool]) -> Any:
-    """`node` with each `Fn::If` on a condition in `values` replaced by its branch, and
-    `AWS::NoValue` dropped: what CloudFormation sees in that region."""
-    if isinstance(node, list):
-        items = [resolve_conditions(item, values) for item in node]
-        return [item for item in items if item is not ABSENT]
-    if not isinstance(node, dict):
-        return node
-    if node == {"Ref": "AWS::NoValue"}:
-        return ABSENT
-    branches = node.get("Fn::If") if len(node) == 1 else None
-    if isinstance(branches, list) and len(branches) == 3 and branches[0] in values:
-        return resolve_conditions(branches[1] if values[branches[0]] else branches[2], values)
-    resolved = {key: resolve_conditions(value, values) for key, value in node.items()}
-    return {key: value for key, value in resolved.items() if value is not ABSENT}
 
 
 def replacement_causes(
