@@ -318,7 +318,7 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 141885)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 142262)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   run aws cloudformation deploy \
@@ -348,9 +348,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/f6d678cd95319f87da7afe367ff68149f43400f511274d8523e857f486244cb1.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/fe337c66f3292749f5347490aae7c962b39be09fd7fb54c84851f1c87266ad53.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/f6d678cd95319f87da7afe367ff68149f43400f511274d8523e857f486244cb1.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/fe337c66f3292749f5347490aae7c962b39be09fd7fb54c84851f1c87266ad53.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then

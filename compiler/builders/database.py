@@ -5,7 +5,7 @@ from __future__ import annotations
 from troposphere import GetAtt, If, NoValue, Output, Ref, Sub, iam, rds
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import Built, purpose, skip_check
 from compiler.builders.handles import DatabaseHandle, KeyHandle, NetworkHandle, SecurityGroupsHandle
 from compiler.builders.trust import service_trust_policy
 from compiler.context import (
@@ -112,6 +112,13 @@ def build_database(
         ),
     )
     if replicated:
+        skip_check(
+            instance,
+            "CKV_AWS_16",
+            "Encrypted in every region: the writer sets StorageEncrypted with the region's "
+            "key; a replica must not set it (CloudFormation refuses it) and is encrypted "
+            "with the KmsKeyId it is given, which a cross-region replica requires.",
+        )
         # troposphere's own check reads the Fn::If branches of both roles as one replica
         # that sets writer properties (and still refuses MultiAZ on a replica, which RDS
         # has long allowed); cfn-lint checks the template per condition instead.
