@@ -84,8 +84,8 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
                 "regions",
                 f"the global stack is deployed in the first region: it would be created "
                 f"again in {new_writer} beside the one in {old_writer} (named IAM roles and "
-                f"the hosted zone collide); deploy the regional stacks only (deploy.sh "
-                "stacks skips nothing: run each regional function, see docs/failover.md)",
+                "the hosted zone collide); deploy the regional stacks only, not deploy.sh's "
+                "default order (docs/failover.md)",
             )
         )
     if previous.database_replicas and promoted and promoted.source_region == new_writer:
