@@ -43,7 +43,9 @@ def _sha256(content: bytes) -> str:
 def compiler_fingerprint() -> str:
     """Changes whenever the code that compiles could: our sources, Python, any package."""
     digest = hashlib.sha256(f"{FORMAT_VERSION}\n{sys.version}\n".encode())
-    for path in sorted(COMPILER_DIR.rglob("*.py")):
+    # Shell files too: deploy.sh is assembled from them (deploy_failover.sh).
+    sources = [*COMPILER_DIR.rglob("*.py"), *COMPILER_DIR.rglob("*.sh")]
+    for path in sorted(sources):
         digest.update(path.relative_to(COMPILER_DIR).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     # Installed distributions by name and version (their metadata directories), so an

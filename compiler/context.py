@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Literal, NamedTuple
 
-from troposphere import AWSHelperFn, FindInMap, GetAZs, Ref, Select
+from troposphere import AWSHelperFn, Condition, Equals, FindInMap, GetAZs, Not, Ref, Select
 
 from compiler.spec import InfraSpec
 from compiler.spec.regions import SUBNET_PREFIX_EXTRA_BITS, alb_log_delivery
@@ -27,6 +27,13 @@ FAILOVER_ROLES = ("PRIMARY", "SECONDARY")
 # IAM is a global service: EventBridge receives its CloudTrail events in this region only.
 IAM_EVENTS_REGION = "us-east-1"
 
+# The first region of the spec holds the writer database and the source buckets; the
+# others hold read replicas and replicated buckets. Builders test it with these template
+# conditions (see `RegionContext.writer_conditions`), in both kinds of template.
+WRITER_CONDITION = "IsWriterRegion"
+REPLICA_CONDITION = "IsReplicaRegion"
+DATABASE_ROLES = ("writer", "replica")
+
 # The VPC is cut in quarters, one per tier (the fourth is left for growth); each quarter
 # is cut in eight subnets, of which one per AZ is used.
 _TIER_BITS = 2
@@ -34,6 +41,31 @@ _TIER_BITS = 2
 
 def subnet_cidr_key(tier: Tier, az_index: int) -> str:
     return f"{tier.capitalize()}Subnet{az_index + 1}Cidr"
+
+
+def replicates_database(spec: InfraSpec) -> bool:
+    return spec.database.replicas and len(spec.regions) > 1
+
+
+def replicated_bucket_names(spec: InfraSpec) -> list[str]:
+    """The spec's buckets that the first region replicates to every other region."""
+    if len(spec.regions) < 2:
+        return []
+    return [bucket.name for bucket in spec.storage.buckets if bucket.replicate]
+
+
+def replica_regions(spec: InfraSpec) -> list[str]:
+    """Every region but the first: replica databases and replicated buckets live there."""
+    return [region.name for region in spec.regions[1:]]
+
+
+def replica_region_key(index: int) -> str:
+    return f"ReplicaRegion{index + 1}"
+
+
+def has_writer_region(spec: InfraSpec) -> bool:
+    """True when some resource exists in the writer region only (replica DB or buckets)."""
+    return replicates_database(spec) or bool(replicated_bucket_names(spec))
 
 
 def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
@@ -65,6 +97,18 @@ def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
         # The same in every region: a value rather than a literal so that the StackSet
         # template compares AWS::Region with a lookup and names no region of its own.
         values["IamEventsRegion"] = IAM_EVENTS_REGION
+    if has_writer_region(spec):
+        # The same in every region: a value rather than a literal so that the StackSet
+        # template names no region of its own (replicas name the writer by ARN).
+        values["WriterRegion"] = spec.primary_region
+        # What this region's database is: the app reads it (writes go to the writer).
+        values["DatabaseRole"] = DATABASE_ROLES[0 if region_name == spec.primary_region else 1]
+        if spec.database.promoted:
+            values["PromotedFrom"] = spec.database.promoted.source_region
+    if replicated_bucket_names(spec):
+        # Where the writer region's buckets replicate to, the same list in every region.
+        for index, name in enumerate(replica_regions(spec)):
+            values[replica_region_key(index)] = name
     return values
 
 
@@ -115,6 +159,34 @@ class RegionContext(NamedTuple):
     def regions_served(self, spec: InfraSpec) -> list[str]:
         """The regions the template may be deployed in: its own, or each of the spec's."""
         return [self.region_name] if self.region_name else [r.name for r in spec.regions]
+
+    def writer_region(self) -> str | AWSHelperFn:
+        """The spec's first region: the writer database and the source buckets live there."""
+        return self.value("WriterRegion")
+
+    def database_role(self) -> str | AWSHelperFn:
+        """`writer` or `replica`: this region's database (database.replicas only)."""
+        return self.value("DatabaseRole")
+
+    def replica_region(self, index: int) -> str | AWSHelperFn:
+        """The index-th region after the writer's (replicated buckets only)."""
+        return self.value(replica_region_key(index))
+
+    def promoted_from(self) -> str | AWSHelperFn:
+        """Where the promoted writer's source was (database.promoted only)."""
+        return self.value("PromotedFrom")
+
+    def writer_conditions(self) -> dict[str, AWSHelperFn]:
+        """The template conditions WRITER_CONDITION and REPLICA_CONDITION.
+
+        They compare `AWS::Region` with a region value rather than two region values:
+        `Fn::Equals` on two literals (what a lookup turns into in a per-region template)
+        is flagged by cfn-lint (W8003), and a condition keeps both kinds of template alike.
+        """
+        return {
+            WRITER_CONDITION: Equals(Ref("AWS::Region"), self.writer_region()),
+            REPLICA_CONDITION: Not(Condition(WRITER_CONDITION)),
+        }
 
     @staticmethod
     def availability_zone(az_index: int) -> AWSHelperFn:

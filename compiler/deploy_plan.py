@@ -30,6 +30,8 @@ from troposphere import Template
 
 from compiler import naming
 from compiler.assemble import StackTemplate
+from compiler.builders.bucket_replication import REPLICATION_PARAMETER
+from compiler.context import replica_regions, replicates_database
 from compiler.spec import InfraSpec
 
 # Above this many bytes CloudFormation refuses `TemplateBody`; the template must come from S3.
@@ -93,12 +95,21 @@ class EnvironmentVariable:
         return {"from": "environment", "variable": self.name}
 
 
+@dataclass(frozen=True)
+class ReplicationSwitch:
+    """The writer region's bucket-replication switch: deploy.sh sets it per pass (see
+    BucketReplicationPass and the manifest's `bucket_replication`)."""
+
+    def to_manifest(self) -> dict[str, str]:
+        return {"from": "bucket_replication"}
+
+
 Source = StackOutput | TemplateDefault | EnvironmentVariable
 
 
 class PlannedParameter(NamedTuple):
     name: str
-    source: StackOutput | TemplateDefault
+    source: StackOutput | TemplateDefault | ReplicationSwitch
 
 
 class StackSetRoles(NamedTuple):
@@ -133,11 +144,51 @@ class PlannedStack(NamedTuple):
         return tuple(p for p in self.parameters if isinstance(p.source, StackOutput))
 
 
+class BucketReplicationPass(NamedTuple):
+    """The writer region's stack turns bucket replication on with `parameter` only once the
+    destination buckets (the other regions' stacks) exist: on a first deploy it runs
+    twice, first with replication off (its database must exist before the replicas),
+    then again after the other regions with replication on; once all exist, once."""
+
+    parameter: str
+    stack_name: str  # the writer region's regional stack
+    destinations: tuple[tuple[str, str], ...]  # (stack name, region) of the other regions
+
+    def to_manifest(self) -> dict:
+        return {
+            "parameter": self.parameter,
+            "stack": self.stack_name,
+            "first_pass": "true if every destination stack exists, else false",
+            "second_pass": "true, after the destination stacks, if the first pass was false",
+            "destinations": [{"stack": s, "region": r} for s, r in self.destinations],
+        }
+
+
+class ReplicaPromotion(NamedTuple):
+    """What `deploy.sh promote REGION` needs: the writer's identifier (replicas are found
+    by their source), the regions holding a replica, and the promoted writer's settings."""
+
+    identifier: str  # the writer's
+    replica_regions: tuple[str, ...]
+    backup_retention_days: int
+    key_alias: str  # its new master-user secret is encrypted with the region's data key
+
+    def to_manifest(self) -> dict:
+        return {
+            "writer_identifier": self.identifier,
+            "replica_regions": list(self.replica_regions),
+            "backup_retention_days": self.backup_retention_days,
+            "secret_key_alias": self.key_alias,
+        }
+
+
 class DeployPlan(NamedTuple):
     project: str  # naming.name_prefix: also the S3 key prefix of uploaded templates
     primary_region: str
     tags: tuple[tuple[str, str], ...]
     stacks: tuple[PlannedStack, ...]
+    bucket_replication: BucketReplicationPass | None = None
+    promotion: ReplicaPromotion | None = None
 
     def by_kind(self, kind: str) -> list[PlannedStack]:
         return [stack for stack in self.stacks if stack.kind == kind]
@@ -183,7 +234,7 @@ def plan_deploy(
     for stack in stacks:
         size, sha256 = rendered[stack.path]
         parameters = tuple(
-            _plan_parameter(stack, name, parameter.properties.get("Default"), global_output)
+            _plan_parameter(stack, name, parameter.properties.get("Default"), global_output, spec)
             for name, parameter in stack.template.parameters.items()
         )
         is_stack_set = stack.kind == "stackset"
@@ -215,10 +266,38 @@ def plan_deploy(
         primary_region=spec.primary_region,
         tags=tuple(naming.standard_tags(spec).items()),
         stacks=tuple(planned),
+        bucket_replication=_bucket_replication(spec, planned),
+        promotion=_promotion(spec),
     )
 
 
-def _plan_parameter(stack, name, default, global_output) -> PlannedParameter:
+def _bucket_replication(
+    spec: InfraSpec, planned: list[PlannedStack]
+) -> BucketReplicationPass | None:
+    regional = [stack for stack in planned if stack.kind == "region"]
+    writer = [stack for stack in regional if stack.region == spec.primary_region]
+    if not writer or REPLICATION_PARAMETER not in {p.name for p in writer[0].parameters}:
+        return None
+    others = tuple((s.stack_name, s.region) for s in regional if s is not writer[0])
+    return BucketReplicationPass(REPLICATION_PARAMETER, writer[0].stack_name, others)
+
+
+def _promotion(spec: InfraSpec) -> ReplicaPromotion | None:
+    if not replicates_database(spec):
+        return None
+    return ReplicaPromotion(
+        naming.database_identifier(spec),
+        tuple(replica_regions(spec)),
+        spec.database.backup_retention_days,
+        naming.data_key_alias(spec),
+    )
+
+
+def _plan_parameter(stack, name, default, global_output, spec) -> PlannedParameter:
+    if name == REPLICATION_PARAMETER and stack.kind != "global":
+        # The StackSet sets it for every instance; a regional stack only in the writer region.
+        if stack.kind == "stackset" or stack.region == spec.primary_region:
+            return PlannedParameter(name, ReplicationSwitch())
     if default is not None:
         return PlannedParameter(name, TemplateDefault(str(default)))
     source = global_output(name) if stack.kind != "global" else None
@@ -267,4 +346,14 @@ def manifest_fields(stack: PlannedStack) -> dict:
         fields["execution_role_name"] = (
             roles.execution_role_name.to_manifest() if roles and roles.execution_role_name else None
         )
+    return fields
+
+
+def failover_fields(plan: DeployPlan) -> dict:
+    """What `manifest.json` says about bucket replication and replica promotion, if any."""
+    fields: dict = {}
+    if plan.bucket_replication:
+        fields["bucket_replication"] = plan.bucket_replication.to_manifest()
+    if plan.promotion:
+        fields["database_replicas"] = plan.promotion.to_manifest()
     return fields

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 import textwrap
+from pathlib import Path
 
 from compiler.deploy_plan import (
     TEMPLATE_BODY_LIMIT,
@@ -25,6 +26,9 @@ from compiler.deploy_plan import (
 )
 
 SCRIPT_PATH = "deploy.sh"
+
+# Shell functions for the bucket-replication pass and `promote`, kept in a real shell file.
+FAILOVER_LIBRARY = Path(__file__).with_name("deploy_failover.sh")
 
 # Seconds between polls of a StackSet operation (the CLI has no waiter for them).
 STACK_SET_POLL_SECONDS = 15
@@ -193,6 +197,8 @@ def render_deploy_script(plan: DeployPlan) -> str:
             "__POLL__", str(STACK_SET_POLL_SECONDS)
         ),
     ]
+    if plan.bucket_replication or plan.promotion:
+        parts.append(FAILOVER_LIBRARY.read_text(encoding="utf-8"))
     parts += [_deploy_function(plan, stack) for stack in [*global_stacks, *regional]]
     parts += [_stack_set_function(plan, stack) for stack in stack_sets]
     parts.append(_main(plan))
@@ -216,9 +222,15 @@ def _usage(plan: DeployPlan) -> str:
     global_stacks, regional = plan.by_kind("global"), plan.by_kind("region")
     stack_sets = plan.by_kind("stackset")
     modes = " | ".join(_modes(plan))
+    modes = modes.replace("promote", "promote REGION")
     lines = [f"Usage: deploy.sh [{modes}] [--bucket NAME] [--dry-run]", ""]
     lines.append("  stacks      (default) these stacks, in this order:")
     lines += [f"                {s.stack_name} ({s.region})" for s in [*global_stacks, *regional]]
+    if plan.bucket_replication:
+        lines += [
+            f"              then {plan.bucket_replication.stack_name} again, with bucket replication",
+            "              on, if the other regions' stacks did not exist before this run",
+        ]
     for stack_set in stack_sets:
         first = f"{global_stacks[0].stack_name}, then " if global_stacks else ""
         lines += [
@@ -230,6 +242,14 @@ def _usage(plan: DeployPlan) -> str:
         ]
     if global_stacks:
         lines.append("  global      the global stack only (an account administrator's first step)")
+    if plan.promotion:
+        lines += [
+            "  promote REGION  fail over: promote REGION's read replica of "
+            f"{plan.promotion.identifier} to",
+            "              a standalone writer, with backups and a master secret in REGION;",
+            "              then put REGION first under regions: (docs/failover.md). One of:",
+            f"              {', '.join(plan.promotion.replica_regions)}",
+        ]
     lines += [
         "  --bucket    same as DEPLOY_BUCKET=NAME",
         "  --dry-run   print the commands that would change something, run none; makes no",
@@ -269,15 +289,53 @@ def _describe_source(source) -> str:
 
 
 def _modes(plan: DeployPlan) -> dict[str, list[str]]:
-    """Each subcommand and the stack functions it calls, in order."""
+    """Each subcommand and the lines it runs: mostly stack functions, in order."""
     global_calls = [function_name(s) for s in plan.by_kind("global")]
-    modes = {"stacks": global_calls + [function_name(s) for s in plan.by_kind("region")]}
+    modes = {"stacks": global_calls + _regional_calls(plan)}
     stack_sets = plan.by_kind("stackset")
     if stack_sets:
         modes["stackset"] = global_calls + [function_name(s) for s in stack_sets]
     if global_calls:
         modes["global"] = global_calls
+    if plan.promotion:
+        modes["promote"] = _promote_lines(plan)
     return modes
+
+
+def _regional_calls(plan: DeployPlan) -> list[str]:
+    """The regional stacks in spec order; with bucket replication, the writer region's
+    twice on a first deploy: replication off (its database goes before the replicas),
+    then on once the other regions' buckets exist (see deploy_plan.BucketReplicationPass)."""
+    regional = plan.by_kind("region")
+    passes = plan.bucket_replication
+    if passes is None:
+        return [function_name(s) for s in regional]
+    pairs = " ".join(f"{name} {region}" for name, region in passes.destinations)
+    lines = [f'replicate="$(replication_ready {pairs})"']
+    for stack in regional:
+        call = function_name(stack)
+        lines.append(f'{call} "$replicate"' if _replicates_buckets(plan, stack) else call)
+    writer = next(s for s in regional if _replicates_buckets(plan, s))
+    lines.append(f'[ "$replicate" = true ] || {function_name(writer)} true')
+    return lines
+
+
+def _promote_lines(plan: DeployPlan) -> list[str]:
+    promotion = plan.promotion
+    regions = " | ".join(promotion.replica_regions)
+    return [
+        '[ -n "$promote_region" ] || fail "promote needs a REGION: one of '
+        + ", ".join(promotion.replica_regions)
+        + '"',
+        'case "$promote_region" in',
+        f"  {regions})",
+        f'    promote_replica "$promote_region" {promotion.identifier} '
+        f"{promotion.backup_retention_days} {promotion.key_alias} {plan.primary_region}",
+        "    ;;",
+        f'  *) fail "promote: $promote_region holds no replica (replicas: '
+        f'{", ".join(promotion.replica_regions)})" ;;',
+        "esac",
+    ]
 
 
 def _assign(variable: str, source: StackOutput) -> str:
@@ -353,6 +411,11 @@ def _function(stack: PlannedStack, comment: list[str], body: list[str]) -> str:
     return f"{text}\n{function_name(stack)}() {{\n" + "\n".join(body) + "\n}\n"
 
 
+def _replicates_buckets(plan: DeployPlan, stack: PlannedStack) -> bool:
+    passes = plan.bucket_replication
+    return bool(passes) and stack.kind == "region" and stack.stack_name == passes.stack_name
+
+
 def _single_quoted(text: str) -> str:
     """Always quoted, so that shellcheck (SC2054) reads `Key=a,Value=b` as one word."""
     return "'" + text.replace("'", "'\\''") + "'"
@@ -372,11 +435,13 @@ def _deploy_function(plan: DeployPlan, stack: PlannedStack) -> str:
         command.append("--capabilities " + " ".join(stack.capabilities))
     if stack.role_arn:
         command.append('--role-arn "$role_arn"')
-    if stack.passed_parameters:
-        command.append(
-            "--parameter-overrides "
-            + " ".join(f'"{p.name}=$param_{p.name}"' for p in stack.passed_parameters)
-        )
+    overrides = [f'"{p.name}=$param_{p.name}"' for p in stack.passed_parameters]
+    replicating = _replicates_buckets(plan, stack)
+    if replicating:
+        names.insert(0, 'replicate="$1"')
+        overrides.append(f'"{plan.bucket_replication.parameter}=$replicate"')
+    if overrides:
+        command.append("--parameter-overrides " + " ".join(overrides))
     command.append("--tags " + " ".join(shlex.quote(f"{k}={v}") for k, v in plan.tags))
     command.append("--no-fail-on-empty-changeset")
     what = "the global stack" if stack.kind == "global" else "the regional stack"
@@ -387,6 +452,11 @@ def _deploy_function(plan: DeployPlan, stack: PlannedStack) -> str:
             f"{stack.role_arn.stack_name}): whoever runs this needs only to pass that role "
             "(iam:PassRole), not rights to every resource the stack creates, and every later "
             "update or delete of the stack uses the same role."
+        )
+    if replicating:
+        comment.append(
+            f"Its first argument, true or false, sets {plan.bucket_replication.parameter}: "
+            "whether its buckets replicate to the other regions, whose buckets must exist first."
         )
     if stack.kind == "global":
         comment[0] += (
@@ -419,14 +489,14 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
     settings = []
     if stack.capabilities:
         settings.append("--capabilities " + " ".join(stack.capabilities))
-    if stack.passed_parameters:
-        settings.append(
-            "--parameters "
-            + " ".join(
-                f'"ParameterKey={p.name},ParameterValue=$param_{p.name}"'
-                for p in stack.passed_parameters
-            )
-        )
+    parameters = [
+        f'"ParameterKey={p.name},ParameterValue=$param_{p.name}"' for p in stack.passed_parameters
+    ]
+    passes = plan.bucket_replication
+    if passes:
+        parameters.append(f'"ParameterKey={passes.parameter},ParameterValue=$replicate"')
+    if parameters:
+        settings.append("--parameters " + " ".join(parameters))
     roles = stack.stack_set_roles
     if roles and roles.administration_role_arn:
         settings.append('--administration-role-arn "$administration_role_arn"')
@@ -435,10 +505,8 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
     settings.append(
         "--tags " + " ".join(_single_quoted(f"Key={k},Value={v}") for k, v in plan.tags)
     )
-    body += ["  settings+=("] + [f"    {line}" for line in settings] + ["  )"]
     regions = " ".join(stack.instance_regions)
-    body += [
-        f"  if stack_set_exists {name} {region}; then",
+    update = [
         '    operation="$(',
         _continued(
             [
@@ -451,6 +519,31 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
         ),
         '    )"',
         f'    wait_for_operation {name} {region} "$operation"',
+    ]
+    body += [
+        '  account="$(caller_account)"',
+        f"  if stack_set_exists {name} {region}; then",
+        "    exists=true",
+        f'    existing=" $(instance_regions {name} {region} "$account") "',
+        f"    for instance_region in {regions}; do",
+        '      case "$existing" in',
+        '        *[[:space:]]"$instance_region"[[:space:]]*) ;;',
+        '        *) missing+=("$instance_region") ;;',
+        "      esac",
+        "    done",
+    ]
+    if passes:
+        # Replication on at once only if every instance (every destination bucket) exists.
+        body.append('    [ "${#missing[@]}" -gt 0 ] || replicate=true')
+    body += [
+        "  else",
+        f"    missing=({regions})",
+        "  fi",
+        "  settings+=(",
+        *[f"    {line}" for line in settings],
+        "  )",
+        '  if [ "$exists" = true ]; then',
+        *update,
         "  else",
         _continued(
             [
@@ -462,15 +555,12 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
             indent="    ",
         ),
         "  fi",
-        '  account="$(caller_account)"',
-        f'  existing=" $(instance_regions {name} {region} "$account") "',
-        f"  for instance_region in {regions}; do",
-        '    case "$existing" in',
-        '      *[[:space:]]"$instance_region"[[:space:]]*) ;;',
-        '      *) missing+=("$instance_region") ;;',
-        "    esac",
-        "  done",
         '  if [ "${#missing[@]}" -gt 0 ]; then',
+        # One region at a time, in spec order (`missing` keeps it): the writer region's
+        # database exists before a replica names it as its source.
+        '    order="$(printf \',"%s"\' "${missing[@]}")"',
+        '    preferences=\'{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentCount":1,\''
+        '\n    preferences+=\'"FailureToleranceCount":0,"RegionOrder":[\'"${order#,}"\']}\'',
         '    operation="$(',
         _continued(
             [
@@ -479,6 +569,7 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
                 f"--stack-set-name {name}",
                 '--accounts "$account"',
                 '--regions "${missing[@]}"',
+                '--operation-preferences "$preferences"',
                 "--query OperationId --output text",
             ],
             indent="      ",
@@ -487,7 +578,21 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
         f'    wait_for_operation {name} {region} "$operation"',
         "  fi",
     ]
-    names += ["operation", "account", "existing", "instance_region"]
+    if passes:
+        off = f"ParameterKey={passes.parameter},ParameterValue=false"
+        on = off.replace("=false", "=true")
+        body += [
+            # Every instance (every destination bucket) exists now: switch replication on.
+            '  if [ "$replicate" = false ]; then',
+            "    replicate=true",
+            f'    settings=("${{settings[@]/#{off}/{on}}}")',
+            *update,
+            "  fi",
+        ]
+    names += ["operation", "account", "existing", "instance_region", "order", "preferences"]
+    names.append("exists=false")
+    if passes:
+        names.append("replicate=false")
     comment = [
         f"{name}: the StackSet, administered in {region}, from {stack.template}; one stack "
         f"instance in each of {regions}, in the account this runs as. Its parameters are set "
@@ -505,6 +610,15 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
     return _function(stack, comment, [*local, *body])
 
 
+def _main_locals(plan: DeployPlan) -> list[str]:
+    names = ["mode=stacks"]
+    if plan.bucket_replication:
+        names.append("replicate=''")
+    if plan.promotion:
+        names.append("promote_region=''")
+    return names
+
+
 def _main(plan: DeployPlan) -> str:
     modes = _modes(plan)
     cases = []
@@ -513,10 +627,23 @@ def _main(plan: DeployPlan) -> str:
     return "\n".join(
         [
             "main() {",
-            "  local mode=stacks",
+            "  local " + " ".join(_main_locals(plan)),
             '  while [ "$#" -gt 0 ]; do',
             '    case "$1" in',
-            f'      {" | ".join(modes)}) mode="$1" ;;',
+            f'      {" | ".join(m for m in modes if m != "promote")}) mode="$1" ;;',
+            *(
+                [
+                    "      promote)",
+                    '        mode="$1"',
+                    '        if [ "$#" -ge 2 ] && [ "${2#-}" = "$2" ]; then',
+                    '          promote_region="$2"',
+                    "          shift",
+                    "        fi",
+                    "        ;;",
+                ]
+                if "promote" in modes
+                else []
+            ),
             "      --dry-run) DRY_RUN=true ;;",
             "      --bucket)",
             '        [ "$#" -ge 2 ] || fail "--bucket needs a bucket name"',

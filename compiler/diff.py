@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
+from compiler.conditions import condition_values, resolve_conditions
 from compiler.pipeline import compile_in_memory
 from compiler.template_regions import mapped_regions, present_resources, resolve
 
@@ -114,6 +115,8 @@ class StackDiff:
 class TemplatesDiff:
     against: Path
     stacks: list[StackDiff]
+    # Data the change would destroy when deployed (compiler/data_hazards.py), as lines.
+    hazards: list[str] = field(default_factory=list)
 
     @property
     def different(self) -> bool:
@@ -236,11 +239,20 @@ def _values_at(node: Any, parts: tuple[str, ...]) -> list[Any]:
     return [ABSENT]
 
 
-def replacement_causes(old: dict, new: dict, region: str) -> tuple[str, ...]:
-    """Why CloudFormation would replace a resource going from `old` to `new`; () if it won't."""
+def replacement_causes(
+    old: dict,
+    new: dict,
+    region: str,
+    old_conditions: dict[str, bool] | None = None,
+    new_conditions: dict[str, bool] | None = None,
+) -> tuple[str, ...]:
+    """Why CloudFormation would replace a resource going from `old` to `new`; () if it won't.
+    Properties are compared as they are in `region`: `Fn::If` on a region condition
+    (e.g. the writer or a replica database) resolved with each template's conditions."""
     if old.get("Type") != new.get("Type"):
         return ("Type",)
-    old_props, new_props = old.get("Properties", {}), new.get("Properties", {})
+    old_props = resolve_conditions(old.get("Properties", {}), old_conditions or {})
+    new_props = resolve_conditions(new.get("Properties", {}), new_conditions or {})
     return tuple(
         ".".join(path)
         for path in create_only_paths(new["Type"], region)
@@ -304,15 +316,25 @@ def _leaf_changes(before: Any, after: Any) -> tuple[ValueChange, ...]:
 
 def _changed(
     logical_id: str, before: Any, after: Any, schema_region: str, mapped_in: list[str],
-    old_mappings: dict, new_mappings: dict,
+    old_mappings: dict, new_mappings: dict, conditions: dict[str, tuple[dict, dict]],
 ) -> ResourceChange | None:  # fmt: skip
-    """A resource in the stack before and after: changed, replaced, or None if the same."""
+    """A resource in the stack before and after: changed, replaced, or None if the same.
+    `conditions` holds each region's condition values before and after, so that an
+    `Fn::If` on a region condition (the writer or a replica database) is judged as it is
+    in each region the resource is kept in."""
     leaves = _leaf_changes(before, after)
     kind = _resource_type(after)
     causes: tuple[str, ...] = ()
     if kind and kind == _resource_type(before):
         if leaves:
-            causes = replacement_causes(before, after, schema_region)
+            found: dict[str, None] = {}  # ordered, without repeats
+            for region in mapped_in:
+                found.update(
+                    dict.fromkeys(
+                        replacement_causes(before, after, schema_region, *conditions[region])
+                    )
+                )
+            causes = tuple(found)
         if old_mappings != new_mappings:
             causes += mapped_replacement_causes(
                 after, old_mappings, new_mappings, schema_region, mapped_in
@@ -331,6 +353,10 @@ def _resource_changes(
     resource judged by its condition's value in each region."""
     old_resources, new_resources = _section(old, "Resources"), _section(new, "Resources")
     old_mappings, new_mappings = _section(old, "Mappings"), _section(new, "Mappings")
+    conditions = {
+        region: (condition_values(old, region), condition_values(new, region))
+        for region in regions
+    }
     # Per region: whether each resource exists there before and after.
     present = [
         (region, present_resources(old, region), present_resources(new, region))
@@ -346,8 +372,9 @@ def _resource_changes(
         ]
         if kept_in:
             change = _changed(
-                logical_id, before, after, schema_region, kept_in, old_mappings, new_mappings
-            )
+                logical_id, before, after, schema_region, kept_in, old_mappings, new_mappings,
+                conditions,
+            )  # fmt: skip
             if change:
                 changes.append(change)
         elif any(logical_id in now for _, _, now in present):
@@ -581,7 +608,17 @@ def diff_against(
         for old in stacks_on_disk(against)
         if old.path not in compiled and (against / old.path).is_file()
     ]
-    return TemplatesDiff(against, stacks)
+    return TemplatesDiff(against, stacks, _hazards(against, result.spec))
+
+
+def _hazards(against: Path, spec) -> list[str]:
+    from compiler.data_hazards import data_hazards, hazard_lines, previous_layout
+
+    try:
+        manifest = json.loads((against / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return hazard_lines(data_hazards(previous_layout(manifest), spec))
 
 
 # --- output ------------------------------------------------------------------------
@@ -665,6 +702,7 @@ def human_lines(diff: TemplatesDiff) -> list[str]:
                 lines.append(f"    {MARKS[entry.status]} {owner}")
                 continue
             lines += ["    " + _change_line(c, owner) for c in entry.changes]
+    lines += [f"! {hazard}" for hazard in diff.hazards]
     lines.append(summary_line(diff))
     return lines
 
@@ -725,6 +763,7 @@ def to_json(diff: TemplatesDiff) -> dict:
     return {
         "against": str(diff.against),
         "different": diff.different,
+        "hazards": diff.hazards,
         "stacks": [
             {
                 "template": stack.path,

@@ -90,6 +90,32 @@ def resource_name(spec: InfraSpec, *parts: str) -> str:
     return "-".join((name_prefix(spec), *parts))
 
 
+# RDS instance identifiers: a letter, then letters, digits and single hyphens, 63 at most.
+DB_INSTANCE_IDENTIFIER_MAX = 63
+
+
+def database_identifier(spec: InfraSpec) -> str:
+    """The writer's RDS identifier, fixed so that the replicas in other regions name it by
+    ARN without a cross-stack reference (limits checked in spec/consistency.py); after a
+    failover, the promoted replica's own. Replicas get names CloudFormation generates: a
+    custom-named resource cannot be replaced, and a replica is replaced when its source
+    changes."""
+    promoted = spec.database.promoted
+    return promoted.identifier if promoted else f"{name_prefix(spec)}-db"
+
+
+def data_key_alias(spec: InfraSpec) -> str:
+    """Each region's data key has this alias: another region's stack names the key by it."""
+    return f"alias/{name_prefix(spec)}/data"
+
+
+def bucket_name_in(spec: InfraSpec, short_name: str, region) -> Sub:
+    """`bucket_name` as it is in `region` (a value or a lookup), from any region."""
+    from troposphere import Sub
+
+    return Sub(f"{name_prefix(spec)}-{short_name}-${{AWS::AccountId}}-${{Region}}", Region=region)
+
+
 def bucket_name(spec: InfraSpec, short_name: str) -> Sub:
     """S3 names are global: the account and region make them unique without a random suffix."""
     from troposphere import Sub

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import orjson
 
 from compiler.assemble import StackTemplate
-from compiler.deploy_plan import TEMPLATE_BODY_LIMIT, DeployPlan, manifest_fields, plan_deploy
+from compiler.deploy_plan import (
+    TEMPLATE_BODY_LIMIT,
+    DeployPlan,
+    failover_fields,
+    manifest_fields,
+    plan_deploy,
+)
 from compiler.deploy_script import SCRIPT_PATH, render_deploy_script
 from compiler.spec import InfraSpec
 
@@ -79,6 +85,7 @@ def manifest(plan: DeployPlan, entries: list[dict]) -> dict:
         "deploy_script": SCRIPT_PATH,
         "tags": dict(plan.tags),
         "stacks": [{**entry, **manifest_fields(planned[entry["template"]])} for entry in entries],
+        **failover_fields(plan),
     }
 
 

@@ -6,17 +6,23 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: deploy.sh [stacks | stackset | global] [--bucket NAME] [--dry-run]
+Usage: deploy.sh [stacks | stackset | global | promote REGION] [--bucket NAME] [--dry-run]
 
   stacks      (default) these stacks, in this order:
                 storefront-production-global (us-east-1)
                 storefront-production-us-east-1 (us-east-1)
                 storefront-production-us-west-2 (us-west-2)
+              then storefront-production-us-east-1 again, with bucket replication
+              on, if the other regions' stacks did not exist before this run
   stackset    instead: storefront-production-global, then the StackSet storefront-production-regional
               (administered in us-east-1) with a stack instance in each of
               us-east-1, us-west-2, in the caller's account. One way or the
               other, not both: the two create the same named resources.
   global      the global stack only (an account administrator's first step)
+  promote REGION  fail over: promote REGION's read replica of storefront-production-db to
+              a standalone writer, with backups and a master secret in REGION;
+              then put REGION first under regions: (docs/failover.md). One of:
+              us-west-2
   --bucket    same as DEPLOY_BUCKET=NAME
   --dry-run   print the commands that would change something, run none; makes no
               AWS call, so values read from stacks show as <...> and the StackSet
@@ -187,6 +193,82 @@ wait_for_operation() {
   done
 }
 
+# shellcheck shell=bash
+# Part of deploy.sh (compiler/deploy_script.py copies it in after its library, whose
+# `run`, `show`, `fail` and DRY_RUN it uses): the bucket-replication pass and the
+# promotion of a read replica. Kept as a real file so shellcheck reads it on its own.
+
+# Whether stack STACK in REGION exists and its last operation succeeded, so that its
+# buckets can be a replication destination. Under --dry-run: no (a first deploy).
+stack_ready() {
+  local stack="$1" region="$2" status
+  if [ "$DRY_RUN" = true ]; then
+    return 1
+  fi
+  if ! status="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null)"; then
+    return 1
+  fi
+  case "$status" in
+    CREATE_COMPLETE | UPDATE_COMPLETE | UPDATE_ROLLBACK_COMPLETE | IMPORT_COMPLETE) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# true when every stack named in "STACK REGION" pairs is ready, else false: whether the
+# writer region's buckets may replicate on the first pass already (every later run).
+replication_ready() {
+  while [ "$#" -ge 2 ]; do
+    if ! stack_ready "$1" "$2"; then
+      printf false
+      return 0
+    fi
+    shift 2
+  done
+  printf true
+}
+
+# The identifier of the read replica in REGION whose source is the writer WRITER (an
+# identifier): replicas get names CloudFormation generates, so they are found by source.
+replica_in() {
+  local region="$1" writer="$2" found
+  if [ "$DRY_RUN" = true ]; then
+    printf '<replica of %s in %s>' "$writer" "$region"
+    return 0
+  fi
+  found="$(aws rds describe-db-instances --region "$region" \
+    --query "DBInstances[?ends_with(ReadReplicaSourceDBInstanceIdentifier || '', ':db:$writer')].DBInstanceIdentifier" \
+    --output text)" || fail "cannot list the databases of $region"
+  case "$found" in
+    '' | None) fail "no read replica of $writer in $region (already promoted?)" ;;
+    *[[:space:]]*) fail "more than one read replica of $writer in $region: $found" ;;
+  esac
+  printf '%s' "$found"
+}
+
+# Promote REGION's read replica of WRITER to a standalone, writable instance, wait until
+# it is available, then give it automated backups (RETENTION days) and a master password
+# managed in REGION's Secrets Manager, encrypted with KEY_ALIAS: the writer's secret lives
+# in the old writer region, which may be the one that is down.
+promote_replica() {
+  local region="$1" writer="$2" retention="$3" key_alias="$4" old_region="$5" replica
+  replica="$(replica_in "$region" "$writer")"
+  run aws rds promote-read-replica --region "$region" --db-instance-identifier "$replica" \
+    --backup-retention-period "$retention"
+  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
+  run aws rds modify-db-instance --region "$region" --db-instance-identifier "$replica" \
+    --manage-master-user-password --master-user-secret-kms-key-id "$key_alias" \
+    --apply-immediately
+  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
+  printf '%s\n' "deploy.sh: $replica in $region is now a standalone writer. Next, in infra.yaml:" \
+    "put $region first under regions: and set" \
+    "  database:" \
+    "    promoted:" \
+    "      identifier: $replica" \
+    "      source_region: $old_region" \
+    "then compile and deploy (docs/failover.md)." >&3
+}
+
 # storefront-production-global in us-east-1: the global stack, from global.json. It
 # creates what the stacks after it use (the execution role among them), so it runs with
 # the caller's own credentials.
@@ -205,8 +287,10 @@ deploy_global_storefront_production_global() {
 # storefront-production-global): whoever runs this needs only to pass that role
 # (iam:PassRole), not rights to every resource the stack creates, and every later update
 # or delete of the stack uses the same role.
+# Its first argument, true or false, sets ReplicateBuckets: whether its buckets replicate
+# to the other regions, whose buckets must exist first.
 deploy_region_storefront_production_us_east_1() {
-  local bucket role_arn param_HostedZoneId
+  local replicate="$1" bucket role_arn param_HostedZoneId
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
     read_output bucket storefront-production-global us-east-1 TemplateBucketName
@@ -221,7 +305,7 @@ deploy_region_storefront_production_us_east_1() {
     --s3-prefix storefront-production-us-east-1 \
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
-    --parameter-overrides "HostedZoneId=$param_HostedZoneId" \
+    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "ReplicateBuckets=$replicate" \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
@@ -234,7 +318,7 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 160791)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 174136)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   run aws cloudformation deploy \
@@ -255,7 +339,7 @@ deploy_region_storefront_production_us_west_2() {
 # runs as. Its parameters are set on the StackSet, so every instance gets the same values.
 # CloudFormation acts through the global stack's StackSet roles.
 deploy_stackset_storefront_production_regional() {
-  local bucket administration_role_arn execution_role_name param_HostedZoneId url operation account existing instance_region
+  local bucket administration_role_arn execution_role_name param_HostedZoneId url operation account existing instance_region order preferences exists=false replicate=false
   local -a settings missing=()
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
@@ -264,18 +348,32 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/b0cf75893f30da81f6bfae428bc978ccedc60a9ab623d63b80fb0276ba21210d.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/7b32914f089807dbd87078956e0b7e2f2e057b40aaa15414bc33ac224fde40ab.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/b0cf75893f30da81f6bfae428bc978ccedc60a9ab623d63b80fb0276ba21210d.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/7b32914f089807dbd87078956e0b7e2f2e057b40aaa15414bc33ac224fde40ab.json us-east-1)"
   settings=(--template-url "$url")
+  account="$(caller_account)"
+  if stack_set_exists storefront-production-regional us-east-1; then
+    exists=true
+    existing=" $(instance_regions storefront-production-regional us-east-1 "$account") "
+    for instance_region in us-east-1 us-west-2; do
+      case "$existing" in
+        *[[:space:]]"$instance_region"[[:space:]]*) ;;
+        *) missing+=("$instance_region") ;;
+      esac
+    done
+    [ "${#missing[@]}" -gt 0 ] || replicate=true
+  else
+    missing=(us-east-1 us-west-2)
+  fi
   settings+=(
     --capabilities CAPABILITY_IAM
-    --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId"
+    --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId" "ParameterKey=ReplicateBuckets,ParameterValue=$replicate"
     --administration-role-arn "$administration_role_arn"
     --execution-role-name "$execution_role_name"
     --tags 'Key=CostCenter,Value=cc-1042' 'Key=Environment,Value=production' 'Key=Team,Value=platform' 'Key=infra:project,Value=storefront-production'
   )
-  if stack_set_exists storefront-production-regional us-east-1; then
+  if [ "$exists" = true ]; then
     operation="$(
       run_operation aws cloudformation update-stack-set \
         --region us-east-1 \
@@ -289,21 +387,28 @@ deploy_stackset_storefront_production_regional() {
       --stack-set-name storefront-production-regional "${settings[@]}" \
       --query StackSetId --output text
   fi
-  account="$(caller_account)"
-  existing=" $(instance_regions storefront-production-regional us-east-1 "$account") "
-  for instance_region in us-east-1 us-west-2; do
-    case "$existing" in
-      *[[:space:]]"$instance_region"[[:space:]]*) ;;
-      *) missing+=("$instance_region") ;;
-    esac
-  done
   if [ "${#missing[@]}" -gt 0 ]; then
+    order="$(printf ',"%s"' "${missing[@]}")"
+    preferences='{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentCount":1,'
+    preferences+='"FailureToleranceCount":0,"RegionOrder":['"${order#,}"']}'
     operation="$(
       run_operation aws cloudformation create-stack-instances \
         --region us-east-1 \
         --stack-set-name storefront-production-regional \
         --accounts "$account" \
         --regions "${missing[@]}" \
+        --operation-preferences "$preferences" \
+        --query OperationId --output text
+    )"
+    wait_for_operation storefront-production-regional us-east-1 "$operation"
+  fi
+  if [ "$replicate" = false ]; then
+    replicate=true
+    settings=("${settings[@]/#ParameterKey=ReplicateBuckets,ParameterValue=false/ParameterKey=ReplicateBuckets,ParameterValue=true}")
+    operation="$(
+      run_operation aws cloudformation update-stack-set \
+        --region us-east-1 \
+        --stack-set-name storefront-production-regional "${settings[@]}" \
         --query OperationId --output text
     )"
     wait_for_operation storefront-production-regional us-east-1 "$operation"
@@ -311,10 +416,17 @@ deploy_stackset_storefront_production_regional() {
 }
 
 main() {
-  local mode=stacks
+  local mode=stacks replicate='' promote_region=''
   while [ "$#" -gt 0 ]; do
     case "$1" in
       stacks | stackset | global) mode="$1" ;;
+      promote)
+        mode="$1"
+        if [ "$#" -ge 2 ] && [ "${2#-}" = "$2" ]; then
+          promote_region="$2"
+          shift
+        fi
+        ;;
       --dry-run) DRY_RUN=true ;;
       --bucket)
         [ "$#" -ge 2 ] || fail "--bucket needs a bucket name"
@@ -338,8 +450,10 @@ main() {
   case "$mode" in
     stacks)
       deploy_global_storefront_production_global
-      deploy_region_storefront_production_us_east_1
+      replicate="$(replication_ready storefront-production-us-west-2 us-west-2)"
+      deploy_region_storefront_production_us_east_1 "$replicate"
       deploy_region_storefront_production_us_west_2
+      [ "$replicate" = true ] || deploy_region_storefront_production_us_east_1 true
       ;;
     stackset)
       deploy_global_storefront_production_global
@@ -347,6 +461,15 @@ main() {
       ;;
     global)
       deploy_global_storefront_production_global
+      ;;
+    promote)
+      [ -n "$promote_region" ] || fail "promote needs a REGION: one of us-west-2"
+      case "$promote_region" in
+        us-west-2)
+          promote_replica "$promote_region" storefront-production-db 7 alias/storefront-production/data us-east-1
+          ;;
+        *) fail "promote: $promote_region holds no replica (replicas: us-west-2)" ;;
+      esac
       ;;
   esac
 }

@@ -225,7 +225,11 @@ def test_manifest_says_where_each_parameter_comes_from(manifest, spec):
     for entry in manifest["stacks"]:
         assert "parameters" in entry and "capabilities" in entry
         for parameter in entry["parameters"]:
-            assert parameter["from"] in ("stack_output", "template_default"), parameter
+            assert parameter["from"] in (
+                "stack_output",
+                "template_default",
+                "bucket_replication",
+            ), parameter
             if parameter["from"] == "stack_output":
                 assert parameter["stack"] == global_name
                 assert parameter["region"] == spec.primary_region
@@ -265,3 +269,59 @@ def test_manifest_regional_entries_run_as_the_execution_role(manifest, spec):
                 "region": spec.primary_region,
                 "output": "ExecutionRoleArn",
             }
+
+
+# --- data in every region: bucket replication pass, replica promotion ------------------
+
+
+def test_the_writer_region_replicates_its_buckets_once_the_others_exist(plan, spec):
+    passes = plan.bucket_replication
+    assert passes.parameter == "ReplicateBuckets"
+    assert passes.stack_name == naming.regional_stack_name(spec, spec.primary_region)
+    assert passes.destinations == tuple(
+        (naming.regional_stack_name(spec, r.name), r.name) for r in spec.regions[1:]
+    )
+    # Its parameter has a default (off) in the template: deploy.sh passes it each time.
+    writer = by_name(plan, "region", spec.primary_region)
+    assert any(p.name == "ReplicateBuckets" for p in writer.parameters)
+
+
+def test_no_replication_pass_without_replicated_buckets(spec):
+    quiet = spec.model_copy(
+        update={
+            "storage": spec.storage.model_copy(
+                update={
+                    "buckets": [
+                        b.model_copy(update={"replicate": False}) for b in spec.storage.buckets
+                    ]
+                }
+            )
+        }
+    )
+    stacks = with_global(quiet, assemble(quiet))
+    assert plan_deploy(quiet, stacks, sizes(stacks)).bucket_replication is None
+
+
+def test_promotion_names_the_writer_and_the_replica_regions(plan, spec):
+    promotion = plan.promotion
+    assert promotion.identifier == naming.database_identifier(spec)
+    assert promotion.replica_regions == tuple(r.name for r in spec.regions[1:])
+    assert promotion.backup_retention_days == spec.database.backup_retention_days
+    assert promotion.key_alias == naming.data_key_alias(spec)
+
+
+def test_manifest_records_the_replication_pass_and_the_replicas(manifest, spec):
+    replication = manifest["bucket_replication"]
+    assert replication["stack"] == naming.regional_stack_name(spec, spec.primary_region)
+    assert [d["region"] for d in replication["destinations"]] == [r.name for r in spec.regions[1:]]
+    switches = {
+        (entry["kind"], entry["region"])
+        for entry in manifest["stacks"]
+        for p in entry["parameters"]
+        if p["from"] == "bucket_replication"
+    }
+    # deploy.sh sets it in the writer region's stack and on the StackSet; elsewhere: default.
+    assert switches == {("region", spec.primary_region), ("stackset", spec.primary_region)}
+    replicas = manifest["database_replicas"]
+    assert replicas["writer_identifier"] == naming.database_identifier(spec)
+    assert replicas["replica_regions"] == [r.name for r in spec.regions[1:]]

@@ -22,6 +22,13 @@ FAKE_AWS = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$AWS_CALLS"
 case "$1 $2" in
   "cloudformation describe-stacks")
+    case "$*" in
+      *StackStatus*)
+        if [ "${FAKE_STACKS_READY:-}" = 1 ]; then echo UPDATE_COMPLETE; exit 0; fi
+        echo "An error occurred (ValidationError) when calling the DescribeStacks operation: Stack does not exist" >&2
+        exit 254
+        ;;
+    esac
     for output in HostedZoneId TemplateBucketName ExecutionRoleArn \
       StackSetAdministrationRoleArn StackSetExecutionRoleName; do
       printf '%s\tfake-%s\n' "$output" "$output"
@@ -37,6 +44,7 @@ case "$1 $2" in
   "cloudformation describe-stack-set-operation") echo SUCCEEDED ;;
   "sts get-caller-identity") echo 111122223333 ;;
   "s3 presign") echo "https://bucket.s3.amazonaws.com/key.json?X-Amz-Signature=abc" ;;
+  "rds describe-db-instances") printf '%s\n' "${FAKE_REPLICA:-}" ;;
 esac
 """
 
@@ -122,10 +130,16 @@ def test_dry_run_prints_global_then_each_region(compiled, spec):
     commands = traced(result.stdout)
     tags = " ".join(f"{key}={value}" for key, value in naming.standard_tags(spec).items())
     assert {"Environment", "Team", "CostCenter"} <= naming.standard_tags(spec).keys()
-    expected = [(naming.global_stack_name(spec), spec.primary_region)] + [
-        (naming.regional_stack_name(spec, r.name), r.name) for r in spec.regions
+    writer = (naming.regional_stack_name(spec, spec.primary_region), spec.primary_region)
+    # As on a first deploy: the writer region's stack again last, its buckets replicating
+    # once the other regions' buckets exist.
+    expected = [
+        (naming.global_stack_name(spec), spec.primary_region),
+        *((naming.regional_stack_name(spec, r.name), r.name) for r in spec.regions),
+        writer,
     ]
     assert len(commands) == len(expected)
+    assert "ReplicateBuckets=false" in commands[1] and "ReplicateBuckets=true" in commands[-1]
     for command, (stack_name, region) in zip(commands, expected, strict=True):
         assert command.startswith("aws cloudformation deploy ")
         assert f"--stack-name {stack_name} " in command
@@ -148,6 +162,7 @@ def test_dry_run_of_the_stack_set(compiled, spec):
         ["aws", "s3", "cp"],
         ["aws", "cloudformation", "create-stack-set"],
         ["aws", "cloudformation", "create-stack-instances"],
+        ["aws", "cloudformation", "update-stack-set"],  # bucket replication on
     ]
     assert f"--stack-name {naming.global_stack_name(spec)} " in commands[0]
     # Uploaded under its sha256, to the global stack's template bucket in the primary region.
@@ -200,7 +215,7 @@ def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fa
     result = run_script(compiled, env=env)
     assert result.returncode == 0, result.stderr
     deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
-    assert len(deployed) == 1 + len(spec.regions)
+    assert len(deployed) == 2 + len(spec.regions)  # the writer region's twice: first deploy
     primary, other = deployed[1], deployed[2]
     assert "--s3-bucket fake-TemplateBucketName" in primary
     assert "--s3-bucket west-bucket" in other
@@ -225,7 +240,11 @@ def test_stack_set_first_deploy_creates_it_and_every_instance(compiled, spec, fa
     assert [c.split(" --")[0] for c in made] == [
         "cloudformation create-stack-set",
         "cloudformation create-stack-instances",
+        "cloudformation update-stack-set",  # replication on once every instance exists
     ]
+    assert "ParameterKey=ReplicateBuckets,ParameterValue=false" in made[0]
+    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in made[2]
+    assert '"RegionConcurrencyType":"SEQUENTIAL"' in made[1]
     assert "--template-url https://bucket.s3.amazonaws.com/key.json " in made[0]
     assert "--accounts 111122223333" in made[1]
     assert f"--regions {' '.join(r.name for r in spec.regions)} " in made[1]
@@ -239,8 +258,10 @@ def test_stack_set_re_run_updates_it_and_adds_only_missing_instances(compiled, s
     assert [c.split(" --")[0] for c in made] == [
         "cloudformation update-stack-set",
         "cloudformation create-stack-instances",
+        "cloudformation update-stack-set",
     ]
     assert f"--regions {spec.regions[1].name} " in made[1]
+    assert "ParameterValue=false" in made[0] and "ParameterValue=true" in made[2]
     assert any(c.startswith("cloudformation describe-stack-set-operation") for c in calls(env))
 
 
@@ -250,6 +271,68 @@ def test_stack_set_re_run_with_every_instance_creates_none(compiled, spec, fake_
     result = run_script(compiled, "stackset", env=env)
     assert result.returncode == 0, result.stderr
     assert not any("create-stack-instances" in c for c in calls(env))
+    (update,) = stack_set_changes(env)  # one update, replication on from the start
+    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in update
+
+
+def test_once_every_region_exists_the_writer_region_deploys_once(compiled, spec, fake_aws):
+    env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket", "FAKE_STACKS_READY": "1"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 0, result.stderr
+    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    assert len(deployed) == 1 + len(spec.regions)
+    assert "ReplicateBuckets=true" in deployed[1]  # replication is never switched off
+
+
+def test_a_first_deploy_turns_replication_on_after_the_other_regions(compiled, spec, fake_aws):
+    env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 0, result.stderr
+    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    writer = f"--stack-name {naming.regional_stack_name(spec, spec.primary_region)} "
+    assert [writer in c for c in deployed] == [False, True, False, True]
+    assert "ReplicateBuckets=false" in deployed[1] and "ReplicateBuckets=true" in deployed[3]
+
+
+# --- promote REGION --------------------------------------------------------------------
+
+
+def test_promote_promotes_the_replica_of_the_writer_then_gives_it_backups_and_a_secret(
+    compiled, spec, fake_aws
+):
+    region = spec.regions[1].name
+    env = {**fake_aws, "FAKE_REPLICA": "storefront-production-database-abc"}
+    result = run_script(compiled, "promote", region, env=env)
+    assert result.returncode == 0, result.stderr
+    rds = [c for c in calls(env) if c.startswith("rds ")]
+    assert rds[0].startswith(f"rds describe-db-instances --region {region} ")
+    assert f":db:{naming.database_identifier(spec)}" in rds[0]  # found by its source
+    target = "--db-instance-identifier storefront-production-database-abc"
+    assert rds[1] == (
+        f"rds promote-read-replica --region {region} {target} "
+        f"--backup-retention-period {spec.database.backup_retention_days}"
+    )
+    assert rds[2] == f"rds wait db-instance-available --region {region} {target}"
+    assert rds[3].startswith(f"rds modify-db-instance --region {region} {target} ")
+    assert f"--master-user-secret-kms-key-id {naming.data_key_alias(spec)}" in rds[3]
+    assert "identifier: storefront-production-database-abc" in result.stdout
+    assert f"source_region: {spec.primary_region}" in result.stdout
+    assert not any(c.startswith("cloudformation") for c in calls(env))
+
+
+def test_promote_without_a_replica_there_changes_nothing(compiled, spec, fake_aws):
+    result = run_script(compiled, "promote", spec.regions[1].name, env=fake_aws)
+    assert result.returncode == 1
+    assert "no read replica of" in result.stderr
+    assert not any("promote-read-replica" in c for c in calls(fake_aws))
+
+
+@pytest.mark.parametrize("args", [("promote",), ("promote", "us-east-1"), ("promote", "--dry-run")])
+def test_promote_needs_a_replica_region(compiled, spec, fake_aws, args):
+    result = run_script(compiled, *args, env=fake_aws)
+    assert result.returncode == 1
+    assert spec.regions[1].name in result.stderr
+    assert calls(fake_aws) == []
 
 
 # --- every example spec -----------------------------------------------------------------
@@ -271,11 +354,15 @@ def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tm
     stacks = run_script(tmp_path, "--dry-run")
     assert stacks.returncode == 0, stacks.stderr
     names = [c.split("--stack-name ")[1].split()[0] for c in traced(stacks.stdout)]
-    assert names == [s.stack_name for s in result.stacks if s.kind in ("global", "region")]
+    expected = [s.stack_name for s in result.stacks if s.kind in ("global", "region")]
+    if any(b.replicate for b in result.spec.storage.buckets):
+        expected.append(expected[1])  # the writer region again, replication on
+    assert names == expected
     stack_set = run_script(tmp_path, "stackset", "--dry-run")
     assert stack_set.returncode == 0, stack_set.stderr
     regions = " ".join(region.name for region in result.spec.regions)
-    assert f"--regions {regions} " in traced(stack_set.stdout)[-1]
+    instances = next(c for c in traced(stack_set.stdout) if "create-stack-instances" in c)
+    assert f"--regions {regions} " in instances
     if result.spec.dns.hosted_zone_id:  # the parameter's default: nothing to pass
         assert "HostedZoneId=" not in stacks.stdout + stack_set.stdout
     else:

@@ -15,10 +15,12 @@ from compiler.cli import EXIT_DIFFERENT, EXIT_OK, EXIT_SPEC, main
 from compiler.diff import (
     ABSENT,
     ValueChange,
+    condition_values,
     create_only_paths,
     diff_against,
     human_lines,
     replacement_causes,
+    resolve_conditions,
     stacks_on_disk,
     to_json,
     value_changes,
@@ -146,8 +148,15 @@ def test_a_region_swapped_for_another_is_one_stack_added_and_one_removed(project
     statuses = {s.path: (s.status, s.note) for s in diff.stacks}
     assert statuses["regions/eu-west-1.json"] == ("added", "not on disk")
     assert statuses["regions/us-west-2.json"] == ("removed", "on disk, no longer compiled")
-    assert statuses["regions/us-east-1.json"][0] == "unchanged"
+    # The writer region's stack changes only where it names the other region: its
+    # buckets' replication destinations.
+    (primary,) = [s for s in diff.stacks if s.path == "regions/us-east-1.json"]
+    assert primary.status == "changed"
+    changed = {c.path for r in primary.resources for c in r.changes}
+    assert changed and all("Region" in path for path in changed), changed
+    assert not [r for r in primary.resources if r.replaces]
     assert [s.path for s in diff.stacks][-1] == "regions/us-west-2.json"  # removed ones last
+    assert any("us-west-2 is removed" in hazard for hazard in diff.hazards)
     added = json.loads((project / "templates_out/regions/us-west-2.json").read_text())
     count = len(added["Resources"])  # the same resources, in another region
     lines = human_lines(diff)
@@ -350,3 +359,62 @@ def test_committed_templates_match_the_example():
     """The CI check the README recommends, on this repository's own templates_out/."""
     diff = diff_against(EXAMPLE_SPEC, REPO_ROOT / "templates_out")
     assert not diff.different, "\n".join(human_lines(diff))
+
+
+# --- failover: region conditions resolved ---------------------------------------------
+
+FAILED_OVER = (
+    ("  - name: us-east-1\n    cidr: 10.10.0.0/16\n  - name: us-west-2\n    cidr: 10.20.0.0/16\n"),
+    ("  - name: us-west-2\n    cidr: 10.20.0.0/16\n  - name: us-east-1\n    cidr: 10.10.0.0/16\n"),
+)
+
+
+def test_condition_values_and_their_branches():
+    template = {
+        "Conditions": {
+            "IsWriter": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+            "IsReplica": {"Fn::Not": [{"Condition": "IsWriter"}]},
+            "Switched": {
+                "Fn::And": [{"Condition": "IsWriter"}, {"Fn::Equals": [{"Ref": "P"}, "true"]}]
+            },
+        }
+    }
+    assert condition_values(template, "us-east-1") == {"IsWriter": True, "IsReplica": False}
+    assert condition_values(template, "us-west-2") == {"IsWriter": False, "IsReplica": True}
+    node = {
+        "A": {"Fn::If": ["IsWriter", 1, {"Ref": "AWS::NoValue"}]},
+        "B": [{"Fn::If": ["Switched", 2, 3]}],
+    }
+    assert resolve_conditions(node, {"IsWriter": False}) == {"B": [{"Fn::If": ["Switched", 2, 3]}]}
+    assert resolve_conditions(node, {"IsWriter": True})["A"] == 1
+
+
+def test_failing_over_replaces_the_old_writer_not_the_promoted_one(project):
+    """The runbook's spec change: the promoted region first, database.promoted set. In the
+    promoted region the database changes in place; the old writer is re-created as a
+    replica of it (and said so), which is what CloudFormation will do."""
+    text = edited(*FAILED_OVER).replace(
+        "\ndatabase:\n",
+        "\ndatabase:\n  promoted:\n    identifier: promoted-db-1\n    source_region: us-east-1\n",
+        1,
+    )
+    assert "promoted-db-1" in text
+    diff = diff_against(write_spec(project, text), project / "templates_out")
+    by_path = {stack.path: stack for stack in diff.stacks}
+    database = {
+        path: next(r for r in by_path[path].resources if r.logical_id == "Database")
+        for path in ("regions/us-west-2.json", "regions/us-east-1.json")
+    }
+    assert not database["regions/us-west-2.json"].replaces
+    assert database["regions/us-east-1.json"].replaces
+    assert "MasterUsername" in database["regions/us-east-1.json"].replaced_by
+    assert any(h.startswith("warning: database.promoted:") for h in diff.hazards)
+    assert not any(h.startswith("error:") for h in diff.hazards)
+
+
+def test_reordering_regions_without_a_promotion_is_reported_as_an_error(project):
+    diff = diff_against(write_spec(project, edited(*FAILED_OVER)), project / "templates_out")
+    errors = [h for h in diff.hazards if h.startswith("error: regions:")]
+    assert errors and "deploy.sh promote us-west-2" in errors[0]
+    assert f"! {errors[0]}" in human_lines(diff)
+    assert to_json(diff)["hazards"] == diff.hazards

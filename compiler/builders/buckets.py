@@ -65,6 +65,7 @@ def private_bucket(
     extra_statements: list[dict] | None = None,
     logging: s3.LoggingConfiguration | None = None,
     expire_days: int | None = None,
+    replication=None,
 ) -> tuple[s3.Bucket, s3.BucketPolicy]:
     """A bucket and its TLS-only policy (plus `extra_statements`); kept when the stack goes."""
     rules = [
@@ -82,6 +83,8 @@ def private_bucket(
             s3.LifecycleRule(Id="expire-logs", Status="Enabled", ExpirationInDays=expire_days)
         )
     optional = {"LoggingConfiguration": logging} if logging else {}
+    if replication is not None:
+        optional["ReplicationConfiguration"] = replication
     bucket = purpose(
         s3.Bucket(
             logical_id,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Output, Ref, Sub, iam, rds
+from troposphere import GetAtt, If, NoValue, Output, Ref, Sub, iam, rds
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import Built, purpose, skip_check
 from compiler.builders.handles import DatabaseHandle, KeyHandle, NetworkHandle, SecurityGroupsHandle
 from compiler.builders.trust import service_trust_policy
-from compiler.context import RegionContext
+from compiler.context import (
+    DATABASE_ROLES,
+    REPLICA_CONDITION,
+    WRITER_CONDITION,
+    RegionContext,
+    replicates_database,
+)
 from compiler.spec import InfraSpec
 
 
@@ -22,9 +28,6 @@ ENHANCED_MONITORING_POLICY = (
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 )
 MONITORING_INTERVAL_SECONDS = 60
-# The database's role for the application (`DatabaseHandle.role`); a region whose
-# database is a read replica of another region's says "replica".
-WRITER = "writer"
 
 
 def monitoring_role() -> iam.Role:
@@ -66,30 +69,22 @@ def build_database(
         "Forces TLS and logs connections",
     )
     monitoring = monitoring_role()
+    replicated = replicates_database(spec)
     instance = purpose(
         rds.DBInstance(
             "Database",
-            Engine="postgres",
-            EngineVersion=db.engine_version,
             DBInstanceClass=db.instance_class,
-            DBName=db.database_name,
             AllocatedStorage=str(db.allocated_storage_gb),
             MaxAllocatedStorage=db.max_allocated_storage_gb,
             StorageType="gp3",
-            StorageEncrypted=True,
+            # Each region's own key: KMS keys never leave their region, so a cross-region
+            # replica must be given one (RDS re-encrypts the replicated data with it).
             KmsKeyId=key.key_arn,
             MultiAZ=db.multi_az,
-            BackupRetentionPeriod=db.backup_retention_days,
-            PreferredBackupWindow="03:00-04:00",
             PreferredMaintenanceWindow="sun:04:30-sun:05:30",
             CopyTagsToSnapshot=True,
             DeletionProtection=True,
             AutoMinorVersionUpgrade=True,
-            # RDS generates the master password and rotates it in Secrets Manager, so
-            # no secret ever appears in the template or its parameters.
-            MasterUsername=db.master_username,
-            ManageMasterUserPassword=True,
-            MasterUserSecret=rds.MasterUserSecret(KmsKeyId=key.key_arn),
             EnableIAMDatabaseAuthentication=True,
             PubliclyAccessible=False,
             DBSubnetGroupName=Ref(subnet_group),
@@ -103,9 +98,31 @@ def build_database(
             EnablePerformanceInsights=True,
             PerformanceInsightsKMSKeyId=key.key_arn,
             PerformanceInsightsRetentionPeriod=7,
+            **(
+                replicated_properties(spec, ctx, key)
+                if replicated
+                else writer_properties(spec, key)
+            ),
         ),
-        "The application's PostgreSQL database",
+        "The application's PostgreSQL database"
+        + (
+            ": the writer in the spec's first region, a read replica of it elsewhere"
+            if replicated
+            else ""
+        ),
     )
+    if replicated:
+        skip_check(
+            instance,
+            "CKV_AWS_16",
+            "Encrypted in every region: the writer sets StorageEncrypted with the region's "
+            "key; a replica must not set it (CloudFormation refuses it) and is encrypted "
+            "with the KmsKeyId it is given, which a cross-region replica requires.",
+        )
+        # troposphere's own check reads the Fn::If branches of both roles as one replica
+        # that sets writer properties (and still refuses MultiAZ on a replica, which RDS
+        # has long allowed); cfn-lint checks the template per condition instead.
+        instance.no_validation()
     # Deleting or replacing the stack's database keeps a final snapshot.
     instance.DeletionPolicy = "Snapshot"
     instance.UpdateReplacePolicy = "Snapshot"
@@ -134,6 +151,77 @@ def build_database(
         name=db.database_name,
         secret_arn=secret_arn,
         secret_key_arn=key.key_arn,
-        role=WRITER,
+        role=ctx.database_role() if replicated else DATABASE_ROLES[0],
+        replica_condition=REPLICA_CONDITION if replicated else None,
     )
-    return Built([subnet_group, parameters, monitoring, instance], handle, outputs)
+    conditions = ctx.writer_conditions() if replicated else {}
+    return Built(
+        [subnet_group, parameters, monitoring, instance], handle, outputs, conditions=conditions
+    )
+
+
+def writer_properties(spec: InfraSpec, key: KeyHandle) -> dict:
+    """What only a database created empty (the writer) is given: a replica inherits the
+    engine, name, master user and encryption from its source, and CloudFormation refuses
+    them on a replica (MasterUsername, StorageEncrypted, BackupRetentionPeriod, DBName)."""
+    db = spec.database
+    return {
+        "Engine": "postgres",
+        "EngineVersion": db.engine_version,
+        "DBName": db.database_name,
+        "StorageEncrypted": True,
+        "BackupRetentionPeriod": db.backup_retention_days,
+        "PreferredBackupWindow": "03:00-04:00",
+        # RDS generates the master password and rotates it in Secrets Manager, so no
+        # secret ever appears in the template or its parameters.
+        "MasterUsername": db.master_username,
+        "ManageMasterUserPassword": True,
+        "MasterUserSecret": rds.MasterUserSecret(KmsKeyId=key.key_arn),
+    }
+
+
+# Set when RDS creates an instance and never changed by an update (CloudFormation
+# `createOnlyProperties`): a writer created empty has these, a replica has none of them.
+_CREATE_ONLY_WRITER_PROPERTIES = (
+    "Engine",
+    "EngineVersion",
+    "DBName",
+    "StorageEncrypted",
+    "MasterUsername",
+)
+
+
+def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> dict:
+    """The writer's properties in the writer region, the replica's elsewhere: one resource
+    whose region decides (the StackSet template serves both).
+
+    The writer has a fixed identifier, so that a replica names it by ARN. A writer that is
+    a promoted replica (database.promoted) keeps the shape it was created with: no
+    identifier of ours, its old SourceRegion, none of the create-only writer properties;
+    anything else would make CloudFormation replace it with an empty database.
+
+    A replica's credentials are the writer's: its users and passwords are replicated
+    data. The master secret stays in the writer's region (readable from any region by
+    ARN); `deploy.sh promote` gives a promoted instance a managed secret in its region."""
+    promoted = spec.database.promoted
+    writer = writer_properties(spec, key)
+    if promoted:
+        writer = {k: v for k, v in writer.items() if k not in _CREATE_ONLY_WRITER_PROPERTIES}
+    properties = {name: If(WRITER_CONDITION, value, NoValue) for name, value in writer.items()}
+    source = Sub(
+        "arn:${AWS::Partition}:rds:${Region}:${AWS::AccountId}:db:"
+        + naming.database_identifier(spec),
+        Region=ctx.writer_region(),
+    )
+    properties.update(
+        # Cross-region: the source by ARN, and its region.
+        SourceDBInstanceIdentifier=If(WRITER_CONDITION, NoValue, source),
+        SourceRegion=If(
+            WRITER_CONDITION, ctx.promoted_from() if promoted else NoValue, ctx.writer_region()
+        ),
+    )
+    if not promoted:
+        properties["DBInstanceIdentifier"] = If(
+            WRITER_CONDITION, naming.database_identifier(spec), NoValue
+        )
+    return properties

@@ -93,7 +93,7 @@ def build_encryption(spec: InfraSpec, ctx: RegionContext) -> Built[KeyHandle]:
     alias = purpose(
         kms.Alias(
             naming.logical_id(KEY_ID, "alias"),
-            AliasName=f"alias/{naming.name_prefix(spec)}/data",
+            AliasName=naming.data_key_alias(spec),
             TargetKeyId=Ref(key),
         ),
         "Readable name for the data key",

@@ -87,8 +87,9 @@ class DatabaseHandle(NamedTuple):
     secret_arn: Reference  # the master user's secret, which RDS keeps in Secrets Manager
     secret_key_arn: Reference  # the KMS key that secret is encrypted with
     # What the region's database is to the application: "writer", or "replica" where it
-    # follows another region's (a value or a condition on the region, for the StackSet).
+    # follows another region's (a region value, for the StackSet); replicas are read-only.
     role: Reference | str
+    replica_condition: str | None = None  # template condition true where it is a replica
 
 
 class AppConfigHandle(NamedTuple):

@@ -271,6 +271,26 @@ def dashboard_body(spec: InfraSpec, found: list[Watch]) -> Sub:
     return Sub(json.dumps({"widgets": widgets}, separators=(",", ":")), **variables)
 
 
+def replica_lag_watch(spec: InfraSpec, database: DatabaseHandle) -> Watch:
+    """How far this region's replica is behind the writer: the data lost if it were
+    promoted now. Missing data breaches: a replica that stopped replicating (or a broken
+    source) stops publishing the metric."""
+    return Watch(
+        "database replica lag", "Database: replica lag (s)", "AWS/RDS", "ReplicaLag",
+        (("DBInstanceIdentifier", database.instance_id),), "Maximum", "GreaterThanThreshold",
+        spec.database.replica_lag_alarm_seconds, "breaching",
+        "The read replica is behind the writer database (its RPO if promoted now)",
+    )  # fmt: skip
+
+
+def replica_lag_alarm(
+    spec: InfraSpec, watch: Watch, database: DatabaseHandle, notifications: NotificationsHandle
+) -> cloudwatch.Alarm:
+    lag = alarm(spec, watch, notifications.alarm_topic_arn)
+    lag.Condition = database.replica_condition  # only a replica publishes ReplicaLag
+    return lag
+
+
 def build_monitoring(
     spec: InfraSpec,
     ctx: RegionContext,
@@ -301,6 +321,10 @@ def build_monitoring(
     )
     found = watches(spec, network, compute, database, load_balancer)
     resources += [alarm(spec, watch, notifications.alarm_topic_arn) for watch in found]
+    if database.replica_condition:
+        lag = replica_lag_watch(spec, database)
+        resources.append(replica_lag_alarm(spec, lag, database, notifications))
+        found = [*found, lag]  # on the dashboard too (the writer shows no data)
     resources.append(
         purpose(
             cloudwatch.Dashboard(

@@ -6,9 +6,15 @@ from troposphere import Equals, GetAtt, If, Not, Output, Ref, Sub, s3
 
 from compiler import naming
 from compiler.builders import Built, skip_check
+from compiler.builders.bucket_replication import (
+    replication_conditions,
+    replication_configuration,
+    replication_parameter,
+    replication_role,
+)
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, kms_encryption, private_bucket
 from compiler.builders.handles import BucketRef, KeyHandle, StorageHandle
-from compiler.context import RegionContext
+from compiler.context import RegionContext, replicated_bucket_names
 from compiler.spec import InfraSpec
 from compiler.spec.regions import ALB_LOG_DELIVERY_SERVICE, alb_log_delivery
 from compiler.spec.storage import BucketSpec
@@ -90,7 +96,13 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
     resources: list = [logs_bucket, logs_policy]
     refs: list[BucketRef] = []
     outputs: list[Output] = []
+    replicated = replicated_bucket_names(spec)
     for bucket_spec in spec.storage.buckets:
+        replication = (
+            {"replication": replication_configuration(spec, ctx, bucket_spec.name)}
+            if bucket_spec.name in replicated
+            else {}
+        )
         bucket, policy = private_bucket(
             _bucket_id(bucket_spec),
             naming.bucket_name(spec, bucket_spec.name),
@@ -100,6 +112,7 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
             logging=s3.LoggingConfiguration(
                 DestinationBucketName=Ref(logs_bucket), LogFilePrefix=f"s3/{bucket_spec.name}/"
             ),
+            **replication,
         )
         resources += [bucket, policy]
         refs.append(BucketRef(bucket_spec.name, Ref(bucket), GetAtt(bucket, "Arn")))
@@ -112,4 +125,13 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
         )
     logs = BucketRef("logs", Ref(logs_bucket), GetAtt(logs_bucket, "Arn"))
     handle = StorageHandle(refs, logs, logs_policy.title, PATCHING_LOG_PREFIX)
-    return Built(resources, handle, outputs, conditions=conditions)
+    if not replicated:
+        return Built(resources, handle, outputs, conditions=conditions)
+    resources.append(replication_role(spec, ctx, key, replicated))
+    return Built(
+        resources,
+        handle,
+        outputs,
+        parameters=[replication_parameter()],
+        conditions={**conditions, **ctx.writer_conditions(), **replication_conditions()},
+    )

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from compiler import naming
+from compiler.conditions import resources_in_region
 from compiler.context import TIERS
 from compiler.graph.kinds import EDGE_RULES, HIDDEN, KINDS, NOT_USERS
 from compiler.graph.model import INTERNET, Cluster, Edge, EdgeKind, Node
@@ -57,8 +58,9 @@ class StackView:
         self.key = key
         self.stack = stack
         # a stack runs in one region: name it where the template asks for `AWS::Region`
+        # and as it is there: a replica region has no writer-only resources or properties
         self.resources: Resources = in_region(
-            stack.template.to_dict().get("Resources", {}), stack.region
+            resources_in_region(stack.template.to_dict(), stack.region), stack.region
         )
         self.cluster = Cluster(key, label, "stack")
         self.edges: list[Edge] = []

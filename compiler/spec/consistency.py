@@ -464,6 +464,30 @@ def check_access(spec: InfraSpec) -> Iterator[Finding]:
             )
 
 
+def check_database(spec: InfraSpec) -> Iterator[Finding]:
+    """Replicas name the writer by its RDS identifier, `<project>-<environment>-db`
+    (naming.database_identifier), which RDS refuses with two hyphens in a row. Its length
+    cannot exceed RDS's 63: project and environment are at most 20 characters each."""
+    if not (spec.database.replicas and len(spec.regions) > 1):
+        return
+    promoted = spec.database.promoted
+    if promoted and promoted.source_region == spec.regions[0].name:
+        yield (
+            ("database", "promoted", "source_region"),
+            f"{promoted.source_region} is regions[0], the writer's own region: after a "
+            "failover the promoted region goes first and this names the region it replicated",
+        )
+    if promoted:
+        return  # the writer keeps the identifier it was promoted with
+    for field in ("project", "environment"):
+        if "--" in getattr(spec, field):
+            yield (
+                (field,),
+                f"'{getattr(spec, field)}' names the database identifier, where RDS refuses "
+                "two hyphens in a row; use single hyphens (or set database.replicas: false)",
+            )
+
+
 CHECKS = (
     check_regions,
     check_certificates,
@@ -482,6 +506,7 @@ CHECKS = (
     check_access,
     check_instance_types,
     check_database_offerings,
+    check_database,
 )
 
 

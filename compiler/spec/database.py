@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from compiler.spec.regions import is_commercial_region
 from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
 
 
+class PromotedWriterSpec(BaseModel):
+    """The writer is a promoted read replica (after `deploy.sh promote REGION`): it keeps
+    the create-time properties it had as a replica, so CloudFormation updates it in place
+    rather than replacing it with an empty database."""
+
+    model_config = SPEC_MODEL_CONFIG
+
+    identifier: pattern_str(
+        r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+        "use the RDS identifier `deploy.sh promote` printed (letters, digits, single hyphens)",
+        max_length=63,
+    ) = Field(
+        description="RDS identifier of the promoted instance, as `deploy.sh promote` prints it.",
+        examples=["atlas-production-database-1a2b3c4d5e6f"],
+    )
+    source_region: str = Field(
+        description="The region whose writer it replicated before it was promoted.",
+        examples=["us-east-1"],
+    )
+
+    @field_validator("source_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if not is_commercial_region(value):
+            raise ValueError(f"'{value}' is not a commercial AWS region")
+        return value
+
+
 class DatabaseSpec(BaseModel):
-    """One PostgreSQL instance per region, in the isolated subnets. The storage ceiling,
-    and the class and version RDS offers, are checked in spec/consistency.py."""
+    """One PostgreSQL instance per region, in the isolated subnets: the writer in the first
+    region, a cross-region read replica of it in every other (unless `replicas: false`).
+    The storage ceiling, and the class and version RDS offers, are checked in
+    spec/consistency.py."""
 
     model_config = SPEC_MODEL_CONFIG
 
@@ -41,4 +72,29 @@ class DatabaseSpec(BaseModel):
         "dbadmin",
         description="Master user; RDS generates its password and keeps it in Secrets Manager.",
         examples=["dbadmin"],
+    )
+
+    replicas: bool = Field(
+        True,
+        description="The first region's database is the writer; every other region gets a "
+        "cross-region read replica of it (promote one with `deploy.sh promote REGION`). "
+        "false: each region has its own, independent and empty, database.",
+        examples=[True],
+    )
+    replica_lag_alarm_seconds: int = Field(
+        300,
+        ge=1,
+        le=86400,
+        description="Alarm when a replica is this many seconds behind the writer (its data "
+        "loss, should its region be promoted now).",
+        examples=[300],
+    )
+
+    promoted: PromotedWriterSpec | None = Field(
+        None,
+        description="Set after a failover, when the first region's database is a promoted "
+        "replica (docs/failover.md); leave it unset otherwise.",
+        examples=[
+            {"identifier": "atlas-production-database-1a2b3c4d5e6f", "source_region": "us-east-1"}
+        ],
     )

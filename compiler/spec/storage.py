@@ -30,6 +30,12 @@ class BucketSpec(BaseModel):
         description="Days before replaced object versions are deleted.",
         examples=[90],
     )
+    replicate: bool = Field(
+        True,
+        description="Replicate the first region's bucket to the same bucket in every other "
+        "region (new objects and delete markers, re-encrypted with that region's key).",
+        examples=[True],
+    )
 
 
 class StorageSpec(BaseModel):

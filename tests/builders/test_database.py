@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compiler.builders.database import parameter_group_family
+from compiler.diff import condition_values, resolve_conditions
 
 from .example import get_att, make_spec, only, ref, regional_template, tier_subnets, walk
 
@@ -19,9 +20,14 @@ def template(spec):
     return regional_template(spec)
 
 
+def as_in_region(template: dict, region: str) -> dict:
+    """The template as CloudFormation sees it in `region`: region conditions resolved."""
+    return resolve_conditions(template, condition_values(template, region))
+
+
 @pytest.fixture(scope="module")
-def database(template):
-    return only(template, "AWS::RDS::DBInstance")[1]
+def database(spec, template):
+    return only(as_in_region(template, spec.primary_region), "AWS::RDS::DBInstance")[1]
 
 
 def test_engine_is_the_specs_postgres(database):

@@ -312,6 +312,29 @@ def test_defaults_apply_without_a_monitoring_section():
     template = regional_template(spec)
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     nats = resources(template, "AWS::EC2::NatGateway")
-    assert len(alarms) == len(EXPECTED_ALARMS) + 2 * len(nats)
+    # The spec's own alarms, two per NAT gateway, and the replicas' lag alarm.
+    assert len(alarms) == len(EXPECTED_ALARMS) + 2 * len(nats) + 1
     assert alarms["InstanceCpuAlarm"]["Properties"]["Threshold"] == 80
     assert alarms["InstanceCpuAlarm"]["Properties"]["Period"] == 60
+
+
+def test_replica_lag_is_alarmed_in_replica_regions_only():
+    """One conditioned alarm in every regional template; its condition is the replica one."""
+    spec = make_spec(database={"replica_lag_alarm_seconds": 120})
+    for region in spec.regions:
+        template = regional_template(spec, region.name)
+        alarm = template["Resources"]["DatabaseReplicaLagAlarm"]
+        assert alarm["Condition"] == "IsReplicaRegion"
+        assert alarm["Properties"]["MetricName"] == "ReplicaLag"
+        assert alarm["Properties"]["Threshold"] == float(spec.database.replica_lag_alarm_seconds)
+        assert alarm["Properties"]["TreatMissingData"] == "breaching"
+        assert template["Conditions"]["IsReplicaRegion"] == {
+            "Fn::Not": [{"Condition": "IsWriterRegion"}]
+        }
+
+
+def test_without_replicas_there_is_no_lag_alarm():
+    loaded = load_spec_file(EXAMPLE_SPEC)
+    loaded.data["database"] = {**loaded.data.get("database", {}), "replicas": False}
+    template = regional_template(validate_spec(loaded))
+    assert "DatabaseReplicaLagAlarm" not in template["Resources"]

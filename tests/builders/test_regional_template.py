@@ -18,10 +18,12 @@ from .example import (
     walk,
 )
 
-# Pseudo-parameters whose value a template may depend on. AWS::NoValue, NotificationARNs
-# and StackId are left out: nothing here needs them, and StackId would make every
-# physical name differ between a stack and its replacement.
+# Pseudo-parameters whose value a template may depend on. NotificationARNs and StackId
+# are left out: nothing here needs them, and StackId would make every physical name
+# differ between a stack and its replacement. AWS::NoValue drops a property in the
+# regions where it does not apply (the writer's or a replica's database properties).
 ALLOWED_PSEUDO = {
+    "AWS::NoValue",
     "AWS::Region",
     "AWS::AccountId",
     "AWS::Partition",

@@ -13,6 +13,11 @@ Gaps of moto 5.2 that need no rewrite, but that tests must allow for:
   security group egress rules, scaling policies, ...): assert only on what moto models.
 - `Fn::Cidr` is not implemented: `rewrite_for_moto` refuses a template that uses it,
   rather than letting moto fail somewhere obscure.
+- A bucket's `ReplicationConfiguration` from CloudFormation is not applied (no
+  `get-bucket-replication` afterwards): check the writer stack's `ReplicateBuckets`
+  parameter and its replication role instead.
+- `promote-read-replica` leaves `ReadReplicaSourceDBInstanceIdentifier` on the promoted
+  instance: check the commands `deploy.sh promote` ran, not the instance afterwards.
 """
 
 from __future__ import annotations
@@ -60,7 +65,17 @@ def create_stand_ins(
         )
         for logical_id, properties in parameter_groups(template).items()
     }
-    return {"certificate_arns": certificates, "parameter_group_names": groups}
+    values = {
+        name: aws.run_json("ssm", "get-parameter", "--name", path, region=region)["Parameter"][
+            "Value"
+        ]
+        for name, path in ssm_typed_parameters(template).items()
+    }
+    return {
+        "certificate_arns": certificates,
+        "parameter_group_names": groups,
+        "ssm_parameter_values": values,
+    }
 
 
 def rewrite_for_moto(
@@ -69,9 +84,11 @@ def rewrite_for_moto(
     availability_zones: list[str],
     certificate_arns: Mapping[str, str],
     parameter_group_names: Mapping[str, str],
+    ssm_parameter_values: Mapping[str, str] | None = None,
 ) -> dict:
     """A rewritten copy of `template`; pure, so it can be checked without moto."""
     result = copy.deepcopy(template)
+    result = resolved_ssm_parameters(result, ssm_parameter_values or {})
     result = literal_availability_zones(result, availability_zones)
     result = replace_certificate_arns(result, certificate_arns)
     result = inline_parameter_group_names(result, parameter_group_names)
@@ -80,6 +97,7 @@ def rewrite_for_moto(
     result = target_group_full_name_from_arn(result)
     result = cloudtrail_trail_arn_from_name(result)
     result = database_secret_arn_stand_in(result)
+    result = replica_subnet_group_from_source(result)
     reject_unsupported(result)
     return result
 
@@ -235,6 +253,57 @@ def database_secret_arn_stand_in(template: dict) -> dict:
         return None
 
     return _transform(template, rewrite)
+
+
+def ssm_typed_parameters(template: dict) -> dict[str, str]:
+    """Each `AWS::SSM::Parameter::Value<...>` template parameter -> the SSM path it defaults to."""
+    return {
+        name: parameter["Default"]
+        for name, parameter in template.get("Parameters", {}).items()
+        if parameter.get("Type", "").startswith("AWS::SSM::Parameter::Value<")
+        and "Default" in parameter
+    }
+
+
+def resolved_ssm_parameters(template: dict, values: Mapping[str, str]) -> dict:
+    """An SSM-typed parameter (the AMI) -> a String parameter defaulting to the value
+    moto's SSM answered for its path when the stand-ins were made.
+
+    Moto gap: updating a stack re-resolves the parameter's previous value, which is
+    already the resolved value (an AMI ID), as an SSM path, and answers HTTP 500. The
+    writer region's stack is updated on a first deploy (bucket replication turned on
+    once the other regions exist), so the tests need the update to work.
+    """
+    for name, value in values.items():
+        parameter = template.get("Parameters", {}).get(name)
+        if parameter is not None:
+            parameter["Type"] = "String"
+            parameter["Default"] = value
+    return template
+
+
+def replica_subnet_group_from_source(template: dict) -> dict:
+    """A read replica's `DBSubnetGroupName` is left out (it keeps its source's group).
+
+    Moto gap: moto copies the source instance into the replica's region and then looks
+    the replica's subnet group up in the source's region, so a cross-region replica with
+    a subnet group of its own region fails with DBSubnetGroupNotFoundFault. The replica
+    is `SourceDBInstanceIdentifier` under `Fn::If` (the writer region's database is
+    not a replica), so the group goes under the same condition.
+    """
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        source = properties.get("SourceDBInstanceIdentifier")
+        if resource.get("Type") != "AWS::RDS::DBInstance" or "DBSubnetGroupName" not in properties:
+            continue
+        if isinstance(source, dict) and set(source) == {"Fn::If"}:
+            writer = source["Fn::If"][0]
+            properties["DBSubnetGroupName"] = {
+                "Fn::If": [writer, properties["DBSubnetGroupName"], {"Ref": "AWS::NoValue"}]
+            }
+        elif source is not None:
+            del properties["DBSubnetGroupName"]
+    return template
 
 
 def reject_unsupported(template: dict) -> None:

@@ -31,7 +31,14 @@ from compiler.deploy_plan import bucket_variable
 from compiler.deploy_script import SCRIPT_PATH
 
 from . import aws_outputs_shim
-from .aws_cli import AwsCli, availability_zones, create_bucket, find_executable, stack_status
+from .aws_cli import (
+    AwsCli,
+    availability_zones,
+    create_bucket,
+    find_executable,
+    stack_resources,
+    stack_status,
+)
 from .emulator import MotoServer
 from .moto_shim import (
     acm_certificate_arns,
@@ -324,6 +331,7 @@ class Deployed:
     output_dir: OutputDir
     first_run: str  # stdout of `deploy.sh global`
     second_run: str  # stdout of `deploy.sh [stackset]`, outputs known
+    moto_server: MotoServer | None = None
 
 
 @pytest.fixture(scope="class")
@@ -339,7 +347,7 @@ def deployed_stacks(
     )
     first = deploy_global_and_record_outputs(output_dir, aws, moto_server)
     second = output_dir.run_ok(moto_server=moto_server)
-    return Deployed(output_dir, first, second)
+    return Deployed(output_dir, first, second, moto_server)
 
 
 class TestStacks:
@@ -350,7 +358,54 @@ class TestStacks:
     def test_global_then_every_region_in_order(self, deployed: Deployed, compiled):
         deploys = [c for c in commands(deployed.second_run) if "cloudformation deploy" in c]
         expected = [e["stack_name"] for e in deployed.output_dir.manifest["stacks"]][:-1]
+        # The writer region's stack once more, last: bucket replication switched on.
+        expected.append(deployed.output_dir.manifest["bucket_replication"]["stack"])
         assert [c.split("--stack-name ")[1].split()[0] for c in deploys] == expected
+        assert "ReplicateBuckets=true" in deploys[-1]
+
+    def test_one_run_ends_with_every_bucket_replicating(self, deployed, aws, compiled):
+        """Moto does not apply a bucket's ReplicationConfiguration from CloudFormation (see
+        moto_shim): the closest check is that the writer region's stack ends with the
+        switch on and with the replication role it creates only then."""
+        spec = compiled.result.spec
+        stack_name = deployed.output_dir.manifest["bucket_replication"]["stack"]
+        stack = aws.run_json(
+            "cloudformation", "describe-stacks", "--stack-name", stack_name,
+            region=spec.primary_region,
+        )["Stacks"][0]  # fmt: skip
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        assert parameters["ReplicateBuckets"] == "true"
+        role = stack_resources(aws, stack_name, spec.primary_region)["BucketReplicationRole"]
+        assert role["ResourceType"] == "AWS::IAM::Role" and role["PhysicalResourceId"]
+
+    def test_every_other_region_has_a_replica_of_the_writer(self, deployed, aws, compiled):
+        spec = compiled.result.spec
+        identifier = f"{spec.project}-{spec.environment}-db"
+        (writer,) = aws.run_json(
+            "rds", "describe-db-instances", "--db-instance-identifier", identifier,
+            region=spec.primary_region,
+        )["DBInstances"]  # fmt: skip
+        for region in spec.regions[1:]:
+            instances = aws.run_json("rds", "describe-db-instances", region=region.name)
+            sources = [
+                i.get("ReadReplicaSourceDBInstanceIdentifier") for i in instances["DBInstances"]
+            ]
+            assert writer["DBInstanceArn"] in sources or identifier in sources, sources
+
+    def test_promote_makes_the_replica_a_standalone_writer(self, deployed, aws, compiled):
+        """Last in the class: it changes the deployment. Emulator gaps: see moto_shim."""
+        spec = compiled.result.spec
+        region = spec.regions[1].name
+        before = aws.run_json("rds", "describe-db-instances", region=region)["DBInstances"]
+        (replica,) = [i for i in before if i.get("ReadReplicaSourceDBInstanceIdentifier")]
+        stdout = deployed.output_dir.run_ok("promote", region, moto_server=deployed.moto_server)
+        target = f"--db-instance-identifier {replica['DBInstanceIdentifier']}"
+        assert f"+ aws rds promote-read-replica --region {region} {target}" in stdout
+        assert f"+ aws rds modify-db-instance --region {region} {target}" in stdout
+        assert f"identifier: {replica['DBInstanceIdentifier']}" in stdout
+        assert "source_region: " + spec.primary_region in stdout
+        # Moto keeps ReadReplicaSourceDBInstanceIdentifier after a promotion (moto_shim);
+        # a second promotion is still refused by RDS, not by the script: nothing more here.
 
     def test_every_stack_is_created(self, deployed: Deployed, aws: AwsCli):
         for entry in deployed.output_dir.manifest["stacks"]:
@@ -409,7 +464,13 @@ class TestStackSet:
 
     def test_stack_set_created_then_instances_in_every_region(self, deployed: Deployed):
         verbs = [c.split()[2] for c in commands(deployed.second_run)]
-        assert verbs == ["deploy", "cp", "create-stack-set", "create-stack-instances"]
+        # Then replication on, once every instance (every destination bucket) exists.
+        assert verbs == [
+            "deploy", "cp", "create-stack-set", "create-stack-instances", "update-stack-set"
+        ]  # fmt: skip
+        assert (
+            "ParameterKey=ReplicateBuckets,ParameterValue=true" in commands(deployed.second_run)[-1]
+        )
         (instances,) = [c for c in commands(deployed.second_run) if "create-stack-instances" in c]
         regions = self.stack_set(deployed)["instances"]["regions"]
         assert f"--regions {' '.join(regions)} " in instances

@@ -63,6 +63,30 @@ def deployed(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> DeployedStack:
     moto_server.reset()  # a clean account per region: moto keeps what a failed create left
+    spec = compiled.result.spec
+    if region != spec.primary_region:
+        # A replica region's database replicates the writer region's: that stack first.
+        _deploy_region(spec.primary_region, moto_server, aws, compiled, tmp_path_factory)
+    zone, zones = _deploy_region(region, moto_server, aws, compiled, tmp_path_factory)
+    stack = compiled.stack(region)
+    return DeployedStack(
+        hosted_zone_id=zone,
+        region=region,
+        stack_name=stack.stack_name,
+        spec=compiled.result.spec,
+        availability_zones=zones,
+        resources=stack_resources(aws, stack.stack_name, region),
+    )
+
+
+def _deploy_region(
+    region: str,
+    moto_server: MotoServer,
+    aws: AwsCli,
+    compiled: CompiledSpec,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[str, list[str]]:
+    """Deploy `region`'s regional stack; its hosted zone ID and AZ names."""
     stack = compiled.stack(region)
     zones = availability_zones(aws, region)
     template = prepare_for_moto(
@@ -97,14 +121,7 @@ def deployed(
             f"deploy failed: {error}\nfailed resources:\n{failures}\n"
             f"moto_server's last traceback:\n{moto_server.last_traceback()}"
         )
-    return DeployedStack(
-        hosted_zone_id=zone,
-        region=region,
-        stack_name=stack.stack_name,
-        spec=compiled.result.spec,
-        availability_zones=zones,
-        resources=stack_resources(aws, stack.stack_name, region),
-    )
+    return zone, zones
 
 
 def _failed_events_or_none(aws: AwsCli, stack_name: str, region: str) -> list[str]:
@@ -227,9 +244,16 @@ def test_database_is_multi_az_postgres_in_the_database_subnets(
     assert instance["MultiAZ"] is database.multi_az
     assert instance["DBInstanceClass"] == database.instance_class
     assert instance["StorageEncrypted"] is True
-    assert sorted(s["SubnetIdentifier"] for s in instance["DBSubnetGroup"]["Subnets"]) == sorted(
-        deployed.subnet_ids("Database")
-    )
+    if deployed.region == deployed.spec.primary_region:
+        assert instance.get("ReadReplicaSourceDBInstanceIdentifier") is None
+        subnets = [s["SubnetIdentifier"] for s in instance["DBSubnetGroup"]["Subnets"]]
+        assert sorted(subnets) == sorted(deployed.subnet_ids("Database"))
+    else:
+        # A replica of the writer region's database (whose subnet group moto gives it:
+        # see moto_shim.replica_subnet_group_from_source).
+        source = instance["ReadReplicaSourceDBInstanceIdentifier"]
+        writer = f"{deployed.spec.project}-{deployed.spec.environment}-db"
+        assert source.endswith(f":db:{writer}") or source == writer
 
 
 def test_route53_record_and_health_check_exist(deployed: DeployedStack, aws: AwsCli):

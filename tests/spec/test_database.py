@@ -95,3 +95,53 @@ def test_master_username_pattern(example_text):
         "database.master_username",
         "use up to 16 lower-case letters, digits and _, starting with a letter (got 'Admin')",
     )
+
+
+# --- replicas and failover --------------------------------------------------------------
+
+
+def test_replicas_are_on_by_default_and_can_be_turned_off(example_text):
+    assert validate(example_text).database.replicas is True
+    spec = validate(edit(example_text, "\ndatabase:\n", "\ndatabase:\n  replicas: false\n"))
+    assert spec.database.replicas is False
+
+
+def test_a_double_hyphen_in_the_project_is_refused_with_replicas(example_text):
+    """It is part of the writer's RDS identifier, where RDS refuses '--'."""
+    bad = edit(example_text, "project: storefront", "project: store--front")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "store--front",
+        "project",
+        "'store--front' names the database identifier, where RDS refuses two hyphens in a "
+        "row; use single hyphens (or set database.replicas: false)",
+    )
+    fine = edit(bad, "\ndatabase:\n", "\ndatabase:\n  replicas: false\n")
+    assert validate(fine).project == "store--front"
+
+
+def test_promoted_names_the_old_writer_region_not_the_first(example_text):
+    bad = edit(
+        example_text,
+        "\ndatabase:\n",
+        "\ndatabase:\n  promoted:\n    identifier: db-1\n    source_region: us-east-1\n",
+    )
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "us-east-1",
+        "database.promoted.source_region",
+        "us-east-1 is regions[0], the writer's own region: after a failover the promoted "
+        "region goes first and this names the region it replicated",
+        after="source_region: ",
+    )
+
+
+def test_promoted_source_region_must_be_a_region(example_text):
+    bad = edit(
+        example_text,
+        "\ndatabase:\n",
+        "\ndatabase:\n  promoted:\n    identifier: db-1\n    source_region: us-east-9\n",
+    )
+    assert "'us-east-9' is not an AWS region" in only_problem(bad)

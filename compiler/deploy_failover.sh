@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# Part of deploy.sh (compiler/deploy_script.py copies it in after its library, whose
+# `run`, `show`, `fail` and DRY_RUN it uses): the bucket-replication pass and the
+# promotion of a read replica. Kept as a real file so shellcheck reads it on its own.
+
+# Whether stack STACK in REGION exists and its last operation succeeded, so that its
+# buckets can be a replication destination. Under --dry-run: no (a first deploy).
+stack_ready() {
+  local stack="$1" region="$2" status
+  if [ "$DRY_RUN" = true ]; then
+    return 1
+  fi
+  if ! status="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null)"; then
+    return 1
+  fi
+  case "$status" in
+    CREATE_COMPLETE | UPDATE_COMPLETE | UPDATE_ROLLBACK_COMPLETE | IMPORT_COMPLETE) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# true when every stack named in "STACK REGION" pairs is ready, else false: whether the
+# writer region's buckets may replicate on the first pass already (every later run).
+replication_ready() {
+  while [ "$#" -ge 2 ]; do
+    if ! stack_ready "$1" "$2"; then
+      printf false
+      return 0
+    fi
+    shift 2
+  done
+  printf true
+}
+
+# The identifier of the read replica in REGION whose source is the writer WRITER (an
+# identifier): replicas get names CloudFormation generates, so they are found by source.
+replica_in() {
+  local region="$1" writer="$2" found
+  if [ "$DRY_RUN" = true ]; then
+    printf '<replica of %s in %s>' "$writer" "$region"
+    return 0
+  fi
+  found="$(aws rds describe-db-instances --region "$region" \
+    --query "DBInstances[?ends_with(ReadReplicaSourceDBInstanceIdentifier || '', ':db:$writer')].DBInstanceIdentifier" \
+    --output text)" || fail "cannot list the databases of $region"
+  case "$found" in
+    '' | None) fail "no read replica of $writer in $region (already promoted?)" ;;
+    *[[:space:]]*) fail "more than one read replica of $writer in $region: $found" ;;
+  esac
+  printf '%s' "$found"
+}
+
+# Promote REGION's read replica of WRITER to a standalone, writable instance, wait until
+# it is available, then give it automated backups (RETENTION days) and a master password
+# managed in REGION's Secrets Manager, encrypted with KEY_ALIAS: the writer's secret lives
+# in the old writer region, which may be the one that is down.
+promote_replica() {
+  local region="$1" writer="$2" retention="$3" key_alias="$4" old_region="$5" replica
+  replica="$(replica_in "$region" "$writer")"
+  run aws rds promote-read-replica --region "$region" --db-instance-identifier "$replica" \
+    --backup-retention-period "$retention"
+  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
+  run aws rds modify-db-instance --region "$region" --db-instance-identifier "$replica" \
+    --manage-master-user-password --master-user-secret-kms-key-id "$key_alias" \
+    --apply-immediately
+  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
+  printf '%s\n' "deploy.sh: $replica in $region is now a standalone writer. Next, in infra.yaml:" \
+    "put $region first under regions: and set" \
+    "  database:" \
+    "    promoted:" \
+    "      identifier: $replica" \
+    "      source_region: $old_region" \
+    "then compile and deploy (docs/failover.md)." >&3
+}

@@ -1,0 +1,149 @@
+"""The writer database in the first region, a cross-region read replica of it elsewhere:
+one resource whose region decides, checked as CloudFormation sees it in each region."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler import naming
+from compiler.diff import condition_values, resolve_conditions
+
+from .example import get_att, make_spec, only, ref, regional_template, regional_templates
+
+# CloudFormation refuses these on a replica (its schema's dependentExcluded and the
+# SourceDBInstanceIdentifier notes): the replica inherits them from its source.
+NOT_ON_A_REPLICA = (
+    "MasterUsername",
+    "MasterUserPassword",
+    "ManageMasterUserPassword",
+    "MasterUserSecret",
+    "DBName",
+    "StorageEncrypted",
+    "BackupRetentionPeriod",
+    "PreferredBackupWindow",
+    "Engine",
+    "DBSnapshotIdentifier",
+)
+
+
+def deployed(template: dict, region: str) -> dict:
+    return resolve_conditions(template, condition_values(template, region))
+
+
+def database_in(spec, region: str) -> dict:
+    return only(deployed(regional_template(spec, region), region), "AWS::RDS::DBInstance")[1]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return make_spec()
+
+
+@pytest.fixture(scope="module")
+def writer(spec):
+    return database_in(spec, spec.regions[0].name)
+
+
+@pytest.fixture(scope="module")
+def replica(spec):
+    return database_in(spec, spec.regions[1].name)
+
+
+def test_the_writer_is_created_empty_with_a_fixed_identifier(spec, writer):
+    assert writer["DBInstanceIdentifier"] == f"{spec.project}-{spec.environment}-db"
+    assert writer["MasterUsername"] == spec.database.master_username
+    assert writer["ManageMasterUserPassword"] is True
+    assert writer["StorageEncrypted"] is True
+    assert writer["BackupRetentionPeriod"] == spec.database.backup_retention_days
+    assert "SourceDBInstanceIdentifier" not in writer and "SourceRegion" not in writer
+
+
+def test_the_identifier_fits_rds_rules(spec):
+    identifier = naming.database_identifier(spec)
+    assert len(identifier) <= naming.DB_INSTANCE_IDENTIFIER_MAX
+    assert identifier[0].isalpha() and "--" not in identifier and not identifier.endswith("-")
+
+
+def test_a_replica_names_the_writer_by_arn_in_the_writer_region(spec, replica):
+    writer_region = spec.regions[0].name
+    assert replica["SourceRegion"] == writer_region
+    assert replica["SourceDBInstanceIdentifier"] == {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:rds:${Region}:${AWS::AccountId}:db:"
+            + naming.database_identifier(spec),
+            {"Region": writer_region},
+        ]
+    }
+
+
+def test_a_replica_sets_nothing_cloudformation_refuses_on_one(replica):
+    assert not [name for name in NOT_ON_A_REPLICA if name in replica]
+
+
+def test_a_replica_gets_a_name_from_cloudformation_so_it_can_be_replaced(replica):
+    # A custom-named resource cannot be replaced, and a replica is when its source moves.
+    assert "DBInstanceIdentifier" not in replica
+
+
+def test_a_replica_has_its_regions_key_subnets_and_parameters(spec, replica):
+    assert replica["KmsKeyId"] == get_att("DataKey", "Arn")  # its own region's key
+    assert replica["DBSubnetGroupName"] == ref("DatabaseSubnetGroup")
+    assert replica["DBParameterGroupName"] == ref("DatabaseParameterGroup")
+    assert replica["MultiAZ"] is spec.database.multi_az
+    assert replica["DeletionProtection"] is True
+    assert replica["PubliclyAccessible"] is False
+
+
+def test_multi_az_follows_the_spec_on_replicas_too():
+    spec = make_spec(database={"multi_az": False})
+    assert database_in(spec, spec.regions[1].name)["MultiAZ"] is False
+
+
+def test_every_template_of_the_regional_stack_has_one_shape(spec):
+    """The per-region templates and the StackSet's carry the same conditioned resource, so
+    the StackSet template stays one template for every region."""
+    shapes = {
+        path: only(template, "AWS::RDS::DBInstance")[1]
+        for path, template in regional_templates(spec).items()
+    }
+    writer_of = {
+        path: t["Conditions"]["IsWriterRegion"] for path, t in regional_templates(spec).items()
+    }
+    assert all(
+        condition["Fn::Equals"][0] == {"Ref": "AWS::Region"} for condition in writer_of.values()
+    )
+    assert len({str(sorted(shape)) for shape in shapes.values()}) == 1
+
+
+def test_a_promoted_writer_keeps_its_replica_shape():
+    """After a failover the writer is a promoted replica: adding the create-only writer
+    properties (or an identifier) would make CloudFormation replace it with an empty one."""
+    spec = make_spec(
+        regions=[
+            {"name": "us-west-2", "cidr": "10.20.0.0/16"},
+            {"name": "us-east-1", "cidr": "10.10.0.0/16"},
+        ],
+        database={"promoted": {"identifier": "promoted-db-1", "source_region": "us-east-1"}},
+        load_balancer={"certificate_arns": {}},
+    )
+    writer = database_in(spec, "us-west-2")
+    for create_only in ("MasterUsername", "DBName", "StorageEncrypted", "DBInstanceIdentifier"):
+        assert create_only not in writer
+    assert writer["SourceRegion"] == "us-east-1"  # as it was created: unchanged
+    assert "SourceDBInstanceIdentifier" not in writer  # no longer a replica
+    assert writer["ManageMasterUserPassword"] is True
+    assert writer["BackupRetentionPeriod"] == spec.database.backup_retention_days
+    old_writer = database_in(spec, "us-east-1")  # now a replica of the promoted one
+    assert old_writer["SourceRegion"] == "us-west-2"
+    assert old_writer["SourceDBInstanceIdentifier"]["Fn::Sub"][0].endswith(":db:promoted-db-1")
+
+
+def test_without_replicas_each_region_has_its_own_writer():
+    spec = make_spec(database={"replicas": False})
+    for region in spec.regions:
+        template = regional_template(spec, region.name)
+        database = only(template, "AWS::RDS::DBInstance")[1]
+        assert database["MasterUsername"] == spec.database.master_username
+        assert "SourceDBInstanceIdentifier" not in database
+        assert "DBInstanceIdentifier" not in database  # as before replicas existed
+        assert "DatabaseReplicaLagAlarm" not in template["Resources"]
