@@ -12,7 +12,7 @@ from .example import get_att, make_spec, only, ref, regional_template, tier_subn
 
 @pytest.fixture(scope="module")
 def spec():
-    return make_spec(database={"engine_version": "16.4", "backup_retention_days": 14})
+    return make_spec(database={"engine_version": "16.15", "backup_retention_days": 14})
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def database(spec, template):
 
 def test_engine_is_the_specs_postgres(database):
     assert database["Engine"] == "postgres"
-    assert database["EngineVersion"] == "16.4"
+    assert database["EngineVersion"] == "16.15"
 
 
 def test_storage_is_encrypted_with_the_data_key(template, database):
@@ -87,7 +87,7 @@ def test_parameter_group_forces_tls_with_the_major_version_family(template, data
 
 
 @pytest.mark.parametrize(
-    "version, family", [("13.20", "postgres13"), ("16.4", "postgres16"), ("17.5", "postgres17")]
+    "version, family", [("13.20", "postgres13"), ("16.15", "postgres16"), ("17.5", "postgres17")]
 )
 def test_parameter_group_family(version, family):
     assert parameter_group_family(version) == family

@@ -274,8 +274,10 @@ def test_several_cross_section_findings_are_reported_together(example_text):
 @pytest.mark.parametrize(("project", "prefix"), [("sthree", "sthree-"), ("xn--shop", "xn--")])
 def test_project_that_makes_a_reserved_s3_prefix(example_text, project, prefix):
     bad = edit(example_text, "project: storefront", f"project: {project}")
+    # ("xn--" also makes an RDS identifier with two hyphens in a row: a problem of its own)
+    (problem,) = [p for p in problems(bad) if "S3 bucket names" in p]
     assert_problem(
-        only_problem(bad),
+        problem,
         bad,
         project,
         "project",

@@ -144,4 +144,4 @@ def test_promoted_source_region_must_be_a_region(example_text):
         "\ndatabase:\n",
         "\ndatabase:\n  promoted:\n    identifier: db-1\n    source_region: us-east-9\n",
     )
-    assert "'us-east-9' is not an AWS region" in only_problem(bad)
+    assert "'us-east-9' is not a commercial AWS region" in only_problem(bad)
