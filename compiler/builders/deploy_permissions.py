@@ -275,6 +275,8 @@ def compute(spec: InfraSpec) -> list[Statement]:
         "rds:RebootDBInstance", "rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup",
         "rds:ModifyDBParameterGroup", "rds:ResetDBParameterGroup", "rds:DeleteDBParameterGroup",
         "rds:CreateDBSnapshot", "rds:RemoveTagsFromResource", "rds:ListTagsForResource",
+        # a replica region's database after a failover (database.promoted)
+        "rds:PromoteReadReplica",
     ]  # fmt: skip
     return [
         allow(
@@ -324,8 +326,13 @@ def compute(spec: InfraSpec) -> list[Statement]:
             ],
         ),
         allow(
+            # A replica region's database is a read replica of the writer's: the request is
+            # also authorised on the writer instance, which carries the tag too.
             "CreateDatabasesOnlyWithProjectTag",
-            ["rds:CreateDBInstance", "rds:CreateDBSubnetGroup", "rds:CreateDBParameterGroup"],
+            [
+                "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica",
+                "rds:CreateDBSubnetGroup", "rds:CreateDBParameterGroup",
+            ],  # fmt: skip
             [arn("rds", "db:*"), arn("rds", "subgrp:*"), arn("rds", "pg:*")],
             created_tagged(spec),
         ),
@@ -345,7 +352,10 @@ def compute(spec: InfraSpec) -> list[Statement]:
             # The engine's default option group is AWS's (no tags); the final snapshot a
             # delete takes is new.
             "DatabaseDefaultOptionGroupAndFinalSnapshot",
-            ["rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:CreateDBSnapshot"],
+            [
+                "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica",
+                "rds:ModifyDBInstance", "rds:CreateDBSnapshot",
+            ],  # fmt: skip
             [arn("rds", "og:default:*"), arn("rds", "snapshot:*")],
         ),
     ]
@@ -364,6 +374,8 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
         "s3:GetIntelligentTieringConfiguration", "s3:GetInventoryConfiguration",
         "s3:GetMetricsConfiguration", "s3:ListTagsForResource", "s3:TagResource",
         "s3:UntagResource",
+        # the writer region's buckets replicate to the other regions' (storage.buckets)
+        "s3:PutReplicationConfiguration",
     ]  # fmt: skip
     key_admin = [
         "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:EnableKeyRotation",
@@ -429,7 +441,7 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
 # enhanced monitoring, the patching window's tasks, VPC flow logs.
 PASSED_TO_SERVICES = [
     "ec2.amazonaws.com", "lambda.amazonaws.com", "monitoring.rds.amazonaws.com",
-    "ssm.amazonaws.com", "vpc-flow-logs.amazonaws.com",
+    "s3.amazonaws.com", "ssm.amazonaws.com", "vpc-flow-logs.amazonaws.com",
 ]  # fmt: skip
 
 

@@ -112,6 +112,9 @@ CREATES = {
     "AWS::CertificateManager::Certificate": "acm:RequestCertificate",
     "AWS::Route53::HealthCheck": "route53:CreateHealthCheck",
 }
+# Types created by another call too, with the same tags in the request: a database whose
+# SourceDBInstanceIdentifier names another region's writer is a read replica.
+ALSO_CREATED_BY = {"AWS::RDS::DBInstance": "rds:CreateDBInstanceReadReplica"}
 # Types whose handler creates the resource untagged, sets it up, then tags it: the
 # security group handler authorises and revokes rules before CreateTags
 # (aws-cloudformation/cloudformation-coverage-roadmap#714, aws/aws-cdk#13204).
@@ -528,7 +531,8 @@ def _targets(deployment: Deployment, resource: Resource, operation: str, action:
     ):
         return  # nothing to attach or detach
     kinds = handlers.action_resource_types(action) if "*" not in action else ()
-    creating = operation == "create" and lowered == creator.lower()
+    creators = {creator.lower(), ALSO_CREATED_BY.get(resource.type, creator).lower()}
+    creating = operation == "create" and lowered in creators
     if not kinds:
         yield "*", {**base, **(tag_context if creating else {})}
         return

@@ -117,7 +117,7 @@ def prove(deploy: Deploy) -> tuple[list[Finding], set[tuple[str, str]]]:
     findings: list[Finding] = []
     used: set[tuple[str, str]] = set()
     for call in deploy.calls():
-        waiver = waivers.waived(call.resource.type, call.action)
+        waiver = waivers.waived(call.resource.type, call.action, call.resource.properties)
         if waiver:
             used.add(waiver)
             continue

@@ -202,3 +202,12 @@ def test_name_limits_agree_with_cloudformations_schemas():
         if resource_type == "AWS::IAM::Role":
             assert schema["properties"]["Path"]["maxLength"] == 512
     assert stated >= 12
+
+
+def test_a_waiver_does_not_cover_a_resource_that_takes_the_waived_path():
+    """A bucket with a ReplicationConfiguration calls PutReplicationConfiguration: the
+    waiver for buckets without one must not hide that call from the proof."""
+    plain = waivers.waived("AWS::S3::Bucket", "s3:PutReplicationConfiguration", {})
+    assert plain == ("AWS::S3::Bucket", "s3:PutReplicationConfiguration")
+    replicated = {"ReplicationConfiguration": {"Role": "arn", "Rules": []}}
+    assert waivers.waived("AWS::S3::Bucket", "s3:PutReplicationConfiguration", replicated) is None

@@ -20,10 +20,13 @@ class Waiver:
     resource_type: str
     actions: tuple[str, ...]  # patterns, IAM wildcards
     reason: str
+    # Properties whose presence (in any branch of an Fn::If) takes the path the reason
+    # says the templates never take: a resource that sets one gets no waiver.
+    unless: tuple[str, ...] = ()
 
 
-def _waive(resource_type: str, reason: str, *actions: str) -> Waiver:
-    return Waiver(resource_type, actions, reason)
+def _waive(resource_type: str, reason: str, *actions: str, unless: tuple[str, ...] = ()) -> Waiver:
+    return Waiver(resource_type, actions, reason, unless)
 
 
 NOT_AN_IAM_ACTION = (
@@ -107,10 +110,9 @@ WAIVERS: tuple[Waiver, ...] = (
     _waive("AWS::Logs::LogGroup", "no delivery to Firehose", "firehose:TagDeliveryStream"),
     _waive("AWS::Logs::LogGroup", NOT_AN_IAM_ACTION, "s3:REST.PUT.OBJECT"),
     # RDS
-    _waive("AWS::RDS::DBInstance", "a new primary instance: no source instance, snapshot or "
-           "restore time, so no replica, restore or promotion",
-           "rds:CreateDBInstanceReadReplica", "rds:RestoreDBInstanceFromDBSnapshot",
-           "rds:RestoreDBInstanceToPointInTime", "rds:PromoteReadReplica"),
+    _waive("AWS::RDS::DBInstance", "no snapshot or restore time: no restore",
+           "rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBInstanceToPointInTime",
+           unless=("DBSnapshotIdentifier", "RestoreTime", "UseLatestRestorableTime")),
     _waive("AWS::RDS::DBInstance", "no AssociatedRoles", "rds:AddRoleToDBInstance",
            "rds:RemoveRoleFromDBInstance"),
     _waive("AWS::RDS::DBInstance", "no cross-region automated backup replication",
@@ -123,10 +125,12 @@ WAIVERS: tuple[Waiver, ...] = (
     _waive("AWS::Route53::HealthCheck", "HTTPS health checks, no Application Recovery "
            "Controller routing controls", "route53-recovery-control-config:*"),
     # S3
-    _waive("AWS::S3::Bucket", "no replication, website, CORS, object lock, accelerate, "
+    _waive("AWS::S3::Bucket", "no ReplicationConfiguration",
+           "s3:PutReplicationConfiguration", "iam:PassRole",
+           unless=("ReplicationConfiguration",)),
+    _waive("AWS::S3::Bucket", "no website, CORS, object lock, accelerate, "
            "analytics, inventory, metrics or intelligent tiering configuration, no metadata "
            "or table buckets, no ACLs (BucketOwnerEnforced), no attribute-based access",
-           "s3:PutReplicationConfiguration", "s3:PutBucketReplication", "iam:PassRole",
            "s3:PutBucketWebsite", "s3:DeleteBucketWebsite", "s3:PutBucketCORS",
            "s3:PutBucketObjectLockConfiguration", "s3:PutObjectLockConfiguration",
            "s3:PutAccelerateConfiguration", "s3:PutAnalyticsConfiguration",
@@ -136,7 +140,8 @@ WAIVERS: tuple[Waiver, ...] = (
            "s3tables:*", "s3:PutBucketAcl", "s3:PutObjectAcl", "s3:PutBucketAbac",
            "s3:DeleteObject"),
     _waive("AWS::S3::Bucket", NOT_AN_IAM_ACTION, "s3:DeleteBucketCors",
-           "s3:DeleteBucketEncryption", "s3:DeleteBucketLifecycle", "s3:DeleteBucketReplication"),
+           "s3:DeleteBucketEncryption", "s3:DeleteBucketLifecycle", "s3:DeleteBucketReplication",
+           "s3:PutBucketReplication"),
     # SNS
     _waive("AWS::SNS::Topic", "no delivery status logging roles, no DataProtectionPolicy",
            "iam:GetRole", "iam:PassRole", "sns:PutDataProtectionPolicy"),
@@ -167,10 +172,11 @@ WAIVERS: tuple[Waiver, ...] = (
 )  # fmt: skip
 
 
-def waived(resource_type: str, action: str) -> tuple[str, str] | None:
-    """(type, pattern) of the waiver that covers `action` for `resource_type`, if any."""
+def waived(resource_type: str, action: str, properties: dict) -> tuple[str, str] | None:
+    """(type, pattern) of the waiver that covers `action` for a resource of `resource_type`
+    with `properties`, if any."""
     for waiver in WAIVERS:
-        if waiver.resource_type == resource_type:
+        if waiver.resource_type == resource_type and not set(waiver.unless) & set(properties):
             for pattern in waiver.actions:
                 if matches(pattern, action, ignore_case=True):
                     return waiver.resource_type, pattern
