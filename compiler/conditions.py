@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler import template_regions
+
 
 class _Dropped:
     """A value `AWS::NoValue` removes."""
@@ -18,52 +20,11 @@ class _Dropped:
 _DROPPED: Any = _Dropped()
 
 
-def in_region(node: Any, mappings: dict, region: str) -> Any:
-    """`node` with `AWS::Region` set and each resolvable `Fn::FindInMap` looked up."""
-    if isinstance(node, list):
-        return [in_region(item, mappings, region) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if node == {"Ref": "AWS::Region"}:
-        return region
-    if list(node) == ["Fn::FindInMap"]:
-        keys = in_region(node["Fn::FindInMap"], mappings, region)
-        if isinstance(keys, list) and len(keys) == 3 and all(isinstance(k, str) for k in keys):
-            return mappings.get(keys[0], {}).get(keys[1], {}).get(keys[2], node)
-    return {key: in_region(value, mappings, region) for key, value in node.items()}
-
-
 def condition_values(template: dict, region: str) -> dict[str, bool]:
-    """The template's conditions that depend on the region alone (and its Mappings), as
-    they are in `region`; a condition that tests a parameter is left out."""
-    conditions, mappings = template.get("Conditions", {}), template.get("Mappings", {})
-    if not isinstance(conditions, dict) or not isinstance(mappings, dict):
-        return {}
-    found: dict[str, bool] = {}
-
-    def evaluate(node: Any, seen: frozenset = frozenset()) -> bool | None:
-        if not isinstance(node, dict) or len(node) != 1:
-            return None
-        ((function, arguments),) = node.items()
-        if function == "Condition" and isinstance(arguments, str) and arguments not in seen:
-            return evaluate(conditions.get(arguments), seen | {arguments})
-        if not isinstance(arguments, list):
-            return None
-        if function == "Fn::Equals" and len(arguments) == 2:
-            left, right = (in_region(a, mappings, region) for a in arguments)
-            both = isinstance(left, str) and isinstance(right, str)
-            return left == right if both else None
-        values = [evaluate(argument, seen) for argument in arguments]
-        if None in values:
-            return None
-        combine = {"Fn::Not": lambda v: not v[0], "Fn::And": all, "Fn::Or": any}
-        return combine[function](values) if function in combine else None
-
-    for name, condition in conditions.items():
-        value = evaluate(condition, frozenset({name}))
-        if value is not None:
-            found[name] = value
-    return found
+    """The template's conditions known in `region` (by the region and the template's
+    Mappings alone, see `template_regions`); one that tests a parameter is left out."""
+    known = template_regions.condition_values(template, region)
+    return {name: value for name, value in known.items() if value is not None}
 
 
 def resolve_conditions(node: Any, values: dict[str, bool]) -> Any:

@@ -382,7 +382,12 @@ def test_condition_values_and_their_branches():
         }
     }
     assert condition_values(template, "us-east-1") == {"IsWriter": True, "IsReplica": False}
-    assert condition_values(template, "us-west-2") == {"IsWriter": False, "IsReplica": True}
+    # false in either case where the writer condition is: And needs every part
+    assert condition_values(template, "us-west-2") == {
+        "IsWriter": False,
+        "IsReplica": True,
+        "Switched": False,
+    }
     node = {
         "A": {"Fn::If": ["IsWriter", 1, {"Ref": "AWS::NoValue"}]},
         "B": [{"Fn::If": ["Switched", 2, 3]}],
