@@ -67,15 +67,18 @@ MAX_SIZE_INCREASE = 2
 
 
 def changed_spec(spec_path: Path, directory: Path) -> Path:
-    """A copy of the spec with `compute.max_size` raised, task sources copied beside it."""
+    """A copy of the spec with `compute.max_size` raised, the files it names (task
+    sources, user data) copied beside it."""
     data = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
     data["compute"]["max_size"] = data["compute"].get("max_size", 10) + MAX_SIZE_INCREASE
     copy = directory / "infra.yaml"
     copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    for task in data.get("scheduled_tasks", []):
-        target = directory / task["source"]
+    named = [task["source"] for task in data.get("scheduled_tasks", [])]
+    named += [data["compute"]["user_data"]] if data["compute"].get("user_data") else []
+    for name in named:
+        target = directory / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(spec_path.parent / task["source"], target)
+        shutil.copyfile(spec_path.parent / name, target)
     return copy
 
 
