@@ -157,6 +157,7 @@ class OutputPlan:
     """Where a compile writes, and what of that directory's content it carries over."""
 
     out_dir: Path  # absolute; a symbolic link's target
+    new: bool = False  # it did not exist: one appearing before the write is another's
     keep: list[str] = field(default_factory=list)  # other compiles' directories in it
     notes: list[str] = field(default_factory=list)  # one line each, for the user
 
@@ -231,6 +232,7 @@ def plan_output(
             existing = next(p for p in out_dir.parents if p.exists())
             if not existing.is_dir():
                 raise OutputError(out_dir, f"cannot be made: {existing} is a file, not a directory")
+            plan.new = True
             return plan
         if not out_dir.is_dir():
             raise OutputError(out_dir, "exists and is not a directory; give -o a directory")
@@ -314,23 +316,32 @@ def _older_layout(parent: Path) -> list[str]:
 
 
 def write_output(
-    files: list[RenderedFile], out_dir: Path, *, keep: list[str] = (), owner: Owner | None = None
+    files: list[RenderedFile],
+    out_dir: Path,
+    *,
+    keep: list[str] = (),
+    owner: Owner | None = None,
+    new: bool = False,
 ) -> None:
     """Make `out_dir` hold exactly `files` (and the directories `keep` it already holds),
     all at once. When `out_dir` is a symbolic link, the directory it points to is
     replaced and the link is kept. A compile racing this one into a directory that did
-    not exist wins, or loses to a compile of the same `owner` with both succeeding.
-    Raises `OutputError` when the filesystem refuses; `out_dir` is then as it was."""
+    not exist wins, or loses to a compile of the same `owner` with both succeeding;
+    with `new` (`plan_output` found no directory), one that appeared meanwhile counts as
+    another's even when its compile finished first. Raises `OutputError` when the
+    filesystem refuses; `out_dir` is then as it was."""
     out_dir = out_dir.absolute()
     try:
-        _write(files, out_dir, list(keep), owner)
+        _write(files, out_dir, list(keep), owner, new)
     except OSError as error:
         raise OutputError(
             out_dir, f"cannot write: {os_error_text(error)}; it keeps what it held before"
         ) from None
 
 
-def _write(files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Owner | None) -> None:
+def _write(
+    files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Owner | None, new: bool
+) -> None:
     if out_dir.is_symlink():
         out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -352,7 +363,7 @@ def _write(files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Own
             shutil.copytree(out_dir / name, staging / name, symlinks=True)
         for directory in {(staging / f.path).parent for f in files}:
             _fsync_dir(directory)
-        if not _created(staging, out_dir, owner):
+        if not _created(staging, out_dir, owner, new):
             _replace(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -363,17 +374,19 @@ def _write(files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Own
         _fsync_dir(out_dir.parent)
 
 
-def _created(staging: Path, out_dir: Path, owner: Owner | None) -> bool:
+def _created(staging: Path, out_dir: Path, owner: Owner | None, new: bool) -> bool:
     """Rename `staging` to a new `out_dir`; False when `out_dir` exists and must be swapped.
-    A compile that created it in the meantime wins unless it compiled the same owner."""
-    if out_dir.exists():
-        return False
-    try:
-        os.rename(staging, out_dir)
-        return True
-    except OSError as error:
-        if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            raise
+    A compile that created it in the meantime wins unless it compiled the same owner,
+    whether it is still renaming or finished before this one got here (`new`)."""
+    if not out_dir.exists():
+        try:
+            os.rename(staging, out_dir)
+            return True
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    elif not new or not any(out_dir.iterdir()):
+        return False  # planned as an existing directory, or still empty: swap
     written = _written_by_compile(out_dir)
     if owner is not None and written is not None and written.owner == owner:
         return False  # the same templates: replacing them is what that compile did too

@@ -286,6 +286,59 @@ def test_of_two_projects_racing_into_a_new_directory_one_says_the_other_won(proj
     assert not list(out.parent.glob(".templates_out.*"))
 
 
+# Runs `infra compile` held after it has planned a new output directory and written its
+# files, just before it moves them into place, until a file appears. argv: the barrier
+# file, then the command's arguments.
+HELD_BEFORE_RENAME = """
+import sys, time
+from pathlib import Path
+import compiler.write as write
+
+barrier = Path(sys.argv[1])
+real_fsync_dir = write._fsync_dir
+
+def held_fsync_dir(path):
+    print("ready", flush=True)
+    while not barrier.exists():
+        time.sleep(0.01)
+    write._fsync_dir = real_fsync_dir
+    return real_fsync_dir(path)
+
+write._fsync_dir = held_fsync_dir
+
+from compiler.cli import main
+sys.argv = ["infra", *sys.argv[2:]]
+main()
+"""
+
+
+def test_a_project_finishing_first_into_a_new_directory_is_not_replaced_by_another(project):
+    """The slower compile planned the directory as new, then found another project's
+    output there when it came to move its own in: it says the other won, not replace it."""
+    other = project.with_name("other.yaml")
+    other.write_text(project.read_text().replace("project: storefront", "project: other", 1))
+    out = project.parent / "new" / "templates_out"
+    barrier = project.parent / "go"
+    slow = subprocess.Popen(
+        [sys.executable, "-c", HELD_BEFORE_RENAME, str(barrier), "compile", "--no-lint", "-q",
+         "--no-cache", str(other), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.parent,
+    )  # fmt: skip
+    assert slow.stdout.readline().strip() == "ready"
+    compile_ok(project, "-o", str(out))  # storefront's compile creates it meanwhile
+    before = tree(out)
+    barrier.touch()
+    stdout, stderr = slow.communicate(timeout=120)
+    line = one_line_error(subprocess.CompletedProcess(slow.args, slow.returncode, "", stderr), 2)
+    assert line == (
+        f"infra compile: {out}: another command created this directory while this compile "
+        "was writing it (project storefront, environment production); that one won and this "
+        "compile changed nothing"
+    )
+    assert tree(out) == before
+    assert not list(out.parent.glob(".templates_out.*"))
+
+
 def test_one_environment_never_replaces_anothers_folder(project):
     project.write_text(with_environments(project.read_text()))
     compile_ok(project)
