@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 
 from compiler.graph.output_format import GraphFormatError, output_format
-from tests.conftest import REPO_ROOT
+from tests.builders.example import copy_example
 from tests.infra_command import run_infra
 
 
 @pytest.fixture
 def project(tmp_path):
-    shutil.copy(REPO_ROOT / "infra.yaml", tmp_path / "infra.yaml")
-    shutil.copytree(REPO_ROOT / "tasks", tmp_path / "tasks")
-    return tmp_path
+    return copy_example(tmp_path).parent  # the spec with the task sources and app it names
 
 
 @pytest.mark.parametrize(
