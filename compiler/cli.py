@@ -239,6 +239,7 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
     from compiler.graph import draw
     from compiler.graph.output_format import GraphFormatError, file_content
     from compiler.graph.output_format import output_format as format_for
+    from compiler.write import replace_file
 
     to_stdout = str(output) == "-"
     try:
@@ -256,6 +257,5 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
     if to_stdout:
         click.echo(picture, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(file_content(picture, output))
+    replace_file(output, file_content(picture, output))
     click.echo(f"{output}: written")

@@ -21,6 +21,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -407,3 +408,38 @@ def _replace(staging: Path, out_dir: Path) -> None:
     os.rename(out_dir, old)
     os.rename(staging, out_dir)
     shutil.rmtree(old)
+
+
+def replace_file(path: Path, content: bytes) -> None:
+    """Make the file `path` hold `content` all at once, for the commands that write one
+    file (`graph -o`, `schema -o`): written beside it, flushed and renamed over it, so a
+    full disk or an interrupted run leaves the old file whole, never a truncated one. A
+    symbolic link keeps pointing at the file it names, which keeps its mode; a device or
+    pipe (`-o /dev/stdout`) is written into, as there is nothing there to keep. Raises
+    `OSError` naming `path`."""
+    try:
+        status = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        status = None  # a path under a file: `mkdir` below names the file in the way
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        with open(path, "wb") as handle:
+            handle.write(content)
+        return
+    target = Path(os.path.realpath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if status is not None:
+            os.chmod(temporary, stat.S_IMODE(status.st_mode))
+        os.replace(temporary, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(error, OSError):  # the user named `path`, not the temporary file
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise

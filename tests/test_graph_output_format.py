@@ -69,3 +69,16 @@ def test_stdout_stays_mermaid_unless_asked():
     assert output_format("dot", None) == "dot"
     with pytest.raises(GraphFormatError, match=r"\.svg"):
         output_format("dot", Path("picture.svg"))
+
+
+def test_graph_replaces_a_file_keeping_its_mode_and_a_link_to_it(project):
+    (project / "pictures").mkdir()
+    (project / "pictures" / "arch.mmd").write_text("old\n")
+    (project / "pictures" / "arch.mmd").chmod(0o640)
+    (project / "arch.mmd").symlink_to("pictures/arch.mmd")
+    done = run_infra("graph", "-o", "arch.mmd", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "arch.mmd").is_symlink()
+    assert (project / "pictures" / "arch.mmd").read_text().startswith("%% storefront")
+    assert (project / "pictures" / "arch.mmd").stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in (project / "pictures").iterdir()) == ["arch.mmd"]

@@ -364,3 +364,20 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(compiled, tmp_path):
         os.close(write_end)
     assert result.stderr == ""
     assert result.returncode == 141
+
+
+@pytest.mark.parametrize("command", [["graph", "{spec}"], ["schema"]])
+def test_a_full_disk_leaves_the_file_graph_or_schema_would_replace_whole(
+    compiled, tmp_path, command
+):
+    """`-o FILE` over an existing file: the disk fills while writing. The old file stays
+    whole (not truncated to what fit), and the one line names the file."""
+    spec, _ = compiled
+    target = tmp_path / "picture.mmd"
+    target.write_text("kept: written by hand\n")
+    args = [a.format(spec=spec) for a in command]
+    result = run_faulty("ENOSPC", "fsync", 1, *args, "-o", str(target), cwd=tmp_path)
+    line = one_line_error(result, EXIT_REFUSED)
+    assert line == f"infra: {target}: No space left on device (ENOSPC)"
+    assert target.read_text() == "kept: written by hand\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.mmd"]
