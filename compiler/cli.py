@@ -237,7 +237,7 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
     """Draw the architecture SPEC compiles to: regions, tiers, traffic, DNS, alarms."""
     from compiler.errors import GraphvizError
     from compiler.graph import draw
-    from compiler.graph.output_format import GraphFormatError, file_content
+    from compiler.graph.output_format import GraphFormatError, file_content, is_the_spec
     from compiler.graph.output_format import output_format as format_for
     from compiler.write import replace_file
 
@@ -246,6 +246,8 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
         chosen = format_for(output_format, None if to_stdout else output)  # type: ignore[arg-type]
     except GraphFormatError as error:
         raise click.UsageError(str(error)) from None
+    if not to_stdout and is_the_spec(output, spec):
+        raise OutputError(output, "is the spec being drawn; give -o another file")
     try:
         picture = draw(spec, environment, chosen)
     except SpecError as error:
