@@ -15,6 +15,7 @@ EXIT_OK, EXIT_LINT, EXIT_SPEC = 0, 1, 2
 EXIT_DIFFERENT = 1  # `infra diff`: the templates on disk are not what the spec compiles to
 EXIT_TOOL = 3  # a program the command needs (Graphviz `dot`) is missing or failed
 EXIT_PIPE = 141  # what a shell reports for a command that SIGPIPE ended: 128 + 13
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT (128 + 2); 1 means lint findings
 
 spec_argument = click.argument(
     "spec", type=click.Path(path_type=Path, dir_okay=False), default="infra.yaml", required=False
@@ -44,6 +45,11 @@ class _Commands(click.Group):
         except OutputError as error:
             click.echo(f"infra: {error}", err=True)
             sys.exit(EXIT_SPEC)
+        except KeyboardInterrupt:
+            # click would print "Aborted!" and exit 1, which a script reads as lint
+            # findings or templates that differ. Writes are atomic: nothing is half done.
+            click.echo("infra: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (`infra graph | head`): quiet, as other Unix tools are.
             # stdout now points at /dev/null, or the interpreter's last flush fails again.

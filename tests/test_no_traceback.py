@@ -13,8 +13,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -381,3 +383,22 @@ def test_a_full_disk_leaves_the_file_graph_or_schema_would_replace_whole(
     assert line == f"infra: {target}: No space left on device (ENOSPC)"
     assert target.read_text() == "kept: written by hand\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.mmd"]
+
+
+def test_ctrl_c_is_one_line_and_exit_130_not_1(tmp_path):
+    """Exit 1 means lint findings (or, for diff, templates that differ): an interrupted
+    compile must not say that. Ctrl-C sends SIGINT to the whole process group, as a
+    terminal does; the old output stays, or the complete new one is in place."""
+    spec = copy_example(tmp_path / "project")
+    out = tmp_path / "out"
+    command = [str(Path(sys.executable).with_name("infra")), "compile", "--no-cache", str(spec)]
+    process = subprocess.Popen(
+        [*command, "-o", str(out)], cwd=spec.parent, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )  # fmt: skip
+    time.sleep(0.5)  # loading and building: before any write
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert (process.returncode, stderr) == (130, "infra: interrupted\n"), stderr
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
