@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import glob
 import json
 import os
 import shutil
@@ -67,14 +68,22 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _remove_leftovers(out_dir: Path) -> None:
-    """Delete staging directories that an interrupted earlier run left behind."""
-    for stale in out_dir.parent.glob(f".{out_dir.name}.*"):
-        if not stale.is_dir():
+    """Delete staging directories that an interrupted earlier run left behind: only those
+    that are empty or hold a marker (a compile writes it first), so a directory of the
+    user's that happens to be named `.templates_out.old` is never deleted."""
+    for stale in out_dir.parent.glob(glob.escape(f".{out_dir.name}.") + "*"):
+        if not stale.is_dir() or stale.is_symlink():
             continue
         if ".new-" in stale.name and _process_alive(stale.name.rsplit("-", 1)[-1]):
             continue  # another compile is writing right now
-        if stale.name.endswith(".old") or ".new-" in stale.name:
+        if not (stale.name.endswith(".old") or ".new-" in stale.name):
+            continue
+        marker = stale / MARKER
+        if marker.is_file() and not marker.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                stale.rmdir()  # empty: killed before its first file; else not ours
 
 
 def _process_alive(pid_text: str) -> bool:
@@ -350,7 +359,8 @@ def _write(
     staging = out_dir.parent / f".{out_dir.name}.new-{os.getpid()}"
     staging.mkdir()
     try:
-        for file in files:
+        # the marker first: it is what lets a later run remove this if the run is killed
+        for file in sorted(files, key=lambda f: f.path != MARKER):
             target = staging / file.path
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as handle:

@@ -198,6 +198,21 @@ def test_an_output_name_too_long(project):
     assert "File name too long (ENAMETOOLONG)" in line and line.startswith(f"infra compile: {long}")
 
 
+@pytest.mark.parametrize("out_name", ["templates_out", "out[1]", "*"])
+def test_directories_named_like_leftovers_but_not_a_compiles_are_never_deleted(project, out_name):
+    """`.templates_out.old` (a backup of the user's) or `.templates_out.new-<pid>`
+    beside the output: a compile cleans up only the staging directories it made (they
+    hold its marker), and `-o '*'` is a name, not a pattern matching other directories."""
+    parent = project.parent
+    mine = [f".{out_name}.old", f".{out_name}.new-99999999", ".other.old", ".x.new-99999999"]
+    for name in mine:
+        (parent / name / "keep").mkdir(parents=True)
+        (parent / name / "keep" / "notes.txt").write_text("mine\n")
+    before = {name: tree(parent / name) for name in mine}
+    compile_ok(project, "-o", out_name)
+    assert {name: tree(parent / name) for name in mine} == before
+
+
 # Runs `infra compile` with the rename of a finished output into a new directory held
 # until a file appears, so that two compiles reach it together. argv: the barrier file,
 # then the command's arguments.
