@@ -24,6 +24,7 @@ import pytest
 from compiler import compile_cache
 from compiler.caches import is_empty_entry
 from compiler.lint import LintJob, known_clean
+from compiler.write import MARKER
 from tests.builders.example import copy_example
 from tests.infra_command import one_line_error, run_infra
 from tests.test_crash_safety import hashes
@@ -397,8 +398,13 @@ def test_ctrl_c_is_one_line_and_exit_130_not_1(tmp_path):
         stderr=subprocess.PIPE, text=True, start_new_session=True,
         env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
     )  # fmt: skip
-    time.sleep(0.5)  # loading and building: before any write
+    time.sleep(0.5)  # loading, building, writing or linting, as the machine's speed has it
     os.killpg(process.pid, signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert (process.returncode, stderr) == (130, "infra: interrupted\n"), stderr
-    assert not out.exists() and not list(tmp_path.glob(".out*"))
+    assert not list(tmp_path.glob(".out*"))
+    if out.exists():  # written before the interrupt: completely
+        listed = json.loads((out / MARKER).read_text())["files"]
+        assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == (
+            sorted([*listed, MARKER])
+        )
