@@ -408,3 +408,24 @@ def test_ctrl_c_is_one_line_and_exit_130_not_1(tmp_path):
         assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == (
             sorted([*listed, MARKER])
         )
+
+
+@pytest.mark.parametrize("given_o", [False, True])
+def test_a_compile_cache_entry_naming_another_output_directory_is_ignored(tmp_path, given_o):
+    """An entry of the right shape whose `out_dir` is elsewhere (a copy of the output,
+    or `/`, which the check would walk and hash whole): the compile compiles instead of
+    saying nothing changed while its own output is gone."""
+    spec = copy_example(tmp_path / "project")
+    out = spec.parent / "templates_out"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = ["compile", "--no-lint", "-q", str(spec), *(["-o", str(out)] if given_o else [])]
+    assert run_infra(*args, cwd=spec.parent, env=env).returncode == 0
+    elsewhere = tmp_path / "copy"
+    out.rename(elsewhere)
+    (entry_file,) = (tmp_path / "cache" / "infra-compiler" / "compile").iterdir()
+    entry = json.loads(entry_file.read_text())
+    entry["out_dir"] = str(elsewhere)
+    entry_file.write_text(json.dumps(entry))
+    again = run_infra(*args, cwd=spec.parent, env=env)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert hashes(out) == hashes(elsewhere)  # compiled again: the output is back
