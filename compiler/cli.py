@@ -15,6 +15,7 @@ EXIT_OK, EXIT_LINT, EXIT_SPEC = 0, 1, 2
 EXIT_DIFFERENT = 1  # `infra diff`: the templates on disk are not what the spec compiles to
 EXIT_TOOL = 3  # a program the command needs (Graphviz `dot`) is missing or failed
 EXIT_PIPE = 141  # what a shell reports for a command that SIGPIPE ended: 128 + 13
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT (128 + 2); 1 means lint findings
 
 spec_argument = click.argument(
     "spec", type=click.Path(path_type=Path, dir_okay=False), default="infra.yaml", required=False
@@ -49,6 +50,11 @@ class _Commands(click.Group):
         except OutputError as error:
             click.echo(f"infra: {error}", err=True)
             sys.exit(EXIT_SPEC)
+        except KeyboardInterrupt:
+            # click would print "Aborted!" and exit 1, which a script reads as lint
+            # findings or templates that differ. Writes are atomic: nothing is half done.
+            click.echo("infra: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (`infra graph | head`): quiet, as other Unix tools are.
             # stdout now points at /dev/null, or the interpreter's last flush fails again.
@@ -246,14 +252,17 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
     """Draw the architecture SPEC compiles to: regions, tiers, traffic, DNS, alarms."""
     from compiler.errors import GraphvizError
     from compiler.graph import draw
-    from compiler.graph.output_format import GraphFormatError, file_content
+    from compiler.graph.output_format import GraphFormatError, file_content, is_the_spec
     from compiler.graph.output_format import output_format as format_for
+    from compiler.write import replace_file
 
     to_stdout = str(output) == "-"
     try:
         chosen = format_for(output_format, None if to_stdout else output)  # type: ignore[arg-type]
     except GraphFormatError as error:
         raise click.UsageError(str(error)) from None
+    if not to_stdout and is_the_spec(output, spec):
+        raise OutputError(output, "is the spec being drawn; give -o another file")
     try:
         picture = draw(spec, environment, chosen)
     except SpecError as error:
@@ -265,6 +274,5 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
     if to_stdout:
         click.echo(picture, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(file_content(picture, output))
+    replace_file(output, file_content(picture, output))
     click.echo(f"{output}: written")

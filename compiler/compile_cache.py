@@ -168,6 +168,15 @@ def _stack_shape_ok(stack: object) -> bool:
     )
 
 
+def _out_dir_plausible(recorded: Path, output: Path | None) -> bool:
+    """Whether an entry's output directory is one this call could have written: `-o`
+    itself, or (by default) a directory inside the working directory."""
+    if output is not None:
+        return recorded == output.absolute()
+    cwd = Path(os.getcwd())
+    return recorded.is_absolute() and recorded != cwd and recorded.is_relative_to(cwd)
+
+
 def unchanged(
     spec_path: Path, environment: str | None, output: Path | None, *, lint: bool
 ) -> tuple[Path, list[dict]] | None:
@@ -184,6 +193,8 @@ def unchanged(
         return None
     if not _entry_shape_ok(entry) or (lint and not entry["linted_clean"]):
         return None
+    if not _out_dir_plausible(Path(entry["out_dir"]), output):
+        return None  # hand-edited or foreign: never walk and hash `/` or another tree
     try:
         for path, digest in entry["inputs"].items():
             if _sha256(read_bounded(Path(path), MAX_INPUT_BYTES)) != digest:

@@ -160,7 +160,7 @@ def compile_spec(
     )
     result.notes = plan.notes
     result.previous = previous_output(out_dir, result.files)
-    write_output(result.files, out_dir, keep=plan.keep, owner=owner)
+    write_output(result.files, out_dir, keep=plan.keep, owner=owner, new=plan.new)
     if lint:
         from compiler.lint import LintJob, default_cache_dir, known_clean, lint_templates
 

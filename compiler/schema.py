@@ -40,6 +40,7 @@ def write_schema(path: Path = DEFAULT_SCHEMA_PATH) -> bool:
     content = schema_bytes()
     if path.is_file() and path.read_bytes() == content:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
+    from compiler.write import replace_file
+
+    replace_file(path, content)
     return True

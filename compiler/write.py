@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import glob
 import json
 import os
 import shutil
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +68,22 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _remove_leftovers(out_dir: Path) -> None:
-    """Delete staging directories that an interrupted earlier run left behind."""
-    for stale in out_dir.parent.glob(f".{out_dir.name}.*"):
-        if not stale.is_dir():
+    """Delete staging directories that an interrupted earlier run left behind: only those
+    that are empty or hold a marker (a compile writes it first), so a directory of the
+    user's that happens to be named `.templates_out.old` is never deleted."""
+    for stale in out_dir.parent.glob(glob.escape(f".{out_dir.name}.") + "*"):
+        if not stale.is_dir() or stale.is_symlink():
             continue
         if ".new-" in stale.name and _process_alive(stale.name.rsplit("-", 1)[-1]):
             continue  # another compile is writing right now
-        if stale.name.endswith(".old") or ".new-" in stale.name:
+        if not (stale.name.endswith(".old") or ".new-" in stale.name):
+            continue
+        marker = stale / MARKER
+        if marker.is_file() and not marker.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                stale.rmdir()  # empty: killed before its first file; else not ours
 
 
 def _process_alive(pid_text: str) -> bool:
@@ -157,6 +167,7 @@ class OutputPlan:
     """Where a compile writes, and what of that directory's content it carries over."""
 
     out_dir: Path  # absolute; a symbolic link's target
+    new: bool = False  # it did not exist: one appearing before the write is another's
     keep: list[str] = field(default_factory=list)  # other compiles' directories in it
     notes: list[str] = field(default_factory=list)  # one line each, for the user
 
@@ -231,6 +242,7 @@ def plan_output(
             existing = next(p for p in out_dir.parents if p.exists())
             if not existing.is_dir():
                 raise OutputError(out_dir, f"cannot be made: {existing} is a file, not a directory")
+            plan.new = True
             return plan
         if not out_dir.is_dir():
             raise OutputError(out_dir, "exists and is not a directory; give -o a directory")
@@ -314,23 +326,32 @@ def _older_layout(parent: Path) -> list[str]:
 
 
 def write_output(
-    files: list[RenderedFile], out_dir: Path, *, keep: list[str] = (), owner: Owner | None = None
+    files: list[RenderedFile],
+    out_dir: Path,
+    *,
+    keep: list[str] = (),
+    owner: Owner | None = None,
+    new: bool = False,
 ) -> None:
     """Make `out_dir` hold exactly `files` (and the directories `keep` it already holds),
     all at once. When `out_dir` is a symbolic link, the directory it points to is
     replaced and the link is kept. A compile racing this one into a directory that did
-    not exist wins, or loses to a compile of the same `owner` with both succeeding.
-    Raises `OutputError` when the filesystem refuses; `out_dir` is then as it was."""
+    not exist wins, or loses to a compile of the same `owner` with both succeeding;
+    with `new` (`plan_output` found no directory), one that appeared meanwhile counts as
+    another's even when its compile finished first. Raises `OutputError` when the
+    filesystem refuses; `out_dir` is then as it was."""
     out_dir = out_dir.absolute()
     try:
-        _write(files, out_dir, list(keep), owner)
+        _write(files, out_dir, list(keep), owner, new)
     except OSError as error:
         raise OutputError(
             out_dir, f"cannot write: {os_error_text(error)}; it keeps what it held before"
         ) from None
 
 
-def _write(files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Owner | None) -> None:
+def _write(
+    files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Owner | None, new: bool
+) -> None:
     if out_dir.is_symlink():
         out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -338,7 +359,8 @@ def _write(files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Own
     staging = out_dir.parent / f".{out_dir.name}.new-{os.getpid()}"
     staging.mkdir()
     try:
-        for file in files:
+        # the marker first: it is what lets a later run remove this if the run is killed
+        for file in sorted(files, key=lambda f: f.path != MARKER):
             target = staging / file.path
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as handle:
@@ -352,7 +374,7 @@ def _write(files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Own
             shutil.copytree(out_dir / name, staging / name, symlinks=True)
         for directory in {(staging / f.path).parent for f in files}:
             _fsync_dir(directory)
-        if not _created(staging, out_dir, owner):
+        if not _created(staging, out_dir, owner, new):
             _replace(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -363,17 +385,19 @@ def _write(files: list[RenderedFile], out_dir: Path, keep: list[str], owner: Own
         _fsync_dir(out_dir.parent)
 
 
-def _created(staging: Path, out_dir: Path, owner: Owner | None) -> bool:
+def _created(staging: Path, out_dir: Path, owner: Owner | None, new: bool) -> bool:
     """Rename `staging` to a new `out_dir`; False when `out_dir` exists and must be swapped.
-    A compile that created it in the meantime wins unless it compiled the same owner."""
-    if out_dir.exists():
-        return False
-    try:
-        os.rename(staging, out_dir)
-        return True
-    except OSError as error:
-        if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            raise
+    A compile that created it in the meantime wins unless it compiled the same owner,
+    whether it is still renaming or finished before this one got here (`new`)."""
+    if not out_dir.exists():
+        try:
+            os.rename(staging, out_dir)
+            return True
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    elif not new or not any(out_dir.iterdir()):
+        return False  # planned as an existing directory, or still empty: swap
     written = _written_by_compile(out_dir)
     if owner is not None and written is not None and written.owner == owner:
         return False  # the same templates: replacing them is what that compile did too
@@ -394,3 +418,38 @@ def _replace(staging: Path, out_dir: Path) -> None:
     os.rename(out_dir, old)
     os.rename(staging, out_dir)
     shutil.rmtree(old)
+
+
+def replace_file(path: Path, content: bytes) -> None:
+    """Make the file `path` hold `content` all at once, for the commands that write one
+    file (`graph -o`, `schema -o`): written beside it, flushed and renamed over it, so a
+    full disk or an interrupted run leaves the old file whole, never a truncated one. A
+    symbolic link keeps pointing at the file it names, which keeps its mode; a device or
+    pipe (`-o /dev/stdout`) is written into, as there is nothing there to keep. Raises
+    `OSError` naming `path`."""
+    try:
+        status = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        status = None  # a path under a file: `mkdir` below names the file in the way
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        with open(path, "wb") as handle:
+            handle.write(content)
+        return
+    target = Path(os.path.realpath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if status is not None:
+            os.chmod(temporary, stat.S_IMODE(status.st_mode))
+        os.replace(temporary, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(error, OSError):  # the user named `path`, not the temporary file
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise

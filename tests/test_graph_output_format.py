@@ -70,3 +70,28 @@ def test_stdout_stays_mermaid_unless_asked():
     assert output_format("dot", None) == "dot"
     with pytest.raises(GraphFormatError, match=r"\.svg"):
         output_format("dot", Path("picture.svg"))
+
+
+@pytest.mark.parametrize("output", ["infra.yaml", "./infra.yaml", "link-to-spec.mmd"])
+def test_graph_never_writes_over_the_spec_it_draws(project, output):
+    """`infra graph -o infra.yaml` (a slip for `-o infra.mmd`) would replace the spec with
+    the picture: refused, by any path or link to it, and the spec kept byte for byte."""
+    (project / "link-to-spec.mmd").symlink_to("infra.yaml")
+    spec = (project / "infra.yaml").read_bytes()
+    done = run_infra("graph", "-o", output, cwd=project)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == f"infra: {Path(output)}: is the spec being drawn; give -o another file\n"
+    assert (project / "infra.yaml").read_bytes() == spec
+
+
+def test_graph_replaces_a_file_keeping_its_mode_and_a_link_to_it(project):
+    (project / "pictures").mkdir()
+    (project / "pictures" / "arch.mmd").write_text("old\n")
+    (project / "pictures" / "arch.mmd").chmod(0o640)
+    (project / "arch.mmd").symlink_to("pictures/arch.mmd")
+    done = run_infra("graph", "-o", "arch.mmd", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "arch.mmd").is_symlink()
+    assert (project / "pictures" / "arch.mmd").read_text().startswith("%% storefront")
+    assert (project / "pictures" / "arch.mmd").stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in (project / "pictures").iterdir()) == ["arch.mmd"]

@@ -13,8 +13,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ import pytest
 from compiler import compile_cache
 from compiler.caches import is_empty_entry
 from compiler.lint import LintJob, known_clean
+from compiler.write import MARKER
 from tests.builders.example import copy_example
 from tests.infra_command import one_line_error, run_infra
 from tests.test_crash_safety import hashes
@@ -364,3 +367,65 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(compiled, tmp_path):
         os.close(write_end)
     assert result.stderr == ""
     assert result.returncode == 141
+
+
+@pytest.mark.parametrize("command", [["graph", "{spec}"], ["schema"]])
+def test_a_full_disk_leaves_the_file_graph_or_schema_would_replace_whole(
+    compiled, tmp_path, command
+):
+    """`-o FILE` over an existing file: the disk fills while writing. The old file stays
+    whole (not truncated to what fit), and the one line names the file."""
+    spec, _ = compiled
+    target = tmp_path / "picture.mmd"
+    target.write_text("kept: written by hand\n")
+    args = [a.format(spec=spec) for a in command]
+    result = run_faulty("ENOSPC", "fsync", 1, *args, "-o", str(target), cwd=tmp_path)
+    line = one_line_error(result, EXIT_REFUSED)
+    assert line == f"infra: {target}: No space left on device (ENOSPC)"
+    assert target.read_text() == "kept: written by hand\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.mmd"]
+
+
+def test_ctrl_c_is_one_line_and_exit_130_not_1(tmp_path):
+    """Exit 1 means lint findings (or, for diff, templates that differ): an interrupted
+    compile must not say that. Ctrl-C sends SIGINT to the whole process group, as a
+    terminal does; the old output stays, or the complete new one is in place."""
+    spec = copy_example(tmp_path / "project")
+    out = tmp_path / "out"
+    command = [str(Path(sys.executable).with_name("infra")), "compile", "--no-cache", str(spec)]
+    process = subprocess.Popen(
+        [*command, "-o", str(out)], cwd=spec.parent, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )  # fmt: skip
+    time.sleep(0.5)  # loading, building, writing or linting, as the machine's speed has it
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert (process.returncode, stderr) == (130, "infra: interrupted\n"), stderr
+    assert not list(tmp_path.glob(".out*"))
+    if out.exists():  # written before the interrupt: completely
+        listed = json.loads((out / MARKER).read_text())["files"]
+        assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == (
+            sorted([*listed, MARKER])
+        )
+
+
+@pytest.mark.parametrize("given_o", [False, True])
+def test_a_compile_cache_entry_naming_another_output_directory_is_ignored(tmp_path, given_o):
+    """An entry of the right shape whose `out_dir` is elsewhere (a copy of the output,
+    or `/`, which the check would walk and hash whole): the compile compiles instead of
+    saying nothing changed while its own output is gone."""
+    spec = copy_example(tmp_path / "project")
+    out = spec.parent / "templates_out"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = ["compile", "--no-lint", "-q", str(spec), *(["-o", str(out)] if given_o else [])]
+    assert run_infra(*args, cwd=spec.parent, env=env).returncode == 0
+    elsewhere = tmp_path / "copy"
+    out.rename(elsewhere)
+    (entry_file,) = (tmp_path / "cache" / "infra-compiler" / "compile").iterdir()
+    entry = json.loads(entry_file.read_text())
+    entry["out_dir"] = str(elsewhere)
+    entry_file.write_text(json.dumps(entry))
+    again = run_infra(*args, cwd=spec.parent, env=env)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert hashes(out) == hashes(elsewhere)  # compiled again: the output is back

@@ -198,6 +198,21 @@ def test_an_output_name_too_long(project):
     assert "File name too long (ENAMETOOLONG)" in line and line.startswith(f"infra compile: {long}")
 
 
+@pytest.mark.parametrize("out_name", ["templates_out", "out[1]", "*"])
+def test_directories_named_like_leftovers_but_not_a_compiles_are_never_deleted(project, out_name):
+    """`.templates_out.old` (a backup of the user's) or `.templates_out.new-<pid>`
+    beside the output: a compile cleans up only the staging directories it made (they
+    hold its marker), and `-o '*'` is a name, not a pattern matching other directories."""
+    parent = project.parent
+    mine = [f".{out_name}.old", f".{out_name}.new-99999999", ".other.old", ".x.new-99999999"]
+    for name in mine:
+        (parent / name / "keep").mkdir(parents=True)
+        (parent / name / "keep" / "notes.txt").write_text("mine\n")
+    before = {name: tree(parent / name) for name in mine}
+    compile_ok(project, "-o", out_name)
+    assert {name: tree(parent / name) for name in mine} == before
+
+
 # Runs `infra compile` with the rename of a finished output into a new directory held
 # until a file appears, so that two compiles reach it together. argv: the barrier file,
 # then the command's arguments.
@@ -283,6 +298,59 @@ def test_of_two_projects_racing_into_a_new_directory_one_says_the_other_won(proj
         "compile changed nothing"
     )
     assert json.loads((out / MARKER).read_text())["project"] == winner
+    assert not list(out.parent.glob(".templates_out.*"))
+
+
+# Runs `infra compile` held after it has planned a new output directory and written its
+# files, just before it moves them into place, until a file appears. argv: the barrier
+# file, then the command's arguments.
+HELD_BEFORE_RENAME = """
+import sys, time
+from pathlib import Path
+import compiler.write as write
+
+barrier = Path(sys.argv[1])
+real_fsync_dir = write._fsync_dir
+
+def held_fsync_dir(path):
+    print("ready", flush=True)
+    while not barrier.exists():
+        time.sleep(0.01)
+    write._fsync_dir = real_fsync_dir
+    return real_fsync_dir(path)
+
+write._fsync_dir = held_fsync_dir
+
+from compiler.cli import main
+sys.argv = ["infra", *sys.argv[2:]]
+main()
+"""
+
+
+def test_a_project_finishing_first_into_a_new_directory_is_not_replaced_by_another(project):
+    """The slower compile planned the directory as new, then found another project's
+    output there when it came to move its own in: it says the other won, not replace it."""
+    other = project.with_name("other.yaml")
+    other.write_text(project.read_text().replace("project: storefront", "project: other", 1))
+    out = project.parent / "new" / "templates_out"
+    barrier = project.parent / "go"
+    slow = subprocess.Popen(
+        [sys.executable, "-c", HELD_BEFORE_RENAME, str(barrier), "compile", "--no-lint", "-q",
+         "--no-cache", str(other), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.parent,
+    )  # fmt: skip
+    assert slow.stdout.readline().strip() == "ready"
+    compile_ok(project, "-o", str(out))  # storefront's compile creates it meanwhile
+    before = tree(out)
+    barrier.touch()
+    stdout, stderr = slow.communicate(timeout=120)
+    line = one_line_error(subprocess.CompletedProcess(slow.args, slow.returncode, "", stderr), 2)
+    assert line == (
+        f"infra compile: {out}: another command created this directory while this compile "
+        "was writing it (project storefront, environment production); that one won and this "
+        "compile changed nothing"
+    )
+    assert tree(out) == before
     assert not list(out.parent.glob(".templates_out.*"))
 
 

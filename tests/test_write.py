@@ -15,7 +15,7 @@ from compiler import write
 from compiler.errors import OutputError, SpecError
 from compiler.pipeline import compile_in_memory, compile_spec
 from compiler.render import RenderedFile
-from compiler.write import write_output
+from compiler.write import MARKER, write_output
 from tests.builders.example import EXAMPLE_SPEC, copy_example
 from tests.conftest import REPO_ROOT
 
@@ -142,6 +142,8 @@ def test_leftovers_of_a_killed_run_are_cleaned(tmp_path):
     for leftover in (f".out.new-{DEAD_PID}", ".out.old"):
         (tmp_path / leftover / "regions").mkdir(parents=True)
         (tmp_path / leftover / "regions" / "x.json").write_text("{}")
+        (tmp_path / leftover / MARKER).write_text("{}")  # a compile writes it first
+    (tmp_path / f".out.new-{DEAD_PID + 1}").mkdir()  # killed before its first file
     (tmp_path / ".out.keep").mkdir()  # not ours: never touched
     (tmp_path / "other").mkdir()
     write_output(files(a="2"), out)

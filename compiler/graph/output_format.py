@@ -7,6 +7,7 @@ suffix is refused rather than silently obeyed.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from compiler.graph.render import Format
@@ -37,6 +38,15 @@ def output_format(requested: Format | None, output: Path | None) -> Format:
             f"or name the file with {_suffixes(requested)}"
         )
     return requested or inferred or DEFAULT_FORMAT
+
+
+def is_the_spec(output: Path, spec: Path) -> bool:
+    """Whether `-o FILE` names the spec being drawn (by any path or link): writing the
+    picture there would destroy the spec it was drawn from."""
+    try:
+        return os.path.samefile(output, spec)
+    except (OSError, ValueError):
+        return False  # either does not exist (the spec's own error comes later)
 
 
 def file_content(picture: bytes, output: Path) -> bytes:
