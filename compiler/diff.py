@@ -596,7 +596,7 @@ def diff_against(
     from compiler.environments import output_dir
 
     result = compile_in_memory(spec_path, environment)
-    against = against or output_dir(result.spec, environment)
+    against = against or output_dir(result.loaded, result.spec)
     contents = {file.path: file for file in result.files}
     stacks = [
         _diff_file(against, contents[stack.path], stack.stack_name, stack.kind, stack.region)

@@ -330,12 +330,14 @@ def _line_column(loaded: LoadedSpec, path: SpecPath) -> tuple[int, int]:
     return position.line, position.column
 
 
-def output_dir(spec: InfraSpec, environment: str | None) -> Path:
-    """Where `compile` writes by default: `templates_out/`, or one directory per
-    environment once the spec defines environments (the base's too, named by its
-    `environment`), so that compiling one never replaces another's templates."""
-    if environment is not None:
-        return DEFAULT_OUTPUT_DIR / environment
-    if spec.environments:
+def output_dir(loaded: LoadedSpec, spec: InfraSpec) -> Path:
+    """Where `compile` writes `spec` (the base or one environment of `loaded`) by default:
+    `templates_out/`, or one directory per environment once the file defines environments
+    (the base's too, named by its `environment`), so that compiling one never replaces
+    another's templates. Whether it does is read from the file: a merged environment's
+    spec has no `environments` of its own, and `--env` naming the base of a file without
+    any must still write `templates_out/`."""
+    data = loaded.data if isinstance(loaded.data, dict) else {}
+    if data.get("environments"):
         return DEFAULT_OUTPUT_DIR / spec.environment
     return DEFAULT_OUTPUT_DIR

@@ -149,7 +149,7 @@ def compile_spec(
     if out_dir is not None:  # answered at once, before the work (asked again below)
         check_not_protected(out_dir, spec_path)
     result = compile_in_memory(spec_path, environment)
-    out_dir = result.out_dir = out_dir or environments.output_dir(result.spec, environment)
+    out_dir = result.out_dir = out_dir or environments.output_dir(result.loaded, result.spec)
     owner = owner_of(result.spec)
     plan = plan_output(
         out_dir,

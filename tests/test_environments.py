@@ -357,11 +357,24 @@ def test_staging_differs_from_production_exactly_in_the_overlaid_values(both_env
 
 
 def test_output_directories():
-    specs = validate_every_environment(load_spec_text(STAGED_TEXT, FILE))
-    plain = validate_environment(load_spec_text(EXAMPLE_TEXT, FILE), None)
-    assert output_dir(plain, None) == Path("templates_out")
-    assert output_dir(specs[None], None) == Path("templates_out/production")
-    assert output_dir(specs["staging"], "staging") == Path("templates_out/staging")
+    staged = load_spec_text(STAGED_TEXT, FILE)
+    specs = validate_every_environment(staged)
+    plain = load_spec_text(EXAMPLE_TEXT, FILE)
+    assert output_dir(plain, validate_environment(plain, None)) == Path("templates_out")
+    assert output_dir(staged, specs[None]) == Path("templates_out/production")
+    assert output_dir(staged, specs["staging"]) == Path("templates_out/staging")
+
+
+def test_env_naming_the_base_of_a_spec_without_environments_writes_templates_out(tmp_path):
+    """`--env production` on a file with no `environments:` is its base: the same
+    directory as without `--env`, as `infra compile --help` says."""
+    spec = copy_example(tmp_path)
+    done = run_infra("compile", "--no-lint", "-q", "--env", "production", str(spec), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "templates_out" / "manifest.json").is_file()
+    assert not (tmp_path / "templates_out" / "production").exists()
+    diff = run_infra("diff", "--env", "production", str(spec), cwd=tmp_path)
+    assert diff.returncode == 0, diff.stdout + diff.stderr
 
 
 # --- the commands -------------------------------------------------------------------------
