@@ -73,3 +73,19 @@ promote_replica() {
     "      source_region: $old_region" \
     "then compile and deploy (docs/failover.md)." >&3
 }
+
+# Set variable VARIABLE to output OUTPUT of StackSet SET's stack instance in REGION for
+# ACCOUNT (SET administered in ADMIN_REGION): CloudFormation names an instance's stack,
+# so it is found through the StackSet, then read like any stack (read_output).
+stack_instance_output() {
+  local _variable="$1" _set="$2" _admin="$3" _account="$4" _region="$5" _output="$6" _stack
+  if [ "$DRY_RUN" = true ]; then
+    printf -v "$_variable" '<%s output of the %s instance of %s>' "$_output" "$_region" "$_set"
+    return 0
+  fi
+  _stack="$(aws cloudformation describe-stack-instance --region "$_admin" \
+    --stack-set-name "$_set" --stack-instance-account "$_account" \
+    --stack-instance-region "$_region" --query StackInstance.StackId --output text)" ||
+    fail "StackSet $_set has no instance in $_region"
+  read_output "$_variable" "$_stack" "$_region" "$_output"
+}

@@ -269,6 +269,22 @@ promote_replica() {
     "then compile and deploy (docs/failover.md)." >&3
 }
 
+# Set variable VARIABLE to output OUTPUT of StackSet SET's stack instance in REGION for
+# ACCOUNT (SET administered in ADMIN_REGION): CloudFormation names an instance's stack,
+# so it is found through the StackSet, then read like any stack (read_output).
+stack_instance_output() {
+  local _variable="$1" _set="$2" _admin="$3" _account="$4" _region="$5" _output="$6" _stack
+  if [ "$DRY_RUN" = true ]; then
+    printf -v "$_variable" '<%s output of the %s instance of %s>' "$_output" "$_region" "$_set"
+    return 0
+  fi
+  _stack="$(aws cloudformation describe-stack-instance --region "$_admin" \
+    --stack-set-name "$_set" --stack-instance-account "$_account" \
+    --stack-instance-region "$_region" --query StackInstance.StackId --output text)" ||
+    fail "StackSet $_set has no instance in $_region"
+  read_output "$_variable" "$_stack" "$_region" "$_output"
+}
+
 # storefront-production-global in us-east-1: the global stack, from global.json. It
 # creates what the stacks after it use (the execution role among them), so it runs with
 # the caller's own credentials.
@@ -290,7 +306,7 @@ deploy_global_storefront_production_global() {
 # Its first argument, true or false, sets ReplicateBuckets: whether its buckets replicate
 # to the other regions, whose buckets must exist first.
 deploy_region_storefront_production_us_east_1() {
-  local replicate="$1" bucket role_arn param_HostedZoneId
+  local replicate="$1" bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn=''
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
     read_output bucket storefront-production-global us-east-1 TemplateBucketName
@@ -305,7 +321,7 @@ deploy_region_storefront_production_us_east_1() {
     --s3-prefix storefront-production-us-east-1 \
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
-    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "ReplicateBuckets=$replicate" \
+    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "WriterDatabaseSecretArn=$param_WriterDatabaseSecretArn" "ReplicateBuckets=$replicate" \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
@@ -316,11 +332,12 @@ deploy_region_storefront_production_us_east_1() {
 # (iam:PassRole), not rights to every resource the stack creates, and every later update
 # or delete of the stack uses the same role.
 deploy_region_storefront_production_us_west_2() {
-  local bucket role_arn param_HostedZoneId
+  local bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 174136)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 176233)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
+  read_output param_WriterDatabaseSecretArn storefront-production-us-east-1 us-east-1 DatabaseSecretArn
   run aws cloudformation deploy \
     --region us-west-2 \
     --stack-name storefront-production-us-west-2 \
@@ -329,7 +346,7 @@ deploy_region_storefront_production_us_west_2() {
     --s3-prefix storefront-production-us-west-2 \
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
-    --parameter-overrides "HostedZoneId=$param_HostedZoneId" \
+    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "WriterDatabaseSecretArn=$param_WriterDatabaseSecretArn" \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
@@ -338,8 +355,11 @@ deploy_region_storefront_production_us_west_2() {
 # stackset.json; one stack instance in each of us-east-1 us-west-2, in the account this
 # runs as. Its parameters are set on the StackSet, so every instance gets the same values.
 # CloudFormation acts through the global stack's StackSet roles.
+# WriterDatabaseSecretArn is the DatabaseSecretArn output of the us-east-1 instance, which
+# is therefore created first and alone when missing; the StackSet is then updated with it
+# before the other instances (the replicas, which read that secret) are created.
 deploy_stackset_storefront_production_regional() {
-  local bucket administration_role_arn execution_role_name param_HostedZoneId url operation account existing instance_region order preferences exists=false replicate=false
+  local bucket administration_role_arn execution_role_name param_HostedZoneId url operation account existing instance_region order preferences exists=false replicate=false writer_secret=''
   local -a settings missing=()
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
@@ -348,9 +368,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/7b32914f089807dbd87078956e0b7e2f2e057b40aaa15414bc33ac224fde40ab.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/32f222ba9845561e259c24db88b353a1e6b41aa54ac38f0c134ef034e292b41b.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/7b32914f089807dbd87078956e0b7e2f2e057b40aaa15414bc33ac224fde40ab.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/32f222ba9845561e259c24db88b353a1e6b41aa54ac38f0c134ef034e292b41b.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then
@@ -366,9 +386,13 @@ deploy_stackset_storefront_production_regional() {
   else
     missing=(us-east-1 us-west-2)
   fi
+  case " ${missing[*]} " in
+    *" us-east-1 "*) ;;
+    *) stack_instance_output writer_secret storefront-production-regional us-east-1 "$account" us-east-1 DatabaseSecretArn ;;
+  esac
   settings+=(
     --capabilities CAPABILITY_IAM
-    --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId" "ParameterKey=ReplicateBuckets,ParameterValue=$replicate"
+    --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId" "ParameterKey=WriterDatabaseSecretArn,ParameterValue=$writer_secret" "ParameterKey=ReplicateBuckets,ParameterValue=$replicate"
     --administration-role-arn "$administration_role_arn"
     --execution-role-name "$execution_role_name"
     --tags 'Key=CostCenter,Value=cc-1042' 'Key=Environment,Value=production' 'Key=Team,Value=platform' 'Key=infra:project,Value=storefront-production'
@@ -386,6 +410,27 @@ deploy_stackset_storefront_production_regional() {
       --region us-east-1 \
       --stack-set-name storefront-production-regional "${settings[@]}" \
       --query StackSetId --output text
+  fi
+  if [ "${missing[0]:-}" = us-east-1 ]; then
+    operation="$(
+      run_operation aws cloudformation create-stack-instances \
+        --region us-east-1 \
+        --stack-set-name storefront-production-regional \
+        --accounts "$account" \
+        --regions us-east-1 \
+        --query OperationId --output text
+    )"
+    wait_for_operation storefront-production-regional us-east-1 "$operation"
+    missing=("${missing[@]:1}")
+    stack_instance_output writer_secret storefront-production-regional us-east-1 "$account" us-east-1 DatabaseSecretArn
+    settings=("${settings[@]/#ParameterKey=WriterDatabaseSecretArn,ParameterValue=*/ParameterKey=WriterDatabaseSecretArn,ParameterValue=$writer_secret}")
+    operation="$(
+      run_operation aws cloudformation update-stack-set \
+        --region us-east-1 \
+        --stack-set-name storefront-production-regional "${settings[@]}" \
+        --query OperationId --output text
+    )"
+    wait_for_operation storefront-production-regional us-east-1 "$operation"
   fi
   if [ "${#missing[@]}" -gt 0 ]; then
     order="$(printf ',"%s"' "${missing[@]}")"

@@ -58,6 +58,13 @@ def parameter_arn(path: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{path}")
 
 
+def secrets_manager_service(region: Reference | str | None) -> Sub:
+    """Secrets Manager's name as KMS sees it (kms:ViaService) in `region`; None: this one."""
+    if region is None:
+        return Sub("secretsmanager.${AWS::Region}.amazonaws.com")
+    return Sub("secretsmanager.${Region}.amazonaws.com", Region=region)
+
+
 def instance_read_policy(path: str, database: DatabaseHandle) -> dict:
     return {
         "Version": "2012-10-17",
@@ -78,14 +85,15 @@ def instance_read_policy(path: str, database: DatabaseHandle) -> dict:
             },
             {
                 # Secrets Manager decrypts the secret with the data key on the caller's
-                # behalf; the key is usable for this secret only, and only that way.
+                # behalf; the key is usable for this secret only, and only that way, in
+                # the secret's region (a replica region's secret is the writer's).
                 "Sid": "DecryptTheSecretThroughSecretsManager",
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
                 "Resource": database.secret_key_arn,
                 "Condition": {
                     "StringEquals": {
-                        "kms:ViaService": Sub("secretsmanager.${AWS::Region}.amazonaws.com"),
+                        "kms:ViaService": secrets_manager_service(database.secret_region),
                         "kms:EncryptionContext:SecretARN": database.secret_arn,
                     }
                 },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, If, NoValue, Output, Ref, Sub, iam, rds
+from troposphere import GetAtt, If, NoValue, Output, Parameter, Ref, Sub, iam, rds
 
 from compiler import naming
 from compiler.builders import Built, purpose, skip_check
@@ -28,6 +28,27 @@ ENHANCED_MONITORING_POLICY = (
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 )
 MONITORING_INTERVAL_SECONDS = 60
+
+# A replica region's stack parameter: the writer's master secret, which only the writer's
+# stack can name (RDS picks the secret's name, and Secrets Manager adds a random suffix to
+# its ARN). deploy.sh fills it from the writer stack's DatabaseSecretArn output.
+WRITER_SECRET_PARAMETER = "WriterDatabaseSecretArn"
+SECRET_ARN_OUTPUT = naming.logical_id("database", "secret", "arn")
+
+
+def writer_secret_parameter() -> Parameter:
+    return Parameter(
+        WRITER_SECRET_PARAMETER,
+        Type="String",
+        # No default: deploy.sh passes it to every stack, empty in the writer region, which
+        # names its own secret (a replica region given an empty one fails on its first SSM
+        # parameter: SSM refuses an empty value). A default would be what cfn-lint checks
+        # the replica's IAM resource against, and no ARN can be a safe default.
+        AllowedPattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)?$",
+        Description="ARN of the writer database's master secret (the writer region's "
+        "DatabaseSecretArn output): a replica region's instances read it; the writer region "
+        "ignores it (deploy.sh sets it)",
+    )
 
 
 def monitoring_role() -> iam.Role:
@@ -126,7 +147,7 @@ def build_database(
     # Deleting or replacing the stack's database keeps a final snapshot.
     instance.DeletionPolicy = "Snapshot"
     instance.UpdateReplacePolicy = "Snapshot"
-    secret_arn = GetAtt(instance, "MasterUserSecret.SecretArn")
+    secret_arn, secret_key_arn, secret_region = master_secret(ctx, instance, key, replicated)
     outputs = [
         Output(
             naming.logical_id("database", "endpoint"),
@@ -139,8 +160,9 @@ def build_database(
             Value=GetAtt(instance, "Endpoint.Port"),
         ),
         Output(
-            naming.logical_id("database", "secret", "arn"),
-            Description="Secrets Manager secret with the master user's credentials (RDS rotates it)",
+            SECRET_ARN_OUTPUT,
+            Description="Secrets Manager secret with the master user's credentials (RDS rotates it)"
+            + ("; a replica region's is the writer's, in the writer region" if replicated else ""),
             Value=secret_arn,
         ),
     ]
@@ -150,13 +172,44 @@ def build_database(
         endpoint_port=GetAtt(instance, "Endpoint.Port"),
         name=db.database_name,
         secret_arn=secret_arn,
-        secret_key_arn=key.key_arn,
+        secret_key_arn=secret_key_arn,
+        secret_region=secret_region,
         role=ctx.database_role() if replicated else DATABASE_ROLES[0],
         replica_condition=REPLICA_CONDITION if replicated else None,
     )
     conditions = ctx.writer_conditions() if replicated else {}
     return Built(
-        [subnet_group, parameters, monitoring, instance], handle, outputs, conditions=conditions
+        [subnet_group, parameters, monitoring, instance],
+        handle,
+        outputs,
+        parameters=[writer_secret_parameter()] if replicated else [],
+        conditions=conditions,
+    )
+
+
+def master_secret(ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, replicated: bool):
+    """(secret ARN, ARN of the key it is encrypted with, its region or None for the
+    stack's own) of the master user's secret.
+
+    A read replica has no master secret of its own (RDS refuses ManageMasterUserPassword
+    on one): its users and passwords are the writer's, replicated data. So a replica
+    region names the writer's secret, given as a parameter; that secret stays in the
+    writer region, encrypted with the writer region's data key, whose ID no replica stack
+    knows: any key of the writer region's, which the instance policy narrows to this
+    secret through Secrets Manager there (kms:EncryptionContext:SecretARN, kms:ViaService).
+    """
+    own = GetAtt(instance, "MasterUserSecret.SecretArn")
+    if not replicated:
+        return own, key.key_arn, None
+    writer_keys = Sub(
+        "arn:${AWS::Partition}:kms:${Region}:${AWS::AccountId}:key/*",
+        Region=ctx.writer_region(),
+    )
+    return (
+        If(WRITER_CONDITION, own, Ref(WRITER_SECRET_PARAMETER)),
+        If(WRITER_CONDITION, key.key_arn, writer_keys),
+        # The same region in both branches: the writer's, which is the writer region's own.
+        ctx.writer_region(),
     )
 
 
