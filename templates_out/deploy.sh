@@ -334,7 +334,7 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 176233)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 176309)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   read_output param_WriterDatabaseSecretArn storefront-production-us-east-1 us-east-1 DatabaseSecretArn
@@ -368,9 +368,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/32f222ba9845561e259c24db88b353a1e6b41aa54ac38f0c134ef034e292b41b.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/58d5cadcab727d61c6be7bb9cf391e141e23bbd256245fe7555e611ac719545f.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/32f222ba9845561e259c24db88b353a1e6b41aa54ac38f0c134ef034e292b41b.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/58d5cadcab727d61c6be7bb9cf391e141e23bbd256245fe7555e611ac719545f.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then
