@@ -51,19 +51,17 @@ replica_in() {
   printf '%s' "$found"
 }
 
-# Promote REGION's read replica of WRITER to a standalone, writable instance, wait until
-# it is available, then give it automated backups (RETENTION days) and a master password
-# managed in REGION's Secrets Manager, encrypted with KEY_ALIAS: the writer's secret lives
-# in the old writer region, which may be the one that is down.
+# Promote REGION's read replica of WRITER to a standalone, writable instance with
+# automated backups (RETENTION days), and wait until it is available. Its master password
+# stays the old writer's (replicated data; its secret is in the old writer region, which
+# may be down): the deploy that makes REGION the writer region creates the master secret
+# there and sets the instance's password from it. RDS must not manage that password: it
+# creates no read replica of an instance whose password it manages.
 promote_replica() {
-  local region="$1" writer="$2" retention="$3" key_alias="$4" old_region="$5" replica
+  local region="$1" writer="$2" retention="$3" old_region="$4" replica
   replica="$(replica_in "$region" "$writer")"
   run aws rds promote-read-replica --region "$region" --db-instance-identifier "$replica" \
     --backup-retention-period "$retention"
-  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
-  run aws rds modify-db-instance --region "$region" --db-instance-identifier "$replica" \
-    --manage-master-user-password --master-user-secret-kms-key-id "$key_alias" \
-    --apply-immediately
   run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
   printf '%s\n' "deploy.sh: $replica in $region is now a standalone writer. Next, in infra.yaml:" \
     "put $region first under regions: and set" \

@@ -194,14 +194,12 @@ class ReplicaPromotion(NamedTuple):
     identifier: str  # the writer's
     replica_regions: tuple[str, ...]
     backup_retention_days: int
-    key_alias: str  # its new master-user secret is encrypted with the region's data key
 
     def to_manifest(self) -> dict:
         return {
             "writer_identifier": self.identifier,
             "replica_regions": list(self.replica_regions),
             "backup_retention_days": self.backup_retention_days,
-            "secret_key_alias": self.key_alias,
         }
 
 
@@ -312,7 +310,6 @@ def _promotion(spec: InfraSpec) -> ReplicaPromotion | None:
         naming.database_identifier(spec),
         tuple(replica_regions(spec)),
         spec.database.backup_retention_days,
-        naming.data_key_alias(spec),
     )
 
 

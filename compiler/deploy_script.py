@@ -332,7 +332,7 @@ def _promote_lines(plan: DeployPlan) -> list[str]:
         'case "$promote_region" in',
         f"  {regions})",
         f'    promote_replica "$promote_region" {promotion.identifier} '
-        f"{promotion.backup_retention_days} {promotion.key_alias} {plan.primary_region}",
+        f"{promotion.backup_retention_days} {plan.primary_region}",
         "    ;;",
         f'  *) fail "promote: $promote_region holds no replica (replicas: '
         f'{", ".join(promotion.replica_regions)})" ;;',

@@ -246,19 +246,17 @@ replica_in() {
   printf '%s' "$found"
 }
 
-# Promote REGION's read replica of WRITER to a standalone, writable instance, wait until
-# it is available, then give it automated backups (RETENTION days) and a master password
-# managed in REGION's Secrets Manager, encrypted with KEY_ALIAS: the writer's secret lives
-# in the old writer region, which may be the one that is down.
+# Promote REGION's read replica of WRITER to a standalone, writable instance with
+# automated backups (RETENTION days), and wait until it is available. Its master password
+# stays the old writer's (replicated data; its secret is in the old writer region, which
+# may be down): the deploy that makes REGION the writer region creates the master secret
+# there and sets the instance's password from it. RDS must not manage that password: it
+# creates no read replica of an instance whose password it manages.
 promote_replica() {
-  local region="$1" writer="$2" retention="$3" key_alias="$4" old_region="$5" replica
+  local region="$1" writer="$2" retention="$3" old_region="$4" replica
   replica="$(replica_in "$region" "$writer")"
   run aws rds promote-read-replica --region "$region" --db-instance-identifier "$replica" \
     --backup-retention-period "$retention"
-  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
-  run aws rds modify-db-instance --region "$region" --db-instance-identifier "$replica" \
-    --manage-master-user-password --master-user-secret-kms-key-id "$key_alias" \
-    --apply-immediately
   run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
   printf '%s\n' "deploy.sh: $replica in $region is now a standalone writer. Next, in infra.yaml:" \
     "put $region first under regions: and set" \
@@ -334,7 +332,7 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 176309)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 177212)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   read_output param_WriterDatabaseSecretArn storefront-production-us-east-1 us-east-1 DatabaseSecretArn
@@ -368,9 +366,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/58d5cadcab727d61c6be7bb9cf391e141e23bbd256245fe7555e611ac719545f.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/9e3ef01508cfc1509ab1f6c9b18210a9e2dedb3afe758c22bf0ff3d8baa5c15f.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/58d5cadcab727d61c6be7bb9cf391e141e23bbd256245fe7555e611ac719545f.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/9e3ef01508cfc1509ab1f6c9b18210a9e2dedb3afe758c22bf0ff3d8baa5c15f.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then
@@ -511,7 +509,7 @@ main() {
       [ -n "$promote_region" ] || fail "promote needs a REGION: one of us-west-2"
       case "$promote_region" in
         us-west-2)
-          promote_replica "$promote_region" storefront-production-db 7 alias/storefront-production/data us-east-1
+          promote_replica "$promote_region" storefront-production-db 7 us-east-1
           ;;
         *) fail "promote: $promote_region holds no replica (replicas: us-west-2)" ;;
       esac

@@ -345,7 +345,6 @@ def test_promotion_names_the_writer_and_the_replica_regions(plan, spec):
     assert promotion.identifier == naming.database_identifier(spec)
     assert promotion.replica_regions == tuple(r.name for r in spec.regions[1:])
     assert promotion.backup_retention_days == spec.database.backup_retention_days
-    assert promotion.key_alias == naming.data_key_alias(spec)
 
 
 def test_manifest_records_the_replication_pass_and_the_replicas(manifest, spec):

@@ -3,7 +3,7 @@ and the instance role's right to read them and the database secret, and nothing 
 
 Nothing secret goes into a template: the parameters hold where things are (database host,
 port and name, the secret's ARN, bucket names, the region, whether the database is the
-writer), and the password stays in the Secrets Manager secret RDS manages and rotates.
+writer), and the password stays in the database's Secrets Manager secret (see database).
 The instances learn the path from the line the compiler adds to their user data
 (`INFRA_PARAMETER_PATH`, see builders/compute.py) and read the region from the instance
 metadata, so the same user data serves every region.
@@ -38,7 +38,7 @@ def configuration(
         "database/name": (database.name, "Name of the application's database"),
         "database/secret-arn": (
             database.secret_arn,
-            "Secrets Manager secret with the database user and password (RDS rotates it)",
+            "Secrets Manager secret with the database user and password",
         ),
         "database/role": (
             database.role,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, If, NoValue, Output, Parameter, Ref, Sub, iam, rds
+import json
+
+from troposphere import GetAtt, If, NoValue, Output, Parameter, Ref, Sub, iam, rds, secretsmanager
 
 from compiler import naming
 from compiler.builders import Built, purpose, skip_check
@@ -28,6 +30,11 @@ ENHANCED_MONITORING_POLICY = (
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 )
 MONITORING_INTERVAL_SECONDS = 60
+
+# With replicas, the writer's master password is a secret of the stack's (see
+# `master_password_secret`): RDS creates no read replica of an instance whose master
+# password it manages in Secrets Manager.
+MASTER_SECRET_ID = "DatabaseMasterSecret"
 
 # A replica region's stack parameter: the writer's master secret, which only the writer's
 # stack can name (RDS picks the secret's name, and Secrets Manager adds a random suffix to
@@ -144,6 +151,9 @@ def build_database(
         # that sets writer properties (and still refuses MultiAZ on a replica, which RDS
         # has long allowed); cfn-lint checks the template per condition instead.
         instance.no_validation()
+    resources = [subnet_group, parameters, monitoring]
+    if replicated:
+        resources.append(master_password_secret(spec, key))
     # Deleting or replacing the stack's database keeps a final snapshot.
     instance.DeletionPolicy = "Snapshot"
     instance.UpdateReplacePolicy = "Snapshot"
@@ -161,8 +171,12 @@ def build_database(
         ),
         Output(
             SECRET_ARN_OUTPUT,
-            Description="Secrets Manager secret with the master user's credentials (RDS rotates it)"
-            + ("; a replica region's is the writer's, in the writer region" if replicated else ""),
+            Description="Secrets Manager secret with the master user's credentials"
+            + (
+                ": the writer's, in the writer region (not rotated automatically)"
+                if replicated
+                else " (RDS rotates it)"
+            ),
             Value=secret_arn,
         ),
     ]
@@ -179,7 +193,7 @@ def build_database(
     )
     conditions = ctx.writer_conditions() if replicated else {}
     return Built(
-        [subnet_group, parameters, monitoring, instance],
+        [*resources, instance],
         handle,
         outputs,
         parameters=[writer_secret_parameter()] if replicated else [],
@@ -198,9 +212,9 @@ def master_secret(ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, 
     knows: any key of the writer region's, which the instance policy narrows to this
     secret through Secrets Manager there (kms:EncryptionContext:SecretARN, kms:ViaService).
     """
-    own = GetAtt(instance, "MasterUserSecret.SecretArn")
     if not replicated:
-        return own, key.key_arn, None
+        return GetAtt(instance, "MasterUserSecret.SecretArn"), key.key_arn, None
+    own = Ref(MASTER_SECRET_ID)  # a secret's Ref is its ARN
     writer_keys = Sub(
         "arn:${AWS::Partition}:kms:${Region}:${AWS::AccountId}:key/*",
         Region=ctx.writer_region(),
@@ -213,11 +227,62 @@ def master_secret(ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, 
     )
 
 
-def writer_properties(spec: InfraSpec, key: KeyHandle) -> dict:
+def master_password_secret(spec: InfraSpec, key: KeyHandle) -> secretsmanager.Secret:
+    """The writer's master user and a password Secrets Manager generates, for a writer that
+    has read replicas: RDS refuses to create a read replica of an instance whose master
+    password it manages ("Creating a read replica when the source DB manages credentials
+    with Secrets Manager" is unsupported for every engine but SQL Server), so this one is
+    the stack's, given to RDS by a dynamic reference (never in the template or its
+    parameters) and encrypted with the region's data key. Same shape as RDS's own secret:
+    `username` and `password`. Not rotated automatically (RDS rotated its own)."""
+    secret = purpose(
+        secretsmanager.Secret(
+            MASTER_SECRET_ID,
+            Description=f"{naming.name_prefix(spec)}: master user of the writer database",
+            KmsKeyId=key.key_arn,
+            GenerateSecretString=secretsmanager.GenerateSecretString(
+                SecretStringTemplate=json.dumps({"username": spec.database.master_username}),
+                GenerateStringKey="password",
+                PasswordLength=32,
+                # RDS refuses '/', '"', '@' and spaces in a master password; letters and
+                # digits alone keep it safe in connection strings and shells too.
+                ExcludePunctuation=True,
+            ),
+        ),
+        "The writer database's master user and password (RDS does not manage them: it "
+        "creates no read replica of an instance whose password it manages)",
+    )
+    secret.Condition = WRITER_CONDITION
+    skip_check(
+        secret,
+        "CKV2_AWS_57",
+        "Not rotated automatically yet: rotation needs a rotation function (AWS's hosted one "
+        "comes through a template transform), and RDS's own rotating secret cannot be used "
+        "by a database with read replicas.",
+    )
+    return secret
+
+
+def master_password_reference() -> Sub:
+    # Resolved by CloudFormation when it creates or updates the database.
+    return Sub("{{resolve:secretsmanager:${" + MASTER_SECRET_ID + "}:SecretString:password}}")
+
+
+def writer_properties(spec: InfraSpec, key: KeyHandle, own_secret: bool = False) -> dict:
     """What only a database created empty (the writer) is given: a replica inherits the
     engine, name, master user and encryption from its source, and CloudFormation refuses
-    them on a replica (MasterUsername, StorageEncrypted, BackupRetentionPeriod, DBName)."""
+    them on a replica (MasterUsername, StorageEncrypted, BackupRetentionPeriod, DBName).
+    `own_secret`: the master password is the stack's secret (a writer with replicas)."""
     db = spec.database
+    if own_secret:
+        password = {"MasterUserPassword": master_password_reference()}
+    else:
+        password = {
+            # RDS generates the master password and rotates it in Secrets Manager, so no
+            # secret ever appears in the template or its parameters.
+            "ManageMasterUserPassword": True,
+            "MasterUserSecret": rds.MasterUserSecret(KmsKeyId=key.key_arn),
+        }
     return {
         "Engine": "postgres",
         "EngineVersion": db.engine_version,
@@ -225,11 +290,8 @@ def writer_properties(spec: InfraSpec, key: KeyHandle) -> dict:
         "StorageEncrypted": True,
         "BackupRetentionPeriod": db.backup_retention_days,
         "PreferredBackupWindow": "03:00-04:00",
-        # RDS generates the master password and rotates it in Secrets Manager, so no
-        # secret ever appears in the template or its parameters.
         "MasterUsername": db.master_username,
-        "ManageMasterUserPassword": True,
-        "MasterUserSecret": rds.MasterUserSecret(KmsKeyId=key.key_arn),
+        **password,
     }
 
 
@@ -254,10 +316,10 @@ def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -
     anything else would make CloudFormation replace it with an empty database.
 
     A replica's credentials are the writer's: its users and passwords are replicated
-    data. The master secret stays in the writer's region (readable from any region by
-    ARN); `deploy.sh promote` gives a promoted instance a managed secret in its region."""
+    data. The master secret stays in the writer's region (see `master_secret`). A promoted
+    writer gets the secret of its new stack: the next deploy sets its password from it."""
     promoted = spec.database.promoted
-    writer = writer_properties(spec, key)
+    writer = writer_properties(spec, key, own_secret=True)
     if promoted:
         writer = {k: v for k, v in writer.items() if k not in _CREATE_ONLY_WRITER_PROPERTIES}
     properties = {name: If(WRITER_CONDITION, value, NoValue) for name, value in writer.items()}

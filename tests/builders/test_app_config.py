@@ -79,7 +79,7 @@ def test_parameters_name_where_things_are_never_a_secret(template):
     value = {name.removeprefix(PATH): p["Value"] for name, p in found.items()}
     assert value["database/host"] == get_att("Database", "Endpoint.Address")
     assert value["database/port"] == get_att("Database", "Endpoint.Port")
-    assert value["database/secret-arn"] == get_att("Database", "MasterUserSecret.SecretArn")
+    assert value["database/secret-arn"] == ref("DatabaseMasterSecret")
     assert value["database/name"] == "app"
     assert value["database/role"] == "writer"
     assert value["region"] == ref("AWS::Region")
@@ -119,7 +119,7 @@ def test_instance_role_reads_exactly_its_path(template):
 
 def test_instance_role_reads_only_the_database_secret_and_decrypts_only_through_it(template):
     statements = instance_statements(template)
-    secret = get_att("Database", "MasterUserSecret.SecretArn")
+    secret = ref("DatabaseMasterSecret")  # the writer's: not RDS-managed (see database)
     read = statements["ReadTheDatabaseSecret"]
     assert (read["Action"], read["Resource"]) == ("secretsmanager:GetSecretValue", secret)
     decrypt = statements["DecryptTheSecretThroughSecretsManager"]
@@ -148,9 +148,7 @@ def test_no_other_policy_of_the_template_reads_secrets(template):
 
 def test_outputs_name_the_secret_and_the_port(template):
     outputs = template["Outputs"]
-    assert outputs["DatabaseSecretArn"]["Value"] == get_att(
-        "Database", "MasterUserSecret.SecretArn"
-    )
+    assert outputs["DatabaseSecretArn"]["Value"] == ref("DatabaseMasterSecret")
     assert outputs["DatabasePort"]["Value"] == get_att("Database", "Endpoint.Port")
 
 
@@ -169,7 +167,9 @@ def test_a_replica_region_names_the_writers_secret_which_the_writer_stack_output
     assert replica_template["Outputs"]["DatabaseSecretArn"]["Value"] == WRITER_SECRET
     parameter = replica_template["Parameters"]["WriterDatabaseSecretArn"]
     assert parameter["Type"] == "String"
-    assert not any("MasterUserSecret" in str(node) for node in (replica_template["Outputs"], value))
+    assert not any(
+        "DatabaseMasterSecret" in str(node) for node in (replica_template["Outputs"], value)
+    )
 
 
 def test_a_replica_region_reads_and_decrypts_the_writers_secret_in_the_writer_region(
@@ -203,6 +203,8 @@ def test_without_replicas_each_region_reads_its_own_secret_through_its_own_servi
     for region in single.regions:
         template = deployed(single, region.name)
         assert "WriterDatabaseSecretArn" not in template.get("Parameters", {})
+        read = instance_statements(template)["ReadTheDatabaseSecret"]
+        assert read["Resource"] == get_att("Database", "MasterUserSecret.SecretArn")
         decrypt = instance_statements(template)["DecryptTheSecretThroughSecretsManager"]
         assert decrypt["Resource"] == get_att("DataKey", "Arn")
         assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == {
