@@ -253,6 +253,11 @@ def master_password_secret(spec: InfraSpec, key: KeyHandle) -> secretsmanager.Se
         "creates no read replica of an instance whose password it manages)",
     )
     secret.Condition = WRITER_CONDITION
+    # Kept when the stack stops creating it (its region no longer the writer's after a
+    # failover, or the stack deleted): the database it opens outlives it (deletion
+    # protection, a final snapshot), and so does the need to log in to reconcile it.
+    secret.DeletionPolicy = "Retain"
+    secret.UpdateReplacePolicy = "Retain"
     skip_check(
         secret,
         "CKV2_AWS_57",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from moto.cloudformation.parsing import get_model_map, resource_name_property_from_type
 
+from compiler.builders.database import MASTER_SECRET_ID, SECRET_ARN_OUTPUT
 from compiler.deploy_plan import bucket_variable
 from compiler.deploy_script import SCRIPT_PATH
 
@@ -47,6 +48,7 @@ from .moto_shim import (
     prepare_for_moto,
     request_certificate,
     rewrite_for_moto,
+    secret_stand_in_arn,
 )
 
 if TYPE_CHECKING:
@@ -281,9 +283,28 @@ def deploy_global_and_record_outputs(output_dir: OutputDir, aws: AwsCli, moto_se
         region=global_entry["region"],
         wanted=global_outputs_used(output_dir.manifest)[global_entry["stack_name"]],
     )
+    outputs = {global_entry["stack_name"]: values, **writer_secret_outputs(output_dir, aws)}
     outputs_file = output_dir.path.parent / "outputs.json"
-    outputs_file.write_text(json.dumps({global_entry["stack_name"]: values}), encoding="utf-8")
+    outputs_file.write_text(json.dumps(outputs), encoding="utf-8")
     return stdout
+
+
+def writer_secret_outputs(output_dir: OutputDir, aws: AwsCli) -> dict[str, dict[str, str]]:
+    """The writer region stack's DatabaseSecretArn, which deploy.sh reads for the replica
+    regions once that stack exists: the ARN moto_shim gives the writer's secret. The
+    StackSet's writer instance is found by its stack ID, which CloudFormation makes up."""
+    region = output_dir.primary_region
+    account = aws.run_json("sts", "get-caller-identity", region=region)["Account"]
+    value = {SECRET_ARN_OUTPUT: secret_stand_in_arn(MASTER_SECRET_ID, region, account)}
+    found = {}
+    for entry in output_dir.manifest["stacks"]:
+        if entry["kind"] == "region" and entry["region"] == region:
+            found[entry["stack_name"]] = value
+        if entry["kind"] == "stackset":
+            found[f"arn:aws:cloudformation:{region}:*:stack/StackSet-{entry['stack_name']}-*"] = (
+                value
+            )
+    return found
 
 
 # --- Route 53 as the tests read it ----------------------------------------------------
