@@ -51,19 +51,17 @@ replica_in() {
   printf '%s' "$found"
 }
 
-# Promote REGION's read replica of WRITER to a standalone, writable instance, wait until
-# it is available, then give it automated backups (RETENTION days) and a master password
-# managed in REGION's Secrets Manager, encrypted with KEY_ALIAS: the writer's secret lives
-# in the old writer region, which may be the one that is down.
+# Promote REGION's read replica of WRITER to a standalone, writable instance with
+# automated backups (RETENTION days), and wait until it is available. Its master password
+# stays the old writer's (replicated data; its secret is in the old writer region, which
+# may be down): the deploy that makes REGION the writer region creates the master secret
+# there and sets the instance's password from it. RDS must not manage that password: it
+# creates no read replica of an instance whose password it manages.
 promote_replica() {
-  local region="$1" writer="$2" retention="$3" key_alias="$4" old_region="$5" replica
+  local region="$1" writer="$2" retention="$3" old_region="$4" replica
   replica="$(replica_in "$region" "$writer")"
   run aws rds promote-read-replica --region "$region" --db-instance-identifier "$replica" \
     --backup-retention-period "$retention"
-  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
-  run aws rds modify-db-instance --region "$region" --db-instance-identifier "$replica" \
-    --manage-master-user-password --master-user-secret-kms-key-id "$key_alias" \
-    --apply-immediately
   run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
   printf '%s\n' "deploy.sh: $replica in $region is now a standalone writer. Next, in infra.yaml:" \
     "put $region first under regions: and set" \
@@ -72,4 +70,20 @@ promote_replica() {
     "      identifier: $replica" \
     "      source_region: $old_region" \
     "then compile and deploy (docs/failover.md)." >&3
+}
+
+# Set variable VARIABLE to output OUTPUT of StackSet SET's stack instance in REGION for
+# ACCOUNT (SET administered in ADMIN_REGION): CloudFormation names an instance's stack,
+# so it is found through the StackSet, then read like any stack (read_output).
+stack_instance_output() {
+  local _variable="$1" _set="$2" _admin="$3" _account="$4" _region="$5" _output="$6" _stack
+  if [ "$DRY_RUN" = true ]; then
+    printf -v "$_variable" '<%s output of the %s instance of %s>' "$_output" "$_region" "$_set"
+    return 0
+  fi
+  _stack="$(aws cloudformation describe-stack-instance --region "$_admin" \
+    --stack-set-name "$_set" --stack-instance-account "$_account" \
+    --stack-instance-region "$_region" --query StackInstance.StackId --output text)" ||
+    fail "StackSet $_set has no instance in $_region"
+  read_output "$_variable" "$_stack" "$_region" "$_output"
 }

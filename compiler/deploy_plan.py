@@ -31,6 +31,7 @@ from troposphere import Template
 from compiler import naming
 from compiler.assemble import StackTemplate
 from compiler.builders.bucket_replication import REPLICATION_PARAMETER
+from compiler.builders.database import SECRET_ARN_OUTPUT, WRITER_SECRET_PARAMETER
 from compiler.context import replica_regions, replicates_database
 from compiler.spec import InfraSpec
 
@@ -104,12 +105,34 @@ class ReplicationSwitch:
         return {"from": "bucket_replication"}
 
 
+@dataclass(frozen=True)
+class StackInstanceOutput:
+    """The value of an output of the StackSet's stack instance in `region`, read once that
+    instance exists (its stack name is CloudFormation's, so it is found by region)."""
+
+    region: str
+    output: str
+
+    def to_manifest(self) -> dict[str, str]:
+        return {"from": "stack_instance_output", "region": self.region, "output": self.output}
+
+
+@dataclass(frozen=True)
+class GivenValue:
+    """A value the compiler knows and deploy.sh passes as it is."""
+
+    value: str
+
+    def to_manifest(self) -> dict[str, str]:
+        return {"from": "value", "value": self.value}
+
+
 Source = StackOutput | TemplateDefault | EnvironmentVariable
 
 
 class PlannedParameter(NamedTuple):
     name: str
-    source: StackOutput | TemplateDefault | ReplicationSwitch
+    source: StackOutput | TemplateDefault | ReplicationSwitch | StackInstanceOutput | GivenValue
 
 
 class StackSetRoles(NamedTuple):
@@ -141,7 +164,7 @@ class PlannedStack(NamedTuple):
     @property
     def passed_parameters(self) -> tuple[PlannedParameter, ...]:
         """The parameters deploy.sh passes: all but those left at their template default."""
-        return tuple(p for p in self.parameters if isinstance(p.source, StackOutput))
+        return tuple(p for p in self.parameters if isinstance(p.source, (StackOutput, GivenValue)))
 
 
 class BucketReplicationPass(NamedTuple):
@@ -171,14 +194,12 @@ class ReplicaPromotion(NamedTuple):
     identifier: str  # the writer's
     replica_regions: tuple[str, ...]
     backup_retention_days: int
-    key_alias: str  # its new master-user secret is encrypted with the region's data key
 
     def to_manifest(self) -> dict:
         return {
             "writer_identifier": self.identifier,
             "replica_regions": list(self.replica_regions),
             "backup_retention_days": self.backup_retention_days,
-            "secret_key_alias": self.key_alias,
         }
 
 
@@ -289,7 +310,6 @@ def _promotion(spec: InfraSpec) -> ReplicaPromotion | None:
         naming.database_identifier(spec),
         tuple(replica_regions(spec)),
         spec.database.backup_retention_days,
-        naming.data_key_alias(spec),
     )
 
 
@@ -298,6 +318,18 @@ def _plan_parameter(stack, name, default, global_output, spec) -> PlannedParamet
         # The StackSet sets it for every instance; a regional stack only in the writer region.
         if stack.kind == "stackset" or stack.region == spec.primary_region:
             return PlannedParameter(name, ReplicationSwitch())
+    if name == WRITER_SECRET_PARAMETER and stack.kind != "global":
+        # A replica region's stack reads the writer's secret from the writer's stack, which
+        # deploy.sh deploys first; the StackSet sets it for every instance (the writer's
+        # ignores it) once the writer region's instance exists.
+        if stack.kind == "stackset":
+            return PlannedParameter(
+                name, StackInstanceOutput(spec.primary_region, SECRET_ARN_OUTPUT)
+            )
+        if stack.region == spec.primary_region:
+            return PlannedParameter(name, GivenValue(""))  # it names its own secret
+        writer = naming.regional_stack_name(spec, spec.primary_region)
+        return PlannedParameter(name, StackOutput(writer, spec.primary_region, SECRET_ARN_OUTPUT))
     if default is not None:
         return PlannedParameter(name, TemplateDefault(str(default)))
     source = global_output(name) if stack.kind != "global" else None

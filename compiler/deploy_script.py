@@ -21,7 +21,9 @@ from compiler.deploy_plan import (
     TEMPLATE_BODY_LIMIT,
     DeployPlan,
     EnvironmentVariable,
+    GivenValue,
     PlannedStack,
+    StackInstanceOutput,
     StackOutput,
 )
 
@@ -330,7 +332,7 @@ def _promote_lines(plan: DeployPlan) -> list[str]:
         'case "$promote_region" in',
         f"  {regions})",
         f'    promote_replica "$promote_region" {promotion.identifier} '
-        f"{promotion.backup_retention_days} {promotion.key_alias} {plan.primary_region}",
+        f"{promotion.backup_retention_days} {plan.primary_region}",
         "    ;;",
         f'  *) fail "promote: $promote_region holds no replica (replicas: '
         f'{", ".join(promotion.replica_regions)})" ;;',
@@ -377,8 +379,12 @@ def _values(stack: PlannedStack) -> tuple[list[str], list[str]]:
         names.append("execution_role_name")
         lines.append(_assign("execution_role_name", roles.execution_role_name))
     for parameter in stack.passed_parameters:
-        names.append(f"param_{parameter.name}")
-        lines.append(_assign(f"param_{parameter.name}", parameter.source))
+        variable = f"param_{parameter.name}"
+        if isinstance(parameter.source, GivenValue):
+            names.append(f"{variable}={shlex.quote(parameter.source.value)}")
+        else:
+            names.append(variable)
+            lines.append(_assign(variable, parameter.source))
     return names, lines
 
 
@@ -492,6 +498,9 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
     parameters = [
         f'"ParameterKey={p.name},ParameterValue=$param_{p.name}"' for p in stack.passed_parameters
     ]
+    writer_secret = _writer_instance_parameter(stack)
+    if writer_secret:
+        parameters.append(f'"ParameterKey={writer_secret.name},ParameterValue=$writer_secret"')
     passes = plan.bucket_replication
     if passes:
         parameters.append(f'"ParameterKey={passes.parameter},ParameterValue=$replicate"')
@@ -539,6 +548,10 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
         "  else",
         f"    missing=({regions})",
         "  fi",
+    ]
+    if writer_secret:
+        body += _read_writer_secret(stack, writer_secret, "  ", unless_missing=True)
+    body += [
         "  settings+=(",
         *[f"    {line}" for line in settings],
         "  )",
@@ -555,6 +568,10 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
             indent="    ",
         ),
         "  fi",
+    ]
+    if writer_secret:
+        body += _writer_instance_first(stack, writer_secret, update)
+    body += [
         '  if [ "${#missing[@]}" -gt 0 ]; then',
         # One region at a time, in spec order (`missing` keeps it): the writer region's
         # database exists before a replica names it as its source.
@@ -593,11 +610,20 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
     names.append("exists=false")
     if passes:
         names.append("replicate=false")
+    if writer_secret:
+        names.append("writer_secret=''")
     comment = [
         f"{name}: the StackSet, administered in {region}, from {stack.template}; one stack "
         f"instance in each of {regions}, in the account this runs as. Its parameters are set "
         "on the StackSet, so every instance gets the same values."
     ]
+    if writer_secret:
+        comment.append(
+            f"{writer_secret.name} is the {writer_secret.source.output} output of the "
+            f"{writer_secret.source.region} instance, which is therefore created first and "
+            "alone when missing; the StackSet is then updated with it before the other "
+            "instances (the replicas, which read that secret) are created."
+        )
     if roles and roles.administration_role_arn:
         comment[0] += " CloudFormation acts through the global stack's StackSet roles."
     else:
@@ -608,6 +634,58 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
         )
     local = [f"  local {' '.join(names)}", "  local -a settings missing=()"]
     return _function(stack, comment, [*local, *body])
+
+
+def _writer_instance_parameter(stack: PlannedStack):
+    """The StackSet parameter read from the writer region's instance, if any."""
+    found = [p for p in stack.parameters if isinstance(p.source, StackInstanceOutput)]
+    return found[0] if found else None
+
+
+def _read_writer_secret(stack, parameter, indent: str, unless_missing: bool) -> list[str]:
+    source = parameter.source
+    read = (
+        f"stack_instance_output writer_secret {stack.stack_name} {stack.region} "
+        f'"$account" {source.region} {source.output}'
+    )
+    if not unless_missing:
+        return [indent + read]
+    # Only an instance that exists has outputs; `missing` keeps the spec's order.
+    return [
+        f'{indent}case " ${{missing[*]}} " in',
+        f'{indent}  *" {source.region} "*) ;;',
+        f"{indent}  *) {read} ;;",
+        f"{indent}esac",
+    ]
+
+
+def _writer_instance_first(stack, parameter, update: list[str]) -> list[str]:
+    """Create the writer region's missing instance alone, then set its secret's ARN on the
+    StackSet, so that the replica instances created next get it."""
+    region = parameter.source.region
+    key = f"ParameterKey={parameter.name},ParameterValue="
+    return [
+        f'  if [ "${{missing[0]:-}}" = {region} ]; then',
+        '    operation="$(',
+        _continued(
+            [
+                "run_operation aws cloudformation create-stack-instances",
+                f"--region {stack.region}",
+                f"--stack-set-name {stack.stack_name}",
+                '--accounts "$account"',
+                f"--regions {region}",
+                "--query OperationId --output text",
+            ],
+            indent="      ",
+        ),
+        '    )"',
+        f'    wait_for_operation {stack.stack_name} {stack.region} "$operation"',
+        '    missing=("${missing[@]:1}")',
+        *_read_writer_secret(stack, parameter, "    ", unless_missing=False),
+        f'    settings=("${{settings[@]/#{key}*/{key}$writer_secret}}")',
+        *update,
+        "  fi",
+    ]
 
 
 def _main_locals(plan: DeployPlan) -> list[str]:

@@ -246,19 +246,17 @@ replica_in() {
   printf '%s' "$found"
 }
 
-# Promote REGION's read replica of WRITER to a standalone, writable instance, wait until
-# it is available, then give it automated backups (RETENTION days) and a master password
-# managed in REGION's Secrets Manager, encrypted with KEY_ALIAS: the writer's secret lives
-# in the old writer region, which may be the one that is down.
+# Promote REGION's read replica of WRITER to a standalone, writable instance with
+# automated backups (RETENTION days), and wait until it is available. Its master password
+# stays the old writer's (replicated data; its secret is in the old writer region, which
+# may be down): the deploy that makes REGION the writer region creates the master secret
+# there and sets the instance's password from it. RDS must not manage that password: it
+# creates no read replica of an instance whose password it manages.
 promote_replica() {
-  local region="$1" writer="$2" retention="$3" key_alias="$4" old_region="$5" replica
+  local region="$1" writer="$2" retention="$3" old_region="$4" replica
   replica="$(replica_in "$region" "$writer")"
   run aws rds promote-read-replica --region "$region" --db-instance-identifier "$replica" \
     --backup-retention-period "$retention"
-  run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
-  run aws rds modify-db-instance --region "$region" --db-instance-identifier "$replica" \
-    --manage-master-user-password --master-user-secret-kms-key-id "$key_alias" \
-    --apply-immediately
   run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"
   printf '%s\n' "deploy.sh: $replica in $region is now a standalone writer. Next, in infra.yaml:" \
     "put $region first under regions: and set" \
@@ -267,6 +265,22 @@ promote_replica() {
     "      identifier: $replica" \
     "      source_region: $old_region" \
     "then compile and deploy (docs/failover.md)." >&3
+}
+
+# Set variable VARIABLE to output OUTPUT of StackSet SET's stack instance in REGION for
+# ACCOUNT (SET administered in ADMIN_REGION): CloudFormation names an instance's stack,
+# so it is found through the StackSet, then read like any stack (read_output).
+stack_instance_output() {
+  local _variable="$1" _set="$2" _admin="$3" _account="$4" _region="$5" _output="$6" _stack
+  if [ "$DRY_RUN" = true ]; then
+    printf -v "$_variable" '<%s output of the %s instance of %s>' "$_output" "$_region" "$_set"
+    return 0
+  fi
+  _stack="$(aws cloudformation describe-stack-instance --region "$_admin" \
+    --stack-set-name "$_set" --stack-instance-account "$_account" \
+    --stack-instance-region "$_region" --query StackInstance.StackId --output text)" ||
+    fail "StackSet $_set has no instance in $_region"
+  read_output "$_variable" "$_stack" "$_region" "$_output"
 }
 
 # storefront-production-global in us-east-1: the global stack, from global.json. It
@@ -290,7 +304,7 @@ deploy_global_storefront_production_global() {
 # Its first argument, true or false, sets ReplicateBuckets: whether its buckets replicate
 # to the other regions, whose buckets must exist first.
 deploy_region_storefront_production_us_east_1() {
-  local replicate="$1" bucket role_arn param_HostedZoneId
+  local replicate="$1" bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn=''
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
     read_output bucket storefront-production-global us-east-1 TemplateBucketName
@@ -305,7 +319,7 @@ deploy_region_storefront_production_us_east_1() {
     --s3-prefix storefront-production-us-east-1 \
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
-    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "ReplicateBuckets=$replicate" \
+    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "WriterDatabaseSecretArn=$param_WriterDatabaseSecretArn" "ReplicateBuckets=$replicate" \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
@@ -316,11 +330,12 @@ deploy_region_storefront_production_us_east_1() {
 # (iam:PassRole), not rights to every resource the stack creates, and every later update
 # or delete of the stack uses the same role.
 deploy_region_storefront_production_us_west_2() {
-  local bucket role_arn param_HostedZoneId
+  local bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 174136)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 177285)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
+  read_output param_WriterDatabaseSecretArn storefront-production-us-east-1 us-east-1 DatabaseSecretArn
   run aws cloudformation deploy \
     --region us-west-2 \
     --stack-name storefront-production-us-west-2 \
@@ -329,7 +344,7 @@ deploy_region_storefront_production_us_west_2() {
     --s3-prefix storefront-production-us-west-2 \
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
-    --parameter-overrides "HostedZoneId=$param_HostedZoneId" \
+    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "WriterDatabaseSecretArn=$param_WriterDatabaseSecretArn" \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
@@ -338,8 +353,11 @@ deploy_region_storefront_production_us_west_2() {
 # stackset.json; one stack instance in each of us-east-1 us-west-2, in the account this
 # runs as. Its parameters are set on the StackSet, so every instance gets the same values.
 # CloudFormation acts through the global stack's StackSet roles.
+# WriterDatabaseSecretArn is the DatabaseSecretArn output of the us-east-1 instance, which
+# is therefore created first and alone when missing; the StackSet is then updated with it
+# before the other instances (the replicas, which read that secret) are created.
 deploy_stackset_storefront_production_regional() {
-  local bucket administration_role_arn execution_role_name param_HostedZoneId url operation account existing instance_region order preferences exists=false replicate=false
+  local bucket administration_role_arn execution_role_name param_HostedZoneId url operation account existing instance_region order preferences exists=false replicate=false writer_secret=''
   local -a settings missing=()
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
@@ -348,9 +366,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/7b32914f089807dbd87078956e0b7e2f2e057b40aaa15414bc33ac224fde40ab.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/3aa2e5a467faf342f5f1acbf36ce96d522bafc22ea9f962e52d928fd020ba888.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/7b32914f089807dbd87078956e0b7e2f2e057b40aaa15414bc33ac224fde40ab.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/3aa2e5a467faf342f5f1acbf36ce96d522bafc22ea9f962e52d928fd020ba888.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then
@@ -366,9 +384,13 @@ deploy_stackset_storefront_production_regional() {
   else
     missing=(us-east-1 us-west-2)
   fi
+  case " ${missing[*]} " in
+    *" us-east-1 "*) ;;
+    *) stack_instance_output writer_secret storefront-production-regional us-east-1 "$account" us-east-1 DatabaseSecretArn ;;
+  esac
   settings+=(
     --capabilities CAPABILITY_IAM
-    --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId" "ParameterKey=ReplicateBuckets,ParameterValue=$replicate"
+    --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId" "ParameterKey=WriterDatabaseSecretArn,ParameterValue=$writer_secret" "ParameterKey=ReplicateBuckets,ParameterValue=$replicate"
     --administration-role-arn "$administration_role_arn"
     --execution-role-name "$execution_role_name"
     --tags 'Key=CostCenter,Value=cc-1042' 'Key=Environment,Value=production' 'Key=Team,Value=platform' 'Key=infra:project,Value=storefront-production'
@@ -386,6 +408,27 @@ deploy_stackset_storefront_production_regional() {
       --region us-east-1 \
       --stack-set-name storefront-production-regional "${settings[@]}" \
       --query StackSetId --output text
+  fi
+  if [ "${missing[0]:-}" = us-east-1 ]; then
+    operation="$(
+      run_operation aws cloudformation create-stack-instances \
+        --region us-east-1 \
+        --stack-set-name storefront-production-regional \
+        --accounts "$account" \
+        --regions us-east-1 \
+        --query OperationId --output text
+    )"
+    wait_for_operation storefront-production-regional us-east-1 "$operation"
+    missing=("${missing[@]:1}")
+    stack_instance_output writer_secret storefront-production-regional us-east-1 "$account" us-east-1 DatabaseSecretArn
+    settings=("${settings[@]/#ParameterKey=WriterDatabaseSecretArn,ParameterValue=*/ParameterKey=WriterDatabaseSecretArn,ParameterValue=$writer_secret}")
+    operation="$(
+      run_operation aws cloudformation update-stack-set \
+        --region us-east-1 \
+        --stack-set-name storefront-production-regional "${settings[@]}" \
+        --query OperationId --output text
+    )"
+    wait_for_operation storefront-production-regional us-east-1 "$operation"
   fi
   if [ "${#missing[@]}" -gt 0 ]; then
     order="$(printf ',"%s"' "${missing[@]}")"
@@ -466,7 +509,7 @@ main() {
       [ -n "$promote_region" ] || fail "promote needs a REGION: one of us-west-2"
       case "$promote_region" in
         us-west-2)
-          promote_replica "$promote_region" storefront-production-db 7 alias/storefront-production/data us-east-1
+          promote_replica "$promote_region" storefront-production-db 7 us-east-1
           ;;
         *) fail "promote: $promote_region holds no replica (replicas: us-west-2)" ;;
       esac

@@ -15,6 +15,8 @@ from compiler.deploy_plan import (
     TEMPLATE_BODY_LIMIT,
     DeployPlanError,
     EnvironmentVariable,
+    GivenValue,
+    StackInstanceOutput,
     StackOutput,
     TemplateDefault,
     bucket_variable,
@@ -22,6 +24,7 @@ from compiler.deploy_plan import (
     required_capabilities,
 )
 from compiler.pipeline import compile_in_memory, load_and_validate
+from tests.builders.example import make_spec
 from tests.conftest import EXAMPLE_SPEC
 
 
@@ -100,7 +103,38 @@ def test_a_parameter_without_default_is_the_global_output_of_its_name(plan, spec
         assert sources["HostedZoneId"] == StackOutput(
             global_name, spec.primary_region, "HostedZoneId"
         )
-        assert [p.name for p in stack.passed_parameters] == ["HostedZoneId"]
+        passed = [p.name for p in stack.passed_parameters]
+        if stack.kind == "stackset":
+            assert passed == ["HostedZoneId"]
+        else:  # the writer's secret too: empty in the writer region (next test)
+            assert passed == ["HostedZoneId", "WriterDatabaseSecretArn"]
+
+
+def test_a_replica_region_takes_the_writers_secret_from_the_writer_regions_stack(plan, spec):
+    """A read replica has no master secret of its own; the writer's ARN is known only once
+    the writer's stack exists, which deploy.sh deploys before the replica regions."""
+    writer = naming.regional_stack_name(spec, spec.primary_region)
+    for stack in plan.by_kind("region"):
+        source = {p.name: p.source for p in stack.parameters}["WriterDatabaseSecretArn"]
+        if stack.region == spec.primary_region:
+            assert source == GivenValue("")  # it names its own secret
+        else:
+            assert source == StackOutput(writer, spec.primary_region, "DatabaseSecretArn")
+    (stack_set,) = plan.by_kind("stackset")
+    source = {p.name: p.source for p in stack_set.parameters}["WriterDatabaseSecretArn"]
+    assert source == StackInstanceOutput(spec.primary_region, "DatabaseSecretArn")
+    assert source.to_manifest() == {
+        "from": "stack_instance_output", "region": spec.primary_region,
+        "output": "DatabaseSecretArn",
+    }  # fmt: skip
+
+
+def test_without_replicas_no_stack_takes_another_regions_secret():
+    single = make_spec(database={"replicas": False})
+    stacks = assemble(single)
+    plan = plan_deploy(single, stacks, sizes(stacks))
+    for stack in plan.stacks:
+        assert "WriterDatabaseSecretArn" not in [p.name for p in stack.parameters], stack.path
 
 
 def test_a_parameter_with_a_default_keeps_it_and_is_not_passed(spec):
@@ -229,9 +263,13 @@ def test_manifest_says_where_each_parameter_comes_from(manifest, spec):
                 "stack_output",
                 "template_default",
                 "bucket_replication",
+                "stack_instance_output",
+                "value",
             ), parameter
             if parameter["from"] == "stack_output":
-                assert parameter["stack"] == global_name
+                writer = naming.regional_stack_name(spec, spec.primary_region)
+                expected = writer if parameter["name"] == "WriterDatabaseSecretArn" else global_name
+                assert parameter["stack"] == expected
                 assert parameter["region"] == spec.primary_region
     for entry in manifest["stacks"][1:]:
         zone = next(p for p in entry["parameters"] if p["name"] == "HostedZoneId")
@@ -307,7 +345,6 @@ def test_promotion_names_the_writer_and_the_replica_regions(plan, spec):
     assert promotion.identifier == naming.database_identifier(spec)
     assert promotion.replica_regions == tuple(r.name for r in spec.regions[1:])
     assert promotion.backup_retention_days == spec.database.backup_retention_days
-    assert promotion.key_alias == naming.data_key_alias(spec)
 
 
 def test_manifest_records_the_replication_pass_and_the_replicas(manifest, spec):

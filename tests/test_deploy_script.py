@@ -30,7 +30,7 @@ case "$1 $2" in
         ;;
     esac
     for output in HostedZoneId TemplateBucketName ExecutionRoleArn \
-      StackSetAdministrationRoleArn StackSetExecutionRoleName; do
+      StackSetAdministrationRoleArn StackSetExecutionRoleName DatabaseSecretArn; do
       printf '%s\tfake-%s\n' "$output" "$output"
     done
     ;;
@@ -40,6 +40,7 @@ case "$1 $2" in
     exit 254
     ;;
   "cloudformation list-stack-instances") printf '%s\n' "${FAKE_INSTANCE_REGIONS:-}" ;;
+  "cloudformation describe-stack-instance") echo fake-instance-stack-id ;;
   "cloudformation update-stack-set" | "cloudformation create-stack-instances") echo op-1 ;;
   "cloudformation describe-stack-set-operation") echo SUCCEEDED ;;
   "sts get-caller-identity") echo 111122223333 ;;
@@ -161,19 +162,26 @@ def test_dry_run_of_the_stack_set(compiled, spec):
         ["aws", "cloudformation", "deploy"],
         ["aws", "s3", "cp"],
         ["aws", "cloudformation", "create-stack-set"],
-        ["aws", "cloudformation", "create-stack-instances"],
+        ["aws", "cloudformation", "create-stack-instances"],  # the writer region's alone
+        ["aws", "cloudformation", "update-stack-set"],  # with the writer's secret
+        ["aws", "cloudformation", "create-stack-instances"],  # the replica regions
         ["aws", "cloudformation", "update-stack-set"],  # bucket replication on
     ]
     assert f"--stack-name {naming.global_stack_name(spec)} " in commands[0]
     # Uploaded under its sha256, to the global stack's template bucket in the primary region.
     assert f"/{naming.stack_set_name(spec)}/" in commands[1]
     assert f"--region {spec.primary_region}" in commands[1]
-    create, instances = commands[2], commands[3]
+    create, writer, secret, replicas = commands[2:6]
     assert f"--stack-set-name {naming.stack_set_name(spec)} " in create
     assert "--parameters 'ParameterKey=HostedZoneId,ParameterValue=<HostedZoneId output" in create
+    assert "ParameterKey=WriterDatabaseSecretArn,ParameterValue= " in create
     assert f"Key=Environment,Value={spec.environment}" in create
-    regions = " ".join(r.name for r in spec.regions)
-    assert f"--regions {regions} " in instances
+    assert f"--regions {spec.primary_region} " in writer
+    assert (
+        "'ParameterKey=WriterDatabaseSecretArn,ParameterValue=<DatabaseSecretArn output of "
+        f"the {spec.primary_region} instance of {naming.stack_set_name(spec)}>'"
+    ) in secret
+    assert f"--regions {' '.join(r.name for r in spec.regions[1:])} " in replicas
 
 
 # --- run time, against a stand-in aws ---------------------------------------------------
@@ -222,6 +230,13 @@ def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fa
     for command in deployed[1:]:
         assert "--role-arn fake-ExecutionRoleArn" in command
         assert "--parameter-overrides HostedZoneId=fake-HostedZoneId" in command
+    # A replica region reads the writer's secret from the writer region's stack, which
+    # was deployed before it; the writer region names its own.
+    assert "WriterDatabaseSecretArn=fake-DatabaseSecretArn" in other
+    assert "WriterDatabaseSecretArn= " in primary  # it names its own: passed empty
+    writer = naming.regional_stack_name(spec, spec.primary_region)
+    reads = [c for c in calls(env) if c.startswith("cloudformation describe-stacks ")]
+    assert any(f"--stack-name {writer} " in c for c in reads)
     assert not any("--endpoint-url" in c for c in calls(env))
 
 
@@ -239,15 +254,25 @@ def test_stack_set_first_deploy_creates_it_and_every_instance(compiled, spec, fa
     made = stack_set_changes(fake_aws)
     assert [c.split(" --")[0] for c in made] == [
         "cloudformation create-stack-set",
+        "cloudformation create-stack-instances",  # the writer's, which the replicas read
+        "cloudformation update-stack-set",  # the writer's secret for the replicas
         "cloudformation create-stack-instances",
         "cloudformation update-stack-set",  # replication on once every instance exists
     ]
+    assert "ParameterKey=WriterDatabaseSecretArn,ParameterValue= " in made[0]
     assert "ParameterKey=ReplicateBuckets,ParameterValue=false" in made[0]
-    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in made[2]
-    assert '"RegionConcurrencyType":"SEQUENTIAL"' in made[1]
+    assert f"--regions {spec.primary_region} " in made[1]
+    # Read from the writer region's instance, found through the StackSet.
+    found = [c for c in calls(fake_aws) if c.startswith("cloudformation describe-stack-instance ")]
+    assert len(found) == 1 and f"--stack-instance-region {spec.primary_region} " in found[0]
+    assert "ParameterKey=WriterDatabaseSecretArn,ParameterValue=fake-DatabaseSecretArn" in made[2]
+    assert "ParameterKey=ReplicateBuckets,ParameterValue=false" in made[2]
+    assert '"RegionConcurrencyType":"SEQUENTIAL"' in made[3]
     assert "--template-url https://bucket.s3.amazonaws.com/key.json " in made[0]
-    assert "--accounts 111122223333" in made[1]
-    assert f"--regions {' '.join(r.name for r in spec.regions)} " in made[1]
+    assert "--accounts 111122223333" in made[3]
+    assert f"--regions {' '.join(r.name for r in spec.regions[1:])} " in made[3]
+    assert "ParameterKey=WriterDatabaseSecretArn,ParameterValue=fake-DatabaseSecretArn" in made[4]
+    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in made[4]
 
 
 def test_stack_set_re_run_updates_it_and_adds_only_missing_instances(compiled, spec, fake_aws):
@@ -262,6 +287,8 @@ def test_stack_set_re_run_updates_it_and_adds_only_missing_instances(compiled, s
     ]
     assert f"--regions {spec.regions[1].name} " in made[1]
     assert "ParameterValue=false" in made[0] and "ParameterValue=true" in made[2]
+    # The writer's instance exists: its secret is set before the replica is created.
+    assert "ParameterKey=WriterDatabaseSecretArn,ParameterValue=fake-DatabaseSecretArn" in made[0]
     assert any(c.startswith("cloudformation describe-stack-set-operation") for c in calls(env))
 
 
@@ -313,8 +340,9 @@ def test_promote_promotes_the_replica_of_the_writer_then_gives_it_backups_and_a_
         f"--backup-retention-period {spec.database.backup_retention_days}"
     )
     assert rds[2] == f"rds wait db-instance-available --region {region} {target}"
-    assert rds[3].startswith(f"rds modify-db-instance --region {region} {target} ")
-    assert f"--master-user-secret-kms-key-id {naming.data_key_alias(spec)}" in rds[3]
+    # RDS must not manage its password (it creates no replica of such an instance): the
+    # next deploy sets it from the new writer region's secret.
+    assert len(rds) == 3 and not any("master-user" in c for c in rds)
     assert "identifier: storefront-production-database-abc" in result.stdout
     assert f"source_region: {spec.primary_region}" in result.stdout
     assert not any(c.startswith("cloudformation") for c in calls(env))
@@ -360,9 +388,12 @@ def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tm
     assert names == expected
     stack_set = run_script(tmp_path, "stackset", "--dry-run")
     assert stack_set.returncode == 0, stack_set.stderr
-    regions = " ".join(region.name for region in result.spec.regions)
-    instances = next(c for c in traced(stack_set.stdout) if "create-stack-instances" in c)
-    assert f"--regions {regions} " in instances
+    # Every region once, in spec order: the writer's alone first where others replicate it.
+    instances = [c for c in traced(stack_set.stdout) if "create-stack-instances" in c]
+    created = [c.split("--regions ")[1].split(" --")[0].split() for c in instances]
+    assert sum(created, []) == [region.name for region in result.spec.regions]
+    if result.spec.database.replicas and len(result.spec.regions) > 1:
+        assert created[0] == [result.spec.primary_region]
     if result.spec.dns.hosted_zone_id:  # the parameter's default: nothing to pass
         assert "HostedZoneId=" not in stacks.stdout + stack_set.stdout
     else:

@@ -3,7 +3,7 @@ and the instance role's right to read them and the database secret, and nothing 
 
 Nothing secret goes into a template: the parameters hold where things are (database host,
 port and name, the secret's ARN, bucket names, the region, whether the database is the
-writer), and the password stays in the Secrets Manager secret RDS manages and rotates.
+writer), and the password stays in the database's Secrets Manager secret (see database).
 The instances learn the path from the line the compiler adds to their user data
 (`INFRA_PARAMETER_PATH`, see builders/compute.py) and read the region from the instance
 metadata, so the same user data serves every region.
@@ -38,7 +38,7 @@ def configuration(
         "database/name": (database.name, "Name of the application's database"),
         "database/secret-arn": (
             database.secret_arn,
-            "Secrets Manager secret with the database user and password (RDS rotates it)",
+            "Secrets Manager secret with the database user and password",
         ),
         "database/role": (
             database.role,
@@ -56,6 +56,13 @@ def configuration(
 def parameter_arn(path: str) -> Sub:
     # A parameter's ARN is `parameter` followed by its name, which starts with '/'.
     return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{path}")
+
+
+def secrets_manager_service(region: Reference | str | None) -> Sub:
+    """Secrets Manager's name as KMS sees it (kms:ViaService) in `region`; None: this one."""
+    if region is None:
+        return Sub("secretsmanager.${AWS::Region}.amazonaws.com")
+    return Sub("secretsmanager.${Region}.amazonaws.com", Region=region)
 
 
 def instance_read_policy(path: str, database: DatabaseHandle) -> dict:
@@ -78,14 +85,15 @@ def instance_read_policy(path: str, database: DatabaseHandle) -> dict:
             },
             {
                 # Secrets Manager decrypts the secret with the data key on the caller's
-                # behalf; the key is usable for this secret only, and only that way.
+                # behalf; the key is usable for this secret only, and only that way, in
+                # the secret's region (a replica region's secret is the writer's).
                 "Sid": "DecryptTheSecretThroughSecretsManager",
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
                 "Resource": database.secret_key_arn,
                 "Condition": {
                     "StringEquals": {
-                        "kms:ViaService": Sub("secretsmanager.${AWS::Region}.amazonaws.com"),
+                        "kms:ViaService": secrets_manager_service(database.secret_region),
                         "kms:EncryptionContext:SecretARN": database.secret_arn,
                     }
                 },

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, If, NoValue, Output, Ref, Sub, iam, rds
+import json
+
+from troposphere import GetAtt, If, NoValue, Output, Parameter, Ref, Sub, iam, rds, secretsmanager
 
 from compiler import naming
 from compiler.builders import Built, purpose, skip_check
@@ -28,6 +30,32 @@ ENHANCED_MONITORING_POLICY = (
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 )
 MONITORING_INTERVAL_SECONDS = 60
+
+# With replicas, the writer's master password is a secret of the stack's (see
+# `master_password_secret`): RDS creates no read replica of an instance whose master
+# password it manages in Secrets Manager.
+MASTER_SECRET_ID = "DatabaseMasterSecret"
+
+# A replica region's stack parameter: the writer's master secret, which only the writer's
+# stack can name (RDS picks the secret's name, and Secrets Manager adds a random suffix to
+# its ARN). deploy.sh fills it from the writer stack's DatabaseSecretArn output.
+WRITER_SECRET_PARAMETER = "WriterDatabaseSecretArn"
+SECRET_ARN_OUTPUT = naming.logical_id("database", "secret", "arn")
+
+
+def writer_secret_parameter() -> Parameter:
+    return Parameter(
+        WRITER_SECRET_PARAMETER,
+        Type="String",
+        # No default: deploy.sh passes it to every stack, empty in the writer region, which
+        # names its own secret (a replica region given an empty one fails on its first SSM
+        # parameter: SSM refuses an empty value). A default would be what cfn-lint checks
+        # the replica's IAM resource against, and no ARN can be a safe default.
+        AllowedPattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)?$",
+        Description="ARN of the writer database's master secret (the writer region's "
+        "DatabaseSecretArn output): a replica region's instances read it; the writer region "
+        "ignores it (deploy.sh sets it)",
+    )
 
 
 def monitoring_role() -> iam.Role:
@@ -123,10 +151,13 @@ def build_database(
         # that sets writer properties (and still refuses MultiAZ on a replica, which RDS
         # has long allowed); cfn-lint checks the template per condition instead.
         instance.no_validation()
+    resources = [subnet_group, parameters, monitoring]
+    if replicated:
+        resources.append(master_password_secret(spec, key))
     # Deleting or replacing the stack's database keeps a final snapshot.
     instance.DeletionPolicy = "Snapshot"
     instance.UpdateReplacePolicy = "Snapshot"
-    secret_arn = GetAtt(instance, "MasterUserSecret.SecretArn")
+    secret_arn, secret_key_arn, secret_region = master_secret(ctx, instance, key, replicated)
     outputs = [
         Output(
             naming.logical_id("database", "endpoint"),
@@ -139,8 +170,13 @@ def build_database(
             Value=GetAtt(instance, "Endpoint.Port"),
         ),
         Output(
-            naming.logical_id("database", "secret", "arn"),
-            Description="Secrets Manager secret with the master user's credentials (RDS rotates it)",
+            SECRET_ARN_OUTPUT,
+            Description="Secrets Manager secret with the master user's credentials"
+            + (
+                ": the writer's, in the writer region (not rotated automatically)"
+                if replicated
+                else " (RDS rotates it)"
+            ),
             Value=secret_arn,
         ),
     ]
@@ -150,21 +186,108 @@ def build_database(
         endpoint_port=GetAtt(instance, "Endpoint.Port"),
         name=db.database_name,
         secret_arn=secret_arn,
-        secret_key_arn=key.key_arn,
+        secret_key_arn=secret_key_arn,
+        secret_region=secret_region,
         role=ctx.database_role() if replicated else DATABASE_ROLES[0],
         replica_condition=REPLICA_CONDITION if replicated else None,
     )
     conditions = ctx.writer_conditions() if replicated else {}
     return Built(
-        [subnet_group, parameters, monitoring, instance], handle, outputs, conditions=conditions
+        [*resources, instance],
+        handle,
+        outputs,
+        parameters=[writer_secret_parameter()] if replicated else [],
+        conditions=conditions,
     )
 
 
-def writer_properties(spec: InfraSpec, key: KeyHandle) -> dict:
+def master_secret(ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, replicated: bool):
+    """(secret ARN, ARN of the key it is encrypted with, its region or None for the
+    stack's own) of the master user's secret.
+
+    A read replica has no master secret of its own (RDS refuses ManageMasterUserPassword
+    on one): its users and passwords are the writer's, replicated data. So a replica
+    region names the writer's secret, given as a parameter; that secret stays in the
+    writer region, encrypted with the writer region's data key, whose ID no replica stack
+    knows: any key of the writer region's, which the instance policy narrows to this
+    secret through Secrets Manager there (kms:EncryptionContext:SecretARN, kms:ViaService).
+    """
+    if not replicated:
+        return GetAtt(instance, "MasterUserSecret.SecretArn"), key.key_arn, None
+    own = Ref(MASTER_SECRET_ID)  # a secret's Ref is its ARN
+    writer_keys = Sub(
+        "arn:${AWS::Partition}:kms:${Region}:${AWS::AccountId}:key/*",
+        Region=ctx.writer_region(),
+    )
+    return (
+        If(WRITER_CONDITION, own, Ref(WRITER_SECRET_PARAMETER)),
+        If(WRITER_CONDITION, key.key_arn, writer_keys),
+        # The same region in both branches: the writer's, which is the writer region's own.
+        ctx.writer_region(),
+    )
+
+
+def master_password_secret(spec: InfraSpec, key: KeyHandle) -> secretsmanager.Secret:
+    """The writer's master user and a password Secrets Manager generates, for a writer that
+    has read replicas: RDS refuses to create a read replica of an instance whose master
+    password it manages ("Creating a read replica when the source DB manages credentials
+    with Secrets Manager" is unsupported for every engine but SQL Server), so this one is
+    the stack's, given to RDS by a dynamic reference (never in the template or its
+    parameters) and encrypted with the region's data key. Same shape as RDS's own secret:
+    `username` and `password`. Not rotated automatically (RDS rotated its own)."""
+    secret = purpose(
+        secretsmanager.Secret(
+            MASTER_SECRET_ID,
+            Description=f"{naming.name_prefix(spec)}: master user of the writer database",
+            KmsKeyId=key.key_arn,
+            GenerateSecretString=secretsmanager.GenerateSecretString(
+                SecretStringTemplate=json.dumps({"username": spec.database.master_username}),
+                GenerateStringKey="password",
+                PasswordLength=32,
+                # RDS refuses '/', '"', '@' and spaces in a master password; letters and
+                # digits alone keep it safe in connection strings and shells too.
+                ExcludePunctuation=True,
+            ),
+        ),
+        "The writer database's master user and password (RDS does not manage them: it "
+        "creates no read replica of an instance whose password it manages)",
+    )
+    secret.Condition = WRITER_CONDITION
+    # Kept when the stack stops creating it (its region no longer the writer's after a
+    # failover, or the stack deleted): the database it opens outlives it (deletion
+    # protection, a final snapshot), and so does the need to log in to reconcile it.
+    secret.DeletionPolicy = "Retain"
+    secret.UpdateReplacePolicy = "Retain"
+    skip_check(
+        secret,
+        "CKV2_AWS_57",
+        "Not rotated automatically yet: rotation needs a rotation function (AWS's hosted one "
+        "comes through a template transform), and RDS's own rotating secret cannot be used "
+        "by a database with read replicas.",
+    )
+    return secret
+
+
+def master_password_reference() -> Sub:
+    # Resolved by CloudFormation when it creates or updates the database.
+    return Sub("{{resolve:secretsmanager:${" + MASTER_SECRET_ID + "}:SecretString:password}}")
+
+
+def writer_properties(spec: InfraSpec, key: KeyHandle, own_secret: bool = False) -> dict:
     """What only a database created empty (the writer) is given: a replica inherits the
     engine, name, master user and encryption from its source, and CloudFormation refuses
-    them on a replica (MasterUsername, StorageEncrypted, BackupRetentionPeriod, DBName)."""
+    them on a replica (MasterUsername, StorageEncrypted, BackupRetentionPeriod, DBName).
+    `own_secret`: the master password is the stack's secret (a writer with replicas)."""
     db = spec.database
+    if own_secret:
+        password = {"MasterUserPassword": master_password_reference()}
+    else:
+        password = {
+            # RDS generates the master password and rotates it in Secrets Manager, so no
+            # secret ever appears in the template or its parameters.
+            "ManageMasterUserPassword": True,
+            "MasterUserSecret": rds.MasterUserSecret(KmsKeyId=key.key_arn),
+        }
     return {
         "Engine": "postgres",
         "EngineVersion": db.engine_version,
@@ -172,11 +295,8 @@ def writer_properties(spec: InfraSpec, key: KeyHandle) -> dict:
         "StorageEncrypted": True,
         "BackupRetentionPeriod": db.backup_retention_days,
         "PreferredBackupWindow": "03:00-04:00",
-        # RDS generates the master password and rotates it in Secrets Manager, so no
-        # secret ever appears in the template or its parameters.
         "MasterUsername": db.master_username,
-        "ManageMasterUserPassword": True,
-        "MasterUserSecret": rds.MasterUserSecret(KmsKeyId=key.key_arn),
+        **password,
     }
 
 
@@ -201,10 +321,10 @@ def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -
     anything else would make CloudFormation replace it with an empty database.
 
     A replica's credentials are the writer's: its users and passwords are replicated
-    data. The master secret stays in the writer's region (readable from any region by
-    ARN); `deploy.sh promote` gives a promoted instance a managed secret in its region."""
+    data. The master secret stays in the writer's region (see `master_secret`). A promoted
+    writer gets the secret of its new stack: the next deploy sets its password from it."""
     promoted = spec.database.promoted
-    writer = writer_properties(spec, key)
+    writer = writer_properties(spec, key, own_secret=True)
     if promoted:
         writer = {k: v for k, v in writer.items() if k not in _CREATE_ONLY_WRITER_PROPERTIES}
     properties = {name: If(WRITER_CONDITION, value, NoValue) for name, value in writer.items()}

@@ -85,11 +85,13 @@ class DatabaseHandle(NamedTuple):
     endpoint_port: Reference
     name: str  # the database created at launch
     secret_arn: Reference  # the master user's secret, which RDS keeps in Secrets Manager
-    secret_key_arn: Reference  # the KMS key that secret is encrypted with
+    secret_key_arn: Reference  # the KMS key that secret is encrypted with (see database)
     # What the region's database is to the application: "writer", or "replica" where it
     # follows another region's (a region value, for the StackSet); replicas are read-only.
     role: Reference | str
     replica_condition: str | None = None  # template condition true where it is a replica
+    # Where the secret is; None: the stack's own region. A replica region's is the writer's.
+    secret_region: Reference | str | None = None
 
 
 class AppConfigHandle(NamedTuple):

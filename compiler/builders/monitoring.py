@@ -383,6 +383,10 @@ def _agent(spec: InfraSpec, compute: ComputeHandle) -> list:
             DocumentFormat="JSON",
             TargetType="/AWS::EC2::Instance",
             Content=agent_document(name),
+            # A changed Content replaces the document by default, which CloudFormation
+            # refuses for a named resource ("cannot update a stack when a custom-named
+            # resource requires replacing"); a new version, made the default, instead.
+            UpdateMethod="NewVersion",
         ),
         "Installs, then configures, the CloudWatch agent",
     )

@@ -307,6 +307,10 @@ def build_patching(
             DocumentType="Automation",
             DocumentFormat="JSON",
             Content=automation_content(patching, compute, storage),
+            # A changed Content replaces the document by default, which CloudFormation
+            # refuses for a named resource ("cannot update a stack when a custom-named
+            # resource requires replacing"); a new version, made the default, instead.
+            UpdateMethod="NewVersion",
         ),
         "Patches the group with its health replacement suspended, and always resumes it",
     )

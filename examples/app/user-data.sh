@@ -68,8 +68,12 @@ settings="$(aws ssm get-parameters-by-path --path "$INFRA_PARAMETER_PATH" --recu
 setting() {
   awk -v name="${INFRA_PARAMETER_PATH}$1" '$1 == name { print $2 }' <<<"$settings"
 }
-secret="$(aws secretsmanager get-secret-value --secret-id "$(setting database/secret-arn)" \
-  --query SecretString --output text)"
+# Asked in the secret's own region (the ARN's fourth field): in a replica region the
+# secret is the writer's, in the writer region, and Secrets Manager answers only there.
+secret_arn="$(setting database/secret-arn)"
+secret_region="$(cut -d: -f4 <<<"$secret_arn")"
+secret="$(aws secretsmanager get-secret-value --region "$secret_region" \
+  --secret-id "$secret_arn" --query SecretString --output text)"
 field() {
   python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$secret" "$1"
 }

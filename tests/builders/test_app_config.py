@@ -8,6 +8,7 @@ from troposphere import GetAtt, Ref
 
 from compiler.builders.app_config import build_app_config
 from compiler.builders.handles import BucketRef, ComputeHandle, DatabaseHandle, StorageHandle
+from compiler.conditions import condition_values, resolve_conditions
 from compiler.context import RegionContext
 
 from .example import (
@@ -29,9 +30,22 @@ def spec():
     return make_spec(storage={"buckets": [{"name": "assets"}, {"name": "uploads"}]})
 
 
+def deployed(spec, region: str) -> dict:
+    """The region's template as CloudFormation deploys it there: its conditions decided."""
+    template = regional_template(spec, region)
+    return resolve_conditions(template, condition_values(template, region))
+
+
 @pytest.fixture(scope="module")
 def template(spec):
-    return regional_template(spec)
+    """The writer region's (the first)."""
+    return deployed(spec, spec.primary_region)
+
+
+@pytest.fixture(scope="module")
+def replica_template(spec):
+    """A region whose database is a read replica of the writer region's."""
+    return deployed(spec, spec.regions[1].name)
 
 
 def parameters(template: dict) -> dict[str, dict]:
@@ -65,7 +79,7 @@ def test_parameters_name_where_things_are_never_a_secret(template):
     value = {name.removeprefix(PATH): p["Value"] for name, p in found.items()}
     assert value["database/host"] == get_att("Database", "Endpoint.Address")
     assert value["database/port"] == get_att("Database", "Endpoint.Port")
-    assert value["database/secret-arn"] == get_att("Database", "MasterUserSecret.SecretArn")
+    assert value["database/secret-arn"] == ref("DatabaseMasterSecret")
     assert value["database/name"] == "app"
     assert value["database/role"] == "writer"
     assert value["region"] == ref("AWS::Region")
@@ -105,14 +119,16 @@ def test_instance_role_reads_exactly_its_path(template):
 
 def test_instance_role_reads_only_the_database_secret_and_decrypts_only_through_it(template):
     statements = instance_statements(template)
-    secret = get_att("Database", "MasterUserSecret.SecretArn")
+    secret = ref("DatabaseMasterSecret")  # the writer's: not RDS-managed (see database)
     read = statements["ReadTheDatabaseSecret"]
     assert (read["Action"], read["Resource"]) == ("secretsmanager:GetSecretValue", secret)
     decrypt = statements["DecryptTheSecretThroughSecretsManager"]
     assert (decrypt["Action"], decrypt["Resource"]) == ("kms:Decrypt", get_att("DataKey", "Arn"))
     assert decrypt["Condition"] == {
         "StringEquals": {
-            "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"},
+            "kms:ViaService": {
+                "Fn::Sub": ["secretsmanager.${Region}.amazonaws.com", {"Region": "us-east-1"}]
+            },
             "kms:EncryptionContext:SecretARN": secret,
         }
     }
@@ -132,10 +148,68 @@ def test_no_other_policy_of_the_template_reads_secrets(template):
 
 def test_outputs_name_the_secret_and_the_port(template):
     outputs = template["Outputs"]
-    assert outputs["DatabaseSecretArn"]["Value"] == get_att(
-        "Database", "MasterUserSecret.SecretArn"
-    )
+    assert outputs["DatabaseSecretArn"]["Value"] == ref("DatabaseMasterSecret")
     assert outputs["DatabasePort"]["Value"] == get_att("Database", "Endpoint.Port")
+
+
+WRITER_SECRET = ref("WriterDatabaseSecretArn")
+
+
+def test_a_replica_region_names_the_writers_secret_which_the_writer_stack_outputs(
+    replica_template,
+):
+    """A read replica has no master secret (RDS manages none for it): its credentials are
+    the writer's, whose secret's ARN only the writer's stack knows, so it is a parameter."""
+    value = {
+        name.removeprefix(PATH): p["Value"] for name, p in parameters(replica_template).items()
+    }
+    assert value["database/secret-arn"] == WRITER_SECRET
+    assert replica_template["Outputs"]["DatabaseSecretArn"]["Value"] == WRITER_SECRET
+    parameter = replica_template["Parameters"]["WriterDatabaseSecretArn"]
+    assert parameter["Type"] == "String"
+    assert not any(
+        "DatabaseMasterSecret" in str(node) for node in (replica_template["Outputs"], value)
+    )
+
+
+def test_a_replica_region_reads_and_decrypts_the_writers_secret_in_the_writer_region(
+    spec, replica_template
+):
+    statements = instance_statements(replica_template)
+    read = statements["ReadTheDatabaseSecret"]
+    assert (read["Action"], read["Resource"]) == ("secretsmanager:GetSecretValue", WRITER_SECRET)
+    decrypt = statements["DecryptTheSecretThroughSecretsManager"]
+    writer = spec.primary_region
+    # The writer region's key, whose ID this stack cannot know: any key there, but only
+    # for this one secret (its encryption context) and only through Secrets Manager there.
+    assert decrypt["Resource"] == {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:kms:${Region}:${AWS::AccountId}:key/*",
+            {"Region": writer},
+        ]
+    }
+    assert decrypt["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": {
+                "Fn::Sub": ["secretsmanager.${Region}.amazonaws.com", {"Region": writer}]
+            },
+            "kms:EncryptionContext:SecretARN": WRITER_SECRET,
+        }
+    }
+
+
+def test_without_replicas_each_region_reads_its_own_secret_through_its_own_service():
+    single = make_spec(database={"replicas": False})
+    for region in single.regions:
+        template = deployed(single, region.name)
+        assert "WriterDatabaseSecretArn" not in template.get("Parameters", {})
+        read = instance_statements(template)["ReadTheDatabaseSecret"]
+        assert read["Resource"] == get_att("Database", "MasterUserSecret.SecretArn")
+        decrypt = instance_statements(template)["DecryptTheSecretThroughSecretsManager"]
+        assert decrypt["Resource"] == get_att("DataKey", "Arn")
+        assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == {
+            "Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"
+        }
 
 
 def test_every_regional_template_configures_its_instances(spec):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from compiler.builders.database import parameter_group_family
@@ -58,12 +60,43 @@ def test_database_is_kept_as_a_snapshot_when_deleted_or_replaced(template):
     assert template["Resources"][name]["UpdateReplacePolicy"] == "Snapshot"
 
 
-def test_rds_manages_the_master_password(template, database):
+def test_rds_manages_the_master_password_of_a_database_without_replicas():
+    template = regional_template(make_spec(database={"replicas": False}))
+    database = only(template, "AWS::RDS::DBInstance")[1]
     assert database["ManageMasterUserPassword"] is True
     assert database["MasterUserSecret"]["KmsKeyId"] == get_att("DataKey", "Arn")
     for node in walk(template):
         if isinstance(node, dict):
             assert "MasterUserPassword" not in node
+    assert "AWS::SecretsManager::Secret" not in {r["Type"] for r in template["Resources"].values()}
+    for name in template.get("Parameters", {}):
+        assert "password" not in name.lower()
+
+
+def test_a_writer_with_replicas_takes_its_password_from_a_secret_of_the_stack(
+    spec, template, database
+):
+    """RDS creates no read replica of an instance whose master password it manages in
+    Secrets Manager (a documented limitation, every engine but SQL Server), so the writer
+    of a spec with replicas gets a generated password through a dynamic reference."""
+    assert "ManageMasterUserPassword" not in database and "MasterUserSecret" not in database
+    assert database["MasterUserPassword"] == {
+        "Fn::Sub": "{{resolve:secretsmanager:${DatabaseMasterSecret}:SecretString:password}}"
+    }
+    secret = template["Resources"]["DatabaseMasterSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Condition"] == "IsWriterRegion"  # the writer region's alone
+    # Outlives the stack's use of it, like the database it opens (snapshot, protection).
+    assert (secret["DeletionPolicy"], secret["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    properties = secret["Properties"]
+    assert properties["KmsKeyId"] == get_att("DataKey", "Arn")
+    generated = properties["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {
+        "username": spec.database.master_username
+    }
+    assert generated["GenerateStringKey"] == "password"
+    # Characters RDS refuses in a master password ('/', '"', '@', space) never appear.
+    assert generated["ExcludePunctuation"] is True and generated["PasswordLength"] >= 16
     for name in template.get("Parameters", {}):
         assert "password" not in name.lower()
 

@@ -52,7 +52,9 @@ def replica(spec):
 def test_the_writer_is_created_empty_with_a_fixed_identifier(spec, writer):
     assert writer["DBInstanceIdentifier"] == f"{spec.project}-{spec.environment}-db"
     assert writer["MasterUsername"] == spec.database.master_username
-    assert writer["ManageMasterUserPassword"] is True
+    # Not RDS-managed: RDS creates no replica of an instance whose password it manages.
+    assert "ManageMasterUserPassword" not in writer
+    assert "DatabaseMasterSecret" in writer["MasterUserPassword"]["Fn::Sub"]
     assert writer["StorageEncrypted"] is True
     assert writer["BackupRetentionPeriod"] == spec.database.backup_retention_days
     assert "SourceDBInstanceIdentifier" not in writer and "SourceRegion" not in writer
@@ -131,7 +133,9 @@ def test_a_promoted_writer_keeps_its_replica_shape():
         assert create_only not in writer
     assert writer["SourceRegion"] == "us-east-1"  # as it was created: unchanged
     assert "SourceDBInstanceIdentifier" not in writer  # no longer a replica
-    assert writer["ManageMasterUserPassword"] is True
+    # Its password becomes the new writer region's secret's (promote leaves it unmanaged).
+    assert "DatabaseMasterSecret" in writer["MasterUserPassword"]["Fn::Sub"]
+    assert "ManageMasterUserPassword" not in writer
     assert writer["BackupRetentionPeriod"] == spec.database.backup_retention_days
     old_writer = database_in(spec, "us-east-1")  # now a replica of the promoted one
     assert old_writer["SourceRegion"] == "us-west-2"

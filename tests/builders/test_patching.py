@@ -286,3 +286,19 @@ def test_patching_policies_grant_no_wildcard_write(template):
                     a.split(":")[1].startswith(("List", "Get"))
                     for a in as_list(statement["Action"])
                 ), where
+
+
+def test_named_documents_change_by_new_version_not_by_replacement():
+    """A named resource cannot be replaced by CloudFormation, and AWS::SSM::Document's
+    default UpdateMethod (Replace) replaces it whenever its Content changes (a new
+    concurrency, a new group name): NewVersion updates it in place and makes the new
+    version the default, which the window's task runs ($DEFAULT)."""
+    template = regional_template(make_spec())
+    documents = resources(template, "AWS::SSM::Document")
+    assert set(documents) == {AUTOMATION, "CloudWatchAgentDocument"}
+    for document in documents.values():
+        assert "Name" in document["Properties"]
+        assert document["Properties"]["UpdateMethod"] == "NewVersion"
+    _, task = only(template, "AWS::SSM::MaintenanceWindowTask")
+    parameters = task["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]
+    assert parameters["DocumentVersion"] == "$DEFAULT"

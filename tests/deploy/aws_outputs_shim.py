@@ -6,7 +6,7 @@ Outputs empty, and deploy.sh reads the global stack's outputs with
     aws cloudformation describe-stacks --stack-name S --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 
 The stand-in answers exactly that question, for a stack named in a JSON file
-`{stack: {output: value}}` that the test fills from what moto did create
+`{stack: {output: value}}` (a stack name, or a glob pattern of stack IDs) that the test fills from what moto did create
 (`global_outputs`), as the CLI would: one `key<TAB>value` line per output. Every other
 call goes to the real AWS CLI unchanged.
 deploy.sh itself is not touched: the gap is filled on the test side. Delete this once
@@ -26,13 +26,14 @@ OUTPUTS_QUERY = "Stacks[0].Outputs[].[OutputKey,OutputValue]"
 # The stand-in itself: run by this virtualenv's Python; paths filled in by `install`.
 _SCRIPT = '''#!{python}
 """Test-only stand-in for `aws`: see tests/deploy/aws_outputs_shim.py."""
-import json, os, sys
+import fnmatch, json, os, sys
 args = sys.argv[1:]
 if args[:2] == ["cloudformation", "describe-stacks"] and "--query" in args and "--stack-name" in args:
     outputs = json.loads(open({outputs!r}).read())
     stack = args[args.index("--stack-name") + 1]
-    if args[args.index("--query") + 1] == {query!r} and stack in outputs:
-        for key, value in outputs[stack].items():
+    found = [name for name in outputs if fnmatch.fnmatchcase(stack, name)]
+    if args[args.index("--query") + 1] == {query!r} and found:
+        for key, value in outputs[found[0]].items():
             print(f"{{key}}\t{{value}}")
         sys.exit(0)
 os.execv({aws!r}, [{aws!r}, *args])

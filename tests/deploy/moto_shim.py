@@ -97,6 +97,7 @@ def rewrite_for_moto(
     result = target_group_full_name_from_arn(result)
     result = cloudtrail_trail_arn_from_name(result)
     result = database_secret_arn_stand_in(result)
+    result = secret_stand_ins(result)
     result = replica_subnet_group_from_source(result)
     reject_unsupported(result)
     return result
@@ -253,6 +254,45 @@ def database_secret_arn_stand_in(template: dict) -> dict:
         return None
 
     return _transform(template, rewrite)
+
+
+# What a stand-in secret's `{{resolve:secretsmanager:...:password}}` becomes.
+STAND_IN_PASSWORD = "motoStandInPassword0123456789"
+
+
+def secret_stand_in_arn(logical_id: str, region: str, account: str) -> str:
+    """The ARN `secret_stand_ins` gives the stack secret `logical_id` (no partition other
+    than aws in moto; `region` and `account` may be `${...}` for a Sub)."""
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{logical_id}-AbCdEf"
+
+
+def secret_stand_ins(template: dict) -> dict:
+    """Each AWS::SecretsManager::Secret -> gone; its `Ref` -> a Secrets Manager ARN of the
+    same shape; a dynamic reference to it -> STAND_IN_PASSWORD.
+
+    Moto gap: "No Moto CloudFormation support for AWS::SecretsManager::Secret": moto skips
+    the resource, so its Ref is empty (and an SSM parameter given it fails), and moto
+    resolves no `{{resolve:secretsmanager:...}}` reference.
+    """
+    resources = template.get("Resources", {})
+    secrets = [k for k, v in resources.items() if v.get("Type") == "AWS::SecretsManager::Secret"]
+    if not secrets:
+        return template
+    result = dict(template)
+    result["Resources"] = {k: v for k, v in resources.items() if k not in secrets}
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in secrets:
+            return {
+                "Fn::Sub": secret_stand_in_arn(node["Ref"], "${AWS::Region}", "${AWS::AccountId}")
+            }
+        if isinstance(node, dict) and set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+            text = node["Fn::Sub"]
+            if any(f"{{{{resolve:secretsmanager:${{{s}}}" in text for s in secrets):
+                return STAND_IN_PASSWORD
+        return None
+
+    return _transform(result, rewrite)
 
 
 def ssm_typed_parameters(template: dict) -> dict[str, str]:

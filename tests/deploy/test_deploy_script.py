@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from moto.cloudformation.parsing import get_model_map, resource_name_property_from_type
 
+from compiler.builders.database import MASTER_SECRET_ID, SECRET_ARN_OUTPUT
 from compiler.deploy_plan import bucket_variable
 from compiler.deploy_script import SCRIPT_PATH
 
@@ -47,6 +48,7 @@ from .moto_shim import (
     prepare_for_moto,
     request_certificate,
     rewrite_for_moto,
+    secret_stand_in_arn,
 )
 
 if TYPE_CHECKING:
@@ -281,9 +283,29 @@ def deploy_global_and_record_outputs(output_dir: OutputDir, aws: AwsCli, moto_se
         region=global_entry["region"],
         wanted=global_outputs_used(output_dir.manifest)[global_entry["stack_name"]],
     )
+    outputs = {global_entry["stack_name"]: values, **writer_secret_outputs(output_dir, aws)}
     outputs_file = output_dir.path.parent / "outputs.json"
-    outputs_file.write_text(json.dumps({global_entry["stack_name"]: values}), encoding="utf-8")
+    outputs_file.write_text(json.dumps(outputs), encoding="utf-8")
     return stdout
+
+
+def writer_secret_outputs(output_dir: OutputDir, aws: AwsCli) -> dict[str, dict[str, str]]:
+    """The writer region stack's DatabaseSecretArn, which deploy.sh reads for the replica
+    regions once that stack exists: the ARN moto_shim gives the writer's secret. The
+    StackSet's writer instance is found by its stack ID, which CloudFormation makes up."""
+    region = output_dir.primary_region
+    account = aws.run_json("sts", "get-caller-identity", region=region)["Account"]
+    value = {SECRET_ARN_OUTPUT: secret_stand_in_arn(MASTER_SECRET_ID, region, account)}
+    found = {}
+    for entry in output_dir.manifest["stacks"]:
+        if entry["kind"] == "region" and entry["region"] == region:
+            found[entry["stack_name"]] = value
+        if entry["kind"] == "stackset":
+            # AWS names an instance's stack StackSet-<set>-<uuid>; moto StackSet-<set>:<uuid>.
+            found[
+                f"arn:aws:cloudformation:{region}:*:stack/StackSet-{entry['stack_name']}[-:]*"
+            ] = value
+    return found
 
 
 # --- Route 53 as the tests read it ----------------------------------------------------
@@ -401,7 +423,7 @@ class TestStacks:
         stdout = deployed.output_dir.run_ok("promote", region, moto_server=deployed.moto_server)
         target = f"--db-instance-identifier {replica['DBInstanceIdentifier']}"
         assert f"+ aws rds promote-read-replica --region {region} {target}" in stdout
-        assert f"+ aws rds modify-db-instance --region {region} {target}" in stdout
+        assert "modify-db-instance" not in stdout  # the next deploy sets its password
         assert f"identifier: {replica['DBInstanceIdentifier']}" in stdout
         assert "source_region: " + spec.primary_region in stdout
         # Moto keeps ReadReplicaSourceDBInstanceIdentifier after a promotion (moto_shim);
@@ -415,7 +437,13 @@ class TestStacks:
 
     def test_regions_got_the_global_stacks_values(self, deployed: Deployed, aws: AwsCli):
         outputs = json.loads((deployed.output_dir.path.parent / "outputs.json").read_text())
-        (global_values,) = outputs.values()
+        (global_entry,) = deployed.output_dir.entries("global")
+        global_values = outputs[global_entry["stack_name"]]
+        primary = deployed.output_dir.primary_region
+        (writer_secret,) = {
+            values[SECRET_ARN_OUTPUT]
+            for values in writer_secret_outputs(deployed.output_dir, aws).values()
+        }
         for entry in deployed.output_dir.entries("region"):
             stack = aws.run_json(
                 "cloudformation", "describe-stacks", "--stack-name", entry["stack_name"],
@@ -424,6 +452,9 @@ class TestStacks:
             parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
             assert parameters["HostedZoneId"] == global_values["HostedZoneId"]
             assert stack["RoleARN"] == global_values["ExecutionRoleArn"]
+            # A replica region was given the writer stack's secret; the writer, nothing.
+            expected = "" if entry["region"] == primary else writer_secret
+            assert parameters["WriterDatabaseSecretArn"] == expected
 
     def test_route53_has_a_record_and_health_check_per_region(self, deployed, aws, compiled):
         assert_a_record_and_health_check_per_region(aws, compiled.result.spec)
@@ -464,16 +495,21 @@ class TestStackSet:
 
     def test_stack_set_created_then_instances_in_every_region(self, deployed: Deployed):
         verbs = [c.split()[2] for c in commands(deployed.second_run)]
-        # Then replication on, once every instance (every destination bucket) exists.
+        # The writer region's instance alone, its secret set on the StackSet, the replica
+        # regions' instances; then replication on, once every destination bucket exists.
         assert verbs == [
-            "deploy", "cp", "create-stack-set", "create-stack-instances", "update-stack-set"
+            "deploy", "cp", "create-stack-set", "create-stack-instances", "update-stack-set",
+            "create-stack-instances", "update-stack-set",
         ]  # fmt: skip
         assert (
             "ParameterKey=ReplicateBuckets,ParameterValue=true" in commands(deployed.second_run)[-1]
         )
-        (instances,) = [c for c in commands(deployed.second_run) if "create-stack-instances" in c]
+        writer, replicas = [
+            c for c in commands(deployed.second_run) if "create-stack-instances" in c
+        ]
         regions = self.stack_set(deployed)["instances"]["regions"]
-        assert f"--regions {' '.join(regions)} " in instances
+        assert f"--regions {regions[0]} " in writer
+        assert f"--regions {' '.join(regions[1:])} " in replicas
 
     def test_an_instance_per_region(self, deployed: Deployed, aws: AwsCli):
         entry = self.stack_set(deployed)
@@ -486,7 +522,8 @@ class TestStackSet:
     def test_the_stack_set_has_the_global_stacks_values(self, deployed: Deployed, aws: AwsCli):
         entry = self.stack_set(deployed)
         outputs = json.loads((deployed.output_dir.path.parent / "outputs.json").read_text())
-        (global_values,) = outputs.values()
+        (global_entry,) = deployed.output_dir.entries("global")
+        global_values = outputs[global_entry["stack_name"]]
         stack_set = aws.run_json(
             "cloudformation", "describe-stack-set", "--stack-set-name", entry["stack_name"],
             region=entry["region"],
@@ -495,6 +532,12 @@ class TestStackSet:
         assert parameters["HostedZoneId"] == global_values["HostedZoneId"]
         assert stack_set["AdministrationRoleARN"] == global_values["StackSetAdministrationRoleArn"]
         assert stack_set["ExecutionRoleName"] == global_values["StackSetExecutionRoleName"]
+        # The writer region instance's secret, for the replica instances (moto_shim's ARN).
+        (writer_secret,) = {
+            values[SECRET_ARN_OUTPUT]
+            for values in writer_secret_outputs(deployed.output_dir, aws).values()
+        }
+        assert parameters["WriterDatabaseSecretArn"] == writer_secret
 
     def test_route53_has_a_record_and_health_check_per_region(self, deployed, aws, compiled):
         assert_a_record_and_health_check_per_region(aws, compiled.result.spec)

@@ -42,6 +42,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from compiler.builders.database import WRITER_SECRET_PARAMETER
 from compiler.diff import diff_template
 from compiler.pipeline import CompileResult, compile_spec
 
@@ -201,12 +202,15 @@ def test_deploy_change_and_tear_down(
         "availability_zones": zones,
         **create_stand_ins(aws, old_template, region=region, stack_name=stack_name),
     }
+    # The writer region names its own database secret: given nothing, as deploy.sh does.
+    takes_writer_secret = WRITER_SECRET_PARAMETER in old_template.get("Parameters", {})
+    writer_secret = {WRITER_SECRET_PARAMETER: ""} if takes_writer_secret else {}
     emulator.deploy(
         rewrite_for_moto(old_template, **gaps),
         stack_name,
         region,
         s3_bucket=bucket,
-        parameter_overrides={"HostedZoneId": hosted_zone_id},
+        parameter_overrides={"HostedZoneId": hosted_zone_id, **writer_secret},
     )
     assert stack_status(aws, stack_name, region) == "CREATE_COMPLETE"
     group_name = stack_resources(aws, stack_name, region)["AutoScalingGroup"]["PhysicalResourceId"]
@@ -230,6 +234,7 @@ def test_deploy_change_and_tear_down(
             # `deploy` does. (moto gap: UsePreviousValue on an SSM-typed parameter gives
             # the resolved AMI ID, which moto then looks up as a parameter name.)
             "--parameters", "ParameterKey=HostedZoneId,UsePreviousValue=true",
+            *[f"ParameterKey={name},UsePreviousValue=true" for name in writer_secret],
             "--capabilities", "CAPABILITY_IAM",
             region=region,
         )  # fmt: skip

@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from .moto_shim import MotoGapError, acm_certificate_arns, parameter_groups, rewrite_for_moto
+from .moto_shim import (
+    STAND_IN_PASSWORD,
+    MotoGapError,
+    acm_certificate_arns,
+    parameter_groups,
+    rewrite_for_moto,
+)
 
 SPEC_CERT = "arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-2222-4e5f-8a9b-000000000002"
 MOTO_CERT = "arn:aws:acm:us-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555"
@@ -105,6 +111,32 @@ def test_database_secret_arn_gets_a_stand_in_of_the_same_shape():
         ":secret:rds!db-database-AbCdEf"
     }
     assert properties["Other"] == {"Fn::GetAtt": ["Database", "Endpoint.Address"]}
+
+
+def test_a_stack_secret_becomes_a_stand_in_arn_and_its_password_a_literal():
+    secret = {
+        "Type": "AWS::SecretsManager::Secret",
+        "Condition": "IsWriterRegion",
+        "Properties": {"GenerateSecretString": {"GenerateStringKey": "password"}},
+    }
+    database = {"Type": "AWS::RDS::DBInstance", "Properties": {
+        "MasterUserPassword": {
+            "Fn::Sub": "{{resolve:secretsmanager:${DatabaseMasterSecret}:SecretString:password}}"
+        },
+        "DBName": {"Fn::Sub": "${AWS::StackName}"},
+    }}  # fmt: skip
+    parameter = {"Type": "AWS::SSM::Parameter", "Properties": {
+        "Value": {"Fn::If": ["IsWriterRegion", {"Ref": "DatabaseMasterSecret"}, {"Ref": "P"}]}
+    }}  # fmt: skip
+    resources = rewrite({"DatabaseMasterSecret": secret, "Database": database, "X": parameter})
+    assert "DatabaseMasterSecret" not in resources  # moto would skip it, its Ref empty
+    assert resources["Database"]["Properties"]["MasterUserPassword"] == STAND_IN_PASSWORD
+    assert resources["Database"]["Properties"]["DBName"] == {"Fn::Sub": "${AWS::StackName}"}
+    assert resources["X"]["Properties"]["Value"]["Fn::If"][1] == {
+        "Fn::Sub": "arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+        ":secret:DatabaseMasterSecret-AbCdEf"
+    }
+    assert resources["X"]["Properties"]["Value"]["Fn::If"][2] == {"Ref": "P"}
 
 
 def test_functions_moto_cannot_evaluate_are_refused():

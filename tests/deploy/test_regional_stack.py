@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from compiler.builders.database import MASTER_SECRET_ID, WRITER_SECRET_PARAMETER
 from compiler.spec import InfraSpec
 
 from .aws_cli import (
@@ -27,7 +28,7 @@ from .aws_cli import (
     stack_status,
 )
 from .emulator import MotoServer
-from .moto_shim import prepare_for_moto
+from .moto_shim import prepare_for_moto, secret_stand_in_arn
 
 if TYPE_CHECKING:
     from .conftest import CompiledSpec
@@ -64,10 +65,18 @@ def deployed(
 ) -> DeployedStack:
     moto_server.reset()  # a clean account per region: moto keeps what a failed create left
     spec = compiled.result.spec
+    writer_secret = ""  # the writer region names its own secret
     if region != spec.primary_region:
-        # A replica region's database replicates the writer region's: that stack first.
-        _deploy_region(spec.primary_region, moto_server, aws, compiled, tmp_path_factory)
-    zone, zones = _deploy_region(region, moto_server, aws, compiled, tmp_path_factory)
+        # A replica region's database replicates the writer region's: that stack first,
+        # and the replica region is given the writer's secret, as deploy.sh does.
+        _deploy_region(spec.primary_region, moto_server, aws, compiled, tmp_path_factory, "")
+        # Moto leaves a stack's Outputs empty after `deploy` (aws_outputs_shim): the ARN
+        # the writer's output holds is the shim's stand-in for its secret.
+        account = aws.run_json("sts", "get-caller-identity", region=spec.primary_region)["Account"]
+        writer_secret = secret_stand_in_arn(MASTER_SECRET_ID, spec.primary_region, account)
+    zone, zones = _deploy_region(
+        region, moto_server, aws, compiled, tmp_path_factory, writer_secret
+    )
     stack = compiled.stack(region)
     return DeployedStack(
         hosted_zone_id=zone,
@@ -85,8 +94,10 @@ def _deploy_region(
     aws: AwsCli,
     compiled: CompiledSpec,
     tmp_path_factory: pytest.TempPathFactory,
+    writer_secret: str,
 ) -> tuple[str, list[str]]:
-    """Deploy `region`'s regional stack; its hosted zone ID and AZ names."""
+    """Deploy `region`'s regional stack; its hosted zone ID and AZ names. `writer_secret`:
+    the writer database's secret ARN, for a template that takes it."""
     stack = compiled.stack(region)
     zones = availability_zones(aws, region)
     template = prepare_for_moto(
@@ -106,6 +117,9 @@ def _deploy_region(
         "--caller-reference", f"deploy-test-{region}",
         region=region,
     )["HostedZone"]["Id"].split("/")[-1]  # fmt: skip
+    overrides = {"HostedZoneId": zone}
+    if WRITER_SECRET_PARAMETER in template.get("Parameters", {}):
+        overrides[WRITER_SECRET_PARAMETER] = writer_secret
     try:
         deploy_stack(
             aws,
@@ -113,7 +127,7 @@ def _deploy_region(
             stack_name=stack.stack_name,
             region=region,
             s3_bucket=bucket,
-            parameter_overrides={"HostedZoneId": zone},
+            parameter_overrides=overrides,
         )
     except AwsCliError as error:
         failures = "\n".join(_failed_events_or_none(aws, stack.stack_name, region))
