@@ -153,12 +153,8 @@ class RegionContext(NamedTuple):
 
     def elb_log_account(self) -> str | AWSHelperFn:
         """The Elastic Load Balancing account that delivers this region's ALB access logs;
-        "" in a region where the log delivery service does (see `regions_served`)."""
+        "" in a region where the log delivery service does (builders/storage.py)."""
         return self.value("ElbLogAccount")
-
-    def regions_served(self, spec: InfraSpec) -> list[str]:
-        """The regions the template may be deployed in: its own, or each of the spec's."""
-        return [self.region_name] if self.region_name else [r.name for r in spec.regions]
 
     def writer_region(self) -> str | AWSHelperFn:
         """The spec's first region: the writer database and the source buckets live there."""

@@ -96,12 +96,6 @@ def test_no_elb_account_key_when_no_region_has_one():
     assert "ElbLogAccount" not in region_values(spec, "ca-west-1")
 
 
-def test_regions_served_is_the_own_region_or_every_spec_region():
-    spec = make_spec()
-    assert RegionContext.literal(spec, "us-west-2").regions_served(spec) == ["us-west-2"]
-    assert RegionContext.mapped(spec).regions_served(spec) == ["us-east-1", "us-west-2"]
-
-
 def test_literal_context_gives_the_regions_values():
     spec = make_spec()
     ctx = RegionContext.literal(spec, "us-west-2")

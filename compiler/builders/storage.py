@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import Equals, GetAtt, If, Not, Output, Ref, Sub, s3
+from troposphere import Equals, GetAtt, If, Or, Output, Ref, Sub, s3
 
 from compiler import naming
 from compiler.builders import Built, skip_check
@@ -28,7 +28,12 @@ def load_balancer_log_writer(spec: InfraSpec, ctx: RegionContext) -> tuple[objec
     """The principal that delivers ALB access logs in the template's region(s), and the
     template conditions it needs. Regions opened before August 2022 deliver them as an
     ELB account of their own, newer ones as the log delivery service principal."""
-    kinds = {alb_log_delivery(name).kind for name in ctx.regions_served(spec)}
+    # Decided over every region of the spec, not only the template's: each regional
+    # template then has the StackSet template's shape (they are equal, region by region).
+    by_account = [r.name for r in spec.regions if alb_log_delivery(r.name).kind == "account"]
+    kinds = {"account" if by_account else "service"}
+    if len(by_account) < len(spec.regions):
+        kinds.add("service")
     service = {"Service": ALB_LOG_DELIVERY_SERVICE}
     if kinds == {"service"}:
         return service, {}
@@ -37,8 +42,20 @@ def load_balancer_log_writer(spec: InfraSpec, ctx: RegionContext) -> tuple[objec
     }
     if kinds == {"account"}:
         return account, {}
-    condition = Not(Equals(ctx.elb_log_account(), ""))
+    # By the region itself: an Fn::Equals of two literals (what a lookup becomes in a
+    # regional template) is flagged by cfn-lint (W8003).
+    condition = _region_is_one_of(by_account)
     return If(ELB_LOG_ACCOUNT_CONDITION, account, service), {ELB_LOG_ACCOUNT_CONDITION: condition}
+
+
+def _region_is_one_of(names: list[str]):
+    """A condition true in the regions `names`: Fn::Or takes 2 to 10 conditions, so
+    longer lists nest."""
+    conditions = [Equals(Ref("AWS::Region"), name) for name in names]
+    while len(conditions) > 1:
+        groups = [conditions[i : i + 10] for i in range(0, len(conditions), 10)]
+        conditions = [group[0] if len(group) == 1 else Or(*group) for group in groups]
+    return conditions[0]
 
 
 def log_delivery_statements(load_balancer_writer, bucket_arn) -> list[dict]:

@@ -5,9 +5,13 @@ Besides the spec's buckets, each region has a log bucket for ALB and S3 access l
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from compiler.builders.storage import ELB_LOG_ACCOUNT_CONDITION
+from compiler.conditions import resolve_conditions
+from compiler.spec.regions import alb_log_delivery, commercial_regions
 from compiler.template_regions import condition_values
 
 from .example import (
@@ -174,15 +178,38 @@ ELB_ACCOUNT_PRINCIPAL = {
 SERVICE_PRINCIPAL = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
 
 
+def log_writer_in(template: dict, region: str) -> dict:
+    """The principal as CloudFormation sees it in `region` (conditions resolved)."""
+    return resolve_conditions(
+        load_balancer_log_writer(template), condition_values(template, region)
+    )
+
+
 def test_older_region_gets_alb_logs_from_its_elb_account():
     template = regional_template(spec_in("us-east-1", "ca-west-1"), "us-east-1")
-    assert load_balancer_log_writer(template) == ELB_ACCOUNT_PRINCIPAL
-    assert "Conditions" not in template or ELB_LOG_ACCOUNT_CONDITION not in template["Conditions"]
+    assert log_writer_in(template, "us-east-1") == ELB_ACCOUNT_PRINCIPAL
 
 
 def test_newer_region_gets_alb_logs_from_the_log_delivery_service():
     template = regional_template(spec_in("us-east-1", "ca-west-1"), "ca-west-1")
-    assert load_balancer_log_writer(template) == SERVICE_PRINCIPAL
+    assert log_writer_in(template, "ca-west-1") == SERVICE_PRINCIPAL
+
+
+def test_a_spec_of_one_kind_of_region_needs_no_condition():
+    template = regional_template(spec_in("us-east-1", "us-west-2"), "us-east-1")
+    assert load_balancer_log_writer(template) == ELB_ACCOUNT_PRINCIPAL
+    assert ELB_LOG_ACCOUNT_CONDITION not in template.get("Conditions", {})
+
+
+def test_the_condition_names_every_elb_account_region_within_fn_or_limits():
+    """Fn::Or takes at most 10 conditions: twelve ELB-account regions nest."""
+    older = [name for name in commercial_regions() if alb_log_delivery(name).kind == "account"]
+    template = stackset(spec_in(*older[:12], "ca-west-1"))
+    for name in [*older[:12], "ca-west-1"]:
+        values = condition_values(template, name)
+        assert values[ELB_LOG_ACCOUNT_CONDITION] is (name != "ca-west-1"), name
+    text = json.dumps(template["Conditions"][ELB_LOG_ACCOUNT_CONDITION])
+    assert text.count('"Fn::Or"') == 3  # Or(Or(ten), Or(two))
 
 
 def stackset(spec) -> dict:
@@ -203,8 +230,9 @@ def test_stackset_over_both_kinds_of_region_picks_the_writer_by_region():
             SERVICE_PRINCIPAL,
         ]
     }
+    # by the region itself, as in every regional template of the spec
     assert template["Conditions"][ELB_LOG_ACCOUNT_CONDITION] == {
-        "Fn::Not": [{"Fn::Equals": [lookup, ""]}]
+        "Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]
     }
     accounts = {
         name: values["ElbLogAccount"] for name, values in template["Mappings"]["RegionMap"].items()
