@@ -434,6 +434,25 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
             secrets,
             [arn("secretsmanager", f"secret:{prefix}-*"), arn("secretsmanager", "secret:rds!*")],
         ),
+        # The writer's master secret when the database has read replicas: its name is
+        # generated, so the project's are those with its tag. GetSecretValue is how
+        # CloudFormation resolves the {{resolve:secretsmanager:...}} it gives RDS.
+        allow(
+            "CreateSecretsOnlyWithProjectTag",
+            ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+            arn("secretsmanager", "secret:*"),
+            created_tagged(spec),
+        ),
+        allow(
+            "SecretChangesOnlyToProjectTaggedSecrets",
+            [
+                "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret",
+                "secretsmanager:TagResource", "secretsmanager:UntagResource",
+            ],  # fmt: skip
+            arn("secretsmanager", "secret:*"),
+            tagged(spec),
+        ),
     ]
 
 

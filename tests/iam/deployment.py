@@ -51,6 +51,7 @@ NAMES = {
     "AWS::CloudTrail::Trail": ("TrailName", 128, False),
     "AWS::KMS::Alias": ("AliasName", 256, False),
     "AWS::Chatbot::SlackChannelConfiguration": ("ConfigurationName", 128, False),
+    "AWS::SecretsManager::Secret": ("Name", 512, False),
 }
 
 # Type -> ID prefix, for resources AWS identifies by a generated ID.
@@ -111,6 +112,7 @@ CREATES = {
     "AWS::WAFv2::WebACL": "wafv2:CreateWebACL",
     "AWS::CertificateManager::Certificate": "acm:RequestCertificate",
     "AWS::Route53::HealthCheck": "route53:CreateHealthCheck",
+    "AWS::SecretsManager::Secret": "secretsmanager:CreateSecret",
 }
 # Types created by another call too, with the same tags in the request: a database whose
 # SourceDBInstanceIdentifier names another region's writer is a read replica.
@@ -378,6 +380,8 @@ class Deployment:
             "AWS::CertificateManager::Certificate": ("acm", "certificate", f"certificate/{n}"),
             "AWS::WAFv2::WebACL": ("wafv2", "webacl", f"regional/webacl/{n}/{made_up_id('acl', n)}"),
             "AWS::CloudTrail::Trail": ("cloudtrail", "trail", f"trail/{n}"),
+            # Secrets Manager adds a dash and six random characters to the name.
+            "AWS::SecretsManager::Secret": ("secretsmanager", "secret", f"secret:{n}-AbCdEf"),
         }  # fmt: skip
         if t in simple:
             service, kind, rest = simple[t]
