@@ -96,7 +96,6 @@ class DatabaseHandle(NamedTuple):
 
 class AppConfigHandle(NamedTuple):
     parameter_path: str  # /<project>/<environment>/, where the instances find their settings
-    parameter_names: list[str]  # every parameter under it, in template order
 
 
 class WafHandle(NamedTuple):
