@@ -20,7 +20,8 @@ from compiler.spec.regions import ALB_LOG_DELIVERY_SERVICE, alb_log_delivery
 from compiler.spec.storage import BucketSpec
 
 # True where a regional ELB account writes the ALB logs (regions opened before August
-# 2022); false where the log delivery service does. Only a StackSet spanning both has it.
+# 2022); false where the log delivery service does. Only a spec whose regions include both
+# kinds has it, and then in every template (see `load_balancer_log_writer`).
 ELB_LOG_ACCOUNT_CONDITION = "LoadBalancerLogsFromElbAccount"
 
 
