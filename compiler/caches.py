@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -24,3 +25,17 @@ def is_empty_entry(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return stat.S_ISREG(status.st_mode) and status.st_size == 0
+
+
+def write_entry(target: Path, content: bytes) -> None:
+    """Write a cache entry whole or not at all: a reader sees the old entry or the new,
+    never half. A cache that cannot be written (read-only home in CI, full disk) only
+    means the next run does the work again, so a failure is silent."""
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(content)
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()

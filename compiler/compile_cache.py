@@ -21,7 +21,6 @@ skips it; so does a compile through the Python API (`pipeline.compile_spec`).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -29,7 +28,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from compiler.caches import cache_root
+from compiler.caches import cache_root, write_entry
 
 FORMAT_VERSION = 1
 COMPILER_DIR = Path(__file__).resolve().parent
@@ -117,17 +116,9 @@ def record(
         "linted_clean": linted_clean,
         "stacks": stacks,
     }
-    target = entry_path(spec_path, environment, output)
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(entry, indent=1), encoding="utf-8")
-        os.replace(temporary, target)  # a reader sees the old entry or the new, never half
-    except OSError:
-        # A cache that cannot be written (read-only home in CI, full disk) only means
-        # the next compile does the work again; the compile itself succeeded.
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+    write_entry(
+        entry_path(spec_path, environment, output), json.dumps(entry, indent=1).encode("utf-8")
+    )
 
 
 # Larger than any input a compile accepts (a spec is at most 1 MB, a task source 32 KiB).

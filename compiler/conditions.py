@@ -50,6 +50,5 @@ def resources_in_region(template: dict, region: str) -> dict:
     values = condition_values(template, region)
     return {
         name: resolve_conditions(resource, values)
-        for name, resource in template.get("Resources", {}).items()
-        if values.get(resource.get("Condition"), True)
+        for name, resource in template_regions.present_resources(template, region).items()
     }

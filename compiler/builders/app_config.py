@@ -133,5 +133,4 @@ def build_app_config(
         ),
         f"Lets the instances read {path}* and the database secret, nothing else",
     )
-    names = [r.properties["Name"] for r in resources]
-    return Built([*resources, policy], AppConfigHandle(path, names))
+    return Built([*resources, policy], AppConfigHandle(path))

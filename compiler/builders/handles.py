@@ -84,7 +84,9 @@ class DatabaseHandle(NamedTuple):
     endpoint_address: Reference
     endpoint_port: Reference
     name: str  # the database created at launch
-    secret_arn: Reference  # the master user's secret, which RDS keeps in Secrets Manager
+    # The master user's Secrets Manager secret: RDS's own, or with replicas the writer
+    # stack's (RDS creates no replica of a database whose password it manages; see database).
+    secret_arn: Reference
     secret_key_arn: Reference  # the KMS key that secret is encrypted with (see database)
     # What the region's database is to the application: "writer", or "replica" where it
     # follows another region's (a region value, for the StackSet); replicas are read-only.
@@ -96,7 +98,6 @@ class DatabaseHandle(NamedTuple):
 
 class AppConfigHandle(NamedTuple):
     parameter_path: str  # /<project>/<environment>/, where the instances find their settings
-    parameter_names: list[str]  # every parameter under it, in template order
 
 
 class WafHandle(NamedTuple):

@@ -20,7 +20,8 @@ from compiler.spec.regions import ALB_LOG_DELIVERY_SERVICE, alb_log_delivery
 from compiler.spec.storage import BucketSpec
 
 # True where a regional ELB account writes the ALB logs (regions opened before August
-# 2022); false where the log delivery service does. Only a StackSet spanning both has it.
+# 2022); false where the log delivery service does. Only a spec whose regions include both
+# kinds has it, and then in every template (see `load_balancer_log_writer`).
 ELB_LOG_ACCOUNT_CONDITION = "LoadBalancerLogsFromElbAccount"
 
 
@@ -31,16 +32,13 @@ def load_balancer_log_writer(spec: InfraSpec, ctx: RegionContext) -> tuple[objec
     # Decided over every region of the spec, not only the template's: each regional
     # template then has the StackSet template's shape (they are equal, region by region).
     by_account = [r.name for r in spec.regions if alb_log_delivery(r.name).kind == "account"]
-    kinds = {"account" if by_account else "service"}
-    if len(by_account) < len(spec.regions):
-        kinds.add("service")
     service = {"Service": ALB_LOG_DELIVERY_SERVICE}
-    if kinds == {"service"}:
+    if not by_account:
         return service, {}
     account = {
         "AWS": Sub("arn:${AWS::Partition}:iam::${Account}:root", Account=ctx.elb_log_account())
     }
-    if kinds == {"account"}:
+    if len(by_account) == len(spec.regions):
         return account, {}
     # By the region itself: an Fn::Equals of two literals (what a lookup becomes in a
     # regional template) is flagged by cfn-lint (W8003).

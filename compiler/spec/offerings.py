@@ -16,14 +16,13 @@ import difflib
 import functools
 import hashlib
 import importlib.util
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from compiler.caches import cache_root
+from compiler.caches import cache_root, write_entry
 
 _EC2 = "aws_ec2_instance"
 _RDS = "aws_rds_dbinstance"
@@ -160,13 +159,7 @@ def _postgres() -> dict[str, Any]:
     except (OSError, orjson.JSONDecodeError):
         pass
     table = _extract_postgres()
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(orjson.dumps(table))
-        temporary.replace(entry)  # atomic: a reader sees the old entry or the new, whole
-    except OSError:
-        pass  # a cache only saves time
+    write_entry(entry, orjson.dumps(table))
     return table
 
 

@@ -134,6 +134,20 @@ def test_bad_specs_through_the_cli(project):
     assert min(seen.values()) >= 1, seen
 
 
+def _compile_in_a_process(mutant: Mutant, spec: Path, out: Path, before) -> None:
+    """Compile `mutant` with the installed `infra` command: reported, nothing written."""
+    spec.write_bytes(mutant.content)
+    completed = subprocess.run(
+        [str(INFRA), "compile", "--no-lint", str(spec), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_SECONDS,
+    )
+    check_report(mutant, spec, completed.returncode, completed.stdout, completed.stderr)
+    assert tree_hashes(out) == before
+    COUNTS["bad inputs through the infra command (a process each)"] += 1
+
+
 @pytest.mark.parametrize("kind", sorted(MUTATIONS))
 def test_bad_specs_through_a_process(project, kind):
     spec, out, before = project
@@ -141,16 +155,7 @@ def test_bad_specs_through_a_process(project, kind):
     @settings(max_examples=1, derandomize=True, database=None, deadline=None)
     @given(mutants((kind,)))
     def check(mutant: Mutant) -> None:
-        spec.write_bytes(mutant.content)
-        completed = subprocess.run(
-            [str(INFRA), "compile", "--no-lint", str(spec), "-o", str(out)],
-            capture_output=True,
-            text=True,
-            timeout=SUBPROCESS_TIMEOUT_SECONDS,
-        )
-        check_report(mutant, spec, completed.returncode, completed.stdout, completed.stderr)
-        assert tree_hashes(out) == before
-        COUNTS["bad inputs through the infra command (a process each)"] += 1
+        _compile_in_a_process(mutant, spec, out, before)
 
     check()
 
@@ -203,15 +208,6 @@ def test_names_making_one_logical_id_through_a_process(project):
     @settings(max_examples=2, derandomize=True, database=None, deadline=None)
     @given(mutants(tuple(COLLISIONS)))
     def check(mutant: Mutant) -> None:
-        spec.write_bytes(mutant.content)
-        completed = subprocess.run(
-            [str(INFRA), "compile", "--no-lint", str(spec), "-o", str(out)],
-            capture_output=True,
-            text=True,
-            timeout=SUBPROCESS_TIMEOUT_SECONDS,
-        )
-        check_report(mutant, spec, completed.returncode, completed.stdout, completed.stderr)
-        assert tree_hashes(out) == before
-        COUNTS["bad inputs through the infra command (a process each)"] += 1
+        _compile_in_a_process(mutant, spec, out, before)
 
     check()
