@@ -70,7 +70,9 @@ class DatabaseSpec(BaseModel):
         "use up to 16 lower-case letters, digits and _, starting with a letter",
     ) = Field(
         "dbadmin",
-        description="Master user; RDS generates its password and keeps it in Secrets Manager.",
+        description="Master user. Its password is generated and kept in Secrets Manager, never "
+        "in a template: by the writer region's stack when the database has read replicas "
+        "(RDS makes no replica of a password it manages), otherwise by RDS, which rotates it.",
         examples=["dbadmin"],
     )
 
