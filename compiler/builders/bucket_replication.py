@@ -112,7 +112,9 @@ def replication_role(
         destination for name in short_names for destination in _destinations(spec, ctx, name)
     ]
     destination_arns = [Sub("${Arn}/*", Arn=arn) for _region, arn, _alias in destinations]
-    regions = list({id(region): region for region, _arn, _alias in destinations}.values())
+    # Each other region once, by its place after the writer: the same list in a regional
+    # template (literals) and in the StackSet template (lookups).
+    regions = [ctx.replica_region(index) for index in range(len(replica_regions(spec)))]
     statements = [
         {
             "Sid": "ReadSourceConfiguration",
