@@ -276,3 +276,68 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
         return
     replace_file(output, file_content(picture, output))
     click.echo(f"{output}: written")
+
+
+@main.command()
+@spec_argument
+@env_option
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "sarif"]), default="text",
+    show_default=True, help="sarif: SARIF 2.1.0 for code-scanning UIs.",
+)  # fmt: skip
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default="-", show_default=True, help="File to write the report to; - for stdout.",
+)  # fmt: skip
+@click.option(
+    "--checkov", "checkov", type=click.Path(path_type=Path, dir_okay=False),
+    help="The checkov program. [default: checkov on the PATH, else .venv-checkov/bin/checkov]",
+)  # fmt: skip
+@click.option("--no-checkov", is_flag=True, help="Run cfn-lint only.")
+@click.option(
+    "--require-checkov", is_flag=True, help="Exit 3 when checkov is not installed."
+)
+def check(
+    spec: Path,
+    environment: str | None,
+    output_format: str,
+    output: Path,
+    checkov: Path | None,
+    no_checkov: bool,
+    require_checkov: bool,
+) -> None:
+    """Run cfn-lint and checkov on what SPEC compiles to; report each finding at its spec key.
+
+    Exit 0: no finding that is not waived. 1: findings. 2: the spec has errors.
+    3: checkov failed, or is missing and --checkov or --require-checkov asked for it.
+    Without checkov installed, cfn-lint runs alone (exit 0 or 1) and a note says how to
+    install it."""
+    from compiler.check import run_check
+    from compiler.check.checkov import INSTALL_HINT
+    from compiler.check.report import text_lines
+    from compiler.check.sarif import sarif_text
+    from compiler.errors import CheckToolError
+    from compiler.write import replace_file
+
+    if str(output) != "-" and output.resolve() == spec.resolve():
+        raise OutputError(output, "is the spec being checked; give -o another file")
+    try:
+        report = run_check(spec, environment, checkov=checkov, use_checkov=not no_checkov)
+    except SpecError as error:
+        _report_spec_error(error)
+        sys.exit(EXIT_SPEC)
+    except CheckToolError as error:
+        click.echo(f"infra check: {error}", err=True)
+        sys.exit(EXIT_TOOL)
+    _report_warnings(report.warnings)
+    if report.checkov_missing:
+        click.echo(f"note: {INSTALL_HINT}", err=True)
+    text = sarif_text(report) if output_format == "sarif" else "\n".join(text_lines(report)) + "\n"
+    if str(output) == "-":
+        click.echo(text, nl=False)
+    else:
+        replace_file(output, text.encode("utf-8"))
+        click.echo(f"{output}: written", err=True)
+    if report.checkov_missing and require_checkov:
+        sys.exit(EXIT_TOOL)
+    sys.exit(EXIT_LINT if report.failed else EXIT_OK)

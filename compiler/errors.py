@@ -25,7 +25,7 @@ def format_spec_path(path: SpecPath) -> str:
     return text or "(document)"
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """`text` with control characters and line breaks escaped: keys and values quoted in a
     message come from the spec, and one of those would split or garble the problem's line."""
     if text.isprintable():
@@ -43,7 +43,7 @@ class SpecProblem(NamedTuple):
     message: str
 
     def __str__(self) -> str:
-        return _one_line(
+        return one_line(
             f"{self.file}:{self.line}:{self.column}: {format_spec_path(self.path)}: {self.message}"
         )
 
@@ -65,7 +65,7 @@ class OutputError(Exception):
 
     def __init__(self, path: object, message: str):
         self.path, self.message = str(path), message
-        super().__init__(_one_line(f"{self.path}: {self.message}"))
+        super().__init__(one_line(f"{self.path}: {self.message}"))
 
 
 def os_error_text(error: OSError) -> str:
@@ -83,3 +83,8 @@ class LintFailed(Exception):
 
 class GraphvizError(Exception):
     """Graphviz `dot`, which `infra graph --format svg` needs, is missing or failed."""
+
+
+class CheckToolError(Exception):
+    """checkov, which `infra check` runs on the compiled templates, is missing where it
+    was asked for, or failed: one line naming what happened."""

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from compiler.spec.access import AccessSpec
 from compiler.spec.audit import AuditSpec
+from compiler.spec.checks import ChecksSpec
 from compiler.spec.compute import ComputeSpec
 from compiler.spec.database import DatabaseSpec
 from compiler.spec.dns import DnsSpec
@@ -166,6 +167,21 @@ class InfraSpec(BaseModel):
                     "source": "tasks/bucket_report.py",
                 }
             ]
+        ],
+    )
+    checks: ChecksSpec = Field(
+        default_factory=ChecksSpec,
+        description="`infra check`: the checkov checks waived, each with its reason.",
+        examples=[
+            {
+                "waivers": [
+                    {
+                        "id": "CKV_AWS_157",
+                        "resource": "Database",
+                        "reason": "Staging runs one database instance.",
+                    }
+                ]
+            }
         ],
     )
     # Free-form here: an overlay is validated as part of the merged spec it makes (see
