@@ -77,7 +77,7 @@ def run_checkov(program: Path, directory: Path) -> list[CheckovResult]:
     """Failed and skipped checks of every template under `directory`."""
     done = _run(
         [str(program), "--directory", str(directory), "--framework", "cloudformation",
-         "--output", "json", "--skip-download", "--soft-fail", "--quiet"],
+         "--output", "json", "--skip-download", "--soft-fail"],
         timeout=TIMEOUT_SECONDS,
     )  # fmt: skip
     try:

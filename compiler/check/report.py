@@ -26,13 +26,14 @@ def finding_line(finding: Finding) -> str:
     what = f"{finding.tool} {finding.rule}"
     if finding.tool == CFN_LINT:
         what = f"{finding.tool} {LEVEL_WORDS[finding.level]} {finding.rule}"
+    line = f"{finding.spec}: {what}: {finding.message} {where_found(finding)}"
     waiver = finding.waiver
     if waiver is not None and waiver.source == BUILT_IN:
-        what += f" waived (built-in: {waiver.reason})"
+        line += f"; waived (built-in): {waiver.reason}"
     elif waiver is not None:
         written = f" at {waiver.location.file}:{waiver.location.line}" if waiver.location else ""
-        what += f" waived (spec{written}: {waiver.reason})"
-    return one_line(f"{finding.spec}: {what}: {finding.message} {where_found(finding)}")
+        line += f"; waived (spec{written}): {waiver.reason}"
+    return one_line(line)
 
 
 def text_lines(report: CheckReport) -> list[str]:

@@ -28,9 +28,10 @@ INFORMATION = {
 
 
 def artifact_uri(file: str) -> str:
-    """The spec's path as given (relative to where the command ran, which is what a
-    code-scanning upload from the repository root needs), as a URI reference."""
-    return quote(PurePath(file).as_posix())
+    """The spec's path as given, as a URI: relative to where the command ran (what a
+    code-scanning upload from the repository root needs), or a file: URI if absolute."""
+    path = PurePath(file)
+    return path.as_uri() if path.is_absolute() else quote(path.as_posix())
 
 
 def sarif_document(report: CheckReport) -> dict:
