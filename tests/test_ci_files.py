@@ -42,8 +42,8 @@ def hooks() -> list[dict]:
     return yaml.safe_load(HOOKS.read_text(encoding="utf-8"))
 
 
-def test_hooks_file_lists_validate_and_diff():
-    assert [hook["id"] for hook in hooks()] == ["infra-validate", "infra-diff"]
+def test_hooks_file_lists_validate_diff_and_check():
+    assert [hook["id"] for hook in hooks()] == ["infra-validate", "infra-diff", "infra-check"]
 
 
 @pytest.mark.parametrize("hook", hooks(), ids=lambda hook: hook["id"])
