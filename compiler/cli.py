@@ -294,9 +294,7 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
     help="The checkov program. [default: checkov on the PATH, else .venv-checkov/bin/checkov]",
 )  # fmt: skip
 @click.option("--no-checkov", is_flag=True, help="Run cfn-lint only.")
-@click.option(
-    "--require-checkov", is_flag=True, help="Exit 3 when checkov is not installed."
-)
+@click.option("--require-checkov", is_flag=True, help="Exit 3 when checkov is not installed.")
 def check(
     spec: Path,
     environment: str | None,
