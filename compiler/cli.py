@@ -290,7 +290,7 @@ def graph(spec: Path, environment: str | None, output_format: str | None, output
     default="-", show_default=True, help="File to write the report to; - for stdout.",
 )  # fmt: skip
 @click.option(
-    "--checkov", "checkov", type=click.Path(path_type=Path, dir_okay=False),
+    "--checkov", "checkov", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
     help="The checkov program. [default: checkov on the PATH, else .venv-checkov/bin/checkov]",
 )  # fmt: skip
 @click.option("--no-checkov", is_flag=True, help="Run cfn-lint only.")

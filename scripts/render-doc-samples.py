@@ -110,7 +110,15 @@ SAMPLES: dict[str, Sample] = {
         INSTANCE_TYPE, ("infra compile",), ("infra compile",), note="again, nothing edited"
     ),
     "deploy-dry-run": Sample((), (), ("bash templates_out/deploy.sh --dry-run",)),
+    # checkov: this repository's .venv-checkov (scripts/install-checkov.sh), on the PATH
+    "check": Sample(
+        (("multi_az: true", "multi_az: false"),),
+        (),
+        ("infra check",),
+        note="after database.multi_az: true -> false",
+    ),
 }
+CHECKOV_BIN = REPO_ROOT / ".venv-checkov" / "bin"
 
 
 def _argv(command: str) -> list[str]:
@@ -155,6 +163,10 @@ def run_sample(sample: Sample, cache: Path) -> str:
             "NO_COLOR": "1",
             "COLUMNS": "100",
         }
+        if any(command.startswith("infra check") for command in sample.commands):
+            if not (CHECKOV_BIN / "checkov").exists():
+                raise SystemExit("checkov is missing: run `bash scripts/install-checkov.sh`")
+            env["PATH"] = f"{CHECKOV_BIN}{os.pathsep}{env.get('PATH', '')}"
         for command in sample.setup:
             done = _run(command, project, env)
             if done.returncode != 0:
