@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from compiler.check.checkov import find_checkov, property_path, read_result
+from compiler.check import run_check
+from compiler.check.checkov import find_checkov, property_path, read_result, run_checkov
+from compiler.cli import EXIT_TOOL, main
 from compiler.errors import CheckToolError
+from tests.builders.example import copy_example
+from tests.conftest import EXAMPLE_SPEC
+from tests.spec.helpers import where
 
 SKIPPED = {
     "check_id": "CKV_AWS_18",
@@ -80,3 +87,63 @@ def test_checkov_on_the_path_before_the_projects(nowhere, monkeypatch):
 def test_a_named_checkov_must_be_a_program(nowhere):
     with pytest.raises(CheckToolError, match="--checkov .*/nope: no such program"):
         find_checkov(nowhere / "nope")
+
+
+FAKE_CHECKOV = Path(__file__).resolve().parents[1] / "fixtures" / "fake_checkov.py"
+STAGING = """
+environments:
+  staging:
+    database: {multi_az: false}
+    checks:
+      waivers:
+        - {id: CKV_AWS_157, resource: Database, reason: Staging runs one instance.}
+        - {id: CKV_AWS_18, reason: Never reported.}
+"""
+
+
+@pytest.fixture
+def fake_checkov(tmp_path, monkeypatch):
+    """checkov replaced by a program that prints a report we write (and cfn-lint by
+    nothing: these tests are about checkov's report); returns the report's path."""
+    monkeypatch.setattr("compiler.lint.lint_templates", lambda *args, **kwargs: [])
+    report = tmp_path / "report.json"
+    monkeypatch.setenv("FAKE_CHECKOV_REPORT", str(report))
+    return report
+
+
+def test_a_waiver_in_an_environment_is_located_in_its_overlay(tmp_path, fake_checkov):
+    spec = copy_example(tmp_path / "project", EXAMPLE_SPEC.read_text(encoding="utf-8") + STAGING)
+    text = spec.read_text(encoding="utf-8")
+    fake_checkov.write_text(
+        json.dumps({"check_type": "cloudformation", "results": {"failed_checks": [FAILED]}})
+    )
+    report = run_check(spec, "staging", checkov=FAKE_CHECKOV)
+    (finding,) = report.findings
+    assert finding.spec.path == ("environments", "staging", "database", "multi_az")
+    assert (finding.spec.line, finding.spec.column) == where(text, "false}", after=STAGING[:30])
+    assert finding.waiver is not None and finding.waiver.reason == "Staging runs one instance."
+    assert finding.waiver.location.line == where(text, "{id: CKV_AWS_157")[0]
+    assert report.tools["checkov"] == "3.3.30-fake"
+    (warning,) = report.warnings
+    line, column = where(text, "{id: CKV_AWS_18")
+    assert str(warning) == (
+        f"{spec}:{line}:{column}: environments.staging.checks.waivers[1]: warning: waives "
+        "nothing: checkov reported no CKV_AWS_18 finding; remove the waiver"
+    )
+
+
+def test_a_checkov_crash_is_one_line_and_exit_3(tmp_path, fake_checkov, monkeypatch):
+    monkeypatch.setenv("FAKE_CHECKOV_EXIT", "2")
+    spec = copy_example(tmp_path)
+    result = CliRunner().invoke(main, ["check", str(spec), "--checkov", str(FAKE_CHECKOV)])
+    assert result.exit_code == EXIT_TOOL
+    assert result.stderr == "infra check: checkov failed (exit 2): RuntimeError: fake crash\n"
+    assert result.stdout == ""
+
+
+def test_a_template_checkov_cannot_parse_is_an_error(tmp_path, fake_checkov):
+    fake_checkov.write_text(
+        json.dumps({"results": {"failed_checks": [], "parsing_errors": ["/global.json"]}})
+    )
+    with pytest.raises(CheckToolError, match=r"^checkov could not parse /global.json$"):
+        run_checkov(FAKE_CHECKOV, tmp_path)
