@@ -1,7 +1,7 @@
 """The text report of `infra check`: one line per finding, at the spec key behind it.
 
-    infra.yaml:71:13: database.multi_az: checkov CKV_AWS_157: Ensure that RDS instances
-      have Multi-AZ enabled [Database in regions/us-east-1.json:40, regions/us-west-2.json:40]
+    infra.yaml:76:13: database.multi_az: checkov CKV_AWS_157: Ensure that RDS instances
+      have Multi-AZ enabled [Database in regions/us-east-1.json:3626, stackset.json:3838]
 
 (on one line), then the waived findings with who waived them and why, then a summary.
 """
@@ -12,7 +12,8 @@ from compiler.check import CheckReport
 from compiler.check.findings import BUILT_IN, CFN_LINT, CHECKOV, Finding
 from compiler.errors import one_line
 
-LEVEL_WORDS = {"error": "error", "warning": "warning", "note": "note"}
+# SARIF's `note` (which the findings carry) is what cfn-lint calls `informational`.
+LEVEL_WORDS = {"note": "informational"}
 
 
 def where_found(finding: Finding) -> str:
@@ -25,7 +26,7 @@ def finding_line(finding: Finding) -> str:
     other located message of the compiler, so editors and CI annotate it."""
     what = f"{finding.tool} {finding.rule}"
     if finding.tool == CFN_LINT:
-        what = f"{finding.tool} {LEVEL_WORDS[finding.level]} {finding.rule}"
+        what = f"{finding.tool} {LEVEL_WORDS.get(finding.level, finding.level)} {finding.rule}"
     line = f"{finding.spec}: {what}: {finding.message} {where_found(finding)}"
     waiver = finding.waiver
     if waiver is not None and waiver.source == BUILT_IN:
