@@ -436,7 +436,8 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
         ),
         # The writer's master secret when the database has read replicas: its name is
         # generated, so the project's are those with its tag. GetSecretValue is how
-        # CloudFormation resolves the {{resolve:secretsmanager:...}} it gives RDS.
+        # CloudFormation resolves the {{resolve:secretsmanager:...}} it gives RDS; the
+        # replication calls keep its copies in the other regions (ReplicaRegions).
         allow(
             "CreateSecretsOnlyWithProjectTag",
             ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
@@ -449,6 +450,8 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
                 "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                 "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret",
                 "secretsmanager:TagResource", "secretsmanager:UntagResource",
+                "secretsmanager:ReplicateSecretToRegions",
+                "secretsmanager:RemoveRegionsFromReplication",
             ],  # fmt: skip
             arn("secretsmanager", "secret:*"),
             tagged(spec),
