@@ -354,8 +354,7 @@ def _resource_changes(
     old_resources, new_resources = _section(old, "Resources"), _section(new, "Resources")
     old_mappings, new_mappings = _section(old, "Mappings"), _section(new, "Mappings")
     conditions = {
-        region: (condition_values(old, region), condition_values(new, region))
-        for region in regions
+        region: (condition_values(old, region), condition_values(new, region)) for region in regions
     }
     # Per region: whether each resource exists there before and after.
     present = [
@@ -612,15 +611,9 @@ def diff_against(
 
 
 def _hazards(against: Path, spec) -> list[str]:
-    from compiler.data_hazards import data_hazards, hazard_lines, previous_layout
+    from compiler.data_hazards import data_hazards, hazard_lines, read_previous_layout
 
-    try:  # the last compile's manifest: a regular file of a template's size at most
-        manifest = json.loads(read_bounded(against / MANIFEST, MAX_TEMPLATE_BYTES))
-    except (OSError, ValueError, RecursionError, NotARegularFile, InputTooLarge):
-        return []
-    if not isinstance(manifest, dict):
-        return []
-    return hazard_lines(data_hazards(previous_layout(manifest), spec))
+    return hazard_lines(data_hazards(read_previous_layout(against), spec))
 
 
 # --- output ------------------------------------------------------------------------

@@ -253,19 +253,16 @@ def master_secret(ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, 
     )
 
 
-def local_copy_arn(writer_secret_arn: Ref) -> Join:
+def local_copy_arn(writer_secret_arn: Ref) -> Sub:
     """This region's replica of the writer's secret: its ARN is the primary's with this
     region in it (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX`). The name is
     what follows `:secret:`; appending one more `:secret:` before splitting keeps the
     `Fn::Select` in range when the parameter is empty, as the writer region's is (the
     branch is not taken there, but CloudFormation does not promise to skip it)."""
     name = Select(1, Split(":secret:", Join("", [writer_secret_arn, ":secret:"])))
-    return Join(
-        "",
-        [
-            Sub("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"),
-            name,
-        ],
+    return Sub(
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Name}",
+        Name=name,
     )
 
 

@@ -34,6 +34,14 @@ TagKeyText = pattern_str(
 )
 
 
+def global_stack_region(global_region: str | None, region_names: list[str]) -> str:
+    """`global_region` if set; else DEFAULT_GLOBAL_REGION if listed, else the first region:
+    never a matter of the regions' order unless neither is given."""
+    if global_region is not None:
+        return global_region
+    return DEFAULT_GLOBAL_REGION if DEFAULT_GLOBAL_REGION in region_names else region_names[0]
+
+
 def check_tag_key(key: str) -> str:
     """Checked per key, so that each is reported at its own line."""
     if key.lower().startswith("aws:"):
@@ -51,6 +59,8 @@ TagValue = pattern_str(
     "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -, not starting "
     "with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that)",
 )
+# Route 53 publishes its health checks' metrics, and IAM its events, in this region only.
+DEFAULT_GLOBAL_REGION = "us-east-1"
 # AWS allows 50 tags a resource; the compiler adds Environment to every one and
 # PatchGroup to the web instances.
 MAX_TAGS = 48
@@ -92,6 +102,15 @@ class InfraSpec(BaseModel):
                 {"name": "us-west-2", "cidr": "10.20.0.0/16"},
             ]
         ],
+    )
+    global_region: str | None = Field(
+        default=None,
+        description="Where the global stack (deploy roles, template bucket, hosted zone, "
+        "trail, Chatbot channel) and the StackSet are deployed: one of `regions`. It never "
+        f"follows the region order, so a failover's reorder does not move it. Default: "
+        f"{DEFAULT_GLOBAL_REGION} when it is one of the regions (Route 53 health-check "
+        "metrics and IAM events exist only there), else the first region.",
+        examples=["us-east-1"],
     )
     dns: DnsSpec = Field(
         description="Route 53 zone, the site's record, and failover or latency routing.",
@@ -186,7 +205,13 @@ class InfraSpec(BaseModel):
 
     @property
     def primary_region(self) -> str:
+        """The writer region: the writer database and the source buckets live there."""
         return self.regions[0].name
+
+    @property
+    def global_stack_region(self) -> str:
+        """Where the global stack and the StackSet live (`global_region`, else its default)."""
+        return global_stack_region(self.global_region, [region.name for region in self.regions])
 
     def all_tags(self) -> dict[str, str]:
         """The tags every resource carries, Environment included."""
