@@ -95,22 +95,14 @@ class InfraSpec(BaseModel):
     regions: list[RegionSpec] = Field(
         min_length=2,
         max_length=16,
-        description="Two or more regions; the first is the primary.",
+        description="Two or more regions; the first is the writer region (the writer "
+        "database, the buckets that replicate to the others).",
         examples=[
             [
                 {"name": "us-east-1", "cidr": "10.10.0.0/16"},
                 {"name": "us-west-2", "cidr": "10.20.0.0/16"},
             ]
         ],
-    )
-    global_region: str | None = Field(
-        default=None,
-        description="Where the global stack (deploy roles, template bucket, hosted zone, "
-        "trail, Chatbot channel) and the StackSet are deployed: one of `regions`. It never "
-        f"follows the region order, so a failover's reorder does not move it. Default: "
-        f"{DEFAULT_GLOBAL_REGION} when it is one of the regions (Route 53 health-check "
-        "metrics and IAM events exist only there), else the first region.",
-        examples=["us-east-1"],
     )
     dns: DnsSpec = Field(
         description="Route 53 zone, the site's record, and failover or latency routing.",
@@ -167,6 +159,15 @@ class InfraSpec(BaseModel):
         default_factory=AuditSpec,
         description="The global stack's multi-region CloudTrail trail and how long it keeps logs.",
         examples=[{"trail": True, "log_retention_days": 365}],
+    )
+    global_region: str | None = Field(
+        default=None,
+        description="Where the global stack (deploy roles, template bucket, hosted zone, "
+        "trail, Chatbot channel) and the StackSet are deployed: one of `regions`. It never "
+        f"follows the region order, so a failover's reorder does not move it. Default: "
+        f"{DEFAULT_GLOBAL_REGION} when it is one of the regions (Route 53 health-check "
+        "metrics and IAM events exist only there), else the first region.",
+        examples=["us-east-1"],
     )
     patching: PatchingSpec = Field(
         default_factory=PatchingSpec,
