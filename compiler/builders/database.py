@@ -378,8 +378,9 @@ def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -
     anything else would make CloudFormation replace it with an empty database.
 
     A replica's credentials are the writer's: its users and passwords are replicated
-    data. The master secret stays in the writer's region (see `master_secret`). A promoted
-    writer gets the secret of its new stack: the next deploy sets its password from it."""
+    data. The master secret is the writer stack's, copied to the other regions (see
+    `master_secret`). A promoted writer gets the secret of its new stack: the next deploy
+    sets its password from it."""
     promoted = spec.database.promoted
     writer = writer_properties(spec, key, own_secret=True)
     if promoted:
