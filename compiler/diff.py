@@ -354,7 +354,8 @@ def _resource_changes(
     old_resources, new_resources = _section(old, "Resources"), _section(new, "Resources")
     old_mappings, new_mappings = _section(old, "Mappings"), _section(new, "Mappings")
     conditions = {
-        region: (condition_values(old, region), condition_values(new, region)) for region in regions
+        region: (condition_values(old, region), condition_values(new, region))
+        for region in regions
     }
     # Per region: whether each resource exists there before and after.
     present = [
