@@ -110,6 +110,17 @@ SAMPLES: dict[str, Sample] = {
         INSTANCE_TYPE, ("infra compile",), ("infra compile",), note="again, nothing edited"
     ),
     "deploy-dry-run": Sample((), (), ("bash templates_out/deploy.sh --dry-run",)),
+    "compile-moves-writer": Sample(
+        (
+            (
+                "  - name: us-east-1\n    cidr: 10.10.0.0/16\n  - name: us-west-2\n    cidr: 10.20.0.0/16\n",
+                "  - name: us-west-2\n    cidr: 10.20.0.0/16\n  - name: us-east-1\n    cidr: 10.10.0.0/16\n",
+            ),
+        ),
+        (),
+        ("infra compile",),
+        note="after putting us-west-2 first, without promoting it",
+    ),
 }
 
 
