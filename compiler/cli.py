@@ -76,19 +76,30 @@ def main(ctx: click.Context) -> None:
     ctx.color = colour_setting(os.environ)  # subcommands' contexts inherit it
 
 
+allow_data_loss_option = click.option(
+    "--allow-data-loss", is_flag=True,
+    help="Go on though deploying the spec over the last compile's stacks would destroy "
+    "data (e.g. the writer region moved without a promotion): errors become warnings.",
+)  # fmt: skip
+
+
 @main.command()
 @spec_argument
 @env_option
-def validate(spec: Path, environment: str | None) -> None:
-    """Check SPEC and print every problem found in it; without --env, in every environment."""
+@allow_data_loss_option
+def validate(spec: Path, environment: str | None, allow_data_loss: bool) -> None:
+    """Check SPEC and print every problem found in it; without --env, in every environment.
+    Also what it would destroy deployed over the last compile in its default output
+    directory, as `infra compile` would refuse it."""
     warnings: list = []
+    hazards = {"hazards": True, "allow_data_loss": allow_data_loss}
     try:
         if environment:
-            result = pipeline.load_and_validate(spec, environment, warnings)
+            result = pipeline.load_and_validate(spec, environment, warnings, **hazards)
             _report_warnings(warnings)
             click.echo(f"{spec} ({environment}): valid ({len(result.regions)} regions)")
             return
-        specs = pipeline.validate_every_environment(spec, warnings)
+        specs = pipeline.validate_every_environment(spec, warnings, **hazards)
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
@@ -120,6 +131,7 @@ def validate(spec: Path, environment: str | None) -> None:
     "or files infra compile did not write. Never the working directory, the spec's, $HOME "
     "or a directory containing one of them.",
 )  # fmt: skip
+@allow_data_loss_option
 def compile_command(
     spec: Path,
     environment: str | None,
@@ -128,12 +140,14 @@ def compile_command(
     no_cache: bool,
     quiet: bool,
     force: bool,
+    allow_data_loss: bool,
 ) -> None:
     """Compile SPEC into CloudFormation templates under OUTPUT.
 
     When the spec, its task sources, the compiler and the output directory are all as
     the last compile left them, nothing is rebuilt: the output is already what this
-    compile would write."""
+    compile would write. A spec that would destroy data deployed over the stacks of the
+    last compile in OUTPUT (its manifest.json) is refused, unless --allow-data-loss."""
     from compiler.summary import stack_rows, unchanged_rows
 
     unchanged = None if no_cache else pipeline.unchanged_compile(
@@ -152,6 +166,7 @@ def compile_command(
             lint_cache=not no_cache,
             remember=not no_cache,
             force=force,
+            allow_data_loss=allow_data_loss,
         )
     except SpecError as error:
         _report_spec_error(error)

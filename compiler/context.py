@@ -105,8 +105,9 @@ def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
         values["DatabaseRole"] = DATABASE_ROLES[0 if region_name == spec.primary_region else 1]
         if spec.database.promoted:
             values["PromotedFrom"] = spec.database.promoted.source_region
-    if replicated_bucket_names(spec):
-        # Where the writer region's buckets replicate to, the same list in every region.
+    if has_writer_region(spec):
+        # Where the writer region's buckets and database secret replicate to, the same
+        # list in every region.
         for index, name in enumerate(replica_regions(spec)):
             values[replica_region_key(index)] = name
     return values
@@ -165,7 +166,7 @@ class RegionContext(NamedTuple):
         return self.value("DatabaseRole")
 
     def replica_region(self, index: int) -> str | AWSHelperFn:
-        """The index-th region after the writer's (replicated buckets only)."""
+        """The index-th region after the writer's (replicated buckets or database only)."""
         return self.value(replica_region_key(index))
 
     def promoted_from(self) -> str | AWSHelperFn:

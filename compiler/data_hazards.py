@@ -3,7 +3,8 @@
 The first region holds the writer database and the buckets that replicate elsewhere.
 Which region that was is only known from the previous compile's manifest.json (its
 regional stacks, writer first, and its `database_replicas` section), so these checks
-compare the spec with that manifest. Pure: the caller reads the file.
+compare the spec with that manifest. `data_hazards` is pure; `read_previous_layout` is
+the one read of the manifest, for `infra diff`, `compile` and `validate`.
 
 An *error* is a change that loses data however it is deployed (e.g. moving the writer
 without promoting a replica first); a *warning* loses data that may be meant to go
@@ -12,15 +13,24 @@ without promoting a replica first); a *warning* loses data that may be meant to 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, NamedTuple
 
+from compiler import naming
+from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
 from compiler.context import replicates_database
+from compiler.errors import SpecPath, format_spec_path
 from compiler.spec import InfraSpec
+
+MANIFEST = "manifest.json"
+# A manifest lists a few stacks: a few kilobytes. Anything far larger is not one.
+MAX_MANIFEST_BYTES = 10_000_000
 
 
 class Hazard(NamedTuple):
     level: str  # "error" | "warning"
-    path: str  # the spec key to look at, dotted
+    path: SpecPath  # the spec key to look at
     message: str
 
 
@@ -29,6 +39,17 @@ class PreviousLayout(NamedTuple):
 
     regions: tuple[str, ...]  # writer first
     database_replicas: bool
+    project: str | None = None  # its project tag (naming.PROJECT_TAG); None if it has none
+    global_region: str | None = None  # where its global stack was; None: it had none
+
+
+def read_previous_layout(directory: Path) -> PreviousLayout | None:
+    """The layout the manifest in `directory` records; None without one a compile wrote."""
+    try:  # a regular file of bounded size: the directory is the user's to point anywhere
+        manifest = json.loads(read_bounded(directory / MANIFEST, MAX_MANIFEST_BYTES))
+    except (OSError, ValueError, RecursionError, NotARegularFile, InputTooLarge):
+        return None
+    return previous_layout(manifest)
 
 
 def previous_layout(manifest: Any) -> PreviousLayout | None:
@@ -42,12 +63,27 @@ def previous_layout(manifest: Any) -> PreviousLayout | None:
     )
     if not regions:
         return None
-    return PreviousLayout(regions, isinstance(manifest.get("database_replicas"), dict))
+    tags = manifest.get("tags")
+    project = tags.get(naming.PROJECT_TAG) if isinstance(tags, dict) else None
+    global_regions = [
+        stack.get("region")
+        for stack in manifest["stacks"]
+        if isinstance(stack, dict) and stack.get("kind") == "global"
+    ]
+    return PreviousLayout(
+        regions,
+        isinstance(manifest.get("database_replicas"), dict),
+        project if isinstance(project, str) else None,
+        global_regions[0] if global_regions and isinstance(global_regions[0], str) else None,
+    )
 
 
 def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazard]:
-    """What deploying `spec` over the stacks of `previous` would destroy."""
+    """What deploying `spec` over the stacks of `previous` would destroy. Nothing when
+    `previous` is another project's or environment's: its stacks are not this spec's."""
     if previous is None:
+        return []
+    if previous.project is not None and previous.project != naming.project_tag_value(spec):
         return []
     hazards: list[Hazard] = []
     old_writer, new_writer = previous.regions[0], spec.primary_region
@@ -58,7 +94,7 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
             hazards.append(
                 Hazard(
                     "error",
-                    "regions",
+                    ("regions",),
                     f"the writer database moves from {old_writer} to {new_writer} without a "
                     f"promotion: CloudFormation would replace {new_writer}'s replica with an "
                     f"empty writer and {old_writer}'s writer with a replica of it, losing "
@@ -70,29 +106,31 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
             hazards.append(
                 Hazard(
                     "warning",
-                    "database.promoted",
+                    ("database", "promoted"),
                     f"{new_writer} is the writer now: every other region's database is "
                     f"re-created as a replica of it; what {old_writer} wrote after the last "
                     "replicated change is not in it (the old writer is kept: deletion "
                     "protection; read it before deleting it by hand)",
                 )
             )
-    if new_writer != old_writer:
+    moved_from = previous.global_region
+    if moved_from is not None and moved_from != spec.global_stack_region:
         hazards.append(
             Hazard(
-                "warning",
-                "regions",
-                f"the global stack is deployed in the first region: it would be created "
-                f"again in {new_writer} beside the one in {old_writer} (named IAM roles and "
-                "the hosted zone collide); deploy the regional stacks only, not deploy.sh's "
-                "default order (docs/failover.md)",
+                "error",
+                ("global_region",),
+                f"the global stack moves from {moved_from} to {spec.global_stack_region}: "
+                f"it would be created again there beside the one in {moved_from} (its named "
+                "IAM roles collide) with a new hosted zone, whose new name servers leave the "
+                f"domain unresolved until the registrar is changed. Set global_region: "
+                f"{moved_from} to keep it where it is",
             )
         )
     if previous.database_replicas and promoted and promoted.source_region == new_writer:
         hazards.append(
             Hazard(
                 "error",
-                "database.promoted.source_region",
+                ("database", "promoted", "source_region"),
                 f"{new_writer} is still the first region: put the promoted region first",
             )
         )
@@ -100,7 +138,7 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
         hazards.append(
             Hazard(
                 "error",
-                "regions",
+                ("regions",),
                 f"{old_writer}, the writer region, is removed: deleting its stack deletes "
                 "the only writable database (a final snapshot is kept). Promote another "
                 "region first (deploy.sh promote REGION)",
@@ -111,7 +149,7 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
             hazards.append(
                 Hazard(
                     "warning",
-                    "regions",
+                    ("regions",),
                     f"{name} is removed: its stack goes, with its read replica (no snapshot "
                     "of a replica); its buckets are kept, but no longer replicated to",
                 )
@@ -120,7 +158,7 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
         hazards.append(
             Hazard(
                 "warning",
-                "database.replicas",
+                ("database", "replicas"),
                 "replicas are turned off: every region but the first gets a new, empty "
                 "database of its own in place of its replica",
             )
@@ -129,4 +167,4 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
 
 
 def hazard_lines(hazards: list[Hazard]) -> list[str]:
-    return [f"{h.level}: {h.path}: {h.message}" for h in hazards]
+    return [f"{h.level}: {format_spec_path(h.path)}: {h.message}" for h in hazards]

@@ -53,9 +53,10 @@ replica_in() {
 
 # Promote REGION's read replica of WRITER to a standalone, writable instance with
 # automated backups (RETENTION days), and wait until it is available. Its master password
-# stays the old writer's (replicated data; its secret is in the old writer region, which
-# may be down): the deploy that makes REGION the writer region creates the master secret
-# there and sets the instance's password from it. RDS must not manage that password: it
+# stays the old writer's (replicated data), which REGION's instances keep reading from
+# REGION's copy of the old writer's secret, even while the old writer region is down: the
+# deploy that makes REGION the writer region creates a master secret of its own there and
+# sets the instance's password from it. RDS must not manage that password: it
 # creates no read replica of an instance whose password it manages.
 promote_replica() {
   local region="$1" writer="$2" retention="$3" old_region="$4" replica

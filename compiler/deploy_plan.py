@@ -10,13 +10,13 @@ Where values come from:
   `dns.hosted_zone_id`); nothing is passed.
 - A parameter without one is the global stack's output of the same name, read with
   `describe-stacks` once the global stack exists. Cross-stack exports cannot carry it:
-  an export is visible only in its own region, and the global stack lives in the primary
-  region only.
+  an export is visible only in its own region, and the global stack lives in one region
+  only (`global_region`).
 - A template over CloudFormation's 51,200-byte `TemplateBody` limit goes through an S3
   bucket in the stack's own region: `aws cloudformation deploy --s3-bucket` builds the
   template URL from the stack's region, so a bucket elsewhere is unreadable
   (aws/aws-cli#4372). The first of these that is set wins: `DEPLOY_BUCKET_<REGION>`,
-  then, in the primary region only, `DEPLOY_BUCKET` and the global stack's
+  then, in the global stack's region only, `DEPLOY_BUCKET` and the global stack's
   `TemplateBucketName` output.
 """
 
@@ -347,7 +347,7 @@ def _template_bucket(spec, stack, size, global_output) -> tuple[Source, ...]:
     if size <= TEMPLATE_BODY_LIMIT:
         return ()
     sources: list[Source] = [EnvironmentVariable(bucket_variable(stack.region))]
-    if stack.region == spec.primary_region:
+    if stack.region == spec.global_stack_region:  # where the template bucket is
         sources.append(EnvironmentVariable(BUCKET_VARIABLE))
         if stack.kind != "global":  # the global stack cannot use the bucket it creates
             output = global_output(TEMPLATE_BUCKET_OUTPUT)

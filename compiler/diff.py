@@ -612,15 +612,9 @@ def diff_against(
 
 
 def _hazards(against: Path, spec) -> list[str]:
-    from compiler.data_hazards import data_hazards, hazard_lines, previous_layout
+    from compiler.data_hazards import data_hazards, hazard_lines, read_previous_layout
 
-    try:  # the last compile's manifest: a regular file of a template's size at most
-        manifest = json.loads(read_bounded(against / MANIFEST, MAX_TEMPLATE_BYTES))
-    except (OSError, ValueError, RecursionError, NotARegularFile, InputTooLarge):
-        return []
-    if not isinstance(manifest, dict):
-        return []
-    return hazard_lines(data_hazards(previous_layout(manifest), spec))
+    return hazard_lines(data_hazards(read_previous_layout(against), spec))
 
 
 # --- output ------------------------------------------------------------------------

@@ -325,6 +325,15 @@ def validate_every_environment(
     return specs
 
 
+def locate(loaded: LoadedSpec, name: str | None, path: SpecPath, message: str) -> SpecProblem:
+    """A problem at `path` of the spec of environment `name` (None: the base), located
+    where the user wrote that key: in the overlay if it sets it, else in the base."""
+    if name is None:
+        return loaded.problem(path, message)
+    merged = merge_environment(loaded, name)
+    return merged.relocate(merged.loaded.problem(path, message))
+
+
 def _line_column(loaded: LoadedSpec, path: SpecPath) -> tuple[int, int]:
     position = loaded.position_of(path)
     return position.line, position.column

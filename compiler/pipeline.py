@@ -1,6 +1,6 @@
 """The compiler as one function per command, stages in order:
 
-    load -> validate -> assemble (builders) -> render -> write -> lint
+    load -> validate -> (data hazards) -> assemble (builders) -> render -> write -> lint
 
 Each stage is a module of its own; this file only wires them, the way stacker's
 config pipeline reads as render -> parse -> validate -> load.
@@ -55,11 +55,57 @@ def owner_of(spec: InfraSpec) -> Owner:
 
 
 def load_and_validate(
-    spec_path: Path, environment: str | None = None, warnings: list[SpecProblem] | None = None
+    spec_path: Path,
+    environment: str | None = None,
+    warnings: list[SpecProblem] | None = None,
+    *,
+    hazards: bool = False,
+    allow_data_loss: bool = False,
 ) -> InfraSpec:
     """Stages 1-2 for the base or one environment; raises `SpecError` with every problem.
-    The spec's warnings are added to `warnings` if given."""
-    return _loaded_and_validated(spec_path, environment, warnings)[1]
+    The spec's warnings are added to `warnings` if given. With `hazards`, also what it
+    would destroy against the last compile in its default output directory (see
+    `check_data_hazards`)."""
+    loaded, spec = _loaded_and_validated(spec_path, environment, warnings)
+    if hazards:
+        from compiler.environments import output_dir
+
+        found = check_data_hazards(
+            loaded, environment, spec, output_dir(loaded, spec), allow_data_loss=allow_data_loss
+        )
+        if warnings is not None:
+            warnings.extend(found)
+    return spec
+
+
+def check_data_hazards(
+    loaded: LoadedSpec,
+    environment: str | None,
+    spec: InfraSpec,
+    out_dir: Path,
+    *,
+    allow_data_loss: bool,
+) -> list[SpecProblem]:
+    """What deploying `spec` over the stacks of the last compile into `out_dir` would
+    destroy (compiler/data_hazards.py), each located at its spec key. Errors raise
+    `SpecError`, unless `allow_data_loss`, which turns them into warnings; the warnings
+    are returned. Nothing to say when `out_dir` holds no manifest of this project's."""
+    from compiler.data_hazards import data_hazards, read_previous_layout
+    from compiler.environments import locate
+    from compiler.errors import SpecError
+
+    errors, warnings = [], []
+    for hazard in data_hazards(read_previous_layout(out_dir), spec):
+        if hazard.level == "error" and not allow_data_loss:
+            message = f"{hazard.message} (compared with {out_dir}; --allow-data-loss to go on)"
+            errors.append(locate(loaded, environment, hazard.path, message))
+        else:
+            allowed = " (allowed by --allow-data-loss)" if hazard.level == "error" else ""
+            message = f"warning: {hazard.message}{allowed}"
+            warnings.append(locate(loaded, environment, hazard.path, message))
+    if errors:
+        raise SpecError(errors)
+    return warnings
 
 
 def _loaded_and_validated(
@@ -73,14 +119,36 @@ def _loaded_and_validated(
 
 
 def validate_every_environment(
-    spec_path: Path, warnings: list[SpecProblem] | None = None
+    spec_path: Path,
+    warnings: list[SpecProblem] | None = None,
+    *,
+    hazards: bool = False,
+    allow_data_loss: bool = False,
 ) -> dict[str | None, InfraSpec]:
     """Stages 1-2 for the base (key None) and each of its environments, problems of all at
-    once; their warnings are added to `warnings` if given."""
+    once; their warnings are added to `warnings` if given. With `hazards`, each is also
+    checked against the last compile in its default output directory."""
     from compiler import environments
+    from compiler.errors import SpecError
     from compiler.load import load_spec_file
 
-    return environments.validate_every_environment(load_spec_file(spec_path), warnings)
+    loaded = load_spec_file(spec_path)
+    specs = environments.validate_every_environment(loaded, warnings)
+    if not hazards:
+        return specs
+    problems: list[SpecProblem] = []
+    for name, spec in specs.items():
+        out_dir = environments.output_dir(loaded, spec)
+        try:
+            found = check_data_hazards(loaded, name, spec, out_dir, allow_data_loss=allow_data_loss)
+        except SpecError as error:
+            problems += error.problems
+            continue
+        if warnings is not None:
+            warnings.extend(found)
+    if problems:
+        raise SpecError(problems)
+    return specs
 
 
 def compile_in_memory(spec_path: Path, environment: str | None = None) -> CompileResult:
@@ -134,13 +202,16 @@ def compile_spec(
     lint_cache: bool = True,
     remember: bool = False,
     force: bool = False,
+    allow_data_loss: bool = False,
 ) -> CompileResult:
     """All stages. A spec error (`SpecError`) or an output directory that must not or
     cannot be replaced (`OutputError`) raises before anything is written. Without
     `out_dir`, the environment's default directory (see `environments.output_dir`).
     `force` replaces another project's output or files no compile wrote (never the
     directories `write.plan_output` protects). With `remember`, a later
-    `unchanged_compile` with the same arguments can skip the work."""
+    `unchanged_compile` with the same arguments can skip the work. A spec that would
+    destroy data deployed over the last compile in the output directory raises
+    `SpecError` unless `allow_data_loss` (see `check_data_hazards`)."""
     from compiler import environments
     from compiler.summary import previous_output
     from compiler.write import check_not_protected, plan_output, write_output
@@ -150,6 +221,11 @@ def compile_spec(
         check_not_protected(out_dir, spec_path)
     result = compile_in_memory(spec_path, environment)
     out_dir = result.out_dir = out_dir or environments.output_dir(result.loaded, result.spec)
+    assert result.loaded is not None  # compile_in_memory sets it
+    # Against the manifest this compile replaces: read before anything is written.
+    result.warnings += check_data_hazards(
+        result.loaded, environment, result.spec, out_dir, allow_data_loss=allow_data_loss
+    )
     owner = owner_of(result.spec)
     plan = plan_output(
         out_dir,

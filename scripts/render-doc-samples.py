@@ -117,6 +117,17 @@ SAMPLES: dict[str, Sample] = {
         ("infra check",),
         note="after database.multi_az: true -> false",
     ),
+    "compile-moves-writer": Sample(
+        (
+            (
+                "  - name: us-east-1\n    cidr: 10.10.0.0/16\n  - name: us-west-2\n    cidr: 10.20.0.0/16\n",
+                "  - name: us-west-2\n    cidr: 10.20.0.0/16\n  - name: us-east-1\n    cidr: 10.10.0.0/16\n",
+            ),
+        ),
+        (),
+        ("infra compile",),
+        note="after putting us-west-2 first, without promoting it",
+    ),
 }
 CHECKOV_BIN = REPO_ROOT / ".venv-checkov" / "bin"
 

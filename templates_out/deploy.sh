@@ -248,9 +248,10 @@ replica_in() {
 
 # Promote REGION's read replica of WRITER to a standalone, writable instance with
 # automated backups (RETENTION days), and wait until it is available. Its master password
-# stays the old writer's (replicated data; its secret is in the old writer region, which
-# may be down): the deploy that makes REGION the writer region creates the master secret
-# there and sets the instance's password from it. RDS must not manage that password: it
+# stays the old writer's (replicated data), which REGION's instances keep reading from
+# REGION's copy of the old writer's secret, even while the old writer region is down: the
+# deploy that makes REGION the writer region creates a master secret of its own there and
+# sets the instance's password from it. RDS must not manage that password: it
 # creates no read replica of an instance whose password it manages.
 promote_replica() {
   local region="$1" writer="$2" retention="$3" old_region="$4" replica
@@ -332,7 +333,7 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 177285)"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 181049)"
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   read_output param_WriterDatabaseSecretArn storefront-production-us-east-1 us-east-1 DatabaseSecretArn
@@ -366,9 +367,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/3aa2e5a467faf342f5f1acbf36ce96d522bafc22ea9f962e52d928fd020ba888.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/1e50ec70c6833b7ae5416f34e770f50335efde1b2f5544f00c4ee0c0edcf34f5.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/3aa2e5a467faf342f5f1acbf36ce96d522bafc22ea9f962e52d928fd020ba888.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/1e50ec70c6833b7ae5416f34e770f50335efde1b2f5544f00c4ee0c0edcf34f5.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then

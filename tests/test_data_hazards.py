@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.data_hazards import PreviousLayout, data_hazards, previous_layout
+from compiler.data_hazards import (
+    PreviousLayout,
+    data_hazards,
+    hazard_lines,
+    previous_layout,
+    read_previous_layout,
+)
+from compiler.errors import format_spec_path
 from tests.builders.example import make_spec
 
 EAST = {"name": "us-east-1", "cidr": "10.10.0.0/16"}
@@ -23,7 +30,7 @@ def spec_with(regions, **sections):
 
 
 def levels(hazards) -> list[tuple[str, str]]:
-    return [(h.level, h.path) for h in hazards]
+    return [(h.level, format_spec_path(h.path)) for h in hazards]
 
 
 def test_the_same_layout_is_safe():
@@ -45,7 +52,7 @@ def test_moving_the_writer_without_a_promotion_is_an_error():
 def test_moving_the_writer_after_a_promotion_is_a_warning():
     promoted = {"promoted": {"identifier": "db-1", "source_region": "us-east-1"}}
     hazards = data_hazards(BEFORE, spec_with([WEST, EAST], database=promoted))
-    assert [h.level for h in hazards] == ["warning", "warning"]
+    assert levels(hazards) == [("warning", "database.promoted")]
     assert "re-created as a replica" in hazards[0].message
 
 
@@ -86,7 +93,7 @@ def test_turning_replicas_off_is_a_warning():
                 ],
                 "database_replicas": {"writer_identifier": "x"},
             },
-            BEFORE,
+            BEFORE._replace(global_region="us-east-1"),
         ),
         (
             {"stacks": [{"kind": "region", "region": "eu-west-1"}]},
@@ -99,3 +106,50 @@ def test_turning_replicas_off_is_a_warning():
 )
 def test_the_layout_read_from_a_manifest(manifest, expected):
     assert previous_layout(manifest) == expected
+
+
+def test_reordering_regions_keeps_the_global_stack_where_it_was():
+    """The failover runbook's reorder: us-east-1 (the default global region) stays the
+    global stack's region though it is no longer first."""
+    before = BEFORE._replace(global_region="us-east-1")
+    promoted = {"promoted": {"identifier": "db-1", "source_region": "us-east-1"}}
+    hazards = data_hazards(before, spec_with([WEST, EAST], database=promoted))
+    assert "global_region" not in [format_spec_path(h.path) for h in hazards]
+
+
+def test_moving_the_global_stack_is_an_error_that_says_how_to_keep_it():
+    before = PreviousLayout(("us-west-2", "eu-west-1"), True, global_region="us-west-2")
+    # Neither us-east-1 nor a global_region: the first region, now eu-west-1.
+    promoted = {"promoted": {"identifier": "db-1", "source_region": "us-west-2"}}
+    moved = spec_with([EU, WEST], database=promoted)
+    assert moved.global_stack_region == "eu-west-1"
+    (hazard,) = [h for h in data_hazards(before, moved) if h.path == ("global_region",)]
+    assert hazard.level == "error"
+    assert "new hosted zone" in hazard.message
+    assert "Set global_region: us-west-2" in hazard.message
+    pinned = spec_with([EU, WEST], database=promoted, global_region="us-west-2")
+    assert not [h for h in data_hazards(before, pinned) if h.path == ("global_region",)]
+
+
+def test_another_projects_manifest_says_nothing():
+    before = BEFORE._replace(project="someone-else-production")
+    assert data_hazards(before, spec_with([WEST, EAST])) == []
+    ours = BEFORE._replace(project="storefront-production")
+    assert data_hazards(ours, spec_with([WEST, EAST])) != []
+
+
+def test_lines_name_the_spec_key(tmp_path):
+    (line,) = hazard_lines(
+        data_hazards(BEFORE, spec_with([EAST, WEST], database={"replicas": False}))
+    )
+    assert line.startswith("warning: database.replicas: replicas are turned off")
+
+
+def test_the_layout_is_read_from_the_directory_or_not_at_all(tmp_path):
+    assert read_previous_layout(tmp_path) is None  # no manifest
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert read_previous_layout(tmp_path) is None
+    (tmp_path / "manifest.json").write_text(
+        '{"stacks": [{"kind": "region", "region": "eu-west-1"}], "tags": {"infra:project": "p-e"}}'
+    )
+    assert read_previous_layout(tmp_path) == PreviousLayout(("eu-west-1",), False, "p-e")

@@ -324,18 +324,18 @@ def test_the_writer_region_replicates_its_buckets_once_the_others_exist(plan, sp
     assert any(p.name == "ReplicateBuckets" for p in writer.parameters)
 
 
-def test_no_replication_pass_without_replicated_buckets(spec):
-    quiet = spec.model_copy(
+def test_no_replication_pass_without_anything_to_replicate(spec):
+    storage = spec.storage.model_copy(
         update={
-            "storage": spec.storage.model_copy(
-                update={
-                    "buckets": [
-                        b.model_copy(update={"replicate": False}) for b in spec.storage.buckets
-                    ]
-                }
-            )
+            "buckets": [b.model_copy(update={"replicate": False}) for b in spec.storage.buckets]
         }
     )
+    # The database's master secret is copied on the same second pass (see database).
+    secret_only = spec.model_copy(update={"storage": storage})
+    stacks = with_global(secret_only, assemble(secret_only))
+    assert plan_deploy(secret_only, stacks, sizes(stacks)).bucket_replication is not None
+    database = spec.database.model_copy(update={"replicas": False})
+    quiet = spec.model_copy(update={"storage": storage, "database": database})
     stacks = with_global(quiet, assemble(quiet))
     assert plan_deploy(quiet, stacks, sizes(stacks)).bucket_replication is None
 

@@ -71,27 +71,41 @@ def test_a_region_added_is_a_new_stack_and_a_new_stack_instance(tmp_path, both_c
     ) in lines
     assert f"    + ap-southeast-1: new stack instance, {count} resources" in lines
     assert "is replaced" not in diff.stdout
-    # The existing regions' stacks do not change at all.
-    assert "= regions/us-east-1.json (atlas-production-us-east-1)" in lines
-    assert "= regions/eu-central-1.json (atlas-production-eu-central-1)" in lines
+    # The existing regions' stacks change one thing: the writer's master secret is copied
+    # to the new region too (a replica region's stack does not create that secret).
+    at = lines.index("~ regions/us-east-1.json (atlas-production-us-east-1)")
+    assert lines[at + 1].startswith(
+        "    ~ DatabaseMasterSecret.ReplicaRegions.Fn::If[1][1]: (absent) -> "
+        '{"Region": "ap-southeast-1"'
+    )
+    at = lines.index("~ regions/eu-central-1.json (atlas-production-eu-central-1)")
+    assert lines[at + 1].startswith("    · DatabaseMasterSecret (AWS::SecretsManager::Secret): ")
     assert lines[-1] == (
-        "3 of 5 templates differ from templates_out: 1 stack added, 1 StackSet instance "
+        "5 of 5 templates differ from templates_out: 1 stack added, 1 StackSet instance "
         f"added; {2 * count} resources added, 0 removed, "
         f"{count_changed(project)} changed (0 replaced)"
     )
 
 
 def count_changed(project: Path) -> int:
-    """Changed resources, from the JSON report: only the global stack's deploy roles,
-    which now name the new region."""
+    """Changed resources, from the JSON report: the global stack's deploy roles, which now
+    name the new region, and the writer's master secret, copied there too."""
     report = json.loads(run_infra("diff", "--json", cwd=project).stdout)
     changed = [
-        (stack["template"], resource["status"])
+        (stack["template"], resource["logical_id"])
         for stack in report["stacks"]
         for resource in stack["resources"]
         if resource["status"] == "changed"
     ]
-    assert changed and {template for template, _ in changed} == {"global.json"}
+    assert changed and {template for template, _ in changed} == {
+        "global.json",
+        "regions/us-east-1.json",
+        "stackset.json",
+    }
+    assert [resource for template, resource in changed if template != "global.json"] == [
+        "DatabaseMasterSecret",
+        "DatabaseMasterSecret",
+    ]
     return len(changed)
 
 
@@ -118,7 +132,9 @@ def test_a_region_removed_is_a_stack_and_a_stack_instance_deleted(tmp_path, both
     assert stacks["stackset.json"]["instances"] == [
         {"region": "ap-southeast-1", "status": "removed", "resources": count}
     ]
-    assert stacks["stackset.json"]["resources"] == []  # the kept regions see no change
+    # The kept regions see one change: the writer's secret is no longer copied there.
+    changes = [(r["logical_id"], r["status"]) for r in stacks["stackset.json"]["resources"]]
+    assert changes == [("DatabaseMasterSecret", "changed")]
     removed = stacks["regions/ap-southeast-1.json"]["resources"]
     assert len(removed) == count and {r["status"] for r in removed} == {"removed"}
 

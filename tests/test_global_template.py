@@ -56,6 +56,53 @@ def test_global_template_outputs_what_the_deploy_consumes(compiled):
         assert name in outputs, name
 
 
+def test_the_global_stack_and_the_stackset_stay_put_when_the_regions_are_reordered():
+    """The failover runbook puts the promoted region first: the global stack (its hosted
+    zone, whose name servers the registrar holds) and the StackSet (a resource of the
+    region it is administered from) must neither move nor change."""
+    east = {"name": "us-east-1", "cidr": "10.10.0.0/16"}
+    west = {"name": "us-west-2", "cidr": "10.20.0.0/16"}
+    promoted = {"promoted": {"identifier": "db-1", "source_region": "us-east-1"}}
+    before = make_spec(regions=[east, west])
+    after = make_spec(regions=[west, east], database=promoted)
+    placed = {
+        spec.primary_region: {s.kind: s.region for s in assemble(spec) if s.kind != "region"}
+        for spec in (before, after)
+    }
+    assert placed == {
+        "us-east-1": {"global": "us-east-1", "stackset": "us-east-1"},
+        "us-west-2": {"global": "us-east-1", "stackset": "us-east-1"},
+    }
+    assert build_global_template(before).to_dict() == build_global_template(after).to_dict()
+
+
+def test_global_region_places_the_global_stack_and_its_template_bucket():
+    east = {"name": "us-east-1", "cidr": "10.10.0.0/16"}
+    west = {"name": "us-west-2", "cidr": "10.20.0.0/16"}
+    spec = make_spec(regions=[east, west], global_region="us-west-2")
+    stacks = assemble(spec)
+    assert {s.kind: s.region for s in stacks if s.kind != "region"} == {
+        "global": "us-west-2",
+        "stackset": "us-west-2",
+    }
+    assert "deployed once in us-west-2" in stacks[0].template.to_dict()["Description"]
+    # Templates over the inline limit go through the global stack's bucket only in its region.
+    sizes = {s.path: (deploy_plan.TEMPLATE_BODY_LIMIT + 1, "0" * 64) for s in stacks}
+    plan = deploy_plan.plan_deploy(spec, stacks, sizes)
+    buckets = {
+        s.region: [
+            getattr(source, "name", getattr(source, "output", "")) for source in s.template_bucket
+        ]
+        for s in plan.by_kind("region")
+    }
+    assert buckets["us-west-2"] == [
+        "DEPLOY_BUCKET_US_WEST_2",
+        "DEPLOY_BUCKET",
+        "TemplateBucketName",
+    ]
+    assert buckets["us-east-1"] == ["DEPLOY_BUCKET_US_EAST_1"]
+
+
 def test_one_entry_a_line_is_the_same_json():
     data = {"A": 1, "Resources": {"X": {"Type": "T", "Properties": {"k": ["v", "é"]}}}, "E": {}}
     text = one_entry_a_line(data).decode("utf-8")

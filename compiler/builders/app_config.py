@@ -58,11 +58,9 @@ def parameter_arn(path: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{path}")
 
 
-def secrets_manager_service(region: Reference | str | None) -> Sub:
-    """Secrets Manager's name as KMS sees it (kms:ViaService) in `region`; None: this one."""
-    if region is None:
-        return Sub("secretsmanager.${AWS::Region}.amazonaws.com")
-    return Sub("secretsmanager.${Region}.amazonaws.com", Region=region)
+def secrets_manager_service() -> Sub:
+    """Secrets Manager's name as KMS sees it (kms:ViaService) in this region."""
+    return Sub("secretsmanager.${AWS::Region}.amazonaws.com")
 
 
 def instance_read_policy(path: str, database: DatabaseHandle) -> dict:
@@ -85,16 +83,18 @@ def instance_read_policy(path: str, database: DatabaseHandle) -> dict:
             },
             {
                 # Secrets Manager decrypts the secret with the data key on the caller's
-                # behalf; the key is usable for this secret only, and only that way, in
-                # the secret's region (a replica region's secret is the writer's).
+                # behalf; the key is usable for this secret only, and only that way. The
+                # secret is always in this region (a replica region's is its copy of the
+                # writer's, encrypted with this region's key).
                 "Sid": "DecryptTheSecretThroughSecretsManager",
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
                 "Resource": database.secret_key_arn,
                 "Condition": {
                     "StringEquals": {
-                        "kms:ViaService": secrets_manager_service(database.secret_region),
-                        "kms:EncryptionContext:SecretARN": database.secret_arn,
+                        "kms:ViaService": secrets_manager_service(),
+                        "kms:EncryptionContext:SecretARN": database.secret_context_arns
+                        or database.secret_arn,
                     }
                 },
             },

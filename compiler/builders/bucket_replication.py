@@ -7,7 +7,9 @@ its alias: the key's ID is another stack's, and an alias ARN is accepted by S3).
 
 S3 refuses a replication rule whose destination bucket does not exist yet, so the rules
 are switched on by the template parameter REPLICATION_PARAMETER, which deploy.sh sets
-once every region's stack exists (see compiler/deploy_plan.py).
+once every region's stack exists (see compiler/deploy_plan.py). The same switch turns on
+the copies of the database's master secret in the other regions (builders/database.py),
+encrypted with their data keys, which exist only once their stacks do.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def replication_parameter() -> Parameter:
         # and S3 refuses a rule whose destination is missing.
         Default="false",
         Description="true once every region's stack exists: the writer region's buckets "
-        "then replicate to the other regions (deploy.sh decides; other regions ignore it)",
+        "and database master secret then replicate to the other regions (deploy.sh "
+        "decides; other regions ignore it)",
     )
 
 

@@ -94,7 +94,7 @@ def stack_id_prefixes(spec: InfraSpec) -> list[str]:
     """This project's stacks in this region, as stack ID prefixes for `Fn::Sub`.
 
     A stack ID is `arn:...:stack/<name>/<uuid>`: the `/` after a name makes it exact. The
-    global stack exists in the primary region only; matching it elsewhere costs nothing.
+    global stack exists in one region only (global_region); matching it elsewhere costs nothing.
     """
     return [
         f"{naming.regional_stack_name(spec, '${AWS::Region}')}/",

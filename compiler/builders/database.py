@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import json
 
-from troposphere import GetAtt, If, NoValue, Output, Parameter, Ref, Sub, iam, rds, secretsmanager
+from troposphere import (
+    GetAtt,
+    If,
+    Join,
+    NoValue,
+    Output,
+    Parameter,
+    Ref,
+    Select,
+    Split,
+    Sub,
+    iam,
+    rds,
+    secretsmanager,
+)
 
 from compiler import naming
 from compiler.builders import Built, purpose, skip_check
+from compiler.builders.bucket_replication import (
+    REPLICATION_CONDITION,
+    replication_conditions,
+    replication_parameter,
+)
 from compiler.builders.handles import DatabaseHandle, KeyHandle, NetworkHandle, SecurityGroupsHandle
 from compiler.builders.trust import service_trust_policy
 from compiler.context import (
@@ -15,6 +34,8 @@ from compiler.context import (
     REPLICA_CONDITION,
     WRITER_CONDITION,
     RegionContext,
+    replica_regions,
+    replicated_bucket_names,
     replicates_database,
 )
 from compiler.spec import InfraSpec
@@ -37,8 +58,9 @@ MONITORING_INTERVAL_SECONDS = 60
 MASTER_SECRET_ID = "DatabaseMasterSecret"
 
 # A replica region's stack parameter: the writer's master secret, which only the writer's
-# stack can name (RDS picks the secret's name, and Secrets Manager adds a random suffix to
-# its ARN). deploy.sh fills it from the writer stack's DatabaseSecretArn output.
+# stack can name (CloudFormation picks the secret's name, and Secrets Manager adds a random
+# suffix to its ARN); the region's copy of it has the same ARN but for the region.
+# deploy.sh fills it from the writer stack's DatabaseSecretArn output.
 WRITER_SECRET_PARAMETER = "WriterDatabaseSecretArn"
 SECRET_ARN_OUTPUT = naming.logical_id("database", "secret", "arn")
 
@@ -48,13 +70,13 @@ def writer_secret_parameter() -> Parameter:
         WRITER_SECRET_PARAMETER,
         Type="String",
         # No default: deploy.sh passes it to every stack, empty in the writer region, which
-        # names its own secret (a replica region given an empty one fails on its first SSM
-        # parameter: SSM refuses an empty value). A default would be what cfn-lint checks
-        # the replica's IAM resource against, and no ARN can be a safe default.
+        # names its own secret (a replica region given an empty one names a copy without
+        # a name, which its instances cannot read). A default would be what cfn-lint
+        # checks the replica's IAM resource against, and no ARN can be a safe default.
         AllowedPattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)?$",
         Description="ARN of the writer database's master secret (the writer region's "
-        "DatabaseSecretArn output): a replica region's instances read it; the writer region "
-        "ignores it (deploy.sh sets it)",
+        "DatabaseSecretArn output): a replica region's instances read this region's copy "
+        "of it; the writer region ignores it (deploy.sh sets it)",
     )
 
 
@@ -153,11 +175,11 @@ def build_database(
         instance.no_validation()
     resources = [subnet_group, parameters, monitoring]
     if replicated:
-        resources.append(master_password_secret(spec, key))
+        resources.append(master_password_secret(spec, ctx, key))
     # Deleting or replacing the stack's database keeps a final snapshot.
     instance.DeletionPolicy = "Snapshot"
     instance.UpdateReplacePolicy = "Snapshot"
-    secret_arn, secret_key_arn, secret_region = master_secret(ctx, instance, key, replicated)
+    secret_arn, secret_key_arn, context_arns = master_secret(ctx, instance, key, replicated)
     outputs = [
         Output(
             naming.logical_id("database", "endpoint"),
@@ -173,7 +195,7 @@ def build_database(
             SECRET_ARN_OUTPUT,
             Description="Secrets Manager secret with the master user's credentials"
             + (
-                ": the writer's, in the writer region (not rotated automatically)"
+                ": the writer's, or in a replica region its copy there (not rotated automatically)"
                 if replicated
                 else " (RDS rotates it)"
             ),
@@ -187,54 +209,88 @@ def build_database(
         name=db.database_name,
         secret_arn=secret_arn,
         secret_key_arn=secret_key_arn,
-        secret_region=secret_region,
+        secret_context_arns=context_arns,
         role=ctx.database_role() if replicated else DATABASE_ROLES[0],
         replica_condition=REPLICA_CONDITION if replicated else None,
     )
-    conditions = ctx.writer_conditions() if replicated else {}
+    parameters, conditions = [], {}
+    if replicated:
+        parameters.append(writer_secret_parameter())
+        conditions.update(ctx.writer_conditions())
+        conditions.update(replication_conditions())
+        if not replicated_bucket_names(spec):
+            # The switch that turns on the secret's copies is the buckets' (storage adds
+            # it when any bucket replicates): one switch, one second pass of deploy.sh.
+            parameters.append(replication_parameter())
     return Built(
-        [*resources, instance],
-        handle,
-        outputs,
-        parameters=[writer_secret_parameter()] if replicated else [],
-        conditions=conditions,
+        [*resources, instance], handle, outputs, parameters=parameters, conditions=conditions
     )
 
 
 def master_secret(ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, replicated: bool):
-    """(secret ARN, ARN of the key it is encrypted with, its region or None for the
-    stack's own) of the master user's secret.
+    """(secret ARN, ARN of the key it is encrypted with, ARNs the KMS encryption context may
+    name or None) of the master user's secret, as this region's instances read it.
 
     A read replica has no master secret of its own (RDS refuses ManageMasterUserPassword
-    on one): its users and passwords are the writer's, replicated data. So a replica
-    region names the writer's secret, given as a parameter; that secret stays in the
-    writer region, encrypted with the writer region's data key, whose ID no replica stack
-    knows: any key of the writer region's, which the instance policy narrows to this
-    secret through Secrets Manager there (kms:EncryptionContext:SecretARN, kms:ViaService).
+    on one): its users and passwords are the writer's, replicated data. The writer's
+    secret is replicated by Secrets Manager to every other region (`ReplicaRegions`, see
+    `master_password_secret`), each copy encrypted with that region's data key, so a
+    replica region's instances read their own region's copy: it answers while the writer
+    region is down, and after `deploy.sh promote` it still opens the promoted database
+    (whose password is the old writer's).
     """
     if not replicated:
         return GetAtt(instance, "MasterUserSecret.SecretArn"), key.key_arn, None
     own = Ref(MASTER_SECRET_ID)  # a secret's Ref is its ARN
-    writer_keys = Sub(
-        "arn:${AWS::Partition}:kms:${Region}:${AWS::AccountId}:key/*",
-        Region=ctx.writer_region(),
-    )
+    copy = local_copy_arn(Ref(WRITER_SECRET_PARAMETER))
     return (
-        If(WRITER_CONDITION, own, Ref(WRITER_SECRET_PARAMETER)),
-        If(WRITER_CONDITION, key.key_arn, writer_keys),
-        # The same region in both branches: the writer's, which is the writer region's own.
-        ctx.writer_region(),
+        If(WRITER_CONDITION, own, copy),
+        key.key_arn,
+        # Secrets Manager puts the secret's ARN in the encryption context; AWS does not say
+        # whether a replica's names the replica or its primary, and the two name the same
+        # secret: either, and nothing else.
+        If(WRITER_CONDITION, [own], [copy, Ref(WRITER_SECRET_PARAMETER)]),
     )
 
 
-def master_password_secret(spec: InfraSpec, key: KeyHandle) -> secretsmanager.Secret:
+def local_copy_arn(writer_secret_arn: Ref) -> Sub:
+    """This region's replica of the writer's secret: its ARN is the primary's with this
+    region in it (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX`). The name is
+    what follows `:secret:`; appending one more `:secret:` before splitting keeps the
+    `Fn::Select` in range when the parameter is empty, as the writer region's is (the
+    branch is not taken there, but CloudFormation does not promise to skip it)."""
+    name = Select(1, Split(":secret:", Join("", [writer_secret_arn, ":secret:"])))
+    return Sub(
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Name}",
+        Name=name,
+    )
+
+
+def secret_replica_regions(spec: InfraSpec, ctx: RegionContext) -> If:
+    """Where Secrets Manager keeps copies of the master secret: every other region, each
+    encrypted with that region's data key (named by its alias, the key being another
+    stack's). Only once those stacks exist (the bucket-replication switch, see
+    bucket_replication): the alias is theirs, and a replica secret needs its key."""
+    copies = [
+        secretsmanager.ReplicaRegion(
+            Region=ctx.replica_region(index), KmsKeyId=naming.data_key_alias(spec)
+        )
+        for index in range(len(replica_regions(spec)))
+    ]
+    return If(REPLICATION_CONDITION, copies, NoValue)
+
+
+def master_password_secret(
+    spec: InfraSpec, ctx: RegionContext, key: KeyHandle
+) -> secretsmanager.Secret:
     """The writer's master user and a password Secrets Manager generates, for a writer that
     has read replicas: RDS refuses to create a read replica of an instance whose master
     password it manages ("Creating a read replica when the source DB manages credentials
     with Secrets Manager" is unsupported for every engine but SQL Server), so this one is
     the stack's, given to RDS by a dynamic reference (never in the template or its
     parameters) and encrypted with the region's data key. Same shape as RDS's own secret:
-    `username` and `password`. Not rotated automatically (RDS rotated its own)."""
+    `username` and `password`. Not rotated automatically (RDS rotated its own). Copied
+    to every other region (`secret_replica_regions`)."""
     secret = purpose(
         secretsmanager.Secret(
             MASTER_SECRET_ID,
@@ -248,6 +304,7 @@ def master_password_secret(spec: InfraSpec, key: KeyHandle) -> secretsmanager.Se
                 # digits alone keep it safe in connection strings and shells too.
                 ExcludePunctuation=True,
             ),
+            ReplicaRegions=secret_replica_regions(spec, ctx),
         ),
         "The writer database's master user and password (RDS does not manage them: it "
         "creates no read replica of an instance whose password it manages)",
@@ -321,8 +378,9 @@ def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -
     anything else would make CloudFormation replace it with an empty database.
 
     A replica's credentials are the writer's: its users and passwords are replicated
-    data. The master secret stays in the writer's region (see `master_secret`). A promoted
-    writer gets the secret of its new stack: the next deploy sets its password from it."""
+    data. The master secret is the writer stack's, copied to the other regions (see
+    `master_secret`). A promoted writer gets the secret of its new stack: the next deploy
+    sets its password from it."""
     promoted = spec.database.promoted
     writer = writer_properties(spec, key, own_secret=True)
     if promoted:

@@ -47,8 +47,13 @@ def allow(sid: str, actions: list[str], resources, condition: dict | None = None
     return statement
 
 
+def spec_regions(spec: InfraSpec) -> list[str]:
+    """Sorted: a failover reorders the regions, and the global stack must not change then."""
+    return sorted(region.name for region in spec.regions)
+
+
 def in_regions(spec: InfraSpec) -> dict:
-    return {"StringEquals": {"aws:RequestedRegion": [region.name for region in spec.regions]}}
+    return {"StringEquals": {"aws:RequestedRegion": spec_regions(spec)}}
 
 
 def stack_name_prefixes(spec: InfraSpec) -> list[str]:
@@ -74,7 +79,7 @@ def only_spec_regions(spec: InfraSpec) -> Statement:
         "Effect": "Deny",
         "NotAction": GLOBAL_SERVICE_ACTIONS,
         "Resource": "*",
-        "Condition": {"StringNotEquals": {"aws:RequestedRegion": [r.name for r in spec.regions]}},
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": spec_regions(spec)}},
     }
 
 
@@ -436,7 +441,8 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
         ),
         # The writer's master secret when the database has read replicas: its name is
         # generated, so the project's are those with its tag. GetSecretValue is how
-        # CloudFormation resolves the {{resolve:secretsmanager:...}} it gives RDS.
+        # CloudFormation resolves the {{resolve:secretsmanager:...}} it gives RDS; the
+        # replication calls keep its copies in the other regions (ReplicaRegions).
         allow(
             "CreateSecretsOnlyWithProjectTag",
             ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
@@ -449,6 +455,8 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
                 "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                 "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret",
                 "secretsmanager:TagResource", "secretsmanager:UntagResource",
+                "secretsmanager:ReplicateSecretToRegions",
+                "secretsmanager:RemoveRegionsFromReplication",
             ],  # fmt: skip
             arn("secretsmanager", "secret:*"),
             tagged(spec),

@@ -86,14 +86,15 @@ class DatabaseHandle(NamedTuple):
     name: str  # the database created at launch
     # The master user's Secrets Manager secret: RDS's own, or with replicas the writer
     # stack's (RDS creates no replica of a database whose password it manages; see database).
-    secret_arn: Reference
+    secret_arn: Reference  # in the stack's own region: a replica region's copy of it
     secret_key_arn: Reference  # the KMS key that secret is encrypted with (see database)
     # What the region's database is to the application: "writer", or "replica" where it
     # follows another region's (a region value, for the StackSet); replicas are read-only.
     role: Reference | str
     replica_condition: str | None = None  # template condition true where it is a replica
-    # Where the secret is; None: the stack's own region. A replica region's is the writer's.
-    secret_region: Reference | str | None = None
+    # The secret ARNs Secrets Manager may name in the KMS encryption context when it
+    # decrypts `secret_arn` (see database.master_secret); None: `secret_arn` alone.
+    secret_context_arns: Reference | None = None
 
 
 class AppConfigHandle(NamedTuple):

@@ -20,7 +20,7 @@ from compiler.spec.access import TEMPLATE_BUCKET, principal_kind
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
 from compiler.spec.regions import az_count
-from compiler.spec.root import InfraSpec
+from compiler.spec.root import InfraSpec, global_stack_region
 
 
 class Blame(tuple):
@@ -98,6 +98,18 @@ def check_regions(spec: InfraSpec) -> Iterator[Finding]:
                 )
 
 
+def check_global_region(spec: InfraSpec) -> Iterator[Finding]:
+    """The global stack goes to one of the spec's regions: the deploy roles act only there."""
+    names = [region.name for region in spec.regions]
+    if spec.global_region is not None and spec.global_region not in names:
+        yield (
+            ("global_region",),
+            f"'{spec.global_region}' is not one of the spec's regions "
+            f"({', '.join(dict.fromkeys(names))}); the global stack and the StackSet are "
+            "deployed in one of them",
+        )
+
+
 def check_certificates(spec: InfraSpec) -> Iterator[Finding]:
     """Given ARNs are for the spec's regions; a region without one gets a created certificate."""
     arns = spec.load_balancer.certificate_arns
@@ -137,7 +149,7 @@ def check_dns(spec: InfraSpec) -> Iterator[Finding]:
 
 
 # Bucket names the compiler itself uses: in every region, and in the global stack (which
-# is deployed in the primary region, where the spec's buckets are made too).
+# is deployed in one of the spec's regions, where the spec's buckets are made too).
 RESERVED_BUCKET_NAMES = {
     "logs": "the region's log bucket",
     TEMPLATE_BUCKET: "the global stack's template bucket",
@@ -182,15 +194,15 @@ def check_bucket_lengths(spec: InfraSpec) -> Iterator[Finding]:
 
 
 def check_global_buckets(spec: InfraSpec) -> Iterator[Finding]:
-    """The global stack's buckets, `<project>-<environment>-<name>-<account>-<primary region>`."""
+    """The global stack's buckets, `<project>-<environment>-<name>-<account>-<its region>`."""
     longest = max((TEMPLATE_BUCKET, GLOBAL_LOG_BUCKET, TRAIL_BUCKET), key=len)
-    primary = spec.regions[0].name
-    name = f"{spec.project}-{spec.environment}-{longest}-{'0' * 12}-{primary}"
+    region = global_stack_region(spec.global_region, [r.name for r in spec.regions])
+    name = f"{spec.project}-{spec.environment}-{longest}-{'0' * 12}-{region}"
     if len(name) > S3_BUCKET_NAME_MAX:
         yield (
             ("project",),
             f"the global stack's bucket <project>-<environment>-{longest}-<account>-"
-            f"{primary} would be {len(name)} characters; S3 allows "
+            f"{region} would be {len(name)} characters; S3 allows "
             f"{S3_BUCKET_NAME_MAX}. Shorten the project or environment name",
         )
 
@@ -490,6 +502,7 @@ def check_database(spec: InfraSpec) -> Iterator[Finding]:
 
 CHECKS = (
     check_regions,
+    check_global_region,
     check_certificates,
     check_dns,
     check_buckets,

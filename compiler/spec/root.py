@@ -35,6 +35,14 @@ TagKeyText = pattern_str(
 )
 
 
+def global_stack_region(global_region: str | None, region_names: list[str]) -> str:
+    """`global_region` if set; else DEFAULT_GLOBAL_REGION if listed, else the first region:
+    never a matter of the regions' order unless neither is given."""
+    if global_region is not None:
+        return global_region
+    return DEFAULT_GLOBAL_REGION if DEFAULT_GLOBAL_REGION in region_names else region_names[0]
+
+
 def check_tag_key(key: str) -> str:
     """Checked per key, so that each is reported at its own line."""
     if key.lower().startswith("aws:"):
@@ -52,6 +60,8 @@ TagValue = pattern_str(
     "tag values are 1 to 256 letters, digits, spaces and _ . : / = + @ -, not starting "
     "with '=' (the AWS CLI's Key=K,Value=V shorthand refuses that)",
 )
+# Route 53 publishes its health checks' metrics, and IAM its events, in this region only.
+DEFAULT_GLOBAL_REGION = "us-east-1"
 # AWS allows 50 tags a resource; the compiler adds Environment to every one and
 # PatchGroup to the web instances.
 MAX_TAGS = 48
@@ -86,7 +96,8 @@ class InfraSpec(BaseModel):
     regions: list[RegionSpec] = Field(
         min_length=2,
         max_length=16,
-        description="Two or more regions; the first is the primary.",
+        description="Two or more regions; the first is the writer region (the writer "
+        "database, the buckets that replicate to the others).",
         examples=[
             [
                 {"name": "us-east-1", "cidr": "10.10.0.0/16"},
@@ -150,6 +161,15 @@ class InfraSpec(BaseModel):
         description="The global stack's multi-region CloudTrail trail and how long it keeps logs.",
         examples=[{"trail": True, "log_retention_days": 365}],
     )
+    global_region: str | None = Field(
+        default=None,
+        description="Where the global stack (deploy roles, template bucket, hosted zone, "
+        "trail, Chatbot channel) and the StackSet are deployed: one of `regions`. It never "
+        f"follows the region order, so a failover's reorder does not move it. Default: "
+        f"{DEFAULT_GLOBAL_REGION} when it is one of the regions (Route 53 health-check "
+        "metrics and IAM events exist only there), else the first region.",
+        examples=["us-east-1"],
+    )
     patching: PatchingSpec = Field(
         default_factory=PatchingSpec,
         description="OS patching: patch baseline, maintenance window, instances at a time.",
@@ -202,7 +222,13 @@ class InfraSpec(BaseModel):
 
     @property
     def primary_region(self) -> str:
+        """The writer region: the writer database and the source buckets live there."""
         return self.regions[0].name
+
+    @property
+    def global_stack_region(self) -> str:
+        """Where the global stack and the StackSet live (`global_region`, else its default)."""
+        return global_stack_region(self.global_region, [region.name for region in self.regions])
 
     def all_tags(self) -> dict[str, str]:
         """The tags every resource carries, Environment included."""

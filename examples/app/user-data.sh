@@ -68,8 +68,8 @@ settings="$(aws ssm get-parameters-by-path --path "$INFRA_PARAMETER_PATH" --recu
 setting() {
   awk -v name="${INFRA_PARAMETER_PATH}$1" '$1 == name { print $2 }' <<<"$settings"
 }
-# Asked in the secret's own region (the ARN's fourth field): in a replica region the
-# secret is the writer's, in the writer region, and Secrets Manager answers only there.
+# Asked in the secret's own region (the ARN's fourth field), which is this region: a
+# replica region's is its copy of the writer's, which answers while the writer's is down.
 secret_arn="$(setting database/secret-arn)"
 secret_region="$(cut -d: -f4 <<<"$secret_arn")"
 secret="$(aws secretsmanager get-secret-value --region "$secret_region" \

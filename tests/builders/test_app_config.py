@@ -126,10 +126,8 @@ def test_instance_role_reads_only_the_database_secret_and_decrypts_only_through_
     assert (decrypt["Action"], decrypt["Resource"]) == ("kms:Decrypt", get_att("DataKey", "Arn"))
     assert decrypt["Condition"] == {
         "StringEquals": {
-            "kms:ViaService": {
-                "Fn::Sub": ["secretsmanager.${Region}.amazonaws.com", {"Region": "us-east-1"}]
-            },
-            "kms:EncryptionContext:SecretARN": secret,
+            "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"},
+            "kms:EncryptionContext:SecretARN": [secret],
         }
     }
     assert set(statements) == {
@@ -152,50 +150,73 @@ def test_outputs_name_the_secret_and_the_port(template):
     assert outputs["DatabasePort"]["Value"] == get_att("Database", "Endpoint.Port")
 
 
-WRITER_SECRET = ref("WriterDatabaseSecretArn")
+# What deploy.sh gives a replica region's stack: the writer stack's DatabaseSecretArn.
+WRITER_SECRET_ARN = (
+    "arn:aws:secretsmanager:us-east-1:111122223333:secret:DatabaseMasterSecret-a1B2c3"
+)
 
 
-def test_a_replica_region_names_the_writers_secret_which_the_writer_stack_outputs(
-    replica_template,
-):
+def resolved(template: dict, region: str, value):
+    """`value` as CloudFormation computes it in `region`, given the writer's secret ARN."""
+    from tests.iam.deployment import Deployment
+
+    deployment = Deployment(
+        template, "stack", region, {"WriterDatabaseSecretArn": WRITER_SECRET_ARN}
+    )
+    return deployment.resolve(value)
+
+
+def test_a_replica_region_names_its_own_copy_of_the_writers_secret(spec, replica_template):
     """A read replica has no master secret (RDS manages none for it): its credentials are
-    the writer's, whose secret's ARN only the writer's stack knows, so it is a parameter."""
+    the writer's, whose secret Secrets Manager copies to this region; the copy's ARN is
+    the writer's (a parameter: only the writer's stack knows it) with this region in it."""
+    region = spec.regions[1].name
     value = {
         name.removeprefix(PATH): p["Value"] for name, p in parameters(replica_template).items()
     }
-    assert value["database/secret-arn"] == WRITER_SECRET
-    assert replica_template["Outputs"]["DatabaseSecretArn"]["Value"] == WRITER_SECRET
-    parameter = replica_template["Parameters"]["WriterDatabaseSecretArn"]
-    assert parameter["Type"] == "String"
+    copy = WRITER_SECRET_ARN.replace(":us-east-1:", f":{region}:")
+    assert resolved(replica_template, region, value["database/secret-arn"]) == copy
+    output = replica_template["Outputs"]["DatabaseSecretArn"]["Value"]
+    assert resolved(replica_template, region, output) == copy
+    assert replica_template["Parameters"]["WriterDatabaseSecretArn"]["Type"] == "String"
     assert not any(
         "DatabaseMasterSecret" in str(node) for node in (replica_template["Outputs"], value)
     )
 
 
-def test_a_replica_region_reads_and_decrypts_the_writers_secret_in_the_writer_region(
-    spec, replica_template
-):
+def test_a_replica_region_reads_and_decrypts_its_copy_in_its_own_region(spec, replica_template):
+    """The copy answers while the writer region is down: nothing of the writer region's is
+    named, the key is this region's (the copy is encrypted with it), and only for this
+    secret (the copy's ARN or its primary's: AWS does not say which the context names)."""
+    region = spec.regions[1].name
+    copy = WRITER_SECRET_ARN.replace(":us-east-1:", f":{region}:")
     statements = instance_statements(replica_template)
     read = statements["ReadTheDatabaseSecret"]
-    assert (read["Action"], read["Resource"]) == ("secretsmanager:GetSecretValue", WRITER_SECRET)
+    assert read["Action"] == "secretsmanager:GetSecretValue"
+    assert resolved(replica_template, region, read["Resource"]) == copy
     decrypt = statements["DecryptTheSecretThroughSecretsManager"]
-    writer = spec.primary_region
-    # The writer region's key, whose ID this stack cannot know: any key there, but only
-    # for this one secret (its encryption context) and only through Secrets Manager there.
-    assert decrypt["Resource"] == {
-        "Fn::Sub": [
-            "arn:${AWS::Partition}:kms:${Region}:${AWS::AccountId}:key/*",
-            {"Region": writer},
-        ]
-    }
-    assert decrypt["Condition"] == {
+    assert decrypt["Resource"] == get_att("DataKey", "Arn")
+    condition = resolved(replica_template, region, decrypt["Condition"])
+    assert condition == {
         "StringEquals": {
-            "kms:ViaService": {
-                "Fn::Sub": ["secretsmanager.${Region}.amazonaws.com", {"Region": writer}]
-            },
-            "kms:EncryptionContext:SecretARN": WRITER_SECRET,
+            "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
+            "kms:EncryptionContext:SecretARN": [copy, WRITER_SECRET_ARN],
         }
     }
+
+
+def test_the_writer_region_resolves_its_unused_copy_name_without_error(spec, template):
+    """deploy.sh gives the writer region an empty WriterDatabaseSecretArn: the copy's ARN
+    (in the branch not taken) still computes, so no Fn::Select is out of range."""
+    from troposphere import Template
+
+    from compiler.builders.database import local_copy_arn
+    from tests.iam.deployment import Deployment
+
+    computed = Template().to_dict()  # an empty template: only the function is resolved
+    value = local_copy_arn(Ref("WriterDatabaseSecretArn")).to_dict()
+    empty = Deployment(computed, "stack", "us-east-1", {"WriterDatabaseSecretArn": ""})
+    assert empty.resolve(value) == "arn:aws:secretsmanager:us-east-1:111122223333:secret:"
 
 
 def test_without_replicas_each_region_reads_its_own_secret_through_its_own_service():

@@ -116,5 +116,11 @@ def test_the_role_may_replicate_these_buckets_only(spec, writer):
 def test_no_replication_without_buckets_to_replicate():
     spec = make_spec(storage={"buckets": [{"name": "assets", "replicate": False}]})
     template = regional_template(spec)
-    assert REPLICATION_PARAMETER not in template.get("Parameters", {})
     assert "BucketReplicationRole" not in template["Resources"]
+    # The switch stays for the database secret's copies (test_database_replicas), unless
+    # nothing replicates at all.
+    alone = make_spec(
+        storage={"buckets": [{"name": "assets", "replicate": False}]},
+        database={"replicas": False},
+    )
+    assert REPLICATION_PARAMETER not in regional_template(alone).get("Parameters", {})

@@ -151,3 +151,53 @@ def test_without_replicas_each_region_has_its_own_writer():
         assert "SourceDBInstanceIdentifier" not in database
         assert "DBInstanceIdentifier" not in database  # as before replicas existed
         assert "DatabaseReplicaLagAlarm" not in template["Resources"]
+
+
+def master_secret_in(spec, region: str, replicate: bool) -> dict | None:
+    """The writer's master secret as deployed in `region` with the replication switch set."""
+    template = regional_template(spec, region)
+    values = {**condition_values(template, region)}
+    values["ReplicatesBuckets"] = values["IsWriterRegion"] and replicate
+    secret = resolve_conditions(template, values)["Resources"]["DatabaseMasterSecret"]
+    return secret["Properties"] if values[secret["Condition"]] else None
+
+
+def test_the_master_secret_is_copied_to_every_other_region_with_its_data_key():
+    """A replica region's instances read their own region's copy: it answers while the
+    writer region is down. Each copy is encrypted with that region's data key, named by the
+    alias that region's stack creates."""
+    spec = make_spec(
+        regions=[
+            {"name": "us-east-1", "cidr": "10.10.0.0/16"},
+            {"name": "us-west-2", "cidr": "10.20.0.0/16"},
+            {"name": "eu-west-1", "cidr": "10.30.0.0/16"},
+        ],
+        dns={"routing": "latency"},
+        load_balancer={"certificate_arns": {}},
+    )
+    secret = master_secret_in(spec, "us-east-1", replicate=True)
+    alias = naming.data_key_alias(spec)
+    assert secret["ReplicaRegions"] == [
+        {"Region": "us-west-2", "KmsKeyId": alias},
+        {"Region": "eu-west-1", "KmsKeyId": alias},
+    ]
+    assert master_secret_in(spec, "us-west-2", replicate=True) is None  # the writer's only
+
+
+def test_the_copies_wait_for_the_other_regions_keys():
+    """On a first deploy the writer's stack runs before the other regions' (their replicas
+    need its database) and their key aliases do not exist yet: no copies in that pass."""
+    spec = make_spec()
+    assert "ReplicaRegions" not in master_secret_in(spec, spec.primary_region, replicate=False)
+
+
+def test_a_spec_without_replicated_buckets_still_has_the_switch_for_the_secret():
+    """The switch deploy.sh sets on its second pass is the buckets'; without any bucket to
+    replicate the database brings it, once."""
+    spec = make_spec(storage={"buckets": [{"name": "assets", "replicate": False}]})
+    template = regional_template(spec, spec.primary_region)
+    assert "ReplicateBuckets" in template["Parameters"]
+    secret = template["Resources"]["DatabaseMasterSecret"]["Properties"]
+    assert secret["ReplicaRegions"]["Fn::If"][0] == "ReplicatesBuckets"
+    with_buckets = regional_template(make_spec(), make_spec().primary_region)
+    assert list(with_buckets["Parameters"]).count("ReplicateBuckets") == 1

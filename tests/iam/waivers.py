@@ -142,10 +142,6 @@ WAIVERS: tuple[Waiver, ...] = (
     _waive("AWS::S3::Bucket", NOT_AN_IAM_ACTION, "s3:DeleteBucketCors",
            "s3:DeleteBucketEncryption", "s3:DeleteBucketLifecycle", "s3:DeleteBucketReplication",
            "s3:PutBucketReplication"),
-    # Secrets Manager
-    _waive("AWS::SecretsManager::Secret", "no ReplicaRegions",
-           "secretsmanager:ReplicateSecretToRegions", "secretsmanager:RemoveRegionsFromReplication",
-           unless=("ReplicaRegions",)),
     # SNS
     _waive("AWS::SNS::Topic", "no delivery status logging roles, no DataProtectionPolicy",
            "iam:GetRole", "iam:PassRole", "sns:PutDataProtectionPolicy"),

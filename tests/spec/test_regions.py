@@ -250,3 +250,51 @@ def test_vpc_cidr_in_a_range_no_host_can_use(example_text, cidr, refused, what):
 )
 def test_vpc_cidr_outside_the_refused_ranges_is_accepted(example_text, cidr):
     assert validate(with_second_cidr(example_text, cidr)).regions[1].cidr == cidr
+
+
+# --- global_region ---------------------------------------------------------------------
+
+WEST_FIRST = (
+    "regions:\n  - name: us-west-2\n    cidr: 10.20.0.0/16\n"
+    "  - name: us-east-1\n    cidr: 10.10.0.0/16\n"
+)
+
+
+def with_regions(example_text: str, regions_yaml: str, global_region: str | None = None) -> str:
+    """The example with its `regions:` block replaced (and `global_region` set if given)."""
+    start = example_text.index("\nregions:") + 1
+    end = example_text.index("\n\n", start) + 1
+    extra = f"global_region: {global_region}\n" if global_region else ""
+    return example_text[:start] + extra + regions_yaml + example_text[end:]
+
+
+def test_the_global_stack_stays_in_us_east_1_whatever_the_order(example_text):
+    """A failover puts another region first: the global stack (hosted zone) must not move."""
+    assert validate(example_text).global_stack_region == "us-east-1"
+    reordered = validate(with_regions(example_text, WEST_FIRST))
+    assert reordered.primary_region == "us-west-2"
+    assert reordered.global_stack_region == "us-east-1"
+
+
+def test_without_us_east_1_the_global_stack_defaults_to_the_first_region():
+    from tests.builders.example import make_spec
+
+    eu = {"name": "eu-west-1", "cidr": "10.30.0.0/16"}
+    west = {"name": "us-west-2", "cidr": "10.20.0.0/16"}
+    no_certificates = {"certificate_arns": {}}
+    spec = make_spec(regions=[eu, west], load_balancer=no_certificates)
+    assert spec.global_stack_region == "eu-west-1"
+    pinned = make_spec(regions=[west, eu], global_region="eu-west-1", load_balancer=no_certificates)
+    assert pinned.global_stack_region == "eu-west-1"
+
+
+def test_global_region_outside_the_spec_regions_is_refused_at_it(example_text):
+    bad = with_regions(example_text, WEST_FIRST, global_region="eu-west-1")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "eu-west-1",
+        "global_region",
+        "'eu-west-1' is not one of the spec's regions (us-west-2, us-east-1); the global "
+        "stack and the StackSet are deployed in one of them",
+    )
