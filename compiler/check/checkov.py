@@ -84,25 +84,39 @@ def run_checkov(program: Path, directory: Path) -> list[CheckovResult]:
         report = json.loads(done.stdout)
     except ValueError:
         raise CheckToolError(f"checkov printed no JSON report: {_tail(done.stderr)}") from None
-    # One framework gives one report object; several give a list of them; nothing to
-    # scan gives an empty summary.
-    reports = report if isinstance(report, list) else [report]
     results: list[CheckovResult] = []
-    for one in reports:
-        found = one.get("results", {}) if isinstance(one, dict) else {}
+    # One framework gives one report object; several would give a list of them.
+    for one in report if isinstance(report, list) else [report]:
+        found = one.get("results") if isinstance(one, dict) else None
+        if not isinstance(found, dict):
+            # checkov prints a bare summary when it scanned nothing: never right here, as
+            # every template has resources, and a gate that passes on it checks nothing.
+            raise CheckToolError(
+                f"checkov's report has no results for the templates: {_excerpt(done.stdout)}"
+            )
         errors = found.get("parsing_errors") or []
         if errors:
-            raise CheckToolError(f"checkov could not parse {', '.join(errors)}")
+            names = errors if isinstance(errors, list) else [errors]
+            raise CheckToolError(f"checkov could not parse {', '.join(map(str, names))}")
         for kind in ("failed_checks", "skipped_checks"):
-            results += [read_result(check, directory) for check in found.get(kind, [])]
+            checks = found.get(kind) or []
+            if not isinstance(checks, list):
+                raise CheckToolError(f"checkov's report: {kind} is not a list")
+            results += [read_result(check, directory) for check in checks]
     return results
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _run(command: list[str], *, timeout: int) -> subprocess.CompletedProcess[str]:
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, env=checkov_environment(),
-            timeout=timeout, check=False, stdin=subprocess.DEVNULL,
+            timeout=timeout, check=False, stdin=subprocess.DEVNULL, encoding="utf-8",
+            errors="replace",  # a stray byte in its output must not stop the report
         )  # fmt: skip
     except OSError as error:
         raise CheckToolError(f"{command[0]}: {error.strerror or error}") from None
@@ -118,7 +132,18 @@ def _tail(text: str) -> str:
     return lines[-1] if lines else "(nothing on stderr)"
 
 
-def read_result(check: dict, directory: Path) -> CheckovResult:
+def read_result(check: object, directory: Path) -> CheckovResult:
+    """One entry of checkov's report; `CheckToolError` when it is not one checkov writes
+    (another program given as --checkov, or a checkov whose format changed)."""
+    try:
+        return _read_result(check, directory)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        raise CheckToolError(
+            f"checkov's report has a check infra cannot read: {_excerpt(json.dumps(check))}"
+        ) from None
+
+
+def _read_result(check: dict, directory: Path) -> CheckovResult:
     result = check.get("check_result") or {}
     resource = str(check.get("resource") or "")
     # "AWS::RDS::DBInstance.Database": the type has no dots, the logical ID none either.
@@ -134,7 +159,7 @@ def read_result(check: dict, directory: Path) -> CheckovResult:
         resource=logical_id,
         properties=property_path(str(keys[0])) if keys else (),
         skipped_because=str(result.get("suppress_comment") or "") if skipped else None,
-        guideline=check.get("guideline") or None,
+        guideline=str(check.get("guideline") or "") or None,
     )
 
 
