@@ -27,6 +27,7 @@ from compiler.check.findings import (
     apply_waivers,
     merge_places,
 )
+from compiler.errors import CheckToolError
 
 if TYPE_CHECKING:
     from compiler.check.checkov import CheckovResult
@@ -57,10 +58,12 @@ def run_check(
     *,
     checkov: Path | None = None,
     use_checkov: bool = True,
+    require_checkov: bool = False,
     lint_cache: bool = True,
 ) -> CheckReport:
     """Check what `spec_path` compiles to. Raises `SpecError` for a spec with errors and
-    `CheckToolError` when checkov was named (`checkov`) but is missing, or failed."""
+    `CheckToolError` when checkov was named (`checkov`) or required but is missing, or
+    failed."""
     from compiler import pipeline
     from compiler.check import checkov as checkov_tool
     from compiler.lint import cfn_lint_version
@@ -68,6 +71,9 @@ def run_check(
 
     result = pipeline.compile_in_memory(spec_path, environment)
     program = checkov_tool.find_checkov(checkov) if use_checkov else None
+    if use_checkov and program is None and require_checkov:
+        # Before linting: the run fails anyway, and its report must not be written.
+        raise CheckToolError(f"--require-checkov: {checkov_tool.INSTALL_HINT}")
     assert result.loaded is not None  # compile_in_memory sets it
     index = SpecIndex.build(result.spec, result.stacks, result.loaded, environment)
     tools = {CFN_LINT: cfn_lint_version()}
