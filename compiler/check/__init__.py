@@ -98,7 +98,10 @@ def run_check(
         findings=merge_places(findings),
         tools=tools,
         checkov_missing=use_checkov and program is None,
-        warnings=[*result.warnings, *_unused_waivers(unused, waivers, locations, program)],
+        warnings=[
+            *result.warnings,
+            *_unused_waivers(unused, waivers, locations, program, findings),
+        ],
     )
 
 
@@ -161,10 +164,15 @@ def checkov_finding(found: CheckovResult, index: SpecIndex) -> Finding:
 
 
 def _unused_waivers(
-    unused: list[int], waivers: Sequence, locations: Sequence, program: Path | None
+    unused: list[int],
+    waivers: Sequence,
+    locations: Sequence,
+    program: Path | None,
+    findings: Sequence[Finding],
 ) -> list[SpecProblem]:
     """A waiver that waives nothing is stale (the weakness was fixed, or a typo in its
-    resource); told only when checkov ran, since only its findings can be waived."""
+    resource), or repeats one of the compiler's own; told only when checkov ran, since
+    only its findings can be waived."""
     from compiler.errors import SpecProblem
 
     if program is None:
@@ -173,14 +181,23 @@ def _unused_waivers(
     for number in unused:
         waiver, where = waivers[number], locations[number]
         on = f" on {waiver.resource}" if waiver.resource else ""
+        built_in = any(
+            finding.waiver is not None and finding.waiver.source == BUILT_IN
+            and finding.rule == waiver.id and waiver.resource in (None, finding.resource)
+            for finding in findings
+        )  # fmt: skip
+        why = (
+            f"the compiler already waives {waiver.id}{on} (built-in)"
+            if built_in
+            else f"checkov reported no {waiver.id} finding{on}"
+        )
         problems.append(
             SpecProblem(
                 where.file,
                 where.line,
                 where.column,
                 where.path,
-                f"warning: waives nothing: checkov reported no {waiver.id} finding{on}; "
-                "remove the waiver",
+                f"warning: waives nothing: {why}; remove the waiver",
             )  # fmt: skip
         )
     return problems

@@ -200,3 +200,17 @@ def test_a_garbage_report_on_the_command_line_is_exit_3_and_no_file(tmp_path, fa
     assert result.exit_code == EXIT_TOOL
     assert result.stderr.startswith("infra check: checkov's report has a check infra cannot")
     assert "Traceback" not in result.output and out.read_text() == "old"
+
+
+def test_a_waiver_the_compiler_already_makes_is_told_so(tmp_path, fake_checkov):
+    waiver = "\nchecks:\n  waivers:\n    - {id: CKV_AWS_18, resource: LogsBucket, reason: Logs.}\n"
+    spec = copy_example(tmp_path / "project", EXAMPLE_SPEC.read_text(encoding="utf-8") + waiver)
+    fake_checkov.write_text(json.dumps({"results": {"skipped_checks": [SKIPPED]}}))
+    report = run_check(spec, checkov=FAKE_CHECKOV)
+    (finding,) = report.findings
+    assert finding.waiver is not None and finding.waiver.reason == "It is the log bucket."
+    (warning,) = report.warnings
+    assert str(warning).endswith(
+        "checks.waivers[0]: warning: waives nothing: the compiler already waives CKV_AWS_18 "
+        "on LogsBucket (built-in); remove the waiver"
+    )
