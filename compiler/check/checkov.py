@@ -10,10 +10,12 @@ finding on the spec key behind it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,19 +114,28 @@ def _excerpt(text: str) -> str:
 
 
 def _run(command: list[str], *, timeout: int) -> subprocess.CompletedProcess[str]:
+    # A session of its own, ended whole: checkov's worker processes must not outlive a
+    # timeout or Ctrl-C, scanning a scratch directory that is being deleted.
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=checkov_environment(),
-            timeout=timeout, check=False, stdin=subprocess.DEVNULL, encoding="utf-8",
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env=checkov_environment(), encoding="utf-8", start_new_session=True,
             errors="replace",  # a stray byte in its output must not stop the report
         )  # fmt: skip
     except OSError as error:
         raise CheckToolError(f"{command[0]}: {error.strerror or error}") from None
-    except subprocess.TimeoutExpired:
-        raise CheckToolError(f"checkov did not finish in {timeout} s") from None
-    if done.returncode != 0:  # with --soft-fail, only a crash
-        raise CheckToolError(f"checkov failed (exit {done.returncode}): {_tail(done.stderr)}")
-    return done
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException as error:  # the timeout, or Ctrl-C
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        if isinstance(error, subprocess.TimeoutExpired):
+            raise CheckToolError(f"checkov did not finish in {timeout} s") from None
+        raise
+    if process.returncode != 0:  # with --soft-fail, only a crash
+        raise CheckToolError(f"checkov failed (exit {process.returncode}): {_tail(stderr)}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _tail(text: str) -> str:

@@ -214,3 +214,21 @@ def test_a_waiver_the_compiler_already_makes_is_told_so(tmp_path, fake_checkov):
         "checks.waivers[0]: warning: waives nothing: the compiler already waives CKV_AWS_18 "
         "on LogsBucket (built-in); remove the waiver"
     )
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie nobody reaped yet (it runs no more)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def test_a_checkov_that_hangs_is_ended_with_its_children(tmp_path, fake_checkov, monkeypatch):
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setenv("FAKE_CHECKOV_HANG", str(pid_file))
+    monkeypatch.setattr("compiler.check.checkov.TIMEOUT_SECONDS", 2)
+    with pytest.raises(CheckToolError, match=r"^checkov did not finish in 2 s$"):
+        run_checkov(FAKE_CHECKOV, tmp_path)
+    assert ended(int(pid_file.read_text()))
