@@ -332,10 +332,16 @@ def check(
     from compiler.errors import CheckToolError
     from compiler.write import replace_file
 
+    if no_checkov and (require_checkov or checkov is not None):
+        other = "--require-checkov" if require_checkov else "--checkov"
+        raise click.UsageError(f"--no-checkov contradicts {other}")
     if str(output) != "-" and output.resolve() == spec.resolve():
         raise OutputError(output, "is the spec being checked; give -o another file")
     try:
-        report = run_check(spec, environment, checkov=checkov, use_checkov=not no_checkov)
+        report = run_check(
+            spec, environment, checkov=checkov, use_checkov=not no_checkov,
+            require_checkov=require_checkov,
+        )  # fmt: skip
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
@@ -351,6 +357,4 @@ def check(
     else:
         replace_file(output, text.encode("utf-8"))
         click.echo(f"{output}: written", err=True)
-    if report.checkov_missing and require_checkov:
-        sys.exit(EXIT_TOOL)
     sys.exit(EXIT_LINT if report.failed else EXIT_OK)

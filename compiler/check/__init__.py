@@ -27,6 +27,7 @@ from compiler.check.findings import (
     apply_waivers,
     merge_places,
 )
+from compiler.errors import CheckToolError
 
 if TYPE_CHECKING:
     from compiler.check.checkov import CheckovResult
@@ -57,10 +58,12 @@ def run_check(
     *,
     checkov: Path | None = None,
     use_checkov: bool = True,
+    require_checkov: bool = False,
     lint_cache: bool = True,
 ) -> CheckReport:
     """Check what `spec_path` compiles to. Raises `SpecError` for a spec with errors and
-    `CheckToolError` when checkov was named (`checkov`) but is missing, or failed."""
+    `CheckToolError` when checkov was named (`checkov`) or required but is missing, or
+    failed."""
     from compiler import pipeline
     from compiler.check import checkov as checkov_tool
     from compiler.lint import cfn_lint_version
@@ -68,6 +71,9 @@ def run_check(
 
     result = pipeline.compile_in_memory(spec_path, environment)
     program = checkov_tool.find_checkov(checkov) if use_checkov else None
+    if use_checkov and program is None and require_checkov:
+        # Before linting: the run fails anyway, and its report must not be written.
+        raise CheckToolError(f"--require-checkov: {checkov_tool.INSTALL_HINT}")
     assert result.loaded is not None  # compile_in_memory sets it
     index = SpecIndex.build(result.spec, result.stacks, result.loaded, environment)
     tools = {CFN_LINT: cfn_lint_version()}
@@ -92,7 +98,10 @@ def run_check(
         findings=merge_places(findings),
         tools=tools,
         checkov_missing=use_checkov and program is None,
-        warnings=[*result.warnings, *_unused_waivers(unused, waivers, locations, program)],
+        warnings=[
+            *result.warnings,
+            *_unused_waivers(unused, waivers, locations, program, findings),
+        ],
     )
 
 
@@ -155,10 +164,15 @@ def checkov_finding(found: CheckovResult, index: SpecIndex) -> Finding:
 
 
 def _unused_waivers(
-    unused: list[int], waivers: Sequence, locations: Sequence, program: Path | None
+    unused: list[int],
+    waivers: Sequence,
+    locations: Sequence,
+    program: Path | None,
+    findings: Sequence[Finding],
 ) -> list[SpecProblem]:
     """A waiver that waives nothing is stale (the weakness was fixed, or a typo in its
-    resource); told only when checkov ran, since only its findings can be waived."""
+    resource), or repeats one of the compiler's own; told only when checkov ran, since
+    only its findings can be waived."""
     from compiler.errors import SpecProblem
 
     if program is None:
@@ -167,14 +181,23 @@ def _unused_waivers(
     for number in unused:
         waiver, where = waivers[number], locations[number]
         on = f" on {waiver.resource}" if waiver.resource else ""
+        built_in = any(
+            finding.waiver is not None and finding.waiver.source == BUILT_IN
+            and finding.rule == waiver.id and waiver.resource in (None, finding.resource)
+            for finding in findings
+        )  # fmt: skip
+        why = (
+            f"the compiler already waives {waiver.id}{on} (built-in)"
+            if built_in
+            else f"checkov reported no {waiver.id} finding{on}"
+        )
         problems.append(
             SpecProblem(
                 where.file,
                 where.line,
                 where.column,
                 where.path,
-                f"warning: waives nothing: checkov reported no {waiver.id} finding{on}; "
-                "remove the waiver",
+                f"warning: waives nothing: {why}; remove the waiver",
             )  # fmt: skip
         )
     return problems

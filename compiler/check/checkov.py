@@ -10,10 +10,12 @@ finding on the spec key behind it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,33 +86,56 @@ def run_checkov(program: Path, directory: Path) -> list[CheckovResult]:
         report = json.loads(done.stdout)
     except ValueError:
         raise CheckToolError(f"checkov printed no JSON report: {_tail(done.stderr)}") from None
-    # One framework gives one report object; several give a list of them; nothing to
-    # scan gives an empty summary.
-    reports = report if isinstance(report, list) else [report]
     results: list[CheckovResult] = []
-    for one in reports:
-        found = one.get("results", {}) if isinstance(one, dict) else {}
+    # One framework gives one report object; several would give a list of them.
+    for one in report if isinstance(report, list) else [report]:
+        found = one.get("results") if isinstance(one, dict) else None
+        if not isinstance(found, dict):
+            # checkov prints a bare summary when it scanned nothing: never right here, as
+            # every template has resources, and a gate that passes on it checks nothing.
+            raise CheckToolError(
+                f"checkov's report has no results for the templates: {_excerpt(done.stdout)}"
+            )
         errors = found.get("parsing_errors") or []
         if errors:
-            raise CheckToolError(f"checkov could not parse {', '.join(errors)}")
+            names = errors if isinstance(errors, list) else [errors]
+            raise CheckToolError(f"checkov could not parse {', '.join(map(str, names))}")
         for kind in ("failed_checks", "skipped_checks"):
-            results += [read_result(check, directory) for check in found.get(kind, [])]
+            checks = found.get(kind) or []
+            if not isinstance(checks, list):
+                raise CheckToolError(f"checkov's report: {kind} is not a list")
+            results += [read_result(check, directory) for check in checks]
     return results
 
 
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def _run(command: list[str], *, timeout: int) -> subprocess.CompletedProcess[str]:
+    # A session of its own, ended whole: checkov's worker processes must not outlive a
+    # timeout or Ctrl-C, scanning a scratch directory that is being deleted.
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=checkov_environment(),
-            timeout=timeout, check=False, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env=checkov_environment(), encoding="utf-8", start_new_session=True,
+            errors="replace",  # a stray byte in its output must not stop the report
         )  # fmt: skip
     except OSError as error:
         raise CheckToolError(f"{command[0]}: {error.strerror or error}") from None
-    except subprocess.TimeoutExpired:
-        raise CheckToolError(f"checkov did not finish in {timeout} s") from None
-    if done.returncode != 0:  # with --soft-fail, only a crash
-        raise CheckToolError(f"checkov failed (exit {done.returncode}): {_tail(done.stderr)}")
-    return done
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException as error:  # the timeout, or Ctrl-C
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        if isinstance(error, subprocess.TimeoutExpired):
+            raise CheckToolError(f"checkov did not finish in {timeout} s") from None
+        raise
+    if process.returncode != 0:  # with --soft-fail, only a crash
+        raise CheckToolError(f"checkov failed (exit {process.returncode}): {_tail(stderr)}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _tail(text: str) -> str:
@@ -118,7 +143,18 @@ def _tail(text: str) -> str:
     return lines[-1] if lines else "(nothing on stderr)"
 
 
-def read_result(check: dict, directory: Path) -> CheckovResult:
+def read_result(check: object, directory: Path) -> CheckovResult:
+    """One entry of checkov's report; `CheckToolError` when it is not one checkov writes
+    (another program given as --checkov, or a checkov whose format changed)."""
+    try:
+        return _read_result(check, directory)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        raise CheckToolError(
+            f"checkov's report has a check infra cannot read: {_excerpt(json.dumps(check))}"
+        ) from None
+
+
+def _read_result(check: dict, directory: Path) -> CheckovResult:
     result = check.get("check_result") or {}
     resource = str(check.get("resource") or "")
     # "AWS::RDS::DBInstance.Database": the type has no dots, the logical ID none either.
@@ -134,7 +170,7 @@ def read_result(check: dict, directory: Path) -> CheckovResult:
         resource=logical_id,
         properties=property_path(str(keys[0])) if keys else (),
         skipped_because=str(result.get("suppress_comment") or "") if skipped else None,
-        guideline=check.get("guideline") or None,
+        guideline=str(check.get("guideline") or "") or None,
     )
 
 

@@ -220,7 +220,31 @@ def test_without_checkov_it_says_how_to_install_it_and_cfn_lint_decides(seeded, 
     assert "note: checkov is not installed, so only cfn-lint ran" in result.stderr
     assert "scripts/install-checkov.sh" in result.stderr
     assert "checkov: not run" in result.stdout
-    assert command("--require-checkov", report=missing).exit_code == EXIT_TOOL
+
+
+def test_require_checkov_without_it_exits_3_before_linting_and_writes_nothing(
+    tmp_path, monkeypatch
+):
+    spec = copy_example(tmp_path / "project")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no checkov anywhere
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("compiler.lint.lint_templates", lambda *a, **k: pytest.fail("linted"))
+    out = tmp_path / "report.sarif"
+    out.write_text("old")
+    result = CliRunner().invoke(
+        main, ["check", str(spec), "--require-checkov", "--format", "sarif", "-o", str(out)]
+    )
+    assert result.exit_code == EXIT_TOOL
+    assert result.stderr.startswith("infra check: --require-checkov: checkov is not installed")
+    assert out.read_text() == "old" and result.stdout == ""
+
+
+@pytest.mark.parametrize("other", [["--require-checkov"], ["--checkov", "/bin/sh"]])
+def test_no_checkov_with_an_option_that_wants_it_is_a_usage_error(tmp_path, other):
+    spec = copy_example(tmp_path)
+    result = CliRunner().invoke(main, ["check", str(spec), "--no-checkov", *other])
+    assert result.exit_code == 2
+    assert f"--no-checkov contradicts {other[0]}" in result.stderr
 
 
 def test_a_named_checkov_that_is_missing_exits_3_in_one_line(tmp_path):

@@ -147,3 +147,88 @@ def test_a_template_checkov_cannot_parse_is_an_error(tmp_path, fake_checkov):
     )
     with pytest.raises(CheckToolError, match=r"^checkov could not parse /global.json$"):
         run_checkov(FAKE_CHECKOV, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("printed", "message"),
+    [
+        # A report with nothing scanned (the bare summary) or no JSON object: a gate that
+        # passed on it would check nothing.
+        (b"5", r"^checkov's report has no results for the templates: 5$"),
+        (b'{"passed": 0, "failed": 0}', r"no results for the templates: \{\"passed\""),
+        (b'{"results": []}', "no results for the templates"),
+        (b'[{"results": {}}, "x"]', "no results for the templates"),
+        (b'{"results": {"failed_checks": {"a": 1}}}', r"^checkov's report: failed_checks is not"),
+        (b'{"results": {"parsing_errors": [1, 2]}}', r"^checkov could not parse 1, 2$"),
+        (b'{"results": {"failed_checks": [{}]}}', r"^checkov's report has a check infra cannot"),
+        (b'{"results": {"failed_checks": [7]}}', r"cannot read: 7$"),
+        (
+            b'{"results": {"failed_checks": [{"check_id": "CKV_AWS_1", "check_result": [1]}]}}',
+            "has a check infra cannot read",
+        ),
+        (
+            b'{"results": {"skipped_checks": [{"check_id": "X", "file_line_range": ["x"]}]}}',
+            "has a check infra cannot read",
+        ),
+        (b"\xff\xfe{}", r"^checkov printed no JSON report"),
+    ],
+)
+def test_a_report_checkov_never_writes_is_one_error(tmp_path, fake_checkov, printed, message):
+    fake_checkov.write_bytes(printed)
+    with pytest.raises(CheckToolError, match=message):
+        run_checkov(FAKE_CHECKOV, tmp_path)
+
+
+def test_a_report_with_stray_bytes_is_still_read(tmp_path, fake_checkov):
+    fake_checkov.write_bytes(
+        json.dumps({"results": {"failed_checks": [{**FAILED, "check_name": "X"}]}})
+        .replace('"X"', '"caf\xff"')
+        .encode("latin-1")
+    )
+    (result,) = run_checkov(FAKE_CHECKOV, tmp_path)
+    assert result.check_name == "caf\N{REPLACEMENT CHARACTER}"
+
+
+def test_a_garbage_report_on_the_command_line_is_exit_3_and_no_file(tmp_path, fake_checkov):
+    fake_checkov.write_bytes(b'{"results": {"failed_checks": null, "skipped_checks": [{}]}}')
+    spec = copy_example(tmp_path)
+    out = tmp_path / "report.sarif"
+    out.write_text("old")
+    result = CliRunner().invoke(
+        main, ["check", str(spec), "--checkov", str(FAKE_CHECKOV), "-o", str(out)]
+    )
+    assert result.exit_code == EXIT_TOOL
+    assert result.stderr.startswith("infra check: checkov's report has a check infra cannot")
+    assert "Traceback" not in result.output and out.read_text() == "old"
+
+
+def test_a_waiver_the_compiler_already_makes_is_told_so(tmp_path, fake_checkov):
+    waiver = "\nchecks:\n  waivers:\n    - {id: CKV_AWS_18, resource: LogsBucket, reason: Logs.}\n"
+    spec = copy_example(tmp_path / "project", EXAMPLE_SPEC.read_text(encoding="utf-8") + waiver)
+    fake_checkov.write_text(json.dumps({"results": {"skipped_checks": [SKIPPED]}}))
+    report = run_check(spec, checkov=FAKE_CHECKOV)
+    (finding,) = report.findings
+    assert finding.waiver is not None and finding.waiver.reason == "It is the log bucket."
+    (warning,) = report.warnings
+    assert str(warning).endswith(
+        "checks.waivers[0]: warning: waives nothing: the compiler already waives CKV_AWS_18 "
+        "on LogsBucket (built-in); remove the waiver"
+    )
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie nobody reaped yet (it runs no more)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def test_a_checkov_that_hangs_is_ended_with_its_children(tmp_path, fake_checkov, monkeypatch):
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setenv("FAKE_CHECKOV_HANG", str(pid_file))
+    monkeypatch.setattr("compiler.check.checkov.TIMEOUT_SECONDS", 2)
+    with pytest.raises(CheckToolError, match=r"^checkov did not finish in 2 s$"):
+        run_checkov(FAKE_CHECKOV, tmp_path)
+    assert ended(int(pid_file.read_text()))
