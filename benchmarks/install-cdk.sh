@@ -8,16 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CDK_LIB_VERSION="2.275.0"
-CDK_CLI_VERSION="3.0.0"
+CDK_CLI_VERSION="2.1149.0"  # CLI releases are numbered apart from the library: 2.1xxx
 VENV=".venv-cdk"
 CLI_DIR="benchmarks/.cdk-cli"
+# Read from the metadata: importing aws_cdk starts Node, and it has no __version__.
+LIB_VERSION="from importlib.metadata import version; print(version('aws-cdk-lib'))"
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "install-cdk.sh: Node.js and npm are needed (the CDK runs its library in Node)" >&2
     exit 1
 fi
 
-lib="$("$VENV/bin/python" -c 'import aws_cdk; print(aws_cdk.__version__)' 2>/dev/null || true)"
+lib="$("$VENV/bin/python" -c "$LIB_VERSION" 2>/dev/null || true)"
 if [ "$lib" != "$CDK_LIB_VERSION" ]; then
     echo "Installing aws-cdk-lib $CDK_LIB_VERSION into $VENV (takes a few minutes)..."
     python3 -m venv "$VENV"
@@ -31,5 +33,5 @@ if [ "${cli%% *}" != "$CDK_CLI_VERSION" ]; then
     mkdir -p "$CLI_DIR"
     npm install --silent --no-audit --no-fund --prefix "$CLI_DIR" "aws-cdk@$CDK_CLI_VERSION"
 fi
-"$VENV/bin/python" -c 'import aws_cdk; print("aws-cdk-lib", aws_cdk.__version__)'
+echo "aws-cdk-lib $("$VENV/bin/python" -c "$LIB_VERSION")"
 echo "cdk CLI $("$CLI_DIR/node_modules/.bin/cdk" --version)"
