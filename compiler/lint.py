@@ -132,14 +132,17 @@ _IN_REGION = re.compile(r" in '(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)'$")
 LINT_SCHEME = "stackset-view-1"
 
 
-def lint_template(path: Path, regions: list[str], *, stackset: bool = False) -> list[LintFinding]:
-    """cfn-lint's findings for the template at `path` in `regions`; a StackSet template
-    (`stackset`) is linted as its `lint_view`, every region's mapped values included."""
+def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
+    """cfn-lint's findings for the template at `path` in `regions`; the StackSet template
+    (the one with a region mapping) is linted as its `lint_view`, so that every region's
+    mapped values are checked, each in its region."""
     from cfnlint.api import ManualArgs, lint
+
+    from compiler.context import REGION_MAP  # here: it imports the spec and troposphere
 
     text = original_text = path.read_text(encoding="utf-8")
     copies: dict[str, tuple[str, str]] = {}
-    if stackset:
+    if f'"{REGION_MAP}"' in text:
         from compiler.lint_view import lint_view
         from compiler.render import to_json_bytes
 
@@ -192,7 +195,7 @@ def _finding(
     where = _plain_path(getattr(match, "path", None) or ())
     line, column, region = match.linenumber, match.columnnumber, None
     found = _IN_REGION.search(match.message)
-    if found and found["region"] in regions:
+    if found and len(regions) > 1 and found["region"] in regions:  # a template of many regions
         region = found["region"]
     if where[:1] == ("Resources",) and len(where) > 1 and where[1] in copies:
         original, region = copies[str(where[1])]
@@ -233,7 +236,6 @@ def in_spec_terms(
 class LintJob:
     path: Path
     regions: tuple[str, ...]
-    stackset: bool = False  # lint as the StackSet template's `lint_view`
 
 
 def default_cache_dir() -> Path:
@@ -249,9 +251,7 @@ def clean_marker(job: LintJob, cache_dir: Path) -> Path:
     """Where the fact "these exact bytes lint clean under this configuration" is kept."""
     digest = hashlib.sha256()
     digest.update(job.path.read_bytes())
-    configuration = [job.regions, cfn_lint_version(), sorted(IGNORED_RULES)]
-    if job.stackset:
-        configuration.append(LINT_SCHEME)
+    configuration = [job.regions, cfn_lint_version(), sorted(IGNORED_RULES), LINT_SCHEME]
     digest.update(json.dumps(configuration).encode())
     return cache_dir / f"{digest.hexdigest()}.clean"
 
@@ -262,7 +262,7 @@ def known_clean(jobs: list[LintJob], cache_dir: Path) -> set[Path]:
 
 
 def _lint_job(job: LintJob) -> list[LintFinding]:
-    return lint_template(job.path, list(job.regions), stackset=job.stackset)
+    return lint_template(job.path, list(job.regions))
 
 
 def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> list[LintFinding]:

@@ -30,15 +30,16 @@ TEMPLATES = ["global.json", "regions/us-east-1.json", "regions/us-west-2.json", 
 
 @pytest.fixture
 def fake_lint(monkeypatch):
-    """cfn-lint replaced by a recorder that finds nothing, or what `findings` names."""
+    """cfn-lint replaced by a recorder that finds nothing, or what `findings` names:
+    template file name -> rules, each `RULE` or `RULE@region` (a finding for one region)."""
     findings: dict[str, list[str]] = {}
     calls: list[Path] = []
 
     def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
         calls.append(path)
         return [
-            LintFinding(str(path), 1, 1, rule, "error", "made up")
-            for rule in findings.get(path.name, [])
+            LintFinding(str(path), 1, 1, rule, "error", "made up", region=region or None)
+            for rule, _, region in (name.partition("@") for name in findings.get(path.name, []))
         ]
 
     monkeypatch.setattr(lint_module, "lint_template", lint_template)
@@ -106,6 +107,25 @@ def test_findings_are_counted_per_template(tmp_path, fake_lint):
     assert [r.lint_failed for r in rows] == [False, False, False, True]
 
 
+def test_a_stackset_finding_for_one_region_is_counted_on_that_regions_template(tmp_path, fake_lint):
+    findings, calls = fake_lint
+    findings["stackset.json"] = ["E3002@us-west-2", "E3012"]
+    out = tmp_path / "out"
+    rows = stack_rows(compile_spec(EXAMPLE_SPEC, out), out)
+    assert [(r.template, r.lint) for r in rows] == [
+        ("global.json", "clean"),
+        ("regions/us-east-1.json", "clean"),
+        ("regions/us-west-2.json", "1 finding"),
+        ("stackset.json", "1 finding"),
+    ]
+    assert [path.name for path in calls] == ["global.json", "stackset.json"]
+    every = compile_spec(
+        EXAMPLE_SPEC, tmp_path / "every", lint_cache=False, lint_every_template=True
+    )
+    rows = stack_rows(every, tmp_path / "every")
+    assert [r.lint for r in rows] == ["clean", "clean", "clean", "2 findings"]
+
+
 def test_table_columns_line_up_with_and_without_colour():
     rows = [
         row(stack_name="long-stack-name", resources=112, size=127_048, lint="2 findings"),
@@ -159,13 +179,13 @@ def test_quiet_compile_prints_only_problems(tmp_path, fake_lint):
     assert clean.exit_code == EXIT_OK
     assert clean.stdout == "" and clean.stderr == ""
 
-    findings["us-west-2.json"] = ["E3012"]
+    findings["stackset.json"] = ["E3012@us-west-2"]
     noisy = runner.invoke(
         main, ["compile", "--quiet", "--no-cache", str(EXAMPLE_SPEC), "-o", str(tmp_path / "b")]
     )
     assert noisy.exit_code == EXIT_LINT
     assert noisy.stdout == ""
-    assert "us-west-2.json:1:1: error E3012: made up" in noisy.stderr
+    assert "stackset.json:1:1: error E3012: made up (us-west-2)" in noisy.stderr
     assert "cfn-lint: 1 finding(s)" in noisy.stderr
 
 
