@@ -141,7 +141,7 @@ def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
     from compiler.context import REGION_MAP  # here: it imports the spec and troposphere
 
     text = original_text = path.read_text(encoding="utf-8")
-    copies: dict[str, tuple[str, str]] = {}
+    copies: dict[str, tuple[str, tuple[str, ...]]] = {}
     if f'"{REGION_MAP}"' in text:
         from compiler.lint_view import lint_view
         from compiler.render import to_json_bytes
@@ -152,9 +152,10 @@ def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
             text = to_json_bytes(view.template).decode("utf-8")
     matches = lint(text, config=ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES)))
     findings = [
-        _finding(path, match, copies, regions, original_text)
+        finding
         for match in matches
         if not _copy_of_itself(match, copies)
+        for finding in _findings(path, match, copies, regions, original_text)
     ]
     # A StackSet template is linted for each region; one mistake, compacted, reads the same.
     findings = list(dict.fromkeys(findings))
@@ -168,7 +169,7 @@ def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
 _SAME_IDENTIFIERS = re.compile(r"across the resources \{(?P<names>'[^{}]*')\}$")
 
 
-def _copy_of_itself(match, copies: dict[str, tuple[str, str]]) -> bool:
+def _copy_of_itself(match, copies: dict[str, tuple[str, tuple[str, ...]]]) -> bool:
     """A region's copy in the lint view has its original's primary identifier (a bucket or
     database name) by construction; cfn-lint's E3019 reports that, which no deployed
     template holds. Dropped only when every resource it names is one original or its
@@ -189,32 +190,43 @@ def _resource_line(text: str, logical_id: str) -> int:
     return text.count("\n", 0, index) + 2 if index >= 0 else 1
 
 
-def _finding(
-    path: Path, match, copies: dict[str, tuple[str, str]], regions, original_text: str
-) -> LintFinding:
+def _findings(
+    path: Path,
+    match,
+    copies: dict[str, tuple[str, tuple[str, ...]]],
+    regions: list[str],
+    original_text: str,
+) -> list[LintFinding]:
+    """A cfn-lint match as findings: one, or for a lint view copy one per region it holds
+    the values of (none when a regional rule checked them in another region)."""
     where = _plain_path(getattr(match, "path", None) or ())
-    line, column, region = match.linenumber, match.columnnumber, None
+    line, column, in_regions = match.linenumber, match.columnnumber, [None]
     found = _IN_REGION.search(match.message)
-    if found and len(regions) > 1 and found["region"] in regions:  # a template of many regions
-        region = found["region"]
+    named = found["region"] if found and found["region"] in regions else None
+    if named and len(regions) > 1:  # a template of many regions
+        in_regions = [named]
     if where[:1] == ("Resources",) and len(where) > 1 and where[1] in copies:
-        original, region = copies[str(where[1])]
+        original, covered = copies[str(where[1])]
+        in_regions = [named] if named in covered else [] if named else list(covered)
         where = ("Resources", original, *where[2:])
         line, column = _resource_line(original_text, original), 5  # the copy is in no file
     message = match.message
-    for copy, (original, _region) in copies.items():
+    for copy, (original, _covered) in copies.items():
         if copy in message:
             message = message.replace(copy, original)
-    return LintFinding(
-        template=str(path),
-        line=line,
-        column=column,
-        rule=match.rule.id,
-        level=match.rule.severity,
-        message=compact_message(message),
-        path=where,
-        region=region,
-    )
+    return [
+        LintFinding(
+            template=str(path),
+            line=line,
+            column=column,
+            rule=match.rule.id,
+            level=match.rule.severity,
+            message=compact_message(message),
+            path=where,
+            region=region,
+        )
+        for region in in_regions
+    ]
 
 
 def _plain_path(path: Sequence) -> tuple[str | int, ...]:

@@ -20,6 +20,7 @@ grows by the resources that hold lookups times the regions, not by whole templat
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -32,7 +33,8 @@ _REGION_KEY = {"Ref": "AWS::Region"}
 
 class LintView(NamedTuple):
     template: dict[str, Any]
-    copies: dict[str, tuple[str, str]]  # copy's logical ID -> (original logical ID, region)
+    # copy's logical ID -> (original logical ID, the regions whose values it holds)
+    copies: dict[str, tuple[str, tuple[str, ...]]]
 
 
 def is_region_lookup(node: Any) -> bool:
@@ -91,15 +93,47 @@ def _depends_on(resource: dict[str, Any], renamed: dict[str, str]) -> None:
         resource["DependsOn"] = [renamed.get(name, name) for name in depends]
 
 
+def _references(node: Any) -> set[str]:
+    """The logical IDs `node` refers to: `Ref`, `Fn::GetAtt`, `${...}` in `Fn::Sub`."""
+    if isinstance(node, dict):
+        found = set().union(*(_references(value) for value in node.values())) if node else set()
+        if isinstance(node.get("Ref"), str):
+            found.add(node["Ref"])
+        target = node.get("Fn::GetAtt")
+        if isinstance(target, list) and target and isinstance(target[0], str):
+            found.add(target[0])
+        elif isinstance(target, str):
+            found.add(target.split(".")[0])
+        return found
+    if isinstance(node, list):
+        return set().union(*(_references(item) for item in node)) if node else set()
+    if isinstance(node, str) and "${" in node:
+        return set(re.findall(r"\$\{([A-Za-z0-9]+)[.}]", node))
+    return set()
+
+
+def _dumped(node: Any) -> str:
+    return json.dumps(node, sort_keys=True)
+
+
 def lint_view(template: dict[str, Any], regions: Iterable[str]) -> LintView:
     """`template` (a StackSet template) with each region's copies of the resources that
-    hold a region lookup; `template` itself is not changed."""
+    hold a region lookup; `template` itself is not changed.
+
+    A resource that refers to no other such resource is copied once for all the regions
+    whose values make the same copy (the database's writer region is one for all): the
+    view grows by what differs between regions, not by the region count alone."""
     resources: dict[str, Any] = template.get("Resources") or {}
     rows: dict[str, dict[str, Any]] = (template.get("Mappings") or {}).get(REGION_MAP) or {}
     holders = [name for name, resource in resources.items() if _holds_region_lookup(resource)]
+    # Resources with lookups that refer to one another (a subnet, its VPC) are copied for
+    # each region, so that each copy refers to the same region's copy.
+    refers = {name: _references(resources[name]) & (set(holders) - {name}) for name in holders}
+    linked = {name for name in holders if refers[name]}.union(*refers.values())
     taken = set(resources)
-    copies: dict[str, tuple[str, str]] = {}
+    copies: dict[str, tuple[str, tuple[str, ...]]] = {}
     added: dict[str, Any] = {}
+    shared: dict[tuple[str, str], str] = {}  # (original, copy as JSON) -> the copy's ID
     for region in regions:
         row = rows.get(region)
         if row is None:  # a region outside the mapping: the template's Rules refuse it
@@ -107,11 +141,18 @@ def lint_view(template: dict[str, Any], regions: Iterable[str]) -> LintView:
         renamed = {name: naming.logical_id(name, "lint", region) for name in holders}
         if taken & set(renamed.values()):
             raise ValueError(f"lint copies of {region} would reuse a logical ID")
+        renamed_linked = {name: renamed[name] for name in linked}
         for name in holders:
-            copy = _resolved(resources[name], row, renamed)
-            _depends_on(copy, renamed)
+            copy = _resolved(resources[name], row, renamed_linked)
+            _depends_on(copy, renamed_linked)
+            key = (name, _dumped(copy))
+            if name not in linked and key in shared:
+                original, covered = copies[shared[key]]
+                copies[shared[key]] = (original, (*covered, region))
+                continue
+            shared[key] = renamed[name]
             added[renamed[name]] = copy
-            copies[renamed[name]] = (name, region)
+            copies[renamed[name]] = (name, (region,))
         taken |= set(renamed.values())
     if not added:
         return LintView(template, {})

@@ -151,11 +151,16 @@ def test_the_view_copies_only_resources_with_region_lookups():
     before = copy.deepcopy(template)
     view = lint_view(template, [EAST, WEST])
     assert template == before  # the StackSet template itself is untouched
-    originals = {name for name, _region in view.copies.values()}
-    assert {"Vpc", "PublicSubnet1", "HttpsListener", "RecordSet"} <= originals
+    originals = {name for name, _regions in view.copies.values()}
+    assert {"Vpc", "PublicSubnet1", "HttpsListener", "RecordSet", "Database"} <= originals
     assert "LaunchTemplate" not in originals  # no region value in it
-    assert len(view.copies) == 2 * len(originals)
-    copies = {(name, region): copy_id for copy_id, (name, region) in view.copies.items()}
+    pairs = [(name, region) for name, regions in view.copies.values() for region in regions]
+    assert sorted(pairs) == sorted((name, r) for name in originals for r in (EAST, WEST))
+    copies = {pair: copy_id for copy_id, (name, regions) in view.copies.items() for pair in
+              [(name, region) for region in regions]}  # fmt: skip
+    # The writer region is one for all: one copy of the database serves both regions.
+    assert copies[("Database", EAST)] == copies[("Database", WEST)]
+    assert copies[("HttpsListener", EAST)] != copies[("HttpsListener", WEST)]  # certificates
     subnet = view.template["Resources"][copies[("PublicSubnet1", WEST)]]["Properties"]
     # The copy holds us-west-2's literal, and points to us-west-2's copy of the VPC.
     assert subnet["CidrBlock"] == template["Mappings"]["RegionMap"][WEST]["PublicSubnet1Cidr"]
