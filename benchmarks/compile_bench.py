@@ -186,13 +186,18 @@ storage:
 """
 
 
+def zone_count(region_count: int) -> int:
+    """As many AZs as each of the first `region_count` REGIONS offers, three at most."""
+    from compiler.spec.regions import az_count
+
+    return min(3, *(az_count(name) for name in REGIONS[:region_count]))
+
+
 def example_in_regions(region_count: int, directory: Path) -> Path:
     """The example spec moved to the first `region_count` REGIONS (with the files it
     names), as many AZs as all of them offer (three at most), a certificate given for
     each, latency routing beyond two regions: what the CDK app builds."""
     import yaml
-
-    from compiler.spec.regions import az_count
 
     directory.mkdir(parents=True, exist_ok=True)
     for sibling in ("examples", "tasks"):
@@ -202,7 +207,7 @@ def example_in_regions(region_count: int, directory: Path) -> Path:
     data["regions"] = [{"name": r, "cidr": f"10.{i}.0.0/16"} for i, r in enumerate(regions)]
     if region_count > 2:
         data["dns"]["routing"] = "latency"
-    data["network"]["availability_zones"] = min(3, *(az_count(name) for name in regions))
+    data["network"]["availability_zones"] = zone_count(region_count)
     data["load_balancer"]["certificate_arns"] = {
         name: f"arn:aws:acm:{name}:123456789012:certificate/0a1b2c3d-1111-4e5f-8a9b-{i:012d}"
         for i, name in enumerate(regions)
@@ -230,7 +235,8 @@ def cdk_synth(region_count: int, out: Path) -> list[str]:
     no version reporting, no telemetry (set in the environment)."""
     return [
         str(CDK_CLI), "synth", "--app", f"{CDK_PYTHON} app.py", "-o", str(out),
-        "-c", f"regions={region_count}", "--no-notices", "--no-version-reporting",
+        "-c", f"regions={region_count}", "-c", f"azs={zone_count(region_count)}",
+        "--no-notices", "--no-version-reporting",
     ]  # fmt: skip
 
 

@@ -2,7 +2,7 @@
 
 Not part of the compiler: `benchmarks/compile_bench.py` times `cdk synth` of this app
 beside `infra compile` of `infra.yaml`, with the regions of the generated specs
-(`-c regions=N`, default 2). It builds what the example builds, the idiomatic CDK way
+(`-c regions=N`, default 2; `-c azs=K`, default 3). It builds what the example builds, the idiomatic CDK way
 (L2 constructs, one stack per region plus a global stack), so the comparison is what a
 team would otherwise write: per region a VPC over three AZs with a NAT gateway each and
 flow logs, an HTTPS ALB with a WAF web ACL, an Auto Scaling group with a launch template,
@@ -17,24 +17,62 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import (
     aws_autoscaling as autoscaling,
+)
+from aws_cdk import (
     aws_certificatemanager as acm,
+)
+from aws_cdk import (
     aws_cloudtrail as cloudtrail,
+)
+from aws_cdk import (
     aws_cloudwatch as cloudwatch,
+)
+from aws_cdk import (
     aws_cloudwatch_actions as cw_actions,
+)
+from aws_cdk import (
     aws_ec2 as ec2,
+)
+from aws_cdk import (
     aws_elasticloadbalancingv2 as elbv2,
+)
+from aws_cdk import (
     aws_events as events,
+)
+from aws_cdk import (
     aws_events_targets as targets,
+)
+from aws_cdk import (
     aws_iam as iam,
+)
+from aws_cdk import (
     aws_kms as kms,
+)
+from aws_cdk import (
     aws_lambda as lambda_,
+)
+from aws_cdk import (
     aws_logs as logs,
+)
+from aws_cdk import (
     aws_rds as rds,
+)
+from aws_cdk import (
     aws_route53 as route53,
+)
+from aws_cdk import (
     aws_s3 as s3,
+)
+from aws_cdk import (
     aws_sns as sns,
+)
+from aws_cdk import (
     aws_sns_subscriptions as subscriptions,
+)
+from aws_cdk import (
     aws_ssm as ssm,
+)
+from aws_cdk import (
     aws_wafv2 as wafv2,
 )
 from constructs import Construct
@@ -92,11 +130,20 @@ class RegionStack(cdk.Stack):
     @property
     def availability_zones(self) -> list[str]:
         # Given, as the spec's AZ count is: the default asks the account (a context lookup).
-        return [f"{self.region}{zone}" for zone in "abc"]
+        return [f"{self.region}{zone}" for zone in "abcdef"[: self.zone_count]]
 
     def __init__(
-        self, scope: Construct, name: str, *, index: int, zone_id: str, primary: bool, **kwargs
+        self,
+        scope: Construct,
+        name: str,
+        *,
+        index: int,
+        zone_id: str,
+        primary: bool,
+        zone_count: int,
+        **kwargs,
     ) -> None:
+        self.zone_count = zone_count
         super().__init__(scope, name, **kwargs)
         region = self.region
         key = kms.Key(self, "DataKey", enable_key_rotation=True)
@@ -105,7 +152,7 @@ class RegionStack(cdk.Stack):
         )
         vpc = ec2.Vpc(
             self, "Vpc", ip_addresses=ec2.IpAddresses.cidr(f"10.{index}.0.0/16"),
-            availability_zones=self.availability_zones, nat_gateways=3,
+            availability_zones=self.availability_zones, nat_gateways=zone_count,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC),
                 ec2.SubnetConfiguration(
@@ -253,8 +300,10 @@ class RegionStack(cdk.Stack):
         topic.add_subscription(subscriptions.EmailSubscription("ops@example.com"))
         metrics = [
             group.metric("CPUUtilization") if hasattr(group, "metric") else None,
-            database.metric_cpu_utilization(), database.metric_database_connections(),
-            database.metric_read_iops(), database.metric_write_iops(),
+            database.metric_cpu_utilization(),
+            database.metric_database_connections(),
+            database.metric_read_iops(),
+            database.metric_write_iops(),
             database.metric_free_storage_space(),
             alb.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT),
             alb.metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT),
@@ -270,9 +319,14 @@ class RegionStack(cdk.Stack):
             alarm.add_alarm_action(cw_actions.SnsAction(topic))
             widgets.append(cloudwatch.AlarmWidget(alarm=alarm, title=f"alarm {number}"))
         for zone in range(3):
-            for metric_name in ("PacketsDropCount", "ErrorPortAllocation", "ConnectionEstablishedCount"):
+            for metric_name in (
+                "PacketsDropCount",
+                "ErrorPortAllocation",
+                "ConnectionEstablishedCount",
+            ):
                 alarm = cloudwatch.Metric(
-                    namespace="AWS/NATGateway", metric_name=metric_name,
+                    namespace="AWS/NATGateway",
+                    metric_name=metric_name,
                     dimensions_map={"NatGatewayId": f"nat-{zone}"},
                 ).create_alarm(self, f"Nat{zone}{metric_name}", threshold=100, evaluation_periods=5)
                 alarm.add_alarm_action(cw_actions.SnsAction(topic))
@@ -295,6 +349,8 @@ class RegionStack(cdk.Stack):
 def main() -> None:
     app = cdk.App()
     count = int(app.node.try_get_context("regions") or 2)
+    # As many AZs as the spec gets (compile_bench.example_in_regions): three at most.
+    zone_count = int(app.node.try_get_context("azs") or 3)
     regions = REGIONS[:count]
     global_stack = GlobalStack(
         app, "storefront-production-global", env=cdk.Environment(account=ACCOUNT, region=regions[0])
@@ -302,7 +358,7 @@ def main() -> None:
     for index, region in enumerate(regions):
         RegionStack(
             app, f"storefront-production-{region}", index=index, primary=index == 0,
-            zone_id="Z0123456789EXAMPLE",
+            zone_id="Z0123456789EXAMPLE", zone_count=zone_count,
             env=cdk.Environment(account=ACCOUNT, region=region),
         )  # fmt: skip
     del global_stack
