@@ -2,11 +2,13 @@
 2022 pass checkov too.
 
 Regions are compiled in batches of specs, since a spec holds at most 16 regions. Each
-batch's StackSet template is linted in every region of the batch: cfn-lint checks resource
-types, instance types and engine versions per region, and the StackSet template resolves,
-region by region, to exactly the regional templates (tests/test_assemble.py proves it),
-so this covers each region's template at a ninth of the cost of linting 34 of them. The
-regions issue #12 names are linted as regional templates too, each in its own region.
+batch's StackSet template is linted in every region of the batch, as `infra compile`
+lints it: cfn-lint checks resource types, instance types and engine versions per region,
+and each region's mapped values through the lint view (`compiler/lint_view.py`); the
+StackSet template resolves, region by region, to exactly the regional templates
+(tests/test_assemble.py), so this covers each region's template (tests/test_lint_once.py
+proves it no weaker) at a fraction of the cost of linting 34 of them. The regions issue
+#12 names are linted as regional templates too, each in its own region.
 Clean templates are remembered in pytest's cache like the examples'
 (tests/test_examples.py), so a rerun lints only what changed.
 """
