@@ -176,6 +176,7 @@ regions:
 {regions}
 access:
   admin_principals: [arn:aws:iam::123456789012:role/platform-team]
+  require_mfa: false
 dns:
   zone_name: example.com
   record_name: bench.example.com
