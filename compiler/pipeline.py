@@ -179,7 +179,9 @@ def compile_spec(
                 for s in result.stacks
                 if out_dir / result.lint_via.get(s.path, s.path) in cached
             }
-        result.lint_findings = lint_templates(jobs, cache_dir=cache_dir)
+        result.lint_findings = confirmed_in_region(
+            lint_templates(jobs, cache_dir=cache_dir), result.stacks, out_dir
+        )
         if result.lint_findings:
             result.lint_findings = _in_spec_terms(result, out_dir, environment)
         result.linted = True
@@ -248,6 +250,26 @@ def lint_jobs(
         for stack in stacks
         if every_template or stack.kind != "region"
     ]
+
+
+def confirmed_in_region(
+    findings: list[LintFinding], stacks: list[StackTemplate], out_dir: Path
+) -> list[LintFinding]:
+    """StackSet findings made for one region, replaced by what linting that region's own
+    template finds. The lint view checks a region's copy of a resource in every region's
+    context, and a region-dependent branch (a condition on `AWS::Region`) can then be
+    taken that the region never takes; its own template is the ground truth. Only
+    regions with such findings are linted again: nothing, when the lint is clean."""
+    from compiler.lint import LintJob, lint_templates
+
+    stacksets = {str(out_dir / s.path) for s in stacks if s.kind == "stackset"}
+    regional = {s.region: out_dir / s.path for s in stacks if s.kind == "region"}
+    suspect = {f.region for f in findings if f.template in stacksets and f.region in regional}
+    if not suspect:
+        return findings
+    kept = [f for f in findings if not (f.template in stacksets and f.region in suspect)]
+    jobs = [LintJob(regional[region], (region,)) for region in sorted(suspect)]
+    return list(dict.fromkeys(kept + lint_templates(jobs)))  # once, if linted before too
 
 
 def _linted_via(stacks: list[StackTemplate], jobs: list[LintJob], out_dir: Path) -> dict[str, str]:

@@ -108,8 +108,11 @@ def test_findings_are_counted_per_template(tmp_path, fake_lint):
 
 
 def test_a_stackset_finding_for_one_region_is_counted_on_that_regions_template(tmp_path, fake_lint):
+    """...after linting that region's own template, whose findings stand (the StackSet
+    findings for us-east-1 are an artifact its template does not confirm)."""
     findings, calls = fake_lint
-    findings["stackset.json"] = ["E3002@us-west-2", "E3012"]
+    findings["stackset.json"] = ["E3002@us-west-2", "E3012", "W1031@us-east-1"]
+    findings["us-west-2.json"] = ["E3002"]
     out = tmp_path / "out"
     rows = stack_rows(compile_spec(EXAMPLE_SPEC, out), out)
     assert [(r.template, r.lint) for r in rows] == [
@@ -118,12 +121,13 @@ def test_a_stackset_finding_for_one_region_is_counted_on_that_regions_template(t
         ("regions/us-west-2.json", "1 finding"),
         ("stackset.json", "1 finding"),
     ]
-    assert [path.name for path in calls] == ["global.json", "stackset.json"]
+    linted = [path.name for path in calls]
+    assert linted == ["global.json", "stackset.json", "us-east-1.json", "us-west-2.json"]
     every = compile_spec(
         EXAMPLE_SPEC, tmp_path / "every", lint_cache=False, lint_every_template=True
     )
     rows = stack_rows(every, tmp_path / "every")
-    assert [r.lint for r in rows] == ["clean", "clean", "clean", "2 findings"]
+    assert [r.lint for r in rows] == ["clean", "clean", "1 finding", "1 finding"]
 
 
 def test_table_columns_line_up_with_and_without_colour():
@@ -179,13 +183,15 @@ def test_quiet_compile_prints_only_problems(tmp_path, fake_lint):
     assert clean.exit_code == EXIT_OK
     assert clean.stdout == "" and clean.stderr == ""
 
+    # Found for us-west-2 in the StackSet template, confirmed by us-west-2's own template.
     findings["stackset.json"] = ["E3012@us-west-2"]
+    findings["us-west-2.json"] = ["E3012"]
     noisy = runner.invoke(
         main, ["compile", "--quiet", "--no-cache", str(EXAMPLE_SPEC), "-o", str(tmp_path / "b")]
     )
     assert noisy.exit_code == EXIT_LINT
     assert noisy.stdout == ""
-    assert "stackset.json:1:1: error E3012: made up (us-west-2)" in noisy.stderr
+    assert "us-west-2.json:1:1: error E3012: made up" in noisy.stderr
     assert "cfn-lint: 1 finding(s)" in noisy.stderr
 
 
