@@ -119,6 +119,11 @@ def validate(spec: Path, environment: str | None, allow_data_loss: bool) -> None
 )  # fmt: skip
 @click.option("--lint/--no-lint", default=True, help="Run cfn-lint on the written templates.")
 @click.option(
+    "--lint-every-template", is_flag=True,
+    help="Also lint each regional template on its own. By default the StackSet template is "
+    "linted once in every spec region, with each region's values, which covers them.",
+)  # fmt: skip
+@click.option(
     "--no-cache", "no_cache", is_flag=True,
     help="Compile and lint everything, even when nothing changed since the last compile.",
 )  # fmt: skip
@@ -137,6 +142,7 @@ def compile_command(
     environment: str | None,
     output: Path | None,
     lint: bool,
+    lint_every_template: bool,
     no_cache: bool,
     quiet: bool,
     force: bool,
@@ -150,7 +156,8 @@ def compile_command(
     last compile in OUTPUT (its manifest.json) is refused, unless --allow-data-loss."""
     from compiler.summary import stack_rows, unchanged_rows
 
-    unchanged = None if no_cache else pipeline.unchanged_compile(
+    # An unchanged compile is skipped only as it was linted: not with every template.
+    unchanged = None if no_cache or lint_every_template else pipeline.unchanged_compile(
         spec, output, environment=environment, lint=lint
     )  # fmt: skip
     if unchanged:
@@ -164,6 +171,7 @@ def compile_command(
             environment=environment,
             lint=lint,
             lint_cache=not no_cache,
+            lint_every_template=lint_every_template,
             remember=not no_cache,
             force=force,
             allow_data_loss=allow_data_loss,

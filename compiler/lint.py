@@ -49,11 +49,17 @@ class LintFinding:
     message: str
     path: tuple[str | int, ...] = ()  # in the template: ("Resources", "Vpc", "Properties", ...)
     spec: SpecLocation | None = None  # the spec key behind it, once known (`in_spec_terms`)
+    # The region a finding of the StackSet template was made for; None when it holds in
+    # every region (or the template serves one region).
+    region: str | None = None
 
     def __str__(self) -> str:
         problem = f"{self.level} {self.rule}: {self.message}"
+        where = f"{self.template}:{self.line}" + (f", {self.region}" if self.region else "")
         if self.spec is not None:
-            return f"{self.spec}: {problem} ({self.template}:{self.line})"
+            return f"{self.spec}: {problem} ({where})"
+        if self.region:
+            return f"{self.template}:{self.line}:{self.column}: {problem} ({self.region})"
         return f"{self.template}:{self.line}:{self.column}: {problem}"
 
 
@@ -119,27 +125,108 @@ def _cut_list(text: str) -> str:
     return f"[{_shown(values[:MAX_LISTED])}, ... {len(values) - MAX_LISTED} more]"
 
 
+# cfn-lint's regional rules end their message so: "'hpc7g.4xlarge' is not one of [...] in 'us-west-2'".
+_IN_REGION = re.compile(r" in '(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)'$")
+# Changes when what is linted for a template changes (the StackSet lint view): the lint
+# cache must not vouch for a template checked the old way.
+LINT_SCHEME = "stackset-view-1"
+
+
 def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
+    """cfn-lint's findings for the template at `path` in `regions`; the StackSet template
+    (the one with a region mapping) is linted as its `lint_view`, so that every region's
+    mapped values are checked, each in its region."""
     from cfnlint.api import ManualArgs, lint
 
-    matches = lint(
-        path.read_text(encoding="utf-8"),
-        config=ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES)),
-    )
+    from compiler.context import REGION_MAP  # here: it imports the spec and troposphere
+
+    text = original_text = path.read_text(encoding="utf-8")
+    copies: dict[str, tuple[str, tuple[str, ...]]] = {}
+    if f'"{REGION_MAP}"' in text:
+        from compiler.lint_view import lint_view
+        from compiler.render import to_json_bytes
+
+        view = lint_view(json.loads(text), regions)
+        copies = view.copies
+        if copies:
+            text = to_json_bytes(view.template).decode("utf-8")
+    matches = lint(text, config=ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES)))
     findings = [
-        LintFinding(
-            template=str(path),
-            line=match.linenumber,
-            column=match.columnnumber,
-            rule=match.rule.id,
-            level=match.rule.severity,
-            message=compact_message(match.message),
-            path=_plain_path(getattr(match, "path", None) or ()),
-        )
+        finding
         for match in matches
+        if not _copy_of_itself(match, copies)
+        for finding in _findings(path, match, copies, regions, original_text)
     ]
     # A StackSet template is linted for each region; one mistake, compacted, reads the same.
-    return list(dict.fromkeys(findings))
+    findings = list(dict.fromkeys(findings))
+    # A mapped value that is wrong in every region is also reported on the original
+    # resource, without a region: the per-region findings say it better.
+    per_region = {(f.rule, f.path) for f in findings if f.region and f.path[:1] == ("Resources",)}
+    return [f for f in findings if f.region or (f.rule, f.path) not in per_region]
+
+
+# E3019 "Primary identifiers ... should have unique values across the resources {'A', 'B'}".
+_SAME_IDENTIFIERS = re.compile(r"across the resources \{(?P<names>'[^{}]*')\}$")
+
+
+def _copy_of_itself(match, copies: dict[str, tuple[str, tuple[str, ...]]]) -> bool:
+    """A region's copy in the lint view has its original's primary identifier (a bucket or
+    database name) by construction; cfn-lint's E3019 reports that, which no deployed
+    template holds. Dropped only when every resource it names is one original or its
+    copies: two different resources sharing an identifier are still reported."""
+    if match.rule.id != "E3019" or not copies:
+        return False
+    found = _SAME_IDENTIFIERS.search(match.message)
+    if not found:
+        return False
+    names = re.findall(r"'([^']*)'", found["names"])
+    originals = {copies[name][0] if name in copies else name for name in names}
+    return len(originals) == 1 and any(name in copies for name in names)
+
+
+def _resource_line(text: str, logical_id: str) -> int:
+    """The line of a resource's entry in an indented template (its `"Id": {` line)."""
+    index = text.find(f'\n    "{logical_id}": {{')
+    return text.count("\n", 0, index) + 2 if index >= 0 else 1
+
+
+def _findings(
+    path: Path,
+    match,
+    copies: dict[str, tuple[str, tuple[str, ...]]],
+    regions: list[str],
+    original_text: str,
+) -> list[LintFinding]:
+    """A cfn-lint match as findings: one, or for a lint view copy one per region it holds
+    the values of (none when a regional rule checked them in another region)."""
+    where = _plain_path(getattr(match, "path", None) or ())
+    line, column, in_regions = match.linenumber, match.columnnumber, [None]
+    found = _IN_REGION.search(match.message)
+    named = found["region"] if found and found["region"] in regions else None
+    if named and len(regions) > 1:  # a template of many regions
+        in_regions = [named]
+    if where[:1] == ("Resources",) and len(where) > 1 and where[1] in copies:
+        original, covered = copies[str(where[1])]
+        in_regions = [named] if named in covered else [] if named else list(covered)
+        where = ("Resources", original, *where[2:])
+        line, column = _resource_line(original_text, original), 5  # the copy is in no file
+    message = match.message
+    for copy, (original, _covered) in copies.items():
+        if copy in message:
+            message = message.replace(copy, original)
+    return [
+        LintFinding(
+            template=str(path),
+            line=line,
+            column=column,
+            rule=match.rule.id,
+            level=match.rule.severity,
+            message=compact_message(message),
+            path=where,
+            region=region,
+        )
+        for region in in_regions
+    ]
 
 
 def _plain_path(path: Sequence) -> tuple[str | int, ...]:
@@ -176,7 +263,7 @@ def clean_marker(job: LintJob, cache_dir: Path) -> Path:
     """Where the fact "these exact bytes lint clean under this configuration" is kept."""
     digest = hashlib.sha256()
     digest.update(job.path.read_bytes())
-    configuration = [job.regions, cfn_lint_version(), sorted(IGNORED_RULES)]
+    configuration = [job.regions, cfn_lint_version(), sorted(IGNORED_RULES), LINT_SCHEME]
     digest.update(json.dumps(configuration).encode())
     return cache_dir / f"{digest.hexdigest()}.clean"
 

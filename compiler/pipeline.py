@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from compiler.assemble import StackTemplate
     from compiler.errors import SpecProblem
-    from compiler.lint import LintFinding
+    from compiler.lint import LintFinding, LintJob
     from compiler.load import LoadedSpec
     from compiler.render import RenderedFile
     from compiler.spec import InfraSpec
@@ -37,6 +37,8 @@ class CompileResult:
     # What the compile replaced, for "changed since last compile": path -> old bytes.
     previous: dict[str, bytes | None] = field(default_factory=dict)
     lint_cached: set[str] = field(default_factory=set)  # stack paths the lint cache vouched for
+    # Regional template -> the StackSet template whose lint in its region stands for its own.
+    lint_via: dict[str, str] = field(default_factory=dict)
     out_dir: Path | None = None  # where compile_spec wrote
     # What the user should know about the output directory (see `write.plan_output`).
     notes: list[str] = field(default_factory=list)
@@ -200,6 +202,7 @@ def compile_spec(
     environment: str | None = None,
     lint: bool = True,
     lint_cache: bool = True,
+    lint_every_template: bool = False,
     remember: bool = False,
     force: bool = False,
     allow_data_loss: bool = False,
@@ -211,7 +214,9 @@ def compile_spec(
     directories `write.plan_output` protects). With `remember`, a later
     `unchanged_compile` with the same arguments can skip the work. A spec that would
     destroy data deployed over the last compile in the output directory raises
-    `SpecError` unless `allow_data_loss` (see `check_data_hazards`)."""
+    `SpecError` unless `allow_data_loss` (see `check_data_hazards`). Lint checks the
+    global and the StackSet template (in every spec region, see `lint_jobs`); with
+    `lint_every_template`, each regional template on its own as well."""
     from compiler import environments
     from compiler.summary import previous_output
     from compiler.write import check_not_protected, plan_output, write_output
@@ -238,17 +243,21 @@ def compile_spec(
     result.previous = previous_output(out_dir, result.files)
     write_output(result.files, out_dir, keep=plan.keep, owner=owner, new=plan.new)
     if lint:
-        from compiler.lint import LintJob, default_cache_dir, known_clean, lint_templates
+        from compiler.lint import default_cache_dir, known_clean, lint_templates
 
-        jobs = [
-            LintJob(out_dir / stack.path, tuple(lint_regions(result.spec, stack)))
-            for stack in result.stacks
-        ]
+        jobs = lint_jobs(result.spec, result.stacks, out_dir, every_template=lint_every_template)
         cache_dir = default_cache_dir() if lint_cache else None
+        result.lint_via = _linted_via(result.stacks, jobs, out_dir)
         if cache_dir:
             cached = known_clean(jobs, cache_dir)
-            result.lint_cached = {s.path for s in result.stacks if out_dir / s.path in cached}
-        result.lint_findings = lint_templates(jobs, cache_dir=cache_dir)
+            result.lint_cached = {
+                s.path
+                for s in result.stacks
+                if out_dir / result.lint_via.get(s.path, s.path) in cached
+            }
+        result.lint_findings = confirmed_in_region(
+            lint_templates(jobs, cache_dir=cache_dir), result.stacks, out_dir
+        )
         if result.lint_findings:
             result.lint_findings = _in_spec_terms(result, out_dir, environment)
         result.linted = True
@@ -271,7 +280,9 @@ def _in_spec_terms(
     templates = {str(out_dir / stack.path): stack.path for stack in result.stacks}
     return in_spec_terms(
         result.lint_findings,
-        lambda finding: index.locate(templates.get(finding.template, ""), finding.path),
+        lambda finding: index.locate(
+            templates.get(finding.template, ""), finding.path, finding.region
+        ),
     )
 
 
@@ -299,6 +310,54 @@ def _remember(
         ],
         linted_clean=result.linted and not result.lint_findings,
     )
+
+
+def lint_jobs(
+    spec: InfraSpec, stacks: list[StackTemplate], out_dir: Path, *, every_template: bool = False
+) -> list[LintJob]:
+    """What to lint: the global template in its region and the StackSet template in every
+    spec region, which checks each regional template (tests/test_lint_once.py proves it:
+    a regional template is the StackSet template with one region's values, see
+    `lint_view`); with `every_template`, each regional template as well."""
+    from compiler.lint import LintJob
+
+    return [
+        LintJob(out_dir / stack.path, tuple(lint_regions(spec, stack)))
+        for stack in stacks
+        if every_template or stack.kind != "region"
+    ]
+
+
+def confirmed_in_region(
+    findings: list[LintFinding], stacks: list[StackTemplate], out_dir: Path
+) -> list[LintFinding]:
+    """StackSet findings made for one region, replaced by what linting that region's own
+    template finds. The lint view checks a region's copy of a resource in every region's
+    context, and a region-dependent branch (a condition on `AWS::Region`) can then be
+    taken that the region never takes; its own template is the ground truth. Only
+    regions with such findings are linted again: nothing, when the lint is clean."""
+    from compiler.lint import LintJob, lint_templates
+
+    stacksets = {str(out_dir / s.path) for s in stacks if s.kind == "stackset"}
+    regional = {s.region: out_dir / s.path for s in stacks if s.kind == "region"}
+    suspect = {f.region for f in findings if f.template in stacksets and f.region in regional}
+    if not suspect:
+        return findings
+    kept = [f for f in findings if not (f.template in stacksets and f.region in suspect)]
+    jobs = [LintJob(regional[region], (region,)) for region in sorted(suspect)]
+    return list(dict.fromkeys(kept + lint_templates(jobs)))  # once, if linted before too
+
+
+def _linted_via(stacks: list[StackTemplate], jobs: list[LintJob], out_dir: Path) -> dict[str, str]:
+    """Regional template -> the StackSet template, for each regional template not linted
+    on its own: the StackSet template's lint in that region vouches for it."""
+    linted = {job.path for job in jobs}
+    stacksets = [stack.path for stack in stacks if stack.kind == "stackset"]
+    return {
+        stack.path: stacksets[0]
+        for stack in stacks
+        if stack.kind == "region" and out_dir / stack.path not in linted and stacksets
+    }
 
 
 def lint_regions(spec: InfraSpec, stack: StackTemplate) -> list[str]:

@@ -64,8 +64,17 @@ def stack_rows(result: CompileResult, out_dir: Path) -> list[StackRow]:
     """One row per stack of a `CompileResult` written to `out_dir`."""
     contents = {file.path: file.content for file in result.files}
     findings_by_path: dict[Path, int] = {}
+    # A StackSet finding for one region is counted on that region's template, when the
+    # StackSet template was linted in its stead.
+    regional = {
+        (via, stack.region): stack.path for stack in result.stacks
+        if (via := result.lint_via.get(stack.path))
+    }  # fmt: skip
     for finding in result.lint_findings:
         path = Path(finding.template)
+        for (via, region), stack_path in regional.items():
+            if finding.region == region and path == out_dir / via:
+                path = out_dir / stack_path
         findings_by_path[path] = findings_by_path.get(path, 0) + 1
     rows = []
     for stack in result.stacks:

@@ -269,4 +269,6 @@ def runner_with_broken_lint(tmp_path, monkeypatch, broken_example):
     monkeypatch.setattr(lint_module, "lint_template", lint_with_the_break)
     monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 1)
     out = tmp_path / "out"
-    return CliRunner().invoke(main, ["compile", str(EXAMPLE_SPEC), "-o", str(out)]), out
+    # Each regional template linted on its own, as before lint once (tests/test_lint_once.py).
+    argv = ["compile", "--lint-every-template", str(EXAMPLE_SPEC), "-o", str(out)]
+    return CliRunner().invoke(main, argv), out

@@ -68,7 +68,10 @@ def test_compile_without_lint(tmp_path):
         assert (tmp_path / "out" / file.path).read_bytes() == file.content
 
 
-def test_each_written_template_is_linted_for_its_regions(tmp_path, monkeypatch):
+@pytest.mark.parametrize("every_template", [False, True])
+def test_each_written_template_is_linted_for_its_regions(tmp_path, monkeypatch, every_template):
+    """The regional templates are linted on their own only when asked: by default the
+    StackSet template's lint in their regions stands for them (tests/test_lint_once.py)."""
     seen = []
 
     def fake_lint(path: Path, regions: list[str]) -> list[LintFinding]:
@@ -78,16 +81,19 @@ def test_each_written_template_is_linted_for_its_regions(tmp_path, monkeypatch):
     monkeypatch.setattr(lint_module, "lint_template", fake_lint)
     monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 1)  # fakes record in-process
     out = tmp_path / "out"
-    compiled = compile_spec(EXAMPLE_SPEC, out, lint=True)
+    compiled = compile_spec(EXAMPLE_SPEC, out, lint=True, lint_every_template=every_template)
     assert compiled.linted
-    assert [path for path, _, _ in seen] == [out / s.path for s in compiled.stacks]
-    for (_, regions, content), stack in zip(seen, compiled.stacks, strict=True):
+    stacks = [s for s in compiled.stacks if every_template or s.kind != "region"]
+    assert [path for path, _, _ in seen] == [out / s.path for s in stacks]
+    regional = {s.path: "stackset.json" for s in compiled.stacks if s.kind == "region"}
+    assert compiled.lint_via == ({} if every_template else regional)
+    for (_, regions, content), stack in zip(seen, stacks, strict=True):
         assert content == (out / stack.path).read_bytes()  # the written file is linted
         if stack.kind in ("global", "region"):
             assert regions == [stack.region]
         else:  # a StackSet instance may run in any region of the spec
             assert sorted(regions) == sorted(r.name for r in compiled.spec.regions)
-    assert len(compiled.lint_findings) == len(compiled.stacks)
+    assert len(compiled.lint_findings) == len(stacks)
 
 
 def test_spec_error_is_raised_before_anything_is_written(tmp_path, monkeypatch):

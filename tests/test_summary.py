@@ -30,15 +30,16 @@ TEMPLATES = ["global.json", "regions/us-east-1.json", "regions/us-west-2.json", 
 
 @pytest.fixture
 def fake_lint(monkeypatch):
-    """cfn-lint replaced by a recorder that finds nothing, or what `findings` names."""
+    """cfn-lint replaced by a recorder that finds nothing, or what `findings` names:
+    template file name -> rules, each `RULE` or `RULE@region` (a finding for one region)."""
     findings: dict[str, list[str]] = {}
     calls: list[Path] = []
 
     def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
         calls.append(path)
         return [
-            LintFinding(str(path), 1, 1, rule, "error", "made up")
-            for rule in findings.get(path.name, [])
+            LintFinding(str(path), 1, 1, rule, "error", "made up", region=region or None)
+            for rule, _, region in (name.partition("@") for name in findings.get(path.name, []))
         ]
 
     monkeypatch.setattr(lint_module, "lint_template", lint_template)
@@ -106,6 +107,29 @@ def test_findings_are_counted_per_template(tmp_path, fake_lint):
     assert [r.lint_failed for r in rows] == [False, False, False, True]
 
 
+def test_a_stackset_finding_for_one_region_is_counted_on_that_regions_template(tmp_path, fake_lint):
+    """...after linting that region's own template, whose findings stand (the StackSet
+    findings for us-east-1 are an artifact its template does not confirm)."""
+    findings, calls = fake_lint
+    findings["stackset.json"] = ["E3002@us-west-2", "E3012", "W1031@us-east-1"]
+    findings["us-west-2.json"] = ["E3002"]
+    out = tmp_path / "out"
+    rows = stack_rows(compile_spec(EXAMPLE_SPEC, out), out)
+    assert [(r.template, r.lint) for r in rows] == [
+        ("global.json", "clean"),
+        ("regions/us-east-1.json", "clean"),
+        ("regions/us-west-2.json", "1 finding"),
+        ("stackset.json", "1 finding"),
+    ]
+    linted = [path.name for path in calls]
+    assert linted == ["global.json", "stackset.json", "us-east-1.json", "us-west-2.json"]
+    every = compile_spec(
+        EXAMPLE_SPEC, tmp_path / "every", lint_cache=False, lint_every_template=True
+    )
+    rows = stack_rows(every, tmp_path / "every")
+    assert [r.lint for r in rows] == ["clean", "clean", "1 finding", "1 finding"]
+
+
 def test_table_columns_line_up_with_and_without_colour():
     rows = [
         row(stack_name="long-stack-name", resources=112, size=127_048, lint="2 findings"),
@@ -159,6 +183,8 @@ def test_quiet_compile_prints_only_problems(tmp_path, fake_lint):
     assert clean.exit_code == EXIT_OK
     assert clean.stdout == "" and clean.stderr == ""
 
+    # Found for us-west-2 in the StackSet template, confirmed by us-west-2's own template.
+    findings["stackset.json"] = ["E3012@us-west-2"]
     findings["us-west-2.json"] = ["E3012"]
     noisy = runner.invoke(
         main, ["compile", "--quiet", "--no-cache", str(EXAMPLE_SPEC), "-o", str(tmp_path / "b")]

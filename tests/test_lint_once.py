@@ -1,0 +1,196 @@
+"""Linting the StackSet template once, in every spec region, is no weaker than linting
+each regional template: faults seeded into one region's values are found by both, at the
+same spec key and for the same region.
+
+A regional template is the StackSet template with one region's values
+(tests/test_assemble.py), so the faults are seeded into the StackSet template and the
+regional templates made from it by the same resolution. cfn-lint is slow: the faults are
+seeded all at once (each touches another resource), so the proof costs three lints.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from compiler.assemble import assemble
+from compiler.lint import LintFinding, lint_template
+from compiler.lint_view import lint_view
+from compiler.pipeline import compile_spec, lint_jobs, load_and_validate
+from compiler.render import to_json_bytes
+from compiler.spec_map import SpecMap
+from tests.conftest import EXAMPLE_SPEC
+from tests.test_assemble import resolve_region_lookups
+
+EAST, WEST = "us-east-1", "us-west-2"
+
+
+def _row(template: dict, region: str) -> dict:
+    return template["Mappings"]["RegionMap"][region]
+
+
+def _launch_template(template: dict) -> dict:
+    return template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+
+
+# name -> (region whose template holds the fault, how it is seeded into the StackSet
+# template). Each shows in that region's values only.
+FAULTS = {
+    "invalid VPC CIDR": (WEST, lambda t: _row(t, WEST).update(VpcCidr="10.20.0.0/33")),
+    "subnet outside its VPC": (EAST, lambda t: _row(t, EAST).update(PublicSubnet2Cidr="10.99.8.0/21")),
+    # Offered in us-east-1, not in us-west-2 (cfn-lint's per-region instance type list).
+    "instance type not offered in the region": (
+        WEST,
+        lambda t: _launch_template(t).update(InstanceType="hpc7g.4xlarge"),
+    ),
+    "unknown failover role": (WEST, lambda t: _row(t, WEST).update(FailoverRole="TERTIARY")),
+    # cfn-lint 1.58 checks no format of an ELBv2 listener's certificate ARN, in either
+    # template (the spec validator does, see spec/consistency.py): both find nothing.
+    "bad certificate ARN": (EAST, lambda t: _row(t, EAST).update(CertificateArn="arn:aws:acm:x")),
+}  # fmt: skip
+CAUGHT_BY_CFN_LINT = set(FAULTS) - {"bad certificate ARN"}
+
+
+def spec_keys(findings: list[LintFinding], spec_map: SpecMap, region: str) -> set[tuple]:
+    return {(f.rule, spec_map.spec_path(f.path, region)) for f in findings}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """Findings of each regional template and of the StackSet template, faults seeded."""
+    spec = load_and_validate(EXAMPLE_SPEC)
+    stacks = {stack.path: stack for stack in assemble(spec)}
+    stackset = json.loads(stacks["stackset.json"].template.to_json())
+    for _region, seed in FAULTS.values():
+        seed(stackset)
+    out = tmp_path_factory.mktemp("seeded")
+    (out / "stackset.json").write_bytes(to_json_bytes(stackset))
+    rest = copy.deepcopy(stackset)
+    mappings, _ = rest.pop("Mappings"), rest.pop("Rules")
+    regional = {}
+    for region in (EAST, WEST):
+        path = out / f"{region}.json"
+        path.write_bytes(to_json_bytes(resolve_region_lookups(rest, mappings, region)))
+        regional[region] = lint_template(path, [region])
+    maps = {path: SpecMap.for_stack(spec, stack) for path, stack in stacks.items()}
+    return maps, regional, lint_template(out / "stackset.json", [EAST, WEST])
+
+
+def test_each_fault_of_a_regional_template_is_found_in_the_stackset_template(seeded):
+    maps, regional, stackset = seeded
+    for region, findings in regional.items():
+        wanted = spec_keys(findings, maps[f"regions/{region}.json"], region)
+        mine = [f for f in stackset if f.region in (region, None)]
+        found = spec_keys(mine, maps["stackset.json"], region)
+        assert wanted <= found, f"{region}: missed {wanted - found}"
+
+
+def test_the_seeded_faults_are_real(seeded):
+    """Each fault cfn-lint can see is found in its region's template, and only there: the
+    proof above compares something."""
+    maps, regional, _stackset = seeded
+    expected = {
+        "invalid VPC CIDR": ("E3002", ("regions", 1, "cidr")),
+        "subnet outside its VPC": ("E3059", ("regions", 0, "cidr")),
+        "instance type not offered in the region": ("E3628", ("compute", "instance_type")),
+        "unknown failover role": ("E3030", ("dns", "routing")),
+    }
+    assert set(expected) == CAUGHT_BY_CFN_LINT
+    keys = {
+        region: spec_keys(findings, maps[f"regions/{region}.json"], region)
+        for region, findings in regional.items()
+    }
+    for name, key in expected.items():
+        region = FAULTS[name][0]
+        other = WEST if region == EAST else EAST
+        assert key in keys[region], f"{name}: {keys[region]}"
+        assert key not in keys[other], name
+
+
+def test_stackset_findings_name_their_region(seeded):
+    _maps, _regional, stackset = seeded
+    by_rule = {f.rule: f.region for f in stackset}
+    assert by_rule["E3002"] == WEST  # found on us-west-2's copy of the VPC
+    assert by_rule["E3059"] == EAST
+    assert by_rule["E3628"] == WEST  # cfn-lint's own "... in 'us-west-2'"
+    assert all(
+        f.path[1] in {"Vpc", "PublicSubnet2", "LaunchTemplate", "RecordSet"} for f in stackset
+    )
+
+
+def test_plain_cfn_lint_accepts_a_lookup_when_one_region_is_valid(tmp_path):
+    """Why the lint view exists: cfn-lint alone passes one region's invalid CIDR."""
+    from cfnlint.api import ManualArgs, lint
+
+    template = {
+        "Mappings": {"RegionMap": {EAST: {"Cidr": "10.0.0.0/16"}, WEST: {"Cidr": "10.1.0.0/33"}}},
+        "Resources": {
+            "Vpc": {
+                "Type": "AWS::EC2::VPC",
+                "Properties": {
+                    "CidrBlock": {"Fn::FindInMap": ["RegionMap", {"Ref": "AWS::Region"}, "Cidr"]}
+                },
+            }
+        },
+    }
+    path = tmp_path / "stackset.json"
+    path.write_bytes(to_json_bytes(template))
+    assert lint(path.read_text(), config=ManualArgs(regions=[EAST, WEST])) == []
+    (finding,) = lint_template(path, [EAST, WEST])
+    assert (finding.rule, finding.region, finding.path[:2]) == ("E3002", WEST, ("Resources", "Vpc"))
+    # At the original VPC's line: the copy is in no file.
+    assert path.read_text().splitlines()[finding.line - 1] == '    "Vpc": {'
+
+
+def test_the_view_copies_only_resources_with_region_lookups():
+    spec = load_and_validate(EXAMPLE_SPEC)
+    (stack,) = [s for s in assemble(spec) if s.kind == "stackset"]
+    template = json.loads(stack.template.to_json())
+    before = copy.deepcopy(template)
+    view = lint_view(template, [EAST, WEST])
+    assert template == before  # the StackSet template itself is untouched
+    originals = {name for name, _regions in view.copies.values()}
+    assert {"Vpc", "PublicSubnet1", "HttpsListener", "RecordSet", "Database"} <= originals
+    assert "LaunchTemplate" not in originals  # no region value in it
+    pairs = [(name, region) for name, regions in view.copies.values() for region in regions]
+    assert sorted(pairs) == sorted((name, r) for name in originals for r in (EAST, WEST))
+    copies = {pair: copy_id for copy_id, (name, regions) in view.copies.items() for pair in
+              [(name, region) for region in regions]}  # fmt: skip
+    # The writer region is one for all: one copy of the database serves both regions.
+    assert copies[("Database", EAST)] == copies[("Database", WEST)]
+    assert copies[("HttpsListener", EAST)] != copies[("HttpsListener", WEST)]  # certificates
+    subnet = view.template["Resources"][copies[("PublicSubnet1", WEST)]]["Properties"]
+    # The copy holds us-west-2's literal, and points to us-west-2's copy of the VPC.
+    assert subnet["CidrBlock"] == template["Mappings"]["RegionMap"][WEST]["PublicSubnet1Cidr"]
+    assert subnet["VpcId"] == {"Ref": copies[("Vpc", WEST)]}
+    assert "Fn::FindInMap" not in json.dumps([view.template["Resources"][c] for c in view.copies])
+
+
+def test_the_view_keeps_the_lines_of_the_stackset_template():
+    spec = load_and_validate(EXAMPLE_SPEC)
+    (stack,) = [s for s in assemble(spec) if s.kind == "stackset"]
+    template = json.loads(to_json_bytes(stack.template.to_dict()))  # as written, in order
+    assert list(template)[-1] == "Resources"  # the copies go last, after every section
+    original = to_json_bytes(template).splitlines()
+    viewed = to_json_bytes(lint_view(template, [EAST, WEST]).template).splitlines()
+    # All but the last resource's closing brace (a comma follows it now) and the last two.
+    assert viewed[: len(original) - 3] == original[:-3]
+
+
+def test_compile_lints_the_global_and_stackset_templates_unless_asked_for_every_one(tmp_path):
+    result = compile_spec(EXAMPLE_SPEC, tmp_path / "out", lint=False)
+    out = result.out_dir
+    once = lint_jobs(result.spec, result.stacks, out)
+    assert [(job.path.name, job.regions) for job in once] == [
+        ("global.json", (EAST,)),
+        ("stackset.json", (EAST, WEST)),
+    ]
+    every = lint_jobs(result.spec, result.stacks, out, every_template=True)
+    assert [job.path.relative_to(out).as_posix() for job in every] == [
+        "global.json",
+        f"regions/{EAST}.json",
+        f"regions/{WEST}.json",
+        "stackset.json",
+    ]
