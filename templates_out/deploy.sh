@@ -44,6 +44,14 @@ AWS_PROFILE, AWS_ENDPOINT_URL and the other AWS CLI settings apply as usual.
 USAGE
 }
 
+TEMPLATE_BODY_LIMIT=51200
+STACK_SET_POLL_SECONDS=15
+
+# shellcheck shell=bash
+# The fixed part of deploy.sh: compiler/deploy_script.py copies it in after the plan's
+# settings (TEMPLATE_BODY_LIMIT, STACK_SET_POLL_SECONDS) and before the plan's stack
+# functions. Kept as a real file so that shellcheck reads it, and tests source it, alone.
+# shellcheck disable=SC2034 # the plan's stack functions read templates from $HERE
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DRY_RUN=false
 exec 3>&1 # trace lines go to the script's stdout, also from inside $(...)
@@ -122,7 +130,7 @@ missing_bucket() {
     printf '<$%s>' "$variable"
     return 0
   fi
-  fail "$template is $bytes bytes, over CloudFormation's 51,200-byte limit for a template" \
+  fail "$template is $bytes bytes, over CloudFormation's ${TEMPLATE_BODY_LIMIT}-byte limit for a template" \
     "sent inline: set $variable to an S3 bucket in $region to upload it to"
 }
 
@@ -185,7 +193,7 @@ wait_for_operation() {
       --query StackSetOperation.Status --output text)"
     case "$status" in
       SUCCEEDED) return 0 ;;
-      RUNNING | QUEUED | STOPPING) sleep 15 ;;
+      RUNNING | QUEUED | STOPPING) sleep "$STACK_SET_POLL_SECONDS" ;;
       *) fail "StackSet $set operation $operation ended $status; see aws cloudformation" \
         "list-stack-set-operation-results --region $region --stack-set-name $set" \
         "--operation-id $operation" ;;
