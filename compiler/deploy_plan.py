@@ -16,8 +16,9 @@ Where values come from:
   bucket in the stack's own region: `aws cloudformation deploy --s3-bucket` builds the
   template URL from the stack's region, so a bucket elsewhere is unreadable
   (aws/aws-cli#4372). The first of these that is set wins: `DEPLOY_BUCKET_<REGION>`,
-  then, in the primary region only, `DEPLOY_BUCKET` and the global stack's
-  `TemplateBucketName` output.
+  then, in the primary region only, `DEPLOY_BUCKET`; else the bucket of the region's
+  bootstrap stack (`deploy_bootstrap`), which deploy.sh creates first when missing. The
+  global stack is no exception: it cannot use a bucket it creates itself.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from compiler.assemble import StackTemplate
 from compiler.builders.bucket_replication import REPLICATION_PARAMETER
 from compiler.builders.database import SECRET_ARN_OUTPUT, WRITER_SECRET_PARAMETER
 from compiler.context import replica_regions, replicates_database
+from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE, BUCKET_OUTPUT
 from compiler.spec import InfraSpec
 
 # Above this many bytes CloudFormation refuses `TemplateBody`; the template must come from S3.
@@ -40,7 +42,6 @@ TEMPLATE_BODY_LIMIT = 51_200
 
 # Global stack outputs that the deploy itself consumes (besides parameters of the same name).
 EXECUTION_ROLE_OUTPUT = "ExecutionRoleArn"
-TEMPLATE_BUCKET_OUTPUT = "TemplateBucketName"
 STACK_SET_ADMINISTRATION_ROLE_OUTPUT = "StackSetAdministrationRoleArn"
 STACK_SET_EXECUTION_ROLE_OUTPUT = "StackSetExecutionRoleName"
 
@@ -210,6 +211,9 @@ class DeployPlan(NamedTuple):
     stacks: tuple[PlannedStack, ...]
     bucket_replication: BucketReplicationPass | None = None
     promotion: ReplicaPromotion | None = None
+    # deploy.sh creates it (from BOOTSTRAP_TEMPLATE) in a region before the first stack there
+    # that reads its bucket; it has the same name in every region.
+    bootstrap_stack: str = ""
 
     def by_kind(self, kind: str) -> list[PlannedStack]:
         return [stack for stack in self.stacks if stack.kind == kind]
@@ -272,7 +276,7 @@ def plan_deploy(
                 # The global stack creates the execution role, so it runs as the caller; a
                 # StackSet acts through its administration and execution roles instead.
                 role_arn=global_output(EXECUTION_ROLE_OUTPUT) if stack.kind == "region" else None,
-                template_bucket=_template_bucket(spec, stack, size, global_output),
+                template_bucket=_template_bucket(spec, stack, size),
                 instance_regions=tuple(r.name for r in spec.regions) if is_stack_set else (),
                 stack_set_roles=StackSetRoles(
                     global_output(STACK_SET_ADMINISTRATION_ROLE_OUTPUT),
@@ -289,6 +293,7 @@ def plan_deploy(
         stacks=tuple(planned),
         bucket_replication=_bucket_replication(spec, planned),
         promotion=_promotion(spec),
+        bootstrap_stack=naming.bootstrap_stack_name(spec),
     )
 
 
@@ -341,7 +346,7 @@ def _plan_parameter(stack, name, default, global_output, spec) -> PlannedParamet
     return PlannedParameter(name, source)
 
 
-def _template_bucket(spec, stack, size, global_output) -> tuple[Source, ...]:
+def _template_bucket(spec, stack, size) -> tuple[Source, ...]:
     # deploy.sh uploads the StackSet template itself (`deploy` does the others), to the
     # same place: a bucket in the region the StackSet is administered from.
     if size <= TEMPLATE_BODY_LIMIT:
@@ -349,10 +354,7 @@ def _template_bucket(spec, stack, size, global_output) -> tuple[Source, ...]:
     sources: list[Source] = [EnvironmentVariable(bucket_variable(stack.region))]
     if stack.region == spec.primary_region:
         sources.append(EnvironmentVariable(BUCKET_VARIABLE))
-        if stack.kind != "global":  # the global stack cannot use the bucket it creates
-            output = global_output(TEMPLATE_BUCKET_OUTPUT)
-            if output is not None:
-                sources.append(output)
+    sources.append(StackOutput(naming.bootstrap_stack_name(spec), stack.region, BUCKET_OUTPUT))
     return tuple(sources)
 
 
@@ -379,6 +381,18 @@ def manifest_fields(stack: PlannedStack) -> dict:
             roles.execution_role_name.to_manifest() if roles and roles.execution_role_name else None
         )
     return fields
+
+
+def bootstrap_fields(plan: DeployPlan) -> dict:
+    """What `manifest.json` says about the bootstrap stack: its name and template; which
+    regions get one follows from the stacks' `template_bucket`."""
+    return {
+        "bootstrap": {
+            "stack_name": plan.bootstrap_stack,
+            "template": BOOTSTRAP_TEMPLATE,
+            "bucket_output": BUCKET_OUTPUT,
+        }
+    }
 
 
 def failover_fields(plan: DeployPlan) -> dict:

@@ -17,6 +17,7 @@ import shlex
 import textwrap
 from pathlib import Path
 
+from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE
 from compiler.deploy_plan import (
     TEMPLATE_BODY_LIMIT,
     DeployPlan,
@@ -36,6 +37,9 @@ FAILOVER_LIBRARY = Path(__file__).with_name("deploy_failover.sh")
 
 # Seconds between polls of a StackSet operation (the CLI has no waiter for them).
 STACK_SET_POLL_SECONDS = 15
+# Seconds between polls of a deploying stack's events: a few calls a minute, while a
+# database alone takes ten minutes or more to create.
+STACK_EVENT_POLL_SECONDS = 5
 
 
 def render_deploy_script(plan: DeployPlan) -> str:
@@ -46,7 +50,7 @@ def render_deploy_script(plan: DeployPlan) -> str:
     parts = [
         _header(plan),
         _usage(plan),
-        _settings(),
+        _settings(plan),
         LIBRARY.read_text(encoding="utf-8"),
     ]
     if plan.bucket_replication or plan.promotion:
@@ -57,11 +61,18 @@ def render_deploy_script(plan: DeployPlan) -> str:
     return "\n".join(part.strip("\n") + "\n" for part in parts)
 
 
-def _settings() -> str:
+def _settings(plan: DeployPlan) -> str:
     """The values the fixed library reads, as shell variables."""
-    return (
-        f"TEMPLATE_BODY_LIMIT={TEMPLATE_BODY_LIMIT}\n"
-        f"STACK_SET_POLL_SECONDS={STACK_SET_POLL_SECONDS}\n"
+    tags = " ".join(shlex.quote(f"{k}={v}") for k, v in plan.tags)
+    return "\n".join(
+        [
+            f"STACK_SET_POLL_SECONDS={STACK_SET_POLL_SECONDS}",
+            f"STACK_EVENT_POLL_SECONDS={STACK_EVENT_POLL_SECONDS}",
+            f"BOOTSTRAP_STACK={plan.bootstrap_stack}",
+            f"BOOTSTRAP_TEMPLATE={BOOTSTRAP_TEMPLATE}",
+            "# shellcheck disable=SC2034 # the library's bootstrap reads it",
+            f"STACK_TAGS=({tags})",
+        ]
     )
 
 
@@ -127,12 +138,17 @@ def _usage(plan: DeployPlan) -> str:
             "",
             f"Templates over {TEMPLATE_BODY_LIMIT:,} bytes are uploaded to an S3 bucket in the "
             "stack's own",
-            "region first (CloudFormation cannot read them from another region's bucket),",
-            "first of these that is set:",
+            "region first (CloudFormation cannot read them from another region's bucket):",
+            "the first of these that is set, else the bucket of the region's bootstrap stack",
+            f"{plan.bootstrap_stack} ({BOOTSTRAP_TEMPLATE}), which is created first if missing:",
         ]
         width = max(len(stack.stack_name) for stack in uploaded)
         for stack in uploaded:
-            sources = ", ".join(_describe_source(source) for source in stack.template_bucket)
+            sources = ", ".join(
+                f"${source.name}"
+                for source in stack.template_bucket
+                if isinstance(source, EnvironmentVariable)
+            )
             lines.append(f"  {stack.stack_name.ljust(width)}  {sources}")
     lines += [
         "",
@@ -140,12 +156,6 @@ def _usage(plan: DeployPlan) -> str:
     ]
     body = "\n".join(line.rstrip() for line in lines)
     return f"usage() {{\n  cat <<'USAGE'\n{body}\nUSAGE\n}}\n"
-
-
-def _describe_source(source) -> str:
-    if isinstance(source, EnvironmentVariable):
-        return f"${source.name}"
-    return f"output {source.output} of {source.stack_name}"
 
 
 def _modes(plan: DeployPlan) -> dict[str, list[str]]:
@@ -203,21 +213,20 @@ def _assign(variable: str, source: StackOutput) -> str:
 
 
 def _bucket_lines(stack: PlannedStack) -> list[str]:
-    """Set `bucket` from the stack's sources: the first variable set, else a stack output."""
+    """Set `bucket`: the first variable set, else the region's bootstrap bucket (the stack
+    output last among the sources), bootstrapping the region first if need be."""
     variables = [s.name for s in stack.template_bucket if isinstance(s, EnvironmentVariable)]
-    outputs = [s for s in stack.template_bucket if isinstance(s, StackOutput)]
+    (output,) = [s for s in stack.template_bucket if isinstance(s, StackOutput)]
     expression = ""
     for name in reversed(variables):  # ${FIRST:-${SECOND:-}}
         expression = f"${{{name}:-{expression}}}"
-    lines = [f'  bucket="{expression}"']
-    if outputs:
-        lines += ['  if [ -z "$bucket" ]; then', "  " + _assign("bucket", outputs[0]), "  fi"]
-    else:
-        lines.append(
-            f'  [ -n "$bucket" ] || bucket="$(missing_bucket {variables[0]} {stack.region} '
-            f'{stack.template} {stack.template_bytes})"'
-        )
-    return lines
+    return [
+        f'  bucket="{expression}"',
+        '  if [ -z "$bucket" ]; then',
+        f"    bootstrap {output.region}",
+        "  " + _assign("bucket", output),
+        "  fi",
+    ]
 
 
 def _values(stack: PlannedStack) -> tuple[list[str], list[str]]:
@@ -288,7 +297,7 @@ def _single_quoted(text: str) -> str:
 def _deploy_function(plan: DeployPlan, stack: PlannedStack) -> str:
     names, body = _values(stack)
     command = [
-        "run aws cloudformation deploy",
+        f"deploy_stack {stack.region} {stack.stack_name} aws cloudformation deploy",
         f"--region {stack.region}",
         f"--stack-name {stack.stack_name}",
         f'--template-file "$HERE/{stack.template}"',

@@ -34,18 +34,23 @@ Re-running is safe: `cloudformation deploy` leaves a stack without changes alone
 created only in regions that lack one.
 
 Templates over 51,200 bytes are uploaded to an S3 bucket in the stack's own
-region first (CloudFormation cannot read them from another region's bucket),
-first of these that is set:
-  storefront-production-us-east-1  $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET, output TemplateBucketName of storefront-production-global
+region first (CloudFormation cannot read them from another region's bucket):
+the first of these that is set, else the bucket of the region's bootstrap stack
+storefront-production-bootstrap (bootstrap.json), which is created first if missing:
+  storefront-production-us-east-1  $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET
   storefront-production-us-west-2  $DEPLOY_BUCKET_US_WEST_2
-  storefront-production-regional   $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET, output TemplateBucketName of storefront-production-global
+  storefront-production-regional   $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET
 
 AWS_PROFILE, AWS_ENDPOINT_URL and the other AWS CLI settings apply as usual.
 USAGE
 }
 
-TEMPLATE_BODY_LIMIT=51200
 STACK_SET_POLL_SECONDS=15
+STACK_EVENT_POLL_SECONDS=5
+BOOTSTRAP_STACK=storefront-production-bootstrap
+BOOTSTRAP_TEMPLATE=bootstrap.json
+# shellcheck disable=SC2034 # the library's bootstrap reads it
+STACK_TAGS=(CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production)
 
 # shellcheck shell=bash
 # The fixed part of deploy.sh: compiler/deploy_script.py copies it in after the plan's
@@ -123,15 +128,19 @@ read_output() {
   printf -v "$_variable" '%s' "$_found"
 }
 
-# Called when no bucket is set for a template too large to send inline.
-missing_bucket() {
-  local variable="$1" region="$2" template="$3" bytes="$4"
-  if [ "$DRY_RUN" = true ]; then
-    printf '<$%s>' "$variable"
-    return 0
-  fi
-  fail "$template is $bytes bytes, over CloudFormation's ${TEMPLATE_BODY_LIMIT}-byte limit for a template" \
-    "sent inline: set $variable to an S3 bucket in $region to upload it to"
+# Deploy the bootstrap stack (BOOTSTRAP_TEMPLATE: a template bucket, sent inline, as
+# nothing exists yet to upload to) in REGION, once per run; a no-op when it is there.
+BOOTSTRAPPED=" "
+bootstrap() {
+  local region="$1"
+  case "$BOOTSTRAPPED" in
+    *" $region "*) return 0 ;;
+  esac
+  deploy_stack "$region" "$BOOTSTRAP_STACK" \
+    aws cloudformation deploy --region "$region" --stack-name "$BOOTSTRAP_STACK" \
+    --template-file "$HERE/$BOOTSTRAP_TEMPLATE" --tags "${STACK_TAGS[@]}" \
+    --no-fail-on-empty-changeset
+  BOOTSTRAPPED+="$region "
 }
 
 # The HTTPS URL of s3://BUCKET/KEY as the AWS CLI addresses S3 (AWS_ENDPOINT_URL included):
@@ -181,7 +190,8 @@ instance_regions() {
     --query "Summaries[?Account=='$3'].Region" --output text
 }
 
-# Wait for StackSet operation OPERATION of SET (administered in REGION) to succeed.
+# Wait for StackSet operation OPERATION of SET (administered in REGION) to succeed; if it
+# does not, print each stack instance's status reason (the root cause) and stop.
 wait_for_operation() {
   local set="$1" region="$2" operation="$3" status
   if [ "$DRY_RUN" = true ]; then
@@ -194,11 +204,168 @@ wait_for_operation() {
     case "$status" in
       SUCCEEDED) return 0 ;;
       RUNNING | QUEUED | STOPPING) sleep "$STACK_SET_POLL_SECONDS" ;;
-      *) fail "StackSet $set operation $operation ended $status; see aws cloudformation" \
-        "list-stack-set-operation-results --region $region --stack-set-name $set" \
-        "--operation-id $operation" ;;
+      *)
+        report_operation_results "$set" "$region" "$operation"
+        fail "StackSet $set operation $operation ended $status (reasons above)"
+        ;;
     esac
   done
+}
+
+# Print the result of StackSet operation OPERATION in each region that did not succeed.
+report_operation_results() {
+  local set="$1" region="$2" operation="$3" instance_region result reason
+  printf 'deploy.sh: StackSet %s, operation %s, by region:\n' "$set" "$operation" >&2
+  aws cloudformation list-stack-set-operation-results --region "$region" \
+    --stack-set-name "$set" --operation-id "$operation" \
+    --query 'Summaries[].[Region,Status,StatusReason]' --output text |
+    while IFS=$'\t' read -r instance_region result reason; do
+      if [ "$result" != SUCCEEDED ]; then
+        printf '  %s  %s  %s\n' "$instance_region" "$result" "$reason" >&2
+      fi
+    done
+}
+
+# The status of stack STACK in REGION, or NONE when there is no such stack.
+stack_status() {
+  local stack="$1" region="$2" answer
+  if answer="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].StackStatus' --output text 2>&1)"; then
+    printf '%s' "$answer"
+    return 0
+  fi
+  case "$answer" in
+    *"does not exist"*) printf NONE ;;
+    *) fail "cannot read stack $stack ($region): $answer" ;;
+  esac
+}
+
+# Before deploying stack STACK in REGION: a stack whose first create failed
+# (ROLLBACK_COMPLETE) can only be deleted, so it is, to be created again; a stack that
+# cannot be updated now stops the run with what to do.
+recover_stack() {
+  local stack="$1" region="$2" status
+  if [ "$DRY_RUN" = true ]; then
+    return 0
+  fi
+  status="$(stack_status "$stack" "$region")"
+  case "$status" in
+    ROLLBACK_COMPLETE)
+      printf 'deploy.sh: %s (%s) is ROLLBACK_COMPLETE: its first create failed and cannot be\n' \
+        "$stack" "$region" >&3
+      printf 'deploy.sh: retried in place; deleting it to create it again\n' >&3
+      run aws cloudformation delete-stack --region "$region" --stack-name "$stack"
+      run aws cloudformation wait stack-delete-complete --region "$region" --stack-name "$stack"
+      ;;
+    UPDATE_ROLLBACK_FAILED)
+      fail "$stack ($region) is UPDATE_ROLLBACK_FAILED: an update failed and so did its" \
+        "rollback. Fix the resource its events name, then run: aws cloudformation" \
+        "continue-update-rollback --region $region --stack-name $stack (with" \
+        "--resources-to-skip LOGICAL_ID for a resource that cannot be rolled back), wait for" \
+        "UPDATE_ROLLBACK_COMPLETE, and run deploy.sh again"
+      ;;
+    REVIEW_IN_PROGRESS) ;; # created by a change set never executed: deploy takes it over
+    *_IN_PROGRESS)
+      fail "$stack ($region) is $status: another operation on it is running; run deploy.sh" \
+        "again once it has ended"
+      ;;
+    *_FAILED)
+      fail "$stack ($region) is $status; see its events: aws cloudformation" \
+        "describe-stack-events --region $region --stack-name $stack"
+      ;;
+  esac
+}
+
+# The ID of the newest event of stack STACK in REGION; empty if there is no such stack.
+newest_event() {
+  aws cloudformation describe-stack-events --region "$2" --stack-name "$1" --no-paginate \
+    --query 'StackEvents[0].EventId' --output text 2>/dev/null || true
+}
+
+# Events of stack STACK in REGION after event MARK (empty: all), oldest first, one line
+# each: ID, time, logical ID, type, status, reason (tab-separated). The first page only:
+# the newest hundred or so, far more than one poll ever misses.
+events_after() {
+  local stack="$1" region="$2" mark="$3" id rest index
+  local -a newer=()
+  while IFS=$'\t' read -r id rest; do
+    if [ -n "$mark" ] && [ "$id" = "$mark" ]; then
+      break
+    fi
+    newer+=("$id"$'\t'"$rest")
+  done < <(aws cloudformation describe-stack-events --region "$region" --stack-name "$stack" \
+    --no-paginate --output text --query \
+    'StackEvents[].[EventId,Timestamp,LogicalResourceId,ResourceType,ResourceStatus,ResourceStatusReason]' \
+    2>/dev/null || true)
+  for ((index = ${#newer[@]} - 1; index >= 0; index--)); do
+    printf '%s\n' "${newer[index]}"
+  done
+}
+
+# Print the events of STACK in REGION after event EVENT_MARK, and move the mark on.
+EVENT_MARK=""
+print_new_events() {
+  local stack="$1" region="$2" id time logical type status reason
+  while IFS=$'\t' read -r id time logical type status reason; do
+    time="${time#*T}"
+    time="${time%%+*}"
+    printf '  %s  %-40s %-28s %s' "${time%%.*}" "$logical" "$status" "$type" >&3
+    case "$reason" in
+      '' | None) printf '\n' >&3 ;;
+      *) printf '  %s\n' "$reason" >&3 ;;
+    esac
+    EVENT_MARK="$id"
+  done < <(events_after "$stack" "$region" "$EVENT_MARK")
+}
+
+# The first resource that failed in stack STACK (REGION) after event MARK, with its
+# reason: the root cause. Later failures are mostly "Resource creation cancelled".
+report_first_failure() {
+  local stack="$1" region="$2" mark="$3" id time logical type status reason
+  while IFS=$'\t' read -r id time logical type status reason; do
+    case "$status" in
+      *_FAILED)
+        if [ "$logical" != "$stack" ]; then
+          printf 'deploy.sh: first failure in %s (%s): %s (%s) %s: %s\n' \
+            "$stack" "$region" "$logical" "$type" "$status" "$reason" >&2
+          return 0
+        fi
+        ;;
+    esac
+  done < <(events_after "$stack" "$region" "$mark")
+  printf 'deploy.sh: no failed resource in the events of %s (%s)\n' "$stack" "$region" >&2
+}
+
+# Run COMMAND (an `aws cloudformation deploy` of stack STACK in REGION), after recovering
+# the stack if need be, and show the stack's events as they come. On failure, name the
+# first resource that failed and why, then stop. The CLI's own waiter shows none of this;
+# polling the events beside it keeps `deploy`'s uploads and change-set handling.
+deploy_stack() {
+  local region="$1" stack="$2" mark pid code=0 tick=0
+  shift 2
+  if [ "$DRY_RUN" = true ]; then
+    show "$@"
+    return 0
+  fi
+  recover_stack "$stack" "$region"
+  mark="$(newest_event "$stack" "$region")"
+  EVENT_MARK="$mark"
+  show "$@"
+  "$@" >&3 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    tick=$((tick + 1))
+    if [ $((tick % STACK_EVENT_POLL_SECONDS)) -eq 0 ]; then
+      print_new_events "$stack" "$region"
+    fi
+  done
+  wait "$pid" || code=$?
+  print_new_events "$stack" "$region"
+  if [ "$code" -ne 0 ]; then
+    report_first_failure "$stack" "$region" "$mark"
+    fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
+  fi
 }
 
 # shellcheck shell=bash
@@ -295,7 +462,7 @@ stack_instance_output() {
 # creates what the stacks after it use (the execution role among them), so it runs with
 # the caller's own credentials.
 deploy_global_storefront_production_global() {
-  run aws cloudformation deploy \
+  deploy_stack us-east-1 storefront-production-global aws cloudformation deploy \
     --region us-east-1 \
     --stack-name storefront-production-global \
     --template-file "$HERE/global.json" \
@@ -315,11 +482,12 @@ deploy_region_storefront_production_us_east_1() {
   local replicate="$1" bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn=''
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
-    read_output bucket storefront-production-global us-east-1 TemplateBucketName
+    bootstrap us-east-1
+    read_output bucket storefront-production-bootstrap us-east-1 TemplateBucketName
   fi
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws cloudformation deploy \
+  deploy_stack us-east-1 storefront-production-us-east-1 aws cloudformation deploy \
     --region us-east-1 \
     --stack-name storefront-production-us-east-1 \
     --template-file "$HERE/regions/us-east-1.json" \
@@ -340,11 +508,14 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 177285)"
+  if [ -z "$bucket" ]; then
+    bootstrap us-west-2
+    read_output bucket storefront-production-bootstrap us-west-2 TemplateBucketName
+  fi
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   read_output param_WriterDatabaseSecretArn storefront-production-us-east-1 us-east-1 DatabaseSecretArn
-  run aws cloudformation deploy \
+  deploy_stack us-west-2 storefront-production-us-west-2 aws cloudformation deploy \
     --region us-west-2 \
     --stack-name storefront-production-us-west-2 \
     --template-file "$HERE/regions/us-west-2.json" \
@@ -369,14 +540,15 @@ deploy_stackset_storefront_production_regional() {
   local -a settings missing=()
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
-    read_output bucket storefront-production-global us-east-1 TemplateBucketName
+    bootstrap us-east-1
+    read_output bucket storefront-production-bootstrap us-east-1 TemplateBucketName
   fi
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/3aa2e5a467faf342f5f1acbf36ce96d522bafc22ea9f962e52d928fd020ba888.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/de0ab2627aab9affaed2134c9ecfea536fa1e99e0aae763a70fed473296009c1.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/3aa2e5a467faf342f5f1acbf36ce96d522bafc22ea9f962e52d928fd020ba888.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/de0ab2627aab9affaed2134c9ecfea536fa1e99e0aae763a70fed473296009c1.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then

@@ -4,6 +4,7 @@ makes at run time (buckets, StackSet create or update, only missing instances)."
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from compiler import deploy_script, naming
+from compiler.deploy_plan import TEMPLATE_BODY_LIMIT, bucket_variable
 from compiler.deploy_script import FAILOVER_LIBRARY, LIBRARY, SCRIPT_PATH
+from compiler.lint import lint_template
 from compiler.pipeline import compile_in_memory, compile_spec, load_and_validate
 from tests.conftest import EXAMPLE_SPEC
 from tests.deploy.aws_cli import find_executable
@@ -146,7 +149,12 @@ def test_unknown_argument_is_refused(compiled):
 def test_dry_run_prints_global_then_each_region(compiled, spec):
     result = run_script(compiled, "--dry-run")
     assert result.returncode == 0, result.stderr
-    commands = traced(result.stdout)
+    bootstrap = naming.bootstrap_stack_name(spec)
+    commands = [c for c in traced(result.stdout) if f"--stack-name {bootstrap} " not in c]
+    bootstraps = [c for c in traced(result.stdout) if f"--stack-name {bootstrap} " in c]
+    assert [c.split("--region ")[1].split()[0] for c in bootstraps] == [
+        r.name for r in spec.regions
+    ]
     tags = " ".join(f"{key}={value}" for key, value in naming.standard_tags(spec).items())
     assert {"Environment", "Team", "CostCenter"} <= naming.standard_tags(spec).keys()
     writer = (naming.regional_stack_name(spec, spec.primary_region), spec.primary_region)
@@ -178,6 +186,7 @@ def test_dry_run_of_the_stack_set(compiled, spec):
     commands = traced(result.stdout)
     assert [c.split(" ")[:3] for c in commands] == [
         ["aws", "cloudformation", "deploy"],
+        ["aws", "cloudformation", "deploy"],  # the bootstrap stack of the primary region
         ["aws", "s3", "cp"],
         ["aws", "cloudformation", "create-stack-set"],
         ["aws", "cloudformation", "create-stack-instances"],  # the writer region's alone
@@ -186,10 +195,12 @@ def test_dry_run_of_the_stack_set(compiled, spec):
         ["aws", "cloudformation", "update-stack-set"],  # bucket replication on
     ]
     assert f"--stack-name {naming.global_stack_name(spec)} " in commands[0]
-    # Uploaded under its sha256, to the global stack's template bucket in the primary region.
-    assert f"/{naming.stack_set_name(spec)}/" in commands[1]
-    assert f"--region {spec.primary_region}" in commands[1]
-    create, writer, secret, replicas = commands[2:6]
+    assert f"--stack-name {naming.bootstrap_stack_name(spec)} " in commands[1]
+    # Uploaded under its sha256, to the bootstrap stack's bucket in the primary region.
+    assert f"/{naming.stack_set_name(spec)}/" in commands[2]
+    assert f"--region {spec.primary_region}" in commands[2]
+    assert f"<TemplateBucketName output of {naming.bootstrap_stack_name(spec)}>" in commands[2]
+    create, writer, secret, replicas = commands[3:7]
     assert f"--stack-set-name {naming.stack_set_name(spec)} " in create
     assert "--parameters 'ParameterKey=HostedZoneId,ParameterValue=<HostedZoneId output" in create
     assert "ParameterKey=WriterDatabaseSecretArn,ParameterValue= " in create
@@ -226,21 +237,89 @@ def stack_set_changes(env) -> list[str]:
     return [c for c in calls(env) if c.split(" ")[1] in verbs]
 
 
-def test_a_region_without_a_bucket_stops_with_what_to_set(compiled, spec, fake_aws):
+def deploys(env) -> list[str]:
+    return [c for c in calls(env) if c.startswith("cloudformation deploy")]
+
+
+def stack_name_of(command: str) -> str:
+    return command.split("--stack-name ")[1].split()[0]
+
+
+def stack_deploys(env) -> list[str]:
+    """The `deploy` calls of the project's stacks, without the regions' bootstraps."""
+    return [c for c in deploys(env) if not stack_name_of(c).endswith("-bootstrap")]
+
+
+def test_each_region_is_bootstrapped_once_before_its_first_stack(compiled, spec, fake_aws):
     result = run_script(compiled, env=fake_aws)
+    assert result.returncode == 0, result.stderr
+    bootstrap = naming.bootstrap_stack_name(spec)
+    order = [(stack_name_of(c), c.split("--region ")[1].split()[0]) for c in deploys(fake_aws)]
+    global_stack = (naming.global_stack_name(spec), spec.primary_region)
+    regional = [(naming.regional_stack_name(spec, r.name), r.name) for r in spec.regions]
+    # The global template is sent inline: the primary region is bootstrapped before its
+    # regional stack, each other region before its own; the writer region's second pass
+    # (replication on) needs no second bootstrap.
+    expected = [global_stack]
+    for stack, region in regional:
+        expected += [(bootstrap, region), (stack, region)]
+    expected.append(regional[0])
+    assert order == expected
+    for command in deploys(fake_aws):
+        if stack_name_of(command) == bootstrap:
+            assert f"--template-file {compiled / 'bootstrap.json'} " in command
+            assert "--s3-bucket" not in command  # sent inline: nothing exists to upload to
+            assert "--role-arn" not in command
+            assert "infra:project=" in command
+        else:
+            assert stack_name_of(command) == global_stack[0] or (
+                "--s3-bucket fake-TemplateBucketName" in command
+            )
+    reads = [c for c in calls(fake_aws) if c.startswith("cloudformation describe-stacks ")]
+    for region in spec.regions:
+        assert any(f"--region {region.name} --stack-name {bootstrap} " in c for c in reads)
+
+
+def test_a_bucket_variable_replaces_the_regions_bootstrap(compiled, spec, fake_aws):
     other = spec.regions[1].name
-    variable = f"DEPLOY_BUCKET_{other.upper().replace('-', '_')}"
-    assert result.returncode == 1
-    assert f"set {variable} to an S3 bucket in {other}" in result.stderr
-    deployed = [c for c in calls(fake_aws) if c.startswith("cloudformation deploy")]
-    assert len(deployed) == 2  # the global stack and the primary region's, not the other's
+    env = {**fake_aws, bucket_variable(other): "west-bucket"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 0, result.stderr
+    bootstrapped = [
+        c.split("--region ")[1].split()[0]
+        for c in deploys(env)
+        if stack_name_of(c) == naming.bootstrap_stack_name(spec)
+    ]
+    assert bootstrapped == [spec.primary_region]
+    (regional,) = [c for c in deploys(env) if f"--region {other} " in c]
+    assert "--s3-bucket west-bucket" in regional
+
+
+def test_the_bootstrap_template_is_a_private_encrypted_bucket_kept_except_on_create(compiled):
+    template = json.loads((compiled / "bootstrap.json").read_text())
+    (bucket,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::S3::Bucket"]
+    properties = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    (policy,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
+    assert policy["Properties"]["PolicyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert "TemplateBucketName" in template["Outputs"]
+    assert (compiled / "bootstrap.json").stat().st_size < TEMPLATE_BODY_LIMIT
+
+
+def test_the_bootstrap_template_passes_cfn_lint(compiled, spec):
+    findings = lint_template(compiled / "bootstrap.json", [r.name for r in spec.regions])
+    assert findings == []
 
 
 def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fake_aws):
     env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
     result = run_script(compiled, env=env)
     assert result.returncode == 0, result.stderr
-    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    bootstrap = naming.bootstrap_stack_name(spec)
+    deployed = [c for c in deploys(env) if stack_name_of(c) != bootstrap]
     assert len(deployed) == 2 + len(spec.regions)  # the writer region's twice: first deploy
     primary, other = deployed[1], deployed[2]
     assert "--s3-bucket fake-TemplateBucketName" in primary
@@ -258,11 +337,12 @@ def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fa
     assert not any("--endpoint-url" in c for c in calls(env))
 
 
-def test_deploy_bucket_overrides_the_global_stacks_bucket(compiled, fake_aws):
+def test_deploy_bucket_overrides_the_primary_regions_bootstrap(compiled, spec, fake_aws):
     env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
     result = run_script(compiled, "--bucket", "my-bucket", env=env)
     assert result.returncode == 0, result.stderr
-    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    deployed = deploys(env)
+    assert not any(naming.bootstrap_stack_name(spec) in c for c in deployed)
     assert "--s3-bucket my-bucket" in deployed[1]
 
 
@@ -324,7 +404,7 @@ def test_once_every_region_exists_the_writer_region_deploys_once(compiled, spec,
     env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket", "FAKE_STACKS_READY": "1"}
     result = run_script(compiled, env=env)
     assert result.returncode == 0, result.stderr
-    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    deployed = stack_deploys(env)
     assert len(deployed) == 1 + len(spec.regions)
     assert "ReplicateBuckets=true" in deployed[1]  # replication is never switched off
 
@@ -333,7 +413,7 @@ def test_a_first_deploy_turns_replication_on_after_the_other_regions(compiled, s
     env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
     result = run_script(compiled, env=env)
     assert result.returncode == 0, result.stderr
-    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    deployed = stack_deploys(env)
     writer = f"--stack-name {naming.regional_stack_name(spec, spec.primary_region)} "
     assert [writer in c for c in deployed] == [False, True, False, True]
     assert "ReplicateBuckets=false" in deployed[1] and "ReplicateBuckets=true" in deployed[3]
@@ -396,7 +476,8 @@ def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tm
     assert checked.returncode == 0, checked.stdout
     stacks = run_script(tmp_path, "--dry-run")
     assert stacks.returncode == 0, stacks.stderr
-    names = [c.split("--stack-name ")[1].split()[0] for c in traced(stacks.stdout)]
+    names = [stack_name_of(c) for c in traced(stacks.stdout)]
+    names = [name for name in names if not name.endswith("-bootstrap")]
     expected = [s.stack_name for s in result.stacks if s.kind in ("global", "region")]
     if any(b.replicate for b in result.spec.storage.buckets):
         expected.append(expected[1])  # the writer region again, replication on

@@ -7,7 +7,7 @@ import json
 from troposphere import GetAtt, If, NoValue, Output, Parameter, Ref, Sub, iam, rds, secretsmanager
 
 from compiler import naming
-from compiler.builders import Built, purpose, skip_check
+from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose, skip_check
 from compiler.builders.handles import DatabaseHandle, KeyHandle, NetworkHandle, SecurityGroupsHandle
 from compiler.builders.trust import service_trust_policy
 from compiler.context import (
@@ -256,7 +256,7 @@ def master_password_secret(spec: InfraSpec, key: KeyHandle) -> secretsmanager.Se
     # Kept when the stack stops creating it (its region no longer the writer's after a
     # failover, or the stack deleted): the database it opens outlives it (deletion
     # protection, a final snapshot), and so does the need to log in to reconcile it.
-    secret.DeletionPolicy = "Retain"
+    secret.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE
     secret.UpdateReplacePolicy = "Retain"
     skip_check(
         secret,
