@@ -313,3 +313,54 @@ deploy_stack() {
     fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
   fi
 }
+
+# The name servers the public DNS answers for ZONE, one per line, lower case, without the
+# trailing dot; nothing if no lookup tool is installed (dig, else host).
+delegated_name_servers() {
+  local zone="$1"
+  if command -v dig >/dev/null; then
+    dig +short NS "$zone" 2>/dev/null || true
+  elif command -v host >/dev/null; then
+    host -t NS "$zone" 2>/dev/null | awk '/name server/ { print $NF }' || true
+  fi | tr '[:upper:]' '[:lower:]' | sed 's/\.$//'
+}
+
+# Stop unless the public DNS delegates ZONE to the name servers (comma-separated output
+# OUTPUT of stack STACK in REGION): ACM validates each region's certificate by DNS in this
+# zone, and until the registrar delegates to it a regional stack waits for its
+# certificate until CloudFormation gives up. DELEGATION_CHECK=false skips the check.
+await_delegation() {
+  local zone="$1" stack="$2" region="$3" output="$4" servers answered server missing=""
+  if [ "$DRY_RUN" = true ]; then
+    return 0
+  fi
+  read_output servers "$stack" "$region" "$output"
+  if [ "$DELEGATION_CHECK" = false ]; then
+    printf 'deploy.sh: not checking that %s is delegated to %s (--skip-delegation-check)\n' \
+      "$zone" "$servers" >&3
+    return 0
+  fi
+  answered=" $(delegated_name_servers "$zone" | tr '\n' ' ')"
+  local -a listed
+  IFS=, read -r -a listed <<<"$servers"
+  for server in "${listed[@]}"; do
+    server="$(printf '%s' "${server%.}" | tr '[:upper:]' '[:lower:]')"
+    case "$answered" in
+      *" $server "*) ;;
+      *) missing+=" $server" ;;
+    esac
+  done
+  if [ -z "$missing" ] && [ "$answered" != " " ]; then
+    printf 'deploy.sh: %s is delegated to its name servers\n' "$zone" >&3
+    return 0
+  fi
+  printf '%s\n' "deploy.sh: the global stack created the hosted zone $zone, and a region" \
+    "requests a certificate validated by DNS in it, which cannot succeed until the zone" \
+    "is delegated. At your registrar (or in the parent zone), set the NS records of" \
+    "$zone to:" >&3
+  printf '  %s\n' "${servers//,/$'\n'  }" >&3
+  printf '%s\n' "The public DNS answers for $zone now:${answered:- nothing}" \
+    "Run deploy.sh again once \`dig +short NS $zone\` lists them all (that is checked), or" \
+    "pass --skip-delegation-check to go on anyway." >&3
+  fail "stopped after the global stack: $zone is not delegated yet"
+}

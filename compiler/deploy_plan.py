@@ -33,6 +33,7 @@ from compiler import naming
 from compiler.assemble import StackTemplate
 from compiler.builders.bucket_replication import REPLICATION_PARAMETER
 from compiler.builders.database import SECRET_ARN_OUTPUT, WRITER_SECRET_PARAMETER
+from compiler.builders.hosted_zone import NAME_SERVERS_OUTPUT
 from compiler.context import replica_regions, replicates_database
 from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE, BUCKET_OUTPUT
 from compiler.spec import InfraSpec
@@ -144,6 +145,39 @@ class StackSetRoles(NamedTuple):
     execution_role_name: StackOutput | None
 
 
+class StackNeeds(NamedTuple):
+    """What a first create of a regional stack takes from the region's quotas, counted in
+    its template: deploy.sh's preflight compares it with what the region has left."""
+
+    elastic_ips: int
+    nat_gateways: int  # at most one per AZ: the busiest AZ needs one more
+    vpcs: int
+    reserved_concurrency: int  # Lambda concurrency its functions reserve
+
+    def to_manifest(self) -> dict[str, int]:
+        return self._asdict()
+
+
+def stack_needs(template: Template) -> StackNeeds:
+    resources = list(template.resources.values())
+
+    def count(resource_type: str) -> int:
+        return sum(1 for r in resources if r.resource_type == resource_type)
+
+    reserved = [
+        r.properties.get("ReservedConcurrentExecutions")
+        for r in resources
+        if r.resource_type == "AWS::Lambda::Function"
+    ]
+    return StackNeeds(
+        elastic_ips=count("AWS::EC2::EIP"),
+        nat_gateways=count("AWS::EC2::NatGateway"),
+        vpcs=count("AWS::EC2::VPC"),
+        # Only literal reservations are known before deploying; the builders write literals.
+        reserved_concurrency=sum(value for value in reserved if isinstance(value, int)),
+    )
+
+
 class PlannedStack(NamedTuple):
     """One entry of the deploy order."""
 
@@ -161,6 +195,7 @@ class PlannedStack(NamedTuple):
     template_bucket: tuple[Source, ...]
     instance_regions: tuple[str, ...] = ()  # StackSet only: one stack instance per region
     stack_set_roles: StackSetRoles | None = None  # StackSet only
+    needs: StackNeeds | None = None  # regional stacks and StackSet instances
 
     @property
     def passed_parameters(self) -> tuple[PlannedParameter, ...]:
@@ -204,6 +239,24 @@ class ReplicaPromotion(NamedTuple):
         }
 
 
+class DnsDelegation(NamedTuple):
+    """The global stack creates the public zone and a region requests an ACM certificate
+    validated by DNS in it: validation only succeeds once the registrar delegates the
+    zone to the zone's name servers (`output` of the global stack), so deploy.sh checks
+    that before the first regional stack instead of letting it hang."""
+
+    zone_name: str
+    stack_name: str  # the global stack
+    region: str
+    output: str
+
+    def to_manifest(self) -> dict[str, str]:
+        return {
+            "zone": self.zone_name,
+            "name_servers": StackOutput(self.stack_name, self.region, self.output).to_manifest(),
+        }
+
+
 class DeployPlan(NamedTuple):
     project: str  # naming.name_prefix: also the S3 key prefix of uploaded templates
     primary_region: str
@@ -214,6 +267,7 @@ class DeployPlan(NamedTuple):
     # deploy.sh creates it (from BOOTSTRAP_TEMPLATE) in a region before the first stack there
     # that reads its bucket; it has the same name in every region.
     bootstrap_stack: str = ""
+    delegation: DnsDelegation | None = None
 
     def by_kind(self, kind: str) -> list[PlannedStack]:
         return [stack for stack in self.stacks if stack.kind == kind]
@@ -284,6 +338,7 @@ def plan_deploy(
                 )
                 if is_stack_set
                 else None,
+                needs=stack_needs(stack.template) if stack.kind != "global" else None,
             )
         )
     return DeployPlan(
@@ -294,6 +349,22 @@ def plan_deploy(
         bucket_replication=_bucket_replication(spec, planned),
         promotion=_promotion(spec),
         bootstrap_stack=naming.bootstrap_stack_name(spec),
+        delegation=_delegation(spec, stacks, provider),
+    )
+
+
+def _delegation(spec, stacks, provider) -> DnsDelegation | None:
+    def has(stack, resource_type: str) -> bool:
+        return any(r.resource_type == resource_type for r in stack.template.resources.values())
+
+    if provider is None or NAME_SERVERS_OUTPUT not in provider.template.outputs:
+        return None
+    if not has(provider, "AWS::Route53::HostedZone"):
+        return None
+    if not any(has(s, "AWS::CertificateManager::Certificate") for s in stacks if s is not provider):
+        return None
+    return DnsDelegation(
+        spec.dns.zone_name, provider.stack_name, provider.region, NAME_SERVERS_OUTPUT
     )
 
 
@@ -366,6 +437,8 @@ def manifest_fields(stack: PlannedStack) -> dict:
         "role_arn": stack.role_arn.to_manifest() if stack.role_arn else None,
         "template_bucket": [s.to_manifest() for s in stack.template_bucket] or None,
     }
+    if stack.needs is not None:
+        fields["quota_needs"] = stack.needs.to_manifest()
     if stack.kind == "stackset":
         roles = stack.stack_set_roles
         fields["instances"] = {
@@ -402,4 +475,6 @@ def failover_fields(plan: DeployPlan) -> dict:
         fields["bucket_replication"] = plan.bucket_replication.to_manifest()
     if plan.promotion:
         fields["database_replicas"] = plan.promotion.to_manifest()
+    if plan.delegation:
+        fields["dns_delegation"] = plan.delegation.to_manifest()
     return fields

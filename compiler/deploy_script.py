@@ -27,6 +27,7 @@ from compiler.deploy_plan import (
     StackInstanceOutput,
     StackOutput,
 )
+from compiler.deploy_preflight import PREFLIGHT_LIBRARY, preflight_functions, preflight_name
 
 SCRIPT_PATH = "deploy.sh"
 
@@ -52,11 +53,13 @@ def render_deploy_script(plan: DeployPlan) -> str:
         _usage(plan),
         _settings(plan),
         LIBRARY.read_text(encoding="utf-8"),
+        PREFLIGHT_LIBRARY.read_text(encoding="utf-8"),
     ]
     if plan.bucket_replication or plan.promotion:
         parts.append(FAILOVER_LIBRARY.read_text(encoding="utf-8"))
     parts += [_deploy_function(plan, stack) for stack in [*global_stacks, *regional]]
     parts += [_stack_set_function(plan, stack) for stack in stack_sets]
+    parts.append(preflight_functions(plan))
     parts.append(_main(plan))
     return "\n".join(part.strip("\n") + "\n" for part in parts)
 
@@ -126,6 +129,14 @@ def _usage(plan: DeployPlan) -> str:
         "  --dry-run   print the commands that would change something, run none; makes no",
         "              AWS call, so values read from stacks show as <...> and the StackSet",
         "              as on a first deploy",
+        "  preflight   only the checklist stacks runs first: credentials and account, each region",
+        "              enabled, the stacks' states, template buckets reachable, and the quotas",
+        "              a first create hits (Elastic IPs, NAT gateways per AZ, VPCs, Lambda",
+        "              concurrency left unreserved); a failed check stops a run before any change",
+        "  --no-preflight  skip the checklist",
+        "  --skip-delegation-check  go on after the global stack even if the public DNS does",
+        "              not delegate its new zone yet (regions that request a certificate",
+        "              validated in that zone wait for it until CloudFormation gives up)",
         "  -h, --help  this text",
         "",
         "Re-running is safe: `cloudformation deploy` leaves a stack without changes alone",
@@ -161,15 +172,43 @@ def _usage(plan: DeployPlan) -> str:
 def _modes(plan: DeployPlan) -> dict[str, list[str]]:
     """Each subcommand and the lines it runs: mostly stack functions, in order."""
     global_calls = [function_name(s) for s in plan.by_kind("global")]
-    modes = {"stacks": global_calls + _regional_calls(plan)}
+    delegation = plan.delegation
+    # Before the first stack that requests a certificate validated in the zone.
+    await_delegation = (
+        [
+            f"await_delegation {delegation.zone_name} {delegation.stack_name} "
+            f"{delegation.region} {delegation.output}"
+        ]
+        if delegation
+        else []
+    )
+    modes = {
+        "stacks": [
+            _preflight("stacks"),
+            *global_calls,
+            *await_delegation,
+            *_regional_calls(plan),
+        ]
+    }
     stack_sets = plan.by_kind("stackset")
     if stack_sets:
-        modes["stackset"] = global_calls + [function_name(s) for s in stack_sets]
+        modes["stackset"] = [
+            _preflight("stackset"),
+            *global_calls,
+            *await_delegation,
+            *[function_name(s) for s in stack_sets],
+        ]
     if global_calls:
-        modes["global"] = global_calls
+        modes["global"] = [_preflight("global"), *global_calls]
+    modes["preflight"] = [preflight_name("stacks")]
     if plan.promotion:
         modes["promote"] = _promote_lines(plan)
     return modes
+
+
+def _preflight(mode: str) -> str:
+    """The checklist before the first change; --dry-run makes no AWS call at all."""
+    return f'[ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || {preflight_name(mode)}'
 
 
 def _regional_calls(plan: DeployPlan) -> list[str]:
@@ -556,7 +595,7 @@ def _writer_instance_first(stack, parameter, update: list[str]) -> list[str]:
 
 
 def _main_locals(plan: DeployPlan) -> list[str]:
-    names = ["mode=stacks"]
+    names = ["mode=stacks", "PREFLIGHT=true", "DELEGATION_CHECK=true"]
     if plan.bucket_replication:
         names.append("replicate=''")
     if plan.promotion:
@@ -590,6 +629,8 @@ def _main(plan: DeployPlan) -> str:
                 else []
             ),
             "      --dry-run) DRY_RUN=true ;;",
+            "      --no-preflight) PREFLIGHT=false ;;",
+            "      --skip-delegation-check) DELEGATION_CHECK=false ;;",
             "      --bucket)",
             '        [ "$#" -ge 2 ] || fail "--bucket needs a bucket name"',
             '        DEPLOY_BUCKET="$2"',

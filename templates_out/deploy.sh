@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: deploy.sh [stacks | stackset | global | promote REGION] [--bucket NAME] [--dry-run]
+Usage: deploy.sh [stacks | stackset | global | preflight | promote REGION] [--bucket NAME] [--dry-run]
 
   stacks      (default) these stacks, in this order:
                 storefront-production-global (us-east-1)
@@ -27,6 +27,14 @@ Usage: deploy.sh [stacks | stackset | global | promote REGION] [--bucket NAME] [
   --dry-run   print the commands that would change something, run none; makes no
               AWS call, so values read from stacks show as <...> and the StackSet
               as on a first deploy
+  preflight   only the checklist stacks runs first: credentials and account, each region
+              enabled, the stacks' states, template buckets reachable, and the quotas
+              a first create hits (Elastic IPs, NAT gateways per AZ, VPCs, Lambda
+              concurrency left unreserved); a failed check stops a run before any change
+  --no-preflight  skip the checklist
+  --skip-delegation-check  go on after the global stack even if the public DNS does
+              not delegate its new zone yet (regions that request a certificate
+              validated in that zone wait for it until CloudFormation gives up)
   -h, --help  this text
 
 Re-running is safe: `cloudformation deploy` leaves a stack without changes alone
@@ -368,6 +376,263 @@ deploy_stack() {
   fi
 }
 
+# The name servers the public DNS answers for ZONE, one per line, lower case, without the
+# trailing dot; nothing if no lookup tool is installed (dig, else host).
+delegated_name_servers() {
+  local zone="$1"
+  if command -v dig >/dev/null; then
+    dig +short NS "$zone" 2>/dev/null || true
+  elif command -v host >/dev/null; then
+    host -t NS "$zone" 2>/dev/null | awk '/name server/ { print $NF }' || true
+  fi | tr '[:upper:]' '[:lower:]' | sed 's/\.$//'
+}
+
+# Stop unless the public DNS delegates ZONE to the name servers (comma-separated output
+# OUTPUT of stack STACK in REGION): ACM validates each region's certificate by DNS in this
+# zone, and until the registrar delegates to it a regional stack waits for its
+# certificate until CloudFormation gives up. DELEGATION_CHECK=false skips the check.
+await_delegation() {
+  local zone="$1" stack="$2" region="$3" output="$4" servers answered server missing=""
+  if [ "$DRY_RUN" = true ]; then
+    return 0
+  fi
+  read_output servers "$stack" "$region" "$output"
+  if [ "$DELEGATION_CHECK" = false ]; then
+    printf 'deploy.sh: not checking that %s is delegated to %s (--skip-delegation-check)\n' \
+      "$zone" "$servers" >&3
+    return 0
+  fi
+  answered=" $(delegated_name_servers "$zone" | tr '\n' ' ')"
+  local -a listed
+  IFS=, read -r -a listed <<<"$servers"
+  for server in "${listed[@]}"; do
+    server="$(printf '%s' "${server%.}" | tr '[:upper:]' '[:lower:]')"
+    case "$answered" in
+      *" $server "*) ;;
+      *) missing+=" $server" ;;
+    esac
+  done
+  if [ -z "$missing" ] && [ "$answered" != " " ]; then
+    printf 'deploy.sh: %s is delegated to its name servers\n' "$zone" >&3
+    return 0
+  fi
+  printf '%s\n' "deploy.sh: the global stack created the hosted zone $zone, and a region" \
+    "requests a certificate validated by DNS in it, which cannot succeed until the zone" \
+    "is delegated. At your registrar (or in the parent zone), set the NS records of" \
+    "$zone to:" >&3
+  printf '  %s\n' "${servers//,/$'\n'  }" >&3
+  printf '%s\n' "The public DNS answers for $zone now:${answered:- nothing}" \
+    "Run deploy.sh again once \`dig +short NS $zone\` lists them all (that is checked), or" \
+    "pass --skip-delegation-check to go on anyway." >&3
+  fail "stopped after the global stack: $zone is not delegated yet"
+}
+
+# shellcheck shell=bash
+# Part of deploy.sh (compiler/deploy_script.py copies it in after deploy_library.sh, whose
+# `fail` and DRY_RUN it uses): the preflight checklist. Every check prints one line,
+# `ok`, `warn` (could not be checked: the API refused or does not exist there) or `FAIL`;
+# `preflight_end` stops the run before anything changes if one failed.
+
+# AWS refuses a reservation that leaves an account less unreserved concurrency than this
+# (its error says "below its minimum value of [10]"; larger accounts see 50 or 100).
+LAMBDA_UNRESERVED_MINIMUM=10
+PREFLIGHT_FAILURES=0
+
+check_line() {
+  printf '  %-4s  %s\n' "$1" "$2" >&3
+  if [ "$1" = FAIL ]; then
+    PREFLIGHT_FAILURES=$((PREFLIGHT_FAILURES + 1))
+  fi
+}
+
+preflight_begin() {
+  PREFLIGHT_FAILURES=0
+  printf 'deploy.sh: preflight (nothing is changed until every check passes)\n' >&3
+}
+
+preflight_end() {
+  if [ "$PREFLIGHT_FAILURES" -gt 0 ]; then
+    fail "preflight: $PREFLIGHT_FAILURES check(s) failed; nothing was deployed"
+  fi
+  printf 'deploy.sh: preflight passed\n' >&3
+}
+
+check_credentials() {
+  local identity
+  if identity="$(aws sts get-caller-identity --query '[Account,Arn]' --output text 2>&1)"; then
+    check_line ok "credentials: account ${identity%%$'\t'*} as ${identity#*$'\t'}"
+  else
+    check_line FAIL "credentials: $identity"
+  fi
+}
+
+# Region REGION is enabled in the account (asked in region ASK_IN, which is enabled).
+check_region() {
+  local region="$1" ask_in="$2" status
+  if ! status="$(aws ec2 describe-regions --region "$ask_in" --all-regions \
+    --region-names "$region" --query 'Regions[0].OptInStatus' --output text 2>&1)"; then
+    check_line FAIL "region $region: $status"
+    return 0
+  fi
+  case "$status" in
+    opt-in-not-required | opted-in) check_line ok "region $region: enabled ($status)" ;;
+    *) check_line FAIL "region $region: $status; enable it: aws account enable-region --region-name $region" ;;
+  esac
+}
+
+# Stack STACK in REGION is in a state this run can deploy; sets STACK_FOUND to its status
+# (NONE when there is none), which the quota checks read.
+STACK_FOUND=""
+check_stack() {
+  local stack="$1" region="$2" answer
+  if ! answer="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].StackStatus' --output text 2>&1)"; then
+    case "$answer" in
+      *"does not exist"*) answer=NONE ;;
+      *)
+        STACK_FOUND=""
+        check_line FAIL "stack $stack ($region): $answer"
+        return 0
+        ;;
+    esac
+  fi
+  STACK_FOUND="$answer"
+  case "$answer" in
+    NONE) check_line ok "stack $stack ($region): none yet, this run creates it" ;;
+    ROLLBACK_COMPLETE) check_line ok "stack $stack ($region): ROLLBACK_COMPLETE, this run deletes and re-creates it" ;;
+    REVIEW_IN_PROGRESS | *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
+    UPDATE_ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): UPDATE_ROLLBACK_FAILED; aws cloudformation continue-update-rollback --region $region --stack-name $stack first" ;;
+    *) check_line FAIL "stack $stack ($region): $answer" ;;
+  esac
+}
+
+# The template bucket given in variable VARIABLE (set) exists and can be reached.
+check_bucket() {
+  local variable="$1" region="$2" answer
+  if answer="$(aws s3api head-bucket --region "$region" --bucket "${!variable}" 2>&1)"; then
+    check_line ok "bucket ${!variable} (\$$variable, $region): reachable"
+  else
+    check_line FAIL "bucket ${!variable} (\$$variable, $region): ${answer:-not reachable}"
+  fi
+}
+
+# The bucket of the bootstrap stack in REGION can be reached, if the stack exists.
+check_bootstrap() {
+  local region="$1" status bucket="" key value answer
+  status="$(aws cloudformation describe-stacks --region "$region" --stack-name "$BOOTSTRAP_STACK" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null || printf NONE)"
+  if [ "$status" = NONE ]; then
+    check_line ok "bootstrap $BOOTSTRAP_STACK ($region): none yet, this run creates it"
+    return 0
+  fi
+  while IFS=$'\t' read -r key value; do
+    if [ "$key" = TemplateBucketName ]; then
+      bucket="$value"
+    fi
+  done < <(aws cloudformation describe-stacks --region "$region" --stack-name "$BOOTSTRAP_STACK" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text 2>/dev/null || true)
+  if [ -z "$bucket" ]; then
+    check_line FAIL "bootstrap $BOOTSTRAP_STACK ($region): $status, without a TemplateBucketName output"
+  elif answer="$(aws s3api head-bucket --region "$region" --bucket "$bucket" 2>&1)"; then
+    check_line ok "bootstrap bucket $bucket ($region): reachable"
+  else
+    check_line FAIL "bootstrap bucket $bucket ($region): ${answer:-not reachable}"
+  fi
+}
+
+# A number one AWS CLI call prints (a quota comes as 5.0), or nothing if the call failed.
+ask_number() {
+  local answer
+  answer="$("$@" --output text 2>/dev/null)" || return 0
+  answer="${answer%%.*}"
+  case "$answer" in
+    '' | *[!0-9]*) ;;
+    *) printf '%s' "$answer" ;;
+  esac
+}
+
+# USED + NEED <= QUOTA for what WHAT names; warn when either is unknown.
+check_room() {
+  local what="$1" used="$2" need="$3" quota="$4"
+  if [ -z "$used" ] || [ -z "$quota" ]; then
+    check_line warn "$what: could not be read (service quotas or the describe call refused)"
+  elif [ $((used + need)) -le "$quota" ]; then
+    check_line ok "$what: $used used + $need new <= $quota"
+  else
+    check_line FAIL "$what: $used used + $need new > quota $quota; request an increase in Service Quotas"
+  fi
+}
+
+# The quotas a first create of a stack in REGION hits: ELASTIC_IPS, NAT_GATEWAYS (one per
+# AZ), VPCS and RESERVED Lambda concurrency. Only when the stack is new (STACK_FOUND NONE):
+# an existing stack's resources already count as used.
+check_quotas() {
+  local region="$1" eips="$2" nats="$3" vpcs="$4" reserved="$5" used quota subnets busiest
+  if [ "$STACK_FOUND" != NONE ]; then
+    return 0
+  fi
+  if [ "$eips" -gt 0 ]; then
+    used="$(ask_number aws ec2 describe-addresses --region "$region" --query 'length(Addresses)')"
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code ec2 --quota-code L-0263D0A3 --query Quota.Value)"
+    check_room "Elastic IPs in $region" "$used" "$eips" "$quota"
+  fi
+  if [ "$nats" -gt 0 ]; then
+    busiest=""
+    if subnets="$(aws ec2 describe-nat-gateways --region "$region" \
+      --filter Name=state,Values=pending,available,deleting \
+      --query 'NatGateways[].SubnetId' --output text 2>/dev/null)"; then
+      busiest=0
+      if [ -n "$subnets" ] && [ "$subnets" != None ]; then
+        # shellcheck disable=SC2086 # one word per subnet ID
+        busiest="$(aws ec2 describe-subnets --region "$region" --subnet-ids $subnets \
+          --query 'Subnets[].AvailabilityZone' --output text 2>/dev/null |
+          tr '\t' '\n' | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')"
+      fi
+    fi
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code vpc --quota-code L-FE5A380F --query Quota.Value)"
+    check_room "NAT gateways in the busiest AZ of $region" "$busiest" 1 "$quota"
+  fi
+  if [ "$vpcs" -gt 0 ]; then
+    used="$(ask_number aws ec2 describe-vpcs --region "$region" --query 'length(Vpcs)')"
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code vpc --quota-code L-F678F1CE --query Quota.Value)"
+    check_room "VPCs in $region" "$used" "$vpcs" "$quota"
+  fi
+  if [ "$reserved" -gt 0 ]; then
+    used="$(ask_number aws lambda get-account-settings --region "$region" \
+      --query AccountLimit.UnreservedConcurrentExecutions)"
+    if [ -z "$used" ]; then
+      check_line warn "Lambda concurrency in $region: could not be read"
+    elif [ $((used - reserved)) -ge "$LAMBDA_UNRESERVED_MINIMUM" ]; then
+      check_line ok "Lambda concurrency in $region: $used unreserved - $reserved reserved >= $LAMBDA_UNRESERVED_MINIMUM"
+    else
+      check_line FAIL "Lambda concurrency in $region: $used unreserved - $reserved reserved < $LAMBDA_UNRESERVED_MINIMUM; request a higher Concurrent executions quota (L-B99A9384)"
+    fi
+  fi
+}
+
+# The global stack's output OUTPUT (the execution role) exists, if the global stack does.
+check_global_output() {
+  local stack="$1" region="$2" output="$3" key value found=""
+  if [ "$STACK_FOUND" = NONE ]; then
+    check_line ok "$output: made by $stack in this run"
+    return 0
+  fi
+  while IFS=$'\t' read -r key value; do
+    if [ "$key" = "$output" ]; then
+      found="$value"
+    fi
+  done < <(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text 2>/dev/null || true)
+  if [ -n "$found" ] && [ "$found" != None ]; then
+    check_line ok "$output: $found"
+  else
+    check_line FAIL "$output: $stack ($region) has no such output; deploy it first (deploy.sh global)"
+  fi
+}
+
 # shellcheck shell=bash
 # Part of deploy.sh (compiler/deploy_script.py copies it in after its library, whose
 # `run`, `show`, `fail` and DRY_RUN it uses): the bucket-replication pass and the
@@ -638,11 +903,63 @@ deploy_stackset_storefront_production_regional() {
   fi
 }
 
+preflight_stacks() {
+  preflight_begin
+  check_credentials
+  check_region us-east-1 us-east-1
+  check_region us-west-2 us-east-1
+  check_stack storefront-production-global us-east-1
+  check_global_output storefront-production-global us-east-1 ExecutionRoleArn
+  check_stack storefront-production-us-east-1 us-east-1
+  check_quotas us-east-1 3 3 1 1
+  check_stack storefront-production-us-west-2 us-west-2
+  check_quotas us-west-2 3 3 1 1
+  if [ -n "${DEPLOY_BUCKET_US_EAST_1:-}" ]; then
+    check_bucket DEPLOY_BUCKET_US_EAST_1 us-east-1
+  elif [ -n "${DEPLOY_BUCKET:-}" ]; then
+    check_bucket DEPLOY_BUCKET us-east-1
+  else
+    check_bootstrap us-east-1
+  fi
+  if [ -n "${DEPLOY_BUCKET_US_WEST_2:-}" ]; then
+    check_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2
+  else
+    check_bootstrap us-west-2
+  fi
+  preflight_end
+}
+
+preflight_stackset() {
+  preflight_begin
+  check_credentials
+  check_region us-east-1 us-east-1
+  check_region us-west-2 us-east-1
+  check_stack storefront-production-global us-east-1
+  check_global_output storefront-production-global us-east-1 ExecutionRoleArn
+  if [ -n "${DEPLOY_BUCKET_US_EAST_1:-}" ]; then
+    check_bucket DEPLOY_BUCKET_US_EAST_1 us-east-1
+  elif [ -n "${DEPLOY_BUCKET:-}" ]; then
+    check_bucket DEPLOY_BUCKET us-east-1
+  else
+    check_bootstrap us-east-1
+  fi
+  preflight_end
+}
+
+preflight_global() {
+  preflight_begin
+  check_credentials
+  check_region us-east-1 us-east-1
+  check_stack storefront-production-global us-east-1
+  check_global_output storefront-production-global us-east-1 ExecutionRoleArn
+  preflight_end
+}
+
 main() {
-  local mode=stacks replicate='' promote_region=''
+  local mode=stacks PREFLIGHT=true DELEGATION_CHECK=true replicate='' promote_region=''
   while [ "$#" -gt 0 ]; do
     case "$1" in
-      stacks | stackset | global) mode="$1" ;;
+      stacks | stackset | global | preflight) mode="$1" ;;
       promote)
         mode="$1"
         if [ "$#" -ge 2 ] && [ "${2#-}" = "$2" ]; then
@@ -651,6 +968,8 @@ main() {
         fi
         ;;
       --dry-run) DRY_RUN=true ;;
+      --no-preflight) PREFLIGHT=false ;;
+      --skip-delegation-check) DELEGATION_CHECK=false ;;
       --bucket)
         [ "$#" -ge 2 ] || fail "--bucket needs a bucket name"
         DEPLOY_BUCKET="$2"
@@ -672,6 +991,7 @@ main() {
   fi
   case "$mode" in
     stacks)
+      [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_stacks
       deploy_global_storefront_production_global
       replicate="$(replication_ready storefront-production-us-west-2 us-west-2)"
       deploy_region_storefront_production_us_east_1 "$replicate"
@@ -679,11 +999,16 @@ main() {
       [ "$replicate" = true ] || deploy_region_storefront_production_us_east_1 true
       ;;
     stackset)
+      [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_stackset
       deploy_global_storefront_production_global
       deploy_stackset_storefront_production_regional
       ;;
     global)
+      [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_global
       deploy_global_storefront_production_global
+      ;;
+    preflight)
+      preflight_stacks
       ;;
     promote)
       [ -n "$promote_region" ] || fail "promote needs a REGION: one of us-west-2"

@@ -1,4 +1,4 @@
-"""compiler/deploy_library.sh, function by function: each test sources the library into
+"""compiler/deploy_library.sh and deploy_preflight.sh, function by function: each test sources the library into
 bash and calls one function against a stand-in `aws` that answers from files.
 
 The stand-in answers `aws SERVICE OPERATION ...` with `SERVICE_OPERATION.N.out` (its Nth
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler.deploy_preflight import PREFLIGHT_LIBRARY
 from compiler.deploy_script import FAILOVER_LIBRARY, LIBRARY
 
 FAKE_AWS = r"""#!/usr/bin/env bash
@@ -58,7 +59,7 @@ class Shell:
             "STACK_SET_POLL_SECONDS=0\nSTACK_EVENT_POLL_SECONDS=1\n"
             "BOOTSTRAP_STACK=p-bootstrap\nBOOTSTRAP_TEMPLATE=bootstrap.json\n"
             "STACK_TAGS=(infra:project=p)\n"
-            f"source {LIBRARY}\nsource {FAILOVER_LIBRARY}\n"
+            f"source {LIBRARY}\nsource {FAILOVER_LIBRARY}\nsource {PREFLIGHT_LIBRARY}\n"
         )
         return subprocess.run(
             ["bash", "-c", prelude + script],
@@ -253,3 +254,137 @@ def test_each_region_is_bootstrapped_once_per_run(shell):
         assert "--stack-name p-bootstrap " in command
         assert f"--template-file {LIBRARY.parent}/bootstrap.json " in command
         assert "--tags infra:project=p --no-fail-on-empty-changeset" in command
+
+
+# --- preflight: each check passes and fails ----------------------------------------------
+
+
+def checklist(result) -> list[tuple[str, str]]:
+    return [
+        (line.split()[0], line.split(None, 1)[1])
+        for line in result.stdout.splitlines()
+        if line.startswith("  ")
+    ]
+
+
+def test_credentials_pass_with_the_account_and_fail_with_the_error(shell):
+    shell.answer("sts get-caller-identity", "111122223333\tarn:aws:iam::111122223333:user/a\n")
+    assert checklist(shell.run("check_credentials")) == [
+        ("ok", "credentials: account 111122223333 as arn:aws:iam::111122223333:user/a")
+    ]
+    shell.answer("sts get-caller-identity", err="Unable to locate credentials", rc=253)
+    assert checklist(shell.run("check_credentials")) == [
+        ("FAIL", "credentials: Unable to locate credentials")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [("opt-in-not-required", "ok"), ("opted-in", "ok"), ("not-opted-in", "FAIL")],
+)
+def test_a_region_must_be_enabled(shell, status, verdict):
+    shell.answer("ec2 describe-regions", f"{status}\n")
+    ((found, text),) = checklist(shell.run("check_region eu-south-1 us-east-1"))
+    assert found == verdict and text.startswith("region eu-south-1: ")
+    assert "--region us-east-1 --all-regions --region-names eu-south-1" in shell.calls()[0]
+    if verdict == "FAIL":
+        assert "aws account enable-region --region-name eu-south-1" in text
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict", "found"),
+    [
+        ("", "ok", "NONE"),
+        ("UPDATE_COMPLETE", "ok", "UPDATE_COMPLETE"),
+        ("ROLLBACK_COMPLETE", "ok", "ROLLBACK_COMPLETE"),
+        ("UPDATE_ROLLBACK_FAILED", "FAIL", "UPDATE_ROLLBACK_FAILED"),
+        ("UPDATE_IN_PROGRESS", "FAIL", "UPDATE_IN_PROGRESS"),
+    ],
+)
+def test_each_stacks_state_is_checked(shell, answer, verdict, found):
+    if answer:
+        shell.answer("cloudformation describe-stacks", f"{answer}\n")
+    else:
+        shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    result = shell.run('check_stack s us-east-1; echo "found=$STACK_FOUND"')
+    ((verdict_seen, _),) = checklist(result)
+    assert verdict_seen == verdict
+    assert result.stdout.splitlines()[-1] == f"found={found}"
+
+
+def test_a_bucket_variable_must_name_a_reachable_bucket(shell):
+    result = shell.run("B=mine; check_bucket B eu-west-1")
+    assert checklist(result) == [("ok", "bucket mine ($B, eu-west-1): reachable")]
+    assert shell.calls() == ["s3api head-bucket --region eu-west-1 --bucket mine"]
+    shell.answer("s3api head-bucket", err="An error occurred (403) Forbidden", rc=254)
+    ((verdict, text),) = checklist(shell.run("B=theirs; check_bucket B eu-west-1"))
+    assert verdict == "FAIL" and "Forbidden" in text
+
+
+def test_the_bootstrap_bucket_is_checked_once_the_bootstrap_exists(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    assert checklist(shell.run("check_bootstrap eu-west-1"))[0][0] == "ok"
+    shell.answer("cloudformation describe-stacks", "CREATE_COMPLETE\n", nth=2)
+    shell.answer("cloudformation describe-stacks", "TemplateBucketName\tp-deploy-1-eu\n", nth=3)
+    shell.answer("s3api head-bucket", err="Not Found", rc=254)
+    ((verdict, text),) = checklist(shell.run("check_bootstrap eu-west-1"))
+    assert verdict == "FAIL" and text.startswith("bootstrap bucket p-deploy-1-eu (eu-west-1)")
+
+
+def quota_answers(shell, *, eips="2", nat_subnets="subnet-a\tsubnet-b", azs="eu-1a\teu-1a",
+                  vpcs="1", unreserved="1000", quota="5.0"):  # fmt: skip
+    shell.answer("ec2 describe-addresses", f"{eips}\n")
+    shell.answer("ec2 describe-nat-gateways", f"{nat_subnets}\n")
+    shell.answer("ec2 describe-subnets", f"{azs}\n")
+    shell.answer("ec2 describe-vpcs", f"{vpcs}\n")
+    shell.answer("service-quotas get-service-quota", f"{quota}\n")
+    shell.answer("lambda get-account-settings", f"{unreserved}\n")
+
+
+def test_quotas_with_room_pass(shell):
+    quota_answers(shell)
+    result = shell.run("STACK_FOUND=NONE; check_quotas eu-west-1 3 3 1 1")
+    assert checklist(result) == [
+        ("ok", "Elastic IPs in eu-west-1: 2 used + 3 new <= 5"),
+        ("ok", "NAT gateways in the busiest AZ of eu-west-1: 2 used + 1 new <= 5"),
+        ("ok", "VPCs in eu-west-1: 1 used + 1 new <= 5"),
+        ("ok", "Lambda concurrency in eu-west-1: 1000 unreserved - 1 reserved >= 10"),
+    ]
+    codes = [c.split("--quota-code ")[1].split()[0] for c in shell.calls() if "quota-code" in c]
+    assert codes == ["L-0263D0A3", "L-FE5A380F", "L-F678F1CE"]
+    assert "--service-code ec2 --quota-code L-0263D0A3" in " ".join(shell.calls())
+    assert "--service-code vpc --quota-code L-FE5A380F" in " ".join(shell.calls())
+
+
+def test_each_quota_without_room_fails(shell):
+    azs = "eu-1a\teu-1a\teu-1a\teu-1a\teu-1a"
+    quota_answers(shell, eips="3", azs=azs, vpcs="5", unreserved="10")
+    result = shell.run("STACK_FOUND=NONE; check_quotas eu-west-1 3 3 1 1")
+    assert [verdict for verdict, _ in checklist(result)] == ["FAIL"] * 4
+    assert "3 used + 3 new > quota 5" in result.stdout
+    assert "busiest AZ of eu-west-1: 5 used + 1 new > quota 5" in result.stdout
+    assert "10 unreserved - 1 reserved < 10" in result.stdout
+
+
+def test_a_quota_that_cannot_be_read_is_a_warning(shell):
+    quota_answers(shell)
+    shell.answer("service-quotas get-service-quota", err="AccessDenied", rc=254)
+    result = shell.run("STACK_FOUND=NONE; check_quotas eu-west-1 3 0 0 0")
+    ((verdict, text),) = checklist(result)
+    assert verdict == "warn" and text.startswith("Elastic IPs in eu-west-1")
+
+
+def test_quotas_are_not_checked_for_a_stack_that_exists(shell):
+    result = shell.run("STACK_FOUND=UPDATE_COMPLETE; check_quotas eu-west-1 3 3 1 1")
+    assert checklist(result) == [] and shell.calls() == []
+
+
+def test_a_failed_check_stops_at_the_end_of_the_checklist(shell):
+    shell.answer("sts get-caller-identity", err="ExpiredToken", rc=254)
+    shell.answer("ec2 describe-regions", "opted-in\n")
+    result = shell.run("preflight_begin; check_credentials; check_region eu-west-1 eu-west-1;"
+                       " preflight_end; echo deployed")  # fmt: skip
+    assert result.returncode == 1
+    assert [v for v, _ in checklist(result)] == ["FAIL", "ok"]  # every check still ran
+    assert "1 check(s) failed; nothing was deployed" in result.stderr
+    assert "deployed\n" not in result.stdout

@@ -17,6 +17,7 @@ from compiler.deploy_plan import (
     EnvironmentVariable,
     GivenValue,
     StackInstanceOutput,
+    StackNeeds,
     StackOutput,
     TemplateDefault,
     bucket_variable,
@@ -384,3 +385,50 @@ def test_manifest_names_the_bootstrap_and_each_stacks_bucket_of_its_region(manif
                 "region": entry["region"],
                 "output": "TemplateBucketName",
             }
+
+
+def test_a_regional_stack_counts_what_its_first_create_takes_from_quotas(plan, assembled):
+    regional = next(s for s in assembled if s.kind == "region")
+    resources = regional.template.resources.values()
+    nat_gateways = sum(r.resource_type == "AWS::EC2::NatGateway" for r in resources)
+    assert nat_gateways > 0
+    needs = by_name(plan, "region", regional.region).needs
+    assert needs == StackNeeds(
+        elastic_ips=nat_gateways,  # one per NAT gateway
+        nat_gateways=nat_gateways,
+        vpcs=1,
+        reserved_concurrency=sum(
+            r.properties.get("ReservedConcurrentExecutions", 0)
+            for r in resources
+            if r.resource_type == "AWS::Lambda::Function"
+        ),
+    )
+    assert by_name(plan, "global").needs is None
+
+
+def test_manifest_lists_the_quota_needs_of_regional_stacks(manifest, plan):
+    for entry in manifest["stacks"]:
+        if entry["kind"] == "region":
+            needs = by_name(plan, "region", entry["region"]).needs
+            assert entry["quota_needs"] == needs.to_manifest()
+        if entry["kind"] == "global":
+            assert "quota_needs" not in entry
+
+
+def test_a_zone_made_here_and_a_requested_certificate_make_the_run_await_delegation():
+    minimal = EXAMPLE_SPEC.parent / "examples" / "minimal" / "infra.yaml"
+    files = {f.path: f.content for f in compile_in_memory(minimal).files}
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["dns_delegation"] == {
+        "zone": "minimal.example.org",
+        "name_servers": {
+            "from": "stack_output",
+            "stack": "minimal-dev-global",
+            "region": "us-east-1",
+            "output": "NameServers",
+        },
+    }
+
+
+def test_no_delegation_wait_when_every_region_brings_its_certificate(plan):
+    assert plan.delegation is None  # the example spec gives a certificate ARN per region

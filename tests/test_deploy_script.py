@@ -36,6 +36,8 @@ case "$1 $2" in
       StackSetAdministrationRoleArn StackSetExecutionRoleName DatabaseSecretArn; do
       printf '%s\tfake-%s\n' "$output" "$output"
     done
+    printf 'NameServers\tns-1.awsdns-01.org,NS-2.awsdns-02.net\n'
+
     ;;
   "cloudformation describe-stack-set")
     if [ "${FAKE_STACK_SET_EXISTS:-}" = 1 ]; then echo ACTIVE; exit 0; fi
@@ -47,6 +49,7 @@ case "$1 $2" in
   "cloudformation update-stack-set" | "cloudformation create-stack-instances") echo op-1 ;;
   "cloudformation describe-stack-set-operation") echo SUCCEEDED ;;
   "sts get-caller-identity") echo 111122223333 ;;
+  "ec2 describe-regions") echo "${FAKE_REGION_STATUS:-opt-in-not-required}" ;;
   "s3 presign") echo "https://bucket.s3.amazonaws.com/key.json?X-Amz-Signature=abc" ;;
   "rds describe-db-instances") printf '%s\n' "${FAKE_REPLICA:-}" ;;
 esac
@@ -459,6 +462,95 @@ def test_promote_needs_a_replica_region(compiled, spec, fake_aws, args):
     assert result.returncode == 1
     assert spec.regions[1].name in result.stderr
     assert calls(fake_aws) == []
+
+
+def test_a_failed_preflight_check_stops_the_run_before_any_change(compiled, spec, fake_aws):
+    env = {**fake_aws, "FAKE_REGION_STATUS": "not-opted-in"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 1
+    assert "FAIL  region us-west-2: not-opted-in" in result.stdout
+    assert "nothing was deployed" in result.stderr
+    assert deploys(env) == []
+
+
+def test_preflight_runs_first_and_can_be_skipped(compiled, spec, fake_aws):
+    result = run_script(compiled, env=fake_aws)
+    assert result.returncode == 0, result.stderr
+    first_deploy = result.stdout.index("+ aws cloudformation deploy")
+    assert result.stdout.index("deploy.sh: preflight passed") < first_deploy
+    skipped = run_script(compiled, "--no-preflight", env={**fake_aws, "FAKE_REGION_STATUS": "x"})
+    assert skipped.returncode == 0, skipped.stderr
+    assert "preflight" not in skipped.stdout
+
+
+def test_preflight_mode_only_checks(compiled, spec, fake_aws):
+    result = run_script(compiled, "preflight", env=fake_aws)
+    assert result.returncode == 0, result.stderr
+    assert deploys(fake_aws) == []
+    for region in spec.regions:
+        assert f"ok    region {region.name}: enabled" in result.stdout
+        assert f"stack {naming.regional_stack_name(spec, region.name)} ({region.name})" in (
+            result.stdout
+        )
+
+
+# --- DNS delegation: a spec whose regions request certificates in the global stack's zone
+
+
+@pytest.fixture(scope="module")
+def requests_certificates(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("delegation") / "templates_out"
+    compile_spec(EXAMPLE_SPEC.parent / "examples" / "minimal" / "infra.yaml", out, lint=False)
+    return out
+
+
+@pytest.fixture
+def dig(fake_aws) -> dict[str, str]:
+    """A stand-in `dig` answering $FAKE_DIG (one name server a line) for any name."""
+    stand_in = Path(fake_aws["PATH"].split(os.pathsep)[0]) / "dig"
+    stand_in.write_text('#!/usr/bin/env bash\nprintf "%s" "${FAKE_DIG:-}"\n')
+    stand_in.chmod(0o755)
+    return fake_aws
+
+
+def regional_deploys(env) -> list[str]:
+    return [c for c in stack_deploys(env) if "-global " not in c]
+
+
+def test_the_run_stops_after_the_global_stack_until_the_zone_is_delegated(
+    requests_certificates, dig
+):
+    result = run_script(requests_certificates, env=dig)
+    assert result.returncode == 1
+    assert [stack_name_of(c) for c in stack_deploys(dig)] == ["minimal-dev-global"]
+    assert "set the NS records of\nminimal.example.org to:" in result.stdout
+    assert "  ns-1.awsdns-01.org\n  NS-2.awsdns-02.net\n" in result.stdout
+    assert "minimal.example.org is not delegated yet" in result.stderr
+
+
+def test_a_partial_delegation_is_not_enough(requests_certificates, dig):
+    env = {**dig, "FAKE_DIG": "ns-1.awsdns-01.org.\n"}
+    result = run_script(requests_certificates, env=env)
+    assert result.returncode == 1 and regional_deploys(env) == []
+
+
+def test_the_run_goes_on_once_delegation_answers(requests_certificates, dig):
+    env = {**dig, "FAKE_DIG": "ns-2.awsdns-02.net.\nns-1.awsdns-01.org.\n"}
+    result = run_script(requests_certificates, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "minimal.example.org is delegated to its name servers" in result.stdout
+    assert regional_deploys(env)
+
+
+def test_the_delegation_check_can_be_skipped_explicitly(requests_certificates, dig):
+    result = run_script(requests_certificates, "--skip-delegation-check", env=dig)
+    assert result.returncode == 0, result.stderr
+    assert "not checking that minimal.example.org is delegated" in result.stdout
+    assert regional_deploys(dig)
+
+
+def test_no_delegation_stop_when_every_region_brings_its_certificate(compiled):
+    assert "await_delegation " not in (compiled / SCRIPT_PATH).read_text().split("main() {")[1]
 
 
 # --- every example spec -----------------------------------------------------------------

@@ -146,6 +146,10 @@ def management_policy(spec: InfraSpec, pass_roles: list, bucket_arn, zone_id) ->
         "cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary",
         "cloudformation:EstimateTemplateCost", "cloudformation:DescribeAccountLimits",
         "ec2:DescribeImages", "ec2:DescribeAvailabilityZones",
+        # deploy.sh's preflight: regions enabled, and the quotas a first create hits.
+        "ec2:DescribeRegions", "ec2:DescribeAddresses", "ec2:DescribeNatGateways",
+        "ec2:DescribeSubnets", "ec2:DescribeVpcs", "servicequotas:GetServiceQuota",
+        "lambda:GetAccountSettings",
     ]  # fmt: skip
     regions = in_regions(spec)
     return {
