@@ -291,9 +291,11 @@ deploy_stack() {
   shift 2
   if [ "$DRY_RUN" = true ]; then
     show "$@"
+    protect_stack "$stack" "$region"
     return 0
   fi
   recover_stack "$stack" "$region"
+  open_stack "$stack" "$region"
   mark="$(newest_event "$stack" "$region")"
   EVENT_MARK="$mark"
   show "$@"
@@ -312,6 +314,41 @@ deploy_stack() {
     report_first_failure "$stack" "$region" "$mark"
     fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
   fi
+  protect_stack "$stack" "$region"
+}
+
+# Stateful resources a stack update may not replace or delete unless the run is given
+# --allow-stateful-changes: CloudFormation refuses such an update (UPDATE_FAILED, then a
+# rollback) instead of recreating a database, bucket, key, VPC or zone from scratch.
+STATEFUL_TYPES='"AWS::RDS::DBInstance","AWS::S3::Bucket","AWS::KMS::Key","AWS::EC2::VPC","AWS::Route53::HostedZone"'
+STACK_POLICY='{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"},'
+STACK_POLICY+='{"Effect":"Deny","Action":["Update:Replace","Update:Delete"],"Principal":"*",'
+STACK_POLICY+='"Resource":"*","Condition":{"StringEquals":{"ResourceType":['"$STATEFUL_TYPES"']}}}]}'
+# What --allow-stateful-changes sets for the length of one deploy.
+OPEN_STACK_POLICY='{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}'
+ALLOW_STATEFUL_CHANGES=false
+
+# Lift the stack policy of stack STACK in REGION for this deploy, if the run allows
+# stateful changes and the stack exists (a policy only ever applies to updates).
+open_stack() {
+  local stack="$1" region="$2"
+  if [ "$ALLOW_STATEFUL_CHANGES" = true ] && [ "$(stack_status "$stack" "$region")" != NONE ]; then
+    printf 'deploy.sh: %s (%s) may replace or delete stateful resources in this run\n' \
+      "$stack" "$region" >&3
+    run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
+      --stack-policy-body "$OPEN_STACK_POLICY"
+  fi
+}
+
+# After a deploy: termination protection on (delete-stack refuses until it is turned off
+# with update-termination-protection --no-enable-termination-protection), and the stack
+# policy that keeps stateful resources from being replaced or deleted by an update.
+protect_stack() {
+  local stack="$1" region="$2"
+  run aws cloudformation update-termination-protection --region "$region" \
+    --stack-name "$stack" --enable-termination-protection >/dev/null
+  run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
+    --stack-policy-body "$STACK_POLICY"
 }
 
 # The name servers the public DNS answers for ZONE, one per line, lower case, without the

@@ -32,6 +32,9 @@ Usage: deploy.sh [stacks | stackset | global | preflight | promote REGION] [--bu
               a first create hits (Elastic IPs, NAT gateways per AZ, VPCs, Lambda
               concurrency left unreserved); a failed check stops a run before any change
   --no-preflight  skip the checklist
+  --allow-stateful-changes  let this run's updates replace or delete databases,
+              buckets, keys, VPCs and the zone, which every stack's policy denies
+              otherwise (every stack also gets termination protection)
   --skip-delegation-check  go on after the global stack even if the public DNS does
               not delegate its new zone yet (regions that request a certificate
               validated in that zone wait for it until CloudFormation gives up)
@@ -353,9 +356,11 @@ deploy_stack() {
   shift 2
   if [ "$DRY_RUN" = true ]; then
     show "$@"
+    protect_stack "$stack" "$region"
     return 0
   fi
   recover_stack "$stack" "$region"
+  open_stack "$stack" "$region"
   mark="$(newest_event "$stack" "$region")"
   EVENT_MARK="$mark"
   show "$@"
@@ -374,6 +379,41 @@ deploy_stack() {
     report_first_failure "$stack" "$region" "$mark"
     fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
   fi
+  protect_stack "$stack" "$region"
+}
+
+# Stateful resources a stack update may not replace or delete unless the run is given
+# --allow-stateful-changes: CloudFormation refuses such an update (UPDATE_FAILED, then a
+# rollback) instead of recreating a database, bucket, key, VPC or zone from scratch.
+STATEFUL_TYPES='"AWS::RDS::DBInstance","AWS::S3::Bucket","AWS::KMS::Key","AWS::EC2::VPC","AWS::Route53::HostedZone"'
+STACK_POLICY='{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"},'
+STACK_POLICY+='{"Effect":"Deny","Action":["Update:Replace","Update:Delete"],"Principal":"*",'
+STACK_POLICY+='"Resource":"*","Condition":{"StringEquals":{"ResourceType":['"$STATEFUL_TYPES"']}}}]}'
+# What --allow-stateful-changes sets for the length of one deploy.
+OPEN_STACK_POLICY='{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}'
+ALLOW_STATEFUL_CHANGES=false
+
+# Lift the stack policy of stack STACK in REGION for this deploy, if the run allows
+# stateful changes and the stack exists (a policy only ever applies to updates).
+open_stack() {
+  local stack="$1" region="$2"
+  if [ "$ALLOW_STATEFUL_CHANGES" = true ] && [ "$(stack_status "$stack" "$region")" != NONE ]; then
+    printf 'deploy.sh: %s (%s) may replace or delete stateful resources in this run\n' \
+      "$stack" "$region" >&3
+    run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
+      --stack-policy-body "$OPEN_STACK_POLICY"
+  fi
+}
+
+# After a deploy: termination protection on (delete-stack refuses until it is turned off
+# with update-termination-protection --no-enable-termination-protection), and the stack
+# policy that keeps stateful resources from being replaced or deleted by an update.
+protect_stack() {
+  local stack="$1" region="$2"
+  run aws cloudformation update-termination-protection --region "$region" \
+    --stack-name "$stack" --enable-termination-protection >/dev/null
+  run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
+    --stack-policy-body "$STACK_POLICY"
 }
 
 # The name servers the public DNS answers for ZONE, one per line, lower case, without the
@@ -970,6 +1010,7 @@ main() {
       --dry-run) DRY_RUN=true ;;
       --no-preflight) PREFLIGHT=false ;;
       --skip-delegation-check) DELEGATION_CHECK=false ;;
+      --allow-stateful-changes) ALLOW_STATEFUL_CHANGES=true ;;
       --bucket)
         [ "$#" -ge 2 ] || fail "--bucket needs a bucket name"
         DEPLOY_BUCKET="$2"

@@ -219,7 +219,12 @@ def test_a_deploy_that_succeeds_returns_after_printing_its_events(shell):
 
 def test_dry_run_deploy_only_prints_the_command(shell):
     result = shell.run("DRY_RUN=true; deploy_stack us-east-1 s aws cloudformation deploy --x y")
-    assert result.stdout == "+ aws cloudformation deploy --x y\n"
+    lines = result.stdout.splitlines()
+    assert lines[0] == "+ aws cloudformation deploy --x y"
+    assert [line.split()[3] for line in lines[1:]] == [
+        "update-termination-protection",
+        "set-stack-policy",
+    ]
     assert shell.calls() == []
 
 
@@ -388,3 +393,43 @@ def test_a_failed_check_stops_at_the_end_of_the_checklist(shell):
     assert [v for v, _ in checklist(result)] == ["FAIL", "ok"]  # every check still ran
     assert "1 check(s) failed; nothing was deployed" in result.stderr
     assert "deployed\n" not in result.stdout
+
+
+# --- protection ---------------------------------------------------------------------------
+
+
+def test_the_stack_policy_denies_replacing_or_deleting_stateful_resources(shell):
+    import json
+
+    result = shell.run('printf "%s" "$STACK_POLICY"')
+    allow, deny = json.loads(result.stdout)["Statement"]
+    assert allow == {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Resource"] == "*"
+    assert sorted(deny["Action"]) == ["Update:Delete", "Update:Replace"]
+    assert set(deny["Condition"]["StringEquals"]["ResourceType"]) == {
+        "AWS::RDS::DBInstance",
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::EC2::VPC",
+        "AWS::Route53::HostedZone",
+    }
+
+
+def test_a_deployed_stack_is_protected_then(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    result = shell.run("deploy_stack eu-west-1 s aws cloudformation deploy --stack-name s")
+    assert result.returncode == 0, result.stderr
+    after = shell.calls()[shell.calls().index("cloudformation deploy --stack-name s") + 1 :]
+    assert after[-2] == (
+        "cloudformation update-termination-protection --region eu-west-1 --stack-name s "
+        "--enable-termination-protection"
+    )
+    assert after[-1].startswith(
+        "cloudformation set-stack-policy --region eu-west-1 --stack-name s --stack-policy-body "
+    )
+
+
+def test_a_new_stack_has_no_policy_to_lift(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    shell.run("ALLOW_STATEFUL_CHANGES=true; open_stack s eu-west-1")
+    assert not any("set-stack-policy" in c for c in shell.calls())

@@ -79,8 +79,13 @@ def run_script(out: Path, *args: str, env: dict[str, str] | None = None):
     )
 
 
+PROTECTION = ("update-termination-protection", "set-stack-policy")
+
+
 def traced(stdout: str) -> list[str]:
-    return [line[2:] for line in stdout.splitlines() if line.startswith("+ ")]
+    """The commands deploy.sh printed, without the protection it adds after each stack."""
+    lines = [line[2:] for line in stdout.splitlines() if line.startswith("+ ")]
+    return [line for line in lines if line.split(" ")[2] not in PROTECTION]
 
 
 def test_is_written_executable(compiled):
@@ -492,6 +497,43 @@ def test_preflight_mode_only_checks(compiled, spec, fake_aws):
         assert f"stack {naming.regional_stack_name(spec, region.name)} ({region.name})" in (
             result.stdout
         )
+
+
+# --- protection ---------------------------------------------------------------------------
+
+
+def test_every_deployed_stack_gets_termination_protection_and_the_stack_policy(compiled):
+    result = run_script(compiled, "--dry-run")
+    lines = [line[2:] for line in result.stdout.splitlines() if line.startswith("+ aws ")]
+    deployed = [i for i, line in enumerate(lines) if "cloudformation deploy" in line]
+    assert deployed
+    for index in deployed:
+        stack = stack_name_of(lines[index])
+        protection, policy = lines[index + 1], lines[index + 2]
+        assert protection.startswith("aws cloudformation update-termination-protection")
+        assert f"--stack-name {stack} --enable-termination-protection" in protection
+        assert policy.startswith("aws cloudformation set-stack-policy")
+        assert f"--stack-name {stack} --stack-policy-body " in policy
+
+
+def test_allowing_stateful_changes_lifts_the_policy_of_existing_stacks_first(compiled, fake_aws):
+    env = {**fake_aws, "FAKE_STACKS_READY": "1"}
+    result = run_script(compiled, "--allow-stateful-changes", env=env)
+    assert result.returncode == 0, result.stderr
+    log = [c for c in calls(env) if c.split(" ")[1] in ("deploy", "set-stack-policy")]
+    first_deploy = next(i for i, c in enumerate(log) if c.split(" ")[1] == "deploy")
+    opened = log[first_deploy - 1]
+    assert opened.startswith("cloudformation set-stack-policy")
+    assert '"Effect":"Allow"' in opened and "Deny" not in opened
+    assert "Deny" in log[first_deploy + 1]  # protected again right after
+
+
+def test_without_the_flag_no_policy_is_lifted(compiled, fake_aws):
+    env = {**fake_aws, "FAKE_STACKS_READY": "1"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 0, result.stderr
+    policies = [c for c in calls(env) if c.startswith("cloudformation set-stack-policy")]
+    assert policies and all('"Effect":"Deny"' in c for c in policies)
 
 
 # --- DNS delegation: a spec whose regions request certificates in the global stack's zone

@@ -76,6 +76,8 @@ STACK_ACTIONS = [
     "cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts",
     "cloudformation:UpdateTerminationProtection", "cloudformation:TagResource",
     "cloudformation:UntagResource",
+    # deploy.sh protects each stack's stateful resources with a stack policy.
+    "cloudformation:SetStackPolicy", "cloudformation:GetStackPolicy",
 ]  # fmt: skip
 
 
