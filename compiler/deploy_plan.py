@@ -48,6 +48,17 @@ STACK_SET_EXECUTION_ROLE_OUTPUT = "StackSetExecutionRoleName"
 
 BUCKET_VARIABLE = "DEPLOY_BUCKET"
 
+# Resources whose replacement or deletion loses data or identity (a database, buckets, keys,
+# the network, the zone the registrar delegates to): deploy.sh's stack policy denies an
+# update that would replace or delete them, and `infra diff --fail-on-replace` flags them.
+STATEFUL_TYPES = (
+    "AWS::RDS::DBInstance",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::EC2::VPC",
+    "AWS::Route53::HostedZone",
+)
+
 # IAM types and the property that gives them a custom name, which needs CAPABILITY_NAMED_IAM.
 _IAM_NAME_PROPERTIES = {
     "AWS::IAM::Role": "RoleName",

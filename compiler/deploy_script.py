@@ -19,6 +19,7 @@ from pathlib import Path
 
 from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE
 from compiler.deploy_plan import (
+    STATEFUL_TYPES,
     TEMPLATE_BODY_LIMIT,
     DeployPlan,
     EnvironmentVariable,
@@ -75,6 +76,8 @@ def _settings(plan: DeployPlan) -> str:
             f"BOOTSTRAP_TEMPLATE={BOOTSTRAP_TEMPLATE}",
             "# shellcheck disable=SC2034 # the library's bootstrap reads it",
             f"STACK_TAGS=({tags})",
+            "# The resource types the stack policy keeps an update from replacing or deleting.",
+            "STATEFUL_TYPES='" + ",".join(f'"{t}"' for t in STATEFUL_TYPES) + "'",
         ]
     )
 

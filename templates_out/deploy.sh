@@ -62,10 +62,12 @@ BOOTSTRAP_STACK=storefront-production-bootstrap
 BOOTSTRAP_TEMPLATE=bootstrap.json
 # shellcheck disable=SC2034 # the library's bootstrap reads it
 STACK_TAGS=(CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production)
+# The resource types the stack policy keeps an update from replacing or deleting.
+STATEFUL_TYPES='"AWS::RDS::DBInstance","AWS::S3::Bucket","AWS::KMS::Key","AWS::EC2::VPC","AWS::Route53::HostedZone"'
 
 # shellcheck shell=bash
 # The fixed part of deploy.sh: compiler/deploy_script.py copies it in after the plan's
-# settings (TEMPLATE_BODY_LIMIT, STACK_SET_POLL_SECONDS) and before the plan's stack
+# settings (STACK_SET_POLL_SECONDS, STATEFUL_TYPES, ...) and before the plan's stack
 # functions. Kept as a real file so that shellcheck reads it, and tests source it, alone.
 # shellcheck disable=SC2034 # the plan's stack functions read templates from $HERE
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -382,10 +384,9 @@ deploy_stack() {
   protect_stack "$stack" "$region"
 }
 
-# Stateful resources a stack update may not replace or delete unless the run is given
-# --allow-stateful-changes: CloudFormation refuses such an update (UPDATE_FAILED, then a
-# rollback) instead of recreating a database, bucket, key, VPC or zone from scratch.
-STATEFUL_TYPES='"AWS::RDS::DBInstance","AWS::S3::Bucket","AWS::KMS::Key","AWS::EC2::VPC","AWS::Route53::HostedZone"'
+# Resources of the STATEFUL_TYPES (the plan's settings) a stack update may not replace or
+# delete unless the run is given --allow-stateful-changes: CloudFormation refuses such an
+# update (UPDATE_FAILED, then a rollback) instead of recreating a database from scratch.
 STACK_POLICY='{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"},'
 STACK_POLICY+='{"Effect":"Deny","Action":["Update:Replace","Update:Delete"],"Principal":"*",'
 STACK_POLICY+='"Resource":"*","Condition":{"StringEquals":{"ResourceType":['"$STATEFUL_TYPES"']}}}]}'

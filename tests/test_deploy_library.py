@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler.deploy_plan import STATEFUL_TYPES
 from compiler.deploy_preflight import PREFLIGHT_LIBRARY
 from compiler.deploy_script import FAILOVER_LIBRARY, LIBRARY
 
@@ -33,6 +34,8 @@ out="$(answer out)"; err="$(answer err)"; rc="$(answer rc)"
 [ -z "$err" ] || cat "$err" >&2
 exit "$( [ -n "$rc" ] && cat "$rc" || echo 0 )"
 """
+
+STATEFUL_LIST = ",".join(f'"{t}"' for t in STATEFUL_TYPES)  # as deploy.sh's settings set it
 
 NOT_FOUND = (
     "An error occurred (ValidationError) when calling the DescribeStacks operation: "
@@ -59,6 +62,7 @@ class Shell:
             "STACK_SET_POLL_SECONDS=0\nSTACK_EVENT_POLL_SECONDS=1\n"
             "BOOTSTRAP_STACK=p-bootstrap\nBOOTSTRAP_TEMPLATE=bootstrap.json\n"
             "STACK_TAGS=(infra:project=p)\n"
+            f"STATEFUL_TYPES='{STATEFUL_LIST}'\n"
             f"source {LIBRARY}\nsource {FAILOVER_LIBRARY}\nsource {PREFLIGHT_LIBRARY}\n"
         )
         return subprocess.run(
@@ -406,7 +410,8 @@ def test_the_stack_policy_denies_replacing_or_deleting_stateful_resources(shell)
     assert allow == {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Resource"] == "*"
     assert sorted(deny["Action"]) == ["Update:Delete", "Update:Replace"]
-    assert set(deny["Condition"]["StringEquals"]["ResourceType"]) == {
+    assert deny["Condition"]["StringEquals"]["ResourceType"] == list(STATEFUL_TYPES)
+    assert set(STATEFUL_TYPES) == {
         "AWS::RDS::DBInstance",
         "AWS::S3::Bucket",
         "AWS::KMS::Key",
