@@ -13,6 +13,7 @@ from __future__ import annotations
 from troposphere import Output, Ref, Template
 
 from compiler import naming
+from compiler.builders import skip_check
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, private_bucket
 from compiler.spec import InfraSpec
 from compiler.spec.access import BOOTSTRAP_BUCKET
@@ -41,6 +42,13 @@ def bootstrap_template(spec: InfraSpec) -> Template:
         1,
         "Templates deploy.sh uploads for the stacks of this region (over 51,200 bytes)",
         expire_days=TEMPLATE_EXPIRY_DAYS,
+    )
+    skip_check(
+        bucket,
+        "CKV_AWS_18",
+        "Holds only the templates deploy.sh uploads before a stack operation, which "
+        "CloudTrail records; an access-log bucket would need a bootstrap of its own in "
+        "every region",
     )
     template.add_resource(bucket)
     template.add_resource(policy)
