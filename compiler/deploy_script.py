@@ -100,7 +100,11 @@ def _usage(plan: DeployPlan) -> str:
     stack_sets = plan.by_kind("stackset")
     modes = " | ".join(_modes(plan))
     modes = modes.replace("promote", "promote REGION")
-    lines = [f"Usage: deploy.sh [{modes}] [--bucket NAME] [--dry-run]", ""]
+    lines = [
+        f"Usage: deploy.sh [{modes}] [--bucket NAME] [--dry-run] [--no-preflight]",
+        "                 [--allow-stateful-changes] [--skip-delegation-check]",
+        "",
+    ]
     lines.append("  stacks      (default) these stacks, in this order:")
     lines += [f"                {s.stack_name} ({s.region})" for s in [*global_stacks, *regional]]
     if plan.bucket_replication:
@@ -128,14 +132,14 @@ def _usage(plan: DeployPlan) -> str:
             f"              {', '.join(plan.promotion.replica_regions)}",
         ]
     lines += [
-        "  --bucket    same as DEPLOY_BUCKET=NAME",
-        "  --dry-run   print the commands that would change something, run none; makes no",
-        "              AWS call, so values read from stacks show as <...> and the StackSet",
-        "              as on a first deploy",
         "  preflight   only the checklist stacks runs first: credentials and account, each region",
         "              enabled, the stacks' states, template buckets reachable, and the quotas",
         "              a first create hits (Elastic IPs, NAT gateways per AZ, VPCs, Lambda",
         "              concurrency left unreserved); a failed check stops a run before any change",
+        "  --bucket    same as DEPLOY_BUCKET=NAME",
+        "  --dry-run   print the commands that would change something, run none; makes no",
+        "              AWS call, so values read from stacks show as <...> and the StackSet",
+        "              as on a first deploy",
         "  --no-preflight  skip the checklist",
         "  --allow-stateful-changes  let this run's updates replace or delete databases,",
         "              buckets, keys, VPCs and the zone, which every stack's policy denies",

@@ -6,7 +6,8 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: deploy.sh [stacks | stackset | global | preflight | promote REGION] [--bucket NAME] [--dry-run]
+Usage: deploy.sh [stacks | stackset | global | preflight | promote REGION] [--bucket NAME] [--dry-run] [--no-preflight]
+                 [--allow-stateful-changes] [--skip-delegation-check]
 
   stacks      (default) these stacks, in this order:
                 storefront-production-global (us-east-1)
@@ -23,14 +24,14 @@ Usage: deploy.sh [stacks | stackset | global | preflight | promote REGION] [--bu
               a standalone writer, with backups and a master secret in REGION;
               then put REGION first under regions: (docs/failover.md). One of:
               us-west-2
-  --bucket    same as DEPLOY_BUCKET=NAME
-  --dry-run   print the commands that would change something, run none; makes no
-              AWS call, so values read from stacks show as <...> and the StackSet
-              as on a first deploy
   preflight   only the checklist stacks runs first: credentials and account, each region
               enabled, the stacks' states, template buckets reachable, and the quotas
               a first create hits (Elastic IPs, NAT gateways per AZ, VPCs, Lambda
               concurrency left unreserved); a failed check stops a run before any change
+  --bucket    same as DEPLOY_BUCKET=NAME
+  --dry-run   print the commands that would change something, run none; makes no
+              AWS call, so values read from stacks show as <...> and the StackSet
+              as on a first deploy
   --no-preflight  skip the checklist
   --allow-stateful-changes  let this run's updates replace or delete databases,
               buckets, keys, VPCs and the zone, which every stack's policy denies
