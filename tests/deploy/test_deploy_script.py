@@ -91,9 +91,14 @@ class OutputDir:
         return result.stdout
 
 
+PROTECTION = ("update-termination-protection", "set-stack-policy")
+
+
 def commands(stdout: str) -> list[str]:
-    """The commands deploy.sh traced (`+ aws ...`), without the `+ `."""
-    return [line[2:] for line in stdout.splitlines() if line.startswith("+ aws ")]
+    """The commands deploy.sh traced (`+ aws ...`), without the `+ ` and without the
+    protection it sets after each stack (`test_every_stack_ends_protected`)."""
+    traced = [line[2:] for line in stdout.splitlines() if line.startswith("+ aws ")]
+    return [line for line in traced if line.split(" ")[2] not in PROTECTION]
 
 
 # --- making the output directory deployable on moto ---------------------------------
@@ -491,6 +496,22 @@ class TestStacks:
             region = command.split("--region ")[1].split()[0]
             bucket = command.split("--s3-bucket ")[1].split()[0]
             assert bucket == expected[f"{region}/{bootstrap['stack_name']}"]["TemplateBucketName"]
+
+    def test_every_stack_ends_protected(self, deployed: Deployed, aws: AwsCli):
+        """The stack policy as moto stored it (moto does not enforce it); termination
+        protection is answered by the outputs stand-in, since moto lacks the call."""
+        manifest = deployed.output_dir.manifest
+        stacks = [(e["stack_name"], e["region"]) for e in manifest["stacks"][:-1]]
+        stacks += [
+            (manifest["bootstrap"]["stack_name"], e["region"]) for e in manifest["stacks"][1:-1]
+        ]
+        for name, region in stacks:
+            body = aws.run_json("cloudformation", "get-stack-policy", "--stack-name", name,
+                                region=region)["StackPolicyBody"]  # fmt: skip
+            allow, deny = json.loads(body)["Statement"]
+            assert deny["Effect"] == "Deny", name
+            assert sorted(deny["Action"]) == ["Update:Delete", "Update:Replace"]
+            assert "AWS::RDS::DBInstance" in deny["Condition"]["StringEquals"]["ResourceType"]
 
     def test_re_running_an_unchanged_stack_changes_nothing(self, deployed: Deployed):
         # The second run deployed the global stack again, as it is: a no-op, not an error.
