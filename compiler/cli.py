@@ -14,6 +14,7 @@ from compiler.errors import OutputError, SpecError, os_error_text
 EXIT_OK, EXIT_LINT, EXIT_SPEC = 0, 1, 2
 EXIT_DIFFERENT = 1  # `infra diff`: the templates on disk are not what the spec compiles to
 EXIT_TOOL = 3  # a program the command needs (Graphviz `dot`) is missing or failed
+EXIT_STATEFUL = 4  # `infra diff --fail-on-replace`: a database, bucket, key, VPC or zone goes
 EXIT_PIPE = 141  # what a shell reports for a command that SIGPIPE ended: 128 + 13
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT (128 + 2); 1 means lint findings
 
@@ -240,11 +241,18 @@ def schema(output: Path) -> None:
     "compile writes: templates_out, or templates_out/ENV when the spec has environments]",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
-def diff(spec: Path, environment: str | None, against: Path | None, as_json: bool) -> None:
+@click.option(
+    "--fail-on-replace", is_flag=True,
+    help="Exit 4 if the change would replace or remove a database, bucket, KMS key, VPC or "
+    "hosted zone (what deploy.sh's stack policy refuses without --allow-stateful-changes).",
+)  # fmt: skip
+def diff(
+    spec: Path, environment: str | None, against: Path | None, as_json: bool, fail_on_replace: bool
+) -> None:
     """Compare what SPEC compiles to with the templates in AGAINST; exit 1 if they differ."""
     import json
 
-    from compiler.diff import diff_against, human_lines, to_json
+    from compiler.diff import diff_against, human_lines, stateful_replacements, to_json
 
     try:
         result = diff_against(spec, against, environment)
@@ -256,6 +264,12 @@ def diff(spec: Path, environment: str | None, against: Path | None, as_json: boo
     else:
         for line in human_lines(result):
             click.echo(line)
+    stateful = stateful_replacements(result) if fail_on_replace else []
+    if stateful:
+        click.echo("infra diff: the change would replace or remove stateful resources:", err=True)
+        for line in stateful:
+            click.echo(f"  {line}", err=True)
+        sys.exit(EXIT_STATEFUL)
     sys.exit(EXIT_DIFFERENT if result.different else EXIT_OK)
 
 

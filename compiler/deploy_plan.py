@@ -16,8 +16,9 @@ Where values come from:
   bucket in the stack's own region: `aws cloudformation deploy --s3-bucket` builds the
   template URL from the stack's region, so a bucket elsewhere is unreadable
   (aws/aws-cli#4372). The first of these that is set wins: `DEPLOY_BUCKET_<REGION>`,
-  then, in the global stack's region only, `DEPLOY_BUCKET` and the global stack's
-  `TemplateBucketName` output.
+  then, in the global stack's region only, `DEPLOY_BUCKET`; else the bucket of the
+  region's bootstrap stack (`deploy_bootstrap`), which deploy.sh creates first when
+  missing. The global stack is no exception: it cannot use a bucket it creates itself.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from compiler import naming
 from compiler.assemble import StackTemplate
 from compiler.builders.bucket_replication import REPLICATION_PARAMETER
 from compiler.builders.database import SECRET_ARN_OUTPUT, WRITER_SECRET_PARAMETER
+from compiler.builders.hosted_zone import NAME_SERVERS_OUTPUT
 from compiler.context import replica_regions, replicates_database
+from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE, BUCKET_OUTPUT
 from compiler.spec import InfraSpec
 
 # Above this many bytes CloudFormation refuses `TemplateBody`; the template must come from S3.
@@ -40,11 +43,21 @@ TEMPLATE_BODY_LIMIT = 51_200
 
 # Global stack outputs that the deploy itself consumes (besides parameters of the same name).
 EXECUTION_ROLE_OUTPUT = "ExecutionRoleArn"
-TEMPLATE_BUCKET_OUTPUT = "TemplateBucketName"
 STACK_SET_ADMINISTRATION_ROLE_OUTPUT = "StackSetAdministrationRoleArn"
 STACK_SET_EXECUTION_ROLE_OUTPUT = "StackSetExecutionRoleName"
 
 BUCKET_VARIABLE = "DEPLOY_BUCKET"
+
+# Resources whose replacement or deletion loses data or identity (a database, buckets, keys,
+# the network, the zone the registrar delegates to): deploy.sh's stack policy denies an
+# update that would replace or delete them, and `infra diff --fail-on-replace` flags them.
+STATEFUL_TYPES = (
+    "AWS::RDS::DBInstance",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::EC2::VPC",
+    "AWS::Route53::HostedZone",
+)
 
 # IAM types and the property that gives them a custom name, which needs CAPABILITY_NAMED_IAM.
 _IAM_NAME_PROPERTIES = {
@@ -143,6 +156,39 @@ class StackSetRoles(NamedTuple):
     execution_role_name: StackOutput | None
 
 
+class StackNeeds(NamedTuple):
+    """What a first create of a regional stack takes from the region's quotas, counted in
+    its template: deploy.sh's preflight compares it with what the region has left."""
+
+    elastic_ips: int
+    nat_gateways: int  # at most one per AZ: the busiest AZ needs one more
+    vpcs: int
+    reserved_concurrency: int  # Lambda concurrency its functions reserve
+
+    def to_manifest(self) -> dict[str, int]:
+        return self._asdict()
+
+
+def stack_needs(template: Template) -> StackNeeds:
+    resources = list(template.resources.values())
+
+    def count(resource_type: str) -> int:
+        return sum(1 for r in resources if r.resource_type == resource_type)
+
+    reserved = [
+        r.properties.get("ReservedConcurrentExecutions")
+        for r in resources
+        if r.resource_type == "AWS::Lambda::Function"
+    ]
+    return StackNeeds(
+        elastic_ips=count("AWS::EC2::EIP"),
+        nat_gateways=count("AWS::EC2::NatGateway"),
+        vpcs=count("AWS::EC2::VPC"),
+        # Only literal reservations are known before deploying; the builders write literals.
+        reserved_concurrency=sum(value for value in reserved if isinstance(value, int)),
+    )
+
+
 class PlannedStack(NamedTuple):
     """One entry of the deploy order."""
 
@@ -160,6 +206,7 @@ class PlannedStack(NamedTuple):
     template_bucket: tuple[Source, ...]
     instance_regions: tuple[str, ...] = ()  # StackSet only: one stack instance per region
     stack_set_roles: StackSetRoles | None = None  # StackSet only
+    needs: StackNeeds | None = None  # regional stacks and StackSet instances
 
     @property
     def passed_parameters(self) -> tuple[PlannedParameter, ...]:
@@ -203,6 +250,24 @@ class ReplicaPromotion(NamedTuple):
         }
 
 
+class DnsDelegation(NamedTuple):
+    """The global stack creates the public zone and a region requests an ACM certificate
+    validated by DNS in it: validation only succeeds once the registrar delegates the
+    zone to the zone's name servers (`output` of the global stack), so deploy.sh checks
+    that before the first regional stack instead of letting it hang."""
+
+    zone_name: str
+    stack_name: str  # the global stack
+    region: str
+    output: str
+
+    def to_manifest(self) -> dict[str, str]:
+        return {
+            "zone": self.zone_name,
+            "name_servers": StackOutput(self.stack_name, self.region, self.output).to_manifest(),
+        }
+
+
 class DeployPlan(NamedTuple):
     project: str  # naming.name_prefix: also the S3 key prefix of uploaded templates
     primary_region: str
@@ -210,6 +275,10 @@ class DeployPlan(NamedTuple):
     stacks: tuple[PlannedStack, ...]
     bucket_replication: BucketReplicationPass | None = None
     promotion: ReplicaPromotion | None = None
+    # deploy.sh creates it (from BOOTSTRAP_TEMPLATE) in a region before the first stack there
+    # that reads its bucket; it has the same name in every region.
+    bootstrap_stack: str = ""
+    delegation: DnsDelegation | None = None
 
     def by_kind(self, kind: str) -> list[PlannedStack]:
         return [stack for stack in self.stacks if stack.kind == kind]
@@ -272,7 +341,7 @@ def plan_deploy(
                 # The global stack creates the execution role, so it runs as the caller; a
                 # StackSet acts through its administration and execution roles instead.
                 role_arn=global_output(EXECUTION_ROLE_OUTPUT) if stack.kind == "region" else None,
-                template_bucket=_template_bucket(spec, stack, size, global_output),
+                template_bucket=_template_bucket(spec, stack, size),
                 instance_regions=tuple(r.name for r in spec.regions) if is_stack_set else (),
                 stack_set_roles=StackSetRoles(
                     global_output(STACK_SET_ADMINISTRATION_ROLE_OUTPUT),
@@ -280,6 +349,7 @@ def plan_deploy(
                 )
                 if is_stack_set
                 else None,
+                needs=stack_needs(stack.template) if stack.kind != "global" else None,
             )
         )
     return DeployPlan(
@@ -289,6 +359,23 @@ def plan_deploy(
         stacks=tuple(planned),
         bucket_replication=_bucket_replication(spec, planned),
         promotion=_promotion(spec),
+        bootstrap_stack=naming.bootstrap_stack_name(spec),
+        delegation=_delegation(spec, stacks, provider),
+    )
+
+
+def _delegation(spec, stacks, provider) -> DnsDelegation | None:
+    def has(stack, resource_type: str) -> bool:
+        return any(r.resource_type == resource_type for r in stack.template.resources.values())
+
+    if provider is None or NAME_SERVERS_OUTPUT not in provider.template.outputs:
+        return None
+    if not has(provider, "AWS::Route53::HostedZone"):
+        return None
+    if not any(has(s, "AWS::CertificateManager::Certificate") for s in stacks if s is not provider):
+        return None
+    return DnsDelegation(
+        spec.dns.zone_name, provider.stack_name, provider.region, NAME_SERVERS_OUTPUT
     )
 
 
@@ -341,18 +428,15 @@ def _plan_parameter(stack, name, default, global_output, spec) -> PlannedParamet
     return PlannedParameter(name, source)
 
 
-def _template_bucket(spec, stack, size, global_output) -> tuple[Source, ...]:
+def _template_bucket(spec, stack, size) -> tuple[Source, ...]:
     # deploy.sh uploads the StackSet template itself (`deploy` does the others), to the
     # same place: a bucket in the region the StackSet is administered from.
     if size <= TEMPLATE_BODY_LIMIT:
         return ()
     sources: list[Source] = [EnvironmentVariable(bucket_variable(stack.region))]
-    if stack.region == spec.global_stack_region:  # where the template bucket is
+    if stack.region == spec.global_stack_region:  # DEPLOY_BUCKET is a bucket there
         sources.append(EnvironmentVariable(BUCKET_VARIABLE))
-        if stack.kind != "global":  # the global stack cannot use the bucket it creates
-            output = global_output(TEMPLATE_BUCKET_OUTPUT)
-            if output is not None:
-                sources.append(output)
+    sources.append(StackOutput(naming.bootstrap_stack_name(spec), stack.region, BUCKET_OUTPUT))
     return tuple(sources)
 
 
@@ -364,6 +448,8 @@ def manifest_fields(stack: PlannedStack) -> dict:
         "role_arn": stack.role_arn.to_manifest() if stack.role_arn else None,
         "template_bucket": [s.to_manifest() for s in stack.template_bucket] or None,
     }
+    if stack.needs is not None:
+        fields["quota_needs"] = stack.needs.to_manifest()
     if stack.kind == "stackset":
         roles = stack.stack_set_roles
         fields["instances"] = {
@@ -381,6 +467,18 @@ def manifest_fields(stack: PlannedStack) -> dict:
     return fields
 
 
+def bootstrap_fields(plan: DeployPlan) -> dict:
+    """What `manifest.json` says about the bootstrap stack: its name and template; which
+    regions get one follows from the stacks' `template_bucket`."""
+    return {
+        "bootstrap": {
+            "stack_name": plan.bootstrap_stack,
+            "template": BOOTSTRAP_TEMPLATE,
+            "bucket_output": BUCKET_OUTPUT,
+        }
+    }
+
+
 def failover_fields(plan: DeployPlan) -> dict:
     """What `manifest.json` says about bucket replication and replica promotion, if any."""
     fields: dict = {}
@@ -388,4 +486,6 @@ def failover_fields(plan: DeployPlan) -> dict:
         fields["bucket_replication"] = plan.bucket_replication.to_manifest()
     if plan.promotion:
         fields["database_replicas"] = plan.promotion.to_manifest()
+    if plan.delegation:
+        fields["dns_delegation"] = plan.delegation.to_manifest()
     return fields

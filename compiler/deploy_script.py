@@ -17,7 +17,9 @@ import shlex
 import textwrap
 from pathlib import Path
 
+from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE
 from compiler.deploy_plan import (
+    STATEFUL_TYPES,
     TEMPLATE_BODY_LIMIT,
     DeployPlan,
     EnvironmentVariable,
@@ -26,165 +28,20 @@ from compiler.deploy_plan import (
     StackInstanceOutput,
     StackOutput,
 )
+from compiler.deploy_preflight import PREFLIGHT_LIBRARY, preflight_functions, preflight_name
 
 SCRIPT_PATH = "deploy.sh"
 
+# The fixed shell functions every deploy.sh has, in a real shell file (shellcheck-clean).
+LIBRARY = Path(__file__).with_name("deploy_library.sh")
 # Shell functions for the bucket-replication pass and `promote`, kept in a real shell file.
 FAILOVER_LIBRARY = Path(__file__).with_name("deploy_failover.sh")
 
 # Seconds between polls of a StackSet operation (the CLI has no waiter for them).
 STACK_SET_POLL_SECONDS = 15
-
-_LIBRARY = r"""
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-DRY_RUN=false
-exec 3>&1 # trace lines go to the script's stdout, also from inside $(...)
-
-fail() {
-  printf 'deploy.sh: %s\n' "$*" >&2
-  exit 1
-}
-
-# One argument as a shell would need it written: quoted only if it has to be.
-quote() {
-  case "$1" in
-    '' | *[!A-Za-z0-9_./:=,@%+-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
-    *) printf '%s' "$1" ;;
-  esac
-}
-
-# Print a command as `+ aws ...`, like `set -x` would.
-show() {
-  local line="+" arg
-  for arg in "$@"; do
-    line+=" $(quote "$arg")"
-  done
-  printf '%s\n' "$line" >&3
-}
-
-# Print, then run (not under --dry-run), a command that changes something.
-run() {
-  show "$@"
-  if [ "$DRY_RUN" = true ]; then
-    return 0
-  fi
-  "$@"
-}
-
-# Like run, for a command that prints a StackSet operation ID (its only output).
-run_operation() {
-  show "$@"
-  if [ "$DRY_RUN" = true ]; then
-    printf '<operation id>'
-    return 0
-  fi
-  "$@"
-}
-
-# Set variable VARIABLE to output OUTPUT of stack STACK in REGION. A stack's outputs are
-# read once and kept in a variable of their own (no associative arrays: macOS has bash 3.2).
-read_output() {
-  local _variable="$1" _stack="$2" _region="$3" _output="$4" _cache _outputs _key _value
-  local _found=""
-  if [ "$DRY_RUN" = true ]; then
-    printf -v "$_variable" '<%s output of %s>' "$_output" "$_stack"
-    return 0
-  fi
-  _cache="OUTPUTS_$(printf '%s_%s' "$_stack" "$_region" | tr -c 'A-Za-z0-9_' '_')"
-  if [ -z "${!_cache:-}" ]; then
-    _outputs="$(aws cloudformation describe-stacks --region "$_region" --stack-name "$_stack" \
-      --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text)"
-    printf -v "$_cache" '%s\n' "$_outputs"
-  fi
-  while IFS=$'\t' read -r _key _value; do
-    if [ "$_key" = "$_output" ]; then
-      _found="$_value"
-    fi
-  done <<<"${!_cache}"
-  if [ -z "$_found" ] || [ "$_found" = None ]; then
-    fail "stack $_stack ($_region) has no output $_output: is it deployed?"
-  fi
-  printf -v "$_variable" '%s' "$_found"
-}
-
-# Called when no bucket is set for a template too large to send inline.
-missing_bucket() {
-  local variable="$1" region="$2" template="$3" bytes="$4"
-  if [ "$DRY_RUN" = true ]; then
-    printf '<$%s>' "$variable"
-    return 0
-  fi
-  fail "$template is $bytes bytes, over CloudFormation's __LIMIT__-byte limit for a template" \
-    "sent inline: set $variable to an S3 bucket in $region to upload it to"
-}
-
-# The HTTPS URL of s3://BUCKET/KEY as the AWS CLI addresses S3 (AWS_ENDPOINT_URL included):
-# a presigned URL without its signature, since CloudFormation reads the template with the
-# caller's own credentials. Presigning is local: no request is made.
-template_url() {
-  local url
-  if [ "$DRY_RUN" = true ]; then
-    printf '<URL of s3://%s/%s>' "$1" "$2"
-    return 0
-  fi
-  url="$(aws s3 presign "s3://$1/$2" --region "$3")"
-  printf '%s' "${url%%\?*}"
-}
-
-# Whether StackSet SET exists in REGION; any other error than "not found" stops the script.
-stack_set_exists() {
-  local error
-  if [ "$DRY_RUN" = true ]; then
-    return 1
-  fi
-  if error="$(aws cloudformation describe-stack-set --region "$2" --stack-set-name "$1" \
-    --query StackSet.Status --output text 2>&1 >/dev/null)"; then
-    return 0
-  fi
-  case "$error" in
-    *StackSetNotFoundException*) return 1 ;;
-    *) fail "$error" ;;
-  esac
-}
-
-# The account the AWS CLI runs as: StackSet instances go there.
-caller_account() {
-  if [ "$DRY_RUN" = true ]; then
-    printf '<account>'
-    return 0
-  fi
-  aws sts get-caller-identity --query Account --output text
-}
-
-# Regions, separated by blanks, where StackSet SET already has an instance in ACCOUNT.
-instance_regions() {
-  if [ "$DRY_RUN" = true ]; then
-    return 0
-  fi
-  aws cloudformation list-stack-instances --region "$2" --stack-set-name "$1" \
-    --query "Summaries[?Account=='$3'].Region" --output text
-}
-
-# Wait for StackSet operation OPERATION of SET (administered in REGION) to succeed.
-wait_for_operation() {
-  local set="$1" region="$2" operation="$3" status
-  if [ "$DRY_RUN" = true ]; then
-    return 0
-  fi
-  while true; do
-    status="$(aws cloudformation describe-stack-set-operation --region "$region" \
-      --stack-set-name "$set" --operation-id "$operation" \
-      --query StackSetOperation.Status --output text)"
-    case "$status" in
-      SUCCEEDED) return 0 ;;
-      RUNNING | QUEUED | STOPPING) sleep __POLL__ ;;
-      *) fail "StackSet $set operation $operation ended $status; see aws cloudformation" \
-        "list-stack-set-operation-results --region $region --stack-set-name $set" \
-        "--operation-id $operation" ;;
-    esac
-  done
-}
-"""
+# Seconds between polls of a deploying stack's events: a few calls a minute, while a
+# database alone takes ten minutes or more to create.
+STACK_EVENT_POLL_SECONDS = 5
 
 
 def render_deploy_script(plan: DeployPlan) -> str:
@@ -195,16 +52,34 @@ def render_deploy_script(plan: DeployPlan) -> str:
     parts = [
         _header(plan),
         _usage(plan),
-        _LIBRARY.replace("__LIMIT__", f"{TEMPLATE_BODY_LIMIT:,}").replace(
-            "__POLL__", str(STACK_SET_POLL_SECONDS)
-        ),
+        _settings(plan),
+        LIBRARY.read_text(encoding="utf-8"),
+        PREFLIGHT_LIBRARY.read_text(encoding="utf-8"),
     ]
     if plan.bucket_replication or plan.promotion:
         parts.append(FAILOVER_LIBRARY.read_text(encoding="utf-8"))
     parts += [_deploy_function(plan, stack) for stack in [*global_stacks, *regional]]
     parts += [_stack_set_function(plan, stack) for stack in stack_sets]
+    parts.append(preflight_functions(plan))
     parts.append(_main(plan))
     return "\n".join(part.strip("\n") + "\n" for part in parts)
+
+
+def _settings(plan: DeployPlan) -> str:
+    """The values the fixed library reads, as shell variables."""
+    tags = " ".join(shlex.quote(f"{k}={v}") for k, v in plan.tags)
+    return "\n".join(
+        [
+            f"STACK_SET_POLL_SECONDS={STACK_SET_POLL_SECONDS}",
+            f"STACK_EVENT_POLL_SECONDS={STACK_EVENT_POLL_SECONDS}",
+            f"BOOTSTRAP_STACK={plan.bootstrap_stack}",
+            f"BOOTSTRAP_TEMPLATE={BOOTSTRAP_TEMPLATE}",
+            "# shellcheck disable=SC2034 # the library's bootstrap reads it",
+            f"STACK_TAGS=({tags})",
+            "# The resource types the stack policy keeps an update from replacing or deleting.",
+            "STATEFUL_TYPES='" + ",".join(f'"{t}"' for t in STATEFUL_TYPES) + "'",
+        ]
+    )
 
 
 def function_name(stack: PlannedStack) -> str:
@@ -225,7 +100,11 @@ def _usage(plan: DeployPlan) -> str:
     stack_sets = plan.by_kind("stackset")
     modes = " | ".join(_modes(plan))
     modes = modes.replace("promote", "promote REGION")
-    lines = [f"Usage: deploy.sh [{modes}] [--bucket NAME] [--dry-run]", ""]
+    lines = [
+        f"Usage: deploy.sh [{modes}] [--bucket NAME] [--dry-run] [--no-preflight]",
+        "                 [--allow-stateful-changes] [--skip-delegation-check]",
+        "",
+    ]
     lines.append("  stacks      (default) these stacks, in this order:")
     lines += [f"                {s.stack_name} ({s.region})" for s in [*global_stacks, *regional]]
     if plan.bucket_replication:
@@ -253,10 +132,21 @@ def _usage(plan: DeployPlan) -> str:
             f"              {', '.join(plan.promotion.replica_regions)}",
         ]
     lines += [
+        "  preflight   only the checklist stacks runs first: credentials and account, each region",
+        "              enabled, the stacks' states, template buckets reachable, and the quotas",
+        "              a first create hits (Elastic IPs, NAT gateways per AZ, VPCs, Lambda",
+        "              concurrency left unreserved); a failed check stops a run before any change",
         "  --bucket    same as DEPLOY_BUCKET=NAME",
         "  --dry-run   print the commands that would change something, run none; makes no",
         "              AWS call, so values read from stacks show as <...> and the StackSet",
         "              as on a first deploy",
+        "  --no-preflight  skip the checklist",
+        "  --allow-stateful-changes  let this run's updates replace or delete databases,",
+        "              buckets, keys, VPCs and the zone, which every stack's policy denies",
+        "              otherwise (every stack also gets termination protection)",
+        "  --skip-delegation-check  go on after the global stack even if the public DNS does",
+        "              not delegate its new zone yet (regions that request a certificate",
+        "              validated in that zone wait for it until CloudFormation gives up)",
         "  -h, --help  this text",
         "",
         "Re-running is safe: `cloudformation deploy` leaves a stack without changes alone",
@@ -269,12 +159,17 @@ def _usage(plan: DeployPlan) -> str:
             "",
             f"Templates over {TEMPLATE_BODY_LIMIT:,} bytes are uploaded to an S3 bucket in the "
             "stack's own",
-            "region first (CloudFormation cannot read them from another region's bucket),",
-            "first of these that is set:",
+            "region first (CloudFormation cannot read them from another region's bucket):",
+            "the first of these that is set, else the bucket of the region's bootstrap stack",
+            f"{plan.bootstrap_stack} ({BOOTSTRAP_TEMPLATE}), which is created first if missing:",
         ]
         width = max(len(stack.stack_name) for stack in uploaded)
         for stack in uploaded:
-            sources = ", ".join(_describe_source(source) for source in stack.template_bucket)
+            sources = ", ".join(
+                f"${source.name}"
+                for source in stack.template_bucket
+                if isinstance(source, EnvironmentVariable)
+            )
             lines.append(f"  {stack.stack_name.ljust(width)}  {sources}")
     lines += [
         "",
@@ -284,24 +179,46 @@ def _usage(plan: DeployPlan) -> str:
     return f"usage() {{\n  cat <<'USAGE'\n{body}\nUSAGE\n}}\n"
 
 
-def _describe_source(source) -> str:
-    if isinstance(source, EnvironmentVariable):
-        return f"${source.name}"
-    return f"output {source.output} of {source.stack_name}"
-
-
 def _modes(plan: DeployPlan) -> dict[str, list[str]]:
     """Each subcommand and the lines it runs: mostly stack functions, in order."""
     global_calls = [function_name(s) for s in plan.by_kind("global")]
-    modes = {"stacks": global_calls + _regional_calls(plan)}
+    delegation = plan.delegation
+    # Before the first stack that requests a certificate validated in the zone.
+    await_delegation = (
+        [
+            f"await_delegation {delegation.zone_name} {delegation.stack_name} "
+            f"{delegation.region} {delegation.output}"
+        ]
+        if delegation
+        else []
+    )
+    modes = {
+        "stacks": [
+            _preflight("stacks"),
+            *global_calls,
+            *await_delegation,
+            *_regional_calls(plan),
+        ]
+    }
     stack_sets = plan.by_kind("stackset")
     if stack_sets:
-        modes["stackset"] = global_calls + [function_name(s) for s in stack_sets]
+        modes["stackset"] = [
+            _preflight("stackset"),
+            *global_calls,
+            *await_delegation,
+            *[function_name(s) for s in stack_sets],
+        ]
     if global_calls:
-        modes["global"] = global_calls
+        modes["global"] = [_preflight("global"), *global_calls]
+    modes["preflight"] = [preflight_name("stacks")]
     if plan.promotion:
         modes["promote"] = _promote_lines(plan)
     return modes
+
+
+def _preflight(mode: str) -> str:
+    """The checklist before the first change; --dry-run makes no AWS call at all."""
+    return f'[ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || {preflight_name(mode)}'
 
 
 def _regional_calls(plan: DeployPlan) -> list[str]:
@@ -345,21 +262,20 @@ def _assign(variable: str, source: StackOutput) -> str:
 
 
 def _bucket_lines(stack: PlannedStack) -> list[str]:
-    """Set `bucket` from the stack's sources: the first variable set, else a stack output."""
+    """Set `bucket`: the first variable set, else the region's bootstrap bucket (the stack
+    output last among the sources), bootstrapping the region first if need be."""
     variables = [s.name for s in stack.template_bucket if isinstance(s, EnvironmentVariable)]
-    outputs = [s for s in stack.template_bucket if isinstance(s, StackOutput)]
+    (output,) = [s for s in stack.template_bucket if isinstance(s, StackOutput)]
     expression = ""
     for name in reversed(variables):  # ${FIRST:-${SECOND:-}}
         expression = f"${{{name}:-{expression}}}"
-    lines = [f'  bucket="{expression}"']
-    if outputs:
-        lines += ['  if [ -z "$bucket" ]; then', "  " + _assign("bucket", outputs[0]), "  fi"]
-    else:
-        lines.append(
-            f'  [ -n "$bucket" ] || bucket="$(missing_bucket {variables[0]} {stack.region} '
-            f'{stack.template} {stack.template_bytes})"'
-        )
-    return lines
+    return [
+        f'  bucket="{expression}"',
+        '  if [ -z "$bucket" ]; then',
+        f"    bootstrap {output.region}",
+        "  " + _assign("bucket", output),
+        "  fi",
+    ]
 
 
 def _values(stack: PlannedStack) -> tuple[list[str], list[str]]:
@@ -430,7 +346,7 @@ def _single_quoted(text: str) -> str:
 def _deploy_function(plan: DeployPlan, stack: PlannedStack) -> str:
     names, body = _values(stack)
     command = [
-        "run aws cloudformation deploy",
+        f"deploy_stack {stack.region} {stack.stack_name} aws cloudformation deploy",
         f"--region {stack.region}",
         f"--stack-name {stack.stack_name}",
         f'--template-file "$HERE/{stack.template}"',
@@ -689,7 +605,7 @@ def _writer_instance_first(stack, parameter, update: list[str]) -> list[str]:
 
 
 def _main_locals(plan: DeployPlan) -> list[str]:
-    names = ["mode=stacks"]
+    names = ["mode=stacks", "PREFLIGHT=true", "DELEGATION_CHECK=true"]
     if plan.bucket_replication:
         names.append("replicate=''")
     if plan.promotion:
@@ -723,6 +639,9 @@ def _main(plan: DeployPlan) -> str:
                 else []
             ),
             "      --dry-run) DRY_RUN=true ;;",
+            "      --no-preflight) PREFLIGHT=false ;;",
+            "      --skip-delegation-check) DELEGATION_CHECK=false ;;",
+            "      --allow-stateful-changes) ALLOW_STATEFUL_CHANGES=true ;;",
             "      --bucket)",
             '        [ "$#" -ge 2 ] || fail "--bucket needs a bucket name"',
             '        DEPLOY_BUCKET="$2"',

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
 from compiler.conditions import condition_values, resolve_conditions
+from compiler.deploy_plan import STATEFUL_TYPES
 from compiler.pipeline import compile_in_memory
 from compiler.template_regions import mapped_regions, present_resources, resolve
 
@@ -354,8 +355,7 @@ def _resource_changes(
     old_resources, new_resources = _section(old, "Resources"), _section(new, "Resources")
     old_mappings, new_mappings = _section(old, "Mappings"), _section(new, "Mappings")
     conditions = {
-        region: (condition_values(old, region), condition_values(new, region))
-        for region in regions
+        region: (condition_values(old, region), condition_values(new, region)) for region in regions
     }
     # Per region: whether each resource exists there before and after.
     present = [
@@ -716,6 +716,23 @@ def resource_counts(diff: TemplatesDiff) -> dict[str, int]:
     counts["changed"] = sum(1 for r in resources if r.status == "changed")
     counts["replaced"] = sum(1 for r in resources if r.replaces)
     return counts
+
+
+def stateful_replacements(diff: TemplatesDiff) -> list[str]:
+    """`stack: LogicalId (Type) replaced|removed` for each resource of a stateful type the
+    change would replace or remove: what deploy.sh's stack policy refuses to update
+    without --allow-stateful-changes, and what `--fail-on-replace` stops CI on."""
+    found = []
+    for stack in diff.stacks:
+        for resource in stack.resources:
+            if resource.resource_type not in STATEFUL_TYPES:
+                continue
+            if resource.replaces or resource.status == "removed":
+                what = "replaced" if resource.replaces else "removed"
+                found.append(
+                    f"{stack.stack_name}: {resource.logical_id} ({resource.resource_type}) {what}"
+                )
+    return found
 
 
 def summary_line(diff: TemplatesDiff) -> str:

@@ -53,6 +53,11 @@ def global_stack_name(spec: InfraSpec) -> str:
     return f"{name_prefix(spec)}-global"
 
 
+def bootstrap_stack_name(spec: InfraSpec) -> str:
+    """deploy.sh's bootstrap stack (a template bucket), the same name in every region."""
+    return f"{name_prefix(spec)}-bootstrap"
+
+
 def global_resource_name(spec: InfraSpec, short_name: str) -> str:
     """A name in the global stack's namespace, `<prefix>-global-<short_name>`: the deploy
     roles may change `<prefix>-*` IAM resources except these (see builders/access.py)."""

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import orjson
 
 from compiler.assemble import StackTemplate
+from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE, bootstrap_template
 from compiler.deploy_plan import (
     TEMPLATE_BODY_LIMIT,
     DeployPlan,
+    bootstrap_fields,
     failover_fields,
     manifest_fields,
     plan_deploy,
@@ -86,11 +88,13 @@ def manifest(plan: DeployPlan, entries: list[dict]) -> dict:
         "tags": dict(plan.tags),
         "stacks": [{**entry, **manifest_fields(planned[entry["template"]])} for entry in entries],
         **failover_fields(plan),
+        **bootstrap_fields(plan),
     }
 
 
 def render(stacks: list[StackTemplate], spec: InfraSpec) -> list[RenderedFile]:
-    """Template files, then `manifest.json` listing them in deploy order, then deploy.sh."""
+    """Template files, then `manifest.json` listing them in deploy order, then the bootstrap
+    template and deploy.sh."""
     files: list[RenderedFile] = []
     entries = []
     for stack in stacks:
@@ -101,6 +105,9 @@ def render(stacks: list[StackTemplate], spec: InfraSpec) -> list[RenderedFile]:
         spec, stacks, {entry["template"]: (entry["bytes"], entry["sha256"]) for entry in entries}
     )
     files.append(RenderedFile("manifest.json", to_json_bytes(manifest(plan, entries))))
+    files.append(
+        RenderedFile(BOOTSTRAP_TEMPLATE, to_json_bytes(bootstrap_template(spec).to_dict()))
+    )
     script = render_deploy_script(plan).encode("utf-8")
     files.append(RenderedFile(SCRIPT_PATH, script, executable=True))
     return files

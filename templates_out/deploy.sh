@@ -6,7 +6,8 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: deploy.sh [stacks | stackset | global | promote REGION] [--bucket NAME] [--dry-run]
+Usage: deploy.sh [stacks | stackset | global | preflight | promote REGION] [--bucket NAME] [--dry-run] [--no-preflight]
+                 [--allow-stateful-changes] [--skip-delegation-check]
 
   stacks      (default) these stacks, in this order:
                 storefront-production-global (us-east-1)
@@ -23,10 +24,21 @@ Usage: deploy.sh [stacks | stackset | global | promote REGION] [--bucket NAME] [
               a standalone writer, with backups and a master secret in REGION;
               then put REGION first under regions: (docs/failover.md). One of:
               us-west-2
+  preflight   only the checklist stacks runs first: credentials and account, each region
+              enabled, the stacks' states, template buckets reachable, and the quotas
+              a first create hits (Elastic IPs, NAT gateways per AZ, VPCs, Lambda
+              concurrency left unreserved); a failed check stops a run before any change
   --bucket    same as DEPLOY_BUCKET=NAME
   --dry-run   print the commands that would change something, run none; makes no
               AWS call, so values read from stacks show as <...> and the StackSet
               as on a first deploy
+  --no-preflight  skip the checklist
+  --allow-stateful-changes  let this run's updates replace or delete databases,
+              buckets, keys, VPCs and the zone, which every stack's policy denies
+              otherwise (every stack also gets termination protection)
+  --skip-delegation-check  go on after the global stack even if the public DNS does
+              not delegate its new zone yet (regions that request a certificate
+              validated in that zone wait for it until CloudFormation gives up)
   -h, --help  this text
 
 Re-running is safe: `cloudformation deploy` leaves a stack without changes alone
@@ -34,16 +46,31 @@ Re-running is safe: `cloudformation deploy` leaves a stack without changes alone
 created only in regions that lack one.
 
 Templates over 51,200 bytes are uploaded to an S3 bucket in the stack's own
-region first (CloudFormation cannot read them from another region's bucket),
-first of these that is set:
-  storefront-production-us-east-1  $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET, output TemplateBucketName of storefront-production-global
+region first (CloudFormation cannot read them from another region's bucket):
+the first of these that is set, else the bucket of the region's bootstrap stack
+storefront-production-bootstrap (bootstrap.json), which is created first if missing:
+  storefront-production-us-east-1  $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET
   storefront-production-us-west-2  $DEPLOY_BUCKET_US_WEST_2
-  storefront-production-regional   $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET, output TemplateBucketName of storefront-production-global
+  storefront-production-regional   $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET
 
 AWS_PROFILE, AWS_ENDPOINT_URL and the other AWS CLI settings apply as usual.
 USAGE
 }
 
+STACK_SET_POLL_SECONDS=15
+STACK_EVENT_POLL_SECONDS=5
+BOOTSTRAP_STACK=storefront-production-bootstrap
+BOOTSTRAP_TEMPLATE=bootstrap.json
+# shellcheck disable=SC2034 # the library's bootstrap reads it
+STACK_TAGS=(CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production)
+# The resource types the stack policy keeps an update from replacing or deleting.
+STATEFUL_TYPES='"AWS::RDS::DBInstance","AWS::S3::Bucket","AWS::KMS::Key","AWS::EC2::VPC","AWS::Route53::HostedZone"'
+
+# shellcheck shell=bash
+# The fixed part of deploy.sh: compiler/deploy_script.py copies it in after the plan's
+# settings (STACK_SET_POLL_SECONDS, STATEFUL_TYPES, ...) and before the plan's stack
+# functions. Kept as a real file so that shellcheck reads it, and tests source it, alone.
+# shellcheck disable=SC2034 # the plan's stack functions read templates from $HERE
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DRY_RUN=false
 exec 3>&1 # trace lines go to the script's stdout, also from inside $(...)
@@ -115,15 +142,19 @@ read_output() {
   printf -v "$_variable" '%s' "$_found"
 }
 
-# Called when no bucket is set for a template too large to send inline.
-missing_bucket() {
-  local variable="$1" region="$2" template="$3" bytes="$4"
-  if [ "$DRY_RUN" = true ]; then
-    printf '<$%s>' "$variable"
-    return 0
-  fi
-  fail "$template is $bytes bytes, over CloudFormation's 51,200-byte limit for a template" \
-    "sent inline: set $variable to an S3 bucket in $region to upload it to"
+# Deploy the bootstrap stack (BOOTSTRAP_TEMPLATE: a template bucket, sent inline, as
+# nothing exists yet to upload to) in REGION, once per run; a no-op when it is there.
+BOOTSTRAPPED=" "
+bootstrap() {
+  local region="$1"
+  case "$BOOTSTRAPPED" in
+    *" $region "*) return 0 ;;
+  esac
+  deploy_stack "$region" "$BOOTSTRAP_STACK" \
+    aws cloudformation deploy --region "$region" --stack-name "$BOOTSTRAP_STACK" \
+    --template-file "$HERE/$BOOTSTRAP_TEMPLATE" --tags "${STACK_TAGS[@]}" \
+    --no-fail-on-empty-changeset
+  BOOTSTRAPPED+="$region "
 }
 
 # The HTTPS URL of s3://BUCKET/KEY as the AWS CLI addresses S3 (AWS_ENDPOINT_URL included):
@@ -173,7 +204,8 @@ instance_regions() {
     --query "Summaries[?Account=='$3'].Region" --output text
 }
 
-# Wait for StackSet operation OPERATION of SET (administered in REGION) to succeed.
+# Wait for StackSet operation OPERATION of SET (administered in REGION) to succeed; if it
+# does not, print each stack instance's status reason (the root cause) and stop.
 wait_for_operation() {
   local set="$1" region="$2" operation="$3" status
   if [ "$DRY_RUN" = true ]; then
@@ -185,12 +217,462 @@ wait_for_operation() {
       --query StackSetOperation.Status --output text)"
     case "$status" in
       SUCCEEDED) return 0 ;;
-      RUNNING | QUEUED | STOPPING) sleep 15 ;;
-      *) fail "StackSet $set operation $operation ended $status; see aws cloudformation" \
-        "list-stack-set-operation-results --region $region --stack-set-name $set" \
-        "--operation-id $operation" ;;
+      RUNNING | QUEUED | STOPPING) sleep "$STACK_SET_POLL_SECONDS" ;;
+      *)
+        report_operation_results "$set" "$region" "$operation"
+        fail "StackSet $set operation $operation ended $status (reasons above)"
+        ;;
     esac
   done
+}
+
+# Print the result of StackSet operation OPERATION in each region that did not succeed.
+report_operation_results() {
+  local set="$1" region="$2" operation="$3" instance_region result reason
+  printf 'deploy.sh: StackSet %s, operation %s, by region:\n' "$set" "$operation" >&2
+  aws cloudformation list-stack-set-operation-results --region "$region" \
+    --stack-set-name "$set" --operation-id "$operation" \
+    --query 'Summaries[].[Region,Status,StatusReason]' --output text |
+    while IFS=$'\t' read -r instance_region result reason; do
+      if [ "$result" != SUCCEEDED ]; then
+        printf '  %s  %s  %s\n' "$instance_region" "$result" "$reason" >&2
+      fi
+    done
+}
+
+# The status of stack STACK in REGION, or NONE when there is no such stack.
+stack_status() {
+  local stack="$1" region="$2" answer
+  if answer="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].StackStatus' --output text 2>&1)"; then
+    printf '%s' "$answer"
+    return 0
+  fi
+  case "$answer" in
+    *"does not exist"*) printf NONE ;;
+    *) fail "cannot read stack $stack ($region): $answer" ;;
+  esac
+}
+
+# Before deploying stack STACK in REGION: a stack whose first create failed
+# (ROLLBACK_COMPLETE) can only be deleted, so it is, to be created again; a stack that
+# cannot be updated now stops the run with what to do.
+recover_stack() {
+  local stack="$1" region="$2" status
+  if [ "$DRY_RUN" = true ]; then
+    return 0
+  fi
+  status="$(stack_status "$stack" "$region")"
+  case "$status" in
+    ROLLBACK_COMPLETE)
+      printf 'deploy.sh: %s (%s) is ROLLBACK_COMPLETE: its first create failed and cannot be\n' \
+        "$stack" "$region" >&3
+      printf 'deploy.sh: retried in place; deleting it to create it again\n' >&3
+      run aws cloudformation delete-stack --region "$region" --stack-name "$stack"
+      run aws cloudformation wait stack-delete-complete --region "$region" --stack-name "$stack"
+      ;;
+    UPDATE_ROLLBACK_FAILED)
+      fail "$stack ($region) is UPDATE_ROLLBACK_FAILED: an update failed and so did its" \
+        "rollback. Fix the resource its events name, then run: aws cloudformation" \
+        "continue-update-rollback --region $region --stack-name $stack (with" \
+        "--resources-to-skip LOGICAL_ID for a resource that cannot be rolled back), wait for" \
+        "UPDATE_ROLLBACK_COMPLETE, and run deploy.sh again"
+      ;;
+    REVIEW_IN_PROGRESS) ;; # created by a change set never executed: deploy takes it over
+    *_IN_PROGRESS)
+      fail "$stack ($region) is $status: another operation on it is running; run deploy.sh" \
+        "again once it has ended"
+      ;;
+    *_FAILED)
+      fail "$stack ($region) is $status; see its events: aws cloudformation" \
+        "describe-stack-events --region $region --stack-name $stack"
+      ;;
+  esac
+}
+
+# The ID of the newest event of stack STACK in REGION; empty if there is no such stack.
+newest_event() {
+  aws cloudformation describe-stack-events --region "$2" --stack-name "$1" --no-paginate \
+    --query 'StackEvents[0].EventId' --output text 2>/dev/null || true
+}
+
+# Events of stack STACK in REGION after event MARK (empty: all), oldest first, one line
+# each: ID, time, logical ID, type, status, reason (tab-separated). The first page only:
+# the newest hundred or so, far more than one poll ever misses.
+events_after() {
+  local stack="$1" region="$2" mark="$3" id rest index
+  local -a newer=()
+  while IFS=$'\t' read -r id rest; do
+    if [ -n "$mark" ] && [ "$id" = "$mark" ]; then
+      break
+    fi
+    newer+=("$id"$'\t'"$rest")
+  done < <(aws cloudformation describe-stack-events --region "$region" --stack-name "$stack" \
+    --no-paginate --output text --query \
+    'StackEvents[].[EventId,Timestamp,LogicalResourceId,ResourceType,ResourceStatus,ResourceStatusReason]' \
+    2>/dev/null || true)
+  for ((index = ${#newer[@]} - 1; index >= 0; index--)); do
+    printf '%s\n' "${newer[index]}"
+  done
+}
+
+# Print the events of STACK in REGION after event EVENT_MARK, and move the mark on.
+EVENT_MARK=""
+print_new_events() {
+  local stack="$1" region="$2" id time logical type status reason
+  while IFS=$'\t' read -r id time logical type status reason; do
+    time="${time#*T}"
+    time="${time%%+*}"
+    printf '  %s  %-40s %-28s %s' "${time%%.*}" "$logical" "$status" "$type" >&3
+    case "$reason" in
+      '' | None) printf '\n' >&3 ;;
+      *) printf '  %s\n' "$reason" >&3 ;;
+    esac
+    EVENT_MARK="$id"
+  done < <(events_after "$stack" "$region" "$EVENT_MARK")
+}
+
+# The first resource that failed in stack STACK (REGION) after event MARK, with its
+# reason: the root cause. Later failures are mostly "Resource creation cancelled".
+report_first_failure() {
+  local stack="$1" region="$2" mark="$3" id time logical type status reason
+  while IFS=$'\t' read -r id time logical type status reason; do
+    case "$status" in
+      *_FAILED)
+        if [ "$logical" != "$stack" ]; then
+          printf 'deploy.sh: first failure in %s (%s): %s (%s) %s: %s\n' \
+            "$stack" "$region" "$logical" "$type" "$status" "$reason" >&2
+          return 0
+        fi
+        ;;
+    esac
+  done < <(events_after "$stack" "$region" "$mark")
+  printf 'deploy.sh: no failed resource in the events of %s (%s)\n' "$stack" "$region" >&2
+}
+
+# Run COMMAND (an `aws cloudformation deploy` of stack STACK in REGION), after recovering
+# the stack if need be, and show the stack's events as they come. On failure, name the
+# first resource that failed and why, then stop. The CLI's own waiter shows none of this;
+# polling the events beside it keeps `deploy`'s uploads and change-set handling.
+deploy_stack() {
+  local region="$1" stack="$2" mark pid code=0 tick=0
+  shift 2
+  if [ "$DRY_RUN" = true ]; then
+    show "$@"
+    protect_stack "$stack" "$region"
+    return 0
+  fi
+  recover_stack "$stack" "$region"
+  open_stack "$stack" "$region"
+  mark="$(newest_event "$stack" "$region")"
+  EVENT_MARK="$mark"
+  show "$@"
+  "$@" >&3 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    tick=$((tick + 1))
+    if [ $((tick % STACK_EVENT_POLL_SECONDS)) -eq 0 ]; then
+      print_new_events "$stack" "$region"
+    fi
+  done
+  wait "$pid" || code=$?
+  print_new_events "$stack" "$region"
+  if [ "$code" -ne 0 ]; then
+    report_first_failure "$stack" "$region" "$mark"
+    fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
+  fi
+  protect_stack "$stack" "$region"
+}
+
+# Resources of the STATEFUL_TYPES (the plan's settings) a stack update may not replace or
+# delete unless the run is given --allow-stateful-changes: CloudFormation refuses such an
+# update (UPDATE_FAILED, then a rollback) instead of recreating a database from scratch.
+STACK_POLICY='{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"},'
+STACK_POLICY+='{"Effect":"Deny","Action":["Update:Replace","Update:Delete"],"Principal":"*",'
+STACK_POLICY+='"Resource":"*","Condition":{"StringEquals":{"ResourceType":['"$STATEFUL_TYPES"']}}}]}'
+# What --allow-stateful-changes sets for the length of one deploy.
+OPEN_STACK_POLICY='{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}'
+ALLOW_STATEFUL_CHANGES=false
+
+# Lift the stack policy of stack STACK in REGION for this deploy, if the run allows
+# stateful changes and the stack exists (a policy only ever applies to updates).
+open_stack() {
+  local stack="$1" region="$2"
+  if [ "$ALLOW_STATEFUL_CHANGES" = true ] && [ "$(stack_status "$stack" "$region")" != NONE ]; then
+    printf 'deploy.sh: %s (%s) may replace or delete stateful resources in this run\n' \
+      "$stack" "$region" >&3
+    run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
+      --stack-policy-body "$OPEN_STACK_POLICY"
+  fi
+}
+
+# After a deploy: termination protection on (delete-stack refuses until it is turned off
+# with update-termination-protection --no-enable-termination-protection), and the stack
+# policy that keeps stateful resources from being replaced or deleted by an update.
+protect_stack() {
+  local stack="$1" region="$2"
+  run aws cloudformation update-termination-protection --region "$region" \
+    --stack-name "$stack" --enable-termination-protection >/dev/null
+  run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
+    --stack-policy-body "$STACK_POLICY"
+}
+
+# The name servers the public DNS answers for ZONE, one per line, lower case, without the
+# trailing dot; nothing if no lookup tool is installed (dig, else host).
+delegated_name_servers() {
+  local zone="$1"
+  if command -v dig >/dev/null; then
+    dig +short NS "$zone" 2>/dev/null || true
+  elif command -v host >/dev/null; then
+    host -t NS "$zone" 2>/dev/null | awk '/name server/ { print $NF }' || true
+  fi | tr '[:upper:]' '[:lower:]' | sed 's/\.$//'
+}
+
+# Stop unless the public DNS delegates ZONE to the name servers (comma-separated output
+# OUTPUT of stack STACK in REGION): ACM validates each region's certificate by DNS in this
+# zone, and until the registrar delegates to it a regional stack waits for its
+# certificate until CloudFormation gives up. DELEGATION_CHECK=false skips the check.
+await_delegation() {
+  local zone="$1" stack="$2" region="$3" output="$4" servers answered server missing=""
+  if [ "$DRY_RUN" = true ]; then
+    return 0
+  fi
+  read_output servers "$stack" "$region" "$output"
+  if [ "$DELEGATION_CHECK" = false ]; then
+    printf 'deploy.sh: not checking that %s is delegated to %s (--skip-delegation-check)\n' \
+      "$zone" "$servers" >&3
+    return 0
+  fi
+  answered=" $(delegated_name_servers "$zone" | tr '\n' ' ')"
+  local -a listed
+  IFS=, read -r -a listed <<<"$servers"
+  for server in "${listed[@]}"; do
+    server="$(printf '%s' "${server%.}" | tr '[:upper:]' '[:lower:]')"
+    case "$answered" in
+      *" $server "*) ;;
+      *) missing+=" $server" ;;
+    esac
+  done
+  if [ -z "$missing" ] && [ "$answered" != " " ]; then
+    printf 'deploy.sh: %s is delegated to its name servers\n' "$zone" >&3
+    return 0
+  fi
+  printf '%s\n' "deploy.sh: the global stack created the hosted zone $zone, and a region" \
+    "requests a certificate validated by DNS in it, which cannot succeed until the zone" \
+    "is delegated. At your registrar (or in the parent zone), set the NS records of" \
+    "$zone to:" >&3
+  printf '  %s\n' "${servers//,/$'\n'  }" >&3
+  printf '%s\n' "The public DNS answers for $zone now:${answered:- nothing}" \
+    "Run deploy.sh again once \`dig +short NS $zone\` lists them all (that is checked), or" \
+    "pass --skip-delegation-check to go on anyway." >&3
+  fail "stopped after the global stack: $zone is not delegated yet"
+}
+
+# shellcheck shell=bash
+# Part of deploy.sh (compiler/deploy_script.py copies it in after deploy_library.sh, whose
+# `fail` and DRY_RUN it uses): the preflight checklist. Every check prints one line,
+# `ok`, `warn` (could not be checked: the API refused or does not exist there) or `FAIL`;
+# `preflight_end` stops the run before anything changes if one failed.
+
+# AWS refuses a reservation that leaves an account less unreserved concurrency than this
+# (its error says "below its minimum value of [10]"; larger accounts see 50 or 100).
+LAMBDA_UNRESERVED_MINIMUM=10
+PREFLIGHT_FAILURES=0
+
+check_line() {
+  printf '  %-4s  %s\n' "$1" "$2" >&3
+  if [ "$1" = FAIL ]; then
+    PREFLIGHT_FAILURES=$((PREFLIGHT_FAILURES + 1))
+  fi
+}
+
+preflight_begin() {
+  PREFLIGHT_FAILURES=0
+  printf 'deploy.sh: preflight (nothing is changed until every check passes)\n' >&3
+}
+
+preflight_end() {
+  if [ "$PREFLIGHT_FAILURES" -gt 0 ]; then
+    fail "preflight: $PREFLIGHT_FAILURES check(s) failed; nothing was deployed"
+  fi
+  printf 'deploy.sh: preflight passed\n' >&3
+}
+
+check_credentials() {
+  local identity
+  if identity="$(aws sts get-caller-identity --query '[Account,Arn]' --output text 2>&1)"; then
+    check_line ok "credentials: account ${identity%%$'\t'*} as ${identity#*$'\t'}"
+  else
+    check_line FAIL "credentials: $identity"
+  fi
+}
+
+# Region REGION is enabled in the account (asked in region ASK_IN, which is enabled).
+check_region() {
+  local region="$1" ask_in="$2" status
+  if ! status="$(aws ec2 describe-regions --region "$ask_in" --all-regions \
+    --region-names "$region" --query 'Regions[0].OptInStatus' --output text 2>&1)"; then
+    check_line FAIL "region $region: $status"
+    return 0
+  fi
+  case "$status" in
+    opt-in-not-required | opted-in) check_line ok "region $region: enabled ($status)" ;;
+    *) check_line FAIL "region $region: $status; enable it: aws account enable-region --region-name $region" ;;
+  esac
+}
+
+# Stack STACK in REGION is in a state this run can deploy; sets STACK_FOUND to its status
+# (NONE when there is none), which the quota checks read.
+STACK_FOUND=""
+check_stack() {
+  local stack="$1" region="$2" answer
+  if ! answer="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].StackStatus' --output text 2>&1)"; then
+    case "$answer" in
+      *"does not exist"*) answer=NONE ;;
+      *)
+        STACK_FOUND=""
+        check_line FAIL "stack $stack ($region): $answer"
+        return 0
+        ;;
+    esac
+  fi
+  STACK_FOUND="$answer"
+  case "$answer" in
+    NONE) check_line ok "stack $stack ($region): none yet, this run creates it" ;;
+    ROLLBACK_COMPLETE) check_line ok "stack $stack ($region): ROLLBACK_COMPLETE, this run deletes and re-creates it" ;;
+    REVIEW_IN_PROGRESS | *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
+    UPDATE_ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): UPDATE_ROLLBACK_FAILED; aws cloudformation continue-update-rollback --region $region --stack-name $stack first" ;;
+    *) check_line FAIL "stack $stack ($region): $answer" ;;
+  esac
+}
+
+# The template bucket given in variable VARIABLE (set) exists and can be reached.
+check_bucket() {
+  local variable="$1" region="$2" answer
+  if answer="$(aws s3api head-bucket --region "$region" --bucket "${!variable}" 2>&1)"; then
+    check_line ok "bucket ${!variable} (\$$variable, $region): reachable"
+  else
+    check_line FAIL "bucket ${!variable} (\$$variable, $region): ${answer:-not reachable}"
+  fi
+}
+
+# The bucket of the bootstrap stack in REGION can be reached, if the stack exists.
+check_bootstrap() {
+  local region="$1" status bucket="" key value answer
+  status="$(aws cloudformation describe-stacks --region "$region" --stack-name "$BOOTSTRAP_STACK" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null || printf NONE)"
+  if [ "$status" = NONE ]; then
+    check_line ok "bootstrap $BOOTSTRAP_STACK ($region): none yet, this run creates it"
+    return 0
+  fi
+  while IFS=$'\t' read -r key value; do
+    if [ "$key" = TemplateBucketName ]; then
+      bucket="$value"
+    fi
+  done < <(aws cloudformation describe-stacks --region "$region" --stack-name "$BOOTSTRAP_STACK" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text 2>/dev/null || true)
+  if [ -z "$bucket" ]; then
+    check_line FAIL "bootstrap $BOOTSTRAP_STACK ($region): $status, without a TemplateBucketName output"
+  elif answer="$(aws s3api head-bucket --region "$region" --bucket "$bucket" 2>&1)"; then
+    check_line ok "bootstrap bucket $bucket ($region): reachable"
+  else
+    check_line FAIL "bootstrap bucket $bucket ($region): ${answer:-not reachable}"
+  fi
+}
+
+# A number one AWS CLI call prints (a quota comes as 5.0), or nothing if the call failed.
+ask_number() {
+  local answer
+  answer="$("$@" --output text 2>/dev/null)" || return 0
+  answer="${answer%%.*}"
+  case "$answer" in
+    '' | *[!0-9]*) ;;
+    *) printf '%s' "$answer" ;;
+  esac
+}
+
+# USED + NEED <= QUOTA for what WHAT names; warn when either is unknown.
+check_room() {
+  local what="$1" used="$2" need="$3" quota="$4"
+  if [ -z "$used" ] || [ -z "$quota" ]; then
+    check_line warn "$what: could not be read (service quotas or the describe call refused)"
+  elif [ $((used + need)) -le "$quota" ]; then
+    check_line ok "$what: $used used + $need new <= $quota"
+  else
+    check_line FAIL "$what: $used used + $need new > quota $quota; request an increase in Service Quotas"
+  fi
+}
+
+# The quotas a first create of a stack in REGION hits: ELASTIC_IPS, NAT_GATEWAYS (one per
+# AZ), VPCS and RESERVED Lambda concurrency. Only when the stack is new (STACK_FOUND NONE):
+# an existing stack's resources already count as used.
+check_quotas() {
+  local region="$1" eips="$2" nats="$3" vpcs="$4" reserved="$5" used quota subnets busiest
+  if [ "$STACK_FOUND" != NONE ]; then
+    return 0
+  fi
+  if [ "$eips" -gt 0 ]; then
+    used="$(ask_number aws ec2 describe-addresses --region "$region" --query 'length(Addresses)')"
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code ec2 --quota-code L-0263D0A3 --query Quota.Value)"
+    check_room "Elastic IPs in $region" "$used" "$eips" "$quota"
+  fi
+  if [ "$nats" -gt 0 ]; then
+    busiest=""
+    if subnets="$(aws ec2 describe-nat-gateways --region "$region" \
+      --filter Name=state,Values=pending,available,deleting \
+      --query 'NatGateways[].SubnetId' --output text 2>/dev/null)"; then
+      busiest=0
+      if [ -n "$subnets" ] && [ "$subnets" != None ]; then
+        # shellcheck disable=SC2086 # one word per subnet ID
+        busiest="$(aws ec2 describe-subnets --region "$region" --subnet-ids $subnets \
+          --query 'Subnets[].AvailabilityZone' --output text 2>/dev/null |
+          tr '\t' '\n' | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')"
+      fi
+    fi
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code vpc --quota-code L-FE5A380F --query Quota.Value)"
+    check_room "NAT gateways in the busiest AZ of $region" "$busiest" 1 "$quota"
+  fi
+  if [ "$vpcs" -gt 0 ]; then
+    used="$(ask_number aws ec2 describe-vpcs --region "$region" --query 'length(Vpcs)')"
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code vpc --quota-code L-F678F1CE --query Quota.Value)"
+    check_room "VPCs in $region" "$used" "$vpcs" "$quota"
+  fi
+  if [ "$reserved" -gt 0 ]; then
+    used="$(ask_number aws lambda get-account-settings --region "$region" \
+      --query AccountLimit.UnreservedConcurrentExecutions)"
+    if [ -z "$used" ]; then
+      check_line warn "Lambda concurrency in $region: could not be read"
+    elif [ $((used - reserved)) -ge "$LAMBDA_UNRESERVED_MINIMUM" ]; then
+      check_line ok "Lambda concurrency in $region: $used unreserved - $reserved reserved >= $LAMBDA_UNRESERVED_MINIMUM"
+    else
+      check_line FAIL "Lambda concurrency in $region: $used unreserved - $reserved reserved < $LAMBDA_UNRESERVED_MINIMUM; request a higher Concurrent executions quota (L-B99A9384)"
+    fi
+  fi
+}
+
+# The global stack's output OUTPUT (the execution role) exists, if the global stack does.
+check_global_output() {
+  local stack="$1" region="$2" output="$3" key value found=""
+  if [ "$STACK_FOUND" = NONE ]; then
+    check_line ok "$output: made by $stack in this run"
+    return 0
+  fi
+  while IFS=$'\t' read -r key value; do
+    if [ "$key" = "$output" ]; then
+      found="$value"
+    fi
+  done < <(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text 2>/dev/null || true)
+  if [ -n "$found" ] && [ "$found" != None ]; then
+    check_line ok "$output: $found"
+  else
+    check_line FAIL "$output: $stack ($region) has no such output; deploy it first (deploy.sh global)"
+  fi
 }
 
 # shellcheck shell=bash
@@ -288,7 +770,7 @@ stack_instance_output() {
 # creates what the stacks after it use (the execution role among them), so it runs with
 # the caller's own credentials.
 deploy_global_storefront_production_global() {
-  run aws cloudformation deploy \
+  deploy_stack us-east-1 storefront-production-global aws cloudformation deploy \
     --region us-east-1 \
     --stack-name storefront-production-global \
     --template-file "$HERE/global.json" \
@@ -308,11 +790,12 @@ deploy_region_storefront_production_us_east_1() {
   local replicate="$1" bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn=''
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
-    read_output bucket storefront-production-global us-east-1 TemplateBucketName
+    bootstrap us-east-1
+    read_output bucket storefront-production-bootstrap us-east-1 TemplateBucketName
   fi
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws cloudformation deploy \
+  deploy_stack us-east-1 storefront-production-us-east-1 aws cloudformation deploy \
     --region us-east-1 \
     --stack-name storefront-production-us-east-1 \
     --template-file "$HERE/regions/us-east-1.json" \
@@ -333,11 +816,14 @@ deploy_region_storefront_production_us_east_1() {
 deploy_region_storefront_production_us_west_2() {
   local bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
-  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2 regions/us-west-2.json 181049)"
+  if [ -z "$bucket" ]; then
+    bootstrap us-west-2
+    read_output bucket storefront-production-bootstrap us-west-2 TemplateBucketName
+  fi
   read_output role_arn storefront-production-global us-east-1 ExecutionRoleArn
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
   read_output param_WriterDatabaseSecretArn storefront-production-us-east-1 us-east-1 DatabaseSecretArn
-  run aws cloudformation deploy \
+  deploy_stack us-west-2 storefront-production-us-west-2 aws cloudformation deploy \
     --region us-west-2 \
     --stack-name storefront-production-us-west-2 \
     --template-file "$HERE/regions/us-west-2.json" \
@@ -362,14 +848,15 @@ deploy_stackset_storefront_production_regional() {
   local -a settings missing=()
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
-    read_output bucket storefront-production-global us-east-1 TemplateBucketName
+    bootstrap us-east-1
+    read_output bucket storefront-production-bootstrap us-east-1 TemplateBucketName
   fi
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/1e50ec70c6833b7ae5416f34e770f50335efde1b2f5544f00c4ee0c0edcf34f5.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/67e7ca3c8845ad85aee02f614b302d0d786838f807ae1ba72a716043e75545b9.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/1e50ec70c6833b7ae5416f34e770f50335efde1b2f5544f00c4ee0c0edcf34f5.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/67e7ca3c8845ad85aee02f614b302d0d786838f807ae1ba72a716043e75545b9.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then
@@ -459,11 +946,63 @@ deploy_stackset_storefront_production_regional() {
   fi
 }
 
+preflight_stacks() {
+  preflight_begin
+  check_credentials
+  check_region us-east-1 us-east-1
+  check_region us-west-2 us-east-1
+  check_stack storefront-production-global us-east-1
+  check_global_output storefront-production-global us-east-1 ExecutionRoleArn
+  check_stack storefront-production-us-east-1 us-east-1
+  check_quotas us-east-1 3 3 1 1
+  check_stack storefront-production-us-west-2 us-west-2
+  check_quotas us-west-2 3 3 1 1
+  if [ -n "${DEPLOY_BUCKET_US_EAST_1:-}" ]; then
+    check_bucket DEPLOY_BUCKET_US_EAST_1 us-east-1
+  elif [ -n "${DEPLOY_BUCKET:-}" ]; then
+    check_bucket DEPLOY_BUCKET us-east-1
+  else
+    check_bootstrap us-east-1
+  fi
+  if [ -n "${DEPLOY_BUCKET_US_WEST_2:-}" ]; then
+    check_bucket DEPLOY_BUCKET_US_WEST_2 us-west-2
+  else
+    check_bootstrap us-west-2
+  fi
+  preflight_end
+}
+
+preflight_stackset() {
+  preflight_begin
+  check_credentials
+  check_region us-east-1 us-east-1
+  check_region us-west-2 us-east-1
+  check_stack storefront-production-global us-east-1
+  check_global_output storefront-production-global us-east-1 ExecutionRoleArn
+  if [ -n "${DEPLOY_BUCKET_US_EAST_1:-}" ]; then
+    check_bucket DEPLOY_BUCKET_US_EAST_1 us-east-1
+  elif [ -n "${DEPLOY_BUCKET:-}" ]; then
+    check_bucket DEPLOY_BUCKET us-east-1
+  else
+    check_bootstrap us-east-1
+  fi
+  preflight_end
+}
+
+preflight_global() {
+  preflight_begin
+  check_credentials
+  check_region us-east-1 us-east-1
+  check_stack storefront-production-global us-east-1
+  check_global_output storefront-production-global us-east-1 ExecutionRoleArn
+  preflight_end
+}
+
 main() {
-  local mode=stacks replicate='' promote_region=''
+  local mode=stacks PREFLIGHT=true DELEGATION_CHECK=true replicate='' promote_region=''
   while [ "$#" -gt 0 ]; do
     case "$1" in
-      stacks | stackset | global) mode="$1" ;;
+      stacks | stackset | global | preflight) mode="$1" ;;
       promote)
         mode="$1"
         if [ "$#" -ge 2 ] && [ "${2#-}" = "$2" ]; then
@@ -472,6 +1011,9 @@ main() {
         fi
         ;;
       --dry-run) DRY_RUN=true ;;
+      --no-preflight) PREFLIGHT=false ;;
+      --skip-delegation-check) DELEGATION_CHECK=false ;;
+      --allow-stateful-changes) ALLOW_STATEFUL_CHANGES=true ;;
       --bucket)
         [ "$#" -ge 2 ] || fail "--bucket needs a bucket name"
         DEPLOY_BUCKET="$2"
@@ -493,6 +1035,7 @@ main() {
   fi
   case "$mode" in
     stacks)
+      [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_stacks
       deploy_global_storefront_production_global
       replicate="$(replication_ready storefront-production-us-west-2 us-west-2)"
       deploy_region_storefront_production_us_east_1 "$replicate"
@@ -500,11 +1043,16 @@ main() {
       [ "$replicate" = true ] || deploy_region_storefront_production_us_east_1 true
       ;;
     stackset)
+      [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_stackset
       deploy_global_storefront_production_global
       deploy_stackset_storefront_production_regional
       ;;
     global)
+      [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_global
       deploy_global_storefront_production_global
+      ;;
+    preflight)
+      preflight_stacks
       ;;
     promote)
       [ -n "$promote_region" ] || fail "promote needs a REGION: one of us-west-2"

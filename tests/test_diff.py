@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from compiler.cli import EXIT_DIFFERENT, EXIT_OK, EXIT_SPEC, main
+from compiler.cli import EXIT_DIFFERENT, EXIT_OK, EXIT_SPEC, EXIT_STATEFUL, main
 from compiler.diff import (
     ABSENT,
     ValueChange,
@@ -22,6 +22,7 @@ from compiler.diff import (
     replacement_causes,
     resolve_conditions,
     stacks_on_disk,
+    stateful_replacements,
     to_json,
     value_changes,
 )
@@ -335,6 +336,32 @@ def test_cli_exit_codes_and_json(project, monkeypatch):
         ]
         * 3
     )
+
+
+def test_stateful_replacements_name_the_vpc_a_cidr_change_replaces(cidr_diff):
+    # The regional stack's, and the StackSet's (its us-east-1 instance: a mapped CIDR).
+    assert stateful_replacements(cidr_diff) == [
+        "storefront-production-us-east-1: Vpc (AWS::EC2::VPC) replaced",
+        "storefront-production-regional: Vpc (AWS::EC2::VPC) replaced",
+    ]
+
+
+def test_an_instance_type_change_replaces_nothing_stateful(instance_type_diff):
+    assert stateful_replacements(instance_type_diff) == []
+
+
+def test_fail_on_replace_exits_4_only_for_stateful_replacements(project, monkeypatch):
+    monkeypatch.chdir(project)
+    runner = CliRunner()
+    write_spec(project, edited(*LARGER_INSTANCES))
+    harmless = runner.invoke(main, ["diff", "--fail-on-replace"])
+    assert harmless.exit_code == EXIT_DIFFERENT, harmless.output
+    write_spec(project, edited(*MOVED_FIRST_REGION))
+    stateful = runner.invoke(main, ["diff", "--fail-on-replace"])
+    assert stateful.exit_code == EXIT_STATEFUL
+    assert "Vpc (AWS::EC2::VPC) replaced" in stateful.stderr
+    without_flag = runner.invoke(main, ["diff"])
+    assert without_flag.exit_code == EXIT_DIFFERENT
 
 
 def test_cli_spec_error_exits_2(project):

@@ -47,7 +47,6 @@ def test_global_template_outputs_what_the_deploy_consumes(compiled):
     outputs = result.stacks[0].template.to_dict()["Outputs"]
     for name in (
         deploy_plan.EXECUTION_ROLE_OUTPUT,
-        deploy_plan.TEMPLATE_BUCKET_OUTPUT,
         deploy_plan.STACK_SET_ADMINISTRATION_ROLE_OUTPUT,
         deploy_plan.STACK_SET_EXECUTION_ROLE_OUTPUT,
         "ManagementRoleArn",

@@ -13,6 +13,13 @@ from troposphere import AWSHelperFn, AWSObject, Output, Parameter
 
 H = TypeVar("H")
 
+# The DeletionPolicy of what outlives its stack (buckets, keys, log groups, the zone, the
+# database secret): kept when the stack deletes it, except when the operation that
+# created it is rolled back. A Retain resource left by a failed first create would make
+# the retry fail with "already exists" (fixed names); CloudFormation accepts this policy
+# on every resource type that takes a DeletionPolicy.
+RETAIN_EXCEPT_ON_CREATE = "RetainExceptOnCreate"
+
 
 @dataclass
 class Built(Generic[H]):

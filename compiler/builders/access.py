@@ -40,7 +40,7 @@ from compiler.builders.deploy_permissions import (
 from compiler.builders.handles import AccessHandle, AuditHandle, PublicZoneHandle
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
-from compiler.spec.access import TEMPLATE_BUCKET
+from compiler.spec.access import BOOTSTRAP_BUCKET, TEMPLATE_BUCKET
 
 MANAGEMENT_ROLE_ID = "ManagementRole"
 EXECUTION_ROLE_ID = "ExecutionRole"
@@ -76,6 +76,8 @@ STACK_ACTIONS = [
     "cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts",
     "cloudformation:UpdateTerminationProtection", "cloudformation:TagResource",
     "cloudformation:UntagResource",
+    # deploy.sh protects each stack's stateful resources with a stack policy.
+    "cloudformation:SetStackPolicy", "cloudformation:GetStackPolicy",
 ]  # fmt: skip
 
 
@@ -146,6 +148,10 @@ def management_policy(spec: InfraSpec, pass_roles: list, bucket_arn, zone_id) ->
         "cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary",
         "cloudformation:EstimateTemplateCost", "cloudformation:DescribeAccountLimits",
         "ec2:DescribeImages", "ec2:DescribeAvailabilityZones",
+        # deploy.sh's preflight: regions enabled, and the quotas a first create hits.
+        "ec2:DescribeRegions", "ec2:DescribeAddresses", "ec2:DescribeNatGateways",
+        "ec2:DescribeSubnets", "ec2:DescribeVpcs", "servicequotas:GetServiceQuota",
+        "lambda:GetAccountSettings",
     ]  # fmt: skip
     regions = in_regions(spec)
     return {
@@ -179,12 +185,27 @@ def management_policy(spec: InfraSpec, pass_roles: list, bucket_arn, zone_id) ->
                 {"StringEquals": {"iam:PassedToService": CLOUDFORMATION}},
             ),
             allow(
+                # The global stack's bucket, and the one deploy.sh bootstraps in each region.
                 "UploadTemplates",
                 ["s3:PutObject", "s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
-                [bucket_arn, Sub("${Arn}/*", Arn=bucket_arn)],
+                [
+                    bucket_arn,
+                    Sub("${Arn}/*", Arn=bucket_arn),
+                    *_bootstrap_bucket_arns(spec),
+                ],
             ),
         ],
     }
+
+
+def _bootstrap_bucket_arns(spec: InfraSpec) -> list[Sub]:
+    """The template bucket of deploy.sh's bootstrap stack in each of the spec's regions."""
+    prefix = f"{naming.name_prefix(spec)}-{BOOTSTRAP_BUCKET}"
+    arns = []
+    for region in spec.regions:
+        bucket = f"arn:${{AWS::Partition}}:s3:::{prefix}-${{AWS::AccountId}}-{region.name}"
+        arns += [Sub(bucket), Sub(f"{bucket}/*")]
+    return arns
 
 
 def _template_bucket(spec: InfraSpec, audit: AuditHandle) -> tuple[s3.Bucket, s3.BucketPolicy]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Output, Ref, Sub, cloudtrail, kms, s3
 
 from compiler import naming
-from compiler.builders import Built, purpose, skip_check
+from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose, skip_check
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, private_bucket
 from compiler.builders.handles import AuditHandle, BucketRef
 from compiler.builders.key_policy import account_administers_key
@@ -147,7 +147,7 @@ def _trail(spec: InfraSpec, access_logs: s3.Bucket, access_logs_policy: s3.Bucke
         "Customer-managed key of the trail: reading the logs needs kms:Decrypt on it",
     )
     # Logs encrypted with it outlive the stack.
-    key.DeletionPolicy = "Retain"
+    key.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE
     key.UpdateReplacePolicy = "Retain"
     alias = purpose(
         kms.Alias(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Ref, Sub, s3
 
 from compiler import naming
-from compiler.builders import purpose
+from compiler.builders import RETAIN_EXCEPT_ON_CREATE, purpose
 from compiler.builders.handles import KeyHandle
 
 
@@ -107,7 +107,7 @@ def private_bucket(
     )
     # A bucket holding data is kept when the stack goes; CloudFormation cannot delete a
     # non-empty bucket anyway, and a failed delete would leave the stack half-removed.
-    bucket.DeletionPolicy = "Retain"
+    bucket.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE
     bucket.UpdateReplacePolicy = "Retain"
     policy = purpose(
         s3.BucketPolicy(

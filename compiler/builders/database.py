@@ -21,7 +21,7 @@ from troposphere import (
 )
 
 from compiler import naming
-from compiler.builders import Built, purpose, skip_check
+from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose, skip_check
 from compiler.builders.bucket_replication import (
     REPLICATION_CONDITION,
     replication_conditions,
@@ -313,7 +313,7 @@ def master_password_secret(
     # Kept when the stack stops creating it (its region no longer the writer's after a
     # failover, or the stack deleted): the database it opens outlives it (deletion
     # protection, a final snapshot), and so does the need to log in to reconcile it.
-    secret.DeletionPolicy = "Retain"
+    secret.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE
     secret.UpdateReplacePolicy = "Retain"
     skip_check(
         secret,

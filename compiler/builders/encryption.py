@@ -5,7 +5,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Ref, Sub, kms
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose
 from compiler.builders.handles import KeyHandle
 from compiler.builders.key_policy import account_administers_key
 from compiler.context import RegionContext
@@ -88,7 +88,7 @@ def build_encryption(spec: InfraSpec, ctx: RegionContext) -> Built[KeyHandle]:
         ),
         "Customer-managed key for data at rest in this region",
     )
-    key.DeletionPolicy = "Retain"  # data encrypted with it outlives the stack (snapshots, buckets)
+    key.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE  # data encrypted with it outlives the stack (snapshots, buckets)
     key.UpdateReplacePolicy = "Retain"
     alias = purpose(
         kms.Alias(

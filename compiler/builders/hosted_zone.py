@@ -11,7 +11,7 @@ from __future__ import annotations
 from troposphere import Export, GetAtt, Join, Output, Ref, route53
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose
 from compiler.builders.handles import PublicZoneHandle
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
@@ -40,7 +40,7 @@ def build_public_zone(spec: InfraSpec, ctx: RegionContext) -> Built[PublicZoneHa
     )
     # A new zone gets new name servers, and the registrar's delegation would point at the
     # old ones: the zone outlives the stack and is never replaced by an update.
-    zone.DeletionPolicy = "Retain"
+    zone.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE
     zone.UpdateReplacePolicy = "Retain"
     outputs = [
         Output(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Ref, ec2, iam, logs
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose
 from compiler.builders.handles import KeyHandle, NetworkHandle
 from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
@@ -145,7 +145,7 @@ def _flow_logs(spec: InfraSpec, vpc: ec2.VPC, key: KeyHandle) -> list:
         ),
         "VPC flow logs, encrypted with the data key",
     )
-    log_group.DeletionPolicy = "Retain"  # audit evidence outlives the stack
+    log_group.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE  # audit evidence outlives the stack
     log_group.UpdateReplacePolicy = "Retain"
     role = purpose(
         iam.Role(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Output, Ref, Sub, logs, wafv2
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose
 from compiler.builders.handles import KeyHandle, LoadBalancerHandle, WafHandle
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
@@ -114,7 +114,7 @@ def build_waf(
         ),
         "WAF request logs (blocked and allowed), encrypted with the data key",
     )
-    log_group.DeletionPolicy = "Retain"  # audit evidence outlives the stack
+    log_group.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE  # audit evidence outlives the stack
     log_group.UpdateReplacePolicy = "Retain"
     logging = purpose(
         wafv2.LoggingConfiguration(

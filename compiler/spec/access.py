@@ -17,6 +17,8 @@ PrincipalArn = pattern_str(
 
 # Short name of the global stack's bucket for large templates (`naming.bucket_name`).
 TEMPLATE_BUCKET = "templates"
+# Short name of the template bucket deploy.sh's bootstrap stack makes in each region.
+BOOTSTRAP_BUCKET = "deploy"
 
 
 def principal_kind(arn: str) -> str:

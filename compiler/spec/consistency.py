@@ -16,7 +16,7 @@ from typing import Any
 from compiler.errors import SpecPath
 from compiler.naming import logical_id_collisions
 from compiler.spec import offerings
-from compiler.spec.access import TEMPLATE_BUCKET, principal_kind
+from compiler.spec.access import BOOTSTRAP_BUCKET, TEMPLATE_BUCKET, principal_kind
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
 from compiler.spec.regions import az_count
@@ -153,6 +153,7 @@ def check_dns(spec: InfraSpec) -> Iterator[Finding]:
 RESERVED_BUCKET_NAMES = {
     "logs": "the region's log bucket",
     TEMPLATE_BUCKET: "the global stack's template bucket",
+    BOOTSTRAP_BUCKET: "the template bucket deploy.sh bootstraps in each region",
     TRAIL_BUCKET: "the global stack's CloudTrail bucket",
     GLOBAL_LOG_BUCKET: "the global stack's access-log bucket",
 }
@@ -194,7 +195,11 @@ def check_bucket_lengths(spec: InfraSpec) -> Iterator[Finding]:
 
 
 def check_global_buckets(spec: InfraSpec) -> Iterator[Finding]:
-    """The global stack's buckets, `<project>-<environment>-<name>-<account>-<its region>`."""
+    """The global stack's buckets, `<project>-<environment>-<name>-<account>-<its region>`.
+
+    This also bounds deploy.sh's bootstrap bucket in every region,
+    `<project>-<environment>-deploy-<account>-<region>`: no region name is more than five
+    characters longer than another (9 to 14), and `deploy` is five shorter than `global-logs`."""
     longest = max((TEMPLATE_BUCKET, GLOBAL_LOG_BUCKET, TRAIL_BUCKET), key=len)
     region = global_stack_region(spec.global_region, [r.name for r in spec.regions])
     name = f"{spec.project}-{spec.environment}-{longest}-{'0' * 12}-{region}"

@@ -135,7 +135,7 @@ def test_logs_expire_after_the_spec_retention():
 
 def test_log_buckets_and_key_outlive_the_stack(template):
     for logical_id in (TRAIL_BUCKET_ID, ACCESS_LOGS_BUCKET_ID, TRAIL_KEY_ID):
-        assert template["Resources"][logical_id]["DeletionPolicy"] == "Retain"
+        assert template["Resources"][logical_id]["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_without_a_trail_only_the_access_log_bucket_remains(without_trail):

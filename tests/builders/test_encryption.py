@@ -24,7 +24,7 @@ def test_key_rotates(template):
 
 def test_key_outlives_the_stack(template):
     name, _ = only(template, "AWS::KMS::Key")
-    assert template["Resources"][name]["DeletionPolicy"] == "Retain"
+    assert template["Resources"][name]["DeletionPolicy"] == "RetainExceptOnCreate"
     assert template["Resources"][name]["UpdateReplacePolicy"] == "Retain"
 
 

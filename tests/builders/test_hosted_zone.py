@@ -20,7 +20,7 @@ def test_zone_is_created_when_the_spec_names_none():
     (name,) = resources(template, "AWS::Route53::HostedZone")
     assert name == HOSTED_ZONE_ID
     assert props(template, HOSTED_ZONE_ID)["Name"] == "example.com"
-    assert template["Resources"][HOSTED_ZONE_ID]["DeletionPolicy"] == "Retain"
+    assert template["Resources"][HOSTED_ZONE_ID]["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_created_zone_outputs_its_id_and_name_servers():

@@ -119,7 +119,7 @@ def test_spec_buckets_log_access_to_the_log_bucket(buckets):
 
 def test_buckets_are_retained_with_their_data(template, buckets):
     for name in buckets:
-        assert template["Resources"][name]["DeletionPolicy"] == "Retain"
+        assert template["Resources"][name]["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_every_bucket_denies_plain_http(buckets, bucket_policies):

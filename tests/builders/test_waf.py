@@ -152,7 +152,7 @@ def test_log_group_is_named_for_waf_encrypted_and_kept(spec, template):
     assert group["Properties"]["LogGroupName"] == "aws-waf-logs-storefront-production"
     assert group["Properties"]["RetentionInDays"] == 365
     assert group["Properties"]["KmsKeyId"] == get_att("DataKey", "Arn")
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     assert props(template, name)["LogGroupName"].startswith("aws-waf-logs-")
 
 

@@ -6,11 +6,16 @@ Outputs empty, and deploy.sh reads the global stack's outputs with
     aws cloudformation describe-stacks --stack-name S --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 
 The stand-in answers exactly that question, for a stack named in a JSON file
-`{stack: {output: value}}` (a stack name, or a glob pattern of stack IDs) that the test fills from what moto did create
-(`global_outputs`), as the CLI would: one `key<TAB>value` line per output. Every other
+`{stack: {output: value}}` (a stack name, a glob pattern of stack IDs, or `REGION/STACK`
+for a stack name used in several regions, such as the bootstrap stack's) that the test
+fills from what moto did create (`global_outputs`), as the CLI would: one
+`key<TAB>value` line per output. Every other
 call goes to the real AWS CLI unchanged.
-deploy.sh itself is not touched: the gap is filled on the test side. Delete this once
-moto returns outputs after `deploy`.
+Moto gap: moto has no UpdateTerminationProtection, which deploy.sh calls after each
+stack; the stand-in answers it as AWS does (the stack's ID) without changing anything.
+
+deploy.sh itself is not touched: the gaps are filled on the test side. Delete this once
+moto returns outputs after `deploy` and supports termination protection.
 """
 
 from __future__ import annotations
@@ -28,10 +33,15 @@ _SCRIPT = '''#!{python}
 """Test-only stand-in for `aws`: see tests/deploy/aws_outputs_shim.py."""
 import fnmatch, json, os, sys
 args = sys.argv[1:]
+if args[:2] == ["cloudformation", "update-termination-protection"]:
+    print(json.dumps({{"StackId": args[args.index("--stack-name") + 1]}}))
+    sys.exit(0)
 if args[:2] == ["cloudformation", "describe-stacks"] and "--query" in args and "--stack-name" in args:
     outputs = json.loads(open({outputs!r}).read())
     stack = args[args.index("--stack-name") + 1]
-    found = [name for name in outputs if fnmatch.fnmatchcase(stack, name)]
+    region = args[args.index("--region") + 1] if "--region" in args else ""
+    found = [name for name in outputs if name == f"{{region}}/{{stack}}"]
+    found += [name for name in outputs if fnmatch.fnmatchcase(stack, name)]
     if args[args.index("--query") + 1] == {query!r} and found:
         for key, value in outputs[found[0]].items():
             print(f"{{key}}\t{{value}}")

@@ -16,6 +16,9 @@ Gaps of moto 5.2 that need no rewrite, but that tests must allow for:
 - A bucket's `ReplicationConfiguration` from CloudFormation is not applied (no
   `get-bucket-replication` afterwards): check the writer stack's `ReplicateBuckets`
   parameter and its replication role instead.
+- A bucket's `PublicAccessBlockConfiguration` from CloudFormation is not applied
+  (`get-public-access-block` answers NoSuchPublicAccessBlockConfiguration): check the
+  template for it instead.
 - `promote-read-replica` leaves `ReadReplicaSourceDBInstanceIdentifier` on the promoted
   instance: check the commands `deploy.sh promote` ran, not the instance afterwards.
 """
@@ -99,6 +102,7 @@ def rewrite_for_moto(
     result = database_secret_arn_stand_in(result)
     result = secret_stand_ins(result)
     result = replica_subnet_group_from_source(result)
+    result = retain_except_on_create_as_retain(result)
     reject_unsupported(result)
     return result
 
@@ -343,6 +347,19 @@ def replica_subnet_group_from_source(template: dict) -> dict:
             }
         elif source is not None:
             del properties["DBSubnetGroupName"]
+    return template
+
+
+def retain_except_on_create_as_retain(template: dict) -> dict:
+    """`DeletionPolicy: RetainExceptOnCreate` -> `Retain`.
+
+    Moto gap: moto keeps a resource on `delete-stack` only if its policy is exactly
+    `Retain`, and deletes one marked `RetainExceptOnCreate` (which AWS keeps). Moto never
+    rolls a failed create back, so the "except on create" half has nothing to act on.
+    """
+    for resource in template["Resources"].values():
+        if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
+            resource["DeletionPolicy"] = "Retain"
     return template
 
 

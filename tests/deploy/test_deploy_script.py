@@ -28,14 +28,12 @@ import pytest
 from moto.cloudformation.parsing import get_model_map, resource_name_property_from_type
 
 from compiler.builders.database import MASTER_SECRET_ID, SECRET_ARN_OUTPUT
-from compiler.deploy_plan import bucket_variable
 from compiler.deploy_script import SCRIPT_PATH
 
 from . import aws_outputs_shim
 from .aws_cli import (
     AwsCli,
     availability_zones,
-    create_bucket,
     find_executable,
     stack_resources,
     stack_status,
@@ -93,9 +91,14 @@ class OutputDir:
         return result.stdout
 
 
+PROTECTION = ("update-termination-protection", "set-stack-policy")
+
+
 def commands(stdout: str) -> list[str]:
-    """The commands deploy.sh traced (`+ aws ...`), without the `+ `."""
-    return [line[2:] for line in stdout.splitlines() if line.startswith("+ aws ")]
+    """The commands deploy.sh traced (`+ aws ...`), without the `+ ` and without the
+    protection it sets after each stack (`test_every_stack_ends_protected`)."""
+    traced = [line[2:] for line in stdout.splitlines() if line.startswith("+ aws ")]
+    return [line for line in traced if line.split(" ")[2] not in PROTECTION]
 
 
 # --- making the output directory deployable on moto ---------------------------------
@@ -229,26 +232,29 @@ def prepare_output_dir(
         # Compact, so a template deploy.sh sends inline stays under the inline limit.
         path.write_text(json.dumps(template, separators=(",", ":")), encoding="utf-8")
 
+    # No DEPLOY_BUCKET_*: deploy.sh bootstraps a template bucket in each region itself.
     env = aws.env(compiled.result.spec.primary_region)
-    for region in regions_without_a_bucket(manifest, "stackset" if stack_set else "region"):
-        bucket = f"deploy-templates-{region}"
-        create_bucket(aws, bucket, region)
-        env[bucket_variable(region)] = bucket
     bin_dir = destination.parent / "bin"
-    aws_outputs_shim.install(bin_dir, find_executable("aws"), destination.parent / "outputs.json")
+    outputs = destination.parent / "outputs.json"
+    aws_outputs_shim.install(bin_dir, find_executable("aws"), outputs)
+    outputs.write_text(json.dumps(bootstrap_outputs(aws, manifest, regions)), encoding="utf-8")
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     return OutputDir(destination, manifest, env, compiled.result.spec.primary_region)
 
 
-def regions_without_a_bucket(manifest: dict, kind: str) -> list[str]:
-    """Regions whose `kind` templates need a bucket that only the operator can name."""
-    regions = []
-    for entry in manifest["stacks"]:
-        sources = entry["template_bucket"] or []
-        if sources and all(source["from"] == "environment" for source in sources):
-            if entry["kind"] == kind and entry["region"] not in regions:
-                regions.append(entry["region"])
-    return regions
+def bootstrap_outputs(aws: AwsCli, manifest: dict, regions: list[str]) -> dict:
+    """`REGION/STACK` -> the bootstrap stack's outputs there, for the outputs stand-in:
+    the bucket name its template fixes (`test_each_region_got_its_bootstrap_bucket`
+    checks that moto made exactly that bucket)."""
+    bootstrap = manifest["bootstrap"]
+    account = aws.run_json("sts", "get-caller-identity", region=regions[0])["Account"]
+    prefix = bootstrap["stack_name"].removesuffix("-bootstrap")
+    return {
+        f"{region}/{bootstrap['stack_name']}": {
+            bootstrap["bucket_output"]: f"{prefix}-deploy-{account}-{region}"
+        }
+        for region in regions
+    }
 
 
 def global_outputs_used(manifest: dict) -> dict[str, list[str]]:
@@ -283,8 +289,12 @@ def deploy_global_and_record_outputs(output_dir: OutputDir, aws: AwsCli, moto_se
         region=global_entry["region"],
         wanted=global_outputs_used(output_dir.manifest)[global_entry["stack_name"]],
     )
-    outputs = {global_entry["stack_name"]: values, **writer_secret_outputs(output_dir, aws)}
     outputs_file = output_dir.path.parent / "outputs.json"
+    outputs = {
+        **json.loads(outputs_file.read_text(encoding="utf-8")),
+        global_entry["stack_name"]: values,
+        **writer_secret_outputs(output_dir, aws),
+    }
     outputs_file.write_text(json.dumps(outputs), encoding="utf-8")
     return stdout
 
@@ -379,9 +389,15 @@ class TestStacks:
 
     def test_global_then_every_region_in_order(self, deployed: Deployed, compiled):
         deploys = [c for c in commands(deployed.second_run) if "cloudformation deploy" in c]
-        expected = [e["stack_name"] for e in deployed.output_dir.manifest["stacks"]][:-1]
+        manifest = deployed.output_dir.manifest
+        # Each region's bootstrap stack (its template bucket) just before its first stack.
+        expected = []
+        for entry in manifest["stacks"][:-1]:
+            if entry["kind"] == "region":
+                expected.append(manifest["bootstrap"]["stack_name"])
+            expected.append(entry["stack_name"])
         # The writer region's stack once more, last: bucket replication switched on.
-        expected.append(deployed.output_dir.manifest["bucket_replication"]["stack"])
+        expected.append(manifest["bucket_replication"]["stack"])
         assert [c.split("--stack-name ")[1].split()[0] for c in deploys] == expected
         assert "ReplicateBuckets=true" in deploys[-1]
 
@@ -459,6 +475,44 @@ class TestStacks:
     def test_route53_has_a_record_and_health_check_per_region(self, deployed, aws, compiled):
         assert_a_record_and_health_check_per_region(aws, compiled.result.spec)
 
+    def test_each_region_got_its_bootstrap_bucket(self, deployed: Deployed, aws: AwsCli):
+        bootstrap = deployed.output_dir.manifest["bootstrap"]
+        expected = json.loads((deployed.output_dir.path.parent / "outputs.json").read_text())
+        for entry in deployed.output_dir.entries("region"):
+            region, name = entry["region"], bootstrap["stack_name"]
+            assert stack_status(aws, name, region) == "CREATE_COMPLETE"
+            bucket = stack_resources(aws, name, region)["TemplateBucket"]["PhysicalResourceId"]
+            assert bucket == expected[f"{region}/{name}"][bootstrap["bucket_output"]]
+            encryption = aws.run_json("s3api", "get-bucket-encryption", "--bucket", bucket,
+                                      region=region)  # fmt: skip
+            (rule,) = encryption["ServerSideEncryptionConfiguration"]["Rules"]
+            assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+            # Moto does not apply a bucket's PublicAccessBlockConfiguration from
+            # CloudFormation: tests/test_deploy_script.py checks the template for it.
+        # Each regional template was uploaded to its own region's bucket.
+        uploads = [c for c in commands(deployed.second_run) if "--s3-bucket " in c]
+        assert len(uploads) == len(deployed.output_dir.entries("region")) + 1  # writer twice
+        for command in uploads:
+            region = command.split("--region ")[1].split()[0]
+            bucket = command.split("--s3-bucket ")[1].split()[0]
+            assert bucket == expected[f"{region}/{bootstrap['stack_name']}"]["TemplateBucketName"]
+
+    def test_every_stack_ends_protected(self, deployed: Deployed, aws: AwsCli):
+        """The stack policy as moto stored it (moto does not enforce it); termination
+        protection is answered by the outputs stand-in, since moto lacks the call."""
+        manifest = deployed.output_dir.manifest
+        stacks = [(e["stack_name"], e["region"]) for e in manifest["stacks"][:-1]]
+        stacks += [
+            (manifest["bootstrap"]["stack_name"], e["region"]) for e in manifest["stacks"][1:-1]
+        ]
+        for name, region in stacks:
+            body = aws.run_json("cloudformation", "get-stack-policy", "--stack-name", name,
+                                region=region)["StackPolicyBody"]  # fmt: skip
+            allow, deny = json.loads(body)["Statement"]
+            assert deny["Effect"] == "Deny", name
+            assert sorted(deny["Action"]) == ["Update:Delete", "Update:Replace"]
+            assert "AWS::RDS::DBInstance" in deny["Condition"]["StringEquals"]["ResourceType"]
+
     def test_re_running_an_unchanged_stack_changes_nothing(self, deployed: Deployed):
         # The second run deployed the global stack again, as it is: a no-op, not an error.
         (global_entry,) = deployed.output_dir.entries("global")
@@ -498,7 +552,7 @@ class TestStackSet:
         # The writer region's instance alone, its secret set on the StackSet, the replica
         # regions' instances; then replication on, once every destination bucket exists.
         assert verbs == [
-            "deploy", "cp", "create-stack-set", "create-stack-instances", "update-stack-set",
+            "deploy", "deploy", "cp", "create-stack-set", "create-stack-instances", "update-stack-set",
             "create-stack-instances", "update-stack-set",
         ]  # fmt: skip
         assert (
@@ -545,4 +599,5 @@ class TestStackSet:
     def test_a_second_run_updates_the_set_and_adds_no_instance(self, deployed, moto_server):
         stdout = deployed.output_dir.run_ok("stackset", moto_server=moto_server)
         verbs = [c.split()[2] for c in commands(stdout)]
-        assert verbs == ["deploy", "cp", "update-stack-set"]
+        # The global stack and the primary region's bootstrap, both unchanged.
+        assert verbs == ["deploy", "deploy", "cp", "update-stack-set"]

@@ -139,6 +139,14 @@ def test_a_stack_secret_becomes_a_stand_in_arn_and_its_password_a_literal():
     assert resources["X"]["Properties"]["Value"]["Fn::If"][2] == {"Ref": "P"}
 
 
+def test_retain_except_on_create_becomes_the_retain_moto_knows():
+    bucket = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "RetainExceptOnCreate"}
+    queue = {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete"}
+    resources = rewrite({"Bucket": bucket, "Queue": queue})
+    assert resources["Bucket"]["DeletionPolicy"] == "Retain"
+    assert resources["Queue"]["DeletionPolicy"] == "Delete"
+
+
 def test_functions_moto_cannot_evaluate_are_refused():
     vpc = {
         "Type": "AWS::EC2::VPC",

@@ -57,13 +57,15 @@ def checkov_version() -> str:
 
 
 def scanned_templates(files: dict[str, bytes]) -> list[str]:
-    """The templates checkov should report on: those the manifests list."""
+    """The templates checkov should report on: those the manifests list, stacks and
+    deploy.sh's bootstrap."""
     templates = []
     for path, content in files.items():
         if path.rsplit("/", 1)[-1] == "manifest.json":
             directory = path.rsplit("/", 1)[0]
-            stacks = json.loads(content)["stacks"]
-            templates += [f"{directory}/{stack['template']}" for stack in stacks]
+            manifest = json.loads(content)
+            templates += [f"{directory}/{stack['template']}" for stack in manifest["stacks"]]
+            templates.append(f"{directory}/{manifest['bootstrap']['template']}")
     return sorted(templates)
 
 

@@ -1,0 +1,205 @@
+# shellcheck shell=bash
+# Part of deploy.sh (compiler/deploy_script.py copies it in after deploy_library.sh, whose
+# `fail` and DRY_RUN it uses): the preflight checklist. Every check prints one line,
+# `ok`, `warn` (could not be checked: the API refused or does not exist there) or `FAIL`;
+# `preflight_end` stops the run before anything changes if one failed.
+
+# AWS refuses a reservation that leaves an account less unreserved concurrency than this
+# (its error says "below its minimum value of [10]"; larger accounts see 50 or 100).
+LAMBDA_UNRESERVED_MINIMUM=10
+PREFLIGHT_FAILURES=0
+
+check_line() {
+  printf '  %-4s  %s\n' "$1" "$2" >&3
+  if [ "$1" = FAIL ]; then
+    PREFLIGHT_FAILURES=$((PREFLIGHT_FAILURES + 1))
+  fi
+}
+
+preflight_begin() {
+  PREFLIGHT_FAILURES=0
+  printf 'deploy.sh: preflight (nothing is changed until every check passes)\n' >&3
+}
+
+preflight_end() {
+  if [ "$PREFLIGHT_FAILURES" -gt 0 ]; then
+    fail "preflight: $PREFLIGHT_FAILURES check(s) failed; nothing was deployed"
+  fi
+  printf 'deploy.sh: preflight passed\n' >&3
+}
+
+check_credentials() {
+  local identity
+  if identity="$(aws sts get-caller-identity --query '[Account,Arn]' --output text 2>&1)"; then
+    check_line ok "credentials: account ${identity%%$'\t'*} as ${identity#*$'\t'}"
+  else
+    check_line FAIL "credentials: $identity"
+  fi
+}
+
+# Region REGION is enabled in the account (asked in region ASK_IN, which is enabled).
+check_region() {
+  local region="$1" ask_in="$2" status
+  if ! status="$(aws ec2 describe-regions --region "$ask_in" --all-regions \
+    --region-names "$region" --query 'Regions[0].OptInStatus' --output text 2>&1)"; then
+    check_line FAIL "region $region: $status"
+    return 0
+  fi
+  case "$status" in
+    opt-in-not-required | opted-in) check_line ok "region $region: enabled ($status)" ;;
+    *) check_line FAIL "region $region: $status; enable it: aws account enable-region --region-name $region" ;;
+  esac
+}
+
+# Stack STACK in REGION is in a state this run can deploy; sets STACK_FOUND to its status
+# (NONE when there is none), which the quota checks read.
+STACK_FOUND=""
+check_stack() {
+  local stack="$1" region="$2" answer
+  if ! answer="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].StackStatus' --output text 2>&1)"; then
+    case "$answer" in
+      *"does not exist"*) answer=NONE ;;
+      *)
+        STACK_FOUND=""
+        check_line FAIL "stack $stack ($region): $answer"
+        return 0
+        ;;
+    esac
+  fi
+  STACK_FOUND="$answer"
+  case "$answer" in
+    NONE) check_line ok "stack $stack ($region): none yet, this run creates it" ;;
+    ROLLBACK_COMPLETE) check_line ok "stack $stack ($region): ROLLBACK_COMPLETE, this run deletes and re-creates it" ;;
+    REVIEW_IN_PROGRESS | *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
+    UPDATE_ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): UPDATE_ROLLBACK_FAILED; aws cloudformation continue-update-rollback --region $region --stack-name $stack first" ;;
+    *) check_line FAIL "stack $stack ($region): $answer" ;;
+  esac
+}
+
+# The template bucket given in variable VARIABLE (set) exists and can be reached.
+check_bucket() {
+  local variable="$1" region="$2" answer
+  if answer="$(aws s3api head-bucket --region "$region" --bucket "${!variable}" 2>&1)"; then
+    check_line ok "bucket ${!variable} (\$$variable, $region): reachable"
+  else
+    check_line FAIL "bucket ${!variable} (\$$variable, $region): ${answer:-not reachable}"
+  fi
+}
+
+# The bucket of the bootstrap stack in REGION can be reached, if the stack exists.
+check_bootstrap() {
+  local region="$1" status bucket="" key value answer
+  status="$(aws cloudformation describe-stacks --region "$region" --stack-name "$BOOTSTRAP_STACK" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null || printf NONE)"
+  if [ "$status" = NONE ]; then
+    check_line ok "bootstrap $BOOTSTRAP_STACK ($region): none yet, this run creates it"
+    return 0
+  fi
+  while IFS=$'\t' read -r key value; do
+    if [ "$key" = TemplateBucketName ]; then
+      bucket="$value"
+    fi
+  done < <(aws cloudformation describe-stacks --region "$region" --stack-name "$BOOTSTRAP_STACK" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text 2>/dev/null || true)
+  if [ -z "$bucket" ]; then
+    check_line FAIL "bootstrap $BOOTSTRAP_STACK ($region): $status, without a TemplateBucketName output"
+  elif answer="$(aws s3api head-bucket --region "$region" --bucket "$bucket" 2>&1)"; then
+    check_line ok "bootstrap bucket $bucket ($region): reachable"
+  else
+    check_line FAIL "bootstrap bucket $bucket ($region): ${answer:-not reachable}"
+  fi
+}
+
+# A number one AWS CLI call prints (a quota comes as 5.0), or nothing if the call failed.
+ask_number() {
+  local answer
+  answer="$("$@" --output text 2>/dev/null)" || return 0
+  answer="${answer%%.*}"
+  case "$answer" in
+    '' | *[!0-9]*) ;;
+    *) printf '%s' "$answer" ;;
+  esac
+}
+
+# USED + NEED <= QUOTA for what WHAT names; warn when either is unknown.
+check_room() {
+  local what="$1" used="$2" need="$3" quota="$4"
+  if [ -z "$used" ] || [ -z "$quota" ]; then
+    check_line warn "$what: could not be read (service quotas or the describe call refused)"
+  elif [ $((used + need)) -le "$quota" ]; then
+    check_line ok "$what: $used used + $need new <= $quota"
+  else
+    check_line FAIL "$what: $used used + $need new > quota $quota; request an increase in Service Quotas"
+  fi
+}
+
+# The quotas a first create of a stack in REGION hits: ELASTIC_IPS, NAT_GATEWAYS (one per
+# AZ), VPCS and RESERVED Lambda concurrency. Only when the stack is new (STACK_FOUND NONE):
+# an existing stack's resources already count as used.
+check_quotas() {
+  local region="$1" eips="$2" nats="$3" vpcs="$4" reserved="$5" used quota subnets busiest
+  if [ "$STACK_FOUND" != NONE ]; then
+    return 0
+  fi
+  if [ "$eips" -gt 0 ]; then
+    used="$(ask_number aws ec2 describe-addresses --region "$region" --query 'length(Addresses)')"
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code ec2 --quota-code L-0263D0A3 --query Quota.Value)"
+    check_room "Elastic IPs in $region" "$used" "$eips" "$quota"
+  fi
+  if [ "$nats" -gt 0 ]; then
+    busiest=""
+    if subnets="$(aws ec2 describe-nat-gateways --region "$region" \
+      --filter Name=state,Values=pending,available,deleting \
+      --query 'NatGateways[].SubnetId' --output text 2>/dev/null)"; then
+      busiest=0
+      if [ -n "$subnets" ] && [ "$subnets" != None ]; then
+        # shellcheck disable=SC2086 # one word per subnet ID
+        busiest="$(aws ec2 describe-subnets --region "$region" --subnet-ids $subnets \
+          --query 'Subnets[].AvailabilityZone' --output text 2>/dev/null |
+          tr '\t' '\n' | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')"
+      fi
+    fi
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code vpc --quota-code L-FE5A380F --query Quota.Value)"
+    check_room "NAT gateways in the busiest AZ of $region" "$busiest" 1 "$quota"
+  fi
+  if [ "$vpcs" -gt 0 ]; then
+    used="$(ask_number aws ec2 describe-vpcs --region "$region" --query 'length(Vpcs)')"
+    quota="$(ask_number aws service-quotas get-service-quota --region "$region" \
+      --service-code vpc --quota-code L-F678F1CE --query Quota.Value)"
+    check_room "VPCs in $region" "$used" "$vpcs" "$quota"
+  fi
+  if [ "$reserved" -gt 0 ]; then
+    used="$(ask_number aws lambda get-account-settings --region "$region" \
+      --query AccountLimit.UnreservedConcurrentExecutions)"
+    if [ -z "$used" ]; then
+      check_line warn "Lambda concurrency in $region: could not be read"
+    elif [ $((used - reserved)) -ge "$LAMBDA_UNRESERVED_MINIMUM" ]; then
+      check_line ok "Lambda concurrency in $region: $used unreserved - $reserved reserved >= $LAMBDA_UNRESERVED_MINIMUM"
+    else
+      check_line FAIL "Lambda concurrency in $region: $used unreserved - $reserved reserved < $LAMBDA_UNRESERVED_MINIMUM; request a higher Concurrent executions quota (L-B99A9384)"
+    fi
+  fi
+}
+
+# The global stack's output OUTPUT (the execution role) exists, if the global stack does.
+check_global_output() {
+  local stack="$1" region="$2" output="$3" key value found=""
+  if [ "$STACK_FOUND" = NONE ]; then
+    check_line ok "$output: made by $stack in this run"
+    return 0
+  fi
+  while IFS=$'\t' read -r key value; do
+    if [ "$key" = "$output" ]; then
+      found="$value"
+    fi
+  done < <(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text 2>/dev/null || true)
+  if [ -n "$found" ] && [ "$found" != None ]; then
+    check_line ok "$output: $found"
+  else
+    check_line FAIL "$output: $stack ($region) has no such output; deploy it first (deploy.sh global)"
+  fi
+}

@@ -1,0 +1,440 @@
+"""compiler/deploy_library.sh and deploy_preflight.sh, function by function: each test sources the library into
+bash and calls one function against a stand-in `aws` that answers from files.
+
+The stand-in answers `aws SERVICE OPERATION ...` with `SERVICE_OPERATION.N.out` (its Nth
+call), else `SERVICE_OPERATION.out`; `.err` and `.rc` likewise give stderr and the exit
+code. Every call is appended to calls.log.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from compiler.deploy_plan import STATEFUL_TYPES
+from compiler.deploy_preflight import PREFLIGHT_LIBRARY
+from compiler.deploy_script import FAILOVER_LIBRARY, LIBRARY
+
+FAKE_AWS = r"""#!/usr/bin/env bash
+printf '%s\n' "$*" >>"$FAKE_DIR/calls.log"
+key="$1_$2"
+count_file="$FAKE_DIR/$key.count"
+count=$(( $(cat "$count_file" 2>/dev/null || echo 0) + 1 ))
+echo "$count" >"$count_file"
+answer() { # the file for this call: numbered first, else the default
+  if [ -f "$FAKE_DIR/$key.$count.$1" ]; then echo "$FAKE_DIR/$key.$count.$1";
+  elif [ -f "$FAKE_DIR/$key.$1" ]; then echo "$FAKE_DIR/$key.$1"; fi
+}
+out="$(answer out)"; err="$(answer err)"; rc="$(answer rc)"
+[ -z "$out" ] || cat "$out"
+[ -z "$err" ] || cat "$err" >&2
+exit "$( [ -n "$rc" ] && cat "$rc" || echo 0 )"
+"""
+
+STATEFUL_LIST = ",".join(f'"{t}"' for t in STATEFUL_TYPES)  # as deploy.sh's settings set it
+
+NOT_FOUND = (
+    "An error occurred (ValidationError) when calling the DescribeStacks operation: "
+    "Stack with id s does not exist"
+)
+
+
+@dataclass
+class Shell:
+    """bash with the library sourced and the stand-in `aws` first on PATH."""
+
+    dir: Path
+
+    def answer(self, call: str, out: str = "", *, err: str = "", rc: int = 0, nth: int = 0):
+        """What `aws SERVICE OPERATION` answers (its `nth` call only, if given)."""
+        stem = call.replace(" ", "_") + (f".{nth}" if nth else "")
+        (self.dir / f"{stem}.out").write_text(out)
+        (self.dir / f"{stem}.err").write_text(err)
+        (self.dir / f"{stem}.rc").write_text(str(rc))
+
+    def run(self, script: str) -> subprocess.CompletedProcess[str]:
+        prelude = (
+            "set -euo pipefail\n"
+            "STACK_SET_POLL_SECONDS=0\nSTACK_EVENT_POLL_SECONDS=1\n"
+            "BOOTSTRAP_STACK=p-bootstrap\nBOOTSTRAP_TEMPLATE=bootstrap.json\n"
+            "STACK_TAGS=(infra:project=p)\n"
+            f"STATEFUL_TYPES='{STATEFUL_LIST}'\n"
+            f"source {LIBRARY}\nsource {FAILOVER_LIBRARY}\nsource {PREFLIGHT_LIBRARY}\n"
+        )
+        return subprocess.run(
+            ["bash", "-c", prelude + script],
+            capture_output=True,
+            text=True,
+            env={
+                "PATH": f"{self.dir / 'bin'}{os.pathsep}{os.environ['PATH']}",
+                "FAKE_DIR": str(self.dir),
+                "HOME": str(self.dir),
+            },
+            timeout=60,
+            check=False,
+        )
+
+    def calls(self) -> list[str]:
+        log = self.dir / "calls.log"
+        return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture
+def shell(tmp_path) -> Shell:
+    (tmp_path / "bin").mkdir()
+    aws = tmp_path / "bin" / "aws"
+    aws.write_text(FAKE_AWS)
+    aws.chmod(0o755)
+    return Shell(tmp_path)
+
+
+def events(*rows: tuple[str, ...]) -> str:
+    """describe-stack-events as `--output text` prints it, newest first."""
+    return "".join("\t".join(row) + "\n" for row in rows)
+
+
+# --- stack_status / recover_stack -------------------------------------------------------
+
+
+def test_stack_status_of_a_missing_stack_is_none(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    result = shell.run("stack_status s us-east-1")
+    assert (result.returncode, result.stdout) == (0, "NONE")
+
+
+def test_stack_status_passes_on_any_other_error(shell):
+    shell.answer("cloudformation describe-stacks", err="ExpiredToken: expired", rc=254)
+    result = shell.run("stack_status s us-east-1")
+    assert result.returncode == 1
+    assert "cannot read stack s (us-east-1): ExpiredToken: expired" in result.stderr
+
+
+def test_a_rolled_back_first_create_is_deleted_before_the_retry_saying_so(shell):
+    shell.answer("cloudformation describe-stacks", "ROLLBACK_COMPLETE\n")
+    result = shell.run("recover_stack s us-east-1")
+    assert result.returncode == 0, result.stderr
+    assert "s (us-east-1) is ROLLBACK_COMPLETE" in result.stdout
+    assert "deleting it to create it again" in result.stdout
+    assert shell.calls()[1:] == [
+        "cloudformation delete-stack --region us-east-1 --stack-name s",
+        "cloudformation wait stack-delete-complete --region us-east-1 --stack-name s",
+    ]
+
+
+def test_update_rollback_failed_stops_with_the_continue_command(shell):
+    shell.answer("cloudformation describe-stacks", "UPDATE_ROLLBACK_FAILED\n")
+    result = shell.run("recover_stack s eu-west-1")
+    assert result.returncode == 1
+    assert (
+        "aws cloudformation continue-update-rollback --region eu-west-1 --stack-name s"
+        in result.stderr
+    )
+    assert len(shell.calls()) == 1  # nothing changed
+
+
+@pytest.mark.parametrize("status", ["UPDATE_IN_PROGRESS", "DELETE_FAILED"])
+def test_a_busy_or_broken_stack_stops_the_run(shell, status):
+    shell.answer("cloudformation describe-stacks", f"{status}\n")
+    result = shell.run("recover_stack s us-east-1")
+    assert result.returncode == 1 and f"s (us-east-1) is {status}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "status", ["NONE", "CREATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"]
+)
+def test_a_deployable_stack_is_left_alone(shell, status):
+    if status == "NONE":
+        shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    else:
+        shell.answer("cloudformation describe-stacks", f"{status}\n")
+    result = shell.run("recover_stack s us-east-1")
+    assert result.returncode == 0, result.stderr
+    assert len(shell.calls()) == 1
+
+
+# --- events and the first failure -------------------------------------------------------
+
+OLD = (
+    "e0",
+    "2026-01-01T10:00:00.000Z",
+    "s",
+    "AWS::CloudFormation::Stack",
+    "CREATE_COMPLETE",
+    "None",
+)
+FAILED_RUN = events(
+    ("e5", "2026-01-02T10:00:09.000Z", "s", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", "None"),
+    ("e4", "2026-01-02T10:00:08.000Z", "Queue", "AWS::SQS::Queue", "CREATE_FAILED", "Resource creation cancelled"),
+    ("e3", "2026-01-02T10:00:07.000Z", "Bucket", "AWS::S3::Bucket", "CREATE_FAILED", "shop-logs already exists"),
+    ("e2", "2026-01-02T10:00:02.000Z", "Queue", "AWS::SQS::Queue", "CREATE_IN_PROGRESS", "None"),
+    ("e1", "2026-01-02T10:00:01.000Z", "s", "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated"),
+    OLD,
+)  # fmt: skip
+
+
+def test_new_events_are_printed_oldest_first_from_the_mark_on(shell):
+    shell.answer("cloudformation describe-stack-events", FAILED_RUN)
+    result = shell.run('EVENT_MARK=e0; print_new_events s us-east-1; echo "mark=$EVENT_MARK"')
+    lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines[:-1]] == ["s", "Queue", "Bucket", "Queue", "s"]
+    assert lines[0].split()[0] == "10:00:01"
+    assert lines[2].endswith("shop-logs already exists")
+    assert lines[-1] == "mark=e5"
+
+
+def test_the_first_failed_resource_is_the_root_cause(shell):
+    shell.answer("cloudformation describe-stack-events", FAILED_RUN)
+    result = shell.run("report_first_failure s us-east-1 e0")
+    assert result.stderr == (
+        "deploy.sh: first failure in s (us-east-1): Bucket (AWS::S3::Bucket) CREATE_FAILED: "
+        "shop-logs already exists\n"
+    )
+
+
+def test_a_failed_deploy_shows_its_events_names_the_cause_and_stops(shell):
+    shell.answer("cloudformation describe-stacks", "UPDATE_COMPLETE\n")
+    shell.answer("cloudformation describe-stack-events", "e0\n", nth=1)  # the mark
+    shell.answer("cloudformation describe-stack-events", FAILED_RUN)
+    shell.answer("cloudformation deploy", err="Failed to create/update the stack", rc=255)
+    result = shell.run(
+        "deploy_stack us-east-1 s aws cloudformation deploy --region us-east-1 --stack-name s"
+        "; echo not reached"
+    )
+    assert result.returncode == 1
+    assert "not reached" not in result.stdout
+    assert "+ aws cloudformation deploy --region us-east-1 --stack-name s" in result.stdout
+    assert "shop-logs already exists" in result.stdout  # the events, as they came
+    assert "first failure in s (us-east-1): Bucket (AWS::S3::Bucket)" in result.stderr
+    assert "deploying s (us-east-1) failed" in result.stderr
+
+
+def test_a_deploy_that_succeeds_returns_after_printing_its_events(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    shell.answer("cloudformation describe-stack-events", err=NOT_FOUND, rc=254, nth=1)
+    shell.answer("cloudformation describe-stack-events", events(OLD))
+    result = shell.run("deploy_stack us-east-1 s aws cloudformation deploy --stack-name s")
+    assert result.returncode == 0, result.stderr
+    assert "CREATE_COMPLETE" in result.stdout
+
+
+def test_dry_run_deploy_only_prints_the_command(shell):
+    result = shell.run("DRY_RUN=true; deploy_stack us-east-1 s aws cloudformation deploy --x y")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "+ aws cloudformation deploy --x y"
+    assert [line.split()[3] for line in lines[1:]] == [
+        "update-termination-protection",
+        "set-stack-policy",
+    ]
+    assert shell.calls() == []
+
+
+# --- StackSet operations -----------------------------------------------------------------
+
+
+def test_a_failed_stack_set_operation_prints_each_regions_reason(shell):
+    shell.answer("cloudformation describe-stack-set-operation", "RUNNING\n", nth=1)
+    shell.answer("cloudformation describe-stack-set-operation", "FAILED\n")
+    shell.answer(
+        "cloudformation list-stack-set-operation-results",
+        "us-east-1\tSUCCEEDED\tNone\neu-west-1\tFAILED\tResourceLogicalId:Db, "
+        "ResourceType:AWS::RDS::DBInstance, ResourceStatusReason:quota exceeded.\n",
+    )
+    result = shell.run("wait_for_operation set us-east-1 op-1")
+    assert result.returncode == 1
+    assert "eu-west-1  FAILED  ResourceLogicalId:Db" in result.stderr
+    assert "us-east-1  SUCCEEDED" not in result.stderr
+    assert "StackSet set operation op-1 ended FAILED" in result.stderr
+
+
+# --- bootstrap ---------------------------------------------------------------------------
+
+
+def test_each_region_is_bootstrapped_once_per_run(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    result = shell.run("bootstrap us-east-1; bootstrap eu-west-1; bootstrap us-east-1")
+    assert result.returncode == 0, result.stderr
+    deploys = [c for c in shell.calls() if c.startswith("cloudformation deploy")]
+    assert [d.split("--region ")[1].split()[0] for d in deploys] == ["us-east-1", "eu-west-1"]
+    for command in deploys:
+        assert "--stack-name p-bootstrap " in command
+        assert f"--template-file {LIBRARY.parent}/bootstrap.json " in command
+        assert "--tags infra:project=p --no-fail-on-empty-changeset" in command
+
+
+# --- preflight: each check passes and fails ----------------------------------------------
+
+
+def checklist(result) -> list[tuple[str, str]]:
+    return [
+        (line.split()[0], line.split(None, 1)[1])
+        for line in result.stdout.splitlines()
+        if line.startswith("  ")
+    ]
+
+
+def test_credentials_pass_with_the_account_and_fail_with_the_error(shell):
+    shell.answer("sts get-caller-identity", "111122223333\tarn:aws:iam::111122223333:user/a\n")
+    assert checklist(shell.run("check_credentials")) == [
+        ("ok", "credentials: account 111122223333 as arn:aws:iam::111122223333:user/a")
+    ]
+    shell.answer("sts get-caller-identity", err="Unable to locate credentials", rc=253)
+    assert checklist(shell.run("check_credentials")) == [
+        ("FAIL", "credentials: Unable to locate credentials")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [("opt-in-not-required", "ok"), ("opted-in", "ok"), ("not-opted-in", "FAIL")],
+)
+def test_a_region_must_be_enabled(shell, status, verdict):
+    shell.answer("ec2 describe-regions", f"{status}\n")
+    ((found, text),) = checklist(shell.run("check_region eu-south-1 us-east-1"))
+    assert found == verdict and text.startswith("region eu-south-1: ")
+    assert "--region us-east-1 --all-regions --region-names eu-south-1" in shell.calls()[0]
+    if verdict == "FAIL":
+        assert "aws account enable-region --region-name eu-south-1" in text
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict", "found"),
+    [
+        ("", "ok", "NONE"),
+        ("UPDATE_COMPLETE", "ok", "UPDATE_COMPLETE"),
+        ("ROLLBACK_COMPLETE", "ok", "ROLLBACK_COMPLETE"),
+        ("UPDATE_ROLLBACK_FAILED", "FAIL", "UPDATE_ROLLBACK_FAILED"),
+        ("UPDATE_IN_PROGRESS", "FAIL", "UPDATE_IN_PROGRESS"),
+    ],
+)
+def test_each_stacks_state_is_checked(shell, answer, verdict, found):
+    if answer:
+        shell.answer("cloudformation describe-stacks", f"{answer}\n")
+    else:
+        shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    result = shell.run('check_stack s us-east-1; echo "found=$STACK_FOUND"')
+    ((verdict_seen, _),) = checklist(result)
+    assert verdict_seen == verdict
+    assert result.stdout.splitlines()[-1] == f"found={found}"
+
+
+def test_a_bucket_variable_must_name_a_reachable_bucket(shell):
+    result = shell.run("B=mine; check_bucket B eu-west-1")
+    assert checklist(result) == [("ok", "bucket mine ($B, eu-west-1): reachable")]
+    assert shell.calls() == ["s3api head-bucket --region eu-west-1 --bucket mine"]
+    shell.answer("s3api head-bucket", err="An error occurred (403) Forbidden", rc=254)
+    ((verdict, text),) = checklist(shell.run("B=theirs; check_bucket B eu-west-1"))
+    assert verdict == "FAIL" and "Forbidden" in text
+
+
+def test_the_bootstrap_bucket_is_checked_once_the_bootstrap_exists(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    assert checklist(shell.run("check_bootstrap eu-west-1"))[0][0] == "ok"
+    shell.answer("cloudformation describe-stacks", "CREATE_COMPLETE\n", nth=2)
+    shell.answer("cloudformation describe-stacks", "TemplateBucketName\tp-deploy-1-eu\n", nth=3)
+    shell.answer("s3api head-bucket", err="Not Found", rc=254)
+    ((verdict, text),) = checklist(shell.run("check_bootstrap eu-west-1"))
+    assert verdict == "FAIL" and text.startswith("bootstrap bucket p-deploy-1-eu (eu-west-1)")
+
+
+def quota_answers(shell, *, eips="2", nat_subnets="subnet-a\tsubnet-b", azs="eu-1a\teu-1a",
+                  vpcs="1", unreserved="1000", quota="5.0"):  # fmt: skip
+    shell.answer("ec2 describe-addresses", f"{eips}\n")
+    shell.answer("ec2 describe-nat-gateways", f"{nat_subnets}\n")
+    shell.answer("ec2 describe-subnets", f"{azs}\n")
+    shell.answer("ec2 describe-vpcs", f"{vpcs}\n")
+    shell.answer("service-quotas get-service-quota", f"{quota}\n")
+    shell.answer("lambda get-account-settings", f"{unreserved}\n")
+
+
+def test_quotas_with_room_pass(shell):
+    quota_answers(shell)
+    result = shell.run("STACK_FOUND=NONE; check_quotas eu-west-1 3 3 1 1")
+    assert checklist(result) == [
+        ("ok", "Elastic IPs in eu-west-1: 2 used + 3 new <= 5"),
+        ("ok", "NAT gateways in the busiest AZ of eu-west-1: 2 used + 1 new <= 5"),
+        ("ok", "VPCs in eu-west-1: 1 used + 1 new <= 5"),
+        ("ok", "Lambda concurrency in eu-west-1: 1000 unreserved - 1 reserved >= 10"),
+    ]
+    codes = [c.split("--quota-code ")[1].split()[0] for c in shell.calls() if "quota-code" in c]
+    assert codes == ["L-0263D0A3", "L-FE5A380F", "L-F678F1CE"]
+    assert "--service-code ec2 --quota-code L-0263D0A3" in " ".join(shell.calls())
+    assert "--service-code vpc --quota-code L-FE5A380F" in " ".join(shell.calls())
+
+
+def test_each_quota_without_room_fails(shell):
+    azs = "eu-1a\teu-1a\teu-1a\teu-1a\teu-1a"
+    quota_answers(shell, eips="3", azs=azs, vpcs="5", unreserved="10")
+    result = shell.run("STACK_FOUND=NONE; check_quotas eu-west-1 3 3 1 1")
+    assert [verdict for verdict, _ in checklist(result)] == ["FAIL"] * 4
+    assert "3 used + 3 new > quota 5" in result.stdout
+    assert "busiest AZ of eu-west-1: 5 used + 1 new > quota 5" in result.stdout
+    assert "10 unreserved - 1 reserved < 10" in result.stdout
+
+
+def test_a_quota_that_cannot_be_read_is_a_warning(shell):
+    quota_answers(shell)
+    shell.answer("service-quotas get-service-quota", err="AccessDenied", rc=254)
+    result = shell.run("STACK_FOUND=NONE; check_quotas eu-west-1 3 0 0 0")
+    ((verdict, text),) = checklist(result)
+    assert verdict == "warn" and text.startswith("Elastic IPs in eu-west-1")
+
+
+def test_quotas_are_not_checked_for_a_stack_that_exists(shell):
+    result = shell.run("STACK_FOUND=UPDATE_COMPLETE; check_quotas eu-west-1 3 3 1 1")
+    assert checklist(result) == [] and shell.calls() == []
+
+
+def test_a_failed_check_stops_at_the_end_of_the_checklist(shell):
+    shell.answer("sts get-caller-identity", err="ExpiredToken", rc=254)
+    shell.answer("ec2 describe-regions", "opted-in\n")
+    result = shell.run("preflight_begin; check_credentials; check_region eu-west-1 eu-west-1;"
+                       " preflight_end; echo deployed")  # fmt: skip
+    assert result.returncode == 1
+    assert [v for v, _ in checklist(result)] == ["FAIL", "ok"]  # every check still ran
+    assert "1 check(s) failed; nothing was deployed" in result.stderr
+    assert "deployed\n" not in result.stdout
+
+
+# --- protection ---------------------------------------------------------------------------
+
+
+def test_the_stack_policy_denies_replacing_or_deleting_stateful_resources(shell):
+    import json
+
+    result = shell.run('printf "%s" "$STACK_POLICY"')
+    allow, deny = json.loads(result.stdout)["Statement"]
+    assert allow == {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Resource"] == "*"
+    assert sorted(deny["Action"]) == ["Update:Delete", "Update:Replace"]
+    assert deny["Condition"]["StringEquals"]["ResourceType"] == list(STATEFUL_TYPES)
+    assert set(STATEFUL_TYPES) == {
+        "AWS::RDS::DBInstance",
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::EC2::VPC",
+        "AWS::Route53::HostedZone",
+    }
+
+
+def test_a_deployed_stack_is_protected_then(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    result = shell.run("deploy_stack eu-west-1 s aws cloudformation deploy --stack-name s")
+    assert result.returncode == 0, result.stderr
+    after = shell.calls()[shell.calls().index("cloudformation deploy --stack-name s") + 1 :]
+    assert after[-2] == (
+        "cloudformation update-termination-protection --region eu-west-1 --stack-name s "
+        "--enable-termination-protection"
+    )
+    assert after[-1].startswith(
+        "cloudformation set-stack-policy --region eu-west-1 --stack-name s --stack-policy-body "
+    )
+
+
+def test_a_new_stack_has_no_policy_to_lift(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    shell.run("ALLOW_STATEFUL_CHANGES=true; open_stack s eu-west-1")
+    assert not any("set-stack-policy" in c for c in shell.calls())
