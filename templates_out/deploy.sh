@@ -36,6 +36,7 @@ created only in regions that lack one.
 Templates over 51,200 bytes are uploaded to an S3 bucket in the stack's own
 region first (CloudFormation cannot read them from another region's bucket),
 first of these that is set:
+  storefront-production-global     $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET
   storefront-production-us-east-1  $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET, output TemplateBucketName of storefront-production-global
   storefront-production-us-west-2  $DEPLOY_BUCKET_US_WEST_2
   storefront-production-regional   $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET, output TemplateBucketName of storefront-production-global
@@ -287,10 +288,15 @@ stack_instance_output() {
 # creates what the stacks after it use (the execution role among them), so it runs with
 # the caller's own credentials.
 deploy_global_storefront_production_global() {
+  local bucket
+  bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
+  [ -n "$bucket" ] || bucket="$(missing_bucket DEPLOY_BUCKET_US_EAST_1 us-east-1 global.json 68087)"
   run aws cloudformation deploy \
     --region us-east-1 \
     --stack-name storefront-production-global \
     --template-file "$HERE/global.json" \
+    --s3-bucket "$bucket" \
+    --s3-prefix storefront-production-global \
     --capabilities CAPABILITY_NAMED_IAM \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
