@@ -149,11 +149,12 @@ class WafSpec(BaseModel):
         '(quote "NO": YAML reads it as false).',
         examples=[["KP", "IR"]],
     )
+    # WAF logs are evidence of attacks and of what was blocked: a year is the usual floor.
     log_retention_days: LogRetentionDays = Field(
-        90,
+        365,
         description="Days CloudWatch Logs keeps the WAF logs (aws-waf-logs-... group, "
         "encrypted with the region's key).",
-        examples=[90],
+        examples=[365],
     )
 
     @field_validator("managed_rule_groups", "blocked_countries")

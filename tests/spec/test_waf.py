@@ -27,7 +27,7 @@ def test_example_spec_has_the_default_waf(example_text):
     assert waf.managed_rule_groups == list(DEFAULT_RULE_GROUPS)
     assert waf.rate_limit_per_5_minutes == 2000
     assert waf.blocked_countries == []
-    assert waf.log_retention_days == 90
+    assert waf.log_retention_days == 365
 
 
 def test_spec_without_a_waf_section_still_gets_the_firewall(example_text):
@@ -174,7 +174,7 @@ def test_rate_limit_out_of_range_is_refused(example_text, limit, shown):
 def test_log_retention_must_be_one_cloudwatch_offers(example_text):
     bad = edit(
         example_text,
-        "log_retention_days: 90         # WAF logs",
+        "log_retention_days: 365        # WAF logs",
         "log_retention_days: 100        # WAF logs",
     )
     assert_problem(
