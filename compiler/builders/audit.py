@@ -21,7 +21,7 @@ from compiler.builders import Built, purpose, skip_check
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, private_bucket
 from compiler.builders.cis_monitoring import cis_monitoring
 from compiler.builders.handles import AuditHandle, BucketRef
-from compiler.builders.key_policy import account_administers_key
+from compiler.builders.key_policy import account_administers_key, deny_grants_not_for_aws_resources
 from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
@@ -85,6 +85,7 @@ def trail_key_policy(spec: InfraSpec) -> dict:
         "Version": "2012-10-17",
         "Statement": [
             account_administers_key(),  # reading (decrypting) log files included
+            deny_grants_not_for_aws_resources(),
             {
                 "Sid": "CloudTrailEncryptsThisTrailsLogs",
                 "Effect": "Allow",
@@ -247,7 +248,15 @@ def _trail(spec: InfraSpec, access_logs: s3.Bucket, access_logs_policy: s3.Bucke
             RoleName=naming.global_resource_name(spec, "trail-logs"),
             # No aws:SourceAccount condition: CloudTrail's guide documents none for this
             # role, and a trail of another account cannot name it (iam:PassRole).
-            AssumeRolePolicyDocument=service_trust_policy("cloudtrail.amazonaws.com"),
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "CloudTrailDelivers",
+                        **service_trust_policy("cloudtrail.amazonaws.com")["Statement"][0],
+                    }
+                ],
+            },
             Policies=[
                 iam.Policy(
                     PolicyName="write-trail-log-group", PolicyDocument=trail_logs_policy(spec)

@@ -330,8 +330,10 @@ def compute(spec: InfraSpec) -> list[Statement]:
             # also authorised on the writer instance, which carries the tag too.
             "CreateDatabasesOnlyWithProjectTag",
             [
-                "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica",
-                "rds:CreateDBSubnetGroup", "rds:CreateDBParameterGroup",
+                "rds:CreateDBInstance",
+                "rds:CreateDBInstanceReadReplica",
+                "rds:CreateDBSubnetGroup",
+                "rds:CreateDBParameterGroup",
             ],  # fmt: skip
             [arn("rds", "db:*"), arn("rds", "subgrp:*"), arn("rds", "pg:*")],
             created_tagged(spec),
@@ -353,8 +355,10 @@ def compute(spec: InfraSpec) -> list[Statement]:
             # delete takes is new.
             "DatabaseDefaultOptionGroupAndFinalSnapshot",
             [
-                "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica",
-                "rds:ModifyDBInstance", "rds:CreateDBSnapshot",
+                "rds:CreateDBInstance",
+                "rds:CreateDBInstanceReadReplica",
+                "rds:ModifyDBInstance",
+                "rds:CreateDBSnapshot",
             ],  # fmt: skip
             [arn("rds", "og:default:*"), arn("rds", "snapshot:*")],
         ),
@@ -446,9 +450,12 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
         allow(
             "SecretChangesOnlyToProjectTaggedSecrets",
             [
-                "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-                "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret",
-                "secretsmanager:TagResource", "secretsmanager:UntagResource",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:UpdateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:UntagResource",
             ],  # fmt: skip
             arn("secretsmanager", "secret:*"),
             tagged(spec),

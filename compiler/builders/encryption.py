@@ -7,7 +7,7 @@ from troposphere import GetAtt, Ref, Sub, kms
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import KeyHandle
-from compiler.builders.key_policy import account_administers_key
+from compiler.builders.key_policy import account_administers_key, deny_grants_not_for_aws_resources
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -19,6 +19,7 @@ def key_policy(spec: InfraSpec) -> dict:
         "Version": "2012-10-17",
         "Statement": [
             account_administers_key(),
+            deny_grants_not_for_aws_resources(),
             {
                 # CloudWatch Logs encrypts log groups with the key only if the key policy
                 # lets the regional logs service use it, limited to this account's groups.

@@ -82,7 +82,8 @@ def test_trail_key_rotates_and_lets_only_this_trail_encrypt(template):
     describe = statements["CloudTrailDescribesKey"]
     assert describe["Condition"] == {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}
     for statement in statements.values():
-        assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}
+        if statement["Effect"] == "Allow":
+            assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}
 
 
 def test_trail_bucket_policy_admits_only_this_trail(template):
