@@ -34,7 +34,12 @@ def test_trail_can_be_left_to_an_organisation_trail(example_text):
 @pytest.mark.parametrize("days", ["0", "3654", "-1", "2555"])
 def test_retention_that_cloudwatch_logs_cannot_keep_is_located(example_text, days):
     # The trail's log group keeps events as long: only CloudWatch Logs' periods will do.
-    bad = edit(example_text, "  log_retention_days: 365 ", f"  log_retention_days: {days} ")
+    anchor = "        # trail logs"
+    bad = edit(
+        example_text,
+        f"  log_retention_days: 365{anchor}",
+        f"  log_retention_days: {days}{anchor}",
+    )
     problem = only_problem(bad)
     assert_problem(problem, bad, days, "audit.log_retention_days", "", exact=False, after="audit:")
     assert f"CloudWatch Logs cannot keep logs for {int(days)} days" in problem
