@@ -21,7 +21,11 @@ from compiler.builders import Built, purpose, skip_check
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, private_bucket
 from compiler.builders.cis_monitoring import cis_monitoring
 from compiler.builders.handles import AuditHandle, BucketRef
-from compiler.builders.key_policy import account_administers_key, deny_grants_not_for_aws_resources
+from compiler.builders.key_policy import (
+    account_administers_key,
+    deny_grants_not_for_aws_resources,
+    logs_encrypt_with_key,
+)
 from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
@@ -105,24 +109,11 @@ def trail_key_policy(spec: InfraSpec) -> dict:
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceArn": trail_arn(spec)}},
             },
-            {
-                # CloudWatch Logs encrypts the trail's log group with this key, and no other
-                # group: the encryption context names the group.
-                "Sid": "CloudWatchLogsEncryptsTheTrailsLogGroup",
-                "Effect": "Allow",
-                "Principal": {"Service": Sub("logs.${AWS::Region}.amazonaws.com")},
-                "Action": [
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": trail_log_group_arn(spec)}
-                },
-            },
+            # The trail's log group and no other: the encryption context names it.
+            logs_encrypt_with_key(
+                "CloudWatchLogsEncryptsTheTrailsLogGroup",
+                {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": trail_log_group_arn(spec)}},
+            ),
         ],
     }
 

@@ -36,3 +36,23 @@ def deny_grants_not_for_aws_resources() -> dict:
         "Resource": "*",
         "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
     }
+
+
+def logs_encrypt_with_key(sid: str, log_groups: dict) -> dict:
+    """CloudWatch Logs encrypts log groups with a key only if the key policy lets the
+    regional logs service use it; `log_groups` is the condition on the encryption
+    context (`kms:EncryptionContext:aws:logs:arn`) that says which groups."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": Sub("logs.${AWS::Region}.amazonaws.com")},
+        "Action": [
+            "kms:Encrypt*",
+            "kms:Decrypt*",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:Describe*",
+        ],
+        "Resource": "*",
+        "Condition": log_groups,
+    }
