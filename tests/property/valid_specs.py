@@ -21,9 +21,16 @@ from hypothesis import strategies as st
 
 from compiler.spec.consistency import S3_RESERVED_PREFIXES
 from compiler.spec.notifications import EmailAddress
+from compiler.spec.patching import DEFAULT_SCHEDULE
 from compiler.spec.regions import LARGEST_VPC_PREFIX, az_count, commercial_regions
 from compiler.spec.types import LOG_RETENTION_DAYS
 from compiler.spec.waf import BASELINE_RULE_GROUPS, COUNTRY_CODES, MANAGED_RULE_GROUPS
+from compiler.spec.windows import (
+    DATABASE_MAINTENANCE_WINDOW,
+    overlap,
+    patch_window_starts,
+    rds_window_minutes,
+)
 
 EMAIL_PATTERN = typing.get_args(EmailAddress)[1].pattern
 
@@ -446,6 +453,15 @@ def patching_sections(
     if duration is not None:
         patching["duration_hours"] = duration
     window = duration or 3  # the default duration
+    # The window stays clear of the database's maintenance window (spec/windows.py).
+    assume(
+        not any(
+            overlap(start, window * 60, rds_window_minutes(DATABASE_MAINTENANCE_WINDOW))
+            for start in patch_window_starts(
+                patching.get("schedule", DEFAULT_SCHEDULE), patching.get("schedule_timezone")
+            )
+        )
+    )
     if window == 1 or draw(st.booleans()):  # the default cutoff, 1, needs a longer window
         patching["cutoff_hours"] = draw(st.integers(0, min(23, window - 1)))
     if min_size == 1:
