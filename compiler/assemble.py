@@ -101,8 +101,8 @@ def build_regional_parts(
         ),
         ("load_balancer",),
     )
-    add(build_dns(spec, ctx, zone, load_balancer), ("dns",))
-    add(build_waf(spec, ctx, key, load_balancer), ("waf",))
+    dns = add(build_dns(spec, ctx, zone, load_balancer), ("dns",))
+    waf = add(build_waf(spec, ctx, key, load_balancer), ("waf",))
     compute = add(
         build_compute(spec, ctx, network, security_groups, load_balancer, storage, key),
         ("compute",),
@@ -110,10 +110,12 @@ def build_regional_parts(
     add(build_patching(spec, ctx, compute, storage), ("patching",))
     database = add(build_database(spec, ctx, network, security_groups, key), ("database",))
     add(build_app_config(spec, ctx, compute, database, storage), ("compute",))
-    add(build_scheduled_tasks(spec, ctx, network, storage, key), ("scheduled_tasks",))
+    tasks = add(build_scheduled_tasks(spec, ctx, network, storage, key), ("scheduled_tasks",))
     notifications = add(build_notifications(spec, ctx, key), ("notifications",))
     add(
-        build_monitoring(spec, ctx, network, compute, database, load_balancer, notifications),
+        build_monitoring(
+            spec, ctx, network, compute, database, load_balancer, notifications, dns, waf, tasks
+        ),
         ("monitoring",),
     )
     changes = add(build_change_events(spec, ctx, key), ("notifications",))

@@ -26,6 +26,8 @@ FAILOVER_ROLES = ("PRIMARY", "SECONDARY")
 
 # IAM is a global service: EventBridge receives its CloudTrail events in this region only.
 IAM_EVENTS_REGION = "us-east-1"
+# Route 53 publishes its health-check metrics in this region only.
+ROUTE53_METRICS_REGION = "us-east-1"
 
 # The first region of the spec holds the writer database and the source buckets; the
 # others hold read replicas and replicated buckets. Builders test it with these template
@@ -97,6 +99,10 @@ def region_values(spec: InfraSpec, region_name: str) -> dict[str, str]:
         # The same in every region: a value rather than a literal so that the StackSet
         # template compares AWS::Region with a lookup and names no region of its own.
         values["IamEventsRegion"] = IAM_EVENTS_REGION
+    if ROUTE53_METRICS_REGION in [r.name for r in spec.regions]:
+        # The same in every region, a value for the same reason: where Route 53 publishes
+        # health-check metrics, so the one stack there alarms on its health check.
+        values["Route53MetricsRegion"] = ROUTE53_METRICS_REGION
     if has_writer_region(spec):
         # The same in every region: a value rather than a literal so that the StackSet
         # template names no region of its own (replicas name the writer by ARN).
@@ -151,6 +157,11 @@ class RegionContext(NamedTuple):
     def iam_events_region(self) -> str | AWSHelperFn:
         """Where IAM's CloudTrail events reach EventBridge (only with notifications.slack)."""
         return self.value("IamEventsRegion")
+
+    def route53_metrics_region(self) -> str | AWSHelperFn | None:
+        """us-east-1, where Route 53's health-check metrics are; None when the spec has no
+        stack there (then no stack of the spec can alarm on them)."""
+        return self.value("Route53MetricsRegion") if "Route53MetricsRegion" in self.values else None
 
     def elb_log_account(self) -> str | AWSHelperFn:
         """The Elastic Load Balancing account that delivers this region's ALB access logs;

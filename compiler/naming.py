@@ -84,6 +84,10 @@ def stack_name_prefixes(spec: InfraSpec) -> list[str]:
     return [f"{name_prefix(spec)}-", stack_set_instance_name_prefix(spec)]
 
 
+# The kind of each region's alarm topic: the global stack's alarms name it too.
+ALARM_TOPIC_KIND = "alarms"
+
+
 def topic_name(spec: InfraSpec, kind: str) -> str:
     """SNS topics get fixed names, so that a stack can name another stack's topic by ARN:
     the global stack's Slack channel lists every region's topics (see builders/slack.py)."""

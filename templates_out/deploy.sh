@@ -49,6 +49,7 @@ Templates over 51,200 bytes are uploaded to an S3 bucket in the stack's own
 region first (CloudFormation cannot read them from another region's bucket):
 the first of these that is set, else the bucket of the region's bootstrap stack
 storefront-production-bootstrap (bootstrap.json), which is created first if missing:
+  storefront-production-global     $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET
   storefront-production-us-east-1  $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET
   storefront-production-us-west-2  $DEPLOY_BUCKET_US_WEST_2
   storefront-production-regional   $DEPLOY_BUCKET_US_EAST_1, $DEPLOY_BUCKET
@@ -770,10 +771,18 @@ stack_instance_output() {
 # creates what the stacks after it use (the execution role among them), so it runs with
 # the caller's own credentials.
 deploy_global_storefront_production_global() {
+  local bucket
+  bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
+  if [ -z "$bucket" ]; then
+    bootstrap us-east-1
+    read_output bucket storefront-production-bootstrap us-east-1 TemplateBucketName
+  fi
   deploy_stack us-east-1 storefront-production-global aws cloudformation deploy \
     --region us-east-1 \
     --stack-name storefront-production-global \
     --template-file "$HERE/global.json" \
+    --s3-bucket "$bucket" \
+    --s3-prefix storefront-production-global \
     --capabilities CAPABILITY_NAMED_IAM \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
@@ -854,9 +863,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/67e7ca3c8845ad85aee02f614b302d0d786838f807ae1ba72a716043e75545b9.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/6f606d103c3eeb4860d41f55ca931726e919c24625bbe74e186b62c1f251ff65.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/67e7ca3c8845ad85aee02f614b302d0d786838f807ae1ba72a716043e75545b9.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/6f606d103c3eeb4860d41f55ca931726e919c24625bbe74e186b62c1f251ff65.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then
@@ -995,6 +1004,13 @@ preflight_global() {
   check_region us-east-1 us-east-1
   check_stack storefront-production-global us-east-1
   check_global_output storefront-production-global us-east-1 ExecutionRoleArn
+  if [ -n "${DEPLOY_BUCKET_US_EAST_1:-}" ]; then
+    check_bucket DEPLOY_BUCKET_US_EAST_1 us-east-1
+  elif [ -n "${DEPLOY_BUCKET:-}" ]; then
+    check_bucket DEPLOY_BUCKET us-east-1
+  else
+    check_bootstrap us-east-1
+  fi
   preflight_end
 }
 

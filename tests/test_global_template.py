@@ -35,11 +35,22 @@ def test_global_stack_is_first_in_the_manifest(compiled):
     assert [s["kind"] for s in stacks[1:]] == ["region", "region", "stackset"]
 
 
-def test_global_template_is_deployable_without_a_bucket(compiled):
+def test_global_template_over_the_inline_limit_names_a_template_bucket(compiled):
+    # With the CIS monitoring filters and alarms the global template is over CloudFormation's
+    # inline limit: the deploy uploads it to a bucket given for its region (issue #14
+    # bootstraps one), which the manifest must say.
     out, _ = compiled
     content = (out / "global.json").read_bytes()
-    assert len(content) <= deploy_plan.TEMPLATE_BODY_LIMIT
     assert json.loads(content) == build_global_template(make_spec()).to_dict()
+    (stack,) = [
+        s
+        for s in json.loads((out / "manifest.json").read_text())["stacks"]
+        if s["kind"] == "global"
+    ]
+    assert stack["bytes"] == len(content)
+    assert (stack["bytes"] > deploy_plan.TEMPLATE_BODY_LIMIT) == (
+        stack["template_bucket"] is not None
+    )
 
 
 def test_global_template_outputs_what_the_deploy_consumes(compiled):

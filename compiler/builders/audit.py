@@ -3,8 +3,10 @@
 The trail records the management events of every region (IAM's too, which AWS reports
 in us-east-1) into its own bucket, each log file encrypted with the trail's KMS key and
 signed by a digest file (log file validation). The same events reach EventBridge, where
-rules on IAM and security group changes pick them up. With `audit.trail: false` no trail
-is made: an organisation trail is assumed to record the account already.
+rules on IAM and security group changes pick them up, and a KMS-encrypted CloudWatch Logs
+group, where the CIS monitoring metric filters and alarms watch them (cis_monitoring.py).
+With `audit.trail: false` no trail is made: an organisation trail is assumed to record
+the account already, and to carry that monitoring (docs/audit-monitoring.md).
 
 The access-log bucket is made either way: the trail bucket and the template bucket
 (builders/access.py) write their S3 server access logs into it.
@@ -12,13 +14,19 @@ The access-log bucket is made either way: the trail bucket and the template buck
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Output, Ref, Sub, cloudtrail, kms, s3
+from troposphere import GetAtt, Output, Ref, Sub, cloudtrail, iam, kms, logs, s3
 
 from compiler import naming
 from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose, skip_check
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, private_bucket
+from compiler.builders.cis_monitoring import cis_monitoring
 from compiler.builders.handles import AuditHandle, BucketRef
-from compiler.builders.key_policy import account_administers_key
+from compiler.builders.key_policy import (
+    account_administers_key,
+    deny_grants_not_for_aws_resources,
+    logs_encrypt_with_key,
+)
+from compiler.builders.trust import service_trust_policy
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
@@ -27,6 +35,8 @@ ACCESS_LOGS_BUCKET_ID = "AccessLogsBucket"
 TRAIL_BUCKET_ID = "TrailBucket"
 TRAIL_KEY_ID = "TrailKey"
 TRAIL_ID = "Trail"
+TRAIL_LOG_GROUP_ID = "TrailLogGroup"
+TRAIL_LOGS_ROLE_ID = "TrailLogsRole"
 # S3 server access logs arrive under this prefix, one folder per logged bucket.
 ACCESS_LOG_PREFIX = "s3"
 # Replaced versions of log files only appear if someone overwrites one: keep them briefly.
@@ -35,6 +45,18 @@ NONCURRENT_LOG_DAYS = 30
 
 def trail_name(spec: InfraSpec) -> str:
     return naming.resource_name(spec, "trail")
+
+
+def trail_log_group_name(spec: InfraSpec) -> str:
+    return naming.log_group_name(spec, "cloudtrail")
+
+
+def trail_log_group_arn(spec: InfraSpec) -> Sub:
+    # Spelled out: the key policy names the group, and the group waits for the key.
+    return Sub(
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        + trail_log_group_name(spec)
+    )
 
 
 def trail_arn(spec: InfraSpec) -> Sub:
@@ -67,6 +89,7 @@ def trail_key_policy(spec: InfraSpec) -> dict:
         "Version": "2012-10-17",
         "Statement": [
             account_administers_key(),  # reading (decrypting) log files included
+            deny_grants_not_for_aws_resources(),
             {
                 "Sid": "CloudTrailEncryptsThisTrailsLogs",
                 "Effect": "Allow",
@@ -86,6 +109,30 @@ def trail_key_policy(spec: InfraSpec) -> dict:
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceArn": trail_arn(spec)}},
             },
+            # The trail's log group and no other: the encryption context names it.
+            logs_encrypt_with_key(
+                "CloudWatchLogsEncryptsTheTrailsLogGroup",
+                {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": trail_log_group_arn(spec)}},
+            ),
+        ],
+    }
+
+
+def trail_logs_policy(spec: InfraSpec) -> dict:
+    """What CloudTrail's guide gives its CloudWatch Logs role: make a log stream in the
+    trail's group and write to it; the streams are `<account>_CloudTrail_<region>`."""
+    streams = Sub(
+        "${Group}:log-stream:${AWS::AccountId}_CloudTrail_*", Group=trail_log_group_arn(spec)
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "WriteTheTrailsLogStreams",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": streams,
+            }
         ],
     }
 
@@ -173,6 +220,42 @@ def _trail(spec: InfraSpec, access_logs: s3.Bucket, access_logs_policy: s3.Bucke
         expire_days=spec.audit.log_retention_days,
     )
     bucket.DependsOn = [access_logs_policy.title]
+    log_group = purpose(
+        logs.LogGroup(
+            TRAIL_LOG_GROUP_ID,
+            LogGroupName=trail_log_group_name(spec),
+            RetentionInDays=spec.audit.log_retention_days,
+            KmsKeyId=GetAtt(key, "Arn"),
+        ),
+        "The trail's events for the CIS monitoring metric filters, encrypted with its key",
+    )
+    # Audit evidence outlives the stack, like the trail's bucket.
+    log_group.DeletionPolicy = "Retain"
+    log_group.UpdateReplacePolicy = "Retain"
+    logs_role = purpose(
+        iam.Role(
+            TRAIL_LOGS_ROLE_ID,
+            # In the global stack's namespace: the deploy roles may not change it.
+            RoleName=naming.global_resource_name(spec, "trail-logs"),
+            # No aws:SourceAccount condition: CloudTrail's guide documents none for this
+            # role, and a trail of another account cannot name it (iam:PassRole).
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "CloudTrailDelivers",
+                        **service_trust_policy("cloudtrail.amazonaws.com")["Statement"][0],
+                    }
+                ],
+            },
+            Policies=[
+                iam.Policy(
+                    PolicyName="write-trail-log-group", PolicyDocument=trail_logs_policy(spec)
+                )
+            ],
+        ),
+        "Identity CloudTrail delivers the trail's events to its log group as",
+    )
     trail = purpose(
         cloudtrail.Trail(
             TRAIL_ID,
@@ -183,6 +266,8 @@ def _trail(spec: InfraSpec, access_logs: s3.Bucket, access_logs_policy: s3.Bucke
             IncludeGlobalServiceEvents=True,  # IAM, STS and other global services
             EnableLogFileValidation=True,
             KMSKeyId=GetAtt(key, "Arn"),
+            CloudWatchLogsLogGroupArn=GetAtt(log_group, "Arn"),
+            CloudWatchLogsRoleArn=GetAtt(logs_role, "Arn"),
             # Management events, reads and writes: EventBridge rules on IAM and security
             # group changes receive these events only while a trail records them.
             EventSelectors=[
@@ -194,7 +279,16 @@ def _trail(spec: InfraSpec, access_logs: s3.Bucket, access_logs_policy: s3.Bucke
     # CloudTrail checks on creation that it may write to the bucket (and use the key, which
     # KMSKeyId's GetAtt already waits for).
     trail.DependsOn = [policy.title]
-    return [key, alias, bucket, policy, trail]
+    return [
+        key,
+        alias,
+        bucket,
+        policy,
+        log_group,
+        logs_role,
+        trail,
+        *cis_monitoring(spec, log_group),
+    ]
 
 
 def build_audit(spec: InfraSpec, ctx: RegionContext) -> Built[AuditHandle]:

@@ -39,6 +39,7 @@ from compiler.context import (
     replicates_database,
 )
 from compiler.spec import InfraSpec
+from compiler.spec.windows import DATABASE_MAINTENANCE_WINDOW
 
 
 def parameter_group_family(engine_version: str) -> str:
@@ -131,7 +132,8 @@ def build_database(
             # replica must be given one (RDS re-encrypts the replicated data with it).
             KmsKeyId=key.key_arn,
             MultiAZ=db.multi_az,
-            PreferredMaintenanceWindow="sun:04:30-sun:05:30",
+            # Never during the patch window (checked in spec/consistency.py).
+            PreferredMaintenanceWindow=DATABASE_MAINTENANCE_WINDOW,
             CopyTagsToSnapshot=True,
             DeletionProtection=True,
             AutoMinorVersionUpgrade=True,

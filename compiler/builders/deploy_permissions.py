@@ -335,8 +335,10 @@ def compute(spec: InfraSpec) -> list[Statement]:
             # also authorised on the writer instance, which carries the tag too.
             "CreateDatabasesOnlyWithProjectTag",
             [
-                "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica",
-                "rds:CreateDBSubnetGroup", "rds:CreateDBParameterGroup",
+                "rds:CreateDBInstance",
+                "rds:CreateDBInstanceReadReplica",
+                "rds:CreateDBSubnetGroup",
+                "rds:CreateDBParameterGroup",
             ],  # fmt: skip
             [arn("rds", "db:*"), arn("rds", "subgrp:*"), arn("rds", "pg:*")],
             created_tagged(spec),
@@ -358,8 +360,10 @@ def compute(spec: InfraSpec) -> list[Statement]:
             # delete takes is new.
             "DatabaseDefaultOptionGroupAndFinalSnapshot",
             [
-                "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica",
-                "rds:ModifyDBInstance", "rds:CreateDBSnapshot",
+                "rds:CreateDBInstance",
+                "rds:CreateDBInstanceReadReplica",
+                "rds:ModifyDBInstance",
+                "rds:CreateDBSnapshot",
             ],  # fmt: skip
             [arn("rds", "og:default:*"), arn("rds", "snapshot:*")],
         ),

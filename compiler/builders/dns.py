@@ -9,7 +9,7 @@ carries the region, and a user gets the nearest healthy one.
 
 from __future__ import annotations
 
-from troposphere import Parameter, Ref, Sub, Tags, route53
+from troposphere import Output, Parameter, Ref, Sub, Tags, route53
 
 from compiler import naming
 from compiler.builders import Built, purpose
@@ -72,6 +72,8 @@ def build_dns(
                 # does not fail a check over a name mismatch (with SNI on, its checkers
                 # retry the handshake without the name), so SNI would only cost a retry.
                 EnableSNI=False,
+                # Latency graphs in the Route 53 console; create-only, so set from the start.
+                MeasureLatency=True,
             ),
             # Health checks are global: the Name tag is what the Route 53 console lists.
             HealthCheckTags=Tags(Name=Sub(f"{naming.name_prefix(spec)}-${{AWS::Region}}")),
@@ -101,4 +103,11 @@ def build_dns(
         f"This region's answer for {dns.record_name} ({dns.routing} routing)",
     )
     handle = DnsHandle(health_check_id=Ref(health_check), record_name=dns.record_name)
-    return Built([health_check, record], handle)
+    outputs = [
+        Output(
+            "HealthCheckId",
+            Description="Route 53 health check of this region's load balancer",
+            Value=Ref(health_check),
+        )
+    ]
+    return Built([health_check, record], handle, outputs)

@@ -7,7 +7,11 @@ from troposphere import GetAtt, Ref, Sub, kms
 from compiler import naming
 from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose
 from compiler.builders.handles import KeyHandle
-from compiler.builders.key_policy import account_administers_key
+from compiler.builders.key_policy import (
+    account_administers_key,
+    deny_grants_not_for_aws_resources,
+    logs_encrypt_with_key,
+)
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -19,28 +23,18 @@ def key_policy(spec: InfraSpec) -> dict:
         "Version": "2012-10-17",
         "Statement": [
             account_administers_key(),
-            {
-                # CloudWatch Logs encrypts log groups with the key only if the key policy
-                # lets the regional logs service use it, limited to this account's groups.
-                "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
-                "Effect": "Allow",
-                "Principal": {"Service": Sub("logs.${AWS::Region}.amazonaws.com")},
-                "Action": [
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                "Resource": "*",
-                "Condition": {
+            deny_grants_not_for_aws_resources(),
+            # Any of this account's log groups in the region.
+            logs_encrypt_with_key(
+                "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                {
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": Sub(
                             "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
                         )
                     }
                 },
-            },
+            ),
             {
                 # Alarms publish to the KMS-encrypted alarm topic, and SNS then uses the key
                 # on CloudWatch's behalf; limited to this account's alarms in this region.

@@ -9,18 +9,32 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-from troposphere import AWSHelperFn, Ref, Sub, cloudwatch, iam, logs, ssm
+from troposphere import (
+    AWSHelperFn,
+    Equals,
+    Output,
+    Ref,
+    Sub,
+    cloudwatch,
+    encode_to_dict,
+    iam,
+    logs,
+    ssm,
+)
 
 from compiler import naming
 from compiler.builders import Built, purpose
 from compiler.builders.handles import (
     ComputeHandle,
     DatabaseHandle,
+    DnsHandle,
     LoadBalancerHandle,
     NetworkHandle,
     NotificationsHandle,
+    ScheduledTasksHandle,
+    WafHandle,
 )
-from compiler.context import RegionContext
+from compiler.context import ROUTE53_METRICS_REGION, RegionContext
 from compiler.spec import InfraSpec
 
 AGENT_NAMESPACE = "CWAgent"
@@ -37,6 +51,8 @@ REJECTED_FLOWS_PATTERN = (
     + "]"
 )
 REJECTED_FLOWS_METRIC = "RejectedFlows"
+# The stack in Route 53's metrics region (context.ROUTE53_METRICS_REGION) alarms on them.
+IN_ROUTE53_METRICS_REGION = "InRoute53MetricsRegion"
 
 
 def agent_config_parameter_name(spec: InfraSpec) -> str:
@@ -110,9 +126,11 @@ class Watch(NamedTuple):
     dimensions: tuple[tuple[str, Any], ...]
     statistic: str  # a CloudWatch statistic, or a percentile like "p95"
     comparison: str
-    threshold: float
+    threshold: float | None  # None: a graph on the dashboard, no alarm
     missing_data: str  # TreatMissingData
     description: str
+    # Where the metric is published (a region value in a StackSet); None: the stack's region.
+    region: str | AWSHelperFn | None = None
 
 
 def watches(
@@ -133,29 +151,35 @@ def watches(
     alb = (("LoadBalancer", load_balancer.full_name),)
     target_group = (*alb, ("TargetGroup", load_balancer.target_group_full_name))
     found = [
-        # Missing instance and database data keeps the alarm's state: a deploy or a
-        # replacement briefly interrupts every series.
+        # EC2 publishes CPU for the group while it has instances; a rolling replacement
+        # briefly interrupts the series: missing data keeps the alarm's state.
         Watch("instance cpu", "Web instances: CPU %", "AWS/EC2", "CPUUtilization", group,
               "Average", above, m.instances.cpu_percent, "missing",
               "Average CPU of the web instances is high; scaling may be at its maximum"),
+        # The agent's metrics breach when missing: an agent that never installed or
+        # stopped would otherwise leave these alarms silent for ever.
         Watch("instance memory", "Web instances: memory used % (busiest)", AGENT_NAMESPACE,
               "mem_used_percent", group, "Maximum", above, m.instances.memory_percent,
-              "missing", "A web instance is running out of memory"),
+              "breaching", "A web instance is running out of memory (or its agent is silent)"),
         Watch("instance disk", "Web instances: root disk used % (fullest)", AGENT_NAMESPACE,
               "disk_used_percent", group, "Maximum", above, m.instances.disk_percent,
-              "missing", "A web instance's root file system is filling up"),
+              "breaching",
+              "A web instance's root file system is filling up (or its agent is silent)"),
+        # RDS publishes every minute while the instance runs: no data means it does not.
         Watch("database cpu", "Database: CPU %", "AWS/RDS", "CPUUtilization", db, "Average",
-              above, m.database.cpu_percent, "missing", "Database CPU is high"),
+              above, m.database.cpu_percent, "breaching",
+              "Database CPU is high (or the database publishes nothing)"),
         Watch("database connections", "Database: connections", "AWS/RDS",
-              "DatabaseConnections", db, "Maximum", above, m.database.connections, "missing",
-              "The database has many open connections"),
+              "DatabaseConnections", db, "Maximum", above, m.database.connections,
+              "breaching", "The database has many open connections (or publishes nothing)"),
+        # One database alarm on silence is enough: the I/O alarms keep their state.
         Watch("database read iops", "Database: read IOPS", "AWS/RDS", "ReadIOPS", db,
               "Average", above, m.database.read_iops, "missing", "Database reads are high"),
         Watch("database write iops", "Database: write IOPS", "AWS/RDS", "WriteIOPS", db,
               "Average", above, m.database.write_iops, "missing", "Database writes are high"),
         Watch("database free storage", "Database: free storage (bytes)", "AWS/RDS",
               "FreeStorageSpace", db, "Minimum", below, m.database.free_storage_gb * GIB,
-              "missing", "The database is running out of storage"),
+              "breaching", "The database is running out of storage (or publishes nothing)"),
         # No requests means no 5xx and no latency: missing data is good news.
         Watch("load balancer 5xx", "Load balancer: its own 5xx", "AWS/ApplicationELB",
               "HTTPCode_ELB_5XX_Count", alb, "Sum", above, m.load_balancer.elb_5xx_count,
@@ -168,10 +192,14 @@ def watches(
               "TargetResponseTime", target_group, "p95", above,
               m.load_balancer.response_time_p95_seconds, "notBreaching",
               "The 95th percentile of response time is slow"),
+        # Minimum: a target unhealthy for the whole period, every period in a row. A
+        # planned replacement (deploy, patching, scale-in) has a new instance unhealthy
+        # only until it passes its checks, and the old one draining, never unhealthy.
+        # No data: the target group has no targets at all, which the 5xx alarms report.
         Watch("unhealthy hosts", "Load balancer: unhealthy targets", "AWS/ApplicationELB",
-              "UnHealthyHostCount", target_group, "Maximum", at_least,
+              "UnHealthyHostCount", target_group, "Minimum", at_least,
               m.load_balancer.unhealthy_hosts, "missing",
-              "Web instances fail the load balancer's health check"),
+              "Web instances fail the load balancer's health check for several periods"),
     ]  # fmt: skip
     for index, nat in enumerate(network.nat_gateway_ids):
         gateway = (("NatGatewayId", nat),)
@@ -228,26 +256,98 @@ def alarm(spec: InfraSpec, watch: Watch, topic: AWSHelperFn) -> cloudwatch.Alarm
     )
 
 
+def task_watches(tasks: ScheduledTasksHandle) -> list[Watch]:
+    """A failed run and a dead-lettered event of each scheduled task. No invocation and an
+    empty queue publish nothing (an idle queue stops after six hours): not breaching."""
+    found = []
+    for task in tasks.tasks:
+        found += [
+            Watch(f"task {task.name} errors", "Scheduled tasks: errors", "AWS/Lambda",
+                  "Errors", (("FunctionName", task.function_name),), "Sum",
+                  "GreaterThanOrEqualToThreshold", 1, "notBreaching",
+                  f"Scheduled task '{task.name}' failed a run"),
+            Watch(f"task {task.name} dead letters", "Scheduled tasks: dead-letter queue depth",
+                  "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                  (("QueueName", task.dead_letter_queue_name),), "Maximum",
+                  "GreaterThanOrEqualToThreshold", 1, "notBreaching",
+                  f"Scheduled task '{task.name}' failed every retry of a run (see its queue)"),
+        ]  # fmt: skip
+    return found
+
+
+def health_check_watch(dns: DnsHandle, region: str | AWSHelperFn) -> Watch:
+    """Route 53's verdict on this region's ALB. Its metrics exist in us-east-1 only, so
+    the alarm is made in that region's stack (condition IN_ROUTE53_METRICS_REGION); the
+    dashboard of every region shows the status. Missing data breaches: a deleted or
+    never-published check is no proof of health."""
+    return Watch(
+        "health check", "Route 53: health check status (1 healthy)", "AWS/Route53",
+        "HealthCheckStatus", (("HealthCheckId", dns.health_check_id),), "Minimum",
+        "LessThanThreshold", 1, "breaching",
+        "Route 53 finds this region's load balancer unhealthy: DNS answers another region",
+        region=region,
+    )  # fmt: skip
+
+
+def traffic_graphs(
+    network: NetworkHandle, load_balancer: LoadBalancerHandle, waf: WafHandle
+) -> list[Watch]:
+    """What the dashboard shows beside the alarms: traffic, NAT bytes and WAF blocks."""
+    graphs = [
+        Watch("requests", "Load balancer: requests", "AWS/ApplicationELB", "RequestCount",
+              (("LoadBalancer", load_balancer.full_name),), "Sum", "", None, "", ""),
+        Watch("waf blocked", "WAF: blocked requests", "AWS/WAFV2", "BlockedRequests",
+              (("WebACL", waf.web_acl_name), ("Region", Ref("AWS::Region")), ("Rule", "ALL")),
+              "Sum", "", None, "", ""),
+    ]  # fmt: skip
+    graphs += [
+        Watch(f"nat {index + 1} bytes out", "NAT gateways: bytes to the internet",
+              "AWS/NATGateway", "BytesOutToDestination", (("NatGatewayId", nat),), "Sum", "",
+              None, "", "")
+        for index, nat in enumerate(network.nat_gateway_ids)
+    ]  # fmt: skip
+    return graphs
+
+
 def dashboard_body(spec: InfraSpec, found: list[Watch]) -> Sub:
     """The dashboard JSON, with references as `${...}` variables of one Fn::Sub."""
-    variables: dict[str, AWSHelperFn] = {}
+    # A region value is a variable even as a literal: the StackSet's lookup then stands
+    # where the per-region template's literal does, and neither names a region inline.
+    variables: dict[str, AWSHelperFn | str] = {}
 
-    def variable(value: AWSHelperFn) -> str:
+    def variable(value: AWSHelperFn | str) -> str:
         for name, known in variables.items():
-            if known.to_dict() == value.to_dict():
+            if encode_to_dict(known) == encode_to_dict(value):
                 return f"${{{name}}}"
         name = f"V{len(variables) + 1}"
         variables[name] = value
         return f"${{{name}}}"
+
+    def value(dimension: Any) -> str:
+        return dimension if isinstance(dimension, str) else variable(dimension)
 
     titles = list(dict.fromkeys(watch.title for watch in found))
     widgets = []
     for index, title in enumerate(titles):
         members = [watch for watch in found if watch.title == title]
         metrics = [
-            [w.namespace, w.metric, *[p for n, v in w.dimensions for p in (n, variable(v))]]
+            [w.namespace, w.metric, *[p for n, v in w.dimensions for p in (n, value(v))]]
             for w in members
         ]
+        properties: dict[str, Any] = {
+            "title": title,
+            "region": "${AWS::Region}"
+            if members[0].region is None
+            else variable(members[0].region),
+            "view": "timeSeries",
+            "stat": members[0].statistic,
+            "period": spec.monitoring.period_seconds,
+            "metrics": metrics,
+        }
+        if members[0].threshold is not None:
+            properties["annotations"] = {
+                "horizontal": [{"label": "alarm", "value": members[0].threshold}]
+            }
         widgets.append(
             {
                 "type": "metric",
@@ -255,17 +355,7 @@ def dashboard_body(spec: InfraSpec, found: list[Watch]) -> Sub:
                 "y": (index // 3) * 6,
                 "width": 8,
                 "height": 6,
-                "properties": {
-                    "title": title,
-                    "region": "${AWS::Region}",
-                    "view": "timeSeries",
-                    "stat": members[0].statistic,
-                    "period": spec.monitoring.period_seconds,
-                    "metrics": metrics,
-                    "annotations": {
-                        "horizontal": [{"label": "alarm", "value": members[0].threshold}]
-                    },
-                },
+                "properties": properties,
             }
         )
     return Sub(json.dumps({"widgets": widgets}, separators=(",", ":")), **variables)
@@ -299,6 +389,9 @@ def build_monitoring(
     database: DatabaseHandle,
     load_balancer: LoadBalancerHandle,
     notifications: NotificationsHandle,
+    dns: DnsHandle,
+    waf: WafHandle,
+    tasks: ScheduledTasksHandle,
 ) -> Built[None]:
     resources: list = [*_agent(spec, compute)]
     resources.append(
@@ -319,24 +412,45 @@ def build_monitoring(
             "Counts flow log records of rejected traffic for the rejected-flows alarm",
         )
     )
-    found = watches(spec, network, compute, database, load_balancer)
+    found = watches(spec, network, compute, database, load_balancer) + task_watches(tasks)
     resources += [alarm(spec, watch, notifications.alarm_topic_arn) for watch in found]
     if database.replica_condition:
         lag = replica_lag_watch(spec, database)
         resources.append(replica_lag_alarm(spec, lag, database, notifications))
         found = [*found, lag]  # on the dashboard too (the writer shows no data)
-    resources.append(
-        purpose(
-            cloudwatch.Dashboard(
-                "Dashboard",
-                # Dashboard names are global to the account: the region keeps them apart.
-                DashboardName=Sub(f"{naming.name_prefix(spec)}-${{AWS::Region}}"),
-                DashboardBody=dashboard_body(spec, found),
+    route53_region = ctx.route53_metrics_region()
+    health = health_check_watch(dns, route53_region or ROUTE53_METRICS_REGION)
+    conditions = {}
+    if route53_region is not None:  # else no stack of the spec is where the metrics are
+        health_alarm = alarm(spec, health, notifications.alarm_topic_arn)
+        health_alarm.Condition = IN_ROUTE53_METRICS_REGION
+        resources.append(health_alarm)
+        conditions[IN_ROUTE53_METRICS_REGION] = Equals(Ref("AWS::Region"), route53_region)
+    dashboard = purpose(
+        cloudwatch.Dashboard(
+            "Dashboard",
+            # Dashboard names are global to the account: the region keeps them apart.
+            DashboardName=Sub(f"{naming.name_prefix(spec)}-${{AWS::Region}}"),
+            DashboardBody=dashboard_body(
+                spec, [*found, health, *traffic_graphs(network, load_balancer, waf)]
             ),
-            "The metrics behind this region's alarms, with their thresholds",
-        )
+        ),
+        "The metrics behind this region's alarms, with their thresholds, and its traffic",
     )
-    return Built(resources, None)
+    resources.append(dashboard)
+    outputs = [
+        Output(
+            "DashboardUrl",
+            Description="This region's CloudWatch dashboard",
+            # The commercial partition's console; GovCloud and China have their own.
+            Value=Sub(
+                "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region="
+                "${AWS::Region}#dashboards:name=${Dashboard}",
+                Dashboard=Ref(dashboard),
+            ),
+        )
+    ]
+    return Built(resources, None, outputs, conditions=conditions)
 
 
 def _agent(spec: InfraSpec, compute: ComputeHandle) -> list:

@@ -14,8 +14,9 @@ from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
 TOPIC_ID = "AlarmTopic"
-# A fixed name: the global stack's Slack channel lists the topic by ARN (see slack.py).
-TOPIC_KIND = "alarms"
+# A fixed name: the global stack's Slack channel lists the topic by ARN (see slack.py),
+# and its CIS alarms (see cis_monitoring.py) notify it.
+TOPIC_KIND = naming.ALARM_TOPIC_KIND
 
 
 def alarm_name_pattern(spec: InfraSpec) -> str:

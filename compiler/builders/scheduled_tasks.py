@@ -136,6 +136,10 @@ def build_task(
         ),
         f"Logs of scheduled task '{task.name}', encrypted with the data key",
     )
+    # Operational logs go with their function; retained, the fixed name would block the
+    # stack's re-creation. Evidence (flow, WAF, trail logs) is retained instead.
+    log_group.DeletionPolicy = "Delete"
+    log_group.UpdateReplacePolicy = "Delete"
     queue = purpose(
         sqs.Queue(
             naming.logical_id(task.name, "task", "dead", "letter", "queue"),

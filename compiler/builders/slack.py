@@ -253,6 +253,9 @@ def webhook_function(
         ),
         "Logs of the Slack notifier, encrypted with the data key",
     )
+    # Operational logs go with their function (see scheduled_tasks); evidence is retained.
+    log_group.DeletionPolicy = "Delete"
+    log_group.UpdateReplacePolicy = "Delete"
     queue = purpose(
         sqs.Queue(
             naming.logical_id(FUNCTION_ID, "dead", "letter", "queue"),

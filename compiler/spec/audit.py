@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from compiler.spec.types import SPEC_MODEL_CONFIG
+from compiler.spec.types import SPEC_MODEL_CONFIG, LogRetentionDays
 
 # Short names of the global stack's buckets (`naming.bucket_name`): the trail's logs, and
 # the access logs of the global stack's other buckets.
@@ -20,14 +20,16 @@ class AuditSpec(BaseModel):
     trail: bool = Field(
         True,
         description="Create a multi-region CloudTrail trail (management events, log file "
-        "validation, KMS-encrypted). Set false only where an organisation trail already "
-        "records this account.",
+        "validation, KMS-encrypted), delivered to a CloudWatch Logs group with the CIS "
+        "monitoring metric filters and alarms. Set false only where an organisation trail "
+        "already records this account and its log group carries those alarms "
+        "(docs/audit-monitoring.md).",
         examples=[True],
     )
-    log_retention_days: int = Field(
+    # A CloudWatch Logs retention: the trail's log group keeps its events this long too.
+    log_retention_days: LogRetentionDays = Field(
         365,
-        ge=1,
-        le=3653,
-        description="Days the global stack keeps trail logs and the access logs of its buckets.",
+        description="Days the global stack keeps trail logs (its bucket and its CloudWatch "
+        "Logs group) and the access logs of its buckets; a CloudWatch Logs retention period.",
         examples=[365],
     )

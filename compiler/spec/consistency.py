@@ -21,6 +21,12 @@ from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
 from compiler.spec.regions import az_count
 from compiler.spec.root import InfraSpec, global_stack_region
+from compiler.spec.windows import (
+    DATABASE_MAINTENANCE_WINDOW,
+    overlap,
+    patch_window_starts,
+    rds_window_minutes,
+)
 
 
 class Blame(tuple):
@@ -301,6 +307,25 @@ def check_patching(spec: InfraSpec) -> Iterator[Finding]:
             )
 
 
+def check_patch_window(spec: InfraSpec) -> Iterator[Finding]:
+    """The patch window never overlaps the database's maintenance window (see windows)."""
+    patching = spec.patching
+    database = rds_window_minutes(DATABASE_MAINTENANCE_WINDOW)
+    hours = patching.duration_hours
+    if any(
+        overlap(start, hours * 60, database)
+        for start in patch_window_starts(patching.schedule, patching.schedule_timezone)
+    ):
+        zone = patching.schedule_timezone or "UTC"
+        yield (
+            Blame(("patching", "schedule"), ("patching", "duration_hours"),
+                  ("patching", "schedule_timezone")),
+            f"the patch window ({patching.schedule} in {zone}, {hours} hours) overlaps the "
+            f"database's maintenance window ({DATABASE_MAINTENANCE_WINDOW} UTC): instances "
+            "would reboot while RDS may restart the database; move or shorten the window",
+        )  # fmt: skip
+
+
 def check_monitoring(spec: InfraSpec) -> Iterator[Finding]:
     """Thresholds that the rest of the spec would keep breached all the time."""
     instances = spec.monitoring.instances
@@ -521,6 +546,7 @@ CHECKS = (
     check_alarm_window,
     check_patching,
     check_monitoring,
+    check_patch_window,
     check_access,
     check_instance_types,
     check_database_offerings,

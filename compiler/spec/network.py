@@ -26,6 +26,7 @@ class NetworkSpec(BaseModel):
         description="`per_az` keeps egress up when one AZ fails; `single` costs less.",
         examples=["per_az", "single"],
     )
+    # Flow logs are evidence of who talked to what: a year is the usual audit floor.
     flow_logs_retention_days: LogRetentionDays = Field(
-        90, description="Days CloudWatch Logs keeps the VPC flow logs.", examples=[90]
+        365, description="Days CloudWatch Logs keeps the VPC flow logs.", examples=[365]
     )

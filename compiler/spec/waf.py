@@ -36,6 +36,16 @@ UNSUPPORTED_RULE_GROUPS = {
     "AWSManagedRulesAntiDDoSRuleSet": "anti-DDoS",
 }
 
+# The baseline every web ACL keeps: the product promises SQL injection and XSS coverage,
+# and KnownBadInputs is what blocks Log4Shell-style exploits. A spec lists them (in any
+# order) and adds what it wants; a list without one of them is refused, not completed,
+# so the spec says what the web ACL evaluates.
+BASELINE_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+)
+
 # Evaluated in this order: the cheap IP list drops known attackers before inspection.
 DEFAULT_RULE_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList",
@@ -133,8 +143,9 @@ class WafSpec(BaseModel):
         default_factory=lambda: list(DEFAULT_RULE_GROUPS),
         min_length=1,
         description="AWS managed rule groups (vendor AWS) that block what they match, "
-        "evaluated in this order after the rate limit. Free groups only: "
-        f"{', '.join(MANAGED_RULE_GROUPS)}.",
+        "evaluated in this order after the rate limit. The baseline "
+        f"{', '.join(BASELINE_RULE_GROUPS)} must be listed; add others from the free "
+        f"groups: {', '.join(MANAGED_RULE_GROUPS)}.",
         examples=[list(DEFAULT_RULE_GROUPS)],
     )
     rate_limit_per_5_minutes: RateLimit = Field(
@@ -149,11 +160,12 @@ class WafSpec(BaseModel):
         '(quote "NO": YAML reads it as false).',
         examples=[["KP", "IR"]],
     )
+    # WAF logs are evidence of attacks and of what was blocked: a year is the usual floor.
     log_retention_days: LogRetentionDays = Field(
-        90,
+        365,
         description="Days CloudWatch Logs keeps the WAF logs (aws-waf-logs-... group, "
         "encrypted with the region's key).",
-        examples=[90],
+        examples=[365],
     )
 
     @field_validator("managed_rule_groups", "blocked_countries")
@@ -162,4 +174,17 @@ class WafSpec(BaseModel):
         repeated = _duplicates(values)
         if repeated:
             raise ValueError(f"listed more than once: {', '.join(repeated)}")
+        return values
+
+    @field_validator("managed_rule_groups")
+    @classmethod
+    def _keeps_the_baseline(cls, values: list[str]) -> list[str]:
+        missing = [group for group in BASELINE_RULE_GROUPS if group not in values]
+        if missing:
+            what = "; ".join(f"{group} ({MANAGED_RULE_GROUPS[group][1]})" for group in missing)
+            raise ValueError(
+                f"this list would remove the baseline every web ACL keeps: {what}. List "
+                f"{', '.join(BASELINE_RULE_GROUPS)} in the order you want, with the groups "
+                "you add"
+            )
         return values

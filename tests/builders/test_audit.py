@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import pytest
 
+from compiler import naming
 from compiler.assemble import build_global_template
 from compiler.builders.audit import (
     ACCESS_LOGS_BUCKET_ID,
     TRAIL_BUCKET_ID,
     TRAIL_ID,
     TRAIL_KEY_ID,
+    TRAIL_LOG_GROUP_ID,
+    TRAIL_LOGS_ROLE_ID,
 )
 
 from .example import get_att, make_spec, props, ref, resources
@@ -79,7 +82,8 @@ def test_trail_key_rotates_and_lets_only_this_trail_encrypt(template):
     describe = statements["CloudTrailDescribesKey"]
     assert describe["Condition"] == {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}
     for statement in statements.values():
-        assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}
+        if statement["Effect"] == "Allow":
+            assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}
 
 
 def test_trail_bucket_policy_admits_only_this_trail(template):
@@ -127,10 +131,10 @@ def test_trail_bucket_logs_its_access_to_the_access_log_bucket(template):
 
 
 def test_logs_expire_after_the_spec_retention():
-    template = build_global_template(make_spec(audit={"log_retention_days": 2555})).to_dict()
+    template = build_global_template(make_spec(audit={"log_retention_days": 2557})).to_dict()
     for bucket_id in (TRAIL_BUCKET_ID, ACCESS_LOGS_BUCKET_ID):
         rules = props(template, bucket_id)["LifecycleConfiguration"]["Rules"]
-        assert {"Id": "expire-logs", "Status": "Enabled", "ExpirationInDays": 2555} in rules
+        assert {"Id": "expire-logs", "Status": "Enabled", "ExpirationInDays": 2557} in rules
 
 
 def test_log_buckets_and_key_outlive_the_stack(template):
@@ -153,3 +157,108 @@ def test_without_a_trail_the_description_says_an_organisation_trail_is_assumed(w
 def test_with_a_trail_the_description_names_it(template):
     assert "multi-region CloudTrail trail" in template["Description"]
     assert template["Outputs"]["TrailBucketName"]["Value"] == ref(TRAIL_BUCKET_ID)
+
+
+# --- CloudWatch Logs delivery and the CIS monitoring controls --------------------------
+
+# Security Hub's CloudWatch controls this stack meets (CloudWatch.6 and .9, console
+# sign-in failures and AWS Config changes, are outside the set).
+CIS_CONTROLS = {
+    "CloudWatch.1", "CloudWatch.2", "CloudWatch.3", "CloudWatch.4", "CloudWatch.5",
+    "CloudWatch.7", "CloudWatch.8", "CloudWatch.10", "CloudWatch.11", "CloudWatch.12",
+    "CloudWatch.13", "CloudWatch.14",
+}  # fmt: skip
+
+
+def test_trail_delivers_to_a_log_group_encrypted_with_its_key(template):
+    trail = props(template, TRAIL_ID)
+    assert trail["CloudWatchLogsLogGroupArn"] == get_att(TRAIL_LOG_GROUP_ID, "Arn")
+    assert trail["CloudWatchLogsRoleArn"] == get_att(TRAIL_LOGS_ROLE_ID, "Arn")
+    group = props(template, TRAIL_LOG_GROUP_ID)
+    assert group["KmsKeyId"] == get_att(TRAIL_KEY_ID, "Arn")
+    assert group["RetentionInDays"] == 365
+    assert template["Resources"][TRAIL_LOG_GROUP_ID]["DeletionPolicy"] == "Retain"
+    statements = {s["Sid"]: s for s in props(template, TRAIL_KEY_ID)["KeyPolicy"]["Statement"]}
+    logs = statements["CloudWatchLogsEncryptsTheTrailsLogGroup"]
+    assert logs["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                ":log-group:/storefront/production/cloudtrail"
+            }
+        }
+    }
+
+
+def test_trail_logs_role_writes_only_the_trails_log_streams(template):
+    role = props(template, TRAIL_LOGS_ROLE_ID)
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == CLOUDTRAIL
+    (policy,) = role["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"]["Fn::Sub"][0] == (
+        "${Group}:log-stream:${AWS::AccountId}_CloudTrail_*"
+    )
+
+
+def test_every_cis_control_has_a_filter_on_the_trail_group_and_an_alarm(template):
+    filters = resources(template, "AWS::Logs::MetricFilter")
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    assert all(f["Properties"]["LogGroupName"] == ref(TRAIL_LOG_GROUP_ID) for f in filters.values())
+    watched = {
+        (f["Properties"]["MetricTransformations"][0]["MetricNamespace"],
+         f["Properties"]["MetricTransformations"][0]["MetricName"])
+        for f in filters.values()
+    }  # fmt: skip
+    alarmed = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms.values()
+    }
+    assert watched == alarmed and len(alarms) == len(CIS_CONTROLS)
+    cited = {
+        a["Properties"]["AlarmDescription"].rsplit("(", 1)[1].rstrip(")") for a in alarms.values()
+    }
+    assert cited == CIS_CONTROLS
+
+
+@pytest.mark.parametrize(
+    ("control", "events"),
+    [
+        ("root-use", ['$.userIdentity.type="Root"', "$.userIdentity.invokedBy NOT EXISTS"]),
+        ("unauthorised-calls", ['"*UnauthorizedOperation"', '"AccessDenied*"']),
+        ("console-sign-in-without-mfa", ['$.additionalEventData.MFAUsed != "Yes"']),
+        ("iam-policy-changes", ["($.eventSource=iam.amazonaws.com) &&", "DetachGroupPolicy"]),
+        ("cloudtrail-changes", ["($.eventName=StopLogging)", "($.eventName=DeleteTrail)"]),
+        ("kms-key-disabled-or-deleted", ["kms.amazonaws.com", "ScheduleKeyDeletion"]),
+        ("s3-bucket-policy-changes", ["s3.amazonaws.com", "DeleteBucketPolicy"]),
+        ("security-group-changes", ["AuthorizeSecurityGroupIngress"]),
+        ("nacl-changes", ["ReplaceNetworkAclAssociation"]),
+        ("route-table-changes", ["ec2.amazonaws.com", "DisassociateRouteTable"]),
+        ("gateway-changes", ["DetachInternetGateway", "CreateCustomerGateway"]),
+        ("vpc-changes", ["CreateVpcPeeringConnection", "ModifyVpcAttribute"]),
+    ],
+)
+def test_cis_filter_matches_the_benchmark_events(template, control, events):
+    pattern = props(template, naming.logical_id("cis", control, "filter"))["FilterPattern"]
+    assert pattern.startswith("{") and pattern.endswith("}")
+    for event in events:
+        assert event in pattern
+
+
+def test_cis_alarms_notify_the_primary_regions_alarm_topic(template):
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        assert properties["AlarmName"].startswith("storefront-production-cis-")
+        assert properties["AlarmActions"] == [
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:"
+                "storefront-production-alarms"
+            }
+        ]
+        assert (properties["Threshold"], properties["EvaluationPeriods"]) == (1.0, 1)
+        assert properties["TreatMissingData"] == "notBreaching"
+
+
+def test_without_a_trail_there_is_no_log_group_and_no_cis_alarm(without_trail):
+    assert not resources(without_trail, "AWS::Logs::MetricFilter")
+    assert not resources(without_trail, "AWS::CloudWatch::Alarm")
+    assert TRAIL_LOG_GROUP_ID not in without_trail["Resources"]

@@ -113,6 +113,7 @@ def test_health_check_is_https_on_the_albs_own_name(failover):
         "RequestInterval": 30,
         "FailureThreshold": 3,
         "EnableSNI": False,
+        "MeasureLatency": True,
     }
 
 

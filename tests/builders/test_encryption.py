@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .example import make_spec, only, ref, regional_template
+from .example import every_template, make_spec, only, ref, regional_template, resources
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,46 @@ def test_key_outlives_the_stack(template):
 
 def test_no_statement_allows_everyone(statements):
     for sid, statement in statements.items():
-        assert statement["Effect"] == "Allow"
-        assert statement["Principal"] not in ("*", {"AWS": "*"}), sid
+        if statement["Effect"] == "Allow":
+            assert statement["Principal"] not in ("*", {"AWS": "*"}), sid
+        else:
+            assert sid == "DenyGrantsNotForAwsResources", sid
+
+
+def customer_keys(spec) -> dict[str, dict]:
+    """Every customer-managed key of every template of `spec`, by template and ID."""
+    return {
+        f"{path}:{name}": key["Properties"]
+        for path, template in every_template(spec).items()
+        for name, key in resources(template, "AWS::KMS::Key").items()
+    }
+
+
+def test_every_customer_key_denies_grants_not_for_aws_resources():
+    keys = customer_keys(make_spec())
+    assert any(path.startswith("global.json:") for path in keys)  # the trail key too
+    for path, key in keys.items():
+        denies = [s for s in key["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+        assert denies == [
+            {
+                "Sid": "DenyGrantsNotForAwsResources",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                # Only direct grants: RDS, Lambda and Auto Scaling's EBS make theirs on
+                # the caller's behalf, with this key true.
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
+            }
+        ], path
+
+
+def test_the_grant_deny_leaves_every_allowed_action_but_direct_grants(statements):
+    # The deny names one action: nothing a service or the account does otherwise with the
+    # key (encrypt, decrypt, administer, list or revoke grants) is refused.
+    deny = statements["DenyGrantsNotForAwsResources"]
+    assert deny["Action"] == "kms:CreateGrant"
+    assert set(deny["Condition"]) == {"Bool"}
 
 
 def test_account_administers_the_key(statements):

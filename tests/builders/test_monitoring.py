@@ -46,13 +46,18 @@ GIB = 1024**3
 # logical ID: (namespace, metric, statistic, threshold, comparison, missing data)
 EXPECTED_ALARMS = {
     "InstanceCpuAlarm": ("AWS/EC2", "CPUUtilization", "Average", 81, ">", "missing"),
-    "InstanceMemoryAlarm": ("CWAgent", "mem_used_percent", "Maximum", 82, ">", "missing"),
-    "InstanceDiskAlarm": ("CWAgent", "disk_used_percent", "Maximum", 83, ">", "missing"),
-    "DatabaseCpuAlarm": ("AWS/RDS", "CPUUtilization", "Average", 84, ">", "missing"),
-    "DatabaseConnectionsAlarm": ("AWS/RDS", "DatabaseConnections", "Maximum", 321, ">", "missing"),
+    # An agent or a database that publishes nothing breaches: silence is not health.
+    "InstanceMemoryAlarm": ("CWAgent", "mem_used_percent", "Maximum", 82, ">", "breaching"),
+    "InstanceDiskAlarm": ("CWAgent", "disk_used_percent", "Maximum", 83, ">", "breaching"),
+    "DatabaseCpuAlarm": ("AWS/RDS", "CPUUtilization", "Average", 84, ">", "breaching"),
+    "DatabaseConnectionsAlarm": (
+        "AWS/RDS", "DatabaseConnections", "Maximum", 321, ">", "breaching"
+    ),
     "DatabaseReadIopsAlarm": ("AWS/RDS", "ReadIOPS", "Average", 1111, ">", "missing"),
     "DatabaseWriteIopsAlarm": ("AWS/RDS", "WriteIOPS", "Average", 2222, ">", "missing"),
-    "DatabaseFreeStorageAlarm": ("AWS/RDS", "FreeStorageSpace", "Minimum", 7 * GIB, "<", "missing"),
+    "DatabaseFreeStorageAlarm": (
+        "AWS/RDS", "FreeStorageSpace", "Minimum", 7 * GIB, "<", "breaching"
+    ),
     "LoadBalancer5xxAlarm": (
         "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", 11, ">", "notBreaching"
     ),
@@ -63,7 +68,8 @@ EXPECTED_ALARMS = {
         "AWS/ApplicationELB", "TargetResponseTime", "p95", 0.75, ">", "notBreaching"
     ),
     "UnhealthyHostsAlarm": (
-        "AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", 2, ">=", "missing"
+        # Minimum: unhealthy for whole periods, not a new instance still registering.
+        "AWS/ApplicationELB", "UnHealthyHostCount", "Minimum", 2, ">=", "missing"
     ),
     "RejectedFlowsAlarm": (
         "storefront-production/VpcFlowLogs", "RejectedFlows", "Sum", 4444, ">", "notBreaching"
@@ -283,14 +289,69 @@ def test_dashboard_shows_every_alarm_metric_in_its_region(template, alarms):
     body = dashboard(template)
     shown = set()
     for widget in body["widgets"]:
-        assert widget["properties"]["region"] == "${AWS::Region}"
+        # Route 53 publishes its health-check metrics in us-east-1 only.
+        route53 = widget["properties"]["metrics"][0][0] == "AWS/Route53"
+        expected = token("us-east-1") if route53 else "${AWS::Region}"  # a Sub variable
+        assert widget["properties"]["region"] == expected
         for line in widget["properties"]["metrics"]:
             shown.add(tuple(line))
     for name, alarm in alarms.items():
         line = [alarm["Namespace"], alarm["MetricName"]]
         for dimension in alarm.get("Dimensions", []):
-            line += [dimension["Name"], token(dimension["Value"])]
+            value = dimension["Value"]  # a literal stays itself, a reference a token
+            line += [dimension["Name"], value if isinstance(value, str) else token(value)]
         assert tuple(line) in shown, name
+
+
+def test_dashboard_shows_traffic_nat_bytes_waf_blocks_and_health(template):
+    metrics = {
+        tuple(line[:2])
+        for w in dashboard(template)["widgets"]
+        for line in w["properties"]["metrics"]
+    }
+    assert {
+        ("AWS/ApplicationELB", "RequestCount"),
+        ("AWS/NATGateway", "BytesOutToDestination"),
+        ("AWS/WAFV2", "BlockedRequests"),
+        ("AWS/Route53", "HealthCheckStatus"),
+    } <= metrics
+
+
+def test_health_check_alarm_is_made_where_route53_publishes(template):
+    alarm = template["Resources"]["HealthCheckAlarm"]
+    assert alarm["Condition"] == "InRoute53MetricsRegion"
+    assert template["Conditions"]["InRoute53MetricsRegion"] == {
+        "Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]
+    }
+    properties = alarm["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == (
+        "AWS/Route53",
+        "HealthCheckStatus",
+    )
+    assert properties["Dimensions"] == [{"Name": "HealthCheckId", "Value": {"Ref": "HealthCheck"}}]
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == ("LessThanThreshold", 1.0)
+    assert properties["TreatMissingData"] == "breaching"
+
+
+def test_each_scheduled_task_alarms_on_errors_and_dead_letters(template, alarms):
+    errors = alarms["TaskBucketReportErrorsAlarm"]
+    assert errors["Dimensions"] == [
+        {"Name": "FunctionName", "Value": "storefront-production-bucket-report"}
+    ]
+    assert (errors["MetricName"], errors["Threshold"]) == ("Errors", 1.0)
+    letters = alarms["TaskBucketReportDeadLettersAlarm"]
+    assert letters["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert letters["Dimensions"][0]["Name"] == "QueueName"
+    # No run and an empty queue publish nothing: that is not a failure.
+    assert errors["TreatMissingData"] == letters["TreatMissingData"] == "notBreaching"
+
+
+def test_outputs_name_the_dashboard_and_the_health_check(template):
+    url = template["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+    assert url[0].endswith("#dashboards:name=${Dashboard}") and url[1] == {
+        "Dashboard": {"Ref": "Dashboard"}
+    }
+    assert template["Outputs"]["HealthCheckId"]["Value"] == {"Ref": "HealthCheck"}
 
 
 def test_dashboard_is_named_per_region(template):
@@ -312,8 +373,10 @@ def test_defaults_apply_without_a_monitoring_section():
     template = regional_template(spec)
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     nats = resources(template, "AWS::EC2::NatGateway")
-    # The spec's own alarms, two per NAT gateway, and the replicas' lag alarm.
-    assert len(alarms) == len(EXPECTED_ALARMS) + 2 * len(nats) + 1
+    # The spec's own alarms, two per NAT gateway and per scheduled task, the replicas'
+    # lag alarm and the health-check alarm (made in us-east-1 only).
+    tasks = len(spec.scheduled_tasks)
+    assert len(alarms) == len(EXPECTED_ALARMS) + 2 * len(nats) + 2 * tasks + 2
     assert alarms["InstanceCpuAlarm"]["Properties"]["Threshold"] == 80
     assert alarms["InstanceCpuAlarm"]["Properties"]["Period"] == 60
 
@@ -338,3 +401,17 @@ def test_without_replicas_there_is_no_lag_alarm():
     loaded.data["database"] = {**loaded.data.get("database", {}), "replicas": False}
     template = regional_template(validate_spec(loaded))
     assert "DatabaseReplicaLagAlarm" not in template["Resources"]
+
+
+def test_without_a_stack_in_us_east_1_no_health_check_alarm_is_made():
+    # Route 53's metrics exist in us-east-1 only: no stack elsewhere can alarm on them.
+    spec = make_spec(
+        regions=[
+            {"name": "eu-west-1", "cidr": "10.10.0.0/16"},
+            {"name": "eu-central-1", "cidr": "10.20.0.0/16"},
+        ],
+        load_balancer={"certificate_arns": {}},
+    )
+    template = regional_template(spec)
+    assert "HealthCheckAlarm" not in template["Resources"]
+    assert "InRoute53MetricsRegion" not in template.get("Conditions", {})

@@ -8,8 +8,13 @@ import re
 
 import pytest
 
+from compiler.spec.audit import AuditSpec
+from compiler.spec.network import NetworkSpec
+from compiler.spec.waf import WafSpec
+
 from .example import (
     as_list,
+    every_template,
     make_spec,
     policy_documents,
     regional_templates,
@@ -152,3 +157,32 @@ def test_no_resource_policy_allows_anyone(templates):
                     assert statement.get("Principal") not in ("*", {"AWS": "*"}), (
                         f"{path} {where}: {statement.get('Sid')}"
                     )
+
+
+# Log groups that are evidence (who talked to what, which requests were blocked, who called
+# which API): kept a year by default and retained when the stack goes.
+EVIDENCE_LOG_GROUPS = {"FlowLogsLogGroup", "WebAclLogGroup", "TrailLogGroup"}
+
+
+def test_every_log_group_has_retention_a_key_tags_and_a_deletion_policy():
+    # The example has scheduled tasks; the webhook adds the Slack notifier's group.
+    spec = make_spec(notifications={"slack": {"webhook_secret": "storefront/slack"}})
+    found = {}
+    for template in every_template(spec).values():
+        found.update(resources(template, "AWS::Logs::LogGroup"))
+    assert EVIDENCE_LOG_GROUPS <= set(found)
+    for logical_id, group in found.items():
+        properties = group["Properties"]
+        assert properties["RetentionInDays"] >= 1 and "KmsKeyId" in properties, logical_id
+        assert {tag["Key"] for tag in properties["Tags"]} >= {"Environment", "infra:project"}
+        expected = "Retain" if logical_id in EVIDENCE_LOG_GROUPS else "Delete"
+        assert (group.get("DeletionPolicy"), group.get("UpdateReplacePolicy")) == (
+            expected,
+            expected,
+        ), logical_id
+
+
+def test_evidence_logs_are_kept_a_year_by_default():
+    assert NetworkSpec().flow_logs_retention_days >= 365
+    assert WafSpec().log_retention_days >= 365
+    assert AuditSpec().log_retention_days >= 365

@@ -98,7 +98,12 @@ def test_blocked_countries_are_blocked_first():
 
 
 def test_managed_groups_follow_the_spec_order():
-    groups = ["AWSManagedRulesSQLiRuleSet", "AWSManagedRulesLinuxRuleSet"]
+    groups = [
+        "AWSManagedRulesSQLiRuleSet",
+        "AWSManagedRulesLinuxRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesCommonRuleSet",
+    ]
     template = regional_template(make_spec(waf={"managed_rule_groups": groups}))
     names = [
         r["Statement"]["ManagedRuleGroupStatement"]["Name"]

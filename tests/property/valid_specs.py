@@ -21,9 +21,16 @@ from hypothesis import strategies as st
 
 from compiler.spec.consistency import S3_RESERVED_PREFIXES
 from compiler.spec.notifications import EmailAddress
+from compiler.spec.patching import DEFAULT_SCHEDULE
 from compiler.spec.regions import LARGEST_VPC_PREFIX, az_count, commercial_regions
 from compiler.spec.types import LOG_RETENTION_DAYS
-from compiler.spec.waf import COUNTRY_CODES, MANAGED_RULE_GROUPS
+from compiler.spec.waf import BASELINE_RULE_GROUPS, COUNTRY_CODES, MANAGED_RULE_GROUPS
+from compiler.spec.windows import (
+    DATABASE_MAINTENANCE_WINDOW,
+    overlap,
+    patch_window_starts,
+    rds_window_minutes,
+)
 
 EMAIL_PATTERN = typing.get_args(EmailAddress)[1].pattern
 
@@ -244,7 +251,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         optional(draw, spec["access"], "allow_account_root", st.booleans())
     audit: dict[str, Any] = {}
     optional(draw, audit, "trail", st.booleans())
-    optional(draw, audit, "log_retention_days", st.integers(1, 3653))
+    optional(draw, audit, "log_retention_days", st.sampled_from(LOG_RETENTION_DAYS))
     if audit or draw(st.booleans()):
         spec["audit"] = audit
     tasks = draw(task_lists([b["name"] for b in buckets or []]))
@@ -351,7 +358,11 @@ def waf_sections(draw: st.DrawFn) -> dict[str, Any] | None:
         draw,
         waf,
         "managed_rule_groups",
-        st.lists(st.sampled_from(sorted(MANAGED_RULE_GROUPS)), min_size=1, unique=True),
+        # The baseline in any order, with any other groups added.
+        st.lists(
+            st.sampled_from(sorted(set(MANAGED_RULE_GROUPS) - set(BASELINE_RULE_GROUPS))),
+            unique=True,
+        ).flatmap(lambda added: st.permutations([*BASELINE_RULE_GROUPS, *added])),
     )
     optional(draw, waf, "rate_limit_per_5_minutes", st.integers(10, 2_000_000_000))
     optional(
@@ -442,6 +453,15 @@ def patching_sections(
     if duration is not None:
         patching["duration_hours"] = duration
     window = duration or 3  # the default duration
+    # The window stays clear of the database's maintenance window (spec/windows.py).
+    assume(
+        not any(
+            overlap(start, window * 60, rds_window_minutes(DATABASE_MAINTENANCE_WINDOW))
+            for start in patch_window_starts(
+                patching.get("schedule", DEFAULT_SCHEDULE), patching.get("schedule_timezone")
+            )
+        )
+    )
     if window == 1 or draw(st.booleans()):  # the default cutoff, 1, needs a longer window
         patching["cutoff_hours"] = draw(st.integers(0, min(23, window - 1)))
     if min_size == 1:

@@ -31,12 +31,18 @@ def test_trail_can_be_left_to_an_organisation_trail(example_text):
     assert validate(set_value(example_text, "trail", "false")).audit.trail is False
 
 
-@pytest.mark.parametrize("days", ["0", "3654", "-1"])
-def test_retention_out_of_range_is_located(example_text, days):
-    bad = edit(example_text, "  log_retention_days: 365 ", f"  log_retention_days: {days} ")
+@pytest.mark.parametrize("days", ["0", "3654", "-1", "2555"])
+def test_retention_that_cloudwatch_logs_cannot_keep_is_located(example_text, days):
+    # The trail's log group keeps events as long: only CloudWatch Logs' periods will do.
+    anchor = "        # trail logs"
+    bad = edit(
+        example_text,
+        f"  log_retention_days: 365{anchor}",
+        f"  log_retention_days: {days}{anchor}",
+    )
     problem = only_problem(bad)
     assert_problem(problem, bad, days, "audit.log_retention_days", "", exact=False, after="audit:")
-    assert f"(got {int(days)})" in problem
+    assert f"CloudWatch Logs cannot keep logs for {int(days)} days" in problem
 
 
 @pytest.mark.parametrize(

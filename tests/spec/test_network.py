@@ -7,7 +7,7 @@ import pytest
 from compiler.spec.types import LOG_RETENTION_DAYS
 from tests.spec.helpers import assert_problem, edit, only_problem, set_value, validate
 
-RETENTION = "flow_logs_retention_days: 90"
+RETENTION = "flow_logs_retention_days: 365"
 
 
 @pytest.mark.parametrize("days", [1, 90, 3653])

@@ -248,3 +248,49 @@ def test_schedule_with_extra_whitespace_is_refused_at_its_value(example_text, sc
         "patching.schedule",
         f"{schedule!r} has extra or non-space whitespace, which AWS refuses; write {tidy!r}",
     )
+
+
+# --- the patch window and the database's maintenance window (sun:07:00-sun:08:00 UTC) --
+
+
+@pytest.mark.parametrize(
+    ("schedule", "extra"),
+    [
+        ("cron(0 5 ? * SUN *)", ""),  # 05:00-08:00: meets 07:00
+        ("cron(30 7 ? * SUN *)", ""),  # opens inside it
+        ("cron(0 6 ? * MON-SUN *)", ""),  # a range that wraps to Sunday
+        ("cron(0 6 ? * * *)", ""),  # every day
+        ("cron(0 8 ? * SUN *)", "  schedule_timezone: Europe/Berlin\n"),  # 07:00 UTC in winter
+    ],
+)
+def test_a_patch_window_over_the_database_window_is_located(example_text, schedule, extra):
+    bad = edit(example_text, SCHEDULE, f"schedule: {schedule}")
+    if extra:
+        bad = edit(bad, "  # schedule_timezone: Europe/Berlin    # IANA name\n", extra)
+    assert_problem(
+        only_problem(bad),
+        bad,
+        schedule,
+        "patching.schedule",
+        "the patch window (",
+        exact=False,
+    )
+    assert "overlaps the database's maintenance window (sun:07:00-sun:08:00 UTC)" in only_problem(
+        bad
+    )
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "cron(0 3 ? * SUN *)",  # the default: 03:00-06:00
+        "cron(0 8 ? * SUN *)",  # opens as the database window closes
+        "cron(0 4 ? * MON-SAT *)",  # never on Sunday
+        "rate(7 days)",  # no fixed week: not judged here
+    ],
+)
+def test_a_patch_window_clear_of_the_database_window_is_accepted(example_text, schedule):
+    assert (
+        validate(edit(example_text, SCHEDULE, f"schedule: {schedule}")).patching.schedule
+        == schedule
+    )

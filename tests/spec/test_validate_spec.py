@@ -33,7 +33,7 @@ def test_example_spec_validates_with_its_values(example_text):
     assert spec.primary_region == "us-east-1"
     network = spec.network
     assert (network.availability_zones, network.nat_gateways) == (3, "per_az")
-    assert network.flow_logs_retention_days == 90
+    assert network.flow_logs_retention_days == 365
     compute = spec.compute
     assert compute.instance_type == "t3.small"
     assert (compute.min_size, compute.desired_capacity, compute.max_size) == (2, 2, 10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.spec.waf import DEFAULT_RULE_GROUPS, MANAGED_RULE_GROUPS
+from compiler.spec.waf import BASELINE_RULE_GROUPS, DEFAULT_RULE_GROUPS, MANAGED_RULE_GROUPS
 from tests.spec.helpers import assert_problem, edit, only_problem, problems, validate
 
 SQLI_ITEM = "    - AWSManagedRulesSQLiRuleSet\n"
@@ -27,7 +27,7 @@ def test_example_spec_has_the_default_waf(example_text):
     assert waf.managed_rule_groups == list(DEFAULT_RULE_GROUPS)
     assert waf.rate_limit_per_5_minutes == 2000
     assert waf.blocked_countries == []
-    assert waf.log_retention_days == 90
+    assert waf.log_retention_days == 365
 
 
 def test_spec_without_a_waf_section_still_gets_the_firewall(example_text):
@@ -97,9 +97,36 @@ def test_managed_rule_group_listed_twice_is_refused(example_text):
     )
 
 
-def test_other_free_groups_can_be_chosen(example_text):
-    text = edit(example_text, SQLI_ITEM, "    - AWSManagedRulesLinuxRuleSet\n")
-    assert validate(text).waf.managed_rule_groups[-1] == "AWSManagedRulesLinuxRuleSet"
+def test_other_free_groups_add_to_the_baseline(example_text):
+    text = edit(example_text, SQLI_ITEM, SQLI_ITEM + "    - AWSManagedRulesLinuxRuleSet\n")
+    groups = validate(text).waf.managed_rule_groups
+    assert groups[-1] == "AWSManagedRulesLinuxRuleSet"
+    assert set(BASELINE_RULE_GROUPS) <= set(groups)
+
+
+@pytest.mark.parametrize("dropped", BASELINE_RULE_GROUPS)
+def test_a_list_that_would_remove_a_baseline_group_is_located(example_text, dropped):
+    # Replaced by a free group that is not in the baseline: the list is otherwise valid.
+    start = example_text.index(f"    - {dropped}")
+    line = example_text[start : example_text.index("\n", start) + 1]
+    bad = edit(example_text, line, "    - AWSManagedRulesLinuxRuleSet\n")
+    assert_problem(
+        only_problem(bad),
+        bad,
+        "- AWSManagedRulesAmazonIpReputationList",  # a block list starts at its first item
+        "waf.managed_rule_groups",
+        f"this list would remove the baseline every web ACL keeps: {dropped} (",
+        exact=False,
+    )
+
+
+def test_the_baseline_is_sqli_xss_and_known_bad_inputs():
+    assert set(BASELINE_RULE_GROUPS) == {
+        "AWSManagedRulesSQLiRuleSet",
+        "AWSManagedRulesCommonRuleSet",  # cross-site scripting among the OWASP Top 10
+        "AWSManagedRulesKnownBadInputsRuleSet",  # Log4Shell
+    }
+    assert set(BASELINE_RULE_GROUPS) <= set(DEFAULT_RULE_GROUPS)
 
 
 def test_countries_are_accepted_as_iso_codes(example_text):
@@ -174,7 +201,7 @@ def test_rate_limit_out_of_range_is_refused(example_text, limit, shown):
 def test_log_retention_must_be_one_cloudwatch_offers(example_text):
     bad = edit(
         example_text,
-        "log_retention_days: 90         # WAF logs",
+        "log_retention_days: 365        # WAF logs",
         "log_retention_days: 100        # WAF logs",
     )
     assert_problem(
