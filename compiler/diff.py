@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from compiler.bounded_read import InputTooLarge, NotARegularFile, read_bounded
 from compiler.conditions import condition_values, resolve_conditions
+from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE
 from compiler.deploy_plan import STATEFUL_TYPES
 from compiler.pipeline import compile_in_memory
 from compiler.template_regions import mapped_regions, present_resources, resolve
@@ -460,7 +461,7 @@ def stacks_on_disk(against: Path) -> list[_StackOnDisk]:
     """The templates of an earlier compile: those its manifest lists, else every JSON file.
 
     The manifest is what separates templates from the other files a compile writes
-    (manifest.json, deploy.sh) and from unrelated files in the directory.
+    (manifest.json, bootstrap.json, deploy.sh) and from unrelated files in the directory.
     """
     manifest = against / MANIFEST
     try:
@@ -484,7 +485,9 @@ def stacks_on_disk(against: Path) -> list[_StackOnDisk]:
     return [
         _StackOnDisk(path, "", *_kind_and_region(path))
         for path in paths
-        if path.rsplit("/", 1)[-1] != MANIFEST and (against / path).is_file()
+        if path.rsplit("/", 1)[-1] != MANIFEST
+        and path != BOOTSTRAP_TEMPLATE  # deploy.sh's own stack, not one of the spec's
+        and (against / path).is_file()
     ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from compiler import deploy_script, naming
+from compiler.context import replicated_bucket_names, replicates_database
 from compiler.deploy_plan import TEMPLATE_BODY_LIMIT, bucket_variable
 from compiler.deploy_script import FAILOVER_LIBRARY, LIBRARY, SCRIPT_PATH
 from compiler.lint import lint_template
@@ -613,8 +614,8 @@ def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tm
     names = [stack_name_of(c) for c in traced(stacks.stdout)]
     names = [name for name in names if not name.endswith("-bootstrap")]
     expected = [s.stack_name for s in result.stacks if s.kind in ("global", "region")]
-    if any(b.replicate for b in result.spec.storage.buckets):
-        expected.append(expected[1])  # the writer region again, replication on
+    if replicates_database(result.spec) or replicated_bucket_names(result.spec):
+        expected.append(expected[1])  # the writer region again: secret copies, bucket replication
     assert names == expected
     stack_set = run_script(tmp_path, "stackset", "--dry-run")
     assert stack_set.returncode == 0, stack_set.stderr

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from compiler import deploy_plan
+from compiler import deploy_plan, naming
 from compiler.assemble import StackTemplate, assemble, build_global_template
 from compiler.lint import LintJob, lint_templates
 from compiler.pipeline import compile_spec
@@ -96,7 +96,8 @@ def test_global_region_places_the_global_stack_and_its_template_bucket():
         "stackset": "us-west-2",
     }
     assert "deployed once in us-west-2" in stacks[0].template.to_dict()["Description"]
-    # Templates over the inline limit go through the global stack's bucket only in its region.
+    # Over the inline limit: DEPLOY_BUCKET in the global stack's region only, then each
+    # region's bootstrap bucket.
     sizes = {s.path: (deploy_plan.TEMPLATE_BODY_LIMIT + 1, "0" * 64) for s in stacks}
     plan = deploy_plan.plan_deploy(spec, stacks, sizes)
     buckets = {
@@ -110,7 +111,12 @@ def test_global_region_places_the_global_stack_and_its_template_bucket():
         "DEPLOY_BUCKET",
         "TemplateBucketName",
     ]
-    assert buckets["us-east-1"] == ["DEPLOY_BUCKET_US_EAST_1"]
+    assert buckets["us-east-1"] == ["DEPLOY_BUCKET_US_EAST_1", "TemplateBucketName"]
+    bootstrap = naming.bootstrap_stack_name(spec)
+    assert {s.region: s.template_bucket[-1].stack_name for s in plan.by_kind("region")} == {
+        "us-east-1": bootstrap,
+        "us-west-2": bootstrap,
+    }
 
 
 def test_one_entry_a_line_is_the_same_json():

@@ -158,8 +158,11 @@ def test_the_view_copies_only_resources_with_region_lookups():
     assert sorted(pairs) == sorted((name, r) for name in originals for r in (EAST, WEST))
     copies = {pair: copy_id for copy_id, (name, regions) in view.copies.items() for pair in
               [(name, region) for region in regions]}  # fmt: skip
-    # The writer region is one for all: one copy of the database serves both regions.
-    assert copies[("Database", EAST)] == copies[("Database", WEST)]
+    # The master secret's copies (ReplicaRegions) differ by region, so does the database
+    # that reads it: each region's database copy points to that region's secret copy.
+    assert copies[("Database", EAST)] != copies[("Database", WEST)]
+    database = view.template["Resources"][copies[("Database", WEST)]]["Properties"]
+    assert copies[("DatabaseMasterSecret", WEST)] in json.dumps(database["MasterUserPassword"])
     assert copies[("HttpsListener", EAST)] != copies[("HttpsListener", WEST)]  # certificates
     subnet = view.template["Resources"][copies[("PublicSubnet1", WEST)]]["Properties"]
     # The copy holds us-west-2's literal, and points to us-west-2's copy of the VPC.

@@ -33,9 +33,10 @@ def test_one_regional_stack_per_region_in_spec_order(result):
     assert len({s.stack_name for s in result.stacks}) == len(result.stacks)
 
 
-def test_files_are_the_stacks_then_the_manifest_deploy_script_and_marker(result):
+def test_files_are_the_stacks_then_the_manifest_bootstrap_deploy_script_and_marker(result):
     assert [f.path for f in result.files] == [s.path for s in result.stacks] + [
         "manifest.json",
+        "bootstrap.json",
         "deploy.sh",
         ".infra-compiler",
     ]

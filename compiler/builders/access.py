@@ -199,11 +199,12 @@ def management_policy(spec: InfraSpec, pass_roles: list, bucket_arn, zone_id) ->
 
 
 def _bootstrap_bucket_arns(spec: InfraSpec) -> list[Sub]:
-    """The template bucket of deploy.sh's bootstrap stack in each of the spec's regions."""
+    """The template bucket of deploy.sh's bootstrap stack in each of the spec's regions,
+    sorted: reordering the regions (a failover step) must leave the global stack unchanged."""
     prefix = f"{naming.name_prefix(spec)}-{BOOTSTRAP_BUCKET}"
     arns = []
-    for region in spec.regions:
-        bucket = f"arn:${{AWS::Partition}}:s3:::{prefix}-${{AWS::AccountId}}-{region.name}"
+    for region in sorted(r.name for r in spec.regions):
+        bucket = f"arn:${{AWS::Partition}}:s3:::{prefix}-${{AWS::AccountId}}-{region}"
         arns += [Sub(bucket), Sub(f"{bucket}/*")]
     return arns
 

@@ -173,10 +173,16 @@ def test_management_role_passes_only_the_deploy_roles_and_only_to_cloudformation
     ]
 
 
-def test_management_role_uploads_templates_to_the_template_bucket_only(template):
+def test_management_role_uploads_templates_to_the_template_buckets_only(spec, template):
     upload = by_sid(management_document(template))["UploadTemplates"]
     bucket = get_att(TEMPLATE_BUCKET_ID, "Arn")
-    assert upload["Resource"] == [bucket, {"Fn::Sub": ["${Arn}/*", {"Arn": bucket}]}]
+    bootstrap = [
+        f"arn:${{AWS::Partition}}:s3:::{spec.project}-{spec.environment}-deploy-${{AWS::AccountId}}-{region}"
+        for region in sorted(r.name for r in spec.regions)
+    ]
+    assert upload["Resource"] == [bucket, {"Fn::Sub": ["${Arn}/*", {"Arn": bucket}]}] + [
+        {"Fn::Sub": arn} for name in bootstrap for arn in (name, f"{name}/*")
+    ]
     assert {"s3:PutObject", "s3:GetObject"} <= set(actions(upload))
 
 

@@ -87,7 +87,11 @@ def test_a_writer_with_replicas_takes_its_password_from_a_secret_of_the_stack(
     assert secret["Type"] == "AWS::SecretsManager::Secret"
     assert secret["Condition"] == "IsWriterRegion"  # the writer region's alone
     # Outlives the stack's use of it, like the database it opens (snapshot, protection).
-    assert (secret["DeletionPolicy"], secret["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # Kept when the stack goes, but not left behind by a failed first create.
+    assert (secret["DeletionPolicy"], secret["UpdateReplacePolicy"]) == (
+        "RetainExceptOnCreate",
+        "Retain",
+    )
     properties = secret["Properties"]
     assert properties["KmsKeyId"] == get_att("DataKey", "Arn")
     generated = properties["GenerateSecretString"]
