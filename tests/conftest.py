@@ -1,4 +1,6 @@
-"""Shared test fixtures: paths to the example spec and a loader for spec text."""
+"""Shared test fixtures: paths to the example spec and a loader for spec text; the fast
+tier (`pytest --fast`, docs/testing.md); the property tests' tally, gathered from every
+pytest-xdist worker."""
 
 from __future__ import annotations
 
@@ -6,8 +8,34 @@ from pathlib import Path
 
 import pytest
 
+from tests.property.tally import COUNTS, NOTES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SPEC = REPO_ROOT / "infra.yaml"
+
+# Markers of tests the fast tier leaves out: what needs the AWS emulator, PostgreSQL,
+# checkov or a pip install, and the property tests, which generate hundreds of specs.
+FULL_TIER_ONLY = ("deploy", "slow", "full")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="the fast tier: leave out tests marked " + ", ".join(FULL_TIER_ONLY),
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--fast"):
+        return
+    kept, left_out = [], []
+    for item in items:
+        full_only = any(item.get_closest_marker(name) for name in FULL_TIER_ONLY)
+        (left_out if full_only else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture
@@ -19,3 +47,32 @@ def example_text() -> str:
 def isolated_lint_cache(tmp_path_factory, monkeypatch):
     """Each test gets an empty lint cache, never the user's ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+# --- the property tests' tally ------------------------------------------------------
+# Under pytest-xdist the tests run in worker processes: each sends its counts to the
+# controller when it finishes, and the controller prints the sum.
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker
+        workeroutput["tally"] = {"counts": dict(COUNTS), "notes": list(NOTES)}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    tally = getattr(node, "workeroutput", {}).get("tally")
+    if tally:
+        COUNTS.update(tally["counts"])
+        NOTES.extend(tally["notes"])
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not COUNTS:
+        return
+    terminalreporter.section("generated inputs")
+    for what, count in sorted(COUNTS.items()):
+        terminalreporter.write_line(f"{count:>6}  {what}")
+    for note in NOTES:
+        terminalreporter.write_line(note)

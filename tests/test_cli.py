@@ -48,6 +48,7 @@ def test_compile_the_example(runner, tmp_path):
     assert result.stderr == ""
 
 
+@pytest.mark.full  # cfn-lint of all the example's templates: the full tier's
 def test_compile_and_lint_the_example(runner, tmp_path, monkeypatch):
     # Real cfn-lint on the files the CLI wrote; results are shared with test_lint, since
     # linting the example takes most of a minute.

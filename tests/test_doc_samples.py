@@ -26,6 +26,7 @@ _spec.loader.exec_module(samples)
 FENCE = re.compile(r"^```(?P<info>\S*)\n.*?^```\n", re.MULTILINE | re.DOTALL)
 
 
+@pytest.mark.full  # runs every documented command, lint included: the full tier's
 def test_every_sample_is_what_infra_prints_today():
     outputs = samples.run_samples()
     stale = []

@@ -26,6 +26,9 @@ from compiler.spec.regions import alb_log_delivery, az_count, commercial_regions
 from tests.builders.example import EXAMPLE_SPEC, copy_example
 from tests.security.test_checkov import merge_reports, run_checkov
 
+# cfn-lint in every commercial region, and checkov: the full tier's
+pytestmark = pytest.mark.full
+
 BATCHES = 3
 # The regions issue #12 names, all opened since August 2022, and one older region so
 # that the StackSet template holds both ways of delivering ALB access logs.

@@ -183,6 +183,7 @@ def lint_cache(pytestconfig: pytest.Config) -> Path | None:
     return cache.mkdir("cfn-lint-clean") if cache else None
 
 
+@pytest.mark.full  # cfn-lint of every example's templates: the full tier's
 def test_every_example_lints_clean(tmp_path: Path, lint_cache: Path | None):
     """All templates of all examples in one parallel cfn-lint run. (The root infra.yaml's
     templates are linted by tests/test_lint.py.)"""

@@ -48,6 +48,7 @@ def example_findings(tmp_path_factory) -> dict[str, list[LintFinding]]:
     }
 
 
+@pytest.mark.full  # cfn-lint of all the example's templates: the full tier's
 def test_example_templates_lint_clean(example_findings):
     assert any(path.startswith("regions/") for path in example_findings)
     for path, findings in example_findings.items():

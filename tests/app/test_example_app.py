@@ -28,9 +28,13 @@ from tests.fixtures.examples import REPO_ROOT
 PARAMETER_PATH = "/storefront/production/"
 APP = Path("opt/example-app")
 
-pytestmark = pytest.mark.skipif(
-    postgres.server_binaries() is None, reason="no PostgreSQL server (scripts/test.sh installs it)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        postgres.server_binaries() is None,
+        reason="no PostgreSQL server (scripts/test.sh installs it)",
+    ),
+    pytest.mark.full,  # PostgreSQL and the AWS emulator: the full tier's
+]
 
 
 @pytest.fixture(scope="module")

@@ -153,6 +153,7 @@ def test_mixed_stackset_equals_each_regional_template_when_resolved(mixed, mixed
         assert resolved == mixed_templates[f"regions/{region}.json"], region
 
 
+@pytest.mark.full  # cfn-lint of a StackSet template in five regions: the full tier's
 def test_mixed_stackset_lints_clean(mixed, mixed_templates, tmp_path):
     """The condition and Fn::If are what cfn-lint does not see in the example. The StackSet
     template is linted for both regions, in one of which the condition is false (cfn-lint

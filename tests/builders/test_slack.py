@@ -353,12 +353,14 @@ def scanned(compiled, tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
     return found
 
 
+@pytest.mark.full  # cfn-lint of two whole templates for every region: the full tier's
 def test_templates_with_slack_lint_clean(scanned):
     for name, (path, regions) in scanned.items():
         findings = lint_template(path, regions)
         assert findings == [], f"{name}:\n" + "\n".join(str(f) for f in findings)
 
 
+@pytest.mark.full  # checkov, set up by scripts/test.sh: the full tier's
 def test_templates_with_slack_pass_checkov(scanned):
     (directory,) = {path.parent for path, _ in scanned.values()}
     reports = run_checkov(directory)

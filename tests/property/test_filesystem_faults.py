@@ -32,6 +32,8 @@ from tests.builders.example import copy_example
 from tests.property.tally import COUNTS
 from tests.test_crash_safety import hashes
 
+pytestmark = pytest.mark.full  # hundreds of generated inputs: the full tier's
+
 FAULTS = ("ENOSPC", "EDQUOT", "EROFS", "EBUSY", "EIO", "EACCES", "EMFILE", "EPERM")
 CALLS = ("open", "fsync", "os.open", "rename", "chmod", "exchange", "copytree")
 EXAMPLES = 60

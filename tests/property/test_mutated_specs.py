@@ -25,6 +25,8 @@ from tests.infra_command import INFRA
 from tests.property.mutations import COLLISIONS, MUTATIONS, Mutant, bases, mutants
 from tests.property.tally import COUNTS
 
+pytestmark = pytest.mark.full  # hundreds of generated inputs: the full tier's
+
 BAD_INPUTS = 1000
 # Generous: a bad spec is answered in milliseconds (a 10 MB file or an alias bomb in
 # well under a second); this catches a hang or an exponential blow-up, not slowness.

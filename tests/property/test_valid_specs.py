@@ -30,6 +30,8 @@ from tests.property.tally import COUNTS, NOTES
 from tests.property.valid_specs import valid_specs
 from tests.test_assemble import resolve_region_lookups
 
+pytestmark = pytest.mark.full  # hundreds of generated inputs: the full tier's
+
 VALID_SPECS = 200
 LINT_EVERY = 10
 ANYWHERE = "0.0.0.0/0"

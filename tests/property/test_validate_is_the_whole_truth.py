@@ -27,6 +27,8 @@ from tests.fixtures.examples import examples
 from tests.property.tally import COUNTS
 from tests.property.valid_specs import REGIONS, valid_specs
 
+pytestmark = pytest.mark.full  # hundreds of generated inputs: the full tier's
+
 GENERATED_SPECS = 5
 # The StackSet template is every regional template at once, linted against every region;
 # the global template holds no instance, class or version (the examples lint it here too).

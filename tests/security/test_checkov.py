@@ -22,6 +22,8 @@ from compiler.write import write_output
 from tests.conftest import REPO_ROOT
 from tests.fixtures.examples import compile_example, examples
 
+pytestmark = pytest.mark.full  # checkov, set up by scripts/test.sh: the full tier's
+
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 # What checkov writes when a skip has no comment of its own.
 NO_COMMENT = "No comment provided"
