@@ -229,8 +229,10 @@ def _trail(spec: InfraSpec, access_logs: s3.Bucket, access_logs_policy: s3.Bucke
         ),
         "The trail's events for the CIS monitoring metric filters, encrypted with its key",
     )
-    # Audit evidence outlives the stack, like the trail's bucket.
-    log_group.DeletionPolicy = "Retain"
+    # Audit evidence outlives the stack, like the trail's bucket; but not a failed first
+    # create: a plain Retain would keep the fixed-name group through that rollback, and
+    # deploy.sh's re-create of the ROLLBACK_COMPLETE stack would then fail on the name.
+    log_group.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE
     log_group.UpdateReplacePolicy = "Retain"
     logs_role = purpose(
         iam.Role(
