@@ -311,6 +311,7 @@ deploy_stack() {
   wait "$pid" || code=$?
   print_new_events "$stack" "$region"
   if [ "$code" -ne 0 ]; then
+    reclose_stack "$stack" "$region"
     report_first_failure "$stack" "$region" "$mark"
     fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
   fi
@@ -326,6 +327,8 @@ STACK_POLICY+='"Resource":"*","Condition":{"StringEquals":{"ResourceType":['"$ST
 # What --allow-stateful-changes sets for the length of one deploy.
 OPEN_STACK_POLICY='{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}'
 ALLOW_STATEFUL_CHANGES=false
+# Set by open_stack to the stack whose policy it lifted, until the policy is back.
+OPENED_STACK=""
 
 # Lift the stack policy of stack STACK in REGION for this deploy, if the run allows
 # stateful changes and the stack exists (a policy only ever applies to updates).
@@ -336,6 +339,20 @@ open_stack() {
       "$stack" "$region" >&3
     run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
       --stack-policy-body "$OPEN_STACK_POLICY"
+    OPENED_STACK="$region/$stack"
+  fi
+}
+
+# After a failed deploy of stack STACK in REGION: put back the policy open_stack lifted,
+# so that the stack does not stay open to stateful replacements until the next good run.
+# (A stack it did not open keeps its policy; a failed first create has none to restore.)
+reclose_stack() {
+  local stack="$1" region="$2"
+  if [ "$OPENED_STACK" = "$region/$stack" ]; then
+    run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
+      --stack-policy-body "$STACK_POLICY" ||
+      printf 'deploy.sh: could not restore the stack policy of %s (%s)\n' "$stack" "$region" >&2
+    OPENED_STACK=""
   fi
 }
 
@@ -348,6 +365,7 @@ protect_stack() {
     --stack-name "$stack" --enable-termination-protection >/dev/null
   run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
     --stack-policy-body "$STACK_POLICY"
+  OPENED_STACK=""
 }
 
 # The name servers the public DNS answers for ZONE, one per line, lower case, without the

@@ -438,3 +438,33 @@ def test_a_new_stack_has_no_policy_to_lift(shell):
     shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
     shell.run("ALLOW_STATEFUL_CHANGES=true; open_stack s eu-west-1")
     assert not any("set-stack-policy" in c for c in shell.calls())
+
+
+def test_a_failed_deploy_puts_back_the_policy_it_lifted(shell):
+    """--allow-stateful-changes lifts the policy for one deploy; a failed deploy must not
+    leave the stack open to stateful replacements until the next good run."""
+    shell.answer("cloudformation describe-stacks", "UPDATE_COMPLETE\n")
+    shell.answer("cloudformation describe-stack-events", "e0\n", nth=1)
+    shell.answer("cloudformation describe-stack-events", FAILED_RUN)
+    shell.answer("cloudformation deploy", err="Failed to create/update the stack", rc=255)
+    result = shell.run(
+        "ALLOW_STATEFUL_CHANGES=true; deploy_stack eu-west-1 s aws cloudformation deploy"
+    )
+    assert result.returncode == 1
+    policies = [c for c in shell.calls() if c.startswith("cloudformation set-stack-policy")]
+    assert len(policies) == 2, policies
+    assert '"Update:Replace","Update:Delete"' not in policies[0]  # lifted
+    after = shell.calls()[shell.calls().index("cloudformation deploy") + 1 :]
+    assert policies[1] in after
+    assert '"Update:Replace","Update:Delete"' in policies[1]  # and back on
+    assert not any("update-termination-protection" in c for c in after)
+
+
+def test_a_failed_deploy_leaves_the_policy_of_a_stack_it_did_not_open(shell):
+    shell.answer("cloudformation describe-stacks", "UPDATE_COMPLETE\n")
+    shell.answer("cloudformation describe-stack-events", "e0\n", nth=1)
+    shell.answer("cloudformation describe-stack-events", FAILED_RUN)
+    shell.answer("cloudformation deploy", err="Failed to create/update the stack", rc=255)
+    result = shell.run("deploy_stack eu-west-1 s aws cloudformation deploy")
+    assert result.returncode == 1
+    assert not any("set-stack-policy" in c for c in shell.calls())

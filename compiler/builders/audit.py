@@ -19,7 +19,7 @@ from troposphere import GetAtt, Output, Ref, Sub, cloudtrail, iam, kms, logs, s3
 from compiler import naming
 from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose, skip_check
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, private_bucket
-from compiler.builders.cis_monitoring import cis_monitoring
+from compiler.builders.cis_monitoring import cis_alarm_arns, cis_monitoring
 from compiler.builders.handles import AuditHandle, BucketRef
 from compiler.builders.key_policy import (
     account_administers_key,
@@ -51,11 +51,13 @@ def trail_log_group_name(spec: InfraSpec) -> str:
     return naming.log_group_name(spec, "cloudtrail")
 
 
-def trail_log_group_arn(spec: InfraSpec) -> Sub:
+def trail_log_group_arn(spec: InfraSpec, suffix: str = "") -> Sub:
     # Spelled out: the key policy names the group, and the group waits for the key.
+    # `suffix` ":*" gives the form IAM policies name a group's streams and filters by.
     return Sub(
         "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
         + trail_log_group_name(spec)
+        + suffix
     )
 
 
@@ -229,8 +231,10 @@ def _trail(spec: InfraSpec, access_logs: s3.Bucket, access_logs_policy: s3.Bucke
         ),
         "The trail's events for the CIS monitoring metric filters, encrypted with its key",
     )
-    # Audit evidence outlives the stack, like the trail's bucket.
-    log_group.DeletionPolicy = "Retain"
+    # Audit evidence outlives the stack, like the trail's bucket; but not a failed first
+    # create: a plain Retain would keep the fixed-name group through that rollback, and
+    # deploy.sh's re-create of the ROLLBACK_COMPLETE stack would then fail on the name.
+    log_group.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE
     log_group.UpdateReplacePolicy = "Retain"
     logs_role = purpose(
         iam.Role(
@@ -306,6 +310,12 @@ def build_audit(spec: InfraSpec, ctx: RegionContext) -> Built[AuditHandle]:
             trail_bucket_arn,
             Sub("${Arn}/*", Arn=trail_bucket_arn),
             GetAtt(TRAIL_KEY_ID, "Arn"),
+            # The CIS monitoring: its log group (whose name is under the project's log
+            # group path, which the deploy roles manage) with its metric filters, and its
+            # alarms (named like the project's, which they manage too).
+            trail_log_group_arn(spec),
+            trail_log_group_arn(spec, ":*"),
+            cis_alarm_arns(spec),
         ]
         outputs.append(
             Output(

@@ -200,6 +200,14 @@ def alarm_topic_arn(spec: InfraSpec) -> Sub:
     )
 
 
+def cis_alarm_arns(spec: InfraSpec) -> Sub:
+    """Every alarm of `CONTROLS`, in the global stack's region."""
+    return Sub(
+        "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+        + naming.resource_name(spec, "cis", "*")
+    )
+
+
 def cis_monitoring(spec: InfraSpec, log_group: logs.LogGroup) -> list:
     """A metric filter and an alarm for each control of `CONTROLS`."""
     namespace = metric_namespace(spec)

@@ -751,12 +751,13 @@ def dns_certificates_and_audit(spec: InfraSpec, hosted_zone_id) -> list[Statemen
 
 
 def protect_global_stack(spec: InfraSpec, protected: Iterable) -> Statement:
-    """Deny every change to the global stack's roles, policies, buckets, trail and key."""
+    """Deny every change to the global stack's roles, policies, buckets, trail, key and
+    CIS monitoring (log group, metric filters, alarms)."""
     own = naming.global_resource_name(spec, "")  # `<prefix>-global-`
     return {
         "Sid": "NeverTheGlobalStacksOwnResources",
         "Effect": "Deny",
-        "Action": ["iam:*", "s3:*", "cloudtrail:*", "kms:*"],
+        "Action": ["iam:*", "s3:*", "cloudtrail:*", "kms:*", "logs:*", "cloudwatch:*"],
         "Resource": [
             arn("iam", f"role/{own}*", region=""),
             arn("iam", f"policy/{own}*", region=""),

@@ -8,6 +8,7 @@ project, regional services limited to the spec's regions.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 
@@ -356,6 +357,33 @@ def test_the_global_stacks_own_resources_are_denied_to_the_deploy_roles(template
         "arn:aws:iam::123456789012:role/storefront-production-global-*",
         "arn:aws:iam::123456789012:policy/storefront-production-global-*",
     ]
+
+
+def test_the_cis_monitoring_is_denied_to_the_deploy_roles_that_could_otherwise_change_it(
+    template,
+):
+    """The trail's log group lies under the project's log group path and the CIS alarms
+    are named like the project's, both of which the deploy roles manage: without the deny
+    they could delete the metric filters, the group or the alarms the audit relies on."""
+    found = execution_statements(template)
+    deny = found["NeverTheGlobalStacksOwnResources"]
+    denied = resolve(deny["Resource"])
+    group = "arn:aws:logs:us-east-1:123456789012:log-group:/storefront/production/cloudtrail"
+    alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:storefront-production-cis-root-use"
+    for resource, action, allowing in (
+        (group, "logs:DeleteMetricFilter", "ProjectLogGroups"),
+        (group + ":*", "logs:DeleteLogGroup", "ProjectLogGroups"),
+        (alarm, "cloudwatch:DeleteAlarms", "ProjectAlarmsAndDashboards"),
+    ):
+        allowed = resolve(found[allowing]["Resource"])
+        assert any(fnmatch.fnmatchcase(resource, pattern) for pattern in allowed), resource
+        assert action in found[allowing]["Action"]
+        assert any(fnmatch.fnmatchcase(resource, pattern) for pattern in denied), resource
+        service = action.split(":")[0]
+        assert f"{service}:*" in deny["Action"]
+    # The project's other alarms stay the deploy roles' own.
+    other = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:storefront-production-db-cpu"
+    assert not any(fnmatch.fnmatchcase(other, pattern) for pattern in denied)
 
 
 # --- least privilege, everywhere in the global stack ----------------------------------
