@@ -47,9 +47,7 @@ def test_key_lets_only_this_accounts_alarms_use_it_for_the_topic(template):
     }
 
 
-def test_topic_policy_allows_only_cloudwatch_and_rds_of_this_account_to_publish(
-    template, topic
-):
+def test_topic_policy_allows_only_cloudwatch_and_rds_of_this_account_to_publish(template, topic):
     _, policy = only(template, "AWS::SNS::TopicPolicy")
     assert policy["Topics"] == [ref(topic[0])]
     statements = policy["PolicyDocument"]["Statement"]
