@@ -863,9 +863,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/68ded14c08c1369c976a35fff93e2d90590974f8f9b917ae2a09c78a0a0ce637.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/5adc56b48902932f726ffedc95b14f19cdffd11587bc195a94456569f755d29c.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/68ded14c08c1369c976a35fff93e2d90590974f8f9b917ae2a09c78a0a0ce637.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/5adc56b48902932f726ffedc95b14f19cdffd11587bc195a94456569f755d29c.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then

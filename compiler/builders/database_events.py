@@ -69,4 +69,8 @@ def build_database_events(
         "Sends the database's failovers, failures, low storage, maintenance and replica "
         "errors to the alarm topic",
     )
+    if notifications.alarm_topic_policy_id:
+        # RDS publishes as soon as the subscription exists; the topic lets it in only
+        # once its policy does.
+        subscription.DependsOn = [notifications.alarm_topic_policy_id]
     return Built([subscription], None)

@@ -112,5 +112,5 @@ def build_notifications(
             Value=Ref(topic),
         )
     ]
-    handle = NotificationsHandle(alarm_topic_arn=Ref(topic))
+    handle = NotificationsHandle(alarm_topic_arn=Ref(topic), alarm_topic_policy_id=policy.title)
     return Built([topic, policy, *subscriptions], handle, outputs)

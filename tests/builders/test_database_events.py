@@ -49,6 +49,12 @@ def test_the_regions_database_sends_its_events_to_the_alarm_topic(template):
     assert subscription["Enabled"] is True
 
 
+def test_the_subscription_waits_for_the_topic_policy_that_lets_rds_publish(template):
+    subscription_id, _ = only(template, "AWS::RDS::EventSubscription")
+    policy_id, _ = only(template, "AWS::SNS::TopicPolicy")
+    assert policy_id in template["Resources"][subscription_id]["DependsOn"]
+
+
 def test_the_events_that_need_someone_are_subscribed_and_daily_backups_are_not(template):
     _, subscription = only(template, "AWS::RDS::EventSubscription")
     categories = set(subscription["EventCategories"])
