@@ -22,6 +22,7 @@ from compiler.builders.certificate import build_certificate
 from compiler.builders.change_events import build_change_events
 from compiler.builders.compute import build_compute
 from compiler.builders.database import build_database
+from compiler.builders.database_events import build_database_events
 from compiler.builders.dns import build_dns, build_hosted_zone
 from compiler.builders.encryption import build_encryption
 from compiler.builders.hosted_zone import build_public_zone
@@ -118,6 +119,7 @@ def build_regional_parts(
         ),
         ("monitoring",),
     )
+    add(build_database_events(spec, ctx, database, notifications), ("database",))
     changes = add(build_change_events(spec, ctx, key), ("notifications",))
     add(
         build_slack_delivery(spec, ctx, network, key, notifications, changes),

@@ -881,9 +881,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/6f606d103c3eeb4860d41f55ca931726e919c24625bbe74e186b62c1f251ff65.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/5adc56b48902932f726ffedc95b14f19cdffd11587bc195a94456569f755d29c.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/6f606d103c3eeb4860d41f55ca931726e919c24625bbe74e186b62c1f251ff65.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/5adc56b48902932f726ffedc95b14f19cdffd11587bc195a94456569f755d29c.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then

@@ -234,7 +234,7 @@ def build_change_events(
         kind=TOPIC_KIND,
         display="changes",
         key=key,
-        publisher=lambda topic_arn: change_rules_publish(spec, topic_arn),
+        publishers=lambda topic_arn: [change_rules_publish(spec, topic_arn)],
         topic_purpose="Receives this region's infrastructure changes and passes them to Slack",
         policy_purpose="Only this stack's change rules may publish, and only over TLS",
     )

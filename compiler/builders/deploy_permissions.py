@@ -367,6 +367,22 @@ def compute(spec: InfraSpec) -> list[Statement]:
             ],  # fmt: skip
             [arn("rds", "og:default:*"), arn("rds", "snapshot:*")],
         ),
+        allow(
+            # The database event subscription (database_events), by its name: what the
+            # handlers of AWS::RDS::EventSubscription call. Describe is in read_only.
+            "ProjectDatabaseEventSubscriptions",
+            [
+                "rds:CreateEventSubscription",
+                "rds:ModifyEventSubscription",
+                "rds:DeleteEventSubscription",
+                "rds:AddSourceIdentifierToSubscription",
+                "rds:RemoveSourceIdentifierFromSubscription",
+                "rds:AddTagsToResource",
+                "rds:RemoveTagsFromResource",
+                "rds:ListTagsForResource",
+            ],  # fmt: skip
+            arn("rds", f"es:{naming.name_prefix(spec)}-*"),
+        ),
     ]
 
 

@@ -53,6 +53,24 @@ def key_policy(spec: InfraSpec) -> dict:
                     },
                 },
             },
+            {
+                # RDS publishes the database's events to the same topic (see
+                # database_events); SNS uses the key on RDS's behalf. Limited to this
+                # account's database instances in this region.
+                "Sid": "DatabaseEventsPublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.rds.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+                    "ArnLike": {
+                        "aws:SourceArn": Sub(
+                            "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"
+                        )
+                    },
+                },
+            },
         ],
     }
     if spec.notifications.slack:

@@ -109,6 +109,9 @@ class WafHandle(NamedTuple):
 
 class NotificationsHandle(NamedTuple):
     alarm_topic_arn: Reference  # the region's SNS topic every alarm notifies
+    # Its policy: a service that publishes (RDS events) waits for it, or loses what it
+    # sends before the policy lets it in.
+    alarm_topic_policy_id: str | None = None
 
 
 class ChangeEventsHandle(NamedTuple):

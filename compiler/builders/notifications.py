@@ -51,6 +51,29 @@ def alarms_publish(spec: InfraSpec, topic_arn) -> dict:
     }
 
 
+def database_events_publish(topic_arn) -> dict:
+    # RDS publishes the event subscription's events (see database_events) as
+    # events.rds.amazonaws.com, naming the database the event is about as aws:SourceArn.
+    # Any instance of this account in this region: a replica's identifier is one
+    # CloudFormation generates, so no name pattern holds for it.
+    return {
+        "Sid": "DatabaseEventsOfThisAccountPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.rds.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+            "ArnLike": {"aws:SourceArn": database_arns()},
+        },
+    }
+
+
+def database_arns() -> Sub:
+    """Every RDS instance of this account in this region."""
+    return Sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*")
+
+
 def build_notifications(
     spec: InfraSpec, ctx: RegionContext, key: KeyHandle
 ) -> Built[NotificationsHandle]:
@@ -60,9 +83,15 @@ def build_notifications(
         kind=TOPIC_KIND,
         display="alarms",
         key=key,
-        publisher=lambda topic_arn: alarms_publish(spec, topic_arn),
+        publishers=lambda topic_arn: [
+            alarms_publish(spec, topic_arn),
+            database_events_publish(topic_arn),
+        ],
         topic_purpose="Receives every alarm of this region and passes it to the subscribers",
-        policy_purpose="Only this stack's CloudWatch alarms may publish, and only over TLS",
+        policy_purpose=(
+            "Only this stack's CloudWatch alarms and this account's database events may "
+            "publish, and only over TLS"
+        ),
     )
     subscriptions = [
         purpose(
@@ -83,5 +112,5 @@ def build_notifications(
             Value=Ref(topic),
         )
     ]
-    handle = NotificationsHandle(alarm_topic_arn=Ref(topic))
+    handle = NotificationsHandle(alarm_topic_arn=Ref(topic), alarm_topic_policy_id=policy.title)
     return Built([topic, policy, *subscriptions], handle, outputs)

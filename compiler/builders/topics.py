@@ -23,12 +23,12 @@ def encrypted_topic(
     kind: str,
     display: str,
     key: KeyHandle,
-    publisher: Callable[[Ref], dict],
+    publishers: Callable[[Ref], list[dict]],
     topic_purpose: str,
     policy_purpose: str,
 ) -> tuple[sns.Topic, sns.TopicPolicy]:
-    """The topic `naming.topic_name(spec, kind)` and its policy: `publisher(topic_arn)`,
-    the one statement that allows publishing, and a refusal of anything over plain HTTP."""
+    """The topic `naming.topic_name(spec, kind)` and its policy: `publishers(topic_arn)`,
+    the statements that allow publishing, and a refusal of anything over plain HTTP."""
     topic = purpose(
         sns.Topic(
             logical_id,
@@ -45,7 +45,7 @@ def encrypted_topic(
             Topics=[Ref(topic)],
             PolicyDocument={
                 "Version": "2012-10-17",
-                "Statement": [publisher(topic_arn), deny_insecure_publish(topic_arn)],
+                "Statement": [*publishers(topic_arn), deny_insecure_publish(topic_arn)],
             },
         ),
         policy_purpose,

@@ -47,12 +47,19 @@ def test_key_lets_only_this_accounts_alarms_use_it_for_the_topic(template):
     }
 
 
-def test_topic_policy_allows_only_cloudwatch_of_this_account_to_publish(template, topic):
+def test_topic_policy_allows_only_cloudwatch_and_rds_of_this_account_to_publish(template, topic):
     _, policy = only(template, "AWS::SNS::TopicPolicy")
     assert policy["Topics"] == [ref(topic[0])]
     statements = policy["PolicyDocument"]["Statement"]
     allows = [s for s in statements if s["Effect"] == "Allow"]
-    (allow,) = allows
+    # RDS's statement: see test_database_events.
+    assert [s["Principal"] for s in allows] == [
+        {"Service": "cloudwatch.amazonaws.com"},
+        {"Service": "events.rds.amazonaws.com"},
+    ]
+    for allow in allows:
+        assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    allow = allows[0]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert allow["Action"] == "sns:Publish"
     assert allow["Resource"] == ref(topic[0])
@@ -71,7 +78,11 @@ def test_topic_policy_refuses_publishing_without_tls(template, topic):
 def test_every_alarm_of_the_stack_may_publish(template):
     """The topic policy names alarms by pattern; an alarm outside it would notify nobody."""
     _, policy = only(template, "AWS::SNS::TopicPolicy")
-    (allow,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    (allow,) = [
+        s
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
     source = allow["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
     prefix = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
     assert source.startswith(prefix)

@@ -41,6 +41,7 @@ NAMES = {
     "AWS::RDS::DBInstance": ("DBInstanceIdentifier", 63, True),
     "AWS::RDS::DBSubnetGroup": ("DBSubnetGroupName", 255, True),
     "AWS::RDS::DBParameterGroup": ("DBParameterGroupName", 255, True),
+    "AWS::RDS::EventSubscription": ("SubscriptionName", 255, True),
     "AWS::SSM::Document": ("Name", 128, False),
     "AWS::SSM::Parameter": ("Name", 2048, False),
     "AWS::CloudWatch::Alarm": ("AlarmName", 255, False),
@@ -92,6 +93,7 @@ CREATES = {
     "AWS::RDS::DBInstance": "rds:CreateDBInstance",
     "AWS::RDS::DBSubnetGroup": "rds:CreateDBSubnetGroup",
     "AWS::RDS::DBParameterGroup": "rds:CreateDBParameterGroup",
+    "AWS::RDS::EventSubscription": "rds:CreateEventSubscription",
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "elasticloadbalancing:CreateLoadBalancer",
     "AWS::ElasticLoadBalancingV2::TargetGroup": "elasticloadbalancing:CreateTargetGroup",
     "AWS::ElasticLoadBalancingV2::Listener": "elasticloadbalancing:CreateListener",
@@ -156,6 +158,7 @@ SERVICE_LINKED = {
     "AWS::RDS::DBInstance": "rds.amazonaws.com",
     "AWS::RDS::DBSubnetGroup": "rds.amazonaws.com",
     "AWS::RDS::DBParameterGroup": "rds.amazonaws.com",
+    "AWS::RDS::EventSubscription": "rds.amazonaws.com",
     "AWS::SSM::Association": "ssm.amazonaws.com",
 }
 # Condition keys the model decides; any other key in a policy is reported as undecided.
@@ -370,6 +373,7 @@ class Deployment:
             "AWS::RDS::DBInstance": ("rds", "db", f"db:{n}"),
             "AWS::RDS::DBSubnetGroup": ("rds", "subgrp", f"subgrp:{n}"),
             "AWS::RDS::DBParameterGroup": ("rds", "pg", f"pg:{n}"),
+            "AWS::RDS::EventSubscription": ("rds", "es", f"es:{n}"),
             "AWS::SSM::Parameter": ("ssm", "parameter", f"parameter/{n.lstrip('/')}"),
             "AWS::SSM::Document": ("ssm", "document", f"document/{n}"),
             "AWS::SSM::MaintenanceWindow": ("ssm", "maintenancewindow", f"maintenancewindow/{n}"),
