@@ -132,10 +132,11 @@ def _usage(plan: DeployPlan) -> str:
             f"              {', '.join(plan.promotion.replica_regions)}",
         ]
     lines += [
-        "  preflight   only the checklist stacks runs first: credentials and account, each region",
-        "              enabled, the stacks' states, template buckets reachable, and the quotas",
-        "              a first create hits (Elastic IPs, NAT gateways per AZ, VPCs, Lambda",
-        "              concurrency left unreserved); a failed check stops a run before any change",
+        "  preflight   only the checklist that stacks runs first: credentials and account,",
+        "              each region enabled, the stacks' states, template buckets reachable,",
+        "              the quotas a first create hits (Elastic IPs, NAT gateways per AZ, VPCs,",
+        "              Lambda concurrency left unreserved); a failed check stops a run before",
+        "              any change",
         "  --bucket    same as DEPLOY_BUCKET=NAME",
         "  --dry-run   print the commands that would change something, run none; makes no",
         "              AWS call, so values read from stacks show as <...> and the StackSet",
