@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -46,14 +48,25 @@ class _Commands(click.Group):
     traceback (the commands report the faults they expect, naming what they were doing)."""
 
     def invoke(self, ctx: click.Context):
+        interrupted: list[bool] = []
+
+        def on_interrupt(signum, frame):
+            # Remembered as well as raised: a KeyboardInterrupt raised while Python runs a
+            # `__del__` (cfn-lint's imports have some) is printed and dropped, and the
+            # command would finish as if no Ctrl-C had come.
+            interrupted.append(True)
+            raise KeyboardInterrupt
+
+        previous = _install_interrupt_handler(on_interrupt)
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except OutputError as error:
             click.echo(f"infra: {error}", err=True)
             sys.exit(EXIT_SPEC)
         except KeyboardInterrupt:
             # click would print "Aborted!" and exit 1, which a script reads as lint
             # findings or templates that differ. Writes are atomic: nothing is half done.
+            interrupted.clear()  # reported here, once
             click.echo("infra: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
@@ -65,6 +78,20 @@ class _Commands(click.Group):
             where = f"{error.filename}: " if error.filename is not None else ""
             click.echo(f"infra: {where}{os_error_text(error)}", err=True)
             sys.exit(EXIT_SPEC)
+        finally:
+            _install_interrupt_handler(previous)
+            if interrupted:  # a Ctrl-C that was swallowed: never report success after it
+                click.echo("infra: interrupted", err=True)
+                sys.exit(EXIT_INTERRUPTED)
+        return result
+
+
+def _install_interrupt_handler(handler):
+    """Set the SIGINT handler, returning the previous one; in a thread other than the main
+    one (a library caller), Python allows no handler: nothing is changed there."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, handler)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

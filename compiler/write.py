@@ -155,6 +155,8 @@ def _written_by_compile(directory: Path) -> _Written | None:
     try:
         templates = [entry["template"] for entry in manifest["stacks"]]
         script = manifest["deploy_script"]
+        if "bootstrap" in manifest:  # deploy.sh's own stack, since it had one
+            templates.append(manifest["bootstrap"]["template"])
     except (TypeError, KeyError):
         return None
     if all(isinstance(t, str) for t in [*templates, script]):

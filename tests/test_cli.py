@@ -34,6 +34,9 @@ def written(directory: Path) -> list[str]:
     return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
 
 
+NOT_SPEC_STACKS = ("manifest.json", "bootstrap.json")
+
+
 def test_compile_the_example(runner, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(main, ["compile", "--no-lint", str(EXAMPLE_SPEC), "-o", str(out)])
@@ -41,8 +44,11 @@ def test_compile_the_example(runner, tmp_path):
     files = written(out)
     assert "manifest.json" in files
     assert "regions/us-east-1.json" in files and "regions/us-west-2.json" in files
-    templates = [f for f in files if f.endswith(".json") and f != "manifest.json"]
-    for template in templates:  # one summary row per stack (tests/test_summary.py has more)
+    # One summary row per stack (tests/test_summary.py has more); bootstrap.json is
+    # deploy.sh's own stack, not one of the spec's.
+    templates = [f for f in files if f.endswith(".json") and f not in NOT_SPEC_STACKS]
+    assert "bootstrap.json" in files
+    for template in templates:
         assert f" {template} " in result.stdout
     assert "cfn-lint" not in result.output
     assert result.stderr == ""
@@ -56,8 +62,10 @@ def test_compile_and_lint_the_example(runner, tmp_path, monkeypatch):
     out = tmp_path / "out"
     result = runner.invoke(main, ["compile", str(EXAMPLE_SPEC), "--output", str(out)])
     assert result.exit_code == EXIT_OK, result.output
-    templates = [f for f in written(out) if f.endswith(".json") and f != "manifest.json"]
+    templates = [f for f in written(out) if f.endswith(".json") and f not in NOT_SPEC_STACKS]
     assert f"cfn-lint: {len(templates)} templates, no findings" in result.stdout
+    # deploy.sh's bootstrap template is not in the compile's lint (a known gap): lint it here.
+    assert lint_module.lint_template(out / "bootstrap.json", ["us-east-1", "us-west-2"]) == []
 
 
 def test_compile_writes_templates_out_in_the_working_directory(runner, tmp_path, monkeypatch):

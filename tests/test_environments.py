@@ -209,8 +209,8 @@ def test_an_unknown_key_in_the_overlay_is_reported_at_the_key():
 
 
 def test_a_base_error_is_reported_once_at_the_base_line():
-    text = STAGED_TEXT.replace("flow_logs_retention_days: 90", "flow_logs_retention_days: 91")
-    line, column = line_of(text, "91")
+    text = STAGED_TEXT.replace("flow_logs_retention_days: 365", "flow_logs_retention_days: 366")
+    line, column = line_of(text, "366")
     for name in (None, "staging"):
         loaded = load_spec_text(text, FILE)
         with pytest.raises(SpecError) as error:

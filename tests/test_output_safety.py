@@ -169,8 +169,8 @@ def test_removing_environments_keeps_their_folders_and_says_so(project):
     project.write_text(with_environments(plain))
     result = compile_ok(project)
     assert (
-        f"note: {out.absolute()}/ still holds 6 files of an earlier compile into it "
-        "(deploy.sh, global.json, manifest.json and more), which this compile no longer "
+        f"note: {out.absolute()}/ still holds 7 files of an earlier compile into it "
+        "(bootstrap.json, deploy.sh, global.json and more), which this compile no longer "
         "updates; delete them when you no longer need them"
     ) in result.stderr.splitlines()
     assert {k: v for k, v in tree(out).items() if "/" not in k} == {

@@ -28,6 +28,7 @@ import pytest
 from moto.cloudformation.parsing import get_model_map, resource_name_property_from_type
 
 from compiler.builders.database import MASTER_SECRET_ID, SECRET_ARN_OUTPUT
+from compiler.deploy_plan import TEMPLATE_BODY_LIMIT
 from compiler.deploy_script import SCRIPT_PATH
 
 from . import aws_outputs_shim
@@ -390,11 +391,14 @@ class TestStacks:
     def test_global_then_every_region_in_order(self, deployed: Deployed, compiled):
         deploys = [c for c in commands(deployed.second_run) if "cloudformation deploy" in c]
         manifest = deployed.output_dir.manifest
-        # Each region's bootstrap stack (its template bucket) just before its first stack.
-        expected = []
+        # Each region's bootstrap stack (its template bucket) just before its first stack
+        # that needs a bucket: the global stack's too, once its template is over the limit.
+        expected, bootstrapped = [], set()
         for entry in manifest["stacks"][:-1]:
-            if entry["kind"] == "region":
+            needs_bucket = entry["bytes"] > TEMPLATE_BODY_LIMIT
+            if needs_bucket and entry["region"] not in bootstrapped:
                 expected.append(manifest["bootstrap"]["stack_name"])
+                bootstrapped.add(entry["region"])
             expected.append(entry["stack_name"])
         # The writer region's stack once more, last: bucket replication switched on.
         expected.append(manifest["bucket_replication"]["stack"])
@@ -491,7 +495,11 @@ class TestStacks:
             # CloudFormation: tests/test_deploy_script.py checks the template for it.
         # Each regional template was uploaded to its own region's bucket.
         uploads = [c for c in commands(deployed.second_run) if "--s3-bucket " in c]
-        assert len(uploads) == len(deployed.output_dir.entries("region")) + 1  # writer twice
+        big_global = [
+            e for e in deployed.output_dir.entries("global") if e["bytes"] > TEMPLATE_BODY_LIMIT
+        ]
+        # The writer region twice, and the global template once it is over the limit.
+        assert len(uploads) == len(deployed.output_dir.entries("region")) + 1 + len(big_global)
         for command in uploads:
             region = command.split("--region ")[1].split()[0]
             bucket = command.split("--s3-bucket ")[1].split()[0]
