@@ -394,6 +394,12 @@ await_delegation() {
       "$zone" "$servers" >&3
     return 0
   fi
+  if ! command -v dig >/dev/null && ! command -v host >/dev/null; then
+    # Without a lookup tool nothing can be checked: say so, rather than "not delegated".
+    fail "cannot check that $zone is delegated to $servers: neither dig nor host is" \
+      "installed (e.g. apt-get install dnsutils); install one, or pass" \
+      "--skip-delegation-check once the registrar lists those name servers"
+  fi
   answered=" $(delegated_name_servers "$zone" | tr '\n' ' ')"
   local -a listed
   IFS=, read -r -a listed <<<"$servers"

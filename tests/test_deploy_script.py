@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -573,6 +574,21 @@ def test_the_run_stops_after_the_global_stack_until_the_zone_is_delegated(
     assert "set the NS records of\nminimal.example.org to:" in result.stdout
     assert "  ns-1.awsdns-01.org\n  NS-2.awsdns-02.net\n" in result.stdout
     assert "minimal.example.org is not delegated yet" in result.stderr
+
+
+@pytest.mark.skipif(
+    bool(shutil.which("dig") or shutil.which("host")),
+    reason="needs a PATH without dig and host (this machine has one of them)",
+)
+def test_without_dig_or_host_the_run_says_it_cannot_check_the_delegation(
+    requests_certificates, fake_aws
+):
+    result = run_script(requests_certificates, env=fake_aws)
+    assert result.returncode == 1
+    assert [stack_name_of(c) for c in stack_deploys(fake_aws)] == ["minimal-dev-global"]
+    assert "cannot check that minimal.example.org is delegated" in result.stderr
+    assert "neither dig nor host is installed" in result.stderr
+    assert "not delegated yet" not in result.stderr
 
 
 def test_a_partial_delegation_is_not_enough(requests_certificates, dig):

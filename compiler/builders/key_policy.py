@@ -25,9 +25,11 @@ def account_administers_key() -> dict:
 def deny_grants_not_for_aws_resources() -> dict:
     # A grant made directly hands the key to any principal, outside the key policy and
     # IAM. The services that use our keys with grants (RDS and Performance Insights,
-    # Lambda's environment variables, EBS volumes launched by Auto Scaling) create theirs
-    # on the caller's behalf, where KMS sets kms:GrantIsForAWSResource to true; Secrets
-    # Manager, CloudWatch Logs, SNS, SQS and CloudTrail use the key without grants.
+    # Lambda's environment variables) create theirs on the caller's behalf, where KMS sets
+    # kms:GrantIsForAWSResource to true; Secrets Manager, CloudWatch Logs, SNS, SQS and
+    # CloudTrail use the key without grants. The instances' EBS volumes use the account's
+    # default EBS key, not ours: pointing the launch template at our key would also need a
+    # key-policy statement for AWSServiceRoleForAutoScaling.
     return {
         "Sid": "DenyGrantsNotForAwsResources",
         "Effect": "Deny",
