@@ -73,6 +73,7 @@ check_stack() {
     ROLLBACK_COMPLETE) check_line ok "stack $stack ($region): ROLLBACK_COMPLETE, this run deletes and re-creates it" ;;
     REVIEW_IN_PROGRESS | *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
     UPDATE_ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): UPDATE_ROLLBACK_FAILED; aws cloudformation continue-update-rollback --region $region --stack-name $stack first" ;;
+    ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): ROLLBACK_FAILED (a failed first create); aws cloudformation delete-stack --region $region --stack-name $stack first (a new database in it may need aws rds modify-db-instance --no-deletion-protection before)" ;;
     *) check_line FAIL "stack $stack ($region): $answer" ;;
   esac
 }

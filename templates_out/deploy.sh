@@ -280,6 +280,17 @@ recover_stack() {
         "--resources-to-skip LOGICAL_ID for a resource that cannot be rolled back), wait for" \
         "UPDATE_ROLLBACK_COMPLETE, and run deploy.sh again"
       ;;
+    ROLLBACK_FAILED)
+      # A failed first create whose rollback could not delete everything it made: left to
+      # the operator, since deleting it again may meet the same resource.
+      fail "$stack ($region) is ROLLBACK_FAILED: its first create failed and its rollback" \
+        "could not delete every resource it made. Its events name the resource" \
+        "(aws cloudformation describe-stack-events --region $region --stack-name $stack)." \
+        "If it is the new, empty database, turn its deletion protection off: aws rds" \
+        "modify-db-instance --region $region --db-instance-identifier ID" \
+        "--no-deletion-protection. Then: aws cloudformation delete-stack --region $region" \
+        "--stack-name $stack, and run deploy.sh again"
+      ;;
     REVIEW_IN_PROGRESS) ;; # created by a change set never executed: deploy takes it over
     *_IN_PROGRESS)
       fail "$stack ($region) is $status: another operation on it is running; run deploy.sh" \
@@ -570,6 +581,7 @@ check_stack() {
     ROLLBACK_COMPLETE) check_line ok "stack $stack ($region): ROLLBACK_COMPLETE, this run deletes and re-creates it" ;;
     REVIEW_IN_PROGRESS | *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
     UPDATE_ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): UPDATE_ROLLBACK_FAILED; aws cloudformation continue-update-rollback --region $region --stack-name $stack first" ;;
+    ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): ROLLBACK_FAILED (a failed first create); aws cloudformation delete-stack --region $region --stack-name $stack first (a new database in it may need aws rds modify-db-instance --no-deletion-protection before)" ;;
     *) check_line FAIL "stack $stack ($region): $answer" ;;
   esac
 }

@@ -136,6 +136,16 @@ def test_update_rollback_failed_stops_with_the_continue_command(shell):
     assert len(shell.calls()) == 1  # nothing changed
 
 
+def test_rollback_failed_stops_with_the_steps_to_delete_it(shell):
+    shell.answer("cloudformation describe-stacks", "ROLLBACK_FAILED\n")
+    result = shell.run("recover_stack s eu-west-1")
+    assert result.returncode == 1
+    assert "s (eu-west-1) is ROLLBACK_FAILED: its first create failed" in result.stderr
+    assert "--no-deletion-protection" in result.stderr
+    assert "aws cloudformation delete-stack --region eu-west-1 --stack-name s" in result.stderr
+    assert len(shell.calls()) == 1  # nothing deleted by the script itself
+
+
 @pytest.mark.parametrize("status", ["UPDATE_IN_PROGRESS", "DELETE_FAILED"])
 def test_a_busy_or_broken_stack_stops_the_run(shell, status):
     shell.answer("cloudformation describe-stacks", f"{status}\n")
@@ -307,6 +317,7 @@ def test_a_region_must_be_enabled(shell, status, verdict):
         ("UPDATE_COMPLETE", "ok", "UPDATE_COMPLETE"),
         ("ROLLBACK_COMPLETE", "ok", "ROLLBACK_COMPLETE"),
         ("UPDATE_ROLLBACK_FAILED", "FAIL", "UPDATE_ROLLBACK_FAILED"),
+        ("ROLLBACK_FAILED", "FAIL", "ROLLBACK_FAILED"),
         ("UPDATE_IN_PROGRESS", "FAIL", "UPDATE_IN_PROGRESS"),
     ],
 )
