@@ -21,6 +21,7 @@ from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
 from compiler.spec.regions import az_count
 from compiler.spec.root import InfraSpec, global_stack_region
+from compiler.spec.stackset import check_stackset
 from compiler.spec.windows import (
     DATABASE_MAINTENANCE_WINDOW,
     overlap,
@@ -551,6 +552,7 @@ CHECKS = (
     check_instance_types,
     check_database_offerings,
     check_database,
+    check_stackset,
 )
 
 

@@ -19,6 +19,7 @@ from compiler.spec.notifications import NotificationsSpec
 from compiler.spec.patching import PatchingSpec
 from compiler.spec.regions import RegionSpec
 from compiler.spec.scheduled_tasks import MAX_TASKS, ScheduledTaskSpec
+from compiler.spec.stackset import StackSetSpec
 from compiler.spec.storage import StorageSpec
 from compiler.spec.types import SPEC_MODEL_CONFIG, Slug, pattern_str
 from compiler.spec.waf import WafSpec
@@ -187,6 +188,15 @@ class InfraSpec(BaseModel):
                     "source": "tasks/bucket_report.py",
                 }
             ]
+        ],
+    )
+    stackset: StackSetSpec = Field(
+        default_factory=StackSetSpec,
+        description="How `deploy.sh stackset` deploys the StackSet: in this account "
+        "(`self_managed`), or to the accounts of organizational units through AWS "
+        "Organizations (`service_managed`), and how each operation rolls out.",
+        examples=[
+            {"permission_model": "service_managed", "organizational_unit_ids": ["ou-ab12-cd34ef56"]}
         ],
     )
     checks: ChecksSpec = Field(
