@@ -23,7 +23,7 @@ from compiler.builders.change_events import build_change_events
 from compiler.builders.compute import build_compute
 from compiler.builders.database import build_database
 from compiler.builders.database_events import build_database_events
-from compiler.builders.dns import build_dns, build_hosted_zone
+from compiler.builders.dns import HOSTED_ZONE_PARAMETER, build_dns, build_hosted_zone
 from compiler.builders.encryption import build_encryption
 from compiler.builders.hosted_zone import build_public_zone
 from compiler.builders.load_balancer import build_load_balancer
@@ -199,7 +199,26 @@ def build_stackset_parts(spec: InfraSpec) -> tuple[Template, Sources]:
     )
     sources[("Mappings", REGION_MAP)] = ("regions",)
     sources[("Rules", "RegionIsInSpec")] = ("regions",)
+    if spec.stackset.service_managed:
+        read_zone_in_member_account(spec, template)
     return template, sources
+
+
+def read_zone_in_member_account(spec: InfraSpec, template: Template) -> None:
+    """A service-managed StackSet's instances run in member accounts, where there is no
+    global stack to take the hosted zone's ID from, and one value for every account could
+    not name each account's own zone (a record set must be in a zone of its own account).
+    So each instance reads it from an SSM parameter of its account and region, which the
+    account's prerequisites make (docs/multi-account.md). The only template parameter the
+    self-managed StackSet takes from the global stack; the rest of the template is the same."""
+    parameter = template.parameters[HOSTED_ZONE_PARAMETER]
+    # CloudFormation resolves the parameter in the instance's own account and region, and
+    # still checks that the value is a hosted zone ID.
+    parameter.properties["Type"] = "AWS::SSM::Parameter::Value<AWS::Route53::HostedZone::Id>"
+    parameter.properties["Default"] = naming.member_hosted_zone_parameter(spec)
+    parameter.properties["Description"] = (
+        f"SSM parameter holding the ID of this account's public hosted zone of {spec.dns.zone_name}"
+    )
 
 
 def global_description(spec: InfraSpec) -> str:

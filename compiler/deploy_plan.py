@@ -156,6 +156,59 @@ class StackSetRoles(NamedTuple):
     execution_role_name: StackOutput | None
 
 
+class StackSetDeployment(NamedTuple):
+    """How the StackSet is deployed (spec `stackset`): where its instances go and how each
+    operation rolls out. Self-managed: the caller's account; service-managed: every account
+    of `organizational_unit_ids`, administered as `call_as`."""
+
+    service_managed: bool
+    organizational_unit_ids: tuple[str, ...]
+    call_as: str
+    auto_deployment: tuple[bool, bool] | None  # (enabled, retain on removal); service-managed
+    region_concurrency: str
+    max_concurrent: tuple[str, int]  # (MaxConcurrentCount|MaxConcurrentPercentage, value)
+    failure_tolerance: tuple[str, int]  # (FailureToleranceCount|...Percentage, value)
+    concurrency_mode: str
+
+    def to_manifest(self) -> dict:
+        fields: dict = {
+            "permission_model": "SERVICE_MANAGED" if self.service_managed else "SELF_MANAGED",
+            "operation_preferences": {
+                "RegionConcurrencyType": self.region_concurrency,
+                self.max_concurrent[0]: self.max_concurrent[1],
+                self.failure_tolerance[0]: self.failure_tolerance[1],
+                "ConcurrencyMode": self.concurrency_mode,
+            },
+        }
+        if self.service_managed:
+            enabled, retain = self.auto_deployment or (True, False)
+            fields["organizational_unit_ids"] = list(self.organizational_unit_ids)
+            fields["call_as"] = self.call_as
+            fields["auto_deployment"] = {
+                "Enabled": enabled,
+                "RetainStacksOnAccountRemoval": retain,
+            }
+        return fields
+
+
+def stack_set_deployment(spec: InfraSpec) -> StackSetDeployment:
+    stackset = spec.stackset
+    preferences = stackset.operation_preferences
+    auto = stackset.effective_auto_deployment
+    return StackSetDeployment(
+        service_managed=stackset.service_managed,
+        organizational_unit_ids=tuple(stackset.organizational_unit_ids),
+        call_as=stackset.call_as,
+        auto_deployment=(auto.enabled, auto.retain_stacks_on_account_removal)
+        if stackset.service_managed
+        else None,
+        region_concurrency=preferences.region_concurrency,
+        max_concurrent=preferences.max_concurrent,
+        failure_tolerance=preferences.failure_tolerance,
+        concurrency_mode=preferences.concurrency_mode,
+    )
+
+
 class StackNeeds(NamedTuple):
     """What a first create of a regional stack takes from the region's quotas, counted in
     its template: deploy.sh's preflight compares it with what the region has left."""
@@ -204,9 +257,11 @@ class PlannedStack(NamedTuple):
     role_arn: StackOutput | None
     # Where the template is uploaded, first one set wins; empty: sent inline (TemplateBody).
     template_bucket: tuple[Source, ...]
-    instance_regions: tuple[str, ...] = ()  # StackSet only: one stack instance per region
+    # StackSet only: one stack instance per region (and account), in deploy order
+    instance_regions: tuple[str, ...] = ()
     stack_set_roles: StackSetRoles | None = None  # StackSet only
     needs: StackNeeds | None = None  # regional stacks and StackSet instances
+    deployment: StackSetDeployment | None = None  # StackSet only
 
     @property
     def passed_parameters(self) -> tuple[PlannedParameter, ...]:
@@ -342,14 +397,17 @@ def plan_deploy(
                 # StackSet acts through its administration and execution roles instead.
                 role_arn=global_output(EXECUTION_ROLE_OUTPUT) if stack.kind == "region" else None,
                 template_bucket=_template_bucket(spec, stack, size),
-                instance_regions=tuple(r.name for r in spec.regions) if is_stack_set else (),
+                instance_regions=_instance_regions(spec) if is_stack_set else (),
+                # Service-managed StackSets act through the roles Organizations' trusted
+                # access makes in each account, never the global stack's.
                 stack_set_roles=StackSetRoles(
                     global_output(STACK_SET_ADMINISTRATION_ROLE_OUTPUT),
                     global_output(STACK_SET_EXECUTION_ROLE_OUTPUT),
                 )
-                if is_stack_set
+                if is_stack_set and not spec.stackset.service_managed
                 else None,
                 needs=stack_needs(stack.template) if stack.kind != "global" else None,
+                deployment=stack_set_deployment(spec) if is_stack_set else None,
             )
         )
     return DeployPlan(
@@ -362,6 +420,12 @@ def plan_deploy(
         bootstrap_stack=naming.bootstrap_stack_name(spec),
         delegation=_delegation(spec, stacks, provider),
     )
+
+
+def _instance_regions(spec: InfraSpec) -> tuple[str, ...]:
+    """The spec's regions in the StackSet's deploy order (`region_order`, else `regions`)."""
+    order = spec.stackset.operation_preferences.region_order
+    return tuple(order) if order else tuple(r.name for r in spec.regions)
 
 
 def _delegation(spec, stacks, provider) -> DnsDelegation | None:
@@ -452,10 +516,16 @@ def manifest_fields(stack: PlannedStack) -> dict:
         fields["quota_needs"] = stack.needs.to_manifest()
     if stack.kind == "stackset":
         roles = stack.stack_set_roles
+        deployment = stack.deployment
         fields["instances"] = {
             "regions": list(stack.instance_regions),
-            "accounts": {"from": "caller_identity"},  # the account deploy.sh runs as
+            # the account deploy.sh runs as, or every account of the OUs
+            "accounts": {"from": "organizational_units"}
+            if deployment and deployment.service_managed
+            else {"from": "caller_identity"},
         }
+        if deployment:
+            fields["deployment"] = deployment.to_manifest()
         fields["administration_role_arn"] = (
             roles.administration_role_arn.to_manifest()
             if roles and roles.administration_role_arn

@@ -32,7 +32,11 @@ def preflight_functions(plan: DeployPlan) -> str:
     if stack_sets:
         # The StackSet's instances are CloudFormation's stacks: their quotas are not
         # checked here (one `list-stack-instances` would say which regions are new).
-        functions["stackset"] = _checks(plan, [*global_stacks, *stack_sets], quotas=False)
+        # A service-managed StackSet's instances are in member accounts: of this account
+        # only the credentials, the administering region and the template bucket matter.
+        org = any(s.deployment and s.deployment.service_managed for s in stack_sets)
+        first = [] if org else global_stacks
+        functions["stackset"] = _checks(plan, [*first, *stack_sets], quotas=False)
     if global_stacks:
         functions["global"] = _checks(plan, global_stacks, quotas=False)
     return "\n".join(
@@ -43,7 +47,13 @@ def preflight_functions(plan: DeployPlan) -> str:
 
 def _checks(plan: DeployPlan, stacks: list[PlannedStack], *, quotas: bool) -> list[str]:
     regions = list(dict.fromkeys(stack.region for stack in stacks))
-    regions += [r for s in stacks for r in s.instance_regions if r not in regions]
+    regions += [
+        r
+        for s in stacks
+        if not (s.deployment and s.deployment.service_managed)
+        for r in s.instance_regions
+        if r not in regions
+    ]
     lines = ["preflight_begin", "check_credentials"]
     lines += [f"check_region {region} {plan.primary_region}" for region in regions]
     for stack in stacks:

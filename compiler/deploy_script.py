@@ -36,6 +36,8 @@ SCRIPT_PATH = "deploy.sh"
 LIBRARY = Path(__file__).with_name("deploy_library.sh")
 # Shell functions for the bucket-replication pass and `promote`, kept in a real shell file.
 FAILOVER_LIBRARY = Path(__file__).with_name("deploy_failover.sh")
+# Shell functions for service-managed StackSets and the StackSet preview, in a real file.
+STACK_SET_LIBRARY = Path(__file__).with_name("deploy_stackset.sh")
 
 # Seconds between polls of a StackSet operation (the CLI has no waiter for them).
 STACK_SET_POLL_SECONDS = 15
@@ -58,8 +60,16 @@ def render_deploy_script(plan: DeployPlan) -> str:
     ]
     if plan.bucket_replication or plan.promotion:
         parts.append(FAILOVER_LIBRARY.read_text(encoding="utf-8"))
+    if stack_sets:
+        parts.append(STACK_SET_LIBRARY.read_text(encoding="utf-8"))
     parts += [_deploy_function(plan, stack) for stack in [*global_stacks, *regional]]
-    parts += [_stack_set_function(plan, stack) for stack in stack_sets]
+    parts += [
+        _org_stack_set_function(plan, stack)
+        if _service_managed(stack)
+        else _stack_set_function(plan, stack)
+        for stack in stack_sets
+    ]
+    parts += [_stack_set_preview_function(stack) for stack in stack_sets]
     parts.append(preflight_functions(plan))
     parts.append(_main(plan))
     return "\n".join(part.strip("\n") + "\n" for part in parts)
@@ -113,14 +123,7 @@ def _usage(plan: DeployPlan) -> str:
             "              on, if the other regions' stacks did not exist before this run",
         ]
     for stack_set in stack_sets:
-        first = f"{global_stacks[0].stack_name}, then " if global_stacks else ""
-        lines += [
-            f"  stackset    instead: {first}the StackSet {stack_set.stack_name}",
-            f"              (administered in {stack_set.region}) with a stack instance in each of",
-            f"              {', '.join(stack_set.instance_regions)}, in the caller's account. "
-            "One way or the",
-            "              other, not both: the two create the same named resources.",
-        ]
+        lines += _stack_set_usage(global_stacks, stack_set)
     if global_stacks:
         lines.append("  global      the global stack only (an account administrator's first step)")
     if plan.promotion:
@@ -180,6 +183,34 @@ def _usage(plan: DeployPlan) -> str:
     return f"usage() {{\n  cat <<'USAGE'\n{body}\nUSAGE\n}}\n"
 
 
+def _stack_set_usage(global_stacks: list[PlannedStack], stack_set: PlannedStack) -> list[str]:
+    regions = ", ".join(stack_set.instance_regions)
+    if _service_managed(stack_set):
+        deployment = stack_set.deployment
+        lines = [
+            f"  stackset    the service-managed StackSet {stack_set.stack_name} (administered in",
+            f"              {stack_set.region}, --call-as {deployment.call_as}), with a stack "
+            "instance in each of",
+            f"              {regions}, in every account of",
+            f"              {', '.join(deployment.organizational_unit_ids)}; run it from the "
+            "management account",
+            "              or the delegated administrator (docs/multi-account.md)",
+        ]
+    else:
+        first = f"{global_stacks[0].stack_name}, then " if global_stacks else ""
+        lines = [
+            f"  stackset    instead: {first}the StackSet {stack_set.stack_name}",
+            f"              (administered in {stack_set.region}) with a stack instance in each of",
+            f"              {regions}, in the caller's account. One way or the",
+            "              other, not both: the two create the same named resources.",
+        ]
+    return lines + [
+        "  stackset-plan  what stackset would change, read-only: CloudFormation has no change",
+        "              set for StackSets, so it compares the deployed template with this one",
+        "              and lists the stack instances a run would create",
+    ]
+
+
 def _modes(plan: DeployPlan) -> dict[str, list[str]]:
     """Each subcommand and the lines it runs: mostly stack functions, in order."""
     global_calls = [function_name(s) for s in plan.by_kind("global")]
@@ -203,12 +234,15 @@ def _modes(plan: DeployPlan) -> dict[str, list[str]]:
     }
     stack_sets = plan.by_kind("stackset")
     if stack_sets:
+        # A service-managed StackSet's instances need nothing of this account's global stack.
+        first = [] if any(_service_managed(s) for s in stack_sets) else global_calls
         modes["stackset"] = [
             _preflight("stackset"),
-            *global_calls,
-            *await_delegation,
+            *first,
+            *(await_delegation if first else []),
             *[function_name(s) for s in stack_sets],
         ]
+        modes["stackset-plan"] = [preview_function_name(s) for s in stack_sets]
     if global_calls:
         modes["global"] = [_preflight("global"), *global_calls]
     modes["preflight"] = [preflight_name("stacks")]
@@ -391,24 +425,8 @@ def _deploy_function(plan: DeployPlan, stack: PlannedStack) -> str:
 
 
 def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
-    names, body = _values(stack)
+    names, body = _template_settings(stack)
     name, region = stack.stack_name, stack.region
-    if stack.template_bucket:
-        key = f"{name}/{stack.sha256}.json"
-        body += [
-            _continued(
-                [
-                    "run aws s3 cp",
-                    f'"$HERE/{stack.template}" "s3://$bucket/{key}"',
-                    f"--region {region}",
-                ]
-            ),
-            f'  url="$(template_url "$bucket" {key} {region})"',
-            '  settings=(--template-url "$url")',
-        ]
-        names.append("url")
-    else:
-        body.append(f'  settings=(--template-body "file://$HERE/{stack.template}")')
     settings = []
     if stack.capabilities:
         settings.append("--capabilities " + " ".join(stack.capabilities))
@@ -490,11 +508,10 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
         body += _writer_instance_first(stack, writer_secret, update)
     body += [
         '  if [ "${#missing[@]}" -gt 0 ]; then',
-        # One region at a time, in spec order (`missing` keeps it): the writer region's
-        # database exists before a replica names it as its source.
+        # In the StackSet's region order (`missing` keeps it): the writer region's database
+        # exists before a replica names it as its source.
         '    order="$(printf \',"%s"\' "${missing[@]}")"',
-        '    preferences=\'{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentCount":1,\''
-        '\n    preferences+=\'"FailureToleranceCount":0,"RegionOrder":[\'"${order#,}"\']}\'',
+        *_self_managed_preferences(stack),
         '    operation="$(',
         _continued(
             [
@@ -670,3 +687,128 @@ def _main(plan: DeployPlan) -> str:
             'main "$@"',
         ]
     )
+
+
+def _service_managed(stack: PlannedStack) -> bool:
+    return bool(stack.deployment and stack.deployment.service_managed)
+
+
+def _self_managed_preferences(stack: PlannedStack) -> list[str]:
+    """The lines that set `preferences` (the --operation-preferences JSON) from the spec's
+    `stackset.operation_preferences`, for the regions in `order`."""
+    deployment = stack.deployment
+    (max_key, max_value), (tolerance_key, tolerance) = (
+        deployment.max_concurrent,
+        deployment.failure_tolerance,
+    )
+    mode = (
+        f'"ConcurrencyMode":"{deployment.concurrency_mode}",'
+        if deployment.concurrency_mode != "STRICT_FAILURE_TOLERANCE"
+        else ""
+    )
+    return [
+        f'    preferences=\'{{"RegionConcurrencyType":"{deployment.region_concurrency}",'
+        f'"{max_key}":{max_value},\'',
+        f'    preferences+=\'"{tolerance_key}":{tolerance},{mode}"RegionOrder":[\'"${{order#,}}"\']}}\'',
+    ]
+
+
+def _template_settings(stack: PlannedStack) -> tuple[list[str], list[str]]:
+    """The lines that upload the StackSet's template if it goes through S3, and set
+    `settings` to --template-url or --template-body; with the locals they use."""
+    names, body = _values(stack)
+    name, region = stack.stack_name, stack.region
+    if stack.template_bucket:
+        key = f"{name}/{stack.sha256}.json"
+        body += [
+            _continued(
+                [
+                    "run aws s3 cp",
+                    f'"$HERE/{stack.template}" "s3://$bucket/{key}"',
+                    f"--region {region}",
+                ]
+            ),
+            f'  url="$(template_url "$bucket" {key} {region})"',
+            '  settings=(--template-url "$url")',
+        ]
+        names.append("url")
+    else:
+        body.append(f'  settings=(--template-body "file://$HERE/{stack.template}")')
+    return names, body
+
+
+def _org_stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
+    """A service-managed StackSet: one call of deploy_stackset.sh's deploy_org_stack_set
+    with the plan's values (see that function for what it does)."""
+    deployment = stack.deployment
+    names, body = _template_settings(stack)
+    settings = []
+    if stack.capabilities:
+        settings.append("--capabilities " + " ".join(stack.capabilities))
+    parameters = [
+        f'"ParameterKey={p.name},ParameterValue=$param_{p.name}"' for p in stack.passed_parameters
+    ]
+    passes = plan.bucket_replication
+    if passes:
+        parameters.append(f'"ParameterKey={passes.parameter},ParameterValue=false"')
+    if parameters:
+        settings.append("--parameters " + " ".join(parameters))
+    settings.append(
+        "--tags " + " ".join(_single_quoted(f"Key={k},Value={v}") for k, v in plan.tags)
+    )
+    enabled, retain = deployment.auto_deployment or (True, False)
+    auto = f"Enabled={str(enabled).lower()},RetainStacksOnAccountRemoval={str(retain).lower()}"
+    preferences = " ".join(
+        [
+            deployment.region_concurrency,
+            *map(str, deployment.max_concurrent),
+            *map(str, deployment.failure_tolerance),
+            deployment.concurrency_mode,
+        ]
+    )
+    body += [
+        "  settings+=(",
+        *[f"    {line}" for line in settings],
+        "  )",
+        " \\\n    ".join(
+            [
+                f"  deploy_org_stack_set {stack.stack_name} {stack.region} {deployment.call_as}",
+                auto,
+                f"'{preferences}'",
+                passes.parameter if passes else "-",
+                f"'{' '.join(deployment.organizational_unit_ids)}'",
+                f"'{' '.join(stack.instance_regions)}'",
+                '"${settings[@]}"',
+            ]
+        ),
+    ]
+    regions = ", ".join(stack.instance_regions)
+    comment = [
+        f"{stack.stack_name}: the service-managed StackSet, administered in {stack.region} "
+        f"(called as {deployment.call_as}), from {stack.template}; a stack instance in each of "
+        f"{regions} in every account of {', '.join(deployment.organizational_unit_ids)}. "
+        "CloudFormation acts through the roles AWS Organizations' trusted access makes in each "
+        "account; each instance reads its account's hosted zone from SSM "
+        "(docs/multi-account.md)."
+    ]
+    local = [f"  local {' '.join(names)}"] if names else []
+    return _function(stack, comment, [*local, "  local -a settings", *body])
+
+
+def preview_function_name(stack: PlannedStack) -> str:
+    return function_name(stack).replace("deploy_", "preview_", 1)
+
+
+def _stack_set_preview_function(stack: PlannedStack) -> str:
+    """What `deploy.sh stackset-plan` prints: the StackSet's template against the deployed
+    one, and the stack instances a run would create (no change sets exist for StackSets)."""
+    deployment = stack.deployment
+    service_managed = _service_managed(stack)
+    call_as = deployment.call_as if service_managed else "-"
+    ous = " ".join(deployment.organizational_unit_ids) if service_managed else "-"
+    command = (
+        f'  stack_set_preview {stack.stack_name} {stack.region} {call_as} "$HERE/{stack.template}"'
+        f" '{ous}' '{' '.join(stack.instance_regions)}'"
+    )
+    comment = f"# {stack.stack_name}: what `stackset` would change, read-only.\n"
+    return f"{comment}{preview_function_name(stack)}() {{\n{command}\n}}\n"

@@ -73,6 +73,13 @@ def stack_set_name(spec: InfraSpec) -> str:
     return f"{name_prefix(spec)}-regional"
 
 
+def member_hosted_zone_parameter(spec: InfraSpec) -> str:
+    """The SSM parameter that holds, in each member account and region of a service-managed
+    StackSet, the ID of that account's public hosted zone. Outside the project's own
+    parameter path, which the web instances may read."""
+    return f"/infra/{name_prefix(spec)}/hosted-zone-id"
+
+
 def stack_set_instance_name_prefix(spec: InfraSpec) -> str:
     """CloudFormation names the stack of each StackSet instance `StackSet-<stack set>-<id>`."""
     return f"StackSet-{stack_set_name(spec)}-"

@@ -472,9 +472,12 @@ def data_and_keys(spec: InfraSpec) -> list[Statement]:
         allow(
             "SecretChangesOnlyToProjectTaggedSecrets",
             [
-                "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-                "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret",
-                "secretsmanager:TagResource", "secretsmanager:UntagResource",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:UpdateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:UntagResource",
                 "secretsmanager:ReplicateSecretToRegions",
                 "secretsmanager:RemoveRegionsFromReplication",
             ],  # fmt: skip

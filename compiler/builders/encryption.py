@@ -100,7 +100,9 @@ def build_encryption(spec: InfraSpec, ctx: RegionContext) -> Built[KeyHandle]:
         ),
         "Customer-managed key for data at rest in this region",
     )
-    key.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE  # data encrypted with it outlives the stack (snapshots, buckets)
+    key.DeletionPolicy = (
+        RETAIN_EXCEPT_ON_CREATE  # data encrypted with it outlives the stack (snapshots, buckets)
+    )
     key.UpdateReplacePolicy = "Retain"
     alias = purpose(
         kms.Alias(

@@ -14,7 +14,12 @@ from compiler.builders.bucket_replication import (
 )
 from compiler.builders.buckets import S3_MANAGED_ENCRYPTION, kms_encryption, private_bucket
 from compiler.builders.handles import BucketRef, KeyHandle, StorageHandle
-from compiler.context import RegionContext, replicated_bucket_names
+from compiler.context import (
+    WRITER_CONDITION,
+    RegionContext,
+    replicated_bucket_names,
+    replicates_database,
+)
 from compiler.spec import InfraSpec
 from compiler.spec.regions import ALB_LOG_DELIVERY_SERVICE, alb_log_delivery
 from compiler.spec.storage import BucketSpec
@@ -148,5 +153,15 @@ def build_storage(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -> Built[
         handle,
         outputs,
         parameters=[replication_parameter()],
-        conditions={**conditions, **ctx.writer_conditions(), **replication_conditions()},
+        conditions={**conditions, **_writer_conditions(spec, ctx), **replication_conditions()},
     )
+
+
+def _writer_conditions(spec: InfraSpec, ctx: RegionContext) -> dict:
+    """Replication needs the writer condition only; the replica one is the database's, and
+    left unused (database.replicas: false) cfn-lint flags it (W8001). Both are added when the
+    database uses them, in the order the database's builder would, so templates do not move."""
+    conditions = ctx.writer_conditions()
+    if replicates_database(spec):
+        return conditions
+    return {WRITER_CONDITION: conditions[WRITER_CONDITION]}

@@ -62,8 +62,7 @@ def _read_beside_spec(value: str, directory: Path, what: str, max_bytes: int, wh
         raise ValueError(f"{what} file '{value}': {error}") from None
     except InputTooLarge as error:
         raise ValueError(
-            f"{what} file '{value}' is {error.size}; it may be at most {max_bytes:,} "
-            f"bytes ({why})"
+            f"{what} file '{value}' is {error.size}; it may be at most {max_bytes:,} bytes ({why})"
         ) from None
     try:
         text = raw.decode("utf-8")
