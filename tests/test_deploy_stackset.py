@@ -1,0 +1,319 @@
+"""compiler/deploy_stackset.sh, function by function, against the stand-in `aws` of
+tests/test_deploy_library.py; and the service-managed deploy.sh's exact AWS CLI calls
+(the local emulator has no AWS Organizations, so these are checked as commands)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from compiler.deploy_script import STACK_SET_LIBRARY
+from tests.fixtures.examples import compile_example, example
+from tests.test_deploy_library import FAKE_AWS, Shell
+
+NOT_FOUND = (
+    "An error occurred (StackSetNotFoundException) when calling the DescribeStackSet "
+    "operation: StackSet s not found"
+)
+PREFERENCES = (
+    "SEQUENTIAL MaxConcurrentPercentage 25 FailureToleranceCount 1 STRICT_FAILURE_TOLERANCE"
+)
+
+
+class StackSetShell(Shell):
+    def run(self, script: str) -> subprocess.CompletedProcess[str]:
+        return super().run(f"source {STACK_SET_LIBRARY}\n{script}")
+
+
+@pytest.fixture
+def shell(tmp_path) -> StackSetShell:
+    (tmp_path / "bin").mkdir()
+    aws = tmp_path / "bin" / "aws"
+    aws.write_text(FAKE_AWS)
+    aws.chmod(0o755)
+    return StackSetShell(tmp_path)
+
+
+def test_preferences_are_the_json_cloudformation_reads_regions_in_order(shell):
+    result = shell.run(f"org_preferences {PREFERENCES} us-east-1 eu-west-1")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "RegionConcurrencyType": "SEQUENTIAL",
+        "MaxConcurrentPercentage": 25,
+        "FailureToleranceCount": 1,
+        "ConcurrencyMode": "STRICT_FAILURE_TOLERANCE",
+        "RegionOrder": ["us-east-1", "eu-west-1"],
+    }
+
+
+def test_stack_set_exists_asks_as_the_delegated_admin(shell):
+    shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
+    assert shell.run("org_stack_set_exists s us-east-1 DELEGATED_ADMIN").returncode == 0
+    assert "--call-as DELEGATED_ADMIN --stack-set-name s" in shell.calls()[0]
+
+
+def test_a_missing_stack_set_is_not_an_error_but_another_error_stops(shell):
+    shell.answer("cloudformation describe-stack-set", err=NOT_FOUND, rc=254)
+    assert shell.run("org_stack_set_exists s us-east-1 SELF").returncode == 1
+    shell.answer("cloudformation describe-stack-set", err="AccessDenied: no", rc=254)
+    result = shell.run("org_stack_set_exists s us-east-1 SELF || echo returned")
+    assert "returned" not in result.stdout
+    assert "deploy.sh: AccessDenied: no" in result.stderr
+
+
+def test_missing_regions_are_those_the_ou_has_no_instance_in_kept_in_order(shell):
+    shell.answer("cloudformation list-stack-instances", "us-west-2\tus-west-2\n")
+    result = shell.run(
+        "org_missing_regions s us-east-1 SELF ou-ab12-cd34ef56 us-east-1 us-west-2 eu-west-1"
+    )
+    assert result.stdout.splitlines() == ["us-east-1", "eu-west-1"]
+    assert "Summaries[?OrganizationalUnitId=='ou-ab12-cd34ef56'].Region" in shell.calls()[0]
+
+
+def test_waiting_prints_progress_when_it_changes_then_returns_on_success(shell):
+    shell.answer("cloudformation describe-stack-set-operation", "RUNNING\n", nth=1)
+    shell.answer("cloudformation describe-stack-set-operation", "RUNNING\n", nth=2)
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n", nth=3)
+    shell.answer("cloudformation list-stack-set-operation-results", "RUNNING\tPENDING\n", nth=1)
+    shell.answer("cloudformation list-stack-set-operation-results", "RUNNING\tPENDING\n", nth=2)
+    shell.answer("cloudformation list-stack-set-operation-results", "SUCCEEDED\tSUCCEEDED\n", nth=3)
+    result = shell.run("org_wait_for_operation s us-east-1 SELF op-1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "deploy.sh: StackSet s operation op-1: RUNNING (1 PENDING, 1 RUNNING)",
+        "deploy.sh: StackSet s operation op-1: SUCCEEDED (2 SUCCEEDED)",
+    ]
+
+
+def test_a_failed_operation_prints_each_failed_instance_by_account_and_region(shell):
+    shell.answer("cloudformation describe-stack-set-operation", "FAILED\n")
+    shell.answer(
+        "cloudformation list-stack-set-operation-results",
+        "SUCCEEDED\tFAILED\n",
+        nth=1,
+    )
+    shell.answer(
+        "cloudformation list-stack-set-operation-results",
+        "111111111111\tus-east-1\tSUCCEEDED\tNone\n"
+        "222222222222\tus-east-1\tFAILED\tResource handler returned message: bucket exists\n",
+        nth=2,
+    )
+    result = shell.run("org_wait_for_operation s us-east-1 DELEGATED_ADMIN op-9")
+    assert result.returncode == 1
+    assert (
+        "  222222222222  us-east-1  FAILED  Resource handler returned message: bucket exists"
+        in result.stderr
+    )
+    assert "111111111111" not in result.stderr
+    assert "StackSet s operation op-9 ended FAILED (reasons above)" in result.stderr
+    assert all("--call-as DELEGATED_ADMIN" in call for call in shell.calls())
+
+
+DEPLOY = (
+    "deploy_org_stack_set s us-east-1 SELF Enabled=true,RetainStacksOnAccountRemoval=false "
+    f"'{PREFERENCES}' ReplicateBuckets 'ou-ab12-cd34ef56' 'us-east-1 us-west-2' "
+    "--template-body file://t.json --parameters ParameterKey=ReplicateBuckets,ParameterValue=false"
+)
+ORDER = '"RegionOrder":["us-east-1","us-west-2"]}'
+
+
+def test_first_deploy_creates_the_set_then_the_instances_then_switches_replication_on(shell):
+    shell.answer("cloudformation describe-stack-set", err=NOT_FOUND, rc=254)
+    shell.answer("cloudformation create-stack-set", "s:1\n")
+    shell.answer("cloudformation list-stack-instances", "")
+    shell.answer("cloudformation create-stack-instances", "op-1\n")
+    shell.answer("cloudformation update-stack-set", "op-2\n")
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
+    result = shell.run(DEPLOY)
+    assert result.returncode == 0, result.stderr
+    changes = [c for c in shell.calls() if c.split()[1].startswith(("create", "update"))]
+    preferences = (
+        '{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentPercentage":25,'
+        f'"FailureToleranceCount":1,"ConcurrencyMode":"STRICT_FAILURE_TOLERANCE",{ORDER}'
+    )
+    assert changes == [
+        "cloudformation create-stack-set --region us-east-1 --stack-set-name s "
+        "--permission-model SERVICE_MANAGED --template-body file://t.json "
+        "--parameters ParameterKey=ReplicateBuckets,ParameterValue=false --call-as SELF "
+        "--auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false "
+        "--query StackSetId --output text",
+        "cloudformation create-stack-instances --region us-east-1 --call-as SELF "
+        "--stack-set-name s --deployment-targets OrganizationalUnitIds=ou-ab12-cd34ef56 "
+        f"--regions us-east-1 us-west-2 --operation-preferences {preferences} "
+        "--query OperationId --output text",
+        "cloudformation update-stack-set --region us-east-1 --stack-set-name s "
+        "--template-body file://t.json --parameters ParameterKey=ReplicateBuckets,ParameterValue=true "
+        "--call-as SELF --auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false "
+        f"--operation-preferences {preferences} --query OperationId --output text",
+    ]
+
+
+def test_a_complete_stack_set_is_updated_once_with_replication_on(shell):
+    shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
+    shell.answer("cloudformation list-stack-instances", "us-east-1\tus-west-2\n")
+    shell.answer("cloudformation update-stack-set", "op-1\n")
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
+    result = shell.run(DEPLOY)
+    assert result.returncode == 0, result.stderr
+    changes = [c for c in shell.calls() if c.split()[1].startswith(("create", "update"))]
+    assert len(changes) == 1
+    assert changes[0].startswith("cloudformation update-stack-set")
+    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in changes[0]
+
+
+def test_an_ou_missing_one_region_gets_only_that_region(shell):
+    shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
+    shell.answer("cloudformation list-stack-instances", "us-east-1\n")
+    shell.answer("cloudformation update-stack-set", "op-1\n")
+    shell.answer("cloudformation create-stack-instances", "op-2\n")
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
+    result = shell.run(DEPLOY)
+    assert result.returncode == 0, result.stderr
+    created = [c for c in shell.calls() if "create-stack-instances" in c]
+    assert len(created) == 1
+    assert "--regions us-west-2 --operation-preferences" in created[0]
+    assert '"RegionOrder":["us-west-2"]' in created[0]
+    updates = [c for c in shell.calls() if "update-stack-set" in c]
+    assert [("ParameterValue=false" in u, "ParameterValue=true" in u) for u in updates] == [
+        (True, False),
+        (False, True),
+    ]
+
+
+def test_preview_names_a_changed_template_and_the_instances_a_run_adds(shell, tmp_path):
+    template = tmp_path / "stackset.json"
+    template.write_text('{"new": true}\n')
+    shell.answer("cloudformation describe-stack-set", '{"old": true}\n')
+    shell.answer("cloudformation list-stack-instances", "us-east-1\n")
+    result = shell.run(
+        f"stack_set_preview s us-east-1 SELF {template} 'ou-ab12-cd34ef56' 'us-east-1 us-west-2'"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert (
+        lines[1]
+        == "  template: changed (13 bytes deployed, 14 in stackset.json): a run updates every instance"
+    )
+    assert lines[2] == "  ou-ab12-cd34ef56: new instances in: us-west-2"
+    assert not any(c.split()[1].startswith(("create", "update")) for c in shell.calls())
+
+
+def test_preview_of_an_unchanged_self_managed_stack_set(shell, tmp_path):
+    template = tmp_path / "stackset.json"
+    template.write_text('{"same": true}\n')
+    shell.answer("cloudformation describe-stack-set", '{"same": true}\n')
+    shell.answer("sts get-caller-identity", "123456789012\n")
+    shell.answer("cloudformation list-stack-instances", "us-east-1\tus-west-2\n")
+    result = shell.run(f"stack_set_preview s us-east-1 - {template} - 'us-east-1 us-west-2'")
+    assert result.stdout.splitlines()[1:] == [
+        "  template: unchanged",
+        "  account 123456789012: new instances in: none",
+    ]
+    assert "--call-as" not in " ".join(shell.calls())
+
+
+# --- the generated deploy.sh of the service-managed example ------------------------------
+
+
+@pytest.fixture(scope="module")
+def organization(tmp_path_factory):
+    out = tmp_path_factory.mktemp("organization")
+    for file in compile_example(example("organization")):
+        path = out / file.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(file.content)
+    return out
+
+
+def test_service_managed_dry_run_prints_the_exact_calls(organization):
+    result = subprocess.run(
+        ["bash", str(organization / "deploy.sh"), "stackset", "--dry-run"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    calls = [
+        line
+        for line in result.stdout.splitlines()
+        if "cloudformation" in line and "stack-set" in line or "stack-instances" in line
+    ]
+    assert not any("shop-prod-global" in line for line in result.stdout.splitlines())
+    preferences = (
+        '\'{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentPercentage":25,'
+        '"FailureTolerancePercentage":10,"ConcurrencyMode":"STRICT_FAILURE_TOLERANCE",'
+        '"RegionOrder":["us-east-1","us-west-2"]}\''
+    )
+    tags = (
+        "--tags Key=CostCenter,Value=cc-2040 Key=Environment,Value=prod Key=Team,Value=commerce "
+        "Key=infra:project,Value=shop-prod"
+    )
+    url = "'<URL of s3://<TemplateBucketName output of shop-prod-bootstrap>/shop-prod-regional/"
+    assert calls[0].startswith(
+        "+ aws cloudformation create-stack-set --region us-east-1 --stack-set-name "
+        f"shop-prod-regional --permission-model SERVICE_MANAGED --template-url {url}"
+    )
+    assert calls[0].endswith(
+        " --capabilities CAPABILITY_IAM --parameters ParameterKey=ReplicateBuckets,ParameterValue=false "
+        f"{tags} --call-as DELEGATED_ADMIN --auto-deployment "
+        "Enabled=true,RetainStacksOnAccountRemoval=false --query StackSetId --output text"
+    )
+    for index, ou in ((1, "ou-ab12-cd34ef56"), (2, "ou-ab12-gh78ij90")):
+        assert calls[index] == (
+            "+ aws cloudformation create-stack-instances --region us-east-1 --call-as "
+            f"DELEGATED_ADMIN --stack-set-name shop-prod-regional --deployment-targets "
+            f"OrganizationalUnitIds={ou} --regions us-east-1 us-west-2 --operation-preferences "
+            f"{preferences} --query OperationId --output text"
+        )
+    assert calls[3].startswith("+ aws cloudformation update-stack-set --region us-east-1")
+    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in calls[3]
+    assert len(calls) == 4
+
+
+def test_service_managed_template_reads_the_zone_from_ssm_and_deploy_sh_passes_nothing(
+    organization,
+):
+    template = json.loads((organization / "stackset.json").read_text())
+    assert template["Parameters"]["HostedZoneId"]["Type"] == (
+        "AWS::SSM::Parameter::Value<AWS::Route53::HostedZone::Id>"
+    )
+    assert template["Parameters"]["HostedZoneId"]["Default"] == "/infra/shop-prod/hosted-zone-id"
+    manifest = json.loads((organization / "manifest.json").read_text())
+    entry = next(s for s in manifest["stacks"] if s["kind"] == "stackset")
+    assert entry["administration_role_arn"] is None
+    assert entry["instances"]["accounts"] == {"from": "organizational_units"}
+    assert entry["deployment"]["organizational_unit_ids"] == [
+        "ou-ab12-cd34ef56",
+        "ou-ab12-gh78ij90",
+    ]
+    assert all(p["from"] != "stack_output" for p in entry["parameters"])
+
+
+def test_service_managed_template_is_the_regional_one_but_for_the_zone_parameter(organization):
+    from tests.test_assemble import resolve_region_lookups
+
+    stackset = json.loads((organization / "stackset.json").read_text())
+    mappings = stackset.pop("Mappings")
+    stackset.pop("Rules")
+    zone = stackset["Parameters"].pop("HostedZoneId")
+    assert zone["Default"].startswith("/infra/")
+    for region in ("us-east-1", "us-west-2"):
+        regional = json.loads((organization / "regions" / f"{region}.json").read_text())
+        regional["Parameters"].pop("HostedZoneId")
+        assert resolve_region_lookups(stackset, mappings, region) == regional
+
+
+def test_stackset_plan_mode_previews_read_only(organization):
+    result = subprocess.run(
+        ["bash", str(organization / "deploy.sh"), "stackset-plan", "--dry-run"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no change set exists for StackSets" in result.stdout
+    assert "+ aws" not in result.stdout
