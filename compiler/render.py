@@ -24,6 +24,7 @@ from compiler.deploy_plan import (
 )
 from compiler.deploy_script import SCRIPT_PATH, render_deploy_script
 from compiler.spec import InfraSpec
+from compiler.stackset_permissions import POLICY_PATH, stack_set_admin_policy
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def manifest(plan: DeployPlan, entries: list[dict]) -> dict:
 
 def render(stacks: list[StackTemplate], spec: InfraSpec) -> list[RenderedFile]:
     """Template files, then `manifest.json` listing them in deploy order, then the bootstrap
-    template and deploy.sh."""
+    template and deploy.sh; for a service-managed StackSet, the policy its administrator
+    needs."""
     files: list[RenderedFile] = []
     entries = []
     for stack in stacks:
@@ -110,4 +112,7 @@ def render(stacks: list[StackTemplate], spec: InfraSpec) -> list[RenderedFile]:
     )
     script = render_deploy_script(plan).encode("utf-8")
     files.append(RenderedFile(SCRIPT_PATH, script, executable=True))
+    if spec.stackset.service_managed:
+        policy = stack_set_admin_policy(spec)
+        files.append(RenderedFile(POLICY_PATH, to_json_bytes(policy)))
     return files

@@ -1,0 +1,104 @@
+"""The IAM policy of whoever runs `deploy.sh stackset` for a service-managed StackSet.
+
+A service-managed StackSet is administered from the organization's management account or
+a delegated administrator (`stackset.call_as`), where the global stack and its management
+role need not exist: this policy, written to `stackset-admin-policy.json` beside the
+templates, is what that principal needs and no more. It is an identity policy to attach
+(to a role in the administering account), not a template: the administering account is not
+known when compiling. Each statement lists exactly the calls deploy.sh makes (see
+`STACK_SET_CALLS` and the test that compares them with compiler/deploy_stackset.sh).
+
+What it cannot grant: activating trusted access and registering the delegated administrator
+are one-time steps of the management account's administrator (docs/multi-account.md).
+Inside member accounts CloudFormation acts through the `stacksets-exec-*` roles trusted
+access creates, not through this principal.
+"""
+
+from __future__ import annotations
+
+from compiler import naming
+from compiler.spec import InfraSpec
+from compiler.spec.access import BOOTSTRAP_BUCKET
+
+POLICY_PATH = "stackset-admin-policy.json"
+
+# The StackSet calls of deploy_stackset.sh (deploy and preview), as IAM actions.
+STACK_SET_CALLS = (
+    "cloudformation:CreateStackSet",
+    "cloudformation:UpdateStackSet",
+    "cloudformation:DescribeStackSet",
+    "cloudformation:DescribeStackSetOperation",
+    "cloudformation:ListStackSetOperationResults",
+    "cloudformation:ListStackInstances",
+    "cloudformation:CreateStackInstances",
+    "cloudformation:TagResource",  # create-stack-set --tags
+)
+# `aws cloudformation deploy` of the bootstrap stack (a no-op once it exists), and the
+# protection deploy.sh sets on it afterwards.
+BOOTSTRAP_STACK_CALLS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:CreateChangeSet",
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:GetTemplateSummary",
+    "cloudformation:UpdateTerminationProtection",
+    "cloudformation:SetStackPolicy",
+    "cloudformation:TagResource",  # deploy --tags
+)
+
+
+def stack_set_admin_policy(spec: InfraSpec) -> dict:
+    """The identity policy for the principal that runs `deploy.sh stackset`."""
+    region = spec.global_stack_region
+    stack_set = naming.stack_set_name(spec)
+    bootstrap = naming.bootstrap_stack_name(spec)
+    bucket = f"{naming.name_prefix(spec)}-{BOOTSTRAP_BUCKET}-*-{region}"
+    statements = [
+        {
+            # Account `*`: a delegated administrator's StackSet lives in the management
+            # account, whose ID the compiler does not know. The name still limits it to this
+            # project's StackSet; instances touch AWS's public resource types too.
+            "Sid": "ThisProjectsStackSetOnly",
+            "Effect": "Allow",
+            "Action": list(STACK_SET_CALLS),
+            "Resource": [
+                f"arn:aws:cloudformation:{region}:*:stackset/{stack_set}:*",
+                f"arn:aws:cloudformation:{region}:*:stackset-target/{stack_set}:*",
+                "arn:aws:cloudformation:*:*:type/resource/*",
+            ],
+        },
+        {
+            "Sid": "TheBootstrapStackOnly",
+            "Effect": "Allow",
+            "Action": list(BOOTSTRAP_STACK_CALLS),
+            "Resource": f"arn:aws:cloudformation:{region}:*:stack/{bootstrap}/*",
+        },
+        {
+            # The template goes to the bootstrap bucket, read by CloudFormation with the
+            # caller's own credentials; the preflight checks the bucket exists.
+            "Sid": "UploadTheTemplate",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/{stack_set}/*"],
+        },
+        {
+            # The preflight: is the administering region enabled. Not scoped by resource.
+            "Sid": "PreflightReadsAwsDoesNotScope",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeRegions"],
+            "Resource": "*",
+        },
+    ]
+    if spec.stackset.call_as == "DELEGATED_ADMIN":
+        statements.append(
+            {
+                # CloudFormation's guide: a delegated administrator needs it, or StackSet
+                # calls with --call-as DELEGATED_ADMIN may fail. Not scoped by resource.
+                "Sid": "DelegatedAdministratorLookup",
+                "Effect": "Allow",
+                "Action": ["organizations:ListDelegatedAdministrators"],
+                "Resource": "*",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
