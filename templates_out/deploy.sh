@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: deploy.sh [stacks | stackset | global | preflight | promote REGION] [--bucket NAME] [--dry-run] [--no-preflight]
+Usage: deploy.sh [stacks | stackset | stackset-plan | global | preflight | promote REGION] [--bucket NAME] [--dry-run] [--no-preflight]
                  [--allow-stateful-changes] [--skip-delegation-check]
 
   stacks      (default) these stacks, in this order:
@@ -19,6 +19,9 @@ Usage: deploy.sh [stacks | stackset | global | preflight | promote REGION] [--bu
               (administered in us-east-1) with a stack instance in each of
               us-east-1, us-west-2, in the caller's account. One way or the
               other, not both: the two create the same named resources.
+  stackset-plan  what stackset would change, read-only: CloudFormation has no change
+              set for StackSets, so it compares the deployed template with this one
+              and lists the stack instances a run would create
   global      the global stack only (an account administrator's first step)
   promote REGION  fail over: promote REGION's read replica of storefront-production-db to
               a standalone writer, with backups and a master secret in REGION;
@@ -804,6 +807,248 @@ stack_instance_output() {
   read_output "$_variable" "$_stack" "$_region" "$_output"
 }
 
+# shellcheck shell=bash
+# Service-managed StackSets (stackset.permission_model: service_managed): the StackSet is
+# administered from the organization's management account or a delegated administrator
+# (--call-as), and its stack instances go to every account of the target organizational
+# units. compiler/deploy_script.py copies this file in after deploy_library.sh, whose
+# show/run/run_operation/fail/template_url it uses, and writes one call of
+# deploy_org_stack_set with the spec's values. Kept as a real file so that shellcheck
+# reads it, and tests source it, alone.
+
+# The --operation-preferences JSON: REGION_CONCURRENCY (SEQUENTIAL|PARALLEL), MAX_KEY
+# (MaxConcurrentCount|MaxConcurrentPercentage) and its value, TOLERANCE_KEY
+# (FailureToleranceCount|FailureTolerancePercentage) and its value, CONCURRENCY_MODE, then
+# the regions in the order to deploy them (the writer region first).
+org_preferences() {
+  local concurrency="$1" max_key="$2" max="$3" tolerance_key="$4" tolerance="$5" mode="$6"
+  shift 6
+  local order
+  order="$(printf ',"%s"' "$@")"
+  printf '{"RegionConcurrencyType":"%s","%s":%s,"%s":%s,"ConcurrencyMode":"%s","RegionOrder":[%s]}' \
+    "$concurrency" "$max_key" "$max" "$tolerance_key" "$tolerance" "$mode" "${order#,}"
+}
+
+# Whether StackSet SET exists (administered in REGION, called as CALL_AS); any other error
+# than "not found" stops the script.
+org_stack_set_exists() {
+  local set="$1" region="$2" call_as="$3" error
+  if [ "$DRY_RUN" = true ]; then
+    return 1
+  fi
+  if error="$(aws cloudformation describe-stack-set --region "$region" --call-as "$call_as" \
+    --stack-set-name "$set" --query StackSet.Status --output text 2>&1 >/dev/null)"; then
+    return 0
+  fi
+  case "$error" in
+    *StackSetNotFoundException*) return 1 ;;
+    *) fail "$error" ;;
+  esac
+}
+
+# The regions among REGION... where StackSet SET has no stack instance for organizational
+# unit OU yet, one a line, in the order given. An OU with no account never gets one, so it
+# stays "missing": creating its instances again is an operation that does nothing.
+org_missing_regions() {
+  local set="$1" region="$2" call_as="$3" ou="$4" have wanted
+  shift 4
+  if [ "$DRY_RUN" = true ]; then
+    printf '%s\n' "$@"
+    return 0
+  fi
+  have=" $(aws cloudformation list-stack-instances --region "$region" --call-as "$call_as" \
+    --stack-set-name "$set" --query "Summaries[?OrganizationalUnitId=='$ou'].Region" \
+    --output text | tr '\t\n' '  ') "
+  for wanted in "$@"; do
+    case "$have" in
+      *" $wanted "*) ;;
+      *) printf '%s\n' "$wanted" ;;
+    esac
+  done
+}
+
+# One line of progress of OPERATION: how many stack instances it has done, and how.
+org_operation_progress() {
+  local set="$1" region="$2" call_as="$3" operation="$4" status="$5" results
+  results="$(aws cloudformation list-stack-set-operation-results --region "$region" \
+    --call-as "$call_as" --stack-set-name "$set" --operation-id "$operation" \
+    --query 'Summaries[].Status' --output text | tr '\t' '\n' | sort | uniq -c |
+    awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+  printf 'deploy.sh: StackSet %s operation %s: %s (%s)\n' "$set" "$operation" "$status" \
+    "${results:-no instance yet}" >&3
+}
+
+# Print each stack instance of OPERATION that did not succeed: account, region, status
+# and CloudFormation's reason (the root cause, e.g. the first resource that failed).
+org_report_operation_results() {
+  local set="$1" region="$2" call_as="$3" operation="$4" account instance_region result reason
+  printf 'deploy.sh: StackSet %s, operation %s, by account and region:\n' "$set" "$operation" >&2
+  aws cloudformation list-stack-set-operation-results --region "$region" --call-as "$call_as" \
+    --stack-set-name "$set" --operation-id "$operation" \
+    --query 'Summaries[].[Account,Region,Status,StatusReason]' --output text |
+    while IFS=$'\t' read -r account instance_region result reason; do
+      if [ "$result" != SUCCEEDED ]; then
+        printf '  %s  %s  %s  %s\n' "$account" "$instance_region" "$result" "$reason" >&2
+      fi
+    done
+}
+
+# Wait for OPERATION of SET to succeed, printing its progress when it changes; if it does
+# not succeed, print each failed instance's reason and stop.
+org_wait_for_operation() {
+  local set="$1" region="$2" call_as="$3" operation="$4" status line last=""
+  if [ "$DRY_RUN" = true ]; then
+    return 0
+  fi
+  while true; do
+    status="$(aws cloudformation describe-stack-set-operation --region "$region" \
+      --call-as "$call_as" --stack-set-name "$set" --operation-id "$operation" \
+      --query StackSetOperation.Status --output text)"
+    line="$(org_operation_progress "$set" "$region" "$call_as" "$operation" "$status" 3>&1)"
+    if [ "$line" != "$last" ]; then
+      printf '%s\n' "$line" >&3
+      last="$line"
+    fi
+    case "$status" in
+      SUCCEEDED) return 0 ;;
+      RUNNING | QUEUED | STOPPING) sleep "$STACK_SET_POLL_SECONDS" ;;
+      *)
+        org_report_operation_results "$set" "$region" "$call_as" "$operation"
+        fail "StackSet $set operation $operation ended $status (reasons above)"
+        ;;
+    esac
+  done
+}
+
+# Create or update service-managed StackSet SET in REGION and give every account of each
+# organizational unit a stack instance in each region.
+#   SET REGION CALL_AS  the StackSet, where it is administered, SELF | DELEGATED_ADMIN
+#   AUTO_DEPLOYMENT     --auto-deployment's shorthand, Enabled=...,RetainStacksOnAccountRemoval=...
+#   PREFERENCES         org_preferences' arguments but the regions, blank-separated
+#   SWITCH              a parameter set false until every instance exists, then true (the
+#                       bucket-replication switch), or - for none; SETTING... passes it as
+#                       ParameterKey=SWITCH,ParameterValue=false
+#   OUS REGIONS         blank-separated OU IDs; regions in deploy order, the writer first
+#   SETTING...          the rest of create-/update-stack-set's options (template,
+#                       capabilities, parameters, tags)
+deploy_org_stack_set() {
+  local set="$1" region="$2" call_as="$3" auto_deployment="$4" preferences="$5" switch="$6"
+  local ous="$7" regions="$8" ou exists=false replicate=true operation all_preferences
+  local instance_region off="ParameterKey=$6,ParameterValue=false"
+  shift 8
+  local -a settings=("$@") order missing
+  read -r -a order <<<"$regions"
+  # shellcheck disable=SC2086 # the preferences are words on purpose
+  all_preferences="$(org_preferences $preferences "${order[@]}")"
+  if org_stack_set_exists "$set" "$region" "$call_as"; then
+    exists=true
+    for ou in $ous; do
+      missing=()
+      while IFS= read -r instance_region; do
+        missing+=("$instance_region")
+      done < <(org_missing_regions "$set" "$region" "$call_as" "$ou" "${order[@]}")
+      [ "${#missing[@]}" -eq 0 ] || replicate=false
+    done
+  else
+    replicate=false
+  fi
+  if [ "$switch" != - ] && [ "$replicate" = true ]; then
+    settings=("${settings[@]/#$off/ParameterKey=$switch,ParameterValue=true}")
+  fi
+  settings+=(--call-as "$call_as" --auto-deployment "$auto_deployment")
+  if [ "$exists" = true ]; then
+    operation="$(run_operation aws cloudformation update-stack-set --region "$region" \
+      --stack-set-name "$set" "${settings[@]}" --operation-preferences "$all_preferences" \
+      --query OperationId --output text)"
+    org_wait_for_operation "$set" "$region" "$call_as" "$operation"
+  else
+    run aws cloudformation create-stack-set --region "$region" --stack-set-name "$set" \
+      --permission-model SERVICE_MANAGED "${settings[@]}" --query StackSetId --output text
+  fi
+  for ou in $ous; do
+    missing=()
+    while IFS= read -r instance_region; do
+      missing+=("$instance_region")
+    done < <(org_missing_regions "$set" "$region" "$call_as" "$ou" "${order[@]}")
+    if [ "${#missing[@]}" -gt 0 ]; then
+      # shellcheck disable=SC2086 # the preferences are words on purpose
+      operation="$(run_operation aws cloudformation create-stack-instances --region "$region" \
+        --call-as "$call_as" --stack-set-name "$set" \
+        --deployment-targets "OrganizationalUnitIds=$ou" --regions "${missing[@]}" \
+        --operation-preferences "$(org_preferences $preferences "${missing[@]}")" \
+        --query OperationId --output text)"
+      org_wait_for_operation "$set" "$region" "$call_as" "$operation"
+    fi
+  done
+  if [ "$switch" != - ] && [ "$replicate" = false ]; then
+    # Every instance (every destination bucket) exists now: switch it on everywhere.
+    settings=("${settings[@]/#$off/ParameterKey=$switch,ParameterValue=true}")
+    operation="$(run_operation aws cloudformation update-stack-set --region "$region" \
+      --stack-set-name "$set" "${settings[@]}" --operation-preferences "$all_preferences" \
+      --query OperationId --output text)"
+    org_wait_for_operation "$set" "$region" "$call_as" "$operation"
+  fi
+}
+
+# What `deploy.sh stackset` would change, read-only: CloudFormation offers no change set
+# for a StackSet (change sets are per stack), so this compares the deployed template with
+# TEMPLATE (a file) and lists the stack instances a run would create. CALL_AS - is a
+# self-managed StackSet (instances in the caller's account; OUS ignored).
+stack_set_preview() {
+  local set="$1" region="$2" call_as="$3" template="$4" ous="$5" regions="$6" deployed ou
+  local account wanted have
+  local -a call=() order missing
+  read -r -a order <<<"$regions"
+  [ "$call_as" = - ] || call=(--call-as "$call_as")
+  printf 'StackSet %s (administered in %s): no change set exists for StackSets; compared:\n' \
+    "$set" "$region" >&3
+  if [ "$DRY_RUN" = true ]; then
+    printf '  (--dry-run: nothing read) the deployed template with %s, and the instances\n' \
+      "${template##*/}" >&3
+    printf '  of %s in %s\n' "${ous/#-/the caller\'s account}" "${order[*]}" >&3
+    return 0
+  fi
+  if ! deployed="$(aws cloudformation describe-stack-set --region "$region" \
+    ${call[@]+"${call[@]}"} --stack-set-name "$set" --query StackSet.TemplateBody \
+    --output text 2>&1)"; then
+    case "$deployed" in
+      *StackSetNotFoundException*)
+        printf '  the StackSet does not exist: a run creates it, with instances in %s\n' \
+          "${order[*]}" >&3
+        return 0
+        ;;
+      *) fail "$deployed" ;;
+    esac
+  fi
+  if [ "$deployed" = "$(cat "$template")" ]; then
+    printf '  template: unchanged\n' >&3
+  else
+    printf '  template: changed (%s bytes deployed, %s in %s): a run updates every instance\n' \
+      "${#deployed}" "$(wc -c <"$template" | tr -d ' ')" "${template##*/}" >&3
+  fi
+  if [ "$call_as" = - ]; then
+    account="$(aws sts get-caller-identity --query Account --output text)"
+    have=" $(aws cloudformation list-stack-instances --region "$region" --stack-set-name "$set" \
+      --query "Summaries[?Account=='$account'].Region" --output text | tr '\t\n' '  ') "
+    missing=()
+    for wanted in "${order[@]}"; do
+      case "$have" in
+        *" $wanted "*) ;;
+        *) missing+=("$wanted") ;;
+      esac
+    done
+    printf '  account %s: new instances in: %s\n' "$account" "${missing[*]:-none}" >&3
+    return 0
+  fi
+  for ou in $ous; do
+    missing=()
+    while IFS= read -r wanted; do
+      missing+=("$wanted")
+    done < <(org_missing_regions "$set" "$region" "$call_as" "$ou" "${order[@]}")
+    printf '  %s: new instances in: %s\n' "$ou" "${missing[*]:-none}" >&3
+  done
+}
+
 # storefront-production-global in us-east-1: the global stack, from global.json. It
 # creates what the stacks after it use (the execution role among them), so it runs with
 # the caller's own credentials.
@@ -992,6 +1237,11 @@ deploy_stackset_storefront_production_regional() {
   fi
 }
 
+# storefront-production-regional: what `stackset` would change, read-only.
+preview_stackset_storefront_production_regional() {
+  stack_set_preview storefront-production-regional us-east-1 - "$HERE/stackset.json" '-' 'us-east-1 us-west-2'
+}
+
 preflight_stacks() {
   preflight_begin
   check_credentials
@@ -1055,7 +1305,7 @@ main() {
   local mode=stacks PREFLIGHT=true DELEGATION_CHECK=true replicate='' promote_region=''
   while [ "$#" -gt 0 ]; do
     case "$1" in
-      stacks | stackset | global | preflight) mode="$1" ;;
+      stacks | stackset | stackset-plan | global | preflight) mode="$1" ;;
       promote)
         mode="$1"
         if [ "$#" -ge 2 ] && [ "${2#-}" = "$2" ]; then
@@ -1099,6 +1349,9 @@ main() {
       [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_stackset
       deploy_global_storefront_production_global
       deploy_stackset_storefront_production_regional
+      ;;
+    stackset-plan)
+      preview_stackset_storefront_production_regional
       ;;
     global)
       [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_global
