@@ -58,6 +58,17 @@ org_missing_regions() {
   done
 }
 
+# Set ORG_MISSING to what org_missing_regions prints for the same arguments, as an array
+# (bash 3.2, macOS's, has no namerefs to fill the caller's own).
+ORG_MISSING=()
+org_collect_missing() {
+  local instance_region
+  ORG_MISSING=()
+  while IFS= read -r instance_region; do
+    ORG_MISSING+=("$instance_region")
+  done < <(org_missing_regions "$@")
+}
+
 # One line of progress of OPERATION: how many stack instances it has done, and how.
 org_operation_progress() {
   local set="$1" region="$2" call_as="$3" operation="$4" status="$5" results
@@ -111,6 +122,16 @@ org_wait_for_operation() {
   done
 }
 
+# Update StackSet SET with SETTING... (all but the preferences) and wait for it.
+org_update_stack_set() {
+  local set="$1" region="$2" call_as="$3" preferences="$4" operation
+  shift 4
+  operation="$(run_operation aws cloudformation update-stack-set --region "$region" \
+    --stack-set-name "$set" "$@" --operation-preferences "$preferences" \
+    --query OperationId --output text)"
+  org_wait_for_operation "$set" "$region" "$call_as" "$operation"
+}
+
 # Create or update service-managed StackSet SET in REGION and give every account of each
 # organizational unit a stack instance in each region.
 #   SET REGION CALL_AS  the StackSet, where it is administered, SELF | DELEGATED_ADMIN
@@ -125,59 +146,46 @@ org_wait_for_operation() {
 deploy_org_stack_set() {
   local set="$1" region="$2" call_as="$3" auto_deployment="$4" preferences="$5" switch="$6"
   local ous="$7" regions="$8" ou exists=false replicate=true operation all_preferences
-  local instance_region off="ParameterKey=$6,ParameterValue=false"
+  local off="ParameterKey=$6,ParameterValue=false" on="ParameterKey=$6,ParameterValue=true"
   shift 8
-  local -a settings=("$@") order missing
+  local -a settings=("$@") order
   read -r -a order <<<"$regions"
   # shellcheck disable=SC2086 # the preferences are words on purpose
   all_preferences="$(org_preferences $preferences "${order[@]}")"
   if org_stack_set_exists "$set" "$region" "$call_as"; then
     exists=true
     for ou in $ous; do
-      missing=()
-      while IFS= read -r instance_region; do
-        missing+=("$instance_region")
-      done < <(org_missing_regions "$set" "$region" "$call_as" "$ou" "${order[@]}")
-      [ "${#missing[@]}" -eq 0 ] || replicate=false
+      org_collect_missing "$set" "$region" "$call_as" "$ou" "${order[@]}"
+      [ "${#ORG_MISSING[@]}" -eq 0 ] || replicate=false
     done
   else
     replicate=false
   fi
   if [ "$switch" != - ] && [ "$replicate" = true ]; then
-    settings=("${settings[@]/#$off/ParameterKey=$switch,ParameterValue=true}")
+    settings=("${settings[@]/#$off/$on}")
   fi
   settings+=(--call-as "$call_as" --auto-deployment "$auto_deployment")
   if [ "$exists" = true ]; then
-    operation="$(run_operation aws cloudformation update-stack-set --region "$region" \
-      --stack-set-name "$set" "${settings[@]}" --operation-preferences "$all_preferences" \
-      --query OperationId --output text)"
-    org_wait_for_operation "$set" "$region" "$call_as" "$operation"
+    org_update_stack_set "$set" "$region" "$call_as" "$all_preferences" "${settings[@]}"
   else
     run aws cloudformation create-stack-set --region "$region" --stack-set-name "$set" \
       --permission-model SERVICE_MANAGED "${settings[@]}" --query StackSetId --output text
   fi
   for ou in $ous; do
-    missing=()
-    while IFS= read -r instance_region; do
-      missing+=("$instance_region")
-    done < <(org_missing_regions "$set" "$region" "$call_as" "$ou" "${order[@]}")
-    if [ "${#missing[@]}" -gt 0 ]; then
+    org_collect_missing "$set" "$region" "$call_as" "$ou" "${order[@]}"
+    if [ "${#ORG_MISSING[@]}" -gt 0 ]; then
       # shellcheck disable=SC2086 # the preferences are words on purpose
       operation="$(run_operation aws cloudformation create-stack-instances --region "$region" \
         --call-as "$call_as" --stack-set-name "$set" \
-        --deployment-targets "OrganizationalUnitIds=$ou" --regions "${missing[@]}" \
-        --operation-preferences "$(org_preferences $preferences "${missing[@]}")" \
+        --deployment-targets "OrganizationalUnitIds=$ou" --regions "${ORG_MISSING[@]}" \
+        --operation-preferences "$(org_preferences $preferences "${ORG_MISSING[@]}")" \
         --query OperationId --output text)"
       org_wait_for_operation "$set" "$region" "$call_as" "$operation"
     fi
   done
   if [ "$switch" != - ] && [ "$replicate" = false ]; then
     # Every instance (every destination bucket) exists now: switch it on everywhere.
-    settings=("${settings[@]/#$off/ParameterKey=$switch,ParameterValue=true}")
-    operation="$(run_operation aws cloudformation update-stack-set --region "$region" \
-      --stack-set-name "$set" "${settings[@]}" --operation-preferences "$all_preferences" \
-      --query OperationId --output text)"
-    org_wait_for_operation "$set" "$region" "$call_as" "$operation"
+    org_update_stack_set "$set" "$region" "$call_as" "$all_preferences" "${settings[@]/#$off/$on}"
   fi
 }
 
@@ -232,10 +240,7 @@ stack_set_preview() {
     return 0
   fi
   for ou in $ous; do
-    missing=()
-    while IFS= read -r wanted; do
-      missing+=("$wanted")
-    done < <(org_missing_regions "$set" "$region" "$call_as" "$ou" "${order[@]}")
-    printf '  %s: new instances in: %s\n' "$ou" "${missing[*]:-none}" >&3
+    org_collect_missing "$set" "$region" "$call_as" "$ou" "${order[@]}"
+    printf '  %s: new instances in: %s\n' "$ou" "${ORG_MISSING[*]:-none}" >&3
   done
 }

@@ -227,14 +227,18 @@ def organization(tmp_path_factory):
     return out
 
 
-def test_service_managed_dry_run_prints_the_exact_calls(organization):
-    result = subprocess.run(
-        ["bash", str(organization / "deploy.sh"), "stackset", "--dry-run"],
+def run_deploy_sh(directory, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(directory / "deploy.sh"), *args],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
+
+
+def test_service_managed_dry_run_prints_the_exact_calls(organization):
+    result = run_deploy_sh(organization, "stackset", "--dry-run")
     assert result.returncode == 0, result.stderr
     calls = [
         line
@@ -307,13 +311,7 @@ def test_service_managed_template_is_the_regional_one_but_for_the_zone_parameter
 
 
 def test_stackset_plan_mode_previews_read_only(organization):
-    result = subprocess.run(
-        ["bash", str(organization / "deploy.sh"), "stackset-plan", "--dry-run"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = run_deploy_sh(organization, "stackset-plan", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "no change set exists for StackSets" in result.stdout
     assert "+ aws" not in result.stdout

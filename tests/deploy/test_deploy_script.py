@@ -609,3 +609,12 @@ class TestStackSet:
         verbs = [c.split()[2] for c in commands(stdout)]
         # The global stack and the primary region's bootstrap, both unchanged.
         assert verbs == ["deploy", "deploy", "cp", "update-stack-set"]
+
+
+def test_stack_set_preview_after_a_deploy_has_nothing_to_change(deployed_stack_set, moto_server):
+    """`stackset-plan`, read-only, against the StackSet the run deployed: the same template,
+    and an instance in every region of the caller's account already."""
+    stdout = deployed_stack_set.output_dir.run_ok("stackset-plan", moto_server=moto_server)
+    assert "  template: unchanged" in stdout.splitlines()
+    assert any(line.endswith(": new instances in: none") for line in stdout.splitlines())
+    assert "+ aws" not in stdout  # nothing changed, nothing traced
