@@ -38,6 +38,8 @@ LIBRARY = Path(__file__).with_name("deploy_library.sh")
 FAILOVER_LIBRARY = Path(__file__).with_name("deploy_failover.sh")
 # `promote` in one member account of a service-managed StackSet, in a real shell file.
 MEMBER_FAILOVER_LIBRARY = Path(__file__).with_name("deploy_member_failover.sh")
+# The replication switch of a service-managed StackSet, per account, in a real shell file.
+ORG_REPLICATION_LIBRARY = Path(__file__).with_name("deploy_org_replication.sh")
 # Shell functions for service-managed StackSets and the StackSet preview, in a real file.
 STACK_SET_LIBRARY = Path(__file__).with_name("deploy_stackset.sh")
 
@@ -62,8 +64,10 @@ def render_deploy_script(plan: DeployPlan) -> str:
     ]
     if plan.bucket_replication or plan.promotion:
         parts.append(FAILOVER_LIBRARY.read_text(encoding="utf-8"))
-    if plan.promotion and _member_promotion(plan):
+    if plan.promotion and _service_managed_plan(plan):
         parts.append(MEMBER_FAILOVER_LIBRARY.read_text(encoding="utf-8"))
+    if plan.bucket_replication and _service_managed_plan(plan):
+        parts.append(ORG_REPLICATION_LIBRARY.read_text(encoding="utf-8"))
     if stack_sets:
         parts.append(STACK_SET_LIBRARY.read_text(encoding="utf-8"))
     parts += [_deploy_function(plan, stack) for stack in [*global_stacks, *regional]]
@@ -130,7 +134,7 @@ def _usage(plan: DeployPlan) -> str:
         lines += _stack_set_usage(global_stacks, stack_set)
     if global_stacks:
         lines.append("  global      the global stack only (an account administrator's first step)")
-    if plan.promotion and _member_promotion(plan):
+    if plan.promotion and _service_managed_plan(plan):
         lines += [
             "  promote REGION  fail over one account (the caller's, a member account of the",
             "              StackSet): promote REGION's read replica of "
@@ -289,7 +293,7 @@ def _regional_calls(plan: DeployPlan) -> list[str]:
 
 def _promote_lines(plan: DeployPlan) -> list[str]:
     promotion = plan.promotion
-    member = _member_promotion(plan)
+    member = _service_managed_plan(plan)
     regions = " | ".join(promotion.replica_regions)
     return [
         '[ -n "$promote_region" ] || fail "promote needs a REGION: one of '
@@ -704,9 +708,10 @@ def _main(plan: DeployPlan) -> str:
     )
 
 
-def _member_promotion(plan: DeployPlan) -> bool:
-    """`promote` fails over one member account of a service-managed StackSet: the spec
-    cannot record it (database.promoted is refused there)."""
+def _service_managed_plan(plan: DeployPlan) -> bool:
+    """The plan deploys a service-managed StackSet: `promote` fails over one member account
+    (the spec cannot record it: database.promoted is refused there), and the replication
+    switch is set per account (deploy_org_replication.sh)."""
     return any(_service_managed(s) for s in plan.by_kind("stackset"))
 
 
@@ -787,6 +792,7 @@ def _org_stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
             deployment.concurrency_mode,
         ]
     )
+    ous, regions = " ".join(deployment.organizational_unit_ids), " ".join(stack.instance_regions)
     body += [
         "  settings+=(",
         *[f"    {line}" for line in settings],
@@ -796,13 +802,19 @@ def _org_stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
                 f"  deploy_org_stack_set {stack.stack_name} {stack.region} {deployment.call_as}",
                 auto,
                 f"'{preferences}'",
-                passes.parameter if passes else "-",
-                f"'{' '.join(deployment.organizational_unit_ids)}'",
-                f"'{' '.join(stack.instance_regions)}'",
+                # The switch stays false on the StackSet itself (see deploy_org_replication.sh).
+                "-",
+                f"'{ous}'",
+                f"'{regions}'",
                 '"${settings[@]}"',
             ]
         ),
     ]
+    if passes:
+        body.append(
+            f"  org_switch_on {stack.stack_name} {stack.region} {deployment.call_as} "
+            f"'{preferences}' {passes.parameter} '{ous}' '{regions}'"
+        )
     regions = ", ".join(stack.instance_regions)
     comment = [
         f"{stack.stack_name}: the service-managed StackSet, administered in {stack.region} "

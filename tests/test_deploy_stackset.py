@@ -272,9 +272,18 @@ def test_service_managed_dry_run_prints_the_exact_calls(organization):
             f"OrganizationalUnitIds={ou} --regions us-east-1 us-west-2 --operation-preferences "
             f"{preferences} --query OperationId --output text"
         )
-    assert calls[3].startswith("+ aws cloudformation update-stack-set --region us-east-1")
-    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in calls[3]
-    assert len(calls) == 4
+    # Replication on, per account: the StackSet's own value stays false for accounts that
+    # join later (deploy_org_replication.sh).
+    for index, ou in ((3, "ou-ab12-cd34ef56"), (4, "ou-ab12-gh78ij90")):
+        assert calls[index] == (
+            "+ aws cloudformation update-stack-instances --region us-east-1 --call-as "
+            f"DELEGATED_ADMIN --stack-set-name shop-prod-regional --deployment-targets "
+            f"OrganizationalUnitIds={ou} --regions us-east-1 us-west-2 --parameter-overrides "
+            f"ParameterKey=ReplicateBuckets,ParameterValue=true --operation-preferences "
+            f"{preferences} --query OperationId --output text"
+        )
+    assert not any("ParameterValue=true" in call for call in calls[:3])
+    assert len(calls) == 5
 
 
 def test_service_managed_template_reads_the_zone_from_ssm_and_deploy_sh_passes_nothing(
