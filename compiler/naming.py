@@ -126,7 +126,9 @@ def database_master_secret_name(spec: InfraSpec) -> str:
     copy (`<name>-??????`, the random suffix) with no parameter, in any member account.
     Letters, digits, `/` and `-` only (Secrets Manager allows `/_+=.@-`, 512 at most), and
     not ending in a hyphen and six characters, which Secrets Manager would take for the
-    suffix of a partial ARN."""
+    suffix of a partial ARN. One name per account and region: database.promoted is refused
+    with service_managed, since a promoted writer region's new secret would collide with the
+    copy already there under this name."""
     return f"{name_prefix(spec)}/database/master"
 
 

@@ -68,7 +68,9 @@ MASTER_SECRET_ID = "DatabaseMasterSecret"
 # A replica region's stack parameter: the writer's master secret, which only the writer's
 # stack can name (CloudFormation picks the secret's name, and Secrets Manager adds a random
 # suffix to its ARN); the region's copy of it has the same ARN but for the region.
-# deploy.sh fills it from the writer stack's DatabaseSecretArn output.
+# deploy.sh fills it from the writer stack's DatabaseSecretArn output. Not in a
+# service-managed StackSet, whose one parameter value would serve every account: the
+# secret has a fixed name there (see named_master_secret).
 WRITER_SECRET_PARAMETER = "WriterDatabaseSecretArn"
 SECRET_ARN_OUTPUT = naming.logical_id("database", "secret", "arn")
 
@@ -291,12 +293,16 @@ def named_master_secret(
     and which keeps the region in its fourth field; IAM and the KMS encryption context see
     the full ARN, matched by `<name>-??????`."""
     name = naming.database_master_secret_name(spec)
-    arn = "arn:${AWS::Partition}:secretsmanager:${Region}:${AWS::AccountId}:secret:" + name
-    partial = Sub(arn.replace("${Region}", "${AWS::Region}"))
-    here = Sub(arn.replace("${Region}", "${AWS::Region}") + "-??????")
-    writers = Sub(arn + "-??????", Region=ctx.writer_region())
+    partial = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:" + name
+    here = Sub(partial + "-??????")
+    writers = Sub(
+        "arn:${AWS::Partition}:secretsmanager:${Region}:${AWS::AccountId}:secret:"
+        + name
+        + "-??????",
+        Region=ctx.writer_region(),
+    )
     return MasterSecret(
-        If(WRITER_CONDITION, own, partial),
+        If(WRITER_CONDITION, own, Sub(partial)),
         key.key_arn,
         # The copy's ARN or its primary's (see master_secret), each by its pattern.
         If(WRITER_CONDITION, [own], [here, writers]),
