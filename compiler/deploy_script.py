@@ -36,6 +36,10 @@ SCRIPT_PATH = "deploy.sh"
 LIBRARY = Path(__file__).with_name("deploy_library.sh")
 # Shell functions for the bucket-replication pass and `promote`, kept in a real shell file.
 FAILOVER_LIBRARY = Path(__file__).with_name("deploy_failover.sh")
+# `promote` in one member account of a service-managed StackSet, in a real shell file.
+MEMBER_FAILOVER_LIBRARY = Path(__file__).with_name("deploy_member_failover.sh")
+# The replication switch of a service-managed StackSet, per account, in a real shell file.
+ORG_REPLICATION_LIBRARY = Path(__file__).with_name("deploy_org_replication.sh")
 # Shell functions for service-managed StackSets and the StackSet preview, in a real file.
 STACK_SET_LIBRARY = Path(__file__).with_name("deploy_stackset.sh")
 
@@ -60,6 +64,10 @@ def render_deploy_script(plan: DeployPlan) -> str:
     ]
     if plan.bucket_replication or plan.promotion:
         parts.append(FAILOVER_LIBRARY.read_text(encoding="utf-8"))
+    if plan.promotion and _service_managed_plan(plan):
+        parts.append(MEMBER_FAILOVER_LIBRARY.read_text(encoding="utf-8"))
+    if plan.bucket_replication and _service_managed_plan(plan):
+        parts.append(ORG_REPLICATION_LIBRARY.read_text(encoding="utf-8"))
     if stack_sets:
         parts.append(STACK_SET_LIBRARY.read_text(encoding="utf-8"))
     parts += [_deploy_function(plan, stack) for stack in [*global_stacks, *regional]]
@@ -126,7 +134,16 @@ def _usage(plan: DeployPlan) -> str:
         lines += _stack_set_usage(global_stacks, stack_set)
     if global_stacks:
         lines.append("  global      the global stack only (an account administrator's first step)")
-    if plan.promotion:
+    if plan.promotion and _service_managed_plan(plan):
+        lines += [
+            "  promote REGION  fail over one account (the caller's, a member account of the",
+            "              StackSet): promote REGION's read replica of "
+            f"{plan.promotion.identifier} to",
+            "              a standalone writer, with backups; the spec stays as it is",
+            "              (docs/multi-account.md). One of: "
+            f"{', '.join(plan.promotion.replica_regions)}",
+        ]
+    elif plan.promotion:
         lines += [
             "  promote REGION  fail over: promote REGION's read replica of "
             f"{plan.promotion.identifier} to",
@@ -276,6 +293,7 @@ def _regional_calls(plan: DeployPlan) -> list[str]:
 
 def _promote_lines(plan: DeployPlan) -> list[str]:
     promotion = plan.promotion
+    member = _service_managed_plan(plan)
     regions = " | ".join(promotion.replica_regions)
     return [
         '[ -n "$promote_region" ] || fail "promote needs a REGION: one of '
@@ -283,8 +301,9 @@ def _promote_lines(plan: DeployPlan) -> list[str]:
         + '"',
         'case "$promote_region" in',
         f"  {regions})",
-        f'    promote_replica "$promote_region" {promotion.identifier} '
-        f"{promotion.backup_retention_days} {plan.primary_region}",
+        f'    {"promote_member_replica" if member else "promote_replica"} "$promote_region" '
+        f"{promotion.identifier} {promotion.backup_retention_days}"
+        + ("" if member else f" {plan.primary_region}"),
         "    ;;",
         f'  *) fail "promote: $promote_region holds no replica (replicas: '
         f'{", ".join(promotion.replica_regions)})" ;;',
@@ -689,6 +708,13 @@ def _main(plan: DeployPlan) -> str:
     )
 
 
+def _service_managed_plan(plan: DeployPlan) -> bool:
+    """The plan deploys a service-managed StackSet: `promote` fails over one member account
+    (the spec cannot record it: database.promoted is refused there), and the replication
+    switch is set per account (deploy_org_replication.sh)."""
+    return any(_service_managed(s) for s in plan.by_kind("stackset"))
+
+
 def _service_managed(stack: PlannedStack) -> bool:
     return bool(stack.deployment and stack.deployment.service_managed)
 
@@ -766,6 +792,7 @@ def _org_stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
             deployment.concurrency_mode,
         ]
     )
+    ous, regions = " ".join(deployment.organizational_unit_ids), " ".join(stack.instance_regions)
     body += [
         "  settings+=(",
         *[f"    {line}" for line in settings],
@@ -775,13 +802,19 @@ def _org_stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
                 f"  deploy_org_stack_set {stack.stack_name} {stack.region} {deployment.call_as}",
                 auto,
                 f"'{preferences}'",
-                passes.parameter if passes else "-",
-                f"'{' '.join(deployment.organizational_unit_ids)}'",
-                f"'{' '.join(stack.instance_regions)}'",
+                # The switch stays false on the StackSet itself (see deploy_org_replication.sh).
+                "-",
+                f"'{ous}'",
+                f"'{regions}'",
                 '"${settings[@]}"',
             ]
         ),
     ]
+    if passes:
+        body.append(
+            f"  org_switch_on {stack.stack_name} {stack.region} {deployment.call_as} "
+            f"'{preferences}' {passes.parameter} '{ous}' '{regions}'"
+        )
     regions = ", ".join(stack.instance_regions)
     comment = [
         f"{stack.stack_name}: the service-managed StackSet, administered in {stack.region} "

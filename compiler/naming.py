@@ -120,6 +120,18 @@ def database_identifier(spec: InfraSpec) -> str:
     return promoted.identifier if promoted else f"{name_prefix(spec)}-db"
 
 
+def database_master_secret_name(spec: InfraSpec) -> str:
+    """The writer's master secret's name in a service-managed StackSet: Secrets Manager
+    gives a secret's copies its name in every region, so a replica region's stack names its
+    copy (`<name>-??????`, the random suffix) with no parameter, in any member account.
+    Letters, digits, `/` and `-` only (Secrets Manager allows `/_+=.@-`, 512 at most), and
+    not ending in a hyphen and six characters, which Secrets Manager would take for the
+    suffix of a partial ARN. One name per account and region: database.promoted is refused
+    with service_managed, since a promoted writer region's new secret would collide with the
+    copy already there under this name."""
+    return f"{name_prefix(spec)}/database/master"
+
+
 def data_key_alias(spec: InfraSpec) -> str:
     """Each region's data key has this alias: another region's stack names the key by it."""
     return f"alias/{name_prefix(spec)}/data"

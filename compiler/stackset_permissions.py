@@ -17,6 +17,7 @@ access creates, not through this principal.
 from __future__ import annotations
 
 from compiler import naming
+from compiler.context import has_writer_region
 from compiler.spec import InfraSpec
 from compiler.spec.access import BOOTSTRAP_BUCKET
 
@@ -33,6 +34,9 @@ STACK_SET_CALLS = (
     "cloudformation:CreateStackInstances",
     "cloudformation:TagResource",  # create-stack-set --tags
 )
+# deploy_org_replication.sh's call: the replication switch, per account, when the writer
+# region replicates (buckets or the database's master secret).
+REPLICATION_CALLS = ("cloudformation:UpdateStackInstances",)
 # `aws cloudformation deploy` of the bootstrap stack (a no-op once it exists), and the
 # protection deploy.sh sets on it afterwards.
 BOOTSTRAP_STACK_CALLS = (
@@ -61,7 +65,7 @@ def stack_set_admin_policy(spec: InfraSpec) -> dict:
             # project's StackSet; instances touch AWS's public resource types too.
             "Sid": "ThisProjectsStackSetOnly",
             "Effect": "Allow",
-            "Action": list(STACK_SET_CALLS),
+            "Action": [*STACK_SET_CALLS, *(REPLICATION_CALLS if has_writer_region(spec) else ())],
             "Resource": [
                 f"arn:aws:cloudformation:{region}:*:stackset/{stack_set}:*",
                 f"arn:aws:cloudformation:{region}:*:stackset-target/{stack_set}:*",

@@ -646,7 +646,12 @@ def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tm
     targets = len(result.spec.stackset.organizational_unit_ids) or 1
     assert sum(created, []) == [region.name for region in result.spec.regions] * targets
     if result.spec.database.replicas and len(result.spec.regions) > 1:
-        assert created[0] == [result.spec.primary_region]
+        if result.spec.stackset.service_managed:
+            # One operation per OU: regions one after another, the writer's first.
+            assert all(regions[0] == result.spec.primary_region for regions in created)
+            assert all('"RegionConcurrencyType":"SEQUENTIAL"' in c for c in instances)
+        else:
+            assert created[0] == [result.spec.primary_region]
     if result.spec.dns.hosted_zone_id:  # the parameter's default: nothing to pass
         assert "HostedZoneId=" not in stacks.stdout + stack_set.stdout
     else:

@@ -272,9 +272,18 @@ def test_service_managed_dry_run_prints_the_exact_calls(organization):
             f"OrganizationalUnitIds={ou} --regions us-east-1 us-west-2 --operation-preferences "
             f"{preferences} --query OperationId --output text"
         )
-    assert calls[3].startswith("+ aws cloudformation update-stack-set --region us-east-1")
-    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in calls[3]
-    assert len(calls) == 4
+    # Replication on, per account: the StackSet's own value stays false for accounts that
+    # join later (deploy_org_replication.sh).
+    for index, ou in ((3, "ou-ab12-cd34ef56"), (4, "ou-ab12-gh78ij90")):
+        assert calls[index] == (
+            "+ aws cloudformation update-stack-instances --region us-east-1 --call-as "
+            f"DELEGATED_ADMIN --stack-set-name shop-prod-regional --deployment-targets "
+            f"OrganizationalUnitIds={ou} --regions us-east-1 us-west-2 --parameter-overrides "
+            f"ParameterKey=ReplicateBuckets,ParameterValue=true --operation-preferences "
+            f"{preferences} --query OperationId --output text"
+        )
+    assert not any("ParameterValue=true" in call for call in calls[:3])
+    assert len(calls) == 5
 
 
 def test_service_managed_template_reads_the_zone_from_ssm_and_deploy_sh_passes_nothing(
@@ -315,3 +324,30 @@ def test_stackset_plan_mode_previews_read_only(organization):
     assert result.returncode == 0, result.stderr
     assert "no change set exists for StackSets" in result.stdout
     assert "+ aws" not in result.stdout
+
+
+def test_service_managed_replicas_take_no_writer_secret_from_any_stack(organization):
+    """The replica regions name the writer's secret copy by its fixed name: deploy.sh reads
+    no output and passes no ARN, so one set of parameters serves every account."""
+    stackset = json.loads((organization / "stackset.json").read_text())
+    assert sorted(stackset["Parameters"]) == ["HostedZoneId", "ImageId", "ReplicateBuckets"]
+    result = run_deploy_sh(organization, "stackset", "--dry-run")
+    assert "WriterDatabaseSecretArn" not in result.stdout
+    assert "describe-stack-instance " not in result.stdout
+    manifest = json.loads((organization / "manifest.json").read_text())
+    assert manifest["database_replicas"]["replica_regions"] == ["us-west-2"]
+
+
+def test_promote_fails_over_the_callers_account_and_leaves_the_spec(organization):
+    result = run_deploy_sh(organization, "promote", "us-west-2", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert (
+        "+ aws rds promote-read-replica --region us-west-2 --db-instance-identifier "
+        "'<replica of shop-prod-db in us-west-2>' --backup-retention-period 7"
+    ) in lines
+    assert "in account" in result.stdout and "Leave infra.yaml as it is" in result.stdout
+    assert "promoted:" not in result.stdout  # no spec change to make
+    refused = run_deploy_sh(organization, "promote", "us-east-1", "--dry-run")
+    assert refused.returncode != 0
+    assert "us-east-1 holds no replica" in refused.stderr

@@ -7,9 +7,13 @@ import re
 
 import pytest
 
-from compiler.deploy_script import STACK_SET_LIBRARY
+from compiler.deploy_script import ORG_REPLICATION_LIBRARY, STACK_SET_LIBRARY
 from compiler.pipeline import load_and_validate
-from compiler.stackset_permissions import STACK_SET_CALLS, stack_set_admin_policy
+from compiler.stackset_permissions import (
+    REPLICATION_CALLS,
+    STACK_SET_CALLS,
+    stack_set_admin_policy,
+)
 from tests.fixtures.examples import example
 
 
@@ -23,16 +27,34 @@ def _action(operation: str) -> str:
     return "cloudformation:" + "".join(word.capitalize() for word in operation.split("-"))
 
 
-def test_every_stack_set_call_of_the_library_is_allowed_and_nothing_else():
-    library = STACK_SET_LIBRARY.read_text()
-    called = {
+def _calls(*libraries) -> set[str]:
+    return {
         _action(op)
-        for op in re.findall(r"aws cloudformation ([a-z-]+)", library)
+        for library in libraries
+        for op in re.findall(r"aws cloudformation ([a-z-]+)", library.read_text())
         if "stack-set" in op or "stack-instances" in op
     }
+
+
+def _granted(policy: dict) -> set[str]:
+    statement = next(s for s in policy["Statement"] if s["Sid"] == "ThisProjectsStackSetOnly")
+    return {a for a in statement["Action"] if a != "cloudformation:TagResource"}
+
+
+def test_every_stack_set_call_of_the_library_is_allowed_and_nothing_else(spec):
+    called = _calls(STACK_SET_LIBRARY)
     assert called  # the pattern still finds the calls
     granted = {a for a in STACK_SET_CALLS if a != "cloudformation:TagResource"}
     assert called == granted
+    # The example replicates (a bucket, the database's secret): the switch's call too.
+    replicating = _calls(STACK_SET_LIBRARY, ORG_REPLICATION_LIBRARY)
+    assert replicating - called == set(REPLICATION_CALLS)
+    assert _granted(stack_set_admin_policy(spec)) == replicating
+
+
+def test_without_replication_the_switch_is_not_granted(spec):
+    single = spec.model_copy(update={"regions": spec.regions[:1]})
+    assert _granted(stack_set_admin_policy(single)) == _calls(STACK_SET_LIBRARY)
 
 
 def test_the_stack_set_statement_names_this_projects_stack_set_only(spec):

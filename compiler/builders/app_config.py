@@ -79,7 +79,7 @@ def instance_read_policy(path: str, database: DatabaseHandle) -> dict:
                 "Sid": "ReadTheDatabaseSecret",
                 "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
-                "Resource": database.secret_arn,
+                "Resource": database.secret_policy_arn or database.secret_arn,
             },
             {
                 # Secrets Manager decrypts the secret with the data key on the caller's
@@ -90,15 +90,26 @@ def instance_read_policy(path: str, database: DatabaseHandle) -> dict:
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
                 "Resource": database.secret_key_arn,
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": secrets_manager_service(),
-                        "kms:EncryptionContext:SecretARN": database.secret_context_arns
-                        or database.secret_arn,
-                    }
-                },
+                "Condition": secret_decrypt_condition(database),
             },
         ],
+    }
+
+
+def secret_decrypt_condition(database: DatabaseHandle) -> dict:
+    """Through Secrets Manager in this region, for the database's secret only."""
+    context = database.secret_context_arns or database.secret_arn
+    if database.secret_context_is_pattern:
+        # The ARN ends in a suffix no stack knows (see database.named_master_secret).
+        return {
+            "StringEquals": {"kms:ViaService": secrets_manager_service()},
+            "StringLike": {"kms:EncryptionContext:SecretARN": context},
+        }
+    return {
+        "StringEquals": {
+            "kms:ViaService": secrets_manager_service(),
+            "kms:EncryptionContext:SecretARN": context,
+        }
     }
 
 

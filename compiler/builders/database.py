@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from troposphere import (
     GetAtt,
@@ -27,7 +28,13 @@ from compiler.builders.bucket_replication import (
     replication_conditions,
     replication_parameter,
 )
-from compiler.builders.handles import DatabaseHandle, KeyHandle, NetworkHandle, SecurityGroupsHandle
+from compiler.builders.handles import (
+    DatabaseHandle,
+    KeyHandle,
+    NetworkHandle,
+    Reference,
+    SecurityGroupsHandle,
+)
 from compiler.builders.trust import service_trust_policy
 from compiler.context import (
     DATABASE_ROLES,
@@ -61,7 +68,9 @@ MASTER_SECRET_ID = "DatabaseMasterSecret"
 # A replica region's stack parameter: the writer's master secret, which only the writer's
 # stack can name (CloudFormation picks the secret's name, and Secrets Manager adds a random
 # suffix to its ARN); the region's copy of it has the same ARN but for the region.
-# deploy.sh fills it from the writer stack's DatabaseSecretArn output.
+# deploy.sh fills it from the writer stack's DatabaseSecretArn output. Not in a
+# service-managed StackSet, whose one parameter value would serve every account: the
+# secret has a fixed name there (see named_master_secret).
 WRITER_SECRET_PARAMETER = "WriterDatabaseSecretArn"
 SECRET_ARN_OUTPUT = naming.logical_id("database", "secret", "arn")
 
@@ -181,7 +190,7 @@ def build_database(
     # Deleting or replacing the stack's database keeps a final snapshot.
     instance.DeletionPolicy = "Snapshot"
     instance.UpdateReplacePolicy = "Snapshot"
-    secret_arn, secret_key_arn, context_arns = master_secret(ctx, instance, key, replicated)
+    secret = master_secret(spec, ctx, instance, key, replicated)
     outputs = [
         Output(
             naming.logical_id("database", "endpoint"),
@@ -201,7 +210,7 @@ def build_database(
                 if replicated
                 else " (RDS rotates it)"
             ),
-            Value=secret_arn,
+            Value=secret.arn,
         ),
     ]
     handle = DatabaseHandle(
@@ -209,15 +218,18 @@ def build_database(
         endpoint_address=GetAtt(instance, "Endpoint.Address"),
         endpoint_port=GetAtt(instance, "Endpoint.Port"),
         name=db.database_name,
-        secret_arn=secret_arn,
-        secret_key_arn=secret_key_arn,
-        secret_context_arns=context_arns,
+        secret_arn=secret.arn,
+        secret_key_arn=secret.key_arn,
+        secret_context_arns=secret.context_arns,
+        secret_policy_arn=secret.policy_arn,
+        secret_context_is_pattern=secret.context_is_pattern,
         role=ctx.database_role() if replicated else DATABASE_ROLES[0],
         replica_condition=REPLICA_CONDITION if replicated else None,
     )
     parameters, conditions = [], {}
     if replicated:
-        parameters.append(writer_secret_parameter())
+        if not spec.stackset.service_managed:
+            parameters.append(writer_secret_parameter())
         conditions.update(ctx.writer_conditions())
         conditions.update(replication_conditions())
         if not replicated_bucket_names(spec):
@@ -229,9 +241,22 @@ def build_database(
     )
 
 
-def master_secret(ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, replicated: bool):
-    """(secret ARN, ARN of the key it is encrypted with, ARNs the KMS encryption context may
-    name or None) of the master user's secret, as this region's instances read it.
+class MasterSecret(NamedTuple):
+    """The master user's secret as this region's instances read it (see `master_secret`)."""
+
+    arn: Reference  # what they pass as SecretId: an ARN, or a partial ARN (no suffix)
+    key_arn: Reference  # the KMS key it is encrypted with
+    # The ARNs Secrets Manager may name in the KMS encryption context, or None: `arn` alone.
+    context_arns: Reference | None = None
+    # What IAM may grant GetSecretValue on, when not `arn` (a partial ARN names no resource).
+    policy_arn: Reference | None = None
+    context_is_pattern: bool = False  # context_arns holds `?` wildcards (StringLike)
+
+
+def master_secret(
+    spec: InfraSpec, ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, replicated: bool
+) -> MasterSecret:
+    """The master user's secret, as this region's instances read it.
 
     A read replica has no master secret of its own (RDS refuses ManageMasterUserPassword
     on one): its users and passwords are the writer's, replicated data. The writer's
@@ -242,16 +267,47 @@ def master_secret(ctx: RegionContext, instance: rds.DBInstance, key: KeyHandle, 
     (whose password is the old writer's).
     """
     if not replicated:
-        return GetAtt(instance, "MasterUserSecret.SecretArn"), key.key_arn, None
+        return MasterSecret(GetAtt(instance, "MasterUserSecret.SecretArn"), key.key_arn)
     own = Ref(MASTER_SECRET_ID)  # a secret's Ref is its ARN
+    if spec.stackset.service_managed:
+        return named_master_secret(spec, ctx, own, key)
     copy = local_copy_arn(Ref(WRITER_SECRET_PARAMETER))
-    return (
+    return MasterSecret(
         If(WRITER_CONDITION, own, copy),
         key.key_arn,
         # Secrets Manager puts the secret's ARN in the encryption context; AWS does not say
         # whether a replica's names the replica or its primary, and the two name the same
         # secret: either, and nothing else.
         If(WRITER_CONDITION, [own], [copy, Ref(WRITER_SECRET_PARAMETER)]),
+    )
+
+
+def named_master_secret(
+    spec: InfraSpec, ctx: RegionContext, own: Ref, key: KeyHandle
+) -> MasterSecret:
+    """A service-managed StackSet cannot hand each member account the writer's secret ARN
+    (one parameter value serves every account), so there the secret has a fixed name
+    (naming.database_master_secret_name) and a replica region names its copy by it: the
+    copy has the primary's name, in this region. Its ARN ends in a random suffix no stack
+    knows, so the instances get the partial ARN (no suffix), which GetSecretValue accepts
+    and which keeps the region in its fourth field; IAM and the KMS encryption context see
+    the full ARN, matched by `<name>-??????`."""
+    name = naming.database_master_secret_name(spec)
+    partial = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:" + name
+    here = Sub(partial + "-??????")
+    writers = Sub(
+        "arn:${AWS::Partition}:secretsmanager:${Region}:${AWS::AccountId}:secret:"
+        + name
+        + "-??????",
+        Region=ctx.writer_region(),
+    )
+    return MasterSecret(
+        If(WRITER_CONDITION, own, Sub(partial)),
+        key.key_arn,
+        # The copy's ARN or its primary's (see master_secret), each by its pattern.
+        If(WRITER_CONDITION, [own], [here, writers]),
+        policy_arn=If(WRITER_CONDITION, own, here),
+        context_is_pattern=True,
     )
 
 
@@ -307,6 +363,13 @@ def master_password_secret(
                 ExcludePunctuation=True,
             ),
             ReplicaRegions=secret_replica_regions(spec, ctx),
+            # Named only where replica regions must name their copy without a parameter
+            # (see named_master_secret); elsewhere CloudFormation names it, as before.
+            **(
+                {"Name": naming.database_master_secret_name(spec)}
+                if spec.stackset.service_managed
+                else {}
+            ),
         ),
         "The writer database's master user and password (RDS does not manage them: it "
         "creates no read replica of an instance whose password it manages)",

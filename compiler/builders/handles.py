@@ -95,6 +95,11 @@ class DatabaseHandle(NamedTuple):
     # The secret ARNs Secrets Manager may name in the KMS encryption context when it
     # decrypts `secret_arn` (see database.master_secret); None: `secret_arn` alone.
     secret_context_arns: Reference | None = None
+    # What the instance role may read, when not `secret_arn` (which may be a partial ARN,
+    # see database.named_master_secret); None: `secret_arn`.
+    secret_policy_arn: Reference | None = None
+    # `secret_context_arns` are ARN patterns (`-??????` for the suffix): matched with StringLike.
+    secret_context_is_pattern: bool = False
 
 
 class AppConfigHandle(NamedTuple):

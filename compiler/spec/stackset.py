@@ -302,6 +302,33 @@ def check_stackset(spec) -> Iterator[tuple]:
     if not stackset.service_managed:
         return
     yield from _account_bound_values(spec)
+    yield from _replicas_in_order(spec)
+
+
+def _replicas_in_order(spec) -> Iterator[tuple]:
+    """A replica region's database names the writer region's as its source, which must
+    exist first. deploy.sh creates each OU's instances in one operation, regions in
+    `region_order` (the writer first): only one region after another keeps the replicas
+    from starting before their writer exists. (Self-managed, deploy.sh creates the writer
+    region's instance alone first, so any concurrency does.)"""
+    preferences = spec.stackset.operation_preferences
+    if (
+        spec.database.replicas
+        and len(spec.regions) > 1
+        and preferences.region_concurrency != "SEQUENTIAL"
+    ):
+        from compiler.spec.consistency import Blame  # it imports this module
+
+        yield (
+            Blame(
+                ("stackset", "operation_preferences", "region_concurrency"),
+                ("database", "replicas"),
+            ),
+            f"{preferences.region_concurrency} deploys every region at once, but the read "
+            f"replicas of {', '.join(r.name for r in spec.regions[1:])} need the writer "
+            f"database of {spec.regions[0].name} to exist first; use SEQUENTIAL (the writer "
+            "region first, in region_order), or set database.replicas: false",
+        )
 
 
 def _account_bound_values(spec) -> Iterator[tuple]:
@@ -320,13 +347,12 @@ def _account_bound_values(spec) -> Iterator[tuple]:
             why + "the same hosted zone ID, but a zone belongs to one account; remove it: "
             "each account's stack reads its own zone's ID from SSM (docs/multi-account.md)",
         )
-    if spec.database.replicas and len(spec.regions) > 1:
-        from compiler.spec.consistency import Blame  # it imports this module
-
+    if spec.database.promoted is not None:
         yield (
-            Blame(("database", "replicas"), ("stackset", "permission_model")),
-            why + "the same writer secret ARN, which names one account's secret; set "
-            "database.replicas: false (each region its own database)",
+            ("database", "promoted"),
+            why + "the same promoted writer identifier, but each account's promoted replica "
+            "has its own (CloudFormation names replicas); remove it: fail over an account "
+            "with `deploy.sh promote REGION` run in that account (docs/multi-account.md)",
         )
     slack = spec.notifications.slack
     if slack is not None and slack.workspace_id is not None:

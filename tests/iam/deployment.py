@@ -297,6 +297,7 @@ class Deployment:
                 "AWS::ElasticLoadBalancingV2::Listener",
                 "AWS::SNS::Topic",
                 "AWS::CertificateManager::Certificate",
+                "AWS::SecretsManager::Secret",
             ):
                 return self._own_arn(resource)
             if resource.type == "AWS::SQS::Queue":
