@@ -976,6 +976,8 @@ report_changes() {
   PLAN_COUNT_REMOVE=$((PLAN_COUNT_REMOVE + removed))
   if [ "$type" = CREATE ]; then
     plan_line "+ $stack ($region): a new stack of $added resource$([ "$added" = 1 ] || printf s)"
+  elif [ "${#lines[@]}" -eq 0 ]; then
+    plan_line "~ $stack ($region): no resource changes (its parameters, outputs or tags change)"
   else
     header="~ $stack ($region): $added added, $modified modified ($replaced replaced), $removed removed"
     plan_line "$header"
@@ -1005,7 +1007,8 @@ change_kind() {
 compare_expected() {
   local stack="$1" name logical kind predicted="" found entry cfn_kind
   shift
-  [ -n "$PLAN_EXPECT" ] || return 0
+  # infra diff knows the spec's stacks, not deploy.sh's own bootstrap stacks.
+  [ -n "$PLAN_EXPECT" ] && [ "$stack" != "$BOOTSTRAP_STACK" ] || return 0
   while IFS=$'\t' read -r name logical kind; do
     if [ "$name" = "$stack" ]; then
       predicted+="$logical $kind"$'\n'

@@ -413,3 +413,24 @@ def test_discard_keeps_a_stack_that_exists(cs):
     cs.answer("cloudformation describe-stacks", "UPDATE_COMPLETE\n")
     cs.run("PLAN_DISCARD=true\nplan_begin\ndeploy_stack us-east-1 s aws x")
     assert not any("delete-stack " in c for c in cs.calls())
+
+
+def test_an_update_without_resource_changes_says_so(cs):
+    an_existing_stack(cs)
+    cs.answer("cloudformation create-change-set", ARN + "\n")
+    cs.answer("cloudformation describe-change-set", "CREATE_COMPLETE\tNone\n", nth=1)
+    cs.answer("cloudformation describe-change-set", "", nth=2)
+    result = cs.run(f"plan_stack us-east-1 s {DEPLOY}\nplan_end")
+    assert "~ s (us-east-1): no resource changes (its parameters, outputs or tags change)" in (
+        result.stdout
+    )
+    assert "1 change set(s)" in result.stdout  # still one for apply to execute
+
+
+def test_the_bootstrap_stack_is_not_compared_with_the_prediction(cs):
+    (cs.dir / "expected.txt").write_text("s\t-\tNone\n")
+    result = cs.run(
+        f"PLAN_EXPECT={cs.dir / 'expected.txt'}\ncompare_expected p-bootstrap 'Bucket Add'\n"
+        'printf "[%s]%s" "$PLAN_REPORT" "$PLAN_DISAGREE"'
+    )
+    assert result.stdout == "[]0"

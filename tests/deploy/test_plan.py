@@ -71,56 +71,68 @@ def add_probe_topic(output_dir: OutputDir, name: str = PROBE) -> None:
     path.write_text(json.dumps(template, separators=(",", ":")), encoding="utf-8")
 
 
+def discard_parameter_only_change_sets(aws: AwsCli, output_dir: OutputDir) -> None:
+    """Moto gap: the regional stacks were deployed with `deploy`, which passes ImageId as
+    UsePreviousValue, and moto compares a change set's parameters with the stack's as given,
+    so it answers a change set without ImageId (the template default) with a change set of
+    no resource changes where CloudFormation says "didn't contain changes"; and it cannot
+    update a stack with an SSM-typed parameter (see test_deploy_script). Those change sets
+    are deleted here, before apply, so that apply executes the global stack's alone."""
+    for entry in output_dir.entries("region"):
+        for change_set in plan_change_sets(aws, entry["stack_name"], entry["region"]):
+            aws.run(
+                "cloudformation", "delete-change-set", "--stack-name", entry["stack_name"],
+                "--change-set-name", change_set, region=entry["region"],
+            )  # fmt: skip
+
+
 def test_plan_lists_exactly_the_change_and_apply_executes_it(deployed, aws, moto_server):
     entry = global_entry(deployed)
     stack, region = entry["stack_name"], entry["region"]
+    bootstrap = deployed.manifest["bootstrap"]["stack_name"]
     unchanged = deployed.run_ok("plan", moto_server=moto_server)
     assert f"= {stack} ({region}): no changes" in unchanged
-    assert "0 change set(s)" in unchanged
+    assert f"= {bootstrap} ({region}): no changes" in unchanged
+    (west,) = [e for e in deployed.entries("region") if e["region"] != region]
+    assert f"= {west['stack_name']} ({west['region']}): no changes" in unchanged
     assert plan_change_sets(aws, stack, region) == []  # a "no changes" one is deleted
 
     add_probe_topic(deployed)
     expected = deployed.path.parent / "expected.txt"
-    expected.write_text(f"{stack}\t{PROBE}\tAdd\n", encoding="utf-8")
+    expected.write_text(
+        f"{stack}\t{PROBE}\tAdd\n{west['stack_name']}\tSomethingElse\tRemove\n",
+        encoding="utf-8",
+    )
     report = deployed.run_ok("plan", "--expect", str(expected), moto_server=moto_server)
     assert f"~ {stack} ({region}): 1 added, 0 modified (0 replaced), 0 removed" in report
     assert f"    + {PROBE} (AWS::SNS::Topic)" in report
-    assert "0 place(s) where CloudFormation and infra diff's prediction" in report
+    assert "≠ SomethingElse: infra diff Remove, CloudFormation no change" in report
+    assert "1 place(s) where CloudFormation and infra diff's prediction" in report
     assert len(plan_change_sets(aws, stack, region)) == 1
     assert PROBE not in stack_resources(aws, stack, region)  # nothing executed
 
-    applied = deployed.run_ok("apply", "--no-preflight", moto_server=moto_server)
+    discard_parameter_only_change_sets(aws, deployed)
+    applied = deployed.run_ok("apply", moto_server=moto_server)
     assert f"aws cloudformation execute-change-set --region {region}" in applied
     assert f"aws cloudformation update-termination-protection --region {region}" in applied
+    assert f"{west['stack_name']} ({west['region']}): no planned change set" in applied
     assert PROBE in stack_resources(aws, stack, region)
     assert plan_change_sets(aws, stack, region) == []
-
-
-def test_a_wrong_prediction_is_flagged(deployed, aws, moto_server):
-    entry = global_entry(deployed)
-    stack = entry["stack_name"]
-    add_probe_topic(deployed, "PlanProbeTopicTwo")
-    expected = deployed.path.parent / "wrong.txt"
-    expected.write_text(f"{stack}\tSomethingElse\tRemove\n", encoding="utf-8")
-    report = deployed.run_ok("plan", "--expect", str(expected), moto_server=moto_server)
-    assert "≠ PlanProbeTopicTwo: CloudFormation Add, infra diff no change" in report
-    assert "≠ SomethingElse: infra diff Remove, CloudFormation no change" in report
-    assert "2 place(s) where CloudFormation and infra diff's prediction" in report
-    deployed.run_ok("plan", "--discard", moto_server=moto_server)
-    assert plan_change_sets(aws, stack, entry["region"]) == []
 
 
 def test_apply_refuses_a_template_changed_since_the_plan(deployed, aws, moto_server):
     entry = global_entry(deployed)
     stack, region = entry["stack_name"], entry["region"]
-    add_probe_topic(deployed, "PlanProbeTopicThree")
+    add_probe_topic(deployed, "PlanProbeTopicTwo")
     deployed.run_ok("plan", moto_server=moto_server)
-    add_probe_topic(deployed, "PlanProbeTopicFour")
+    add_probe_topic(deployed, "PlanProbeTopicThree")
     result = deployed.run("apply", "--no-preflight")
     assert result.returncode == 1
     assert f"the template or the values of {stack} ({region}) changed since the plan" in (
         result.stderr
     )
-    assert "PlanProbeTopicThree" not in stack_resources(aws, stack, region)
+    assert "PlanProbeTopicTwo" not in stack_resources(aws, stack, region)
+    assert len(plan_change_sets(aws, stack, region)) == 1
     deployed.run_ok("plan", "--discard", moto_server=moto_server)
-    assert plan_change_sets(aws, stack, region) == []
+    for planned in [entry, *deployed.entries("region")]:
+        assert plan_change_sets(aws, planned["stack_name"], planned["region"]) == []
