@@ -886,14 +886,20 @@ plan_change_sets() {
   esac
 }
 
-# Delete the plan's change sets on STACK in REGION; a stack a CREATE change set made and
-# nothing else uses (REVIEW_IN_PROGRESS, no change set left) goes too: it has no resources.
-discard_stack() {
-  local region="$1" stack="$2" id left
+# Delete the plan's change sets on STACK in REGION.
+delete_plan_change_sets() {
+  local region="$1" stack="$2" id
   while IFS= read -r id; do
     [ -n "$id" ] || continue
     run aws cloudformation delete-change-set --region "$region" --change-set-name "$id"
   done < <(plan_change_sets "$stack" "$region")
+}
+
+# Delete the plan's change sets on STACK in REGION; a stack a CREATE change set made and
+# nothing else uses (REVIEW_IN_PROGRESS, no change set left) goes too: it has no resources.
+discard_stack() {
+  local region="$1" stack="$2" left
+  delete_plan_change_sets "$region" "$stack"
   if [ "$(stack_status "$stack" "$region")" = REVIEW_IN_PROGRESS ]; then
     left="$(aws cloudformation list-change-sets --region "$region" --stack-name "$stack" \
       --query "length(Summaries[?StackName=='$stack'])" --output text)"
@@ -1053,7 +1059,8 @@ plan_stack() {
     *" $region/$stack "*) return 0 ;; # once per run (the writer region's second pass)
   esac
   PLAN_DONE+="$region/$stack "
-  discard_stack "$region" "$stack"
+  # Not the stack an earlier plan's CREATE made: a new CREATE change set reuses it.
+  delete_plan_change_sets "$region" "$stack"
   if [ -n "$PLAN_BLOCKED" ]; then
     plan_line "? $stack ($region): not planned: it $PLAN_BLOCKED; plan again once that is deployed"
     PLAN_BLOCKED=""

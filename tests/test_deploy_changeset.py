@@ -434,3 +434,18 @@ def test_the_bootstrap_stack_is_not_compared_with_the_prediction(cs):
         'printf "[%s]%s" "$PLAN_REPORT" "$PLAN_DISAGREE"'
     )
     assert result.stdout == "[]0"
+
+
+def test_a_stack_an_earlier_plan_created_is_planned_again_not_deleted(cs):
+    cs.answer("cloudformation describe-stacks", "REVIEW_IN_PROGRESS\n")
+    cs.answer("cloudformation list-change-sets", "old-1\n", nth=1)
+    cs.answer("cloudformation list-change-sets", "")
+    cs.answer("cloudformation create-change-set", ARN + "\n")
+    cs.answer("cloudformation describe-change-set", "CREATE_COMPLETE\tNone\n", nth=1)
+    cs.answer("cloudformation describe-change-set", "", nth=2)
+    result = cs.run(f"plan_stack us-east-1 s {DEPLOY}")
+    assert result.returncode == 0, result.stderr
+    calls = cs.calls()
+    assert "cloudformation delete-change-set --region us-east-1 --change-set-name old-1" in calls
+    assert not any(c.startswith("cloudformation delete-stack") for c in calls)
+    assert "--change-set-type CREATE" in [c for c in calls if "create-change-set" in c][0]
