@@ -375,10 +375,13 @@ ALLOW_STATEFUL_CHANGES=false
 OPENED_STACK=""
 
 # Lift the stack policy of stack STACK in REGION for this deploy, if the run allows
-# stateful changes and the stack exists (a policy only ever applies to updates).
+# stateful changes and the stack exists (a policy only ever applies to updates; a stack
+# only a plan's change set made, REVIEW_IN_PROGRESS, has none yet).
 open_stack() {
-  local stack="$1" region="$2"
-  if [ "$ALLOW_STATEFUL_CHANGES" = true ] && [ "$(stack_status "$stack" "$region")" != NONE ]; then
+  local stack="$1" region="$2" status
+  [ "$ALLOW_STATEFUL_CHANGES" = true ] || return 0
+  status="$(stack_status "$stack" "$region")"
+  if [ "$status" != NONE ] && [ "$status" != REVIEW_IN_PROGRESS ]; then
     printf 'deploy.sh: %s (%s) may replace or delete stateful resources in this run\n' \
       "$stack" "$region" >&3
     run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \

@@ -460,10 +460,13 @@ ALLOW_STATEFUL_CHANGES=false
 OPENED_STACK=""
 
 # Lift the stack policy of stack STACK in REGION for this deploy, if the run allows
-# stateful changes and the stack exists (a policy only ever applies to updates).
+# stateful changes and the stack exists (a policy only ever applies to updates; a stack
+# only a plan's change set made, REVIEW_IN_PROGRESS, has none yet).
 open_stack() {
-  local stack="$1" region="$2"
-  if [ "$ALLOW_STATEFUL_CHANGES" = true ] && [ "$(stack_status "$stack" "$region")" != NONE ]; then
+  local stack="$1" region="$2" status
+  [ "$ALLOW_STATEFUL_CHANGES" = true ] || return 0
+  status="$(stack_status "$stack" "$region")"
+  if [ "$status" != NONE ] && [ "$status" != REVIEW_IN_PROGRESS ]; then
     printf 'deploy.sh: %s (%s) may replace or delete stateful resources in this run\n' \
       "$stack" "$region" >&3
     run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \
@@ -624,10 +627,14 @@ check_stack() {
     esac
   fi
   STACK_FOUND="$answer"
+  if [ "$answer" = REVIEW_IN_PROGRESS ]; then
+    STACK_FOUND=NONE # only a change set (deploy.sh plan) made it: it has no resources yet
+  fi
   case "$answer" in
     NONE) check_line ok "stack $stack ($region): none yet, this run creates it" ;;
     ROLLBACK_COMPLETE) check_line ok "stack $stack ($region): ROLLBACK_COMPLETE, this run deletes and re-creates it" ;;
-    REVIEW_IN_PROGRESS | *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
+    REVIEW_IN_PROGRESS) check_line ok "stack $stack ($region): REVIEW_IN_PROGRESS (a change set made it), this run creates it" ;;
+    *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
     UPDATE_ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): UPDATE_ROLLBACK_FAILED; aws cloudformation continue-update-rollback --region $region --stack-name $stack first" ;;
     ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): ROLLBACK_FAILED (a failed first create); aws cloudformation delete-stack --region $region --stack-name $stack first (a new database in it may need aws rds modify-db-instance --no-deletion-protection before)" ;;
     *) check_line FAIL "stack $stack ($region): $answer" ;;
@@ -649,7 +656,7 @@ check_bootstrap() {
   local region="$1" status bucket="" key value answer
   status="$(aws cloudformation describe-stacks --region "$region" --stack-name "$BOOTSTRAP_STACK" \
     --query 'Stacks[0].StackStatus' --output text 2>/dev/null || printf NONE)"
-  if [ "$status" = NONE ]; then
+  if [ "$status" = NONE ] || [ "$status" = REVIEW_IN_PROGRESS ]; then
     check_line ok "bootstrap $BOOTSTRAP_STACK ($region): none yet, this run creates it"
     return 0
   fi

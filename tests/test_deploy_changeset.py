@@ -449,3 +449,31 @@ def test_a_stack_an_earlier_plan_created_is_planned_again_not_deleted(cs):
     assert "cloudformation delete-change-set --region us-east-1 --change-set-name old-1" in calls
     assert not any(c.startswith("cloudformation delete-stack") for c in calls)
     assert "--change-set-type CREATE" in [c for c in calls if "create-change-set" in c][0]
+
+
+# --- the preflight after a plan -------------------------------------------------------------
+
+
+def test_preflight_takes_a_stack_a_plan_made_for_a_new_one(cs):
+    """A CREATE change set leaves its stack REVIEW_IN_PROGRESS without resources: apply's
+    preflight checks its quotas and does not look for its outputs."""
+    cs.answer("cloudformation describe-stacks", "REVIEW_IN_PROGRESS\n")
+    result = cs.run(
+        'check_stack s us-east-1\nprintf "[%s]\\n" "$STACK_FOUND"\n'
+        "check_global_output s us-east-1 ExecutionRoleArn\ncheck_bootstrap us-east-1\n"
+        'printf "%s" "$PREFLIGHT_FAILURES"'
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok    stack s (us-east-1): REVIEW_IN_PROGRESS (a change set made it)" in result.stdout
+    assert "[NONE]" in result.stdout  # so check_quotas counts what it will create
+    assert "ok    ExecutionRoleArn: made by s in this run" in result.stdout
+    assert "ok    bootstrap p-bootstrap (us-east-1): none yet, this run creates it" in (
+        result.stdout
+    )
+    assert result.stdout.endswith("0")
+
+
+def test_a_stack_only_a_plan_made_has_no_policy_to_lift(cs):
+    cs.answer("cloudformation describe-stacks", "REVIEW_IN_PROGRESS\n")
+    cs.run("ALLOW_STATEFUL_CHANGES=true; open_stack s eu-west-1")
+    assert not any("set-stack-policy" in c for c in cs.calls())
