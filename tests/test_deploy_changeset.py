@@ -4,9 +4,12 @@ stand-in `aws` of tests/test_deploy_library.py, which answers from files."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from compiler.deploy_script import CHANGESET_LIBRARY
+from tests.conftest import REPO_ROOT
 from tests.test_deploy_library import FAKE_AWS, NOT_FOUND, Shell
 
 # A stack's deploy command as the generated stack functions pass it to deploy_stack.
@@ -477,3 +480,32 @@ def test_a_stack_only_a_plan_made_has_no_policy_to_lift(cs):
     cs.answer("cloudformation describe-stacks", "REVIEW_IN_PROGRESS\n")
     cs.run("ALLOW_STATEFUL_CHANGES=true; open_stack s eu-west-1")
     assert not any("set-stack-policy" in c for c in cs.calls())
+
+
+# --- the generated script -------------------------------------------------------------------
+
+
+def run_script(*args: str):
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "templates_out" / "deploy.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_script_carries_the_change_set_library_and_names_plan_and_apply():
+    script = (REPO_ROOT / "templates_out" / "deploy.sh").read_text(encoding="utf-8")
+    assert CHANGESET_LIBRARY.read_text(encoding="utf-8") in script
+    usage = run_script("--help").stdout
+    assert "  plan        make a change set for every stack" in usage
+    assert "  apply       execute exactly the change sets plan made" in usage
+    assert "  --expect FILE  with plan" in usage
+
+
+def test_plan_and_apply_refuse_dry_run_before_any_aws_call():
+    for mode in ("plan", "apply"):
+        result = run_script(mode, "--dry-run")
+        assert result.returncode == 1
+        assert "--dry-run does not combine" in result.stderr
