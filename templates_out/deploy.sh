@@ -1063,7 +1063,10 @@ plan_stack() {
   local -a template=()
   shift 2
   case "$PLAN_DONE" in
-    *" $region/$stack "*) return 0 ;; # once per run (the writer region's second pass)
+    *" $region/$stack "*) # once per run (the writer region's second pass)
+      PLAN_BLOCKED=""
+      return 0
+      ;;
   esac
   PLAN_DONE+="$region/$stack "
   # Not the stack an earlier plan's CREATE made: a new CREATE change set reuses it.
