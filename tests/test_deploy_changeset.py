@@ -509,3 +509,12 @@ def test_plan_and_apply_refuse_dry_run_before_any_aws_call():
         result = run_script(mode, "--dry-run")
         assert result.returncode == 1
         assert "--dry-run does not combine" in result.stderr
+
+
+def test_a_second_pass_leaves_no_blocked_reason_for_the_next_stack(cs):
+    result = cs.run(
+        "PLAN_DONE=' us-east-1/s '\nPLAN_BLOCKED='needs output X of g (us-east-1)'\n"
+        f'plan_stack us-east-1 s {DEPLOY}\nprintf "[%s]" "$PLAN_BLOCKED"'
+    )
+    assert result.stdout == "[]"
+    assert cs.calls() == []
