@@ -273,19 +273,43 @@ def schema(output: Path) -> None:
     help="Exit 4 if the change would replace or remove a database, bucket, KMS key, VPC or "
     "hosted zone (what deploy.sh's stack policy refuses without --allow-stateful-changes).",
 )  # fmt: skip
+@click.option(
+    "--expected-changes", "expected", type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the changes per stack as deploy.sh plan --expect FILE reads them "
+    "(logical ID and Add, Modify, Replace or Remove), to compare with CloudFormation's "
+    "change sets. Run it before compiling, against the templates that are deployed.",
+)  # fmt: skip
 def diff(
-    spec: Path, environment: str | None, against: Path | None, as_json: bool, fail_on_replace: bool
+    spec: Path,
+    environment: str | None,
+    against: Path | None,
+    as_json: bool,
+    fail_on_replace: bool,
+    expected: Path | None,
 ) -> None:
     """Compare what SPEC compiles to with the templates in AGAINST; exit 1 if they differ."""
     import json
 
-    from compiler.diff import diff_against, human_lines, stateful_replacements, to_json
+    from compiler.diff import (
+        diff_against,
+        expected_changes,
+        human_lines,
+        stateful_replacements,
+        to_json,
+    )
 
     try:
         result = diff_against(spec, against, environment)
     except SpecError as error:
         _report_spec_error(error)
         sys.exit(EXIT_SPEC)
+    if expected is not None:
+        from compiler.graph.output_format import is_the_spec
+        from compiler.write import replace_file
+
+        if is_the_spec(expected, spec):
+            raise OutputError(expected, "is the spec; give --expected-changes another file")
+        replace_file(expected, expected_changes(result).encode("utf-8"))
     if as_json:
         click.echo(json.dumps(to_json(result), indent=2, ensure_ascii=False))
     else:

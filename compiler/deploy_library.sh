@@ -5,6 +5,11 @@
 # shellcheck disable=SC2034 # the plan's stack functions read templates from $HERE
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DRY_RUN=false
+# What deploy_stack does with a stack's deploy command: deploy (run it), or plan, apply or
+# discard (deploy_changeset.sh: make, execute or delete the plan's change set instead).
+STACK_ACTION=deploy
+# Set by read_output when not deploying: why the current stack cannot be planned yet.
+PLAN_BLOCKED=""
 exec 3>&1 # trace lines go to the script's stdout, also from inside $(...)
 
 fail() {
@@ -51,7 +56,7 @@ run_operation() {
 # Set variable VARIABLE to output OUTPUT of stack STACK in REGION. A stack's outputs are
 # read once and kept in a variable of their own (no associative arrays: macOS has bash 3.2).
 read_output() {
-  local _variable="$1" _stack="$2" _region="$3" _output="$4" _cache _outputs _key _value
+  local _variable="$1" _stack="$2" _region="$3" _output="$4" _cache _outputs _key _value _errors
   local _found=""
   if [ "$DRY_RUN" = true ]; then
     printf -v "$_variable" '<%s output of %s>' "$_output" "$_stack"
@@ -59,16 +64,29 @@ read_output() {
   fi
   _cache="OUTPUTS_$(printf '%s_%s' "$_stack" "$_region" | tr -c 'A-Za-z0-9_' '_')"
   if [ -z "${!_cache:-}" ]; then
-    _outputs="$(aws cloudformation describe-stacks --region "$_region" --stack-name "$_stack" \
-      --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text)"
-    printf -v "$_cache" '%s\n' "$_outputs"
+    _errors=/dev/stderr
+    if [ "$STACK_ACTION" != deploy ]; then
+      _errors=/dev/null # a stack missing is no error to a plan
+    fi
+    if _outputs="$(aws cloudformation describe-stacks --region "$_region" --stack-name "$_stack" \
+      --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text 2>"$_errors")"; then
+      printf -v "$_cache" '%s\n' "$_outputs" # only a stack that answered: it may come later
+    elif [ "$STACK_ACTION" = deploy ]; then
+      exit 1 # the AWS CLI said why
+    fi
   fi
   while IFS=$'\t' read -r _key _value; do
     if [ "$_key" = "$_output" ]; then
       _found="$_value"
     fi
-  done <<<"${!_cache}"
+  done <<<"${!_cache:-}"
   if [ -z "$_found" ] || [ "$_found" = None ]; then
+    if [ "$STACK_ACTION" != deploy ]; then
+      # A plan reads what is deployed now: a stack whose inputs are not there yet waits.
+      PLAN_BLOCKED="${PLAN_BLOCKED:-needs output $_output of $_stack ($_region), not deployed yet}"
+      printf -v "$_variable" '<%s of %s>' "$_output" "$_stack"
+      return 0
+    fi
     fail "stack $_stack ($_region) has no output $_output: is it deployed?"
   fi
   printf -v "$_variable" '%s' "$_found"
@@ -300,6 +318,21 @@ report_first_failure() {
 deploy_stack() {
   local region="$1" stack="$2" mark pid code=0 tick=0
   shift 2
+  case "$STACK_ACTION" in
+    plan)
+      plan_stack "$region" "$stack" "$@"
+      return 0
+      ;;
+    discard)
+      discard_stack "$region" "$stack"
+      return 0
+      ;;
+    apply)
+      # The plan's change set instead of the deploy command, with all that follows.
+      planned_change_set "$region" "$stack" "$@" || return 0
+      set -- execute_change_set "$region" "$stack" "$APPLY_CHANGE_SET" "$APPLY_TYPE"
+      ;;
+  esac
   if [ "$DRY_RUN" = true ]; then
     show "$@"
     protect_stack "$stack" "$region"
@@ -309,7 +342,7 @@ deploy_stack() {
   open_stack "$stack" "$region"
   mark="$(newest_event "$stack" "$region")"
   EVENT_MARK="$mark"
-  show "$@"
+  [ "$STACK_ACTION" = apply ] || show "$@" # execute_change_set shows its own commands
   "$@" >&3 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
@@ -342,10 +375,13 @@ ALLOW_STATEFUL_CHANGES=false
 OPENED_STACK=""
 
 # Lift the stack policy of stack STACK in REGION for this deploy, if the run allows
-# stateful changes and the stack exists (a policy only ever applies to updates).
+# stateful changes and the stack exists (a policy only ever applies to updates; a stack
+# only a plan's change set made, REVIEW_IN_PROGRESS, has none yet).
 open_stack() {
-  local stack="$1" region="$2"
-  if [ "$ALLOW_STATEFUL_CHANGES" = true ] && [ "$(stack_status "$stack" "$region")" != NONE ]; then
+  local stack="$1" region="$2" status
+  [ "$ALLOW_STATEFUL_CHANGES" = true ] || return 0
+  status="$(stack_status "$stack" "$region")"
+  if [ "$status" != NONE ] && [ "$status" != REVIEW_IN_PROGRESS ]; then
     printf 'deploy.sh: %s (%s) may replace or delete stateful resources in this run\n' \
       "$stack" "$region" >&3
     run aws cloudformation set-stack-policy --region "$region" --stack-name "$stack" \

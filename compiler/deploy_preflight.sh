@@ -68,10 +68,14 @@ check_stack() {
     esac
   fi
   STACK_FOUND="$answer"
+  if [ "$answer" = REVIEW_IN_PROGRESS ]; then
+    STACK_FOUND=NONE # only a change set (deploy.sh plan) made it: it has no resources yet
+  fi
   case "$answer" in
     NONE) check_line ok "stack $stack ($region): none yet, this run creates it" ;;
     ROLLBACK_COMPLETE) check_line ok "stack $stack ($region): ROLLBACK_COMPLETE, this run deletes and re-creates it" ;;
-    REVIEW_IN_PROGRESS | *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
+    REVIEW_IN_PROGRESS) check_line ok "stack $stack ($region): REVIEW_IN_PROGRESS (a change set made it), this run creates it" ;;
+    *_COMPLETE) check_line ok "stack $stack ($region): $answer" ;;
     UPDATE_ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): UPDATE_ROLLBACK_FAILED; aws cloudformation continue-update-rollback --region $region --stack-name $stack first" ;;
     ROLLBACK_FAILED) check_line FAIL "stack $stack ($region): ROLLBACK_FAILED (a failed first create); aws cloudformation delete-stack --region $region --stack-name $stack first (a new database in it may need aws rds modify-db-instance --no-deletion-protection before)" ;;
     *) check_line FAIL "stack $stack ($region): $answer" ;;
@@ -93,7 +97,7 @@ check_bootstrap() {
   local region="$1" status bucket="" key value answer
   status="$(aws cloudformation describe-stacks --region "$region" --stack-name "$BOOTSTRAP_STACK" \
     --query 'Stacks[0].StackStatus' --output text 2>/dev/null || printf NONE)"
-  if [ "$status" = NONE ]; then
+  if [ "$status" = NONE ] || [ "$status" = REVIEW_IN_PROGRESS ]; then
     check_line ok "bootstrap $BOOTSTRAP_STACK ($region): none yet, this run creates it"
     return 0
   fi

@@ -42,6 +42,8 @@ MEMBER_FAILOVER_LIBRARY = Path(__file__).with_name("deploy_member_failover.sh")
 ORG_REPLICATION_LIBRARY = Path(__file__).with_name("deploy_org_replication.sh")
 # Shell functions for service-managed StackSets and the StackSet preview, in a real file.
 STACK_SET_LIBRARY = Path(__file__).with_name("deploy_stackset.sh")
+# Shell functions for `plan`, `apply` and `plan --discard` (change sets), in a real shell file.
+CHANGESET_LIBRARY = Path(__file__).with_name("deploy_changeset.sh")
 
 # Seconds between polls of a StackSet operation (the CLI has no waiter for them).
 STACK_SET_POLL_SECONDS = 15
@@ -61,6 +63,7 @@ def render_deploy_script(plan: DeployPlan) -> str:
         _settings(plan),
         LIBRARY.read_text(encoding="utf-8"),
         PREFLIGHT_LIBRARY.read_text(encoding="utf-8"),
+        CHANGESET_LIBRARY.read_text(encoding="utf-8"),
     ]
     if plan.bucket_replication or plan.promotion:
         parts.append(FAILOVER_LIBRARY.read_text(encoding="utf-8"))
@@ -121,6 +124,7 @@ def _usage(plan: DeployPlan) -> str:
     lines = [
         f"Usage: deploy.sh [{modes}] [--bucket NAME] [--dry-run] [--no-preflight]",
         "                 [--allow-stateful-changes] [--skip-delegation-check]",
+        "                 [--discard] [--expect FILE]",
         "",
     ]
     lines.append("  stacks      (default) these stacks, in this order:")
@@ -157,6 +161,20 @@ def _usage(plan: DeployPlan) -> str:
         "              the quotas a first create hits (Elastic IPs, NAT gateways per AZ, VPCs,",
         "              Lambda concurrency left unreserved); a failed check stops a run before",
         "              any change",
+        "  plan        make a change set for every stack above (and each bootstrap stack),",
+        "              execute none, and print one report: per stack the resources added,",
+        "              modified, replaced and removed; stateful ones replaced or removed are",
+        "              called out. Older plan change sets are deleted first. A stack whose",
+        "              inputs (another stack's outputs, its template bucket) are not",
+        "              deployed yet is not planned.",
+        "  apply       execute exactly the change sets plan made, in the order above, with",
+        "              the deploy's events, root cause, stack policy and termination",
+        "              protection; refuses a stack whose template or values changed since",
+        "              the plan. A stack plan left no change set for is left alone.",
+        "  --discard   with plan: delete the change sets a plan left, make none",
+        "  --expect FILE  with plan: compare with infra diff's prediction",
+        "              (`infra diff --expected-changes FILE`, run before compiling) and mark",
+        "              each resource where CloudFormation's answer differs",
         "  --bucket    same as DEPLOY_BUCKET=NAME",
         "  --dry-run   print the commands that would change something, run none; makes no",
         "              AWS call, so values read from stacks show as <...> and the StackSet",
@@ -260,6 +278,20 @@ def _modes(plan: DeployPlan) -> dict[str, list[str]]:
             *[function_name(s) for s in stack_sets],
         ]
         modes["stackset-plan"] = [preview_function_name(s) for s in stack_sets]
+    stack_set_names = " ".join(s.stack_name for s in stack_sets)
+    modes["plan"] = [
+        "plan_begin",
+        *global_calls,
+        *_regional_calls(plan),
+        f"plan_end {stack_set_names}".rstrip(),
+    ]
+    modes["apply"] = [
+        "apply_begin",
+        _preflight("stacks"),
+        *global_calls,
+        *await_delegation,
+        *_regional_calls(plan),
+    ]
     if global_calls:
         modes["global"] = [_preflight("global"), *global_calls]
     modes["preflight"] = [preflight_name("stacks")]
@@ -679,6 +711,12 @@ def _main(plan: DeployPlan) -> str:
             "      --no-preflight) PREFLIGHT=false ;;",
             "      --skip-delegation-check) DELEGATION_CHECK=false ;;",
             "      --allow-stateful-changes) ALLOW_STATEFUL_CHANGES=true ;;",
+            "      --discard) PLAN_DISCARD=true ;;",
+            "      --expect)",
+            '        [ "$#" -ge 2 ] || fail "--expect needs a file"',
+            '        PLAN_EXPECT="$2"',
+            "        shift",
+            "        ;;",
             "      --bucket)",
             '        [ "$#" -ge 2 ] || fail "--bucket needs a bucket name"',
             '        DEPLOY_BUCKET="$2"',

@@ -765,6 +765,31 @@ def summary_line(diff: TemplatesDiff) -> str:
     )
 
 
+# How `deploy.sh plan --expect` names a change, as CloudFormation's change sets do.
+_EXPECTED_ACTIONS = {"added": "Add", "removed": "Remove", "changed": "Modify"}
+
+
+def expected_changes(diff: TemplatesDiff) -> str:
+    """The prediction `deploy.sh plan --expect FILE` compares each change set with: one
+    `STACK<TAB>LOGICAL_ID<TAB>ACTION` line per resource (Add, Modify, Replace, Remove),
+    `STACK<TAB>-<TAB>None` for a stack with no resource change, so that the shell compares
+    plain words. StackSets are left out: CloudFormation makes no change set for them."""
+    lines = [
+        "# infra diff --expected-changes: what deploy.sh plan --expect compares each change set",
+        f"# with; the templates this was compared against: {diff.against}",
+    ]
+    for stack in diff.stacks:
+        if not stack.stack_name or stack.instances or _kind_and_region(stack.path)[0] == "stackset":
+            continue
+        active = [r for r in stack.resources if r.status in _EXPECTED_ACTIONS]
+        for resource in active:
+            action = "Replace" if resource.replaces else _EXPECTED_ACTIONS[resource.status]
+            lines.append(f"{stack.stack_name}\t{resource.logical_id}\t{action}")
+        if not active:
+            lines.append(f"{stack.stack_name}\t-\tNone")
+    return "\n".join(lines) + "\n"
+
+
 def _value_json(change: ValueChange) -> dict:
     data: dict[str, Any] = {"attribute": change.attribute, "path": change.path}
     if change.old is not ABSENT:

@@ -18,6 +18,7 @@ from compiler.diff import (
     condition_values,
     create_only_paths,
     diff_against,
+    expected_changes,
     human_lines,
     replacement_causes,
     resolve_conditions,
@@ -452,3 +453,52 @@ def test_reordering_regions_without_a_promotion_is_reported_as_an_error(project)
     assert errors and "deploy.sh promote us-west-2" in errors[0]
     assert f"! {errors[0]}" in human_lines(diff)
     assert to_json(diff)["hazards"] == diff.hazards
+
+
+# --- --expected-changes: the prediction deploy.sh plan --expect compares with ------------
+
+
+def rows(text: str) -> list[tuple[str, ...]]:
+    return [tuple(line.split("\t")) for line in text.splitlines() if not line.startswith("#")]
+
+
+def test_a_changed_instance_type_is_one_modify_per_regional_stack(instance_type_diff):
+    assert rows(expected_changes(instance_type_diff)) == [
+        ("storefront-production-global", "-", "None"),
+        ("storefront-production-us-east-1", "LaunchTemplate", "Modify"),
+        ("storefront-production-us-west-2", "LaunchTemplate", "Modify"),
+    ]  # no StackSet line: CloudFormation makes no change set for it
+
+
+def test_replacements_are_named_replace(cidr_diff, compiled):
+    found = rows(expected_changes(cidr_diff))
+    template = json.loads((compiled / "regions/us-east-1.json").read_text())
+    subnets = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::EC2::Subnet"}
+    east = {logical: action for stack, logical, action in found if stack.endswith("us-east-1")}
+    assert {name: east[name] for name in subnets} == dict.fromkeys(subnets, "Replace")
+    assert east["Vpc"] == "Replace"
+    assert ("storefront-production-us-west-2", "-", "None") in found
+    assert not any(stack.endswith("regional") for stack, _, _ in found)
+
+
+def test_the_cli_writes_the_file_byte_identical_each_time(project, monkeypatch, tmp_path):
+    monkeypatch.chdir(project)
+    write_spec(project, edited(*LARGER_INSTANCES))
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    runner = CliRunner()
+    result = runner.invoke(main, ["diff", "--expected-changes", str(first)])
+    assert result.exit_code == EXIT_DIFFERENT, result.output
+    assert "LaunchTemplate.LaunchTemplateData.InstanceType" in result.stdout  # the report too
+    runner.invoke(main, ["diff", "--expected-changes", str(second)])
+    assert first.read_bytes() == second.read_bytes()
+    assert "storefront-production-us-east-1\tLaunchTemplate\tModify\n" in first.read_text()
+
+
+def test_the_cli_will_not_overwrite_the_spec(project, monkeypatch):
+    monkeypatch.chdir(project)
+    spec = write_spec(project, edited(*MOVED_FIRST_REGION))
+    before = spec.read_bytes()
+    result = CliRunner().invoke(main, ["diff", "--expected-changes", str(spec)])
+    assert result.exit_code == EXIT_SPEC
+    assert "is the spec" in result.stderr
+    assert spec.read_bytes() == before
