@@ -380,7 +380,7 @@ plan_end() {
   printf '\n%s' "$PLAN_REPORT" >&3
   for stack_set in "$@"; do
     printf '%s\n' "? StackSet $stack_set: not planned: CloudFormation makes no change sets for" \
-      "    StackSets (\`infra diff\` shows what its template changes; deploy.sh stackset deploys it)" >&3
+      "    StackSets (deploy.sh stackset-plan compares its template and instances; deploy.sh stackset deploys it)" >&3
   done
   printf '%s change set(s): %s resources added, %s modified (%s replaced), %s removed\n' \
     "$PLAN_COUNT_SETS" "$PLAN_COUNT_ADD" "$PLAN_COUNT_MODIFY" "$PLAN_COUNT_REPLACE" \

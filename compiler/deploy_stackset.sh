@@ -194,7 +194,7 @@ deploy_org_stack_set() {
 # TEMPLATE (a file) and lists the stack instances a run would create. CALL_AS - is a
 # self-managed StackSet (instances in the caller's account; OUS ignored).
 stack_set_preview() {
-  local set="$1" region="$2" call_as="$3" template="$4" ous="$5" regions="$6" deployed ou
+  local set="$1" region="$2" call_as="$3" template_file="$4" ous="$5" regions="$6" deployed_template ou
   local account wanted have
   local -a call=() order missing
   read -r -a order <<<"$regions"
@@ -203,27 +203,27 @@ stack_set_preview() {
     "$set" "$region" >&3
   if [ "$DRY_RUN" = true ]; then
     printf '  (--dry-run: nothing read) the deployed template with %s, and the instances\n' \
-      "${template##*/}" >&3
+      "${template_file##*/}" >&3
     printf '  of %s in %s\n' "${ous/#-/the caller\'s account}" "${order[*]}" >&3
     return 0
   fi
-  if ! deployed="$(aws cloudformation describe-stack-set --region "$region" \
+  if ! deployed_template="$(aws cloudformation describe-stack-set --region "$region" \
     ${call[@]+"${call[@]}"} --stack-set-name "$set" --query StackSet.TemplateBody \
     --output text 2>&1)"; then
-    case "$deployed" in
+    case "$deployed_template" in
       *StackSetNotFoundException*)
         printf '  the StackSet does not exist: a run creates it, with instances in %s\n' \
           "${order[*]}" >&3
         return 0
         ;;
-      *) fail "$deployed" ;;
+      *) fail "$deployed_template" ;;
     esac
   fi
-  if [ "$deployed" = "$(cat "$template")" ]; then
+  if [ "$deployed_template" = "$(cat "$template_file")" ]; then
     printf '  template: unchanged\n' >&3
   else
     printf '  template: changed (%s bytes deployed, %s in %s): a run updates every instance\n' \
-      "${#deployed}" "$(wc -c <"$template" | tr -d ' ')" "${template##*/}" >&3
+      "${#deployed_template}" "$(wc -c <"$template_file" | tr -d ' ')" "${template_file##*/}" >&3
   fi
   if [ "$call_as" = - ]; then
     account="$(aws sts get-caller-identity --query Account --output text)"
