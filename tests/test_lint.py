@@ -174,6 +174,42 @@ def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path
     assert {f.template for f in together} == {str(p) for p in paths}
 
 
+def test_a_stackset_lint_of_many_regions_is_split_in_two_groups(tmp_path):
+    """One cfn-lint run per group of regions, the larger first; the smaller shares its
+    core with the global and bootstrap templates (`BESIDE_SPLIT` regions' worth)."""
+    regions = tuple(f"r{index}" for index in range(16))
+    stackset = tmp_path / "stackset.json"
+    stackset.write_text(json.dumps({"Mappings": {"RegionMap": {}}, "Resources": {}}))
+    parts = lint_module._parts(LintJob(stackset, regions), 2)
+    assert [part.regions for part in parts] == [regions[:9], regions[9:]]
+    assert all(part.serves == regions for part in parts)
+    # Not worth it for a few regions, nor without a second core, nor for a template
+    # without region values (each region's run would lint the same thing).
+    assert len(lint_module._parts(LintJob(stackset, regions[:3]), 2)) == 1
+    assert len(lint_module._parts(LintJob(stackset, regions[:4]), 2)) == 2
+    assert len(lint_module._parts(LintJob(stackset, regions), 1)) == 1
+    plain = tmp_path / "bootstrap.json"
+    plain.write_text(json.dumps({"Resources": {}}))
+    assert len(lint_module._parts(LintJob(plain, regions), 2)) == 1
+
+
+def test_cfn_lint_rules_are_loaded_once_per_process(tmp_path, monkeypatch):
+    import cfnlint.runner
+
+    template = tmp_path / "t.json"
+    template.write_text(
+        json.dumps({"Resources": {"R": {"Type": "AWS::SNS::Topic", "Properties": {"Bogus": 1}}}})
+    )
+    first = lint_template(template, ["us-east-1"])
+    assert [f.rule for f in first] == ["E3002"]
+
+    def reload(*args, **kwargs):
+        raise AssertionError("cfn-lint's rules loaded again")
+
+    monkeypatch.setattr(cfnlint.runner.Runner, "__init__", reload)
+    assert lint_template(template, ["us-east-1"]) == first
+
+
 # --- findings in spec terms ------------------------------------------------------------
 
 INSTANCE_TYPE = ("Resources", "LaunchTemplate", "Properties", "LaunchTemplateData", "InstanceType")
