@@ -374,6 +374,14 @@ def _parts(job: LintJob, workers: int) -> list[_Part]:
     ]
 
 
+def _ignore_interrupts() -> None:
+    """A lint process leaves Ctrl-C to the parent, which reports it in one line (cli.py)
+    and ends the pool; raised in a pool process, it would print a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
     if not jobs:
         return []
@@ -394,7 +402,7 @@ def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
     # A process of its own for each run (forked, so it shares what is imported here):
     # a worker that lints one template after another keeps the first one's memory.
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, maxtasksperchild=1) as pool:
+    with context.Pool(workers, _ignore_interrupts, maxtasksperchild=1) as pool:
         found = pool.map(_lint_part, [part for _, _, part in runs], chunksize=1)
     by_job: list[list] = [[None] * len(job_parts) for job_parts in parts]
     for (job, at, _part), findings in zip(runs, found, strict=True):

@@ -210,6 +210,25 @@ def test_cfn_lint_rules_are_loaded_once_per_process(tmp_path, monkeypatch):
     assert lint_template(template, ["us-east-1"]) == first
 
 
+def test_lint_processes_leave_ctrl_c_to_the_parent(tmp_path, monkeypatch):
+    """A Ctrl-C reaches every process of the group; raised in a lint process it would
+    print a traceback. They ignore it: the parent reports it and ends them."""
+    import signal
+
+    def handler_of_the_process(path: Path, regions: list[str]) -> list[LintFinding]:
+        ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        return [LintFinding(str(path), 1, 1, "X", "error", f"ignored={ignored}")]
+
+    monkeypatch.setattr(lint_module, "lint_template", handler_of_the_process)
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in paths:
+        path.write_text("{}")
+    found = lint_templates([LintJob(path, ("us-east-1",)) for path in paths])
+    assert [f.message for f in found] == ["ignored=True", "ignored=True"]
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # not in this process
+
+
 # --- findings in spec terms ------------------------------------------------------------
 
 INSTANCE_TYPE = ("Resources", "LaunchTemplate", "Properties", "LaunchTemplateData", "InstanceType")
