@@ -349,7 +349,7 @@ BESIDE_SPLIT = 2
 
 def _parts(job: LintJob, workers: int) -> list[_Part]:
     """The cfn-lint runs that make up `job`: one, or for the StackSet template of many
-    regions, one per group of its regions (two halves) when there are cores for both.
+    regions, one per group of its regions (two groups) when there are cores for both.
 
     The lint view's copies are what a StackSet lint's time grows with (a dozen resources
     per region, the database among them, against the hundred of the template itself), and
