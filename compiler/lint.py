@@ -23,11 +23,11 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from compiler.caches import cache_root, is_empty_entry
 
@@ -132,11 +132,17 @@ _IN_REGION = re.compile(r" in '(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)'$")
 LINT_SCHEME = "stackset-view-1"
 
 
-def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
+def lint_template(
+    path: Path, regions: list[str], *, serves: Sequence[str] | None = None
+) -> list[LintFinding]:
     """cfn-lint's findings for the template at `path` in `regions`; the StackSet template
     (the one with a region mapping) is linted as its `lint_view`, so that every region's
-    mapped values are checked, each in its region."""
-    from cfnlint.api import ManualArgs, lint
+    mapped values are checked, each in its region. `serves`: the regions the template is
+    deployed to, when `regions` are some of them (one group of a split lint, `_parts`);
+    a finding names its region when the template serves more than one."""
+    from cfnlint.config import ConfigMixIn, ManualArgs
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner import run_template_by_data
 
     from compiler.context import REGION_MAP  # here: it imports the spec and troposphere
 
@@ -150,19 +156,40 @@ def lint_template(path: Path, regions: list[str]) -> list[LintFinding]:
         copies = view.copies
         if copies:
             text = to_json_bytes(view.template).decode("utf-8")
-    matches = lint(text, config=ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES)))
-    findings = [
+    config = ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES))
+    template, matches = decode_str(text)
+    if template is not None and not matches:  # what `cfnlint.api.lint` does, rules loaded once
+        matches = list(run_template_by_data(template, ConfigMixIn(**config), cfn_lint_rules()))
+    return _merged(
         finding
         for match in matches
         if not _copy_of_itself(match, copies)
-        for finding in _findings(path, match, copies, regions, original_text)
-    ]
-    # A StackSet template is linted for each region; one mistake, compacted, reads the same.
-    findings = list(dict.fromkeys(findings))
-    # A mapped value that is wrong in every region is also reported on the original
-    # resource, without a region: the per-region findings say it better.
-    per_region = {(f.rule, f.path) for f in findings if f.region and f.path[:1] == ("Resources",)}
-    return [f for f in findings if f.region or (f.rule, f.path) not in per_region]
+        for finding in _findings(path, match, copies, regions, original_text, serves)
+    )
+
+
+@functools.cache
+def cfn_lint_rules():
+    """cfn-lint's rules (all its defaults), loaded once per process and used for every
+    template it lints, as cfn-lint's own command line does for many files: loading them
+    runs every rule module and reads their data files (about 60 MiB; a third of a second
+    on a quiet machine), which `cfnlint.api.lint` pays again for each template (its
+    `rules` argument takes only the legacy `RulesCollection`, and with anything else
+    loads them anew). Loaded before the lint workers fork, so that they share them."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
+    return Runner(ConfigMixIn(regions=["us-east-1"])).rules
+
+
+def _merged(findings: Iterable[LintFinding]) -> list[LintFinding]:
+    """`findings` once each (a StackSet template is linted for each region; one mistake,
+    compacted, reads the same), without a mapped value's finding on the original resource
+    when a region's copy has it too: a value wrong in every region is also reported on
+    the original, without a region, and the per-region findings say it better."""
+    unique = list(dict.fromkeys(findings))
+    per_region = {(f.rule, f.path) for f in unique if f.region and f.path[:1] == ("Resources",)}
+    return [f for f in unique if f.region or (f.rule, f.path) not in per_region]
 
 
 # E3019 "Primary identifiers ... should have unique values across the resources {'A', 'B'}".
@@ -196,6 +223,7 @@ def _findings(
     copies: dict[str, tuple[str, tuple[str, ...]]],
     regions: list[str],
     original_text: str,
+    serves: Sequence[str] | None,
 ) -> list[LintFinding]:
     """A cfn-lint match as findings: one, or for a lint view copy one per region it holds
     the values of (none when a regional rule checked them in another region)."""
@@ -203,7 +231,7 @@ def _findings(
     line, column, in_regions = match.linenumber, match.columnnumber, [None]
     found = _IN_REGION.search(match.message)
     named = found["region"] if found and found["region"] in regions else None
-    if named and len(regions) > 1:  # a template of many regions
+    if named and len(serves or regions) > 1:  # a template of many regions
         in_regions = [named]
     if where[:1] == ("Resources",) and len(where) > 1 and where[1] in copies:
         original, covered = copies[str(where[1])]
@@ -273,8 +301,18 @@ def known_clean(jobs: list[LintJob], cache_dir: Path) -> set[Path]:
     return {job.path for job in jobs if is_empty_entry(clean_marker(job, cache_dir))}
 
 
-def _lint_job(job: LintJob) -> list[LintFinding]:
-    return lint_template(job.path, list(job.regions))
+class _Part(NamedTuple):
+    """One cfn-lint run: a whole job, or one group of a StackSet job's regions."""
+
+    path: Path
+    regions: tuple[str, ...]
+    serves: tuple[str, ...]  # the job's regions
+
+
+def _lint_part(part: _Part) -> list[LintFinding]:
+    if part.regions == part.serves:
+        return lint_template(part.path, list(part.regions))
+    return lint_template(part.path, list(part.regions), serves=part.serves)
 
 
 def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> list[LintFinding]:
@@ -303,17 +341,73 @@ def parallel_workers(job_count: int) -> int:
     return max(1, min(job_count, os.cpu_count() or 1))
 
 
+# The other runs of a compile's lint (the global and the bootstrap template) take about
+# as long as this many regions' copies in the example's StackSet lint view: the group of
+# regions whose run shares a core with them is that much smaller.
+BESIDE_SPLIT = 2
+
+
+def _parts(job: LintJob, workers: int) -> list[_Part]:
+    """The cfn-lint runs that make up `job`: one, or for the StackSet template of many
+    regions, one per group of its regions (two groups) when there are cores for both.
+
+    The lint view's copies are what a StackSet lint's time grows with (a dozen resources
+    per region, the database among them, against the hundred of the template itself), and
+    one cfn-lint run keeps one core busy while the other finishes the global template and
+    idles. Each group's run lints the template itself and the copies of its own regions,
+    in those regions: every copy is still checked in its region, beside the resources it
+    refers to, and the template itself in every region (in the group that holds it); what
+    a group cannot see is only another group's copies, which no region's own template
+    holds either. The template itself is linted once per group: worth it only when the
+    copies outweigh it, from 4 regions on (measured: docs/speed.md)."""
+    whole = [_Part(job.path, job.regions, job.regions)]
+    first = (len(job.regions) + BESIDE_SPLIT + 1) // 2  # the larger group: it starts first
+    if workers < 2 or first >= len(job.regions):
+        return whole
+    from compiler.context import REGION_MAP
+
+    if f'"{REGION_MAP}"' not in job.path.read_text(encoding="utf-8"):
+        return whole  # no region values: the same template in each region, nothing to split
+    return [
+        _Part(job.path, job.regions[:first], job.regions),
+        _Part(job.path, job.regions[first:], job.regions),
+    ]
+
+
+def _ignore_interrupts() -> None:
+    """A lint process leaves Ctrl-C to the parent, which reports it in one line (cli.py)
+    and ends the pool; raised in a pool process, it would print a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
     if not jobs:
         return []
     workers = parallel_workers(len(jobs))
     if workers <= 1:
-        return [_lint_job(job) for job in jobs]
+        return [_lint_part(_Part(job.path, job.regions, job.regions)) for job in jobs]
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     import cfnlint.api  # noqa: F401  (imported once here, then shared by the forked workers)
 
+    cfn_lint_rules()  # loaded once here too
+    parts = [_parts(job, workers) for job in jobs]
+    runs = [
+        (job, at, part) for job, job_parts in enumerate(parts) for at, part in enumerate(job_parts)
+    ]
+    # The longest runs first (the largest templates), the short ones then fill in beside them.
+    runs.sort(key=lambda run: run[2].path.stat().st_size, reverse=True)
+    # A process of its own for each run (forked, so it shares what is imported here):
+    # a worker that lints one template after another keeps the first one's memory.
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_lint_job, jobs))
+    with context.Pool(workers, _ignore_interrupts, maxtasksperchild=1) as pool:
+        found = pool.map(_lint_part, [part for _, _, part in runs], chunksize=1)
+    by_job: list[list] = [[None] * len(job_parts) for job_parts in parts]
+    for (job, at, _part), findings in zip(runs, found, strict=True):
+        by_job[job][at] = findings
+    return [
+        groups[0] if len(groups) == 1 else _merged(f for group in groups for f in group)
+        for groups in by_job
+    ]

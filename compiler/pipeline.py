@@ -318,14 +318,20 @@ def lint_jobs(
     """What to lint: the global template in its region and the StackSet template in every
     spec region, which checks each regional template (tests/test_lint_once.py proves it:
     a regional template is the StackSet template with one region's values, see
-    `lint_view`); with `every_template`, each regional template as well."""
+    `lint_view`); with `every_template`, each regional template as well. Last, deploy.sh's
+    bootstrap template (`deploy_bootstrap`), in every region a stack goes to."""
+    from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE
     from compiler.lint import LintJob
 
-    return [
+    jobs = [
         LintJob(out_dir / stack.path, tuple(lint_regions(spec, stack)))
         for stack in stacks
         if every_template or stack.kind != "region"
     ]
+    # deploy.sh's own stack: small, it lints beside the StackSet template in the time the
+    # global one leaves (a process of its own, see `lint._run`).
+    regions = dict.fromkeys(region for stack in stacks for region in lint_regions(spec, stack))
+    return [*jobs, LintJob(out_dir / BOOTSTRAP_TEMPLATE, tuple(regions))]
 
 
 def confirmed_in_region(

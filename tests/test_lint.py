@@ -174,6 +174,61 @@ def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path
     assert {f.template for f in together} == {str(p) for p in paths}
 
 
+def test_a_stackset_lint_of_many_regions_is_split_in_two_groups(tmp_path):
+    """One cfn-lint run per group of regions, the larger first; the smaller shares its
+    core with the global and bootstrap templates (`BESIDE_SPLIT` regions' worth)."""
+    regions = tuple(f"r{index}" for index in range(16))
+    stackset = tmp_path / "stackset.json"
+    stackset.write_text(json.dumps({"Mappings": {"RegionMap": {}}, "Resources": {}}))
+    parts = lint_module._parts(LintJob(stackset, regions), 2)
+    assert [part.regions for part in parts] == [regions[:9], regions[9:]]
+    assert all(part.serves == regions for part in parts)
+    # Not worth it for a few regions, nor without a second core, nor for a template
+    # without region values (each region's run would lint the same thing).
+    assert len(lint_module._parts(LintJob(stackset, regions[:3]), 2)) == 1
+    assert len(lint_module._parts(LintJob(stackset, regions[:4]), 2)) == 2
+    assert len(lint_module._parts(LintJob(stackset, regions), 1)) == 1
+    plain = tmp_path / "bootstrap.json"
+    plain.write_text(json.dumps({"Resources": {}}))
+    assert len(lint_module._parts(LintJob(plain, regions), 2)) == 1
+
+
+def test_cfn_lint_rules_are_loaded_once_per_process(tmp_path, monkeypatch):
+    import cfnlint.runner
+
+    template = tmp_path / "t.json"
+    template.write_text(
+        json.dumps({"Resources": {"R": {"Type": "AWS::SNS::Topic", "Properties": {"Bogus": 1}}}})
+    )
+    first = lint_template(template, ["us-east-1"])
+    assert [f.rule for f in first] == ["E3002"]
+
+    def reload(*args, **kwargs):
+        raise AssertionError("cfn-lint's rules loaded again")
+
+    monkeypatch.setattr(cfnlint.runner.Runner, "__init__", reload)
+    assert lint_template(template, ["us-east-1"]) == first
+
+
+def test_lint_processes_leave_ctrl_c_to_the_parent(tmp_path, monkeypatch):
+    """A Ctrl-C reaches every process of the group; raised in a lint process it would
+    print a traceback. They ignore it: the parent reports it and ends them."""
+    import signal
+
+    def handler_of_the_process(path: Path, regions: list[str]) -> list[LintFinding]:
+        ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        return [LintFinding(str(path), 1, 1, "X", "error", f"ignored={ignored}")]
+
+    monkeypatch.setattr(lint_module, "lint_template", handler_of_the_process)
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in paths:
+        path.write_text("{}")
+    found = lint_templates([LintJob(path, ("us-east-1",)) for path in paths])
+    assert [f.message for f in found] == ["ignored=True", "ignored=True"]
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # not in this process
+
+
 # --- findings in spec terms ------------------------------------------------------------
 
 INSTANCE_TYPE = ("Resources", "LaunchTemplate", "Properties", "LaunchTemplateData", "InstanceType")

@@ -15,8 +15,9 @@ import json
 
 import pytest
 
+from compiler import lint as lint_module
 from compiler.assemble import assemble
-from compiler.lint import LintFinding, lint_template
+from compiler.lint import LintFinding, LintJob, lint_template
 from compiler.lint_view import lint_view
 from compiler.pipeline import compile_spec, lint_jobs, load_and_validate
 from compiler.render import to_json_bytes
@@ -58,8 +59,16 @@ def spec_keys(findings: list[LintFinding], spec_map: SpecMap, region: str) -> se
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
+def seeded(seeded_stackset):
     """Findings of each regional template and of the StackSet template, faults seeded."""
+    maps, regional, path = seeded_stackset
+    return maps, regional, lint_template(path, [EAST, WEST])
+
+
+@pytest.fixture(scope="module")
+def seeded_stackset(tmp_path_factory):
+    """The spec maps, the findings of each regional template and the StackSet template's
+    path, faults seeded."""
     spec = load_and_validate(EXAMPLE_SPEC)
     stacks = {stack.path: stack for stack in assemble(spec)}
     stackset = json.loads(stacks["stackset.json"].template.to_json())
@@ -75,7 +84,25 @@ def seeded(tmp_path_factory):
         path.write_bytes(to_json_bytes(resolve_region_lookups(rest, mappings, region)))
         regional[region] = lint_template(path, [region])
     maps = {path: SpecMap.for_stack(spec, stack) for path, stack in stacks.items()}
-    return maps, regional, lint_template(out / "stackset.json", [EAST, WEST])
+    return maps, regional, out / "stackset.json"
+
+
+def test_a_stackset_lint_split_by_regions_finds_what_one_run_finds(
+    seeded, seeded_stackset, monkeypatch
+):
+    """With two cores, the StackSet lint of many regions is one cfn-lint run per group of
+    regions (`lint._parts`): each group lints the template itself and its own regions'
+    copies. Split into one region a group, it reports every seeded fault as one run does,
+    at the same place and for the same region."""
+    _maps, _regional, whole = seeded
+    path = seeded_stackset[2]
+    monkeypatch.setattr(lint_module, "BESIDE_SPLIT", 0)  # two groups of one region
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
+    job = LintJob(path, (EAST, WEST))
+    assert [part.regions for part in lint_module._parts(job, 2)] == [(EAST,), (WEST,)]
+    (split,) = lint_module._run([job])
+    assert sorted(map(str, split)) == sorted(map(str, whole))
+    assert {f.rule for f in split} >= {"E3002", "E3059", "E3628", "E3030"}
 
 
 def test_each_fault_of_a_regional_template_is_found_in_the_stackset_template(seeded):
@@ -189,6 +216,7 @@ def test_compile_lints_the_global_and_stackset_templates_unless_asked_for_every_
     assert [(job.path.name, job.regions) for job in once] == [
         ("global.json", (EAST,)),
         ("stackset.json", (EAST, WEST)),
+        ("bootstrap.json", (EAST, WEST)),  # deploy.sh's own stack, in each region
     ]
     every = lint_jobs(result.spec, result.stacks, out, every_template=True)
     assert [job.path.relative_to(out).as_posix() for job in every] == [
@@ -196,4 +224,5 @@ def test_compile_lints_the_global_and_stackset_templates_unless_asked_for_every_
         f"regions/{EAST}.json",
         f"regions/{WEST}.json",
         "stackset.json",
+        "bootstrap.json",
     ]

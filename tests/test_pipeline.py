@@ -85,16 +85,24 @@ def test_each_written_template_is_linted_for_its_regions(tmp_path, monkeypatch, 
     compiled = compile_spec(EXAMPLE_SPEC, out, lint=True, lint_every_template=every_template)
     assert compiled.linted
     stacks = [s for s in compiled.stacks if every_template or s.kind != "region"]
-    assert [path for path, _, _ in seen] == [out / s.path for s in stacks]
+    # And deploy.sh's bootstrap stack, last.
+    assert [path for path, _, _ in seen] == [out / s.path for s in stacks] + [
+        out / "bootstrap.json"
+    ]
     regional = {s.path: "stackset.json" for s in compiled.stacks if s.kind == "region"}
     assert compiled.lint_via == ({} if every_template else regional)
-    for (_, regions, content), stack in zip(seen, stacks, strict=True):
+    for (_, regions, content), stack in zip(seen, stacks, strict=False):
         assert content == (out / stack.path).read_bytes()  # the written file is linted
         if stack.kind in ("global", "region"):
             assert regions == [stack.region]
         else:  # a StackSet instance may run in any region of the spec
             assert sorted(regions) == sorted(r.name for r in compiled.spec.regions)
-    assert len(compiled.lint_findings) == len(stacks)
+    # The bootstrap stack goes to every region a stack of the spec's goes to.
+    (global_stack,) = [s for s in compiled.stacks if s.kind == "global"]
+    every_region = {global_stack.region, *(r.name for r in compiled.spec.regions)}
+    assert sorted(seen[-1][1]) == sorted(every_region)
+    assert seen[-1][2] == (out / "bootstrap.json").read_bytes()
+    assert len(compiled.lint_findings) == len(stacks) + 1
 
 
 def test_spec_error_is_raised_before_anything_is_written(tmp_path, monkeypatch):
