@@ -78,6 +78,7 @@ def seeded(tmp_path_factory):
     return maps, regional, lint_template(out / "stackset.json", [EAST, WEST])
 
 
+@pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's
 def test_each_fault_of_a_regional_template_is_found_in_the_stackset_template(seeded):
     maps, regional, stackset = seeded
     for region, findings in regional.items():
@@ -87,6 +88,7 @@ def test_each_fault_of_a_regional_template_is_found_in_the_stackset_template(see
         assert wanted <= found, f"{region}: missed {wanted - found}"
 
 
+@pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's
 def test_the_seeded_faults_are_real(seeded):
     """Each fault cfn-lint can see is found in its region's template, and only there: the
     proof above compares something."""
@@ -109,6 +111,7 @@ def test_the_seeded_faults_are_real(seeded):
         assert key not in keys[other], name
 
 
+@pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's
 def test_stackset_findings_name_their_region(seeded):
     _maps, _regional, stackset = seeded
     by_rule = {f.rule: f.region for f in stackset}
