@@ -223,7 +223,7 @@ def test_valid_specs_compile_with_their_invariants_and_lint_clean(spec_path, tmp
         f"{time.perf_counter() - started:.0f} s to lint"
     )
     COUNTS["templates linted (primary region + global of every 10th valid spec)"] += len(lint_jobs)
-    COUNTS["  of which known clean from an earlier run (lint cache)"] += len(vouched)
+    COUNTS["templates linted, of those known clean from an earlier run (lint cache)"] += len(vouched)
     NOTES.append(
         f"linted: valid specs #0, #{LINT_EVERY}, ... #{(len(compiled) - 1) // LINT_EVERY * LINT_EVERY}"
         f" of {len(compiled)} (hypothesis derandomized: a fixed seed)"
