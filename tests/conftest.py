@@ -4,6 +4,7 @@ pytest-xdist worker."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,26 @@ def example_text() -> str:
 def isolated_lint_cache(tmp_path_factory, monkeypatch):
     """Each test gets an empty lint cache, never the user's ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def lint_cache(pytestconfig: pytest.Config) -> Path | None:
+    """cfn-lint's clean markers for the tests that lint whole sets of templates (every
+    example, every region, generated specs: `lint_templates(jobs, cache_dir=lint_cache)`),
+    kept between runs. A marker vouches only for the exact template bytes, regions,
+    cfn-lint version and rule configuration (`compiler.lint.clean_marker`), so only
+    templates that changed since a clean run are linted again (seconds each). Kept in
+    $INFRA_TEST_CACHE (set by scripts/test.sh) beside the dependencies, so every clone on
+    the machine reuses them, a fresh one too; else in pytest's cache directory; None (lint
+    everything) under `-p no:cacheprovider` without $INFRA_TEST_CACHE. Tests that check
+    linting itself use their own empty cache (`isolated_lint_cache`)."""
+    shared = os.environ.get("INFRA_TEST_CACHE")
+    if shared:
+        directory = Path(shared) / "cfn-lint-clean"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+    cache = getattr(pytestconfig, "cache", None)
+    return cache.mkdir("cfn-lint-clean") if cache else None
 
 
 # --- the property tests' tally ------------------------------------------------------

@@ -52,12 +52,6 @@ def compiled(directory: Path, regions: list[str]):
     return compile_spec(spec, directory / "out", lint=False)
 
 
-@pytest.fixture(scope="module")
-def lint_cache(pytestconfig: pytest.Config) -> Path | None:
-    cache = getattr(pytestconfig, "cache", None)
-    return cache.mkdir("cfn-lint-clean") if cache else None
-
-
 def test_the_regions_include_those_opened_since_august_2022():
     regions = commercial_regions()
     assert set(NEWER_REGIONS) <= set(regions)

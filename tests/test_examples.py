@@ -173,16 +173,6 @@ def test_minimal_example_writes_only_required_keys():
 # --- cfn-lint ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def lint_cache(pytestconfig: pytest.Config) -> Path | None:
-    """cfn-lint's clean markers in pytest's own cache directory, kept between runs: a
-    marker vouches only for the exact template bytes, regions and cfn-lint version, so
-    only templates that changed since a clean run are linted again (about 5 s each).
-    None (lint everything) under `-p no:cacheprovider`."""
-    cache = getattr(pytestconfig, "cache", None)
-    return cache.mkdir("cfn-lint-clean") if cache else None
-
-
 @pytest.mark.full  # cfn-lint of every example's templates: the full tier's
 def test_every_example_lints_clean(tmp_path: Path, lint_cache: Path | None):
     """All templates of all examples in one parallel cfn-lint run. (The root infra.yaml's

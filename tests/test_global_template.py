@@ -148,6 +148,7 @@ SHAPES = {
 }
 
 
+@pytest.mark.full  # cfn-lint of a whole template per shape: the full tier's
 @pytest.mark.parametrize("sections", SHAPES.values(), ids=SHAPES.keys())
 def test_global_template_lints_clean(tmp_path, sections):
     spec = make_spec(**sections)

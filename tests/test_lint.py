@@ -159,6 +159,7 @@ def test_templates_with_findings_are_not_cached(tmp_path, monkeypatch):
     assert lint_templates(jobs, cache_dir=tmp_path / "c") == [finding]
 
 
+@pytest.mark.full  # starts cfn-lint in worker processes and again in this one: the full tier's
 def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path):
     paths = []
     for index, kind in enumerate(["AWS::SNS::Topic", "AWS::SQS::Queue", "AWS::S3::Bucket"]):

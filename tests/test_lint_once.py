@@ -105,6 +105,7 @@ def test_a_stackset_lint_split_by_regions_finds_what_one_run_finds(
     assert {f.rule for f in split} >= {"E3002", "E3059", "E3628", "E3030"}
 
 
+@pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's
 def test_each_fault_of_a_regional_template_is_found_in_the_stackset_template(seeded):
     maps, regional, stackset = seeded
     for region, findings in regional.items():
@@ -114,6 +115,7 @@ def test_each_fault_of_a_regional_template_is_found_in_the_stackset_template(see
         assert wanted <= found, f"{region}: missed {wanted - found}"
 
 
+@pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's
 def test_the_seeded_faults_are_real(seeded):
     """Each fault cfn-lint can see is found in its region's template, and only there: the
     proof above compares something."""
@@ -136,6 +138,7 @@ def test_the_seeded_faults_are_real(seeded):
         assert key not in keys[other], name
 
 
+@pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's
 def test_stackset_findings_name_their_region(seeded):
     _maps, _regional, stackset = seeded
     by_rule = {f.rule: f.region for f in stackset}

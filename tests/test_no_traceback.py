@@ -197,17 +197,33 @@ def test_a_task_source_nested_too_deeply_for_python(tmp_path):
     )  # fmt: skip
 
 
+# Each wrongly shaped dict is refused field by field in-process by
+# test_compile_cache_entry_validation_rejects_each_wrong_field (fast); through a process,
+# the fast tier runs one entry of each kind (not JSON, not a dict, nested too deeply for
+# the parser) and the full tier every one.
+every_field = pytest.mark.full  # a compile process per entry (1.5 s of CPU): the full tier's
+
+
 @pytest.mark.parametrize(
     "entry",
     [
         [],
         "text",
-        {"format": 1},
-        {"format": 1, "fingerprint": 5, "inputs": [], "outputs": {}, "stacks": {}},
-        {"format": 1, "fingerprint": "f", "inputs": {"a": 1}, "outputs": {}, "out_dir": "x",
-         "linted_clean": True, "stacks": []},
-        {"format": 1, "fingerprint": "f", "inputs": {}, "outputs": {}, "out_dir": "x",
-         "linted_clean": "yes", "stacks": [{"stack_name": 1}]},
+        pytest.param({"format": 1}, marks=every_field),
+        pytest.param(
+            {"format": 1, "fingerprint": 5, "inputs": [], "outputs": {}, "stacks": {}},
+            marks=every_field,
+        ),
+        pytest.param(
+            {"format": 1, "fingerprint": "f", "inputs": {"a": 1}, "outputs": {}, "out_dir": "x",
+             "linted_clean": True, "stacks": []},
+            marks=every_field,
+        ),
+        pytest.param(
+            {"format": 1, "fingerprint": "f", "inputs": {}, "outputs": {}, "out_dir": "x",
+             "linted_clean": "yes", "stacks": [{"stack_name": 1}]},
+            marks=every_field,
+        ),
         "[" * 100_000,
     ],
 )  # fmt: skip

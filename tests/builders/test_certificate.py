@@ -16,7 +16,7 @@ from compiler.builders.certificate import (
 )
 from compiler.builders.dns import HOSTED_ZONE_PARAMETER
 from compiler.context import REGION_MAP, region_values
-from compiler.lint import lint_template
+from compiler.lint import LintJob, lint_templates
 from compiler.pipeline import lint_regions
 from compiler.render import to_json_bytes
 from tests.test_assemble import resolve_region_lookups
@@ -154,14 +154,15 @@ def test_mixed_stackset_equals_each_regional_template_when_resolved(mixed, mixed
 
 
 @pytest.mark.full  # cfn-lint of a StackSet template in five regions: the full tier's
-def test_mixed_stackset_lints_clean(mixed, mixed_templates, tmp_path):
+def test_mixed_stackset_lints_clean(mixed, mixed_templates, tmp_path, lint_cache):
     """The condition and Fn::If are what cfn-lint does not see in the example. The StackSet
     template is linted for both regions, in one of which the condition is false (cfn-lint
     takes seconds per template, so the regional ones are left to `infra compile`)."""
     stack = next(s for s in assemble(mixed) if s.kind == "stackset")
     path = tmp_path / "stackset.json"
     path.write_bytes(to_json_bytes(mixed_templates["stackset.json"]))
-    findings = lint_template(path, lint_regions(mixed, stack))
+    job = LintJob(path, tuple(lint_regions(mixed, stack)))
+    findings = lint_templates([job], cache_dir=lint_cache)
     assert not findings, "\n".join(map(str, findings))
 
 

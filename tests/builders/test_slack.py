@@ -13,7 +13,7 @@ from troposphere import Template
 
 from compiler.builders.slack import CHATBOT_ENDPOINT, build_slack_channel
 from compiler.functions import SLACK_WEBHOOK_SOURCE
-from compiler.lint import lint_template
+from compiler.lint import LintJob, lint_templates
 from compiler.pipeline import compile_spec, lint_regions
 from tests.security.test_checkov import run_checkov
 from tests.test_assemble import resolve_region_lookups
@@ -354,9 +354,9 @@ def scanned(compiled, tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
 
 
 @pytest.mark.full  # cfn-lint of two whole templates for every region: the full tier's
-def test_templates_with_slack_lint_clean(scanned):
+def test_templates_with_slack_lint_clean(scanned, lint_cache):
     for name, (path, regions) in scanned.items():
-        findings = lint_template(path, regions)
+        findings = lint_templates([LintJob(path, tuple(regions))], cache_dir=lint_cache)
         assert findings == [], f"{name}:\n" + "\n".join(str(f) for f in findings)
 
 

@@ -79,11 +79,17 @@ def command(monkeypatch, seeded):
     return invoke
 
 
+# The seeded report is made by cfn-lint of four whole templates (and checkov where set up):
+# about 17 s of CPU, so the tests that read it are the full tier's (docs/testing.md).
+reads_the_seeded_report = pytest.mark.full
+
+
 def only(report: CheckReport, tool: str, rule: str) -> Finding:
     (found,) = [f for f in report.findings if f.tool == tool and f.rule == rule]
     return found
 
 
+@reads_the_seeded_report
 def test_a_cfn_lint_finding_is_at_the_spec_line_that_produced_it(seeded, command):
     spec, text, report = seeded
     # cfn-lint names the region it checked against: one finding per region
@@ -106,6 +112,7 @@ def test_a_cfn_lint_finding_is_at_the_spec_line_that_produced_it(seeded, command
         assert "[LaunchTemplate in regions/us-" in row
 
 
+@reads_the_seeded_report
 @needs_checkov
 def test_a_checkov_finding_is_at_the_spec_line_and_its_spec_waiver_shown(seeded, command):
     spec, text, report = seeded
@@ -125,6 +132,7 @@ def test_a_checkov_finding_is_at_the_spec_line_and_its_spec_waiver_shown(seeded,
     )
 
 
+@reads_the_seeded_report
 @needs_checkov
 def test_built_in_waivers_are_reported_with_their_reasons(seeded, command):
     _, _, report = seeded
@@ -139,6 +147,7 @@ def test_built_in_waivers_are_reported_with_their_reasons(seeded, command):
     assert any("CKV_AWS_260" in row and "301 redirect" in row for row in rows)
 
 
+@reads_the_seeded_report
 @needs_checkov
 def test_a_waiver_that_waives_nothing_is_a_located_warning(seeded, command):
     spec, text, _ = seeded
@@ -157,6 +166,7 @@ def sarif_schema() -> dict:
     return schema
 
 
+@reads_the_seeded_report
 def test_sarif_output_validates_against_the_sarif_schema(seeded, command, tmp_path):
     out = tmp_path / "check.sarif"
     result = command("--format", "sarif", "-o", str(out))
@@ -168,6 +178,7 @@ def test_sarif_output_validates_against_the_sarif_schema(seeded, command, tmp_pa
     assert not validator.is_valid(broken)
 
 
+@reads_the_seeded_report
 def test_sarif_results_point_at_the_spec(seeded, command, tmp_path):
     spec, text, report = seeded
     out = tmp_path / "check.sarif"
@@ -192,6 +203,7 @@ def test_sarif_results_point_at_the_spec(seeded, command, tmp_path):
         assert built_in and all(r["suppressions"][0]["justification"] for r in built_in)
 
 
+@reads_the_seeded_report
 def test_the_same_report_gives_the_same_sarif_bytes(seeded, command, tmp_path):
     first, second = tmp_path / "1.sarif", tmp_path / "2.sarif"
     command("--format", "sarif", "-o", str(first))
@@ -206,12 +218,14 @@ def clean(report: CheckReport, **changes) -> CheckReport:
     return CheckReport(**{**vars(report), "findings": findings, **changes})
 
 
+@reads_the_seeded_report
 def test_exit_0_when_every_finding_is_waived(seeded, command):
     _, _, report = seeded
     result = command(report=clean(report))
     assert result.exit_code == EXIT_OK, result.output
 
 
+@reads_the_seeded_report
 def test_without_checkov_it_says_how_to_install_it_and_cfn_lint_decides(seeded, command):
     _, _, report = seeded
     missing = clean(report, tools={CFN_LINT: "1"}, checkov_missing=True)

@@ -22,7 +22,7 @@ from compiler.pipeline import compile_in_memory
 from compiler.spec import InfraSpec
 from tests.iam import waivers
 from tests.iam.deployment import Call, Deployment, calls
-from tests.iam.policy import Decision, Request, evaluate
+from tests.iam.policy import Decision, Policy, Request, evaluate
 
 # What StackSets appends to the stack set's name: `-` and a UUID.
 STACK_SET_INSTANCE_SUFFIX = "-0f4c2d1e-8b7a-4c3d-9e2f-1a2b3c4d5e6f"
@@ -72,12 +72,19 @@ class Deploy:
     stack: Deployment
     statements: list[dict]
     _calls: list[Call] | None = None
+    _policy: Policy | None = None
 
     def calls(self) -> list[Call]:
         """Every handler call of every resource, worked out once."""
         if self._calls is None:
             self._calls = [c for r in self.stack.resources.values() for c in calls(self.stack, r)]
         return self._calls
+
+    def policy(self) -> Policy:
+        """The role's statements, ready for the many requests of `prove`, made once."""
+        if self._policy is None:
+            self._policy = Policy(self.statements)
+        return self._policy
 
 
 def deploys(
@@ -121,7 +128,7 @@ def prove(deploy: Deploy) -> tuple[list[Finding], set[tuple[str, str]]]:
         if waiver:
             used.add(waiver)
             continue
-        decision = evaluate(deploy.statements, call.request)
+        decision = evaluate(deploy.policy(), call.request)
         if not decision.allowed:
             findings.append(Finding(deploy.path, call, decision))
     return findings, used
@@ -174,7 +181,7 @@ def writable_foreign(deploy: Deploy, spec: InfraSpec) -> list[str]:
         request = foreign_request(spec, call)
         if request is None or waivers.uncontained(call.resource.type, call.action):
             continue
-        decision = evaluate(deploy.statements, request)
+        decision = evaluate(deploy.policy(), request)
         if decision.allowed:
             found.append(
                 f"{deploy.path}: {call.describe()} -> {request.resource} "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.iam.policy import Request, evaluate, matches
+from tests.iam.policy import Policy, Request, evaluate, matches
 
 DECIDED = frozenset({"aws:RequestedRegion", "aws:ResourceTag/", "aws:RequestTag/"})
 
@@ -93,3 +93,32 @@ def test_an_undecided_condition_fails_an_allow_and_keeps_a_deny():
     assert not decision.allowed and decision.undecided == {"ec2:Vpc"}
     deny = {"Sid": "D", "Effect": "Deny", "Action": "ec2:*", "Resource": "*", "Condition": unknown}
     assert not evaluate([allow("ec2:*"), deny], request("ec2:RunInstances")).allowed
+
+
+def test_a_policy_decides_as_its_statements_do_and_keeps_them_as_they_were():
+    """`Policy` (the proof's form: statements in play worked out once per action) gives
+    the list's decision, Sid for Sid, and later changes to the list do not reach it."""
+    deny_elsewhere = {
+        "Sid": "Regions", "Effect": "Deny", "NotAction": ["iam:*"], "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1"]}},
+    }  # fmt: skip
+    statements = [
+        allow("ec2:Describe*", sid="Read"),
+        allow(["ec2:*", "iam:*"], sid="All"),
+        {"Sid": "NoDelete", "Effect": "Deny", "Action": "ec2:DeleteVpc", "Resource": "*"},
+        deny_elsewhere,
+    ]
+    requests = [
+        request(action, aws_RequestedRegion=region)
+        for action in ("ec2:DescribeVpcs", "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:Describe*",
+                       "iam:CreateRole", "s3:GetObject")
+        for region in ("us-east-1", "eu-west-1")
+    ]  # fmt: skip
+    policy = Policy(statements)
+    for each in requests * 2:  # the second time from what the policy remembers
+        assert evaluate(policy, each) == evaluate(statements, each), each
+    assert evaluate(policy, request("ec2:DescribeVpcs", aws_RequestedRegion="us-east-1")).allowed_by == "Read"
+    statements[0]["Action"] = "s3:*"
+    statements.pop()
+    assert evaluate(policy, request("ec2:DescribeVpcs", aws_RequestedRegion="us-east-1")).allowed_by == "Read"
+    assert not evaluate(policy, request("ec2:CreateVpc", aws_RequestedRegion="eu-west-1")).allowed

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 
-from compiler.lint import LintJob, lint_templates
+from compiler.lint import LintJob, known_clean, lint_templates
 from compiler.pipeline import CompileResult, compile_in_memory
 from compiler.spec.regions import is_commercial_region
 from tests.builders.example import EXAMPLE_SPEC, copy_example, resources, walk
@@ -181,7 +181,7 @@ def spec_path(tmp_path_factory) -> Path:
     return copy_example(tmp_path_factory.mktemp("valid"))
 
 
-def test_valid_specs_compile_with_their_invariants_and_lint_clean(spec_path, tmp_path):
+def test_valid_specs_compile_with_their_invariants_and_lint_clean(spec_path, tmp_path, lint_cache):
     compiled: list[str] = []
     lint_jobs: list[LintJob] = []
     linted: dict[Path, str] = {}  # template -> the spec text it came from
@@ -215,12 +215,15 @@ def test_valid_specs_compile_with_their_invariants_and_lint_clean(spec_path, tmp
     assert len(compiled) >= VALID_SPECS
 
     started = time.perf_counter()
-    findings = lint_templates(lint_jobs)
+    # templates a clean run already linted, byte for byte (tests/conftest.py `lint_cache`)
+    vouched = known_clean(lint_jobs, lint_cache) if lint_cache else set()
+    findings = lint_templates(lint_jobs, cache_dir=lint_cache)
     NOTES.append(
         f"valid specs: {compiled_in:.0f} s to generate, compile and check; "
         f"{time.perf_counter() - started:.0f} s to lint"
     )
     COUNTS["templates linted (primary region + global of every 10th valid spec)"] += len(lint_jobs)
+    COUNTS["templates linted, of those known clean from an earlier run (lint cache)"] += len(vouched)
     NOTES.append(
         f"linted: valid specs #0, #{LINT_EVERY}, ... #{(len(compiled) - 1) // LINT_EVERY * LINT_EVERY}"
         f" of {len(compiled)} (hypothesis derandomized: a fixed seed)"
@@ -230,8 +233,9 @@ def test_valid_specs_compile_with_their_invariants_and_lint_clean(spec_path, tmp
     )
 
 
-def test_fixed_size_group_lints_clean(spec_path, tmp_path):
+def test_fixed_size_group_lints_clean(spec_path, tmp_path, lint_cache):
     data = yaml.safe_load(EXAMPLE_SPEC.read_text(encoding="utf-8"))
     data["compute"].update(min_size=2, max_size=2, desired_capacity=2)
     spec_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    assert not lint_templates(lint_jobs_for(compile_in_memory(spec_path), tmp_path))
+    jobs = lint_jobs_for(compile_in_memory(spec_path), tmp_path)
+    assert not lint_templates(jobs, cache_dir=lint_cache)

@@ -71,12 +71,6 @@ def lint_jobs(
     ]
 
 
-@pytest.fixture(scope="module")
-def lint_cache(pytestconfig: pytest.Config) -> Path | None:
-    cache = getattr(pytestconfig, "cache", None)
-    return cache.mkdir("cfn-lint-clean") if cache else None
-
-
 def test_every_example_that_validates_lints_clean(tmp_path, lint_cache):
     jobs = []
     for example in examples():
