@@ -28,6 +28,7 @@ import pytest
 from moto.cloudformation.parsing import get_model_map, resource_name_property_from_type
 
 from compiler.builders.database import MASTER_SECRET_ID, SECRET_ARN_OUTPUT
+from compiler.builders.health_alarms import HEALTH_CHECK_OUTPUT
 from compiler.deploy_plan import TEMPLATE_BODY_LIMIT
 from compiler.deploy_script import SCRIPT_PATH
 
@@ -304,20 +305,26 @@ def deploy_global_and_record_outputs(output_dir: OutputDir, aws: AwsCli, moto_se
 
 def writer_secret_outputs(output_dir: OutputDir, aws: AwsCli) -> dict[str, dict[str, str]]:
     """The writer region stack's DatabaseSecretArn, which deploy.sh reads for the replica
-    regions once that stack exists: the ARN moto_shim gives the writer's secret. The
+    regions once that stack exists, and every regional stack's HealthCheckId: the ARN moto_shim gives the writer's secret. The
     StackSet's writer instance is found by its stack ID, which CloudFormation makes up."""
     region = output_dir.primary_region
     account = aws.run_json("sts", "get-caller-identity", region=region)["Account"]
     value = {SECRET_ARN_OUTPUT: secret_stand_in_arn(MASTER_SECRET_ID, region, account)}
     found = {}
+    # Each region's health check, for the us-east-1 health-alarm stack: moto makes its ID
+    # during the run, so the stand-in looks it up when deploy.sh asks.
+    health = {HEALTH_CHECK_OUTPUT: {"resource": "HealthCheck"}}
     for entry in output_dir.manifest["stacks"]:
-        if entry["kind"] == "region" and entry["region"] == region:
-            found[entry["stack_name"]] = value
+        if entry["kind"] == "region":
+            found[entry["stack_name"]] = (
+                {**value, **health} if entry["region"] == region else health
+            )
         if entry["kind"] == "stackset":
             # AWS names an instance's stack StackSet-<set>-<uuid>; moto StackSet-<set>:<uuid>.
-            found[
-                f"arn:aws:cloudformation:{region}:*:stack/StackSet-{entry['stack_name']}[-:]*"
-            ] = value
+            found[f"arn:aws:cloudformation:*:*:stack/StackSet-{entry['stack_name']}[-:]*"] = {
+                **value,
+                **health,
+            }
     return found
 
 
@@ -468,6 +475,7 @@ class TestStacks:
         (writer_secret,) = {
             values[SECRET_ARN_OUTPUT]
             for values in writer_secret_outputs(deployed.output_dir, aws).values()
+            if SECRET_ARN_OUTPUT in values
         }
         for entry in deployed.output_dir.entries("region"):
             stack = aws.run_json(
@@ -606,6 +614,7 @@ class TestStackSet:
         (writer_secret,) = {
             values[SECRET_ARN_OUTPUT]
             for values in writer_secret_outputs(deployed.output_dir, aws).values()
+            if SECRET_ARN_OUTPUT in values
         }
         assert parameters["WriterDatabaseSecretArn"] == writer_secret
 
