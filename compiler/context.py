@@ -65,6 +65,20 @@ def replica_region_key(index: int) -> str:
     return f"ReplicaRegion{index + 1}"
 
 
+def health_alarm_regions(spec: InfraSpec) -> list[str]:
+    """The regions whose health check the us-east-1 health-alarm stack alarms
+    (builders/health_alarms.py): every one but us-east-1's, which its own stack alarms."""
+    return [region.name for region in spec.regions if region.name != ROUTE53_METRICS_REGION]
+
+
+def health_alarms_have_own_topic(spec: InfraSpec) -> bool:
+    """The health-alarm stack needs a topic of its own when no regional stack (with its
+    alarm topic) is in us-east-1; Slack delivery then takes that topic too."""
+    return bool(health_alarm_regions(spec)) and ROUTE53_METRICS_REGION not in [
+        region.name for region in spec.regions
+    ]
+
+
 def has_writer_region(spec: InfraSpec) -> bool:
     """True when some resource exists in the writer region only (replica DB or buckets)."""
     return replicates_database(spec) or bool(replicated_bucket_names(spec))

@@ -41,6 +41,9 @@ class PreviousLayout(NamedTuple):
     database_replicas: bool
     project: str | None = None  # its project tag (naming.PROJECT_TAG); None if it has none
     global_region: str | None = None  # where its global stack was; None: it had none
+    # Its databases had names CloudFormation generated, but for a replicated writer's:
+    # its manifest predates `database_identifiers` (see deploy_plan.DatabaseIdentifiers).
+    generated_database_names: bool = False
 
 
 def read_previous_layout(directory: Path) -> PreviousLayout | None:
@@ -75,6 +78,7 @@ def previous_layout(manifest: Any) -> PreviousLayout | None:
         isinstance(manifest.get("database_replicas"), dict),
         project if isinstance(project, str) else None,
         global_regions[0] if global_regions and isinstance(global_regions[0], str) else None,
+        "database_identifiers" not in manifest,
     )
 
 
@@ -154,6 +158,8 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
                     "of a replica); its buckets are kept, but no longer replicated to",
                 )
             )
+    if previous.generated_database_names:
+        hazards.append(_naming_the_databases(previous, spec))
     if previous.database_replicas and not replicates_database(spec):
         hazards.append(
             Hazard(
@@ -164,6 +170,45 @@ def data_hazards(previous: PreviousLayout | None, spec: InfraSpec) -> list[Hazar
             )
         )
     return hazards
+
+
+def _naming_the_databases(previous: PreviousLayout, spec: InfraSpec) -> Hazard:
+    """Stacks compiled before every database had a fixed identifier (so that the stack
+    makes its log groups before it): CloudFormation replaces an instance that gains one."""
+    writer = naming.database_identifier(spec)
+    why = (
+        "every database now has a fixed identifier, so that the stack makes its log groups "
+        "(retention, KMS key, tags) before RDS writes to them"
+    )
+    if not previous.database_replicas:
+        regions = ", ".join(previous.regions)
+        return Hazard(
+            "error",
+            ("database",),
+            f"{why}: CloudFormation would replace the database of {regions}, named by "
+            f"CloudFormation until now, with a new, empty one named {writer} (the old one is "
+            "kept: deletion protection). Copy the data over after the deploy (snapshot, "
+            "restore, then swap), or deploy first where the data can go",
+        )
+    if spec.database.promoted:
+        return Hazard(
+            "error",
+            ("database", "promoted", "identifier"),
+            f"{why}: CloudFormation would replace the promoted writer, whose name "
+            "CloudFormation generated, with a new, empty one named "
+            f"{writer}, and every replica with a replica of that",
+        )
+    return Hazard(
+        "warning",
+        ("database",),
+        f"{why}: the replicas are re-created from the writer under the name "
+        f"{naming.replica_database_identifier(spec)} (each replica region reads no database "
+        "until its copy is made), and the writer's log groups "
+        f"{naming.database_log_group_name(writer, 'postgresql')} and .../upgrade, which "
+        "RDS made itself, must be deleted before the deploy (export what you keep first): "
+        "CloudFormation cannot create a log group that exists, and the update would roll "
+        "back",
+    )
 
 
 def hazard_lines(hazards: list[Hazard]) -> list[str]:

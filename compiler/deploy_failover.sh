@@ -34,7 +34,7 @@ replication_ready() {
 }
 
 # The identifier of the read replica in REGION whose source is the writer WRITER (an
-# identifier): replicas get names CloudFormation generates, so they are found by source.
+# identifier): a replica's name changes with its writer's, so replicas are found by source.
 replica_in() {
   local region="$1" writer="$2" found
   if [ "$DRY_RUN" = true ]; then

@@ -30,11 +30,12 @@ from typing import NamedTuple
 from troposphere import Template
 
 from compiler import naming
-from compiler.assemble import StackTemplate
+from compiler.assemble import HEALTH_ALARMS_KIND, StackTemplate
 from compiler.builders.bucket_replication import REPLICATION_PARAMETER
 from compiler.builders.database import SECRET_ARN_OUTPUT, WRITER_SECRET_PARAMETER
+from compiler.builders.health_alarms import HEALTH_CHECK_OUTPUT, health_check_parameter
 from compiler.builders.hosted_zone import NAME_SERVERS_OUTPUT
-from compiler.context import replica_regions, replicates_database
+from compiler.context import health_alarm_regions, replica_regions, replicates_database
 from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE, BUCKET_OUTPUT
 from compiler.spec import InfraSpec
 
@@ -131,6 +132,28 @@ class StackInstanceOutput:
 
 
 @dataclass(frozen=True)
+class RegionalOutput:
+    """An output of `region`'s regional stack, whichever way the regions were deployed:
+    the stack `stack_name` (deploy.sh stacks), or the StackSet `stack_set_name`'s instance
+    there, found through `admin_region` (deploy.sh stackset)."""
+
+    region: str
+    output: str
+    stack_name: str
+    stack_set_name: str
+    admin_region: str
+
+    def to_manifest(self) -> dict[str, str]:
+        return {
+            "from": "regional_output",
+            "region": self.region,
+            "output": self.output,
+            "stack": self.stack_name,
+            "stack_set": self.stack_set_name,
+        }
+
+
+@dataclass(frozen=True)
 class GivenValue:
     """A value the compiler knows and deploy.sh passes as it is."""
 
@@ -145,7 +168,14 @@ Source = StackOutput | TemplateDefault | EnvironmentVariable
 
 class PlannedParameter(NamedTuple):
     name: str
-    source: StackOutput | TemplateDefault | ReplicationSwitch | StackInstanceOutput | GivenValue
+    source: (
+        StackOutput
+        | TemplateDefault
+        | ReplicationSwitch
+        | StackInstanceOutput
+        | GivenValue
+        | RegionalOutput
+    )
 
 
 class StackSetRoles(NamedTuple):
@@ -245,7 +275,7 @@ def stack_needs(template: Template) -> StackNeeds:
 class PlannedStack(NamedTuple):
     """One entry of the deploy order."""
 
-    kind: str  # "global" | "region" | "stackset"
+    kind: str  # "global" | "region" | "stackset" | "health-alarms"
     stack_name: str
     region: str  # where it is deployed (for the StackSet: where it is administered)
     template: str  # path relative to the output directory
@@ -266,7 +296,11 @@ class PlannedStack(NamedTuple):
     @property
     def passed_parameters(self) -> tuple[PlannedParameter, ...]:
         """The parameters deploy.sh passes: all but those left at their template default."""
-        return tuple(p for p in self.parameters if isinstance(p.source, (StackOutput, GivenValue)))
+        return tuple(
+            p
+            for p in self.parameters
+            if isinstance(p.source, (StackOutput, GivenValue, RegionalOutput))
+        )
 
 
 class BucketReplicationPass(NamedTuple):
@@ -305,6 +339,19 @@ class ReplicaPromotion(NamedTuple):
         }
 
 
+class DatabaseIdentifiers(NamedTuple):
+    """The RDS identifiers the templates give the databases: the writer's (every region's
+    without replicas) and the replicas'. Recorded so that a later compile knows its
+    stacks already name them (compiler/data_hazards.py): older ones left replicas, and
+    databases without replicas, to names CloudFormation generated."""
+
+    writer: str
+    replica: str | None
+
+    def to_manifest(self) -> dict:
+        return {"writer": self.writer, "replica": self.replica}
+
+
 class DnsDelegation(NamedTuple):
     """The global stack creates the public zone and a region requests an ACM certificate
     validated by DNS in it: validation only succeeds once the registrar delegates the
@@ -334,6 +381,7 @@ class DeployPlan(NamedTuple):
     # that reads its bucket; it has the same name in every region.
     bootstrap_stack: str = ""
     delegation: DnsDelegation | None = None
+    database_identifiers: DatabaseIdentifiers | None = None
 
     def by_kind(self, kind: str) -> list[PlannedStack]:
         return [stack for stack in self.stacks if stack.kind == kind]
@@ -406,7 +454,7 @@ def plan_deploy(
                 )
                 if is_stack_set and not spec.stackset.service_managed
                 else None,
-                needs=stack_needs(stack.template) if stack.kind != "global" else None,
+                needs=stack_needs(stack.template) if stack.kind in ("region", "stackset") else None,
                 deployment=stack_set_deployment(spec) if is_stack_set else None,
             )
         )
@@ -419,6 +467,10 @@ def plan_deploy(
         promotion=_promotion(spec),
         bootstrap_stack=naming.bootstrap_stack_name(spec),
         delegation=_delegation(spec, stacks, provider),
+        database_identifiers=DatabaseIdentifiers(
+            naming.database_identifier(spec),
+            naming.replica_database_identifier(spec) if replicates_database(spec) else None,
+        ),
     )
 
 
@@ -483,6 +535,19 @@ def _plan_parameter(stack, name, default, global_output, spec) -> PlannedParamet
         return PlannedParameter(name, StackOutput(writer, spec.primary_region, SECRET_ARN_OUTPUT))
     if default is not None:
         return PlannedParameter(name, TemplateDefault(str(default)))
+    if stack.kind == HEALTH_ALARMS_KIND:
+        # A region's health check ID, from its stack (builders/health_alarms.py).
+        region = next(r for r in health_alarm_regions(spec) if health_check_parameter(r) == name)
+        return PlannedParameter(
+            name,
+            RegionalOutput(
+                region,
+                HEALTH_CHECK_OUTPUT,
+                naming.regional_stack_name(spec, region),
+                naming.stack_set_name(spec),
+                spec.global_stack_region,
+            ),
+        )
     source = global_output(name) if stack.kind != "global" else None
     if source is None:
         raise DeployPlanError(
@@ -558,4 +623,6 @@ def failover_fields(plan: DeployPlan) -> dict:
         fields["database_replicas"] = plan.promotion.to_manifest()
     if plan.delegation:
         fields["dns_delegation"] = plan.delegation.to_manifest()
+    if plan.database_identifiers:
+        fields["database_identifiers"] = plan.database_identifiers.to_manifest()
     return fields

@@ -17,6 +17,7 @@ import shlex
 import textwrap
 from pathlib import Path
 
+from compiler.assemble import HEALTH_ALARMS_KIND
 from compiler.deploy_bootstrap import BOOTSTRAP_TEMPLATE
 from compiler.deploy_plan import (
     STATEFUL_TYPES,
@@ -25,6 +26,7 @@ from compiler.deploy_plan import (
     EnvironmentVariable,
     GivenValue,
     PlannedStack,
+    RegionalOutput,
     StackInstanceOutput,
     StackOutput,
 )
@@ -65,7 +67,9 @@ def render_deploy_script(plan: DeployPlan) -> str:
         PREFLIGHT_LIBRARY.read_text(encoding="utf-8"),
         CHANGESET_LIBRARY.read_text(encoding="utf-8"),
     ]
-    if plan.bucket_replication or plan.promotion:
+    health_alarms = plan.by_kind(HEALTH_ALARMS_KIND)
+    # Its stack_instance_output reads the health checks of the StackSet's instances too.
+    if plan.bucket_replication or plan.promotion or (health_alarms and stack_sets):
         parts.append(FAILOVER_LIBRARY.read_text(encoding="utf-8"))
     if plan.promotion and _service_managed_plan(plan):
         parts.append(MEMBER_FAILOVER_LIBRARY.read_text(encoding="utf-8"))
@@ -81,6 +85,7 @@ def render_deploy_script(plan: DeployPlan) -> str:
         for stack in stack_sets
     ]
     parts += [_stack_set_preview_function(stack) for stack in stack_sets]
+    parts += [_deploy_function(plan, stack) for stack in health_alarms]
     parts.append(preflight_functions(plan))
     parts.append(_main(plan))
     return "\n".join(part.strip("\n") + "\n" for part in parts)
@@ -259,12 +264,15 @@ def _modes(plan: DeployPlan) -> dict[str, list[str]]:
         if delegation
         else []
     )
+    # Last, once every region's health check exists; told where to read them from.
+    health_alarms = [function_name(s) for s in plan.by_kind(HEALTH_ALARMS_KIND)]
     modes = {
         "stacks": [
             _preflight("stacks"),
             *global_calls,
             *await_delegation,
             *_regional_calls(plan),
+            *[f"{call} stacks" for call in health_alarms],
         ]
     }
     stack_sets = plan.by_kind("stackset")
@@ -276,6 +284,9 @@ def _modes(plan: DeployPlan) -> dict[str, list[str]]:
             *first,
             *(await_delegation if first else []),
             *[function_name(s) for s in stack_sets],
+            # A member account's health checks are its own: the alarms of this account's
+            # health-alarms stack cannot name them (docs/multi-account.md).
+            *([f"{call} stackset" for call in health_alarms] if first else []),
         ]
         modes["stackset-plan"] = [preview_function_name(s) for s in stack_sets]
     stack_set_names = " ".join(s.stack_name for s in stack_sets)
@@ -283,6 +294,7 @@ def _modes(plan: DeployPlan) -> dict[str, list[str]]:
         "plan_begin",
         *global_calls,
         *_regional_calls(plan),
+        *[f"{call} stacks" for call in health_alarms],
         f"plan_end {stack_set_names}".rstrip(),
     ]
     modes["apply"] = [
@@ -291,6 +303,7 @@ def _modes(plan: DeployPlan) -> dict[str, list[str]]:
         *global_calls,
         *await_delegation,
         *_regional_calls(plan),
+        *[f"{call} stacks" for call in health_alarms],
     ]
     if global_calls:
         modes["global"] = [_preflight("global"), *global_calls]
@@ -384,10 +397,26 @@ def _values(stack: PlannedStack) -> tuple[list[str], list[str]]:
         variable = f"param_{parameter.name}"
         if isinstance(parameter.source, GivenValue):
             names.append(f"{variable}={shlex.quote(parameter.source.value)}")
+        elif isinstance(parameter.source, RegionalOutput):
+            names.append(variable)
+            lines += _regional_output_lines(variable, parameter.source)
         else:
             names.append(variable)
             lines.append(_assign(variable, parameter.source))
     return names, lines
+
+
+def _regional_output_lines(variable: str, source: RegionalOutput) -> list[str]:
+    """Read `source` from the region's stack, or from the StackSet's instance there when
+    the function's first argument says the regions were deployed as a StackSet."""
+    return [
+        '  if [ "$1" = stackset ]; then',
+        f"    stack_instance_output {variable} {source.stack_set_name} {source.admin_region} "
+        f'"$(caller_account)" {source.region} {source.output}',
+        "  else",
+        "  " + _assign(variable, StackOutput(source.stack_name, source.region, source.output)),
+        "  fi",
+    ]
 
 
 def _continued(command: list[str], indent: str = "  ") -> str:
@@ -452,7 +481,10 @@ def _deploy_function(plan: DeployPlan, stack: PlannedStack) -> str:
         command.append("--parameter-overrides " + " ".join(overrides))
     command.append("--tags " + " ".join(shlex.quote(f"{k}={v}") for k, v in plan.tags))
     command.append("--no-fail-on-empty-changeset")
-    what = "the global stack" if stack.kind == "global" else "the regional stack"
+    what = {
+        "global": "the global stack",
+        HEALTH_ALARMS_KIND: "the other regions' health-check alarms",
+    }.get(stack.kind, "the regional stack")
     comment = [f"{stack.stack_name} in {stack.region}: {what}, from {stack.template}."]
     if stack.role_arn:
         comment[0] += (
@@ -465,6 +497,13 @@ def _deploy_function(plan: DeployPlan, stack: PlannedStack) -> str:
         comment.append(
             f"Its first argument, true or false, sets {plan.bucket_replication.parameter}: "
             "whether its buckets replicate to the other regions, whose buckets must exist first."
+        )
+    if stack.kind == HEALTH_ALARMS_KIND:
+        comment.append(
+            "Its first argument, stacks or stackset, says where the health-check IDs are: "
+            "the regional stacks' outputs or the StackSet instances'. It runs with the "
+            "caller's own credentials, like the global stack: the deploy roles may act in "
+            "the spec's regions only, and us-east-1 need not be one."
         )
     if stack.kind == "global":
         comment[0] += (

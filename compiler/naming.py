@@ -6,6 +6,7 @@ template name every resource the same way (and a diff between regions is meaning
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -93,6 +94,19 @@ def stack_name_prefixes(spec: InfraSpec) -> list[str]:
 
 # The kind of each region's alarm topic: the global stack's alarms name it too.
 ALARM_TOPIC_KIND = "alarms"
+# The kind of the health-alarm stack's own topic, in us-east-1 (builders/health_alarms.py):
+# not ALARM_TOPIC_KIND, which a us-east-1 regional stack added later would create.
+HEALTH_ALARM_TOPIC_KIND = "health-alarms"
+
+
+def health_alarms_stack_name(spec: InfraSpec) -> str:
+    """The stack in us-east-1 that alarms the other regions' Route 53 health checks."""
+    return f"{name_prefix(spec)}-health-alarms"
+
+
+def slack_notifier_name(spec: InfraSpec) -> str:
+    """The Slack webhook function, the same name in every region."""
+    return resource_name(spec, "slack-notifier")
 
 
 def topic_name(spec: InfraSpec, kind: str) -> str:
@@ -111,11 +125,10 @@ DB_INSTANCE_IDENTIFIER_MAX = 63
 
 
 def database_identifier(spec: InfraSpec) -> str:
-    """The writer's RDS identifier, fixed so that the replicas in other regions name it by
-    ARN without a cross-stack reference (limits checked in spec/consistency.py); after a
-    failover, the promoted replica's own. Replicas get names CloudFormation generates: a
-    custom-named resource cannot be replaced, and a replica is replaced when its source
-    changes."""
+    """The writer's RDS identifier (and, without replicas, every region's), fixed so that
+    the replicas in other regions name it by ARN without a cross-stack reference and its
+    log groups can be made before it (limits checked in spec/consistency.py); after a
+    failover, the promoted replica's own."""
     promoted = spec.database.promoted
     return promoted.identifier if promoted else f"{name_prefix(spec)}-db"
 
@@ -130,6 +143,31 @@ def database_master_secret_name(spec: InfraSpec) -> str:
     with service_managed, since a promoted writer region's new secret would collide with the
     copy already there under this name."""
     return f"{name_prefix(spec)}/database/master"
+
+
+def replica_database_identifier(spec: InfraSpec) -> str:
+    """A read replica's RDS identifier, the same in every replica region (identifiers are
+    unique per region): `<prefix>-db-` and 8 hex digits of the writer's identifier.
+
+    It changes whenever the writer does: CloudFormation replaces a replica whose source
+    changes, and cannot replace a resource with a custom name by one of the same name.
+    After `deploy.sh promote`, the promoted replica keeps this name as the writer's
+    (`database.promoted.identifier`); the old writer, re-created as a replica, and the
+    other replicas get a name made from it, which differs from any they had (the writers'
+    names follow one another through the digest). At most 41 + 4 + 8 = 53 characters."""
+    digest = hashlib.sha256(database_identifier(spec).encode()).hexdigest()[:8]
+    return f"{name_prefix(spec)}-db-{digest}"
+
+
+# The log types the database exports to CloudWatch Logs (EnableCloudwatchLogsExports):
+# RDS for PostgreSQL's two, the server log and the major-version upgrade log.
+DATABASE_LOG_TYPES = ("postgresql", "upgrade")
+
+
+def database_log_group_name(identifier: str, log_type: str) -> str:
+    """The log group RDS writes an instance's exported log to: RDS makes it itself (no
+    retention, key or tags) unless it exists, so the stack makes it first."""
+    return f"/aws/rds/instance/{identifier}/{log_type}"
 
 
 def data_key_alias(spec: InfraSpec) -> str:

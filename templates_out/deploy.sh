@@ -1270,7 +1270,7 @@ replication_ready() {
 }
 
 # The identifier of the read replica in REGION whose source is the writer WRITER (an
-# identifier): replicas get names CloudFormation generates, so they are found by source.
+# identifier): a replica's name changes with its writer's, so replicas are found by source.
 replica_in() {
   local region="$1" writer="$2" found
   if [ "$DRY_RUN" = true ]; then
@@ -1668,9 +1668,9 @@ deploy_stackset_storefront_production_regional() {
   read_output administration_role_arn storefront-production-global us-east-1 StackSetAdministrationRoleArn
   read_output execution_role_name storefront-production-global us-east-1 StackSetExecutionRoleName
   read_output param_HostedZoneId storefront-production-global us-east-1 HostedZoneId
-  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/5adc56b48902932f726ffedc95b14f19cdffd11587bc195a94456569f755d29c.json" \
+  run aws s3 cp "$HERE/stackset.json" "s3://$bucket/storefront-production-regional/7e95689ab25c1b86d9efba805aa1d8961833a3908e87f0ba4342600027c737d9.json" \
     --region us-east-1
-  url="$(template_url "$bucket" storefront-production-regional/5adc56b48902932f726ffedc95b14f19cdffd11587bc195a94456569f755d29c.json us-east-1)"
+  url="$(template_url "$bucket" storefront-production-regional/7e95689ab25c1b86d9efba805aa1d8961833a3908e87f0ba4342600027c737d9.json us-east-1)"
   settings=(--template-url "$url")
   account="$(caller_account)"
   if stack_set_exists storefront-production-regional us-east-1; then
@@ -1763,6 +1763,28 @@ deploy_stackset_storefront_production_regional() {
 # storefront-production-regional: what `stackset` would change, read-only.
 preview_stackset_storefront_production_regional() {
   stack_set_preview storefront-production-regional us-east-1 - "$HERE/stackset.json" '-' 'us-east-1 us-west-2'
+}
+
+# storefront-production-health-alarms in us-east-1: the other regions' health-check
+# alarms, from health-alarms.json.
+# Its first argument, stacks or stackset, says where the health-check IDs are: the
+# regional stacks' outputs or the StackSet instances'. It runs with the caller's own
+# credentials, like the global stack: the deploy roles may act in the spec's regions only,
+# and us-east-1 need not be one.
+deploy_health_alarms_storefront_production_health_alarms() {
+  local param_HealthCheckIdUsWest2
+  if [ "$1" = stackset ]; then
+    stack_instance_output param_HealthCheckIdUsWest2 storefront-production-regional us-east-1 "$(caller_account)" us-west-2 HealthCheckId
+  else
+    read_output param_HealthCheckIdUsWest2 storefront-production-us-west-2 us-west-2 HealthCheckId
+  fi
+  deploy_stack us-east-1 storefront-production-health-alarms aws cloudformation deploy \
+    --region us-east-1 \
+    --stack-name storefront-production-health-alarms \
+    --template-file "$HERE/health-alarms.json" \
+    --parameter-overrides "HealthCheckIdUsWest2=$param_HealthCheckIdUsWest2" \
+    --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
+    --no-fail-on-empty-changeset
 }
 
 preflight_stacks() {
@@ -1873,11 +1895,13 @@ main() {
       deploy_region_storefront_production_us_east_1 "$replicate"
       deploy_region_storefront_production_us_west_2
       [ "$replicate" = true ] || deploy_region_storefront_production_us_east_1 true
+      deploy_health_alarms_storefront_production_health_alarms stacks
       ;;
     stackset)
       [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_stackset
       deploy_global_storefront_production_global
       deploy_stackset_storefront_production_regional
+      deploy_health_alarms_storefront_production_health_alarms stackset
       ;;
     stackset-plan)
       preview_stackset_storefront_production_regional
@@ -1889,6 +1913,7 @@ main() {
       deploy_region_storefront_production_us_east_1 "$replicate"
       deploy_region_storefront_production_us_west_2
       [ "$replicate" = true ] || deploy_region_storefront_production_us_east_1 true
+      deploy_health_alarms_storefront_production_health_alarms stacks
       plan_end storefront-production-regional
       ;;
     apply)
@@ -1899,6 +1924,7 @@ main() {
       deploy_region_storefront_production_us_east_1 "$replicate"
       deploy_region_storefront_production_us_west_2
       [ "$replicate" = true ] || deploy_region_storefront_production_us_east_1 true
+      deploy_health_alarms_storefront_production_health_alarms stacks
       ;;
     global)
       [ "$DRY_RUN" = true ] || [ "$PREFLIGHT" = false ] || preflight_global

@@ -92,12 +92,13 @@ def test_turning_replicas_off_is_a_warning():
                     {"kind": "stackset", "region": "us-east-1"},
                 ],
                 "database_replicas": {"writer_identifier": "x"},
+                "database_identifiers": {"writer": "x", "replica": "x-1"},
             },
             BEFORE._replace(global_region="us-east-1"),
         ),
         (
             {"stacks": [{"kind": "region", "region": "eu-west-1"}]},
-            PreviousLayout(("eu-west-1",), False),
+            PreviousLayout(("eu-west-1",), False, generated_database_names=True),
         ),
         ({"stacks": "not a list"}, None),
         ([], None),
@@ -106,6 +107,39 @@ def test_turning_replicas_off_is_a_warning():
 )
 def test_the_layout_read_from_a_manifest(manifest, expected):
     assert previous_layout(manifest) == expected
+
+
+# --- stacks compiled before every database had a fixed identifier ---------------------
+
+GENERATED = BEFORE._replace(generated_database_names=True)
+
+
+def test_naming_the_databases_of_stacks_without_replicas_is_an_error():
+    """Each region's database had a name CloudFormation generated: a fixed one replaces
+    it with an empty one."""
+    before = PreviousLayout(("us-east-1", "us-west-2"), False, generated_database_names=True)
+    (hazard,) = data_hazards(before, spec_with([EAST, WEST], database={"replicas": False}))
+    assert (hazard.level, format_spec_path(hazard.path)) == ("error", "database")
+    assert "replace the database of us-east-1, us-west-2" in hazard.message
+    assert "storefront-production-db" in hazard.message
+
+
+def test_naming_the_replicas_is_a_warning_that_says_which_log_groups_to_delete():
+    """The writer keeps its name (it had one), but RDS made its log groups already."""
+    (hazard,) = data_hazards(GENERATED, spec_with([EAST, WEST]))
+    assert (hazard.level, format_spec_path(hazard.path)) == ("warning", "database")
+    assert "/aws/rds/instance/storefront-production-db/postgresql" in hazard.message
+    assert "re-created from the writer" in hazard.message
+
+
+def test_naming_a_promoted_writer_whose_name_was_generated_is_an_error():
+    promoted = {"promoted": {"identifier": "db-1", "source_region": "us-east-1"}}
+    hazards = data_hazards(GENERATED, spec_with([WEST, EAST], database=promoted))
+    assert ("error", "database.promoted.identifier") in levels(hazards)
+
+
+def test_stacks_that_name_their_databases_already_are_safe():
+    assert data_hazards(BEFORE, spec_with([EAST, WEST])) == []
 
 
 def test_reordering_regions_keeps_the_global_stack_where_it_was():
@@ -152,4 +186,6 @@ def test_the_layout_is_read_from_the_directory_or_not_at_all(tmp_path):
     (tmp_path / "manifest.json").write_text(
         '{"stacks": [{"kind": "region", "region": "eu-west-1"}], "tags": {"infra:project": "p-e"}}'
     )
-    assert read_previous_layout(tmp_path) == PreviousLayout(("eu-west-1",), False, "p-e")
+    assert read_previous_layout(tmp_path) == PreviousLayout(
+        ("eu-west-1",), False, "p-e", generated_database_names=True
+    )

@@ -94,6 +94,7 @@ def test_order_is_global_then_regions_then_the_stack_set(plan, spec):
         ("global", spec.primary_region),
         *(("region", r.name) for r in spec.regions),
         ("stackset", spec.primary_region),
+        ("health-alarms", "us-east-1"),  # once every region's health check exists
     ]
 
 
@@ -256,6 +257,7 @@ def test_manifest_lists_global_then_regions_then_the_stack_set(manifest, spec):
         ("global", spec.primary_region),
         *(("region", r.name) for r in spec.regions),
         ("stackset", spec.primary_region),
+        ("health-alarms", "us-east-1"),
     ]
     assert manifest["deploy_script"] == "deploy.sh"
     assert manifest["tags"] == naming.standard_tags(spec)
@@ -272,13 +274,22 @@ def test_manifest_says_where_each_parameter_comes_from(manifest, spec):
                 "bucket_replication",
                 "stack_instance_output",
                 "value",
+                "regional_output",
             ), parameter
+            if parameter["from"] == "regional_output":  # a region's health check
+                assert entry["kind"] == "health-alarms"
+                region = parameter["region"]
+                assert parameter["stack"] == naming.regional_stack_name(spec, region)
+                assert parameter["stack_set"] == naming.stack_set_name(spec)
+                assert parameter["output"] == "HealthCheckId"
             if parameter["from"] == "stack_output":
                 writer = naming.regional_stack_name(spec, spec.primary_region)
                 expected = writer if parameter["name"] == "WriterDatabaseSecretArn" else global_name
                 assert parameter["stack"] == expected
                 assert parameter["region"] == spec.primary_region
     for entry in manifest["stacks"][1:]:
+        if entry["kind"] == "health-alarms":
+            continue  # no record, no zone
         zone = next(p for p in entry["parameters"] if p["name"] == "HostedZoneId")
         if spec.dns.hosted_zone_id:
             assert zone == {
@@ -297,7 +308,7 @@ def test_manifest_says_where_each_parameter_comes_from(manifest, spec):
 
 
 def test_manifest_stack_set_entry_names_its_instances(manifest, spec):
-    stack_set = manifest["stacks"][-1]
+    (stack_set,) = [entry for entry in manifest["stacks"] if entry["kind"] == "stackset"]
     assert stack_set["instances"] == {
         "regions": [r.name for r in spec.regions],
         "accounts": {"from": "caller_identity"},

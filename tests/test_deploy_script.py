@@ -35,7 +35,8 @@ case "$1 $2" in
         ;;
     esac
     for output in HostedZoneId TemplateBucketName ExecutionRoleArn \
-      StackSetAdministrationRoleArn StackSetExecutionRoleName DatabaseSecretArn; do
+      StackSetAdministrationRoleArn StackSetExecutionRoleName DatabaseSecretArn \
+      HealthCheckId; do
       printf '%s\tfake-%s\n' "$output" "$output"
     done
     printf 'NameServers\tns-1.awsdns-01.org,NS-2.awsdns-02.net\n'
@@ -168,22 +169,27 @@ def test_dry_run_prints_global_then_each_region(compiled, spec):
     tags = " ".join(f"{key}={value}" for key, value in naming.standard_tags(spec).items())
     assert {"Environment", "Team", "CostCenter"} <= naming.standard_tags(spec).keys()
     writer = (naming.regional_stack_name(spec, spec.primary_region), spec.primary_region)
-    # As on a first deploy: the writer region's stack again last, its buckets replicating
-    # once the other regions' buckets exist.
+    # As on a first deploy: the writer region's stack again, its buckets replicating once
+    # the other regions' buckets exist; last, the health-check alarms in us-east-1.
+    health = (naming.health_alarms_stack_name(spec), "us-east-1")
     expected = [
         (naming.global_stack_name(spec), spec.primary_region),
         *((naming.regional_stack_name(spec, r.name), r.name) for r in spec.regions),
         writer,
+        health,
     ]
     assert len(commands) == len(expected)
-    assert "ReplicateBuckets=false" in commands[1] and "ReplicateBuckets=true" in commands[-1]
+    assert "ReplicateBuckets=false" in commands[1] and "ReplicateBuckets=true" in commands[-2]
     for command, (stack_name, region) in zip(commands, expected, strict=True):
         assert command.startswith("aws cloudformation deploy ")
         assert f"--stack-name {stack_name} " in command
         assert f"--region {region} " in command
         assert command.endswith("--no-fail-on-empty-changeset")
         assert f"--tags {tags} --no-fail" in command
-    for command in commands[1:]:
+    # The caller's credentials: the deploy roles act in the spec's regions only.
+    assert "--role-arn" not in commands[-1]
+    assert "'HealthCheckIdUsWest2=<HealthCheckId output of" in commands[-1]
+    for command in commands[1:-1]:
         assert "--role-arn '<ExecutionRoleArn output of" in command
         assert "--parameter-overrides 'HostedZoneId=<HostedZoneId output of" in command
         assert "--s3-bucket " in command  # regional templates are over 51,200 bytes
@@ -206,6 +212,7 @@ def test_dry_run_of_the_stack_set(compiled, spec):
         ["aws", "cloudformation", "update-stack-set"],  # with the writer's secret
         ["aws", "cloudformation", "create-stack-instances"],  # the replica regions
         ["aws", "cloudformation", "update-stack-set"],  # bucket replication on
+        ["aws", "cloudformation", "deploy"],  # the health-check alarms, in us-east-1
     ]
     assert f"--stack-name {naming.bootstrap_stack_name(spec)} " in commands[0]
     assert f"--stack-name {naming.global_stack_name(spec)} " in commands[1]
@@ -224,6 +231,10 @@ def test_dry_run_of_the_stack_set(compiled, spec):
         f"the {spec.primary_region} instance of {naming.stack_set_name(spec)}>'"
     ) in secret
     assert f"--regions {' '.join(r.name for r in spec.regions[1:])} " in replicas
+    assert (
+        "'HealthCheckIdUsWest2=<HealthCheckId output of the us-west-2 instance of "
+        f"{naming.stack_set_name(spec)}>'"
+    ) in commands[-1]
 
 
 # --- run time, against a stand-in aws ---------------------------------------------------
@@ -280,6 +291,8 @@ def test_each_region_is_bootstrapped_once_before_its_first_stack(compiled, spec,
             expected.append((bootstrap, region))
         expected.append((stack, region))
     expected.append(regional[0])
+    # Last the health-check alarms in us-east-1: small enough to go inline, no bootstrap.
+    expected.append((naming.health_alarms_stack_name(spec), "us-east-1"))
     assert order == expected
     for command in deploys(fake_aws):
         if stack_name_of(command) == bootstrap:
@@ -287,6 +300,8 @@ def test_each_region_is_bootstrapped_once_before_its_first_stack(compiled, spec,
             assert "--s3-bucket" not in command  # sent inline: nothing exists to upload to
             assert "--role-arn" not in command
             assert "infra:project=" in command
+        elif stack_name_of(command) == naming.health_alarms_stack_name(spec):
+            assert "--s3-bucket" not in command  # small: inline
         else:
             assert "--s3-bucket fake-TemplateBucketName" in command
     reads = [c for c in calls(fake_aws) if c.startswith("cloudformation describe-stacks ")]
@@ -334,11 +349,13 @@ def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fa
     assert result.returncode == 0, result.stderr
     bootstrap = naming.bootstrap_stack_name(spec)
     deployed = [c for c in deploys(env) if stack_name_of(c) != bootstrap]
-    assert len(deployed) == 2 + len(spec.regions)  # the writer region's twice: first deploy
+    # The writer region's twice (a first deploy), and the health-check alarms last.
+    assert len(deployed) == 3 + len(spec.regions)
     primary, other = deployed[1], deployed[2]
     assert "--s3-bucket fake-TemplateBucketName" in primary
     assert "--s3-bucket west-bucket" in other
-    for command in deployed[1:]:
+    assert "HealthCheckIdUsWest2=fake-HealthCheckId" in deployed[-1]
+    for command in deployed[1:-1]:
         assert "--role-arn fake-ExecutionRoleArn" in command
         assert "--parameter-overrides HostedZoneId=fake-HostedZoneId" in command
     # A replica region reads the writer's secret from the writer region's stack, which
@@ -376,7 +393,10 @@ def test_stack_set_first_deploy_creates_it_and_every_instance(compiled, spec, fa
     assert f"--regions {spec.primary_region} " in made[1]
     # Read from the writer region's instance, found through the StackSet.
     found = [c for c in calls(fake_aws) if c.startswith("cloudformation describe-stack-instance ")]
-    assert len(found) == 1 and f"--stack-instance-region {spec.primary_region} " in found[0]
+    assert f"--stack-instance-region {spec.primary_region} " in found[0]
+    # Then, for the health-check alarms in us-east-1, the other instances' health checks.
+    regions = [c.split("--stack-instance-region ")[1].split()[0] for c in found[1:]]
+    assert regions == [r.name for r in spec.regions if r.name != "us-east-1"]
     assert "ParameterKey=WriterDatabaseSecretArn,ParameterValue=fake-DatabaseSecretArn" in made[2]
     assert "ParameterKey=ReplicateBuckets,ParameterValue=false" in made[2]
     assert '"RegionConcurrencyType":"SEQUENTIAL"' in made[3]
@@ -419,7 +439,7 @@ def test_once_every_region_exists_the_writer_region_deploys_once(compiled, spec,
     result = run_script(compiled, env=env)
     assert result.returncode == 0, result.stderr
     deployed = stack_deploys(env)
-    assert len(deployed) == 1 + len(spec.regions)
+    assert len(deployed) == 2 + len(spec.regions)  # and the health-check alarms
     assert "ReplicateBuckets=true" in deployed[1]  # replication is never switched off
 
 
@@ -429,7 +449,7 @@ def test_a_first_deploy_turns_replication_on_after_the_other_regions(compiled, s
     assert result.returncode == 0, result.stderr
     deployed = stack_deploys(env)
     writer = f"--stack-name {naming.regional_stack_name(spec, spec.primary_region)} "
-    assert [writer in c for c in deployed] == [False, True, False, True]
+    assert [writer in c for c in deployed] == [False, True, False, True, False]
     assert "ReplicateBuckets=false" in deployed[1] and "ReplicateBuckets=true" in deployed[3]
 
 
@@ -636,6 +656,7 @@ def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tm
     expected = [s.stack_name for s in result.stacks if s.kind in ("global", "region")]
     if replicates_database(result.spec) or replicated_bucket_names(result.spec):
         expected.append(expected[1])  # the writer region again: secret copies, bucket replication
+    expected += [s.stack_name for s in result.stacks if s.kind == "health-alarms"]
     assert names == expected
     stack_set = run_script(tmp_path, "stackset", "--dry-run")
     assert stack_set.returncode == 0, stack_set.stderr

@@ -32,7 +32,7 @@ def test_global_stack_is_first_in_the_manifest(compiled):
         "us-east-1",
         "global.json",
     )
-    assert [s["kind"] for s in stacks[1:]] == ["region", "region", "stackset"]
+    assert [s["kind"] for s in stacks[1:]] == ["region", "region", "stackset", "health-alarms"]
 
 
 def test_global_template_over_the_inline_limit_names_a_template_bucket(compiled):
@@ -79,10 +79,9 @@ def test_the_global_stack_and_the_stackset_stay_put_when_the_regions_are_reorder
         spec.primary_region: {s.kind: s.region for s in assemble(spec) if s.kind != "region"}
         for spec in (before, after)
     }
-    assert placed == {
-        "us-east-1": {"global": "us-east-1", "stackset": "us-east-1"},
-        "us-west-2": {"global": "us-east-1", "stackset": "us-east-1"},
-    }
+    # The health-check alarms are where Route 53's metrics are, whatever the order.
+    stay = {"global": "us-east-1", "stackset": "us-east-1", "health-alarms": "us-east-1"}
+    assert placed == {"us-east-1": stay, "us-west-2": stay}
     assert build_global_template(before).to_dict() == build_global_template(after).to_dict()
 
 
@@ -94,6 +93,7 @@ def test_global_region_places_the_global_stack_and_its_template_bucket():
     assert {s.kind: s.region for s in stacks if s.kind != "region"} == {
         "global": "us-west-2",
         "stackset": "us-west-2",
+        "health-alarms": "us-east-1",  # where Route 53's metrics are
     }
     assert "deployed once in us-west-2" in stacks[0].template.to_dict()["Description"]
     # Over the inline limit: DEPLOY_BUCKET in the global stack's region only, then each

@@ -130,3 +130,27 @@ def test_validate_reads_the_default_output_directory(tmp_path):
     compile_refused = run_infra("compile", "--no-lint", spec.name, cwd=tmp_path)
     assert compile_refused.returncode == 2
     assert "nothing was written" in compile_refused.stderr
+
+
+def test_stacks_compiled_before_the_databases_had_fixed_names_are_refused(compiled):
+    """A manifest without `database_identifiers` comes from a compile that let
+    CloudFormation name the databases without replicas: naming them now replaces them."""
+    import json
+
+    from compiler.data_hazards import read_previous_layout
+
+    spec, out = compiled
+    assert read_previous_layout(out).generated_database_names is False  # this compile's
+    text = spec.read_text(encoding="utf-8").replace(
+        "database:\n", "database:\n  replicas: false\n", 1
+    )
+    spec.write_text(text, encoding="utf-8")
+    compile_spec(spec, out, lint=False, allow_data_loss=True)  # replicas off: a warning
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["database_identifiers"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SpecError) as raised:
+        compile_spec(spec, out, lint=False)
+    (problem,) = raised.value.problems
+    assert problem.path == ("database",)
+    assert "new, empty one named storefront-production-db" in problem.message

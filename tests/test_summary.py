@@ -25,7 +25,13 @@ from compiler.summary import (
 from tests.builders.example import EXAMPLE_SPEC, copy_example
 from tests.infra_command import run_infra
 
-TEMPLATES = ["global.json", "regions/us-east-1.json", "regions/us-west-2.json", "stackset.json"]
+TEMPLATES = [
+    "global.json",
+    "regions/us-east-1.json",
+    "regions/us-west-2.json",
+    "stackset.json",
+    "health-alarms.json",
+]
 
 
 @pytest.fixture
@@ -79,7 +85,8 @@ def test_rows_follow_the_output_directory_across_compiles(tmp_path, fake_lint):
     assert [r.template for r in rows] == TEMPLATES
     assert {(r.since_last, r.lint) for r in rows} == {("new", "clean")}
     assert all(r.size == len((out / r.template).read_bytes()) for r in rows)
-    assert all(r.resources > 50 for r in rows if r.template != "global.json")
+    regional = [r for r in rows if r.template not in ("global.json", "health-alarms.json")]
+    assert all(r.resources > 50 for r in regional)
 
     second = stack_rows(compile_spec(EXAMPLE_SPEC, out), out)
     assert {(r.since_last, r.lint) for r in second} == {("unchanged", "cached")}
@@ -95,6 +102,7 @@ def test_rows_follow_the_output_directory_across_compiles(tmp_path, fake_lint):
         ("regions/us-east-1.json", "unchanged", "skipped"),
         ("regions/us-west-2.json", "changed", "skipped"),
         ("stackset.json", "changed", "skipped"),
+        ("health-alarms.json", "unchanged", "skipped"),
     ]
 
 
@@ -103,8 +111,8 @@ def test_findings_are_counted_per_template(tmp_path, fake_lint):
     findings["stackset.json"] = ["E3012", "W1020"]
     out = tmp_path / "out"
     rows = stack_rows(compile_spec(EXAMPLE_SPEC, out), out)
-    assert [r.lint for r in rows] == ["clean", "clean", "clean", "2 findings"]
-    assert [r.lint_failed for r in rows] == [False, False, False, True]
+    assert [r.lint for r in rows] == ["clean", "clean", "clean", "2 findings", "clean"]
+    assert [r.lint_failed for r in rows] == [False, False, False, True, False]
 
 
 def test_a_stackset_finding_for_one_region_is_counted_on_that_regions_template(tmp_path, fake_lint):
@@ -120,14 +128,21 @@ def test_a_stackset_finding_for_one_region_is_counted_on_that_regions_template(t
         ("regions/us-east-1.json", "clean"),
         ("regions/us-west-2.json", "1 finding"),
         ("stackset.json", "1 finding"),
+        ("health-alarms.json", "clean"),
     ]
     linted = [path.name for path in calls]
-    assert linted == ["global.json", "stackset.json", "us-east-1.json", "us-west-2.json"]
+    assert linted == [
+        "global.json",
+        "stackset.json",
+        "health-alarms.json",
+        "us-east-1.json",
+        "us-west-2.json",
+    ]
     every = compile_spec(
         EXAMPLE_SPEC, tmp_path / "every", lint_cache=False, lint_every_template=True
     )
     rows = stack_rows(every, tmp_path / "every")
-    assert [r.lint for r in rows] == ["clean", "clean", "1 finding", "1 finding"]
+    assert [r.lint for r in rows] == ["clean", "clean", "1 finding", "1 finding", "clean"]
 
 
 def test_table_columns_line_up_with_and_without_colour():

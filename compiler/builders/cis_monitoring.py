@@ -90,6 +90,12 @@ CONTROLS: tuple[Control, ...] = (
         "A CloudTrail trail was changed, stopped or started",
     ),
     Control(
+        "console-sign-in-failures",
+        "CloudWatch.6",
+        '{($.eventName=ConsoleLogin) && ($.errorMessage="Failed authentication")}',
+        "A console sign-in failed authentication",
+    ),
+    Control(
         "kms-key-disabled-or-deleted",
         "CloudWatch.7",
         _any_event("DisableKey", "ScheduleKeyDeletion", source="kms.amazonaws.com"),
@@ -111,6 +117,18 @@ CONTROLS: tuple[Control, ...] = (
             source="s3.amazonaws.com",
         ),
         "An S3 bucket's policy, ACL, CORS, lifecycle or replication was changed",
+    ),  # fmt: skip
+    Control(
+        "config-changes",
+        "CloudWatch.9",
+        _any_event(
+            "StopConfigurationRecorder",
+            "DeleteDeliveryChannel",
+            "PutDeliveryChannel",
+            "PutConfigurationRecorder",
+            source="config.amazonaws.com",
+        ),
+        "AWS Config recording or delivery was changed or stopped",
     ),  # fmt: skip
     Control(
         "security-group-changes",

@@ -17,6 +17,7 @@ from troposphere import (
     Split,
     Sub,
     iam,
+    logs,
     rds,
     secretsmanager,
 )
@@ -130,6 +131,8 @@ def build_database(
     )
     monitoring = monitoring_role()
     replicated = replicates_database(spec)
+    identifiers = instance_identifiers(spec, replicated)
+    log_groups = database_log_groups(spec, identifiers, key)
     instance = purpose(
         rds.DBInstance(
             "Database",
@@ -151,7 +154,9 @@ def build_database(
             DBSubnetGroupName=Ref(subnet_group),
             DBParameterGroupName=Ref(parameters),
             VPCSecurityGroups=[security_groups.database],
-            EnableCloudwatchLogsExports=["postgresql", "upgrade"],
+            DBInstanceIdentifier=by_role(*identifiers),
+            # Into the log groups below, which exist before RDS first writes.
+            EnableCloudwatchLogsExports=list(naming.DATABASE_LOG_TYPES),
             # OS metrics every minute, and query-level load kept 7 days (the free tier),
             # encrypted with the data key since it holds SQL text.
             MonitoringInterval=MONITORING_INTERVAL_SECONDS,
@@ -184,7 +189,9 @@ def build_database(
         # that sets writer properties (and still refuses MultiAZ on a replica, which RDS
         # has long allowed); cfn-lint checks the template per condition instead.
         instance.no_validation()
-    resources = [subnet_group, parameters, monitoring]
+    # RDS makes a missing log group itself, without retention, key or tags: ours first.
+    instance.DependsOn = [group.title for group in log_groups]
+    resources = [subnet_group, parameters, monitoring, *log_groups]
     if replicated:
         resources.append(master_password_secret(spec, ctx, key))
     # Deleting or replacing the stack's database keeps a final snapshot.
@@ -437,10 +444,11 @@ def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -
     """The writer's properties in the writer region, the replica's elsewhere: one resource
     whose region decides (the StackSet template serves both).
 
-    The writer has a fixed identifier, so that a replica names it by ARN. A writer that is
-    a promoted replica (database.promoted) keeps the shape it was created with: no
-    identifier of ours, its old SourceRegion, none of the create-only writer properties;
-    anything else would make CloudFormation replace it with an empty database.
+    The writer has a fixed identifier, so that a replica names it by ARN (see
+    `instance_identifiers`). A writer that is a promoted replica (database.promoted) keeps
+    the shape it was created with: the identifier it had as a replica, its old
+    SourceRegion, none of the create-only writer properties; anything else would make
+    CloudFormation replace it with an empty database.
 
     A replica's credentials are the writer's: its users and passwords are replicated
     data. The master secret is the writer stack's, copied to the other regions (see
@@ -463,8 +471,47 @@ def replicated_properties(spec: InfraSpec, ctx: RegionContext, key: KeyHandle) -
             WRITER_CONDITION, ctx.promoted_from() if promoted else NoValue, ctx.writer_region()
         ),
     )
-    if not promoted:
-        properties["DBInstanceIdentifier"] = If(
-            WRITER_CONDITION, naming.database_identifier(spec), NoValue
-        )
     return properties
+
+
+def instance_identifiers(spec: InfraSpec, replicated: bool) -> tuple[str, str | None]:
+    """(the writer's, a replica's or None) RDS identifier. Every region's instance has a
+    fixed one, so that its log groups (named after it) can be made before it. Without
+    replicas each region's own writer has the same one (identifiers are unique per
+    region); with replicas, the replicas have another, which changes with the writer's
+    (naming.replica_database_identifier). A promoted writer's is the one it had as a
+    replica: unchanged, so not replaced."""
+    writer = naming.database_identifier(spec)
+    return writer, naming.replica_database_identifier(spec) if replicated else None
+
+
+def by_role(writer: str, replica: str | None) -> str | If:
+    """`writer` in the writer region, `replica` elsewhere; `writer` alone without replicas."""
+    return writer if replica is None else If(WRITER_CONDITION, writer, replica)
+
+
+def database_log_groups(
+    spec: InfraSpec, identifiers: tuple[str, str | None], key: KeyHandle
+) -> list[logs.LogGroup]:
+    """The log group of each exported log type, named as RDS names it, with the spec's
+    retention and the region's data key (whose policy lets CloudWatch Logs use it for any
+    log group of the account in the region)."""
+    groups = []
+    for log_type in naming.DATABASE_LOG_TYPES:
+        names = [
+            naming.database_log_group_name(identifier, log_type) if identifier else None
+            for identifier in identifiers
+        ]
+        group = purpose(
+            logs.LogGroup(
+                naming.logical_id("database", log_type, "log", "group"),
+                LogGroupName=by_role(*names),
+                RetentionInDays=spec.database.log_retention_days,
+                KmsKeyId=key.key_arn,
+            ),
+            f"The database's exported {log_type} log, encrypted with the data key",
+        )
+        group.DeletionPolicy = RETAIN_EXCEPT_ON_CREATE  # audit evidence outlives the stack
+        group.UpdateReplacePolicy = "Retain"
+        groups.append(group)
+    return groups

@@ -7,8 +7,8 @@ show in the console's event list, kept 14 days.
 
 One subscription per regional stack, for that stack's `Database`: the writer where the
 region writes, the cross-region read replica elsewhere (both the same resource, whose
-template condition decides its role, see database), named by `Ref`: the replica's
-identifier is one CloudFormation generates.
+template condition decides its role, see database), named by `Ref`: the identifier
+the template gives it in that region.
 """
 
 from __future__ import annotations

@@ -554,6 +554,19 @@ def identity(spec: InfraSpec, attachable_policies: list, protected: list) -> lis
     return statements
 
 
+def database_log_groups(spec: InfraSpec) -> list[Sub]:
+    """The log groups of the databases' exported logs, which the stacks make before RDS
+    writes to them: named after the writer's identifier and the replicas' (which begin
+    with `<prefix>-db-`; a promoted writer keeps its replica's). Not after a promoted
+    writer named by CloudFormation before identifiers were fixed: naming it replaces it
+    (data_hazards refuses that), and the global stack must not change on a failover."""
+    prefix = naming.name_prefix(spec)
+    return [
+        arn("logs", f"log-group:/aws/rds/instance/{name}/*")
+        for name in (f"{prefix}-db", f"{prefix}-db-*")
+    ]
+
+
 def operations(spec: InfraSpec) -> list[Statement]:
     """Log groups, parameters, SSM documents and patching."""
     project, environment = spec.project, spec.environment
@@ -600,6 +613,7 @@ def operations(spec: InfraSpec) -> list[Statement]:
                 arn("logs", f"log-group:{naming.log_group_name(spec)}/*"),
                 arn("logs", f"log-group:/aws/lambda/{prefix}-*"),
                 arn("logs", f"log-group:aws-waf-logs-{prefix}*"),
+                *database_log_groups(spec),
             ],
         ),
         # Log delivery (WAF to CloudWatch Logs) is configured per account, not per group.

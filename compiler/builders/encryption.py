@@ -9,6 +9,7 @@ from compiler.builders import RETAIN_EXCEPT_ON_CREATE, Built, purpose
 from compiler.builders.handles import KeyHandle
 from compiler.builders.key_policy import (
     account_administers_key,
+    alarms_publish_with_key,
     deny_grants_not_for_aws_resources,
     logs_encrypt_with_key,
 )
@@ -35,24 +36,11 @@ def key_policy(spec: InfraSpec) -> dict:
                     }
                 },
             ),
-            {
-                # Alarms publish to the KMS-encrypted alarm topic, and SNS then uses the key
-                # on CloudWatch's behalf; limited to this account's alarms in this region.
-                "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
-                    "ArnLike": {
-                        "aws:SourceArn": Sub(
-                            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
-                            ":alarm:*"
-                        )
-                    },
-                },
-            },
+            # The alarm topic is KMS-encrypted: this account's alarms in this region.
+            alarms_publish_with_key(
+                "CloudWatchAlarmsPublishToEncryptedTopics",
+                Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"),
+            ),
             {
                 # RDS publishes the database's events to the same topic (see
                 # database_events); SNS uses the key on RDS's behalf. Limited to this

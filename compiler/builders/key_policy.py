@@ -7,7 +7,7 @@ builder itself, so importing it keeps builders independent of each other.
 
 from __future__ import annotations
 
-from troposphere import Sub
+from troposphere import Ref, Sub
 
 
 def account_administers_key() -> dict:
@@ -57,4 +57,20 @@ def logs_encrypt_with_key(sid: str, log_groups: dict) -> dict:
         ],
         "Resource": "*",
         "Condition": log_groups,
+    }
+
+
+def alarms_publish_with_key(sid: str, alarm_arns) -> dict:
+    """Alarms publish to a KMS-encrypted topic, and SNS then uses the key on CloudWatch's
+    behalf: only this account's alarms whose ARNs match `alarm_arns`."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+            "ArnLike": {"aws:SourceArn": alarm_arns},
+        },
     }

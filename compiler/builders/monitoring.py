@@ -277,7 +277,8 @@ def task_watches(tasks: ScheduledTasksHandle) -> list[Watch]:
 
 def health_check_watch(dns: DnsHandle, region: str | AWSHelperFn) -> Watch:
     """Route 53's verdict on this region's ALB. Its metrics exist in us-east-1 only, so
-    the alarm is made in that region's stack (condition IN_ROUTE53_METRICS_REGION); the
+    the alarm is made in that region's stack (condition IN_ROUTE53_METRICS_REGION), and
+    every other region's in the us-east-1 health-alarm stack (health_alarms.py); the
     dashboard of every region shows the status. Missing data breaches: a deleted or
     never-published check is no proof of health."""
     return Watch(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-
-from troposphere import Output, Ref, Sub, sns
+from troposphere import Output, Ref, Sub
 
 from compiler import naming
-from compiler.builders import Built, purpose
+from compiler.builders import Built
 from compiler.builders.handles import KeyHandle, NotificationsHandle
-from compiler.builders.topics import encrypted_topic
+from compiler.builders.topics import email_subscriptions, encrypted_topic
 from compiler.context import RegionContext
 from compiler.spec import InfraSpec
 
@@ -22,12 +20,6 @@ TOPIC_KIND = naming.ALARM_TOPIC_KIND
 def alarm_name_pattern(spec: InfraSpec) -> str:
     """Every alarm of the stack is named `<project>-<environment>-...` (see monitoring)."""
     return naming.resource_name(spec, "*")
-
-
-def address_id(address: str) -> str:
-    """A logical ID part that stays with its address when the list is reordered or cut:
-    a replaced subscription would have to be confirmed again."""
-    return hashlib.sha256(address.lower().encode()).hexdigest()[:12]
 
 
 def alarms_publish(spec: InfraSpec, topic_arn) -> dict:
@@ -54,8 +46,8 @@ def alarms_publish(spec: InfraSpec, topic_arn) -> dict:
 def database_events_publish(topic_arn) -> dict:
     # RDS publishes the event subscription's events (see database_events) as
     # events.rds.amazonaws.com, naming the database the event is about as aws:SourceArn.
-    # Any instance of this account in this region: a replica's identifier is one
-    # CloudFormation generates, so no name pattern holds for it.
+    # Any instance of this account in this region: a promoted writer keeps the identifier
+    # it was promoted with, which may be any, so no name pattern holds for every one.
     return {
         "Sid": "DatabaseEventsOfThisAccountPublish",
         "Effect": "Allow",
@@ -93,18 +85,7 @@ def build_notifications(
             "publish, and only over TLS"
         ),
     )
-    subscriptions = [
-        purpose(
-            sns.SubscriptionResource(
-                naming.logical_id(TOPIC_ID, "email", address_id(address)),
-                TopicArn=Ref(topic),
-                Protocol="email",
-                Endpoint=address,
-            ),
-            f"Sends alarms to {address} once the address confirms the subscription",
-        )
-        for address in spec.notifications.emails
-    ]
+    subscriptions = email_subscriptions(spec, TOPIC_ID, Ref(topic))
     outputs = [
         Output(
             naming.logical_id(TOPIC_ID, "arn"),

@@ -27,13 +27,16 @@ from compiler.builders.handles import (
     NotificationsHandle,
 )
 from compiler.builders.lambda_permissions import vpc_function_statements
+from compiler.builders.topics import chatbot_subscriptions
 from compiler.builders.trust import service_trust_policy
-from compiler.context import RegionContext
+from compiler.context import (
+    ROUTE53_METRICS_REGION,
+    RegionContext,
+    health_alarms_have_own_topic,
+)
 from compiler.functions import SLACK_WEBHOOK_SOURCE
 from compiler.spec import InfraSpec
 
-# Chatbot's one HTTPS endpoint for SNS, the one it subscribes topics to itself.
-CHATBOT_ENDPOINT = "https://global.sns-api.chatbot.amazonaws.com"
 # The fixed-name topics every region has, by naming.topic_name kind (notifications.py and
 # change_events.py give their topics these names).
 TOPIC_KINDS = ("alarms", "changes")
@@ -65,7 +68,23 @@ def topic_arns(spec: InfraSpec) -> list[Sub]:
         )
         for region in spec.regions
         for kind in TOPIC_KINDS
-    ]
+    ] + health_alarm_topic_arns(spec)
+
+
+def health_alarm_topics(spec: InfraSpec) -> list[tuple[str, Sub]]:
+    """(logical ID part, ARN) of the us-east-1 health-alarm stack's own topic, if it has
+    one (builders/health_alarms.py): Slack delivers it like the regions' topics."""
+    if not health_alarms_have_own_topic(spec):
+        return []
+    arn = Sub(
+        f"arn:${{AWS::Partition}}:sns:{ROUTE53_METRICS_REGION}:${{AWS::AccountId}}:"
+        + naming.topic_name(spec, naming.HEALTH_ALARM_TOPIC_KIND)
+    )
+    return [("HealthAlarmTopic", arn)]
+
+
+def health_alarm_topic_arns(spec: InfraSpec) -> list[Sub]:
+    return [arn for _, arn in health_alarm_topics(spec)]
 
 
 def secret_arn_pattern(spec: InfraSpec) -> Sub:
@@ -77,7 +96,7 @@ def secret_arn_pattern(spec: InfraSpec) -> Sub:
 
 
 def function_name(spec: InfraSpec) -> str:
-    return naming.resource_name(spec, "slack-notifier")
+    return naming.slack_notifier_name(spec)
 
 
 # --- global stack: the Chatbot channel ----------------------------------------------------
@@ -148,21 +167,6 @@ def build_slack_channel(spec: InfraSpec) -> Built[None]:
 
 
 # --- regional stacks ----------------------------------------------------------------------
-
-
-def chatbot_subscriptions(topics: list[tuple[str, object]]) -> list[sns.SubscriptionResource]:
-    return [
-        purpose(
-            sns.SubscriptionResource(
-                naming.logical_id(topic_id, "chatbot", "subscription"),
-                TopicArn=arn,
-                Protocol="https",
-                Endpoint=CHATBOT_ENDPOINT,
-            ),
-            "Delivers the topic to AWS Chatbot (the global stack's Slack channel)",
-        )
-        for topic_id, arn in topics
-    ]
 
 
 def webhook_policy(spec: InfraSpec, log_group, queue, key: KeyHandle) -> dict:
@@ -308,14 +312,10 @@ def webhook_function(
     delivery: list = []
     for topic_id, arn in topics:
         delivery += [
-            purpose(
-                awslambda.Permission(
-                    naming.logical_id(topic_id, "slack", "invoke", "permission"),
-                    Action="lambda:InvokeFunction",
-                    FunctionName=GetAtt(function, "Arn"),
-                    Principal="sns.amazonaws.com",
-                    SourceArn=arn,  # this topic only
-                ),
+            invoke_permission(
+                function,
+                topic_id,
+                arn,
                 "Lets the topic, and nothing else, invoke the Slack notifier",
             ),
             purpose(
@@ -328,6 +328,19 @@ def webhook_function(
                 "Delivers the topic's notifications to the Slack notifier",
             ),
         ]
+    # The us-east-1 health-alarm topic subscribes the writer region's notifier across
+    # regions (health_alarms.py); every region allows it, so the StackSet stays one
+    # template and a promoted region's notifier is ready.
+    delivery += [
+        invoke_permission(
+            function,
+            topic_id,
+            arn,
+            "Lets the us-east-1 health-check alarm topic, and nothing else, invoke the "
+            "Slack notifier",
+        )
+        for topic_id, arn in health_alarm_topics(spec)
+    ]
     failed = purpose(
         cloudwatch.Alarm(
             naming.logical_id(FUNCTION_ID, "failed", "alarm"),
@@ -352,6 +365,19 @@ def webhook_function(
         "Alarm: Slack notifications are failing",
     )
     return [security_group, log_group, queue, role, function, *delivery, failed]
+
+
+def invoke_permission(function, topic_id: str, arn, text: str) -> awslambda.Permission:
+    return purpose(
+        awslambda.Permission(
+            naming.logical_id(topic_id, "slack", "invoke", "permission"),
+            Action="lambda:InvokeFunction",
+            FunctionName=GetAtt(function, "Arn"),
+            Principal="sns.amazonaws.com",
+            SourceArn=arn,  # this topic only
+        ),
+        text,
+    )
 
 
 def build_slack_delivery(

@@ -1,11 +1,14 @@
-"""KMS-encrypted SNS topics that one AWS service of this stack may publish to, over TLS.
+"""KMS-encrypted SNS topics that one AWS service of this stack may publish to, over TLS,
+and their subscribers (e-mail addresses, AWS Chatbot).
 
-Shared by the alarm topic (notifications) and the change topic (change_events); not a
-builder itself, so importing it keeps builders independent of each other.
+Shared by the alarm topics (notifications, health_alarms), the change topic
+(change_events) and Slack delivery (slack); not a builder itself, so importing it keeps
+builders independent of each other.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from troposphere import Ref, sns
@@ -63,3 +66,46 @@ def deny_insecure_publish(topic_arn) -> dict:
         "Resource": topic_arn,
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+# Chatbot's one HTTPS endpoint for SNS, the one it subscribes topics to itself.
+CHATBOT_ENDPOINT = "https://global.sns-api.chatbot.amazonaws.com"
+
+
+def address_id(address: str) -> str:
+    """A logical ID part that stays with its address when the list is reordered or cut:
+    a replaced subscription would have to be confirmed again."""
+    return hashlib.sha256(address.lower().encode()).hexdigest()[:12]
+
+
+def email_subscriptions(
+    spec: InfraSpec, topic_id: str, topic_arn
+) -> list[sns.SubscriptionResource]:
+    """The spec's e-mail addresses, subscribed to the topic."""
+    return [
+        purpose(
+            sns.SubscriptionResource(
+                naming.logical_id(topic_id, "email", address_id(address)),
+                TopicArn=topic_arn,
+                Protocol="email",
+                Endpoint=address,
+            ),
+            f"Sends alarms to {address} once the address confirms the subscription",
+        )
+        for address in spec.notifications.emails
+    ]
+
+
+def chatbot_subscriptions(topics: list[tuple[str, object]]) -> list[sns.SubscriptionResource]:
+    return [
+        purpose(
+            sns.SubscriptionResource(
+                naming.logical_id(topic_id, "chatbot", "subscription"),
+                TopicArn=arn,
+                Protocol="https",
+                Endpoint=CHATBOT_ENDPOINT,
+            ),
+            "Delivers the topic to AWS Chatbot (the global stack's Slack channel)",
+        )
+        for topic_id, arn in topics
+    ]

@@ -508,9 +508,17 @@ def check_access(spec: InfraSpec) -> Iterator[Finding]:
 
 
 def check_database(spec: InfraSpec) -> Iterator[Finding]:
-    """Replicas name the writer by its RDS identifier, `<project>-<environment>-db`
-    (naming.database_identifier), which RDS refuses with two hyphens in a row. Its length
-    cannot exceed RDS's 63: project and environment are at most 20 characters each."""
+    """Every database has a fixed RDS identifier made from `<project>-<environment>`
+    (naming.database_identifier, naming.replica_database_identifier), which RDS refuses
+    with two hyphens in a row. Its length cannot exceed RDS's 63: project and environment
+    are at most 20 characters each (53 with a replica's suffix)."""
+    for field in ("project", "environment"):
+        if "--" in getattr(spec, field):
+            yield (
+                (field,),
+                f"'{getattr(spec, field)}' names the database identifier, where RDS refuses "
+                "two hyphens in a row; use single hyphens",
+            )
     if not (spec.database.replicas and len(spec.regions) > 1):
         return
     promoted = spec.database.promoted
@@ -520,15 +528,6 @@ def check_database(spec: InfraSpec) -> Iterator[Finding]:
             f"{promoted.source_region} is regions[0], the writer's own region: after a "
             "failover the promoted region goes first and this names the region it replicated",
         )
-    if promoted:
-        return  # the writer keeps the identifier it was promoted with
-    for field in ("project", "environment"):
-        if "--" in getattr(spec, field):
-            yield (
-                (field,),
-                f"'{getattr(spec, field)}' names the database identifier, where RDS refuses "
-                "two hyphens in a row; use single hyphens (or set database.replicas: false)",
-            )
 
 
 CHECKS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator
 
 from compiler.spec.regions import is_commercial_region
-from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, LogRetentionDays, pattern_str
 
 
 class PromotedWriterSpec(BaseModel):
@@ -90,6 +90,14 @@ class DatabaseSpec(BaseModel):
         description="Alarm when a replica is this many seconds behind the writer (its data "
         "loss, should its region be promoted now).",
         examples=[300],
+    )
+    # The server log is evidence (connections are logged): a year is the usual audit floor.
+    log_retention_days: LogRetentionDays = Field(
+        365,
+        description="Days CloudWatch Logs keeps the database's exported logs (the "
+        "`postgresql` and `upgrade` log groups under /aws/rds/instance/, which the stack "
+        "creates with the data key).",
+        examples=[365],
     )
 
     promoted: PromotedWriterSpec | None = Field(

@@ -259,6 +259,9 @@ def test_project_names_scope_roles_buckets_functions_and_log_groups(template):
         "arn:aws:logs:*:123456789012:log-group:/storefront/production/*",
         "arn:aws:logs:*:123456789012:log-group:/aws/lambda/storefront-production-*",
         "arn:aws:logs:*:123456789012:log-group:aws-waf-logs-storefront-production*",
+        # the databases' exported logs: the writer's, then the replicas' (database.py)
+        "arn:aws:logs:*:123456789012:log-group:/aws/rds/instance/storefront-production-db/*",
+        "arn:aws:logs:*:123456789012:log-group:/aws/rds/instance/storefront-production-db-*/*",
     ]
     assert resolve(found["ProjectParameters"]["Resource"]) == (
         "arn:aws:ssm:*:123456789012:parameter/storefront/production/*"

@@ -163,13 +163,8 @@ def test_with_a_trail_the_description_names_it(template):
 
 # --- CloudWatch Logs delivery and the CIS monitoring controls --------------------------
 
-# Security Hub's CloudWatch controls this stack meets (CloudWatch.6 and .9, console
-# sign-in failures and AWS Config changes, are outside the set).
-CIS_CONTROLS = {
-    "CloudWatch.1", "CloudWatch.2", "CloudWatch.3", "CloudWatch.4", "CloudWatch.5",
-    "CloudWatch.7", "CloudWatch.8", "CloudWatch.10", "CloudWatch.11", "CloudWatch.12",
-    "CloudWatch.13", "CloudWatch.14",
-}  # fmt: skip
+# Security Hub's CloudWatch controls this stack meets: all fourteen of the CIS set.
+CIS_CONTROLS = {f"CloudWatch.{number}" for number in range(1, 15)}
 
 
 def test_trail_delivers_to_a_log_group_encrypted_with_its_key(template):
@@ -229,8 +224,10 @@ def test_every_cis_control_has_a_filter_on_the_trail_group_and_an_alarm(template
         ("console-sign-in-without-mfa", ['$.additionalEventData.MFAUsed != "Yes"']),
         ("iam-policy-changes", ["($.eventSource=iam.amazonaws.com) &&", "DetachGroupPolicy"]),
         ("cloudtrail-changes", ["($.eventName=StopLogging)", "($.eventName=DeleteTrail)"]),
+        ("console-sign-in-failures", ['($.errorMessage="Failed authentication")']),
         ("kms-key-disabled-or-deleted", ["kms.amazonaws.com", "ScheduleKeyDeletion"]),
         ("s3-bucket-policy-changes", ["s3.amazonaws.com", "DeleteBucketPolicy"]),
+        ("config-changes", ["config.amazonaws.com", "StopConfigurationRecorder"]),
         ("security-group-changes", ["AuthorizeSecurityGroupIngress"]),
         ("nacl-changes", ["ReplaceNetworkAclAssociation"]),
         ("route-table-changes", ["ec2.amazonaws.com", "DisassociateRouteTable"]),
@@ -243,6 +240,22 @@ def test_cis_filter_matches_the_benchmark_events(template, control, events):
     assert pattern.startswith("{") and pattern.endswith("}")
     for event in events:
         assert event in pattern
+
+
+@pytest.mark.parametrize(
+    ("control", "pattern"),
+    [
+        # The benchmark's text (CIS v1.4.0 4.6 and 4.9, Security Hub CloudWatch.6 and .9).
+        ("console-sign-in-failures",
+         '{($.eventName=ConsoleLogin) && ($.errorMessage="Failed authentication")}'),
+        ("config-changes",
+         "{($.eventSource=config.amazonaws.com) && (($.eventName=StopConfigurationRecorder)"
+         " || ($.eventName=DeleteDeliveryChannel) || ($.eventName=PutDeliveryChannel)"
+         " || ($.eventName=PutConfigurationRecorder))}"),
+    ],
+)  # fmt: skip
+def test_cis_filter_is_the_benchmarks_pattern(template, control, pattern):
+    assert props(template, naming.logical_id("cis", control, "filter"))["FilterPattern"] == pattern
 
 
 def test_cis_alarms_notify_the_primary_regions_alarm_topic(template):

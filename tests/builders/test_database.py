@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
@@ -128,3 +129,73 @@ def test_parameter_group_forces_tls_with_the_major_version_family(template, data
 )
 def test_parameter_group_family(version, family):
     assert parameter_group_family(version) == family
+
+
+# --- the log groups of the exported logs ------------------------------------------------
+
+
+def log_groups_in(template: dict, region: str) -> dict[str, dict]:
+    deployed = as_in_region(template, region)["Resources"]
+    return {
+        name: resource
+        for name, resource in deployed.items()
+        if resource["Type"] == "AWS::Logs::LogGroup"
+        and resource["Properties"]["LogGroupName"].startswith("/aws/rds/instance/")
+    }
+
+
+@pytest.mark.parametrize("role", ["writer", "replica"])
+def test_each_exported_log_has_its_group_made_before_the_database(spec, template, role):
+    """RDS writes `/aws/rds/instance/<identifier>/<log type>` and makes the group itself
+    (no retention, key or tags) when it is missing: the stack makes it first."""
+    region = spec.regions[0 if role == "writer" else 1].name
+    regional = regional_template(spec, region)
+    deployed = as_in_region(regional, region)["Resources"]
+    database = deployed["Database"]
+    identifier = database["Properties"]["DBInstanceIdentifier"]
+    groups = log_groups_in(regional, region)
+    exported = database["Properties"]["EnableCloudwatchLogsExports"]
+    assert exported == ["postgresql", "upgrade"]
+    assert sorted(g["Properties"]["LogGroupName"] for g in groups.values()) == [
+        f"/aws/rds/instance/{identifier}/{log_type}" for log_type in exported
+    ]
+    assert sorted(database["DependsOn"]) == sorted(groups)
+
+
+def test_the_database_log_groups_are_kept_a_year_encrypted_tagged_and_retained(template):
+    key, _ = only(template, "AWS::KMS::Key")
+    for resource in log_groups_in(template, "us-east-1").values():
+        properties = resource["Properties"]
+        assert properties["RetentionInDays"] == 365
+        assert properties["KmsKeyId"] == get_att(key, "Arn")
+        assert {"Key": "infra:project", "Value": "storefront-production"} in properties["Tags"]
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_the_database_log_retention_follows_the_spec():
+    spec = make_spec(database={"log_retention_days": 731, "replicas": False})
+    template = regional_template(spec)
+    groups = log_groups_in(template, spec.primary_region)
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {731}
+    assert {g["Properties"]["LogGroupName"] for g in groups.values()} == {
+        "/aws/rds/instance/storefront-production-db/postgresql",
+        "/aws/rds/instance/storefront-production-db/upgrade",
+    }
+
+
+def test_the_data_key_lets_cloudwatch_logs_encrypt_the_database_log_groups(template):
+    """The key policy's encryption-context condition must match the groups' ARNs."""
+    _, key = only(template, "AWS::KMS::Key")
+    (statement,) = [
+        s for s in key["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
+    ]  # fmt: skip
+    pattern = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/rds/instance/x-db/postgresql"
+    assert fnmatch.fnmatchcase(
+        arn,
+        pattern.replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${AWS::AccountId}", "123456789012"),
+    )

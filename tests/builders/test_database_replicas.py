@@ -82,9 +82,44 @@ def test_a_replica_sets_nothing_cloudformation_refuses_on_one(replica):
     assert not [name for name in NOT_ON_A_REPLICA if name in replica]
 
 
-def test_a_replica_gets_a_name_from_cloudformation_so_it_can_be_replaced(replica):
-    # A custom-named resource cannot be replaced, and a replica is when its source moves.
-    assert "DBInstanceIdentifier" not in replica
+def test_a_replica_has_a_fixed_name_made_from_its_writers(spec, replica):
+    """Fixed, so that its log groups are made before it; made from the writer's, so that
+    it changes when the source does (CloudFormation cannot replace a custom-named resource
+    by one of the same name, and a replica is replaced when its source moves)."""
+    identifier = replica["DBInstanceIdentifier"]
+    assert identifier == naming.replica_database_identifier(spec)
+    assert identifier.startswith(f"{naming.database_identifier(spec)}-")
+    assert len(identifier) <= naming.DB_INSTANCE_IDENTIFIER_MAX
+    assert identifier[0].isalpha() and "--" not in identifier and not identifier.endswith("-")
+
+
+def promoted_spec(identifier: str, source_region: str = "us-east-1"):
+    first, second = ("us-west-2", "us-east-1") if source_region == "us-east-1" else (
+        "us-east-1", "us-west-2")  # fmt: skip
+    return make_spec(
+        regions=[
+            {"name": first, "cidr": "10.20.0.0/16"},
+            {"name": second, "cidr": "10.10.0.0/16"},
+        ],
+        database={"promoted": {"identifier": identifier, "source_region": source_region}},
+        load_balancer={"certificate_arns": {}},
+    )
+
+
+def test_every_failover_renames_every_replica_and_keeps_the_promoted_writers_name(spec):
+    """Promote us-west-2, then fail back to us-east-1: at each step the promoted writer
+    keeps the name it had as a replica (no replacement), and each replica (re-created
+    from a new source) gets a name no instance of its region had before."""
+    names = {region.name: {database_in(spec, region.name)["DBInstanceIdentifier"]}
+             for region in spec.regions}  # fmt: skip
+    current = spec
+    for promoted_region, old_writer in (("us-west-2", "us-east-1"), ("us-east-1", "us-west-2")):
+        promoted_name = database_in(current, promoted_region)["DBInstanceIdentifier"]
+        current = promoted_spec(promoted_name, source_region=old_writer)
+        assert database_in(current, promoted_region)["DBInstanceIdentifier"] == promoted_name
+        replica_name = database_in(current, old_writer)["DBInstanceIdentifier"]
+        assert replica_name not in names[old_writer]
+        names[old_writer].add(replica_name)
 
 
 def test_a_replica_has_its_regions_key_subnets_and_parameters(spec, replica):
@@ -119,18 +154,13 @@ def test_every_template_of_the_regional_stack_has_one_shape(spec):
 
 def test_a_promoted_writer_keeps_its_replica_shape():
     """After a failover the writer is a promoted replica: adding the create-only writer
-    properties (or an identifier) would make CloudFormation replace it with an empty one."""
-    spec = make_spec(
-        regions=[
-            {"name": "us-west-2", "cidr": "10.20.0.0/16"},
-            {"name": "us-east-1", "cidr": "10.10.0.0/16"},
-        ],
-        database={"promoted": {"identifier": "promoted-db-1", "source_region": "us-east-1"}},
-        load_balancer={"certificate_arns": {}},
-    )
+    properties (or another identifier) would make CloudFormation replace it with an empty
+    one."""
+    spec = promoted_spec("promoted-db-1")
     writer = database_in(spec, "us-west-2")
-    for create_only in ("MasterUsername", "DBName", "StorageEncrypted", "DBInstanceIdentifier"):
+    for create_only in ("MasterUsername", "DBName", "StorageEncrypted"):
         assert create_only not in writer
+    assert writer["DBInstanceIdentifier"] == "promoted-db-1"  # the one it had as a replica
     assert writer["SourceRegion"] == "us-east-1"  # as it was created: unchanged
     assert "SourceDBInstanceIdentifier" not in writer  # no longer a replica
     # Its password becomes the new writer region's secret's (promote leaves it unmanaged).
@@ -149,7 +179,8 @@ def test_without_replicas_each_region_has_its_own_writer():
         database = only(template, "AWS::RDS::DBInstance")[1]
         assert database["MasterUsername"] == spec.database.master_username
         assert "SourceDBInstanceIdentifier" not in database
-        assert "DBInstanceIdentifier" not in database  # as before replicas existed
+        # The same in every region: identifiers are unique per region.
+        assert database["DBInstanceIdentifier"] == naming.database_identifier(spec)
         assert "DatabaseReplicaLagAlarm" not in template["Resources"]
 
 

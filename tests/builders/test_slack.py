@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from troposphere import Template
 
-from compiler.builders.slack import CHATBOT_ENDPOINT, build_slack_channel
+from compiler.builders.slack import build_slack_channel
+from compiler.builders.topics import CHATBOT_ENDPOINT
 from compiler.functions import SLACK_WEBHOOK_SOURCE
 from compiler.lint import LintJob, lint_templates
 from compiler.pipeline import compile_spec, lint_regions

@@ -8,7 +8,9 @@ Outputs empty, and deploy.sh reads the global stack's outputs with
 The stand-in answers exactly that question, for a stack named in a JSON file
 `{stack: {output: value}}` (a stack name, a glob pattern of stack IDs, or `REGION/STACK`
 for a stack name used in several regions, such as the bootstrap stack's) that the test
-fills from what moto did create (`global_outputs`), as the CLI would: one
+fills from what moto did create (`global_outputs`), or `{"resource": ID}` for a `Ref`
+output the stand-in looks up when asked (a regional stack's `HealthCheckId`, made during
+the run), as the CLI would: one
 `key<TAB>value` line per output. Every other
 call goes to the real AWS CLI unchanged.
 Moto gap: moto has no UpdateTerminationProtection, which deploy.sh calls after each
@@ -44,6 +46,19 @@ if args[:2] == ["cloudformation", "describe-stacks"] and "--query" in args and "
     found += [name for name in outputs if fnmatch.fnmatchcase(stack, name)]
     if args[args.index("--query") + 1] == {query!r} and found:
         for key, value in outputs[found[0]].items():
+            if isinstance(value, dict):  # {{"resource": ID}}: that resource's physical ID
+                import subprocess
+                listed = subprocess.run(
+                    [{aws!r}, "cloudformation", "describe-stack-resources", "--stack-name",
+                     stack, "--region", region, "--output", "json"],
+                    capture_output=True, text=True,
+                )
+                resources = json.loads(listed.stdout or "{{}}").get("StackResources", [])
+                ids = [r.get("PhysicalResourceId") for r in resources
+                       if r.get("LogicalResourceId") == value["resource"]]
+                if not ids or not ids[0]:
+                    continue  # not made yet: the output is missing, as on AWS
+                value = ids[0]
             print(f"{{key}}\t{{value}}")
         sys.exit(0)
 os.execv({aws!r}, [{aws!r}, *args])

@@ -166,8 +166,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     environment = draw(slugs(2, min(20, room - len(project))))
     # S3 refuses bucket names with these starts (the spec checks it)
     assume(not f"{project}-{environment}-".startswith(S3_RESERVED_PREFIXES))
-    # they name the writer's RDS identifier, which refuses two hyphens in a row (the spec
-    # checks it whenever the database has replicas)
+    # they name every database's RDS identifier, which refuses two hyphens in a row (the
+    # spec checks it)
     assume("--" not in project and "--" not in environment)
     spec: dict[str, Any] = {
         "project": project,

@@ -106,19 +106,27 @@ def test_replicas_are_on_by_default_and_can_be_turned_off(example_text):
     assert spec.database.replicas is False
 
 
-def test_a_double_hyphen_in_the_project_is_refused_with_replicas(example_text):
-    """It is part of the writer's RDS identifier, where RDS refuses '--'."""
+@pytest.mark.parametrize("replicas", ["true", "false"])
+def test_a_double_hyphen_in_the_project_is_refused(example_text, replicas):
+    """It is part of every database's RDS identifier, where RDS refuses '--'."""
     bad = edit(example_text, "project: storefront", "project: store--front")
+    bad = edit(bad, "\ndatabase:\n", f"\ndatabase:\n  replicas: {replicas}\n")
     assert_problem(
         only_problem(bad),
         bad,
         "store--front",
         "project",
         "'store--front' names the database identifier, where RDS refuses two hyphens in a "
-        "row; use single hyphens (or set database.replicas: false)",
+        "row; use single hyphens",
     )
-    fine = edit(bad, "\ndatabase:\n", "\ndatabase:\n  replicas: false\n")
-    assert validate(fine).project == "store--front"
+
+
+def test_database_logs_are_kept_a_year_unless_the_spec_says_otherwise(example_text):
+    assert validate(example_text).database.log_retention_days == 365
+    longer = edit(example_text, "\ndatabase:\n", "\ndatabase:\n  log_retention_days: 731\n")
+    assert validate(longer).database.log_retention_days == 731
+    bad = edit(example_text, "\ndatabase:\n", "\ndatabase:\n  log_retention_days: 100\n")
+    assert "CloudWatch Logs cannot keep logs for 100 days" in only_problem(bad)
 
 
 def test_promoted_names_the_old_writer_region_not_the_first(example_text):
