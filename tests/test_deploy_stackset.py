@@ -313,10 +313,37 @@ def test_service_managed_template_is_the_regional_one_but_for_the_zone_parameter
     stackset.pop("Rules")
     zone = stackset["Parameters"].pop("HostedZoneId")
     assert zone["Default"].startswith("/infra/")
+    assert stackset["Parameters"].pop("RecordName")["Default"] == "/infra/shop-prod/record-name"
+    # The record name is each account's own (the SSM parameter): put the spec's back.
+    resources = stackset["Resources"]
+    name = "www.shop.example.net"
+    resources["Certificate"]["Properties"]["DomainName"] = name
+    resources["Certificate"]["Properties"]["DomainValidationOptions"][0]["DomainName"] = name
+    resources["RecordSet"]["Properties"]["Name"] = name
     for region in ("us-east-1", "us-west-2"):
         regional = json.loads((organization / "regions" / f"{region}.json").read_text())
         regional["Parameters"].pop("HostedZoneId")
         assert resolve_region_lookups(stackset, mappings, region) == regional
+
+
+def test_service_managed_names_come_from_each_accounts_ssm_parameters(organization):
+    """One record name for every account would make each account request a certificate for
+    it, validated in its own zone of that name, of which only one can be delegated."""
+    stackset = json.loads((organization / "stackset.json").read_text())
+    assert stackset["Parameters"]["RecordName"] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/infra/shop-prod/record-name",
+        "Description": stackset["Parameters"]["RecordName"]["Description"],
+    }
+    certificate = stackset["Resources"]["Certificate"]["Properties"]
+    assert certificate["DomainName"] == {"Ref": "RecordName"}
+    assert certificate["DomainValidationOptions"] == [
+        {"DomainName": {"Ref": "RecordName"}, "HostedZoneId": {"Ref": "HostedZoneId"}}
+    ]
+    assert stackset["Resources"]["RecordSet"]["Properties"]["Name"] == {"Ref": "RecordName"}
+    assert "www.shop.example.net" not in json.dumps(
+        [stackset["Resources"][r]["Properties"] for r in ("RecordSet", "Certificate")]
+    )
 
 
 def test_stackset_plan_mode_previews_read_only(organization):
@@ -330,7 +357,12 @@ def test_service_managed_replicas_take_no_writer_secret_from_any_stack(organizat
     """The replica regions name the writer's secret copy by its fixed name: deploy.sh reads
     no output and passes no ARN, so one set of parameters serves every account."""
     stackset = json.loads((organization / "stackset.json").read_text())
-    assert sorted(stackset["Parameters"]) == ["HostedZoneId", "ImageId", "ReplicateBuckets"]
+    assert sorted(stackset["Parameters"]) == [
+        "HostedZoneId",
+        "ImageId",
+        "RecordName",
+        "ReplicateBuckets",
+    ]
     result = run_deploy_sh(organization, "stackset", "--dry-run")
     assert "WriterDatabaseSecretArn" not in result.stdout
     assert "describe-stack-instance " not in result.stdout
