@@ -111,6 +111,33 @@ def test_a_failed_operation_prints_each_failed_instance_by_account_and_region(sh
     assert all("--call-as DELEGATED_ADMIN" in call for call in shell.calls())
 
 
+def test_instances_failed_within_the_tolerance_are_reported_with_a_warning(shell):
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
+    shell.answer("cloudformation list-stack-set-operation-results", "SUCCEEDED\tFAILED\n", nth=1)
+    shell.answer(
+        "cloudformation list-stack-set-operation-results",
+        "111111111111\tus-east-1\tSUCCEEDED\tNone\n"
+        "222222222222\tus-west-2\tFAILED\tCertificate validation timed out\n",
+        nth=2,
+    )
+    result = shell.run("org_wait_for_operation s us-east-1 SELF op-3")
+    assert result.returncode == 0, result.stderr
+    assert "  222222222222  us-west-2  FAILED  Certificate validation timed out" in result.stderr
+    assert "111111111111" not in result.stderr
+    assert "deploy.sh: WARNING: StackSet s operation op-3 SUCCEEDED within its failure" in (
+        result.stderr
+    )
+
+
+def test_a_clean_success_warns_nothing(shell):
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
+    shell.answer("cloudformation list-stack-set-operation-results", "SUCCEEDED\tSUCCEEDED\n")
+    result = shell.run("org_wait_for_operation s us-east-1 SELF op-4")
+    assert result.returncode == 0
+    assert "WARNING" not in result.stderr
+    assert len(shell.calls()) == 2  # no report of results
+
+
 DEPLOY = (
     "deploy_org_stack_set s us-east-1 SELF Enabled=true,RetainStacksOnAccountRemoval=false "
     f"'{PREFERENCES}' ReplicateBuckets 'ou-ab12-cd34ef56' 'us-east-1 us-west-2' "
