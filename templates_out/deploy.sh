@@ -1364,9 +1364,18 @@ org_stack_set_exists() {
   esac
 }
 
-# The regions among REGION... where StackSet SET has no stack instance for organizational
-# unit OU yet, one a line, in the order given. An OU with no account never gets one, so it
-# stays "missing": creating its instances again is an operation that does nothing.
+# list-stack-instances' query for the instances of organizational unit OU: a line of
+# account, region and DetailedStatus each.
+org_instances_query() {
+  printf "Summaries[?OrganizationalUnitId=='%s'].[Account,Region,StackInstanceStatus.DetailedStatus]" "$1"
+}
+
+# The regions among REGION... where StackSet SET needs a run for organizational unit OU,
+# one a line, in the order given: those where the OU has no stack instance yet, and those
+# where one of its accounts' instances is FAILED, CANCELLED or INOPERABLE (its
+# DetailedStatus: an operation that succeeded within its failure tolerance leaves such
+# instances). An OU with no account never gets an instance, so it stays "missing":
+# creating its instances again is an operation that does nothing.
 org_missing_regions() {
   local set="$1" region="$2" call_as="$3" ou="$4" have wanted
   shift 4
@@ -1374,15 +1383,33 @@ org_missing_regions() {
     printf '%s\n' "$@"
     return 0
   fi
-  have=" $(aws cloudformation list-stack-instances --region "$region" --call-as "$call_as" \
-    --stack-set-name "$set" --query "Summaries[?OrganizationalUnitId=='$ou'].Region" \
-    --output text | tr '\t\n' '  ') "
+  have="$(aws cloudformation list-stack-instances --region "$region" --call-as "$call_as" \
+    --stack-set-name "$set" \
+    --query "$(org_instances_query "$ou")" --output text)"
   for wanted in "$@"; do
-    case "$have" in
-      *" $wanted "*) ;;
-      *) printf '%s\n' "$wanted" ;;
-    esac
+    if ! printf '%s\n' "$have" | awk -v r="$wanted" '
+        $2 == r { found = 1; if ($3 == "FAILED" || $3 == "CANCELLED" || $3 == "INOPERABLE") bad = 1 }
+        END { exit !(found && !bad) }'; then
+      printf '%s\n' "$wanted"
+    fi
   done
+}
+
+# The accounts of organizational unit OU whose StackSet SET instances are not all
+# SUCCEEDED in every region of REGION... (the non-writer regions), one a line: the
+# replication switch must not go on for them (their destinations may not exist).
+org_unready_accounts() {
+  local set="$1" region="$2" call_as="$3" ou="$4"
+  shift 4
+  if [ "$DRY_RUN" = true ]; then
+    return 0
+  fi
+  aws cloudformation list-stack-instances --region "$region" --call-as "$call_as" \
+    --stack-set-name "$set" \
+    --query "$(org_instances_query "$ou")" --output text | awk -v regions="$*" '
+      BEGIN { n = split(regions, wanted, " "); for (i = 1; i <= n; i++) needed[wanted[i]] = 1 }
+      { seen[$1] = 1; if (($2 in needed) && $3 == "SUCCEEDED") ok[$1]++ }
+      END { for (a in seen) if (ok[a] + 0 < n) print a }' | sort
 }
 
 # Set ORG_MISSING to what org_missing_regions prints for the same arguments, as an array

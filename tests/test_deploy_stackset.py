@@ -13,6 +13,12 @@ from compiler.deploy_script import STACK_SET_LIBRARY
 from tests.fixtures.examples import compile_example, example
 from tests.test_deploy_library import FAKE_AWS, Shell
 
+
+def INSTANCES(*regions: str, account: str = "111111111111") -> str:  # noqa: N802
+    """list-stack-instances' text answer: one SUCCEEDED instance of ACCOUNT per region."""
+    return "".join(f"{account}\t{region}\tSUCCEEDED\n" for region in regions)
+
+
 NOT_FOUND = (
     "An error occurred (StackSetNotFoundException) when calling the DescribeStackSet "
     "operation: StackSet s not found"
@@ -64,12 +70,37 @@ def test_a_missing_stack_set_is_not_an_error_but_another_error_stops(shell):
 
 
 def test_missing_regions_are_those_the_ou_has_no_instance_in_kept_in_order(shell):
-    shell.answer("cloudformation list-stack-instances", "us-west-2\tus-west-2\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-west-2", "us-west-2"))
     result = shell.run(
         "org_missing_regions s us-east-1 SELF ou-ab12-cd34ef56 us-east-1 us-west-2 eu-west-1"
     )
     assert result.stdout.splitlines() == ["us-east-1", "eu-west-1"]
-    assert "Summaries[?OrganizationalUnitId=='ou-ab12-cd34ef56'].Region" in shell.calls()[0]
+    assert (
+        "Summaries[?OrganizationalUnitId=='ou-ab12-cd34ef56']"
+        ".[Account,Region,StackInstanceStatus.DetailedStatus]"
+    ) in shell.calls()[0]
+
+
+@pytest.mark.parametrize("status", ["FAILED", "CANCELLED", "INOPERABLE"])
+def test_a_region_where_one_accounts_instance_failed_needs_a_run(shell, status):
+    shell.answer(
+        "cloudformation list-stack-instances",
+        INSTANCES("us-east-1", "us-west-2") + f"222222222222\tus-west-2\t{status}\n",
+    )
+    result = shell.run("org_missing_regions s us-east-1 SELF ou-1 us-east-1 us-west-2")
+    assert result.stdout.splitlines() == ["us-west-2"]
+
+
+def test_accounts_not_succeeded_in_every_other_region_are_unready(shell):
+    shell.answer(
+        "cloudformation list-stack-instances",
+        INSTANCES("us-east-1", "us-west-2", "eu-west-1")
+        + "222222222222\tus-east-1\tSUCCEEDED\n222222222222\tus-west-2\tFAILED\n"
+        + "222222222222\teu-west-1\tSUCCEEDED\n"
+        + "333333333333\tus-east-1\tSUCCEEDED\n333333333333\tus-west-2\tSUCCEEDED\n",
+    )
+    result = shell.run("org_unready_accounts s us-east-1 SELF ou-1 us-west-2 eu-west-1")
+    assert result.stdout.splitlines() == ["222222222222", "333333333333"]
 
 
 def test_waiting_prints_progress_when_it_changes_then_returns_on_success(shell):
@@ -179,7 +210,7 @@ def test_first_deploy_creates_the_set_then_the_instances_then_switches_replicati
 
 def test_a_complete_stack_set_is_updated_once_with_replication_on(shell):
     shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
-    shell.answer("cloudformation list-stack-instances", "us-east-1\tus-west-2\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1", "us-west-2"))
     shell.answer("cloudformation update-stack-set", "op-1\n")
     shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
     result = shell.run(DEPLOY)
@@ -192,7 +223,7 @@ def test_a_complete_stack_set_is_updated_once_with_replication_on(shell):
 
 def test_an_ou_missing_one_region_gets_only_that_region(shell):
     shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
-    shell.answer("cloudformation list-stack-instances", "us-east-1\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1"))
     shell.answer("cloudformation update-stack-set", "op-1\n")
     shell.answer("cloudformation create-stack-instances", "op-2\n")
     shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
@@ -213,7 +244,7 @@ def test_preview_names_a_changed_template_and_the_instances_a_run_adds(shell, tm
     template = tmp_path / "stackset.json"
     template.write_text('{"new": true}\n')
     shell.answer("cloudformation describe-stack-set", '{"old": true}\n')
-    shell.answer("cloudformation list-stack-instances", "us-east-1\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1"))
     result = shell.run(
         f"stack_set_preview s us-east-1 SELF {template} 'ou-ab12-cd34ef56' 'us-east-1 us-west-2'"
     )
