@@ -1336,15 +1336,17 @@ stack_instance_output() {
 
 # The --operation-preferences JSON: REGION_CONCURRENCY (SEQUENTIAL|PARALLEL), MAX_KEY
 # (MaxConcurrentCount|MaxConcurrentPercentage) and its value, TOLERANCE_KEY
-# (FailureToleranceCount|FailureTolerancePercentage) and its value, CONCURRENCY_MODE, then
-# the regions in the order to deploy them (the writer region first).
+# (FailureToleranceCount|FailureTolerancePercentage) and its value, CONCURRENCY_MODE (sent
+# only when not STRICT_FAILURE_TOLERANCE, the default), then the regions in the order to deploy them (the writer region first).
 org_preferences() {
   local concurrency="$1" max_key="$2" max="$3" tolerance_key="$4" tolerance="$5" mode="$6"
   shift 6
-  local order
+  local order mode_key=""
   order="$(printf ',"%s"' "$@")"
-  printf '{"RegionConcurrencyType":"%s","%s":%s,"%s":%s,"ConcurrencyMode":"%s","RegionOrder":[%s]}' \
-    "$concurrency" "$max_key" "$max" "$tolerance_key" "$tolerance" "$mode" "${order#,}"
+  # The default mode is left out, as on the self-managed path: older CLIs lack the key.
+  [ "$mode" = STRICT_FAILURE_TOLERANCE ] || mode_key="$(printf '"ConcurrencyMode":"%s",' "$mode")"
+  printf '{"RegionConcurrencyType":"%s","%s":%s,"%s":%s,%s"RegionOrder":[%s]}' \
+    "$concurrency" "$max_key" "$max" "$tolerance_key" "$tolerance" "$mode_key" "${order#,}"
 }
 
 # Whether StackSet SET exists (administered in REGION, called as CALL_AS); any other error
@@ -1530,7 +1532,10 @@ deploy_org_stack_set() {
   if [ "$switch" != - ] && [ "$replicate" = true ]; then
     settings=("${settings[@]/#$off/$on}")
   fi
-  settings+=(--call-as "$call_as" --auto-deployment "$auto_deployment")
+  # Managed execution queues conflicting operations (an automatic deployment running when
+  # deploy.sh updates) instead of failing them with OperationInProgressException.
+  settings+=(--call-as "$call_as" --auto-deployment "$auto_deployment"
+    --managed-execution Active=true)
   if [ "$exists" = true ]; then
     org_update_stack_set "$set" "$region" "$call_as" "$all_preferences" "${settings[@]}"
   else

@@ -49,9 +49,11 @@ def test_preferences_are_the_json_cloudformation_reads_regions_in_order(shell):
         "RegionConcurrencyType": "SEQUENTIAL",
         "MaxConcurrentPercentage": 25,
         "FailureToleranceCount": 1,
-        "ConcurrencyMode": "STRICT_FAILURE_TOLERANCE",
         "RegionOrder": ["us-east-1", "eu-west-1"],
-    }
+    }  # the default mode left out: older CLIs lack the key
+    soft = PREFERENCES.replace("STRICT_FAILURE_TOLERANCE", "SOFT_FAILURE_TOLERANCE")
+    result = shell.run(f"org_preferences {soft} us-east-1")
+    assert json.loads(result.stdout)["ConcurrencyMode"] == "SOFT_FAILURE_TOLERANCE"
 
 
 def test_stack_set_exists_asks_as_the_delegated_admin(shell):
@@ -189,14 +191,14 @@ def test_first_deploy_creates_the_set_then_the_instances_then_switches_replicati
     changes = [c for c in shell.calls() if c.split()[1].startswith(("create", "update"))]
     preferences = (
         '{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentPercentage":25,'
-        f'"FailureToleranceCount":1,"ConcurrencyMode":"STRICT_FAILURE_TOLERANCE",{ORDER}'
+        f'"FailureToleranceCount":1,{ORDER}'
     )
     assert changes == [
         "cloudformation create-stack-set --region us-east-1 --stack-set-name s "
         "--permission-model SERVICE_MANAGED --template-body file://t.json "
         "--parameters ParameterKey=ReplicateBuckets,ParameterValue=false --call-as SELF "
         "--auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false "
-        "--query StackSetId --output text",
+        "--managed-execution Active=true --query StackSetId --output text",
         "cloudformation create-stack-instances --region us-east-1 --call-as SELF "
         "--stack-set-name s --deployment-targets OrganizationalUnitIds=ou-ab12-cd34ef56 "
         f"--regions us-east-1 us-west-2 --operation-preferences {preferences} "
@@ -204,6 +206,7 @@ def test_first_deploy_creates_the_set_then_the_instances_then_switches_replicati
         "cloudformation update-stack-set --region us-east-1 --stack-set-name s "
         "--template-body file://t.json --parameters ParameterKey=ReplicateBuckets,ParameterValue=true "
         "--call-as SELF --auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false "
+        "--managed-execution Active=true "
         f"--operation-preferences {preferences} --query OperationId --output text",
     ]
 
@@ -306,7 +309,7 @@ def test_service_managed_dry_run_prints_the_exact_calls(organization):
     assert not any("shop-prod-global" in line for line in result.stdout.splitlines())
     preferences = (
         '\'{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentPercentage":25,'
-        '"FailureTolerancePercentage":10,"ConcurrencyMode":"STRICT_FAILURE_TOLERANCE",'
+        '"FailureTolerancePercentage":10,'
         '"RegionOrder":["us-east-1","us-west-2"]}\''
     )
     tags = (
@@ -321,7 +324,7 @@ def test_service_managed_dry_run_prints_the_exact_calls(organization):
     assert calls[0].endswith(
         " --capabilities CAPABILITY_IAM --parameters ParameterKey=ReplicateBuckets,ParameterValue=false "
         f"{tags} --call-as DELEGATED_ADMIN --auto-deployment "
-        "Enabled=true,RetainStacksOnAccountRemoval=false --query StackSetId --output text"
+        "Enabled=true,RetainStacksOnAccountRemoval=false --managed-execution Active=true --query StackSetId --output text"
     )
     for index, ou in ((1, "ou-ab12-cd34ef56"), (2, "ou-ab12-gh78ij90")):
         assert calls[index] == (
