@@ -35,6 +35,9 @@ org_stack_set_exists() {
   fi
   case "$error" in
     *StackSetNotFoundException*) return 1 ;;
+    *"not a delegated administrator"*)
+      fail "$error (is this account registered for member.org.stacksets.cloudformation.amazonaws.com, and may the caller call organizations:ListDelegatedAdministrators, which CloudFormation uses to check it? docs/multi-account.md)"
+      ;;
     *) fail "$error" ;;
   esac
 }

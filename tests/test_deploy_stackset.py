@@ -71,6 +71,19 @@ def test_a_missing_stack_set_is_not_an_error_but_another_error_stops(shell):
     assert "deploy.sh: AccessDenied: no" in result.stderr
 
 
+def test_not_a_delegated_administrator_gets_a_hint(shell):
+    shell.answer(
+        "cloudformation describe-stack-set",
+        err="An error occurred (ValidationError) when calling the DescribeStackSet operation: "
+        "Account used is not a delegated administrator",
+        rc=254,
+    )
+    result = shell.run("org_stack_set_exists s us-east-1 DELEGATED_ADMIN || echo returned")
+    assert "returned" not in result.stdout
+    assert "Account used is not a delegated administrator" in result.stderr
+    assert "organizations:ListDelegatedAdministrators" in result.stderr
+
+
 def test_missing_regions_are_those_the_ou_has_no_instance_in_kept_in_order(shell):
     shell.answer("cloudformation list-stack-instances", INSTANCES("us-west-2", "us-west-2"))
     result = shell.run(
