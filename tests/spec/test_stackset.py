@@ -82,9 +82,16 @@ def test_service_managed_without_targets_is_refused(example_text):
     text = with_stackset(
         member_ready(example_text), "\nstackset:\n  permission_model: service_managed\n"
     )
-    problem = only_problem(text)
-    assert "stackset.organizational_unit_ids" in problem
-    assert "service_managed needs the organizational units" in problem
+    # The key is not written: the problem is at the `stackset` key, not at its first entry.
+    assert_problem(
+        only_problem(text),
+        text,
+        "stackset:",
+        "stackset.organizational_unit_ids",
+        "service_managed needs the organizational units",
+        exact=False,
+        after=member_ready(example_text),
+    )
 
 
 def test_self_managed_refuses_organization_settings(example_text):
