@@ -254,6 +254,16 @@ def read_record_name_in_member_account(spec: InfraSpec, template: Template) -> N
         for option in certificate.properties["DomainValidationOptions"]:
             option.properties["DomainName"] = name
     template.resources[RECORD_SET_ID].properties["Name"] = name
+    # The purposes readers see name the record too: not the spec's name here.
+    for resource in template.resources.values():
+        metadata = getattr(resource, "Metadata", None)
+        if metadata and spec.dns.record_name in metadata.get("Purpose", ""):
+            resource.Metadata = {
+                **metadata,
+                "Purpose": metadata["Purpose"].replace(
+                    spec.dns.record_name, "this account's record name (RecordName)"
+                ),
+            }
 
 
 def global_description(spec: InfraSpec) -> str:

@@ -382,15 +382,19 @@ def test_service_managed_template_reads_the_zone_from_ssm_and_deploy_sh_passes_n
 def test_service_managed_template_is_the_regional_one_but_for_the_zone_parameter(organization):
     from tests.test_assemble import resolve_region_lookups
 
-    stackset = json.loads((organization / "stackset.json").read_text())
+    # The record name is each account's own (the SSM parameter): put the spec's back.
+    name = "www.shop.example.net"
+    stackset = json.loads(
+        (organization / "stackset.json")
+        .read_text()
+        .replace("this account's record name (RecordName)", name)
+    )
     mappings = stackset.pop("Mappings")
     stackset.pop("Rules")
     zone = stackset["Parameters"].pop("HostedZoneId")
     assert zone["Default"].startswith("/infra/")
     assert stackset["Parameters"].pop("RecordName")["Default"] == "/infra/shop-prod/record-name"
-    # The record name is each account's own (the SSM parameter): put the spec's back.
     resources = stackset["Resources"]
-    name = "www.shop.example.net"
     resources["Certificate"]["Properties"]["DomainName"] = name
     resources["Certificate"]["Properties"]["DomainValidationOptions"][0]["DomainName"] = name
     resources["RecordSet"]["Properties"]["Name"] = name
