@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-from troposphere import Output, Ref, Template, encode_to_dict, iam
+from troposphere import Output, Parameter, Ref, Template, encode_to_dict, iam
 
 from compiler import naming
 from compiler.builders import Built
@@ -18,12 +18,18 @@ from compiler.builders import storage as storage_module
 from compiler.builders.access import build_access
 from compiler.builders.app_config import build_app_config
 from compiler.builders.audit import build_audit
-from compiler.builders.certificate import build_certificate
+from compiler.builders.certificate import CERTIFICATE_ID, build_certificate
 from compiler.builders.change_events import build_change_events
 from compiler.builders.compute import build_compute
 from compiler.builders.database import build_database
 from compiler.builders.database_events import build_database_events
-from compiler.builders.dns import HOSTED_ZONE_PARAMETER, build_dns, build_hosted_zone
+from compiler.builders.dns import (
+    HOSTED_ZONE_PARAMETER,
+    RECORD_NAME_PARAMETER,
+    RECORD_SET_ID,
+    build_dns,
+    build_hosted_zone,
+)
 from compiler.builders.encryption import build_encryption
 from compiler.builders.health_alarms import build_health_alarms
 from compiler.builders.hosted_zone import build_public_zone
@@ -213,6 +219,7 @@ def build_stackset_parts(spec: InfraSpec) -> tuple[Template, Sources]:
     sources[("Rules", "RegionIsInSpec")] = ("regions",)
     if spec.stackset.service_managed:
         read_zone_in_member_account(spec, template)
+        read_record_name_in_member_account(spec, template)
     return template, sources
 
 
@@ -231,6 +238,44 @@ def read_zone_in_member_account(spec: InfraSpec, template: Template) -> None:
     parameter.properties["Description"] = (
         f"SSM parameter holding the ID of this account's public hosted zone of {spec.dns.zone_name}"
     )
+
+
+def read_record_name_in_member_account(spec: InfraSpec, template: Template) -> None:
+    """Each member account's stacks answer for a name of their own. One name for every
+    account cannot work: each account would request an ACM certificate for it, validated
+    in its own zone of that name, and only one zone of a name can be delegated publicly, so
+    validation would hang in every other account. So the certificate, its validation and
+    the record set take the name from an SSM parameter of the instance's account and
+    region (the account's prerequisites write it; docs/multi-account.md). A parameter,
+    not an override: overrides do not reach accounts that automatic deployment adds."""
+    template.add_parameter(
+        Parameter(
+            RECORD_NAME_PARAMETER,
+            Type="AWS::SSM::Parameter::Value<String>",
+            Default=naming.member_record_name_parameter(spec),
+            Description=(
+                "SSM parameter holding the DNS name this account's stacks answer for, "
+                "in the zone of the HostedZoneId parameter"
+            ),
+        )
+    )
+    name = Ref(RECORD_NAME_PARAMETER)
+    certificate = template.resources.get(CERTIFICATE_ID)
+    if certificate is not None:
+        certificate.properties["DomainName"] = name
+        for option in certificate.properties["DomainValidationOptions"]:
+            option.properties["DomainName"] = name
+    template.resources[RECORD_SET_ID].properties["Name"] = name
+    # The purposes readers see name the record too: not the spec's name here.
+    for resource in template.resources.values():
+        metadata = getattr(resource, "Metadata", None)
+        if metadata and spec.dns.record_name in metadata.get("Purpose", ""):
+            resource.Metadata = {
+                **metadata,
+                "Purpose": metadata["Purpose"].replace(
+                    spec.dns.record_name, "this account's record name (RecordName)"
+                ),
+            }
 
 
 def global_description(spec: InfraSpec) -> str:

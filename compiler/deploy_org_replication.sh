@@ -17,21 +17,31 @@
 # OU with PREFERENCES (org_preferences' arguments but the regions).
 org_switch_on() {
   local set="$1" region="$2" call_as="$3" preferences="$4" switch="$5" ous="$6" regions="$7"
-  local ou operation
+  local ou operation targets unready
   local -a order
   read -r -a order <<<"$regions"
   for ou in $ous; do
-    org_collect_missing "$set" "$region" "$call_as" "$ou" "${order[@]}"
-    if [ "$DRY_RUN" = false ] && [ "${#ORG_MISSING[@]}" -gt 0 ]; then
-      # Only an OU without accounts still lacks instances here (deploy_org_stack_set
-      # created the others'): there is nothing to switch on, and UpdateStackInstances
-      # updates only instances that exist.
+    if [ "$DRY_RUN" = false ] && [ -z "$(aws cloudformation list-stack-instances \
+      --region "$region" --call-as "$call_as" --stack-set-name "$set" \
+      --query "$(org_instances_query "$ou")" --output text)" ]; then
+      # An OU without accounts has no instance: there is nothing to switch on, and
+      # UpdateStackInstances updates only instances that exist.
       continue
+    fi
+    # An account whose other regions did not all succeed (within the failure tolerance)
+    # keeps replication off: its destinations may not exist. The next run retries it.
+    targets="OrganizationalUnitIds=$ou"
+    unready="$(org_unready_accounts "$set" "$region" "$call_as" "$ou" "${order[@]:1}" |
+      paste -sd, -)"
+    if [ -n "$unready" ]; then
+      printf 'deploy.sh: WARNING: replication stays off in %s (%s): not every region succeeded there\n' \
+        "$unready" "$ou" >&2
+      targets="$targets,Accounts=$unready,AccountFilterType=DIFFERENCE"
     fi
     # shellcheck disable=SC2086 # the preferences are words on purpose
     operation="$(run_operation aws cloudformation update-stack-instances --region "$region" \
       --call-as "$call_as" --stack-set-name "$set" \
-      --deployment-targets "OrganizationalUnitIds=$ou" --regions "${order[@]}" \
+      --deployment-targets "$targets" --regions "${order[@]}" \
       --parameter-overrides "ParameterKey=$switch,ParameterValue=true" \
       --operation-preferences "$(org_preferences $preferences "${order[@]}")" \
       --query OperationId --output text)"

@@ -81,6 +81,19 @@ def member_hosted_zone_parameter(spec: InfraSpec) -> str:
     return f"/infra/{name_prefix(spec)}/hosted-zone-id"
 
 
+def member_record_name_parameter(spec: InfraSpec) -> str:
+    """The SSM parameter that holds, in each member account and region of a service-managed
+    StackSet, the DNS name that account's stacks answer for (a name in its own zone)."""
+    return f"/infra/{name_prefix(spec)}/record-name"
+
+
+def member_zone_name_parameter(spec: InfraSpec) -> str:
+    """The SSM parameter that holds, in each member account and region, the name of that
+    account's public hosted zone (written by the account's prerequisites, for people and
+    tools; the regional template needs only the zone's ID and the record's name)."""
+    return f"/infra/{name_prefix(spec)}/zone-name"
+
+
 def stack_set_instance_name_prefix(spec: InfraSpec) -> str:
     """CloudFormation names the stack of each StackSet instance `StackSet-<stack set>-<id>`."""
     return f"StackSet-{stack_set_name(spec)}-"

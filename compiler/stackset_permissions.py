@@ -33,7 +33,12 @@ STACK_SET_CALLS = (
     "cloudformation:ListStackInstances",
     "cloudformation:CreateStackInstances",
     "cloudformation:TagResource",  # create-stack-set --tags
+    # UpdateStackSet (and a change set's execution) untag what a changed --tags drops.
+    "cloudformation:UntagResource",
 )
+# The Service Authorization Reference lists no resource type for CreateStackSet: it matches
+# only "Resource": "*", so it has a statement of its own, narrowed by its condition keys.
+CREATE_STACK_SET = "cloudformation:CreateStackSet"
 # deploy_org_replication.sh's call: the replication switch, per account, when the writer
 # region replicates (buckets or the database's master secret).
 REPLICATION_CALLS = ("cloudformation:UpdateStackInstances",)
@@ -49,6 +54,7 @@ BOOTSTRAP_STACK_CALLS = (
     "cloudformation:UpdateTerminationProtection",
     "cloudformation:SetStackPolicy",
     "cloudformation:TagResource",  # deploy --tags
+    "cloudformation:UntagResource",  # the change set's execution, when a tag is dropped
 )
 
 
@@ -58,19 +64,48 @@ def stack_set_admin_policy(spec: InfraSpec) -> dict:
     stack_set = naming.stack_set_name(spec)
     bootstrap = naming.bootstrap_stack_name(spec)
     bucket = f"{naming.name_prefix(spec)}-{BOOTSTRAP_BUCKET}-*-{region}"
+    on_the_stack_set = [a for a in STACK_SET_CALLS if a != CREATE_STACK_SET]
     statements = [
+        {
+            # No resource type to name (see CREATE_STACK_SET): instead the StackSet must be
+            # tagged as this project's and made from a template in this project's prefix
+            # of the bootstrap bucket (`aws s3 presign`'s URL, global or regional endpoint).
+            "Sid": "CreateThisProjectsStackSetOnly",
+            "Effect": "Allow",
+            "Action": [CREATE_STACK_SET],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    f"aws:RequestTag/{naming.PROJECT_TAG}": naming.project_tag_value(spec)
+                },
+                "StringLike": {
+                    "cloudformation:TemplateUrl": f"https://{bucket}.s3*.amazonaws.com/{stack_set}/*"
+                },
+            },
+        },
         {
             # Account `*`: a delegated administrator's StackSet lives in the management
             # account, whose ID the compiler does not know. The name still limits it to this
-            # project's StackSet; instances touch AWS's public resource types too.
+            # project's StackSet; instances touch AWS's public resource types too. A
+            # stackset-target ARN carries no fixed region, so the target regions are limited
+            # by cloudformation:TargetRegion instead (absent on the calls without regions,
+            # where ForAllValues holds).
             "Sid": "ThisProjectsStackSetOnly",
             "Effect": "Allow",
-            "Action": [*STACK_SET_CALLS, *(REPLICATION_CALLS if has_writer_region(spec) else ())],
+            "Action": [
+                *on_the_stack_set,
+                *(REPLICATION_CALLS if has_writer_region(spec) else ()),
+            ],
             "Resource": [
                 f"arn:aws:cloudformation:{region}:*:stackset/{stack_set}:*",
-                f"arn:aws:cloudformation:{region}:*:stackset-target/{stack_set}:*",
+                f"arn:aws:cloudformation:*:*:stackset-target/{stack_set}:*",
                 "arn:aws:cloudformation:*:*:type/resource/*",
             ],
+            "Condition": {
+                "ForAllValues:StringEquals": {
+                    "cloudformation:TargetRegion": [r.name for r in spec.regions]
+                }
+            },
         },
         {
             "Sid": "TheBootstrapStackOnly",

@@ -1336,15 +1336,17 @@ stack_instance_output() {
 
 # The --operation-preferences JSON: REGION_CONCURRENCY (SEQUENTIAL|PARALLEL), MAX_KEY
 # (MaxConcurrentCount|MaxConcurrentPercentage) and its value, TOLERANCE_KEY
-# (FailureToleranceCount|FailureTolerancePercentage) and its value, CONCURRENCY_MODE, then
-# the regions in the order to deploy them (the writer region first).
+# (FailureToleranceCount|FailureTolerancePercentage) and its value, CONCURRENCY_MODE (sent
+# only when not STRICT_FAILURE_TOLERANCE, the default), then the regions in the order to deploy them (the writer region first).
 org_preferences() {
   local concurrency="$1" max_key="$2" max="$3" tolerance_key="$4" tolerance="$5" mode="$6"
   shift 6
-  local order
+  local order mode_key=""
   order="$(printf ',"%s"' "$@")"
-  printf '{"RegionConcurrencyType":"%s","%s":%s,"%s":%s,"ConcurrencyMode":"%s","RegionOrder":[%s]}' \
-    "$concurrency" "$max_key" "$max" "$tolerance_key" "$tolerance" "$mode" "${order#,}"
+  # The default mode is left out, as on the self-managed path: older CLIs lack the key.
+  [ "$mode" = STRICT_FAILURE_TOLERANCE ] || mode_key="$(printf '"ConcurrencyMode":"%s",' "$mode")"
+  printf '{"RegionConcurrencyType":"%s","%s":%s,"%s":%s,%s"RegionOrder":[%s]}' \
+    "$concurrency" "$max_key" "$max" "$tolerance_key" "$tolerance" "$mode_key" "${order#,}"
 }
 
 # Whether StackSet SET exists (administered in REGION, called as CALL_AS); any other error
@@ -1360,13 +1362,25 @@ org_stack_set_exists() {
   fi
   case "$error" in
     *StackSetNotFoundException*) return 1 ;;
+    *"not a delegated administrator"*)
+      fail "$error (is this account registered for member.org.stacksets.cloudformation.amazonaws.com, and may the caller call organizations:ListDelegatedAdministrators, which CloudFormation uses to check it? docs/multi-account.md)"
+      ;;
     *) fail "$error" ;;
   esac
 }
 
-# The regions among REGION... where StackSet SET has no stack instance for organizational
-# unit OU yet, one a line, in the order given. An OU with no account never gets one, so it
-# stays "missing": creating its instances again is an operation that does nothing.
+# list-stack-instances' query for the instances of organizational unit OU: a line of
+# account, region and DetailedStatus each.
+org_instances_query() {
+  printf "Summaries[?OrganizationalUnitId=='%s'].[Account,Region,StackInstanceStatus.DetailedStatus]" "$1"
+}
+
+# The regions among REGION... where StackSet SET needs a run for organizational unit OU,
+# one a line, in the order given: those where the OU has no stack instance yet, and those
+# where one of its accounts' instances is FAILED, CANCELLED or INOPERABLE (its
+# DetailedStatus: an operation that succeeded within its failure tolerance leaves such
+# instances). An OU with no account never gets an instance, so it stays "missing":
+# creating its instances again is an operation that does nothing.
 org_missing_regions() {
   local set="$1" region="$2" call_as="$3" ou="$4" have wanted
   shift 4
@@ -1374,15 +1388,33 @@ org_missing_regions() {
     printf '%s\n' "$@"
     return 0
   fi
-  have=" $(aws cloudformation list-stack-instances --region "$region" --call-as "$call_as" \
-    --stack-set-name "$set" --query "Summaries[?OrganizationalUnitId=='$ou'].Region" \
-    --output text | tr '\t\n' '  ') "
+  have="$(aws cloudformation list-stack-instances --region "$region" --call-as "$call_as" \
+    --stack-set-name "$set" \
+    --query "$(org_instances_query "$ou")" --output text)"
   for wanted in "$@"; do
-    case "$have" in
-      *" $wanted "*) ;;
-      *) printf '%s\n' "$wanted" ;;
-    esac
+    if ! printf '%s\n' "$have" | awk -v r="$wanted" '
+        $2 == r { found = 1; if ($3 == "FAILED" || $3 == "CANCELLED" || $3 == "INOPERABLE") bad = 1 }
+        END { exit !(found && !bad) }'; then
+      printf '%s\n' "$wanted"
+    fi
   done
+}
+
+# The accounts of organizational unit OU whose StackSet SET instances are not all
+# SUCCEEDED in every region of REGION... (the non-writer regions), one a line: the
+# replication switch must not go on for them (their destinations may not exist).
+org_unready_accounts() {
+  local set="$1" region="$2" call_as="$3" ou="$4"
+  shift 4
+  if [ "$DRY_RUN" = true ]; then
+    return 0
+  fi
+  aws cloudformation list-stack-instances --region "$region" --call-as "$call_as" \
+    --stack-set-name "$set" \
+    --query "$(org_instances_query "$ou")" --output text | awk -v regions="$*" '
+      BEGIN { n = split(regions, wanted, " "); for (i = 1; i <= n; i++) needed[wanted[i]] = 1 }
+      { seen[$1] = 1; if (($2 in needed) && $3 == "SUCCEEDED") ok[$1]++ }
+      END { for (a in seen) if (ok[a] + 0 < n) print a }' | sort
 }
 
 # Set ORG_MISSING to what org_missing_regions prints for the same arguments, as an array
@@ -1439,7 +1471,19 @@ org_wait_for_operation() {
       last="$line"
     fi
     case "$status" in
-      SUCCEEDED) return 0 ;;
+      SUCCEEDED)
+        # An operation succeeds while no more instances fail than the failure tolerance
+        # allows: those that did are reported, and the run goes on (exit 0) with a
+        # WARNING. The next run redeploys them (org_missing_regions counts them missing).
+        case "${line##*(}" in
+          *FAILED* | *CANCELLED*)
+            org_report_operation_results "$set" "$region" "$call_as" "$operation"
+            printf 'deploy.sh: WARNING: StackSet %s operation %s SUCCEEDED within its failure tolerance, but the instances above did not: fix their cause and run deploy.sh stackset again\n' \
+              "$set" "$operation" >&2
+            ;;
+        esac
+        return 0
+        ;;
       RUNNING | QUEUED | STOPPING) sleep "$STACK_SET_POLL_SECONDS" ;;
       *)
         org_report_operation_results "$set" "$region" "$call_as" "$operation"
@@ -1491,7 +1535,10 @@ deploy_org_stack_set() {
   if [ "$switch" != - ] && [ "$replicate" = true ]; then
     settings=("${settings[@]/#$off/$on}")
   fi
-  settings+=(--call-as "$call_as" --auto-deployment "$auto_deployment")
+  # Managed execution queues conflicting operations (an automatic deployment running when
+  # deploy.sh updates) instead of failing them with OperationInProgressException.
+  settings+=(--call-as "$call_as" --auto-deployment "$auto_deployment"
+    --managed-execution Active=true)
   if [ "$exists" = true ]; then
     org_update_stack_set "$set" "$region" "$call_as" "$all_preferences" "${settings[@]}"
   else

@@ -12,7 +12,7 @@ import pytest
 
 from compiler.deploy_script import ORG_REPLICATION_LIBRARY, STACK_SET_LIBRARY
 from tests.test_deploy_library import FAKE_AWS, Shell
-from tests.test_deploy_stackset import NOT_FOUND, PREFERENCES
+from tests.test_deploy_stackset import INSTANCES, NOT_FOUND, PREFERENCES
 
 OUS = "ou-ab12-cd34ef56 ou-ab12-gh78ij90"
 DEPLOY = (
@@ -54,7 +54,7 @@ def test_first_deploy_switches_replication_on_per_account_never_on_the_stack_set
     # No instance before the create; every region of both OUs after it.
     shell.answer("cloudformation list-stack-instances", "", nth=1)
     shell.answer("cloudformation list-stack-instances", "", nth=2)
-    shell.answer("cloudformation list-stack-instances", "us-east-1\tus-west-2\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1", "us-west-2"))
     shell.answer("cloudformation create-stack-instances", "op-1\n")
     shell.answer("cloudformation update-stack-instances", "op-2\n")
     shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
@@ -85,7 +85,7 @@ def test_later_runs_keep_the_stack_sets_own_value_false(shell):
     keeps overridden values through StackSet updates): the accounts already deployed keep
     replicating, an account that joined since gets it switched on."""
     shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
-    shell.answer("cloudformation list-stack-instances", "us-east-1\tus-west-2\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1", "us-west-2"))
     shell.answer("cloudformation update-stack-set", "op-1\n")
     shell.answer("cloudformation update-stack-instances", "op-2\n")
     shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
@@ -108,7 +108,9 @@ def test_an_ou_without_accounts_has_nothing_to_switch_on(shell):
     # has no account, so no instance, ever.
     shell.answer("cloudformation list-stack-instances", "")
     for nth in (1, 3, 5):
-        shell.answer("cloudformation list-stack-instances", "us-east-1\tus-west-2\n", nth=nth)
+        shell.answer(
+            "cloudformation list-stack-instances", INSTANCES("us-east-1", "us-west-2"), nth=nth
+        )
     shell.answer("cloudformation update-stack-set", "op-1\n")
     shell.answer("cloudformation create-stack-instances", "op-2\n")
     shell.answer("cloudformation update-stack-instances", "op-3\n")
@@ -122,7 +124,7 @@ def test_an_ou_without_accounts_has_nothing_to_switch_on(shell):
 
 def test_a_failed_switch_stops_with_each_failed_instance(shell):
     shell.answer("cloudformation update-stack-instances", "op-7\n")
-    shell.answer("cloudformation list-stack-instances", "us-east-1\tus-west-2\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1", "us-west-2"))
     shell.answer("cloudformation describe-stack-set-operation", "FAILED\n")
     shell.answer("cloudformation list-stack-set-operation-results", "FAILED\n", nth=1)
     shell.answer(
@@ -136,3 +138,24 @@ def test_a_failed_switch_stops_with_each_failed_instance(shell):
     )
     assert result.returncode == 1
     assert "222222222222  us-east-1  FAILED  Destination bucket must exist" in result.stderr
+
+
+def test_an_account_whose_other_region_failed_keeps_replication_off(shell):
+    shell.answer(
+        "cloudformation list-stack-instances",
+        INSTANCES("us-east-1", "us-west-2")
+        + "222222222222\tus-east-1\tSUCCEEDED\n222222222222\tus-west-2\tFAILED\n",
+    )
+    shell.answer("cloudformation update-stack-instances", "op-2\n")
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
+    result = shell.run(
+        f"org_switch_on s us-east-1 SELF '{PREFERENCES}' ReplicateBuckets ou-ab12-cd34ef56 "
+        "'us-east-1 us-west-2'"
+    )
+    assert result.returncode == 0, result.stderr
+    (switch,) = [c for c in changes(shell)]
+    assert (
+        "--deployment-targets OrganizationalUnitIds=ou-ab12-cd34ef56,Accounts=222222222222,"
+        "AccountFilterType=DIFFERENCE --regions us-east-1 us-west-2 "
+    ) in switch
+    assert "WARNING: replication stays off in 222222222222 (ou-ab12-cd34ef56)" in result.stderr

@@ -13,6 +13,12 @@ from compiler.deploy_script import STACK_SET_LIBRARY
 from tests.fixtures.examples import compile_example, example
 from tests.test_deploy_library import FAKE_AWS, Shell
 
+
+def INSTANCES(*regions: str, account: str = "111111111111") -> str:  # noqa: N802
+    """list-stack-instances' text answer: one SUCCEEDED instance of ACCOUNT per region."""
+    return "".join(f"{account}\t{region}\tSUCCEEDED\n" for region in regions)
+
+
 NOT_FOUND = (
     "An error occurred (StackSetNotFoundException) when calling the DescribeStackSet "
     "operation: StackSet s not found"
@@ -43,9 +49,11 @@ def test_preferences_are_the_json_cloudformation_reads_regions_in_order(shell):
         "RegionConcurrencyType": "SEQUENTIAL",
         "MaxConcurrentPercentage": 25,
         "FailureToleranceCount": 1,
-        "ConcurrencyMode": "STRICT_FAILURE_TOLERANCE",
         "RegionOrder": ["us-east-1", "eu-west-1"],
-    }
+    }  # the default mode left out: older CLIs lack the key
+    soft = PREFERENCES.replace("STRICT_FAILURE_TOLERANCE", "SOFT_FAILURE_TOLERANCE")
+    result = shell.run(f"org_preferences {soft} us-east-1")
+    assert json.loads(result.stdout)["ConcurrencyMode"] == "SOFT_FAILURE_TOLERANCE"
 
 
 def test_stack_set_exists_asks_as_the_delegated_admin(shell):
@@ -63,13 +71,51 @@ def test_a_missing_stack_set_is_not_an_error_but_another_error_stops(shell):
     assert "deploy.sh: AccessDenied: no" in result.stderr
 
 
+def test_not_a_delegated_administrator_gets_a_hint(shell):
+    shell.answer(
+        "cloudformation describe-stack-set",
+        err="An error occurred (ValidationError) when calling the DescribeStackSet operation: "
+        "Account used is not a delegated administrator",
+        rc=254,
+    )
+    result = shell.run("org_stack_set_exists s us-east-1 DELEGATED_ADMIN || echo returned")
+    assert "returned" not in result.stdout
+    assert "Account used is not a delegated administrator" in result.stderr
+    assert "organizations:ListDelegatedAdministrators" in result.stderr
+
+
 def test_missing_regions_are_those_the_ou_has_no_instance_in_kept_in_order(shell):
-    shell.answer("cloudformation list-stack-instances", "us-west-2\tus-west-2\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-west-2", "us-west-2"))
     result = shell.run(
         "org_missing_regions s us-east-1 SELF ou-ab12-cd34ef56 us-east-1 us-west-2 eu-west-1"
     )
     assert result.stdout.splitlines() == ["us-east-1", "eu-west-1"]
-    assert "Summaries[?OrganizationalUnitId=='ou-ab12-cd34ef56'].Region" in shell.calls()[0]
+    assert (
+        "Summaries[?OrganizationalUnitId=='ou-ab12-cd34ef56']"
+        ".[Account,Region,StackInstanceStatus.DetailedStatus]"
+    ) in shell.calls()[0]
+
+
+@pytest.mark.parametrize("status", ["FAILED", "CANCELLED", "INOPERABLE"])
+def test_a_region_where_one_accounts_instance_failed_needs_a_run(shell, status):
+    shell.answer(
+        "cloudformation list-stack-instances",
+        INSTANCES("us-east-1", "us-west-2") + f"222222222222\tus-west-2\t{status}\n",
+    )
+    result = shell.run("org_missing_regions s us-east-1 SELF ou-1 us-east-1 us-west-2")
+    assert result.stdout.splitlines() == ["us-west-2"]
+
+
+def test_accounts_not_succeeded_in_every_other_region_are_unready(shell):
+    shell.answer(
+        "cloudformation list-stack-instances",
+        INSTANCES("us-east-1", "us-west-2", "eu-west-1")
+        + "222222222222\tus-east-1\tSUCCEEDED\n222222222222\tus-west-2\tFAILED\n"
+        + "222222222222\teu-west-1\tSUCCEEDED\n"
+        + "333333333333\tus-east-1\tSUCCEEDED\n333333333333\tus-west-2\tSUCCEEDED\n",
+    )
+    result = shell.run("org_unready_accounts s us-east-1 SELF ou-1 us-west-2 eu-west-1")
+    assert result.stdout.splitlines() == ["222222222222", "333333333333"]
 
 
 def test_waiting_prints_progress_when_it_changes_then_returns_on_success(shell):
@@ -111,6 +157,33 @@ def test_a_failed_operation_prints_each_failed_instance_by_account_and_region(sh
     assert all("--call-as DELEGATED_ADMIN" in call for call in shell.calls())
 
 
+def test_instances_failed_within_the_tolerance_are_reported_with_a_warning(shell):
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
+    shell.answer("cloudformation list-stack-set-operation-results", "SUCCEEDED\tFAILED\n", nth=1)
+    shell.answer(
+        "cloudformation list-stack-set-operation-results",
+        "111111111111\tus-east-1\tSUCCEEDED\tNone\n"
+        "222222222222\tus-west-2\tFAILED\tCertificate validation timed out\n",
+        nth=2,
+    )
+    result = shell.run("org_wait_for_operation s us-east-1 SELF op-3")
+    assert result.returncode == 0, result.stderr
+    assert "  222222222222  us-west-2  FAILED  Certificate validation timed out" in result.stderr
+    assert "111111111111" not in result.stderr
+    assert "deploy.sh: WARNING: StackSet s operation op-3 SUCCEEDED within its failure" in (
+        result.stderr
+    )
+
+
+def test_a_clean_success_warns_nothing(shell):
+    shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
+    shell.answer("cloudformation list-stack-set-operation-results", "SUCCEEDED\tSUCCEEDED\n")
+    result = shell.run("org_wait_for_operation s us-east-1 SELF op-4")
+    assert result.returncode == 0
+    assert "WARNING" not in result.stderr
+    assert len(shell.calls()) == 2  # no report of results
+
+
 DEPLOY = (
     "deploy_org_stack_set s us-east-1 SELF Enabled=true,RetainStacksOnAccountRemoval=false "
     f"'{PREFERENCES}' ReplicateBuckets 'ou-ab12-cd34ef56' 'us-east-1 us-west-2' "
@@ -131,14 +204,14 @@ def test_first_deploy_creates_the_set_then_the_instances_then_switches_replicati
     changes = [c for c in shell.calls() if c.split()[1].startswith(("create", "update"))]
     preferences = (
         '{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentPercentage":25,'
-        f'"FailureToleranceCount":1,"ConcurrencyMode":"STRICT_FAILURE_TOLERANCE",{ORDER}'
+        f'"FailureToleranceCount":1,{ORDER}'
     )
     assert changes == [
         "cloudformation create-stack-set --region us-east-1 --stack-set-name s "
         "--permission-model SERVICE_MANAGED --template-body file://t.json "
         "--parameters ParameterKey=ReplicateBuckets,ParameterValue=false --call-as SELF "
         "--auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false "
-        "--query StackSetId --output text",
+        "--managed-execution Active=true --query StackSetId --output text",
         "cloudformation create-stack-instances --region us-east-1 --call-as SELF "
         "--stack-set-name s --deployment-targets OrganizationalUnitIds=ou-ab12-cd34ef56 "
         f"--regions us-east-1 us-west-2 --operation-preferences {preferences} "
@@ -146,13 +219,14 @@ def test_first_deploy_creates_the_set_then_the_instances_then_switches_replicati
         "cloudformation update-stack-set --region us-east-1 --stack-set-name s "
         "--template-body file://t.json --parameters ParameterKey=ReplicateBuckets,ParameterValue=true "
         "--call-as SELF --auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false "
+        "--managed-execution Active=true "
         f"--operation-preferences {preferences} --query OperationId --output text",
     ]
 
 
 def test_a_complete_stack_set_is_updated_once_with_replication_on(shell):
     shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
-    shell.answer("cloudformation list-stack-instances", "us-east-1\tus-west-2\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1", "us-west-2"))
     shell.answer("cloudformation update-stack-set", "op-1\n")
     shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
     result = shell.run(DEPLOY)
@@ -165,7 +239,7 @@ def test_a_complete_stack_set_is_updated_once_with_replication_on(shell):
 
 def test_an_ou_missing_one_region_gets_only_that_region(shell):
     shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
-    shell.answer("cloudformation list-stack-instances", "us-east-1\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1"))
     shell.answer("cloudformation update-stack-set", "op-1\n")
     shell.answer("cloudformation create-stack-instances", "op-2\n")
     shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
@@ -186,7 +260,7 @@ def test_preview_names_a_changed_template_and_the_instances_a_run_adds(shell, tm
     template = tmp_path / "stackset.json"
     template.write_text('{"new": true}\n')
     shell.answer("cloudformation describe-stack-set", '{"old": true}\n')
-    shell.answer("cloudformation list-stack-instances", "us-east-1\n")
+    shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1"))
     result = shell.run(
         f"stack_set_preview s us-east-1 SELF {template} 'ou-ab12-cd34ef56' 'us-east-1 us-west-2'"
     )
@@ -248,7 +322,7 @@ def test_service_managed_dry_run_prints_the_exact_calls(organization):
     assert not any("shop-prod-global" in line for line in result.stdout.splitlines())
     preferences = (
         '\'{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentPercentage":25,'
-        '"FailureTolerancePercentage":10,"ConcurrencyMode":"STRICT_FAILURE_TOLERANCE",'
+        '"FailureTolerancePercentage":10,'
         '"RegionOrder":["us-east-1","us-west-2"]}\''
     )
     tags = (
@@ -263,7 +337,7 @@ def test_service_managed_dry_run_prints_the_exact_calls(organization):
     assert calls[0].endswith(
         " --capabilities CAPABILITY_IAM --parameters ParameterKey=ReplicateBuckets,ParameterValue=false "
         f"{tags} --call-as DELEGATED_ADMIN --auto-deployment "
-        "Enabled=true,RetainStacksOnAccountRemoval=false --query StackSetId --output text"
+        "Enabled=true,RetainStacksOnAccountRemoval=false --managed-execution Active=true --query StackSetId --output text"
     )
     for index, ou in ((1, "ou-ab12-cd34ef56"), (2, "ou-ab12-gh78ij90")):
         assert calls[index] == (
@@ -308,15 +382,46 @@ def test_service_managed_template_reads_the_zone_from_ssm_and_deploy_sh_passes_n
 def test_service_managed_template_is_the_regional_one_but_for_the_zone_parameter(organization):
     from tests.test_assemble import resolve_region_lookups
 
-    stackset = json.loads((organization / "stackset.json").read_text())
+    # The record name is each account's own (the SSM parameter): put the spec's back.
+    name = "www.shop.example.net"
+    stackset = json.loads(
+        (organization / "stackset.json")
+        .read_text()
+        .replace("this account's record name (RecordName)", name)
+    )
     mappings = stackset.pop("Mappings")
     stackset.pop("Rules")
     zone = stackset["Parameters"].pop("HostedZoneId")
     assert zone["Default"].startswith("/infra/")
+    assert stackset["Parameters"].pop("RecordName")["Default"] == "/infra/shop-prod/record-name"
+    resources = stackset["Resources"]
+    resources["Certificate"]["Properties"]["DomainName"] = name
+    resources["Certificate"]["Properties"]["DomainValidationOptions"][0]["DomainName"] = name
+    resources["RecordSet"]["Properties"]["Name"] = name
     for region in ("us-east-1", "us-west-2"):
         regional = json.loads((organization / "regions" / f"{region}.json").read_text())
         regional["Parameters"].pop("HostedZoneId")
         assert resolve_region_lookups(stackset, mappings, region) == regional
+
+
+def test_service_managed_names_come_from_each_accounts_ssm_parameters(organization):
+    """One record name for every account would make each account request a certificate for
+    it, validated in its own zone of that name, of which only one can be delegated."""
+    stackset = json.loads((organization / "stackset.json").read_text())
+    assert stackset["Parameters"]["RecordName"] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/infra/shop-prod/record-name",
+        "Description": stackset["Parameters"]["RecordName"]["Description"],
+    }
+    certificate = stackset["Resources"]["Certificate"]["Properties"]
+    assert certificate["DomainName"] == {"Ref": "RecordName"}
+    assert certificate["DomainValidationOptions"] == [
+        {"DomainName": {"Ref": "RecordName"}, "HostedZoneId": {"Ref": "HostedZoneId"}}
+    ]
+    assert stackset["Resources"]["RecordSet"]["Properties"]["Name"] == {"Ref": "RecordName"}
+    assert "www.shop.example.net" not in json.dumps(
+        [stackset["Resources"][r]["Properties"] for r in ("RecordSet", "Certificate")]
+    )
 
 
 def test_stackset_plan_mode_previews_read_only(organization):
@@ -330,7 +435,12 @@ def test_service_managed_replicas_take_no_writer_secret_from_any_stack(organizat
     """The replica regions name the writer's secret copy by its fixed name: deploy.sh reads
     no output and passes no ARN, so one set of parameters serves every account."""
     stackset = json.loads((organization / "stackset.json").read_text())
-    assert sorted(stackset["Parameters"]) == ["HostedZoneId", "ImageId", "ReplicateBuckets"]
+    assert sorted(stackset["Parameters"]) == [
+        "HostedZoneId",
+        "ImageId",
+        "RecordName",
+        "ReplicateBuckets",
+    ]
     result = run_deploy_sh(organization, "stackset", "--dry-run")
     assert "WriterDatabaseSecretArn" not in result.stdout
     assert "describe-stack-instance " not in result.stdout

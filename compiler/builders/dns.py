@@ -22,6 +22,8 @@ from compiler.spec import InfraSpec
 # parameter defaults to that ID. The deploy manifest tells the two apart by
 # `HostedZoneHandle.given_in_spec`.
 HOSTED_ZONE_PARAMETER = "HostedZoneId"
+# A service-managed StackSet's record name, per member account (compiler/assemble.py).
+RECORD_NAME_PARAMETER = "RecordName"
 HEALTH_CHECK_ID = "HealthCheck"
 RECORD_SET_ID = "RecordSet"
 HTTPS_PORT = 443

@@ -147,6 +147,12 @@ def _problem_from_pydantic(loaded: LoadedSpec, error: Any) -> SpecProblem:
         error.get("input"), dict | list
     ):
         message += f" (got {error['input']!r})"
+    parent = path[:-1]
+    if path and path not in loaded.value_positions and parent in loaded.key_positions:
+        # A default that fails validation (e.g. a key another key makes required): the key
+        # is not written, so point at the section's own key, not at its first entry.
+        pos = loaded.key_positions[parent]
+        return SpecProblem(loaded.file, pos.line, pos.column, path, message)
     return loaded.problem(path, message, key=at_key)
 
 

@@ -59,15 +59,18 @@ class AutoDeploymentSpec(BaseModel):
         examples=[False],
     )
 
-    @field_validator("retain_stacks_on_account_removal")
+    @field_validator("enabled")
     @classmethod
-    def _needs_enabled(cls, retain: bool, info: ValidationInfo) -> bool:
-        if retain and info.data.get("enabled") is False:
+    def _stays_on(cls, enabled: bool) -> bool:
+        # Off, an account that joins a target OU later gets no stack instance, and deploy.sh,
+        # which creates instances per OU and region, would not notice it either.
+        if not enabled:
             raise ValueError(
-                "retain_stacks_on_account_removal needs enabled: true (CloudFormation "
-                "ignores it when automatic deployment is off)"
+                "automatic deployment off is not supported: accounts that join the OUs "
+                "later would get no stacks (deploy.sh creates instances per OU and region, "
+                "not per account); leave enabled: true"
             )
-        return retain
+        return enabled
 
 
 class OperationPreferencesSpec(BaseModel):

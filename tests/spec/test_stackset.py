@@ -82,9 +82,16 @@ def test_service_managed_without_targets_is_refused(example_text):
     text = with_stackset(
         member_ready(example_text), "\nstackset:\n  permission_model: service_managed\n"
     )
-    problem = only_problem(text)
-    assert "stackset.organizational_unit_ids" in problem
-    assert "service_managed needs the organizational units" in problem
+    # The key is not written: the problem is at the `stackset` key, not at its first entry.
+    assert_problem(
+        only_problem(text),
+        text,
+        "stackset:",
+        "stackset.organizational_unit_ids",
+        "service_managed needs the organizational units",
+        exact=False,
+        after=member_ready(example_text),
+    )
 
 
 def test_self_managed_refuses_organization_settings(example_text):
@@ -116,20 +123,20 @@ def test_delegated_admin_allowed_when_service_managed(example_text):
     assert validate(text).stackset.call_as == "DELEGATED_ADMIN"
 
 
-def test_retain_needs_auto_deployment_on(example_text):
+def test_automatic_deployment_off_is_refused_at_its_key(example_text):
     text = with_stackset(
         member_ready(example_text),
         SERVICE_MANAGED
-        + ("  auto_deployment:\n    enabled: false\n    retain_stacks_on_account_removal: true\n"),
+        + ("  auto_deployment:\n    enabled: false\n    retain_stacks_on_account_removal: false\n"),
     )
     assert_problem(
         only_problem(text),
         text,
-        "true",
-        "stackset.auto_deployment.retain_stacks_on_account_removal",
-        "needs enabled: true",
+        "false",
+        "stackset.auto_deployment.enabled",
+        "automatic deployment off is not supported",
         exact=False,
-        after="retain_stacks_on_account_removal",
+        after="enabled",
     )
 
 
