@@ -80,11 +80,19 @@ def test_a_region_added_is_a_new_stack_and_a_new_stack_instance(tmp_path, both_c
     )
     at = lines.index("~ regions/eu-central-1.json (atlas-production-eu-central-1)")
     assert lines[at + 1].startswith("    · DatabaseMasterSecret (AWS::SecretsManager::Secret): ")
+    # us-east-1's health-alarms stack alarms on the new region's health check too.
+    assert health_alarm_changes(project) == [("HealthCheckApSoutheast1Alarm", "added")]
     assert lines[-1] == (
-        "5 of 5 templates differ from templates_out: 1 stack added, 1 StackSet instance "
-        f"added; {2 * count} resources added, 0 removed, "
+        "6 of 6 templates differ from templates_out: 1 stack added, 1 StackSet instance "
+        f"added; {2 * count + 1} resources added, 0 removed, "
         f"{count_changed(project)} changed (0 replaced)"
     )
+
+
+def health_alarm_changes(project: Path) -> list[tuple[str, str]]:
+    report = json.loads(run_infra("diff", "--json", cwd=project).stdout)
+    (stack,) = [s for s in report["stacks"] if s["template"] == "health-alarms.json"]
+    return [(r["logical_id"], r["status"]) for r in stack["resources"]]
 
 
 def count_changed(project: Path) -> int:
@@ -124,7 +132,8 @@ def test_a_region_removed_is_a_stack_and_a_stack_instance_deleted(tmp_path, both
     assert f"    - ap-southeast-1: stack instance deleted, {count} resources" in lines
     assert "is replaced" not in diff.stdout
     assert "1 stack removed, 1 StackSet instance removed; 0 resources added, " in lines[-1]
-    assert f" {2 * count} removed, " in lines[-1]
+    assert health_alarm_changes(project) == [("HealthCheckApSoutheast1Alarm", "removed")]
+    assert f" {2 * count + 1} removed, " in lines[-1]
     assert lines[-1].endswith("(0 replaced)")
 
     report = json.loads(run_infra("diff", "--json", cwd=project).stdout)
@@ -187,4 +196,8 @@ def test_a_resource_behind_a_false_condition_is_not_added(tmp_path):
         "    · Certificate (AWS::CertificateManager::Certificate): in the template, not "
         "created: condition CreateCertificate is false in us-east-1"
     ) in human.stdout.splitlines()
-    assert f"; {2 * len(new_stack)} resources added, 0 removed, " in human.stdout
+    # and us-east-1's health-alarms stack one alarm on the new region's health check
+    assert stacks["health-alarms.json"]["resources"] == [
+        {**stacks["health-alarms.json"]["resources"][0], "logical_id": "HealthCheckEuWest1Alarm"}
+    ]
+    assert f"; {2 * len(new_stack) + 1} resources added, 0 removed, " in human.stdout

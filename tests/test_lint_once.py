@@ -219,6 +219,7 @@ def test_compile_lints_the_global_and_stackset_templates_unless_asked_for_every_
     assert [(job.path.name, job.regions) for job in once] == [
         ("global.json", (EAST,)),
         ("stackset.json", (EAST, WEST)),
+        ("health-alarms.json", (EAST,)),  # Route 53's metrics are in us-east-1 only
         ("bootstrap.json", (EAST, WEST)),  # deploy.sh's own stack, in each region
     ]
     every = lint_jobs(result.spec, result.stacks, out, every_template=True)
@@ -227,5 +228,6 @@ def test_compile_lints_the_global_and_stackset_templates_unless_asked_for_every_
         f"regions/{EAST}.json",
         f"regions/{WEST}.json",
         "stackset.json",
+        "health-alarms.json",
         "bootstrap.json",
     ]
