@@ -64,7 +64,7 @@ def test_an_unchanged_compile_is_skipped_and_says_so(project, no_pipeline):
     assert "nothing changed since the last compile" in result.stdout
     for template in ("global.json", "regions/us-east-1.json", "stackset.json"):
         assert f" {template} " in result.stdout
-    assert result.stdout.count("unchanged") == 4  # one row per stack
+    assert result.stdout.count("unchanged") == 5  # one row per stack
     assert "skipped" in result.stdout  # --no-lint
 
 
@@ -219,8 +219,8 @@ def test_with_lint_only_a_clean_compile_is_skipped(tmp_path, monkeypatch, findin
         assert compiled == [str(spec)]
     else:
         assert compiled == [] and again.exit_code == EXIT_OK
-        assert "cfn-lint: 4 templates, no findings" in again.stdout
-        assert again.stdout.count("cached") == 4
+        assert "cfn-lint: 5 templates, no findings" in again.stdout
+        assert again.stdout.count("cached") == 5
 
 
 def test_a_damaged_entry_means_compile(project):
@@ -275,5 +275,5 @@ def test_an_unwritable_cache_does_not_fail_the_compile(tmp_path, monkeypatch):
     spec = copy_example(tmp_path / "project")
     result = CliRunner().invoke(main, ["compile", str(spec), "-o", str(spec.parent / "out")])
     assert result.exit_code == EXIT_OK, result.output
-    assert result.stdout.count(" clean ") == 4
+    assert result.stdout.count(" clean ") == 5
     assert recompiles(spec)  # nothing could be remembered

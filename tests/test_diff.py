@@ -469,9 +469,9 @@ def rows(text: str) -> list[tuple[str, ...]]:
 def test_a_changed_instance_type_is_one_modify_per_regional_stack(instance_type_diff):
     assert rows(expected_changes(instance_type_diff)) == [
         ("storefront-production-global", "-", "None"),
-        ("storefront-production-health-alarms", "-", "None"),  # us-west-2's check, unchanged
         ("storefront-production-us-east-1", "LaunchTemplate", "Modify"),
         ("storefront-production-us-west-2", "LaunchTemplate", "Modify"),
+        ("storefront-production-health-alarms", "-", "None"),  # us-west-2's check, unchanged
     ]  # no StackSet line: CloudFormation makes no change set for it
 
 

@@ -286,6 +286,11 @@ CHANGED = {
         {"Ref": "NatGateway1"},
     ),
     ("Dashboard", "Properties.DashboardBody"): None,
+    # A replica's identifier ends in a digest of the writer's, which names the environment
+    # (naming.replica_database_identifier): putting the name back does not undo a digest.
+    ("Database", "Properties.DBInstanceIdentifier"): None,
+    ("DatabasePostgresqlLogGroup", "Properties.LogGroupName"): None,
+    ("DatabaseUpgradeLogGroup", "Properties.LogGroupName"): None,
 }
 
 

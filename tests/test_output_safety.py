@@ -169,7 +169,7 @@ def test_removing_environments_keeps_their_folders_and_says_so(project):
     project.write_text(with_environments(plain))
     result = compile_ok(project)
     assert (
-        f"note: {out.absolute()}/ still holds 7 files of an earlier compile into it "
+        f"note: {out.absolute()}/ still holds 8 files of an earlier compile into it "
         "(bootstrap.json, deploy.sh, global.json and more), which this compile no longer "
         "updates; delete them when you no longer need them"
     ) in result.stderr.splitlines()

@@ -10,6 +10,7 @@ import pytest
 
 from compiler import lint as lint_module
 from compiler import write
+from compiler.assemble import HEALTH_ALARMS_KIND
 from compiler.errors import SpecError
 from compiler.lint import LintFinding
 from compiler.pipeline import compile_in_memory, compile_spec, load_and_validate
@@ -93,7 +94,7 @@ def test_each_written_template_is_linted_for_its_regions(tmp_path, monkeypatch, 
     assert compiled.lint_via == ({} if every_template else regional)
     for (_, regions, content), stack in zip(seen, stacks, strict=False):
         assert content == (out / stack.path).read_bytes()  # the written file is linted
-        if stack.kind in ("global", "region"):
+        if stack.kind in ("global", "region", HEALTH_ALARMS_KIND):
             assert regions == [stack.region]
         else:  # a StackSet instance may run in any region of the spec
             assert sorted(regions) == sorted(r.name for r in compiled.spec.regions)

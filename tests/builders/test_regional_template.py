@@ -161,7 +161,13 @@ def test_no_resource_policy_allows_anyone(templates):
 
 # Log groups that are evidence (who talked to what, which requests were blocked, who called
 # which API): kept a year by default and retained when the stack goes.
-EVIDENCE_LOG_GROUPS = {"FlowLogsLogGroup", "WebAclLogGroup", "TrailLogGroup"}
+EVIDENCE_LOG_GROUPS = {
+    "FlowLogsLogGroup",
+    "WebAclLogGroup",
+    "TrailLogGroup",
+    "DatabasePostgresqlLogGroup",
+    "DatabaseUpgradeLogGroup",
+}
 
 
 def test_every_log_group_has_retention_a_key_tags_and_a_deletion_policy():

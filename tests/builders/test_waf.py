@@ -146,7 +146,8 @@ def only_waf_log_group(template: dict) -> tuple[str, dict]:
         (name, resource)
         for name, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Logs::LogGroup"
-        and resource["Properties"]["LogGroupName"].startswith("aws-waf-logs-")
+        # the database's groups are named by a condition (writer or replica): not WAF's
+        and str(resource["Properties"]["LogGroupName"]).startswith("aws-waf-logs-")
     ]
     assert len(groups) == 1, groups
     return groups[0]

@@ -99,7 +99,11 @@ def deploys(
         global_stack_template.region,
     )
     zone = spec.dns.hosted_zone_id or global_stack.resolve({"Ref": "HostedZone"})
-    parameters = {"HostedZoneId": zone}
+    # A service-managed StackSet template also takes each account's record name (its SSM
+    # parameter); the spec's stands in. Its instances are deployed by the service-managed
+    # execution role of each member account, not by this stack's StackSet execution role: the
+    # proof still checks the template's calls against that role, as for self-managed.
+    parameters = {"HostedZoneId": zone, "RecordName": spec.dns.record_name}
     execution = role_statements(global_stack, EXECUTION_ROLE_ID)
     stack_set_execution = role_statements(global_stack, STACK_SET_EXECUTION_ROLE_ID)
     out = []
