@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 from troposphere import AWSHelperFn, Condition, Equals, FindInMap, GetAZs, Not, Ref, Select
 
 from compiler.spec import InfraSpec
-from compiler.spec.regions import SUBNET_PREFIX_EXTRA_BITS, alb_log_delivery
+from compiler.spec.regions import ENABLED_BY_DEFAULT, SUBNET_PREFIX_EXTRA_BITS, alb_log_delivery
 
 REGION_MAP = "RegionMap"
 Tier = Literal["public", "private", "database"]
@@ -77,6 +77,15 @@ def health_alarms_have_own_topic(spec: InfraSpec) -> bool:
     return bool(health_alarm_regions(spec)) and ROUTE53_METRICS_REGION not in [
         region.name for region in spec.regions
     ]
+
+
+def health_alarm_notifier_region(spec: InfraSpec) -> str | None:
+    """Whose Slack notifier (every regional stack has one) the health-alarm topic in
+    us-east-1 delivers to: the writer's, unless it is an opt-in region, to which SNS does
+    not deliver from us-east-1; then the first region enabled by default; None when every
+    region is opt-in (refused by the spec's consistency checks)."""
+    names = [spec.primary_region, *(region.name for region in spec.regions)]
+    return next((name for name in names if name in ENABLED_BY_DEFAULT), None)
 
 
 def has_writer_region(spec: InfraSpec) -> bool:

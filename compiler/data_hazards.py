@@ -205,9 +205,10 @@ def _naming_the_databases(previous: PreviousLayout, spec: InfraSpec) -> Hazard:
         f"{naming.replica_database_identifier(spec)} (each replica region reads no database "
         "until its copy is made), and the writer's log groups "
         f"{naming.database_log_group_name(writer, 'postgresql')} and .../upgrade, which "
-        "RDS made itself, must be deleted before the deploy (export what you keep first): "
-        "CloudFormation cannot create a log group that exists, and the update would roll "
-        "back",
+        "RDS made itself, must not exist when the update runs: CloudFormation cannot "
+        "create a log group that exists, and the update would roll back. RDS makes them "
+        "again as soon as the database logs: delete them in the same command line as the "
+        "deploy (export what you keep first), or import them (docs/alarms.md)",
     )
 
 

@@ -29,7 +29,11 @@ from compiler.builders.key_policy import (
     deny_grants_not_for_aws_resources,
 )
 from compiler.builders.topics import chatbot_subscriptions, email_subscriptions, encrypted_topic
-from compiler.context import health_alarm_regions, health_alarms_have_own_topic
+from compiler.context import (
+    health_alarm_notifier_region,
+    health_alarm_regions,
+    health_alarms_have_own_topic,
+)
 from compiler.spec import InfraSpec
 
 # The output of each regional stack that names its health check (dns.py).
@@ -150,10 +154,11 @@ def own_topic(spec: InfraSpec) -> list:
                     naming.logical_id(TOPIC_ID, "slack", "subscription"),
                     TopicArn=Ref(topic),
                     Protocol="lambda",
-                    # The writer region's notifier: SNS delivers across regions to Lambda.
+                    # A region's notifier (the writer's unless it is opt-in): SNS delivers
+                    # across regions to Lambda, but not from us-east-1 to an opt-in region.
                     Endpoint=Sub(
                         "arn:${AWS::Partition}:lambda:"
-                        f"{spec.primary_region}:${{AWS::AccountId}}:function:"
+                        f"{health_alarm_notifier_region(spec)}:${{AWS::AccountId}}:function:"
                         + naming.slack_notifier_name(spec)
                     ),
                 ),

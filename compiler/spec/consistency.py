@@ -19,7 +19,7 @@ from compiler.spec import offerings
 from compiler.spec.access import BOOTSTRAP_BUCKET, TEMPLATE_BUCKET, principal_kind
 from compiler.spec.audit import GLOBAL_LOG_BUCKET, TRAIL_BUCKET
 from compiler.spec.monitoring import ONE_DAY_SECONDS, SEVEN_DAYS_SECONDS
-from compiler.spec.regions import az_count
+from compiler.spec.regions import ENABLED_BY_DEFAULT, az_count
 from compiler.spec.root import InfraSpec, global_stack_region
 from compiler.spec.stackset import check_stackset
 from compiler.spec.windows import (
@@ -530,6 +530,26 @@ def check_database(spec: InfraSpec) -> Iterator[Finding]:
         )
 
 
+def check_health_alarm_delivery(spec: InfraSpec) -> Iterator[Finding]:
+    """The health alarms of regions other than us-east-1 reach Slack through a notifier in
+    one of the regions; SNS in us-east-1 delivers to no Lambda function in an opt-in one."""
+    slack = spec.notifications.slack
+    names = {region.name for region in spec.regions}
+    if (
+        slack is not None
+        and slack.delivery == "webhook"
+        and "us-east-1" not in names  # else the alarms go to us-east-1's own stack's topic
+        and not names & ENABLED_BY_DEFAULT
+    ):
+        yield (
+            ("notifications", "slack", "webhook_secret"),
+            "every region of the spec is an opt-in region, and SNS in us-east-1 (where "
+            "Route 53's health-check alarms must live) delivers to no Lambda function in an "
+            "opt-in region: add a region enabled by default, or use "
+            "`notifications.slack.workspace_id` (AWS Chatbot)",
+        )
+
+
 CHECKS = (
     check_regions,
     check_global_region,
@@ -552,6 +572,7 @@ CHECKS = (
     check_database_offerings,
     check_database,
     check_stackset,
+    check_health_alarm_delivery,
 )
 
 

@@ -88,6 +88,19 @@ class AlbLogDelivery(NamedTuple):
     principal: str  # the account ID, or the service principal's name
 
 
+# Regions launched before 20 March 2019, enabled in every account; the later ones are opt-in.
+# SNS delivers from a default region to a Lambda function in an opt-in one not at all
+# (SNS developer guide, "cross-region delivery" to Lambda).
+ENABLED_BY_DEFAULT = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+        "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+        "ap-southeast-1", "ap-southeast-2", "ca-central-1", "sa-east-1",
+        "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1",
+    }
+)  # fmt: skip
+
+
 def is_commercial_region(name: str) -> bool:
     return name in commercial_regions()
 

@@ -179,3 +179,36 @@ def test_with_the_webhook_the_writer_regions_notifier_receives_the_topic():
     )
     permissions = resources(regional_template(spec, "eu-west-1"), "AWS::Lambda::Permission")
     assert {"Fn::Sub": topic} in [p["Properties"]["SourceArn"] for p in permissions.values()]
+
+
+EU_SOUTH = {"name": "eu-south-1", "cidr": "10.50.0.0/16"}  # opt-in (Milan)
+AP_EAST = {"name": "ap-east-1", "cidr": "10.60.0.0/16"}  # opt-in (Hong Kong)
+
+
+def test_an_opt_in_writer_region_leaves_slack_to_a_default_regions_notifier():
+    """SNS in us-east-1 delivers to no Lambda function in an opt-in region: the writer's
+    notifier would never hear of a failing health check; the first default region's does."""
+    spec = spec_in(EU_SOUTH, EU_WEST, notifications={"slack": WEBHOOK})
+    template = health_alarm_stack(spec).template.to_dict()
+    endpoints = [
+        s["Properties"]["Endpoint"]["Fn::Sub"]
+        for s in resources(template, "AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "lambda"
+    ]
+    assert endpoints == [
+        "arn:${AWS::Partition}:lambda:eu-west-1:${AWS::AccountId}:function:"
+        "storefront-production-slack-notifier"
+    ]
+
+
+def test_slack_by_webhook_with_only_opt_in_regions_is_refused_at_the_webhook():
+    from compiler.errors import SpecError
+
+    with pytest.raises(SpecError) as refused:
+        spec_in(EU_SOUTH, AP_EAST, notifications={"slack": WEBHOOK})
+    message = str(refused.value)
+    assert "notifications.slack.webhook_secret: every region of the spec is an opt-in" in message
+    assert "workspace_id" in message
+    # With a region enabled by default, or AWS Chatbot, nothing to refuse.
+    assert spec_in(EU_SOUTH, EU_WEST, notifications={"slack": WEBHOOK})
+    assert spec_in(EU_SOUTH, AP_EAST, notifications={"slack": CHATBOT})
