@@ -76,8 +76,8 @@ def test_a_newcomer_compiles_the_example_in_a_clean_clone(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
-    assert len(STACK_ROW.findall(done.stdout)) == 4, done.stdout
-    assert "cfn-lint: 4 templates, no findings" in done.stdout
+    assert len(STACK_ROW.findall(done.stdout)) == 5, done.stdout  # global, two regions, StackSet, health alarms
+    assert "cfn-lint: 5 templates, no findings" in done.stdout
     assert manifest.stat().st_mtime > 0
     for template in ("global.json", "regions/us-east-1.json", "regions/us-west-2.json"):
         assert (clone / "templates_out" / template).stat().st_size > 10_000

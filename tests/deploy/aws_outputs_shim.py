@@ -13,6 +13,7 @@ output the stand-in looks up when asked (a regional stack's `HealthCheckId`, mad
 the run), as the CLI would: one
 `key<TAB>value` line per output. Every other
 call goes to the real AWS CLI unchanged.
+Moto gap: moto refuses a change set without changes (see NO_UPDATES below).
 Moto gap: moto has no UpdateTerminationProtection, which deploy.sh calls after each
 stack; the stand-in answers it as AWS does (the stack's ID) without changing anything.
 
@@ -60,6 +61,26 @@ if args[:2] == ["cloudformation", "describe-stacks"] and "--query" in args and "
                     continue  # not made yet: the output is missing, as on AWS
                 value = ids[0]
             print(f"{{key}}\t{{value}}")
+        sys.exit(0)
+# Moto gap: a change set that changes nothing is a ValidationError of CreateChangeSet
+# ("No updates are to be performed."), where AWS makes the change set and fails it with
+# that reason. The stand-in answers as AWS does: an ID, then that FAILED change set.
+NO_UPDATES = "/no-updates-by-moto"
+if args[:2] == ["cloudformation", "create-change-set"]:
+    import subprocess
+    made = subprocess.run([{aws!r}, *args], capture_output=True, text=True)
+    if made.returncode != 0 and "No updates are to be performed" in made.stderr:
+        region = args[args.index("--region") + 1]
+        name = args[args.index("--change-set-name") + 1]
+        print(f"arn:aws:cloudformation:{{region}}:123456789012:changeSet/{{name}}{{NO_UPDATES}}")
+        sys.exit(0)
+    sys.stdout.write(made.stdout)
+    sys.stderr.write(made.stderr)
+    sys.exit(made.returncode)
+if args[:2] in (["cloudformation", "describe-change-set"], ["cloudformation", "delete-change-set"]):
+    if args[args.index("--change-set-name") + 1].endswith(NO_UPDATES):
+        if args[1] == "describe-change-set" and "[Status,StatusReason]" in args:
+            print("FAILED\tNo updates are to be performed.")
         sys.exit(0)
 os.execv({aws!r}, [{aws!r}, *args])
 '''

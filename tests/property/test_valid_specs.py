@@ -155,7 +155,9 @@ def check_compiled(data: dict, result: CompileResult) -> None:
     for path, template in templates.items():
         # and the schema lookup recognised taggable types: a regional stack has dozens
         assert check_tags(data, path, template) >= (30 if path.startswith("regions/") else 1)
-        assert check_no_wildcard_actions(path, template) > 0, path
+        policies = check_no_wildcard_actions(path, template)
+        # the health-alarm stack holds policies only with a topic (and key) of its own
+        assert policies > 0 or path == "health-alarms.json", path
     check_stackset(data, templates)
     check_manifest(result)
 
