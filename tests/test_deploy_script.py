@@ -150,7 +150,7 @@ def shellcheck_clean_marker(command: list[str], paths: tuple[Path, ...]) -> Path
 def test_only_a_clean_shellcheck_verdict_is_remembered(tmp_path, monkeypatch):
     monkeypatch.setenv("INFRA_TEST_CACHE", str(tmp_path / "cache"))
     script = tmp_path / "deploy.sh"
-    script.write_text('#!/usr/bin/env bash\necho $1\n')  # SC2086: double quote
+    script.write_text("#!/usr/bin/env bash\necho $1\n")  # SC2086: double quote
     assert "SC2086" in shellcheck(script).stdout
     assert not (tmp_path / "cache").exists()
     script.write_text('#!/usr/bin/env bash\necho "$1"\n')
@@ -158,7 +158,7 @@ def test_only_a_clean_shellcheck_verdict_is_remembered(tmp_path, monkeypatch):
     (marker,) = (tmp_path / "cache" / "shellcheck-clean").iterdir()
     command = [find_executable("shellcheck"), "--shell=bash", str(script)]
     assert marker == shellcheck_clean_marker(command, (script,))
-    script.write_text('#!/usr/bin/env bash\necho $1\n')  # the same name, other bytes
+    script.write_text("#!/usr/bin/env bash\necho $1\n")  # the same name, other bytes
     assert "SC2086" in shellcheck(script).stdout
 
 
