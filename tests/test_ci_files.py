@@ -14,7 +14,7 @@ import yaml
 from compiler.cli import main
 from tests.builders.example import copy_example
 from tests.conftest import REPO_ROOT
-from tests.infra_command import INFRA, run_infra
+from tests.infra_command import INFRA, infra_in_process
 
 HOOKS = REPO_ROOT / ".pre-commit-hooks.yaml"
 WORKFLOW = REPO_ROOT / "docs" / "github-actions-example.yml"
@@ -109,9 +109,9 @@ def project_with_environments(tmp_path):
     copy_example(tmp_path)  # the spec with the files it names
     with (tmp_path / "infra.yaml").open("a", encoding="utf-8") as spec:
         spec.write(STAGING_OVERLAY)
-    for env_args in ([], ["--env", "staging"]):
-        done = run_infra("compile", *env_args, "--no-lint", cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
+    for env_args in ([], ["--env", "staging"]):  # set-up: in this process
+        done = infra_in_process("compile", *env_args, "--no-lint", cwd=tmp_path)
+        assert done.exit_code == 0, done.stderr
     assert {p.name for p in (tmp_path / "templates_out").iterdir()} == {"production", "staging"}
     return tmp_path
 

@@ -26,7 +26,7 @@ from compiler.caches import is_empty_entry
 from compiler.lint import LintJob, known_clean
 from compiler.write import MARKER
 from tests.builders.example import copy_example
-from tests.infra_command import one_line_error, run_infra
+from tests.infra_command import infra_in_process, one_line_error, run_infra
 from tests.test_crash_safety import hashes
 
 EXIT_REFUSED, EXIT_DIFFERENT = 2, 1
@@ -74,8 +74,8 @@ main()
 def compiled(tmp_path_factory) -> tuple[Path, Path]:
     """A project whose templates_out/ holds the example's output."""
     spec = copy_example(tmp_path_factory.mktemp("faults") / "project")
-    result = run_infra("compile", "--no-lint", "-q", str(spec), cwd=spec.parent)
-    assert result.returncode == 0, result.stderr
+    result = infra_in_process("compile", "--no-lint", "-q", str(spec), cwd=spec.parent)
+    assert result.exit_code == 0, result.stderr
     return spec, spec.parent / "templates_out"
 
 
@@ -231,8 +231,8 @@ def test_a_compile_cache_entry_of_the_wrong_shape_is_ignored(tmp_path, entry):
     spec = copy_example(tmp_path / "project")
     cache = tmp_path / "cache"
     env = {"XDG_CACHE_HOME": str(cache)}
-    first = run_infra("compile", "--no-lint", "-q", str(spec), cwd=spec.parent, env=env)
-    assert first.returncode == 0, first.stderr
+    first = infra_in_process("compile", "--no-lint", "-q", str(spec), cwd=spec.parent, env=env)
+    assert first.exit_code == 0, first.stderr
     (entry_file,) = (cache / "infra-compiler" / "compile").glob("*.json")
     entry_file.write_text(entry if isinstance(entry, str) else json.dumps(entry))
     for _ in range(2):  # the wrong entry is ignored, then replaced by a good one
@@ -361,7 +361,8 @@ def test_a_fifo_in_the_output_directory_is_never_read(tmp_path):
     a file's place would block them forever if opened for reading."""
     spec = copy_example(tmp_path / "project")
     out = spec.parent / "templates_out"
-    assert run_infra("compile", "--no-lint", "-q", str(spec), cwd=spec.parent).returncode == 0
+    first = infra_in_process("compile", "--no-lint", "-q", str(spec), cwd=spec.parent)
+    assert first.exit_code == 0, first.stderr
     for name in ("manifest.json", "global.json"):
         (out / name).unlink()
         os.mkfifo(out / name)
@@ -440,7 +441,7 @@ def test_a_compile_cache_entry_naming_another_output_directory_is_ignored(tmp_pa
     out = spec.parent / "templates_out"
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     args = ["compile", "--no-lint", "-q", str(spec), *(["-o", str(out)] if given_o else [])]
-    assert run_infra(*args, cwd=spec.parent, env=env).returncode == 0
+    assert infra_in_process(*args, cwd=spec.parent, env=env).exit_code == 0
     elsewhere = tmp_path / "copy"
     out.rename(elsewhere)
     (entry_file,) = (tmp_path / "cache" / "infra-compiler" / "compile").iterdir()

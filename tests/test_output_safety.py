@@ -17,7 +17,7 @@ import pytest
 
 from compiler.write import MARKER
 from tests.builders.example import copy_example
-from tests.infra_command import one_line_error, run_infra
+from tests.infra_command import infra_in_process, one_line_error, run_infra
 from tests.test_crash_safety import hashes
 from tests.test_environments import with_environments
 
@@ -39,6 +39,13 @@ def compile_ok(spec: Path, *args: str, cwd: Path | None = None) -> subprocess.Co
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     return result
+
+
+def set_up_by_compiling(spec: Path, *args: str) -> None:
+    """A compile that only sets the test up (an output to refuse to replace), in this
+    process (`infra_in_process`): the compiles the tests are about run as processes."""
+    result = infra_in_process("compile", "--no-lint", "-q", str(spec), *args, cwd=spec.parent)
+    assert result.exit_code == 0, result.stdout + result.stderr
 
 
 def refused(spec: Path, *args: str, cwd: Path, watch: Path) -> str:
@@ -102,7 +109,7 @@ def test_a_directory_with_files_no_compile_wrote_needs_force(project):
 
 def test_a_file_added_to_an_output_stops_the_next_compile(project):
     out = project.parent / "templates_out"
-    compile_ok(project)
+    set_up_by_compiling(project)
     (out / "regions" / "notes.md").write_text("mine\n")
     line = refused(project, "--no-cache", cwd=project.parent, watch=project.parent)
     assert "holds files infra compile did not write (regions/notes.md)" in line
@@ -110,7 +117,7 @@ def test_a_file_added_to_an_output_stops_the_next_compile(project):
 
 def test_another_projects_spec_asks_for_o_or_force(project):
     out = project.parent / "templates_out"
-    compile_ok(project)
+    set_up_by_compiling(project)
     other = project.with_name("other.yaml")
     other.write_text(project.read_text().replace("project: storefront", "project: other", 1))
     line = refused(other, cwd=project.parent, watch=project.parent)
@@ -140,7 +147,7 @@ def test_the_marker_names_the_project_environment_and_files(project):
 
 def test_an_output_from_before_markers_is_recognised_by_its_manifest(project):
     out = project.parent / "templates_out"
-    compile_ok(project)
+    set_up_by_compiling(project)
     (out / MARKER).unlink()
     compile_ok(project, "--no-cache")
     assert (out / MARKER).is_file()
@@ -150,8 +157,8 @@ def test_removing_environments_keeps_their_folders_and_says_so(project):
     out = project.parent / "templates_out"
     plain = project.read_text()
     project.write_text(with_environments(plain))
-    compile_ok(project)
-    compile_ok(project, "--env", "staging")
+    set_up_by_compiling(project)
+    set_up_by_compiling(project, "--env", "staging")
     staged = tree(out)
     assert {"production/global.json", "staging/global.json"} <= set(staged)
     project.write_text(plain)
@@ -356,7 +363,7 @@ def test_a_project_finishing_first_into_a_new_directory_is_not_replaced_by_anoth
 
 def test_one_environment_never_replaces_anothers_folder(project):
     project.write_text(with_environments(project.read_text()))
-    compile_ok(project)
+    set_up_by_compiling(project)
     production = project.parent / "templates_out" / "production"
     line = refused(
         project, "--env", "staging", "-o", str(production), cwd=project.parent, watch=project.parent

@@ -10,7 +10,7 @@ import pytest
 from compiler.errors import SpecError
 from compiler.pipeline import compile_spec
 from tests.builders.example import copy_example
-from tests.infra_command import run_infra
+from tests.infra_command import infra_in_process, run_infra
 
 EAST_FIRST = """\
   - name: us-east-1
@@ -115,8 +115,8 @@ def test_an_environment_is_refused_where_its_overlay_moves_the_writer(tmp_path):
 
 def test_validate_reads_the_default_output_directory(tmp_path):
     spec = copy_example(tmp_path)
-    compiled = run_infra("compile", "--no-lint", "-q", spec.name, cwd=tmp_path)
-    assert compiled.returncode == 0, compiled.stderr
+    compiled = infra_in_process("compile", "--no-lint", "-q", spec.name, cwd=tmp_path)  # set-up
+    assert compiled.exit_code == 0, compiled.stderr
     reorder(spec)
     refused = run_infra("validate", spec.name, cwd=tmp_path)
     assert refused.returncode == 2, refused.stderr
