@@ -41,15 +41,26 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
     _SPENT[item.nodeid] = _cpu_seconds() - before
 
 
+# xdist worker id -> (CPU seconds of its tests, of the whole worker process: start-up,
+# collection and tests, with the processes it waited for)
+_WORKERS: dict[str, tuple[float, float]] = {}
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller prints
         workeroutput["cpu_time"] = dict(_SPENT)
+        workeroutput["cpu_time_process"] = _cpu_seconds()
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
-    _SPENT.update(getattr(node, "workeroutput", {}).get("cpu_time", {}))
+    output = getattr(node, "workeroutput", {})
+    spent = output.get("cpu_time", {})
+    _SPENT.update(spent)
+    if "cpu_time_process" in output:
+        worker = getattr(getattr(node, "gateway", None), "id", f"gw{len(_WORKERS)}")
+        _WORKERS[worker] = (sum(spent.values()), output["cpu_time_process"])
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
@@ -58,6 +69,10 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     terminalreporter.section("CPU time (the test's process and the processes it waited for)")
     total = sum(_SPENT.values())
     terminalreporter.write_line(f"{total:8.1f} s  all {len(_SPENT)} tests")
+    for worker, (tests, process) in sorted(_WORKERS.items()):
+        terminalreporter.write_line(
+            f"{tests:8.1f} s  the tests of worker {worker} ({process:.1f} s the whole worker)"
+        )
     modules: dict[str, float] = {}
     for test, seconds in _SPENT.items():
         module = test.split("::")[0]
