@@ -113,6 +113,20 @@ def lint_cache(pytestconfig: pytest.Config) -> Path | None:
     return cache.mkdir("cfn-lint-clean") if cache else None
 
 
+@pytest.fixture(scope="session")
+def checkov_cache(pytestconfig: pytest.Config) -> Path | None:
+    """checkov's merged reports, kept between runs like `lint_cache`'s markers (in
+    $INFRA_TEST_CACHE, else pytest's cache directory): see
+    `tests.security.test_checkov.checkov_scan` for what a report is keyed by."""
+    shared = os.environ.get("INFRA_TEST_CACHE")
+    if shared:
+        directory = Path(shared) / "checkov-reports"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+    cache = getattr(pytestconfig, "cache", None)
+    return cache.mkdir("checkov-reports") if cache else None
+
+
 # --- the property tests' tally ------------------------------------------------------
 # Under pytest-xdist the tests run in worker processes: each sends its counts to the
 # controller when it finishes, and the controller prints the sum.

@@ -32,7 +32,7 @@ from compiler.lint import LintJob, clean_marker, lint_templates
 from compiler.pipeline import compile_spec, confirmed_in_region, lint_regions
 from compiler.spec.regions import alb_log_delivery, az_count, commercial_regions
 from tests.builders.example import EXAMPLE_SPEC, copy_example
-from tests.security.test_checkov import merge_reports, run_checkov
+from tests.security.test_checkov import checkov_scan
 
 # cfn-lint in every commercial region, and checkov: the full tier's
 pytestmark = pytest.mark.full
@@ -124,9 +124,9 @@ def test_every_region_compiles_and_lints_clean(tmp_path: Path, lint_cache: Path 
         marker.touch()
 
 
-def test_specs_in_newer_regions_pass_checkov(tmp_path: Path):
+def test_specs_in_newer_regions_pass_checkov(tmp_path: Path, checkov_cache: Path | None):
     result = compiled(tmp_path / "spec", MIXED)
-    scanned = merge_reports(run_checkov(result.out_dir))
+    scanned = checkov_scan(result.out_dir, checkov_cache)
     regional = {f"/regions/{name}.json" for name in MIXED}
     assert regional <= {check["file_path"] for check in scanned["passed_checks"]}
     failed = [

@@ -16,7 +16,7 @@ from compiler.builders.topics import CHATBOT_ENDPOINT
 from compiler.functions import SLACK_WEBHOOK_SOURCE
 from compiler.lint import LintJob, lint_templates
 from compiler.pipeline import compile_spec, lint_regions
-from tests.security.test_checkov import run_checkov
+from tests.security.test_checkov import checkov_scan
 from tests.test_assemble import resolve_region_lookups
 
 from .example import (
@@ -362,20 +362,18 @@ def test_templates_with_slack_lint_clean(scanned, lint_cache):
 
 
 @pytest.mark.full  # checkov, set up by scripts/test.sh: the full tier's
-def test_templates_with_slack_pass_checkov(scanned):
+def test_templates_with_slack_pass_checkov(scanned, checkov_cache):
     (directory,) = {path.parent for path, _ in scanned.values()}
-    reports = run_checkov(directory)
+    report = checkov_scan(directory, checkov_cache)
     scanned_files = {
         check["file_path"].lstrip("/")
-        for report in reports
         for kind in ("passed_checks", "failed_checks")
-        for check in report["results"][kind]
+        for check in report[kind]
     }
     assert scanned_files == set(scanned)
     failed = [
         f"{check['check_id']} {check['resource']} in {check['file_path']}: {check['check_name']}"
-        for report in reports
-        for check in report["results"]["failed_checks"]
+        for check in report["failed_checks"]
     ]
     assert not failed, "\n".join(failed)
 

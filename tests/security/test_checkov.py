@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler.caches import write_entry
 from compiler.render import RenderedFile
 from compiler.write import write_output
 from tests.conftest import REPO_ROOT
@@ -27,7 +28,10 @@ pytestmark = pytest.mark.full  # checkov, set up by scripts/test.sh: the full ti
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 # What checkov writes when a skip has no comment of its own.
 NO_COMMENT = "No comment provided"
-CACHE_KEY = "checkov/examples"
+
+
+# checkov's options besides the directory: part of what a remembered scan is keyed by.
+OPTIONS = ["--framework", "cloudformation", "--output", "json", "--skip-download", "--soft-fail"]
 
 
 def run_checkov(directory: Path) -> list[dict]:
@@ -43,14 +47,38 @@ def run_checkov(directory: Path) -> list[dict]:
         "BC_SKIP_MAPPING": "TRUE",  # no download of check metadata from the vendor
     }
     completed = subprocess.run(
-        [str(CHECKOV), "--directory", str(directory), "--framework", "cloudformation",
-         "--output", "json", "--skip-download", "--soft-fail"],
+        [str(CHECKOV), "--directory", str(directory), *OPTIONS],
         capture_output=True, text=True, env=env, timeout=600, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, f"checkov crashed:\n{completed.stderr[-4000:]}"
     report = json.loads(completed.stdout)
     # One framework gives one report object; several give a list of them.
     return report if isinstance(report, list) else [report]
+
+
+def checkov_scan(directory: Path, cache_dir: Path | None) -> dict[str, list]:
+    """`merge_reports(run_checkov(directory))`, remembered in `cache_dir` (the
+    `checkov_cache` fixture: beside the dependencies, shared by every clone) under the hash
+    of checkov's version, its options, the environment variables it reads (CKV_*, BC_*)
+    and every file under `directory` by relative path and bytes: a scan of templates that
+    are byte for byte those of an earlier scan is not run again (about 5 s of CPU a
+    template). A report is only remembered once it was read without parsing errors."""
+    digest = hashlib.sha256(json.dumps([checkov_version(), OPTIONS]).encode())
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith(("CKV_", "BC_")))
+    digest.update(json.dumps(settings).encode())
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        name = path.relative_to(directory).as_posix()
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    entry = cache_dir / f"{digest.hexdigest()}.json" if cache_dir else None
+    if entry and entry.is_file():
+        try:
+            return json.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass  # a damaged entry: scan again
+    merged = merge_reports(run_checkov(directory))
+    if entry:
+        write_entry(entry, json.dumps(merged).encode())
+    return merged
 
 
 def checkov_version() -> str:
@@ -109,30 +137,19 @@ def merge_reports(reports: list[dict]) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def checkov_results(
-    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+    tmp_path_factory: pytest.TempPathFactory, checkov_cache: Path | None
 ) -> tuple[list[str], dict]:
     """Every example compiled into `<example>/...` of one directory, scanned by one checkov
-    process (about 5 s per template). The merged result is kept in pytest's cache under
-    the hash of every scanned byte and checkov's version, so a run whose templates are
-    unchanged since the last scan reuses it instead of scanning again."""
+    process (about 5 s per template), or the remembered scan of the same bytes
+    (`checkov_scan`)."""
     files = {
         f"{example.name}/{file.path}": file.content
         for example in examples()
         for file in compile_example(example)
     }
-    digest = hashlib.sha256(checkov_version().encode())
-    for path in sorted(files):
-        digest.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
-    cache = getattr(pytestconfig, "cache", None)  # None under `-p no:cacheprovider`
-    cached = cache.get(CACHE_KEY, None) if cache else None
-    if cached and cached.get("digest") == digest.hexdigest():
-        return scanned_templates(files), cached["results"]
     out = tmp_path_factory.mktemp("compiled") / "examples"
     write_output([RenderedFile(path, content) for path, content in files.items()], out)
-    merged = merge_reports(run_checkov(out))
-    if cache:
-        cache.set(CACHE_KEY, {"digest": digest.hexdigest(), "results": merged})
-    return scanned_templates(files), merged
+    return scanned_templates(files), checkov_scan(out, checkov_cache)
 
 
 def describe(check: dict) -> str:
