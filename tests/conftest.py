@@ -104,13 +104,7 @@ def lint_cache(pytestconfig: pytest.Config) -> Path | None:
     the machine reuses them, a fresh one too; else in pytest's cache directory; None (lint
     everything) under `-p no:cacheprovider` without $INFRA_TEST_CACHE. Tests that check
     linting itself use their own empty cache (`isolated_lint_cache`)."""
-    shared = os.environ.get("INFRA_TEST_CACHE")
-    if shared:
-        directory = Path(shared) / "cfn-lint-clean"
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory
-    cache = getattr(pytestconfig, "cache", None)
-    return cache.mkdir("cfn-lint-clean") if cache else None
+    return kept_between_runs(pytestconfig, "cfn-lint-clean")
 
 
 @pytest.fixture(scope="session")
@@ -118,13 +112,19 @@ def checkov_cache(pytestconfig: pytest.Config) -> Path | None:
     """checkov's merged reports, kept between runs like `lint_cache`'s markers (in
     $INFRA_TEST_CACHE, else pytest's cache directory): see
     `tests.security.test_checkov.checkov_scan` for what a report is keyed by."""
+    return kept_between_runs(pytestconfig, "checkov-reports")
+
+
+def kept_between_runs(pytestconfig: pytest.Config, name: str) -> Path | None:
+    """The directory `name` in $INFRA_TEST_CACHE, else in pytest's cache directory; None
+    without either (`-p no:cacheprovider`)."""
     shared = os.environ.get("INFRA_TEST_CACHE")
     if shared:
-        directory = Path(shared) / "checkov-reports"
+        directory = Path(shared) / name
         directory.mkdir(parents=True, exist_ok=True)
         return directory
     cache = getattr(pytestconfig, "cache", None)
-    return cache.mkdir("checkov-reports") if cache else None
+    return cache.mkdir(name) if cache else None
 
 
 # --- the property tests' tally ------------------------------------------------------

@@ -134,3 +134,19 @@ def test_specs_in_newer_regions_pass_checkov(tmp_path: Path, checkov_cache: Path
         for c in scanned["failed_checks"]
     ]
     assert failed == [], "\n".join(failed)
+
+
+def test_the_remembered_outcome_is_keyed_by_every_template_it_depends_on(tmp_path: Path):
+    """A regional template `confirmed_in_region` could lint instead, a StackSet job's
+    bytes or regions: each change is a new key, so an old outcome vouches for nothing."""
+    result = compiled(tmp_path / "spec", ["us-east-1", "us-west-2"])
+    (stackset,) = [stack for stack in result.stacks if stack.kind == "stackset"]
+    job = LintJob(result.out_dir / stackset.path, ("us-east-1", "us-west-2"))
+    cache = tmp_path / "cache"
+    key = confirmed_clean_marker([job], [result], cache)
+    assert key == confirmed_clean_marker([job], [result], cache)
+    one_region = LintJob(job.path, ("us-east-1",))
+    assert confirmed_clean_marker([one_region], [result], cache) != key
+    regional = result.out_dir / "regions" / "us-west-2.json"
+    regional.write_bytes(regional.read_bytes() + b"\n")
+    assert confirmed_clean_marker([job], [result], cache) != key
