@@ -57,7 +57,16 @@ class _Commands(click.Group):
             interrupted.append(True)
             raise KeyboardInterrupt
 
+        def unraisable(report) -> None:
+            # That dropped KeyboardInterrupt is also printed ("Exception ignored in ...",
+            # with a traceback) by Python's default hook; `interrupted` reports it instead.
+            if isinstance(report.exc_value, KeyboardInterrupt):
+                interrupted.append(True)
+                return
+            previous_unraisable(report)
+
         previous = _install_interrupt_handler(on_interrupt)
+        previous_unraisable, sys.unraisablehook = sys.unraisablehook, unraisable
         try:
             result = super().invoke(ctx)
         except OutputError as error:
@@ -80,6 +89,7 @@ class _Commands(click.Group):
             sys.exit(EXIT_SPEC)
         finally:
             _install_interrupt_handler(previous)
+            sys.unraisablehook = previous_unraisable
             if interrupted:  # a Ctrl-C that was swallowed: never report success after it
                 click.echo("infra: interrupted", err=True)
                 sys.exit(EXIT_INTERRUPTED)

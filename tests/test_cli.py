@@ -209,3 +209,29 @@ def test_warnings_are_printed_located_and_exit_0_for_validate_and_every_compile(
         compiled = run_infra("compile", "--no-lint", "-q", cwd=tmp_path)
         assert compiled.returncode == EXIT_OK, compiled.stderr
         assert compiled.stderr.startswith(warning), compiled.stderr
+
+
+def test_a_ctrl_c_dropped_in_a_finalizer_is_one_line_and_exit_130():
+    """A KeyboardInterrupt raised while Python runs a `__del__` cannot propagate: Python
+    hands it to `sys.unraisablehook`, whose default prints "Exception ignored in ..." and
+    a traceback. The command reports it as any Ctrl-C: one line, exit 130."""
+    import click
+
+    from compiler.cli import EXIT_INTERRUPTED, _Commands
+
+    class InterruptedOnCollection:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    @click.group(cls=_Commands)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def work() -> None:
+        InterruptedOnCollection()  # collected at once, its KeyboardInterrupt dropped
+        click.echo("finished")
+
+    result = CliRunner().invoke(group, ["work"])
+    assert (result.exit_code, result.stderr) == (EXIT_INTERRUPTED, "infra: interrupted\n")
+    assert "Exception ignored" not in result.output
