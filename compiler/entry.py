@@ -79,4 +79,14 @@ def main() -> None:
     apply_process_settings()
     from compiler.cli import main as cli
 
-    cli()
+    try:
+        cli()
+    finally:
+        # Python's last act is a full garbage collection, which walks every object the
+        # command made (30 ms after a compile, 15% of it) to find cycles to free in a
+        # process that is ending. Frozen objects are not walked; they are freed with the
+        # process. Everything else still happens: atexit handlers, the flush of stdout
+        # and stderr, each object released as its last reference goes. Only a finalizer
+        # on an object in a reference cycle would not run: every file the compiler
+        # writes is closed where it is written.
+        gc.freeze()

@@ -149,3 +149,33 @@ def test_the_plugin_loader_stand_in_answers_as_pydantics_loader(monkeypatch):
         assert tuple(pydantic_plugins_off.get_plugins()) == tuple(_loader.get_plugins()) == ()
     # Any other name is the real loader's.
     assert pydantic_plugins_off.PYDANTIC_ENTRY_POINT_GROUP == _loader.PYDANTIC_ENTRY_POINT_GROUP
+
+
+EXIT_PROBE = """
+import gc, json, sys
+from compiler import entry
+sys.argv = ["infra", "compile", "--no-lint", sys.argv[1], "-o", sys.argv[2]]
+try:
+    entry.main()
+except SystemExit as stop:
+    code = stop.code
+print(json.dumps({"code": code, "frozen": gc.get_freeze_count(), "left": len(gc.get_objects())}))
+"""
+
+
+def test_the_console_script_leaves_nothing_for_the_collection_at_exit(tmp_path):
+    """Python's full collection at exit would walk every object the command made; frozen,
+    they are left to the end of the process (see `entry.main`)."""
+    spec = copy_example(tmp_path / "project")
+    completed = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, str(spec), str(tmp_path / "out")],
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(completed.stdout.splitlines()[-1])
+    assert result["code"] in (0, None), completed.stderr
+    assert (tmp_path / "out" / "manifest.json").is_file()
+    assert result["frozen"] > 10_000  # the compile's objects: pydantic, troposphere, ...
+    assert result["left"] < 1_000  # what the collection at exit still walks
