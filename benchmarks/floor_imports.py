@@ -16,7 +16,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from compiler.entry import apply_process_settings  # light: gc and os only
+from compiler.entry import apply_process_settings  # light: gc, os, sys and types only
 
 # The process settings `infra` starts with, so that this row and the compile rows are
 # measured alike.

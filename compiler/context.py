@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Literal, NamedTuple
-
-from troposphere import AWSHelperFn, Condition, Equals, FindInMap, GetAZs, Not, Ref, Select
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from compiler.spec import InfraSpec
 from compiler.spec.regions import ENABLED_BY_DEFAULT, SUBNET_PREFIX_EXTRA_BITS, alb_log_delivery
+
+if TYPE_CHECKING:
+    from troposphere import AWSHelperFn
+
+# troposphere is imported where a template value is made: `infra validate` reads this
+# module's spec questions (`replicates_database`, via data_hazards) and builds nothing.
 
 REGION_MAP = "RegionMap"
 Tier = Literal["public", "private", "database"]
@@ -162,6 +166,8 @@ class RegionContext(NamedTuple):
             raise KeyError(f"no region value '{key}'")
         if self.mode == "literal":
             return self.values[key]
+        from troposphere import FindInMap, Ref
+
         return FindInMap(REGION_MAP, Ref("AWS::Region"), key)
 
     def vpc_cidr(self) -> str | AWSHelperFn:
@@ -214,6 +220,8 @@ class RegionContext(NamedTuple):
         `Fn::Equals` on two literals (what a lookup turns into in a per-region template)
         is flagged by cfn-lint (W8003), and a condition keeps both kinds of template alike.
         """
+        from troposphere import Condition, Equals, Not, Ref
+
         return {
             WRITER_CONDITION: Equals(Ref("AWS::Region"), self.writer_region()),
             REPLICA_CONDITION: Not(Condition(WRITER_CONDITION)),
@@ -223,6 +231,8 @@ class RegionContext(NamedTuple):
     def availability_zone(az_index: int) -> AWSHelperFn:
         # GetAZs is answered by the account the stack runs in, so AZ names (which AWS
         # maps differently per account) are never hard-coded.
+        from troposphere import GetAZs, Ref, Select
+
         return Select(az_index, GetAZs(Ref("AWS::Region")))
 
 

@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-from compiler.render import one_entry_a_line, to_json_bytes
-from tests.fixtures.examples import ROOT_EXAMPLE, compile_example, example
+from compiler.deploy_bootstrap import bootstrap_template
+from compiler.pipeline import compile_in_memory
+from compiler.render import one_entry_a_line, template_data, to_json_bytes
+from tests.fixtures.examples import ROOT_EXAMPLE, compile_example, example, examples
 
 
 def standard_library_layout(data) -> bytes:
@@ -66,3 +68,27 @@ def test_one_entry_a_line_keeps_the_data_and_puts_each_resource_on_its_own_line(
     assert lines[3] == '"Topic":{"Type":"AWS::SNS::Topic","Properties":{"DisplayName":"ünïcode"}},'
     assert lines[4] == '"Queue":{"Type":"AWS::SQS::Queue"}'
     assert list(json.loads(content)["Resources"]) == ["Topic", "Queue"]
+
+
+@pytest.mark.parametrize("name", [e.name for e in examples()])
+def test_template_data_is_troposphere_to_dict(name):
+    """render's one-pass encoding gives troposphere's own `to_dict`, key order included,
+    for every template of every example: one built for each side, as encoding validates."""
+    spec = example(name).spec
+    ours = compile_in_memory(spec)
+    theirs = compile_in_memory(spec)
+    pairs = [(a.template, b.template) for a, b in zip(ours.stacks, theirs.stacks, strict=True)]
+    pairs.append((bootstrap_template(ours.spec), bootstrap_template(theirs.spec)))
+    for mine, troposphere_own in pairs:
+        assert to_json_bytes(template_data(mine)) == to_json_bytes(troposphere_own.to_dict())
+
+
+def test_template_data_validates_as_to_dict_does():
+    from troposphere import Template, s3
+
+    template = Template()
+    template.add_resource(s3.Bucket("Assets", VersioningConfiguration=s3.VersioningConfiguration()))
+    with pytest.raises(ValueError, match="Status required in"):
+        template.to_dict()
+    with pytest.raises(ValueError, match="Status required in"):
+        template_data(template)

@@ -315,13 +315,16 @@ def dashboard_body(spec: InfraSpec, found: list[Watch]) -> Sub:
     # A region value is a variable even as a literal: the StackSet's lookup then stands
     # where the per-region template's literal does, and neither names a region inline.
     variables: dict[str, AWSHelperFn | str] = {}
+    encoded: list[tuple[str, Any]] = []  # each variable's value as plain data, encoded once
 
     def variable(value: AWSHelperFn | str) -> str:
-        for name, known in variables.items():
-            if encode_to_dict(known) == encode_to_dict(value):
+        plain = encode_to_dict(value)
+        for name, known in encoded:
+            if known == plain:
                 return f"${{{name}}}"
         name = f"V{len(variables) + 1}"
         variables[name] = value
+        encoded.append((name, plain))
         return f"${{{name}}}"
 
     def value(dimension: Any) -> str:

@@ -7,11 +7,13 @@ once, when this package is imported, so builders stay free of I/O.
 
 from __future__ import annotations
 
-from importlib.resources import files
+from pathlib import Path
 
 
+# Beside this file, as the deploy libraries are (deploy_script.py): importlib.resources
+# would import zipfile and tempfile for a package that is never zipped, 5 ms of start-up.
 def _source(module: str) -> str:
-    return files(__name__).joinpath(f"{module}.py").read_text(encoding="utf-8")
+    return Path(__file__).with_name(f"{module}.py").read_text(encoding="utf-8")
 
 
 # Posts the region's change and alarm notifications to a Slack incoming webhook.

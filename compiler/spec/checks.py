@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, empty_list, pattern_str
 
 CHECKOV_ID = r"^CKV2?_[A-Z0-9]+_\d+$"
 
@@ -79,7 +79,7 @@ class ChecksSpec(BaseModel):
     model_config = SPEC_MODEL_CONFIG
 
     waivers: Annotated[list[WaiverSpec], AfterValidator(check_waivers_distinct)] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=200,
         description="checkov checks waived, each with its reason.",
         examples=[

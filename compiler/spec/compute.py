@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from compiler.spec.files import SpecFile, read_beside_spec, spec_dir
-from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, Cidr, empty_list, pattern_str
 
 DEFAULT_IMAGE_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
@@ -77,7 +77,7 @@ class ComputeSpec(BaseModel):
         20, ge=8, le=16384, description="Encrypted gp3 root volume size.", examples=[20]
     )
     ssh_cidrs: list[ManagementCidr] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=20,
         description="Management networks allowed to reach port 22; empty means no SSH at all.",
         examples=[["10.255.0.0/24"]],

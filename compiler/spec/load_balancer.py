@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, UrlPath, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, UrlPath, empty_dict, pattern_str
 
 CertificateArn = pattern_str(
     r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
@@ -29,7 +29,7 @@ class LoadBalancerSpec(BaseModel):
         examples=["ELBSecurityPolicy-TLS13-1-2-2021-06"],
     )
     certificate_arns: dict[str, CertificateArn] = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description="ACM certificate ARN for the HTTPS listener, per region; ACM "
         "certificates are regional, so each ARN must name its own region. A region left "
         "out gets a certificate for `dns.record_name`, validated by DNS in the hosted zone.",

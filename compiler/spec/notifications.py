@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, empty_list, pattern_str
 
 # Deliberately simpler than RFC 5322: SNS e-mail endpoints are plain mailbox addresses,
 # and a quoted local part or an IP-literal domain here is far likelier a typo than intended.
@@ -112,7 +112,7 @@ class NotificationsSpec(BaseModel):
     model_config = SPEC_MODEL_CONFIG
 
     emails: list[EmailAddress] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=100,
         description=(
             "Addresses subscribed to every region's alarm topic; each must confirm the "

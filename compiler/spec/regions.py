@@ -35,7 +35,19 @@ def _cfn_lint_availability_zones() -> dict[str, list[str]]:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("cfn-lint is not installed; it is a dependency of infra-compiler")
     source = Path(next(iter(spec.submodule_search_locations))) / "helpers.py"
-    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+    text = source.read_text(encoding="utf-8")
+    # The table alone, from its first line to the closing brace at the start of a line:
+    # parsing the whole module is 8 ms of every `validate`, this a tenth of that.
+    start = text.find("\nAVAILABILITY_ZONES = {")
+    end = text.find("\n}", start)
+    if start != -1 and end != -1:
+        try:
+            table = ast.literal_eval(text[start + len("\nAVAILABILITY_ZONES = ") : end + 2])
+        except (ValueError, SyntaxError):
+            table = None
+        if isinstance(table, dict):
+            return table
+    for node in ast.parse(text).body:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
             "AVAILABILITY_ZONES"
         ]:

@@ -21,7 +21,7 @@ from compiler.spec.regions import RegionSpec
 from compiler.spec.scheduled_tasks import MAX_TASKS, ScheduledTaskSpec
 from compiler.spec.stackset import StackSetSpec
 from compiler.spec.storage import StorageSpec
-from compiler.spec.types import SPEC_MODEL_CONFIG, Slug, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, Slug, empty_dict, empty_list, pattern_str
 from compiler.spec.waf import WafSpec
 
 REQUIRED_TAGS = ("Team", "CostCenter")
@@ -177,7 +177,7 @@ class InfraSpec(BaseModel):
         examples=[{"schedule": "cron(0 3 ? * SUN *)", "max_concurrency": "50%"}],
     )
     scheduled_tasks: list[ScheduledTaskSpec] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=MAX_TASKS,
         description="Lambda functions run on an EventBridge schedule in every region.",
         examples=[
@@ -217,7 +217,7 @@ class InfraSpec(BaseModel):
     # Free-form here: an overlay is validated as part of the merged spec it makes (see
     # compiler/environments.py), where its errors point at the overlay's own lines.
     environments: dict[Slug, dict[str, Any]] = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description="Named overlays merged over this spec by `--env NAME` (mappings merge, other "
         "values replace); the name becomes `environment` unless the overlay sets it.",
         examples=[

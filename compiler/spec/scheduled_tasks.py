@@ -22,6 +22,8 @@ from compiler.spec.types import (
     LogRetentionDays,
     Slug,
     check_single_spaced,
+    empty_dict,
+    empty_list,
     pattern_str,
 )
 
@@ -362,14 +364,14 @@ class ScheduledTaskSpec(BaseModel):
         256, ge=128, le=10240, description="Memory (and so CPU) of the function.", examples=[256]
     )
     buckets: list[BucketName] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=20,
         description=f"Short names of storage.buckets the task may read (list and get); their "
         f"S3 names reach the code in ${BUCKETS_VARIABLE}, comma-separated.",
         examples=[["assets"]],
     )
     environment: dict[EnvName, str] = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description="Environment variables, KMS-encrypted at rest; not for secrets, which "
         "would show in the template.",
         examples=[{"REPORT_PREFIX": "daily"}],

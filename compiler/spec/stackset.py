@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, empty_list, pattern_str
 
 # DeploymentTargets.OrganizationalUnitIds: an OU ID or the organization's root ID.
 OrganizationalUnitId = pattern_str(
@@ -212,7 +212,7 @@ class StackSetSpec(BaseModel):
         examples=[SELF_MANAGED, SERVICE_MANAGED],
     )
     organizational_unit_ids: list[OrganizationalUnitId] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         validate_default=True,
         max_length=100,
         description="service_managed: the OUs (or the root, r-...) whose accounts, child OUs' "

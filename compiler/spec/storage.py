@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, pattern_str
+from compiler.spec.types import SPEC_MODEL_CONFIG, empty_list, pattern_str
 
 BucketName = pattern_str(
     r"^[a-z0-9][a-z0-9-]*[a-z0-9]$",
@@ -49,7 +49,7 @@ class StorageSpec(BaseModel):
         examples=[365],
     )
     buckets: list[BucketSpec] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=20,
         description="Versioned, KMS-encrypted, private buckets.",
         examples=[[{"name": "assets", "noncurrent_version_expiry_days": 90}]],

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, field_validator
 
-from compiler.spec.types import SPEC_MODEL_CONFIG, LogRetentionDays
+from compiler.spec.types import SPEC_MODEL_CONFIG, LogRetentionDays, empty_list
 
 # AWS managed rule groups that need no configuration and cost nothing beyond basic WAF
 # pricing, with their web ACL capacity units (WAF developer guide, "AWS Managed Rules
@@ -155,7 +155,7 @@ class WafSpec(BaseModel):
         examples=[2000],
     )
     blocked_countries: list[CountryCode] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="ISO 3166-1 alpha-2 codes of countries whose requests are blocked "
         '(quote "NO": YAML reads it as false).',
         examples=[["KP", "IR"]],
