@@ -26,8 +26,8 @@ from compiler.deploy_script import (
 from compiler.lint import lint_template
 from compiler.pipeline import compile_in_memory, compile_spec, load_and_validate
 from tests.conftest import EXAMPLE_SPEC
-from tests.fixtures.examples import compile_example, example
 from tests.deploy.aws_cli import find_executable
+from tests.fixtures.examples import compile_example, example
 
 # Answers like the AWS CLI's with `--output text`; every call is appended to $AWS_CALLS.
 FAKE_AWS = r"""#!/usr/bin/env bash
