@@ -101,6 +101,11 @@ check_bootstrap() {
     check_line ok "bootstrap $BOOTSTRAP_STACK ($region): none yet, this run creates it"
     return 0
   fi
+  if [ "$status" = ROLLBACK_COMPLETE ]; then
+    # Its first create failed: no bucket, no output; deploy_stack deletes and re-creates it.
+    check_line ok "bootstrap $BOOTSTRAP_STACK ($region): ROLLBACK_COMPLETE, this run deletes and re-creates it"
+    return 0
+  fi
   while IFS=$'\t' read -r key value; do
     if [ "$key" = TemplateBucketName ]; then
       bucket="$value"

@@ -42,8 +42,10 @@ FAILOVER_LIBRARY = Path(__file__).with_name("deploy_failover.sh")
 MEMBER_FAILOVER_LIBRARY = Path(__file__).with_name("deploy_member_failover.sh")
 # The replication switch of a service-managed StackSet, per account, in a real shell file.
 ORG_REPLICATION_LIBRARY = Path(__file__).with_name("deploy_org_replication.sh")
-# Shell functions for service-managed StackSets and the StackSet preview, in a real file.
+# Shell functions for service-managed StackSets, in a real file.
 STACK_SET_LIBRARY = Path(__file__).with_name("deploy_stackset.sh")
+# `deploy.sh stackset-plan`, for a StackSet of either permission model.
+STACK_SET_PREVIEW_LIBRARY = Path(__file__).with_name("deploy_stackset_preview.sh")
 # Shell functions for `plan`, `apply` and `plan --discard` (change sets), in a real shell file.
 CHANGESET_LIBRARY = Path(__file__).with_name("deploy_changeset.sh")
 
@@ -75,8 +77,10 @@ def render_deploy_script(plan: DeployPlan) -> str:
         parts.append(MEMBER_FAILOVER_LIBRARY.read_text(encoding="utf-8"))
     if plan.bucket_replication and _service_managed_plan(plan):
         parts.append(ORG_REPLICATION_LIBRARY.read_text(encoding="utf-8"))
-    if stack_sets:
+    if _service_managed_plan(plan):
         parts.append(STACK_SET_LIBRARY.read_text(encoding="utf-8"))
+    if stack_sets:
+        parts.append(STACK_SET_PREVIEW_LIBRARY.read_text(encoding="utf-8"))
     parts += [_deploy_function(plan, stack) for stack in [*global_stacks, *regional]]
     parts += [
         _org_stack_set_function(plan, stack)
@@ -879,8 +883,6 @@ def _org_stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
                 f"  deploy_org_stack_set {stack.stack_name} {stack.region} {deployment.call_as}",
                 auto,
                 f"'{preferences}'",
-                # The switch stays false on the StackSet itself (see deploy_org_replication.sh).
-                "-",
                 f"'{ous}'",
                 f"'{regions}'",
                 '"${settings[@]}"',

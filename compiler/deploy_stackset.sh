@@ -181,38 +181,22 @@ org_update_stack_set() {
 #   SET REGION CALL_AS  the StackSet, where it is administered, SELF | DELEGATED_ADMIN
 #   AUTO_DEPLOYMENT     --auto-deployment's shorthand, Enabled=...,RetainStacksOnAccountRemoval=...
 #   PREFERENCES         org_preferences' arguments but the regions, blank-separated
-#   SWITCH              a parameter set false until every instance exists, then true (the
-#                       bucket-replication switch), or - for none; SETTING... passes it as
-#                       ParameterKey=SWITCH,ParameterValue=false
 #   OUS REGIONS         blank-separated OU IDs; regions in deploy order, the writer first
 #   SETTING...          the rest of create-/update-stack-set's options (template,
 #                       capabilities, parameters, tags)
 deploy_org_stack_set() {
-  local set="$1" region="$2" call_as="$3" auto_deployment="$4" preferences="$5" switch="$6"
-  local ous="$7" regions="$8" ou exists=false replicate=true operation all_preferences
-  local off="ParameterKey=$6,ParameterValue=false" on="ParameterKey=$6,ParameterValue=true"
-  shift 8
+  local set="$1" region="$2" call_as="$3" auto_deployment="$4" preferences="$5"
+  local ous="$6" regions="$7" ou operation all_preferences
+  shift 7
   local -a settings=("$@") order
   read -r -a order <<<"$regions"
   # shellcheck disable=SC2086 # the preferences are words on purpose
   all_preferences="$(org_preferences $preferences "${order[@]}")"
-  if org_stack_set_exists "$set" "$region" "$call_as"; then
-    exists=true
-    for ou in $ous; do
-      org_collect_missing "$set" "$region" "$call_as" "$ou" "${order[@]}"
-      [ "${#ORG_MISSING[@]}" -eq 0 ] || replicate=false
-    done
-  else
-    replicate=false
-  fi
-  if [ "$switch" != - ] && [ "$replicate" = true ]; then
-    settings=("${settings[@]/#$off/$on}")
-  fi
   # Managed execution queues conflicting operations (an automatic deployment running when
   # deploy.sh updates) instead of failing them with OperationInProgressException.
   settings+=(--call-as "$call_as" --auto-deployment "$auto_deployment"
     --managed-execution Active=true)
-  if [ "$exists" = true ]; then
+  if org_stack_set_exists "$set" "$region" "$call_as"; then
     org_update_stack_set "$set" "$region" "$call_as" "$all_preferences" "${settings[@]}"
   else
     run aws cloudformation create-stack-set --region "$region" --stack-set-name "$set" \
@@ -230,64 +214,15 @@ deploy_org_stack_set() {
       org_wait_for_operation "$set" "$region" "$call_as" "$operation"
     fi
   done
-  if [ "$switch" != - ] && [ "$replicate" = false ]; then
-    # Every instance (every destination bucket) exists now: switch it on everywhere.
-    org_update_stack_set "$set" "$region" "$call_as" "$all_preferences" "${settings[@]/#$off/$on}"
-  fi
 }
 
-# What `deploy.sh stackset` would change, read-only: CloudFormation offers no change set
-# for a StackSet (change sets are per stack), so this compares the deployed template with
-# TEMPLATE (a file) and lists the stack instances a run would create. CALL_AS - is a
-# self-managed StackSet (instances in the caller's account; OUS ignored).
-stack_set_preview() {
-  local set="$1" region="$2" call_as="$3" template_file="$4" ous="$5" regions="$6" deployed_template ou
-  local account wanted have
-  local -a call=() order missing
-  read -r -a order <<<"$regions"
-  [ "$call_as" = - ] || call=(--call-as "$call_as")
-  printf 'StackSet %s (administered in %s): no change set exists for StackSets; compared:\n' \
-    "$set" "$region" >&3
-  if [ "$DRY_RUN" = true ]; then
-    printf '  (--dry-run: nothing read) the deployed template with %s, and the instances\n' \
-      "${template_file##*/}" >&3
-    printf '  of %s in %s\n' "${ous/#-/the caller\'s account}" "${order[*]}" >&3
-    return 0
-  fi
-  if ! deployed_template="$(aws cloudformation describe-stack-set --region "$region" \
-    ${call[@]+"${call[@]}"} --stack-set-name "$set" --query StackSet.TemplateBody \
-    --output text 2>&1)"; then
-    case "$deployed_template" in
-      *StackSetNotFoundException*)
-        printf '  the StackSet does not exist: a run creates it, with instances in %s\n' \
-          "${order[*]}" >&3
-        return 0
-        ;;
-      *) fail "$deployed_template" ;;
-    esac
-  fi
-  if [ "$deployed_template" = "$(cat "$template_file")" ]; then
-    printf '  template: unchanged\n' >&3
-  else
-    printf '  template: changed (%s bytes deployed, %s in %s): a run updates every instance\n' \
-      "${#deployed_template}" "$(wc -c <"$template_file" | tr -d ' ')" "${template_file##*/}" >&3
-  fi
-  if [ "$call_as" = - ]; then
-    account="$(aws sts get-caller-identity --query Account --output text)"
-    have=" $(aws cloudformation list-stack-instances --region "$region" --stack-set-name "$set" \
-      --query "Summaries[?Account=='$account'].Region" --output text | tr '\t\n' '  ') "
-    missing=()
-    for wanted in "${order[@]}"; do
-      case "$have" in
-        *" $wanted "*) ;;
-        *) missing+=("$wanted") ;;
-      esac
-    done
-    printf '  account %s: new instances in: %s\n' "$account" "${missing[*]:-none}" >&3
-    return 0
-  fi
+# For stack_set_preview (deploy_stackset_preview.sh): each organizational unit of OUS and
+# the regions of REGION... (deploy order) in which a run would create instances.
+org_print_new_instances() {
+  local set="$1" region="$2" call_as="$3" ous="$4" ou
+  shift 4
   for ou in $ous; do
-    org_collect_missing "$set" "$region" "$call_as" "$ou" "${order[@]}"
+    org_collect_missing "$set" "$region" "$call_as" "$ou" "$@"
     printf '  %s: new instances in: %s\n' "$ou" "${ORG_MISSING[*]:-none}" >&3
   done
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Start a local moto_server and deploy the example spec (infra.yaml) with the generated
-# deploy.sh exactly as tests/deploy/test_deploy_script.py does, printing what it runs.
+# Start a local moto_server and deploy the example spec (infra.yaml) with ONE run of the
+# generated deploy.sh, exactly as tests/deploy/test_one_run.py does, printing what it runs.
+# --three-regions: infra.yaml with a third region; --again: a second run (a no-op).
 # Needs the dev extras (`bash scripts/test.sh` or `pip install -e '.[dev]'`). What the
 # emulator proves and what it does not: docs/deploying.md.
 set -euo pipefail

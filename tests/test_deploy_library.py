@@ -351,6 +351,19 @@ def test_the_bootstrap_bucket_is_checked_once_the_bootstrap_exists(shell):
     assert verdict == "FAIL" and text.startswith("bootstrap bucket p-deploy-1-eu (eu-west-1)")
 
 
+def test_a_bootstrap_whose_first_create_failed_is_re_created_not_a_failure(shell):
+    """ROLLBACK_COMPLETE: no bucket, no output, and deploy_stack deletes and re-creates it
+    (found by tests/deploy/test_one_run.py's seeded failure in the bootstrap stack)."""
+    shell.answer("cloudformation describe-stacks", "ROLLBACK_COMPLETE\n")
+    assert checklist(shell.run("check_bootstrap eu-west-1")) == [
+        ("ok", "bootstrap p-bootstrap (eu-west-1): ROLLBACK_COMPLETE, this run deletes and "
+         "re-creates it")
+    ]  # fmt: skip
+    shell.answer("cloudformation describe-stacks", "ROLLBACK_FAILED\n")
+    ((verdict, text),) = checklist(shell.run("check_bootstrap eu-west-1"))
+    assert verdict == "FAIL" and "ROLLBACK_FAILED" in text
+
+
 def quota_answers(shell, *, eips="2", nat_subnets="subnet-a\tsubnet-b", azs="eu-1a\teu-1a",
                   vpcs="1", unreserved="1000", quota="5.0"):  # fmt: skip
     shell.answer("ec2 describe-addresses", f"{eips}\n")

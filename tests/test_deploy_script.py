@@ -19,11 +19,18 @@ from compiler import deploy_script, naming
 from compiler.caches import is_empty_entry
 from compiler.context import replicated_bucket_names, replicates_database
 from compiler.deploy_plan import TEMPLATE_BODY_LIMIT, bucket_variable
-from compiler.deploy_script import FAILOVER_LIBRARY, LIBRARY, SCRIPT_PATH
+from compiler.deploy_script import (
+    FAILOVER_LIBRARY,
+    LIBRARY,
+    SCRIPT_PATH,
+    STACK_SET_LIBRARY,
+    STACK_SET_PREVIEW_LIBRARY,
+)
 from compiler.lint import lint_template
 from compiler.pipeline import compile_in_memory, compile_spec, load_and_validate
 from tests.conftest import EXAMPLE_SPEC
 from tests.deploy.aws_cli import find_executable
+from tests.fixtures.examples import compile_example, example
 
 # Answers like the AWS CLI's with `--output text`; every call is appended to $AWS_CALLS.
 FAKE_AWS = r"""#!/usr/bin/env bash
@@ -176,6 +183,18 @@ def test_each_shell_library_passes_shellcheck_alone():
 
 def test_the_script_carries_the_library_unchanged(compiled):
     assert LIBRARY.read_text(encoding="utf-8") in (compiled / SCRIPT_PATH).read_text()
+
+
+def test_the_service_managed_stack_set_library_comes_only_with_such_a_stack_set(compiled):
+    """Every plan has a StackSet (`deploy.sh stackset`, the alternative to the regional
+    stacks) and its preview; only a service-managed one needs the org_* functions."""
+    script = (compiled / SCRIPT_PATH).read_text()
+    assert STACK_SET_PREVIEW_LIBRARY.read_text(encoding="utf-8") in script
+    assert "deploy_org_stack_set()" not in script and "org_collect_missing" not in script
+    organization = next(
+        f for f in compile_example(example("organization")) if f.path == SCRIPT_PATH
+    ).content.decode()
+    assert STACK_SET_LIBRARY.read_text(encoding="utf-8") in organization
 
 
 def test_same_bytes_every_time_and_no_absolute_path():

@@ -1,5 +1,5 @@
-"""compiler/deploy_stackset.sh, function by function, against the stand-in `aws` of
-tests/test_deploy_library.py; and the service-managed deploy.sh's exact AWS CLI calls
+"""compiler/deploy_stackset.sh and deploy_stackset_preview.sh, function by function,
+against the stand-in `aws` of tests/test_deploy_library.py; and the service-managed deploy.sh's exact AWS CLI calls
 (the local emulator has no AWS Organizations, so these are checked as commands)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from compiler.deploy_script import STACK_SET_LIBRARY
+from compiler.deploy_script import STACK_SET_LIBRARY, STACK_SET_PREVIEW_LIBRARY
 from tests.fixtures.examples import compile_example, example
 from tests.test_deploy_library import FAKE_AWS, Shell
 
@@ -30,7 +30,9 @@ PREFERENCES = (
 
 class StackSetShell(Shell):
     def run(self, script: str) -> subprocess.CompletedProcess[str]:
-        return super().run(f"source {STACK_SET_LIBRARY}\n{script}")
+        return super().run(
+            f"source {STACK_SET_LIBRARY}\nsource {STACK_SET_PREVIEW_LIBRARY}\n{script}"
+        )
 
 
 @pytest.fixture
@@ -186,18 +188,17 @@ def test_a_clean_success_warns_nothing(shell):
 
 DEPLOY = (
     "deploy_org_stack_set s us-east-1 SELF Enabled=true,RetainStacksOnAccountRemoval=false "
-    f"'{PREFERENCES}' ReplicateBuckets 'ou-ab12-cd34ef56' 'us-east-1 us-west-2' "
+    f"'{PREFERENCES}' 'ou-ab12-cd34ef56' 'us-east-1 us-west-2' "
     "--template-body file://t.json --parameters ParameterKey=ReplicateBuckets,ParameterValue=false"
 )
 ORDER = '"RegionOrder":["us-east-1","us-west-2"]}'
 
 
-def test_first_deploy_creates_the_set_then_the_instances_then_switches_replication_on(shell):
+def test_first_deploy_creates_the_set_then_the_instances(shell):
     shell.answer("cloudformation describe-stack-set", err=NOT_FOUND, rc=254)
     shell.answer("cloudformation create-stack-set", "s:1\n")
     shell.answer("cloudformation list-stack-instances", "")
     shell.answer("cloudformation create-stack-instances", "op-1\n")
-    shell.answer("cloudformation update-stack-set", "op-2\n")
     shell.answer("cloudformation describe-stack-set-operation", "SUCCEEDED\n")
     result = shell.run(DEPLOY)
     assert result.returncode == 0, result.stderr
@@ -206,6 +207,8 @@ def test_first_deploy_creates_the_set_then_the_instances_then_switches_replicati
         '{"RegionConcurrencyType":"SEQUENTIAL","MaxConcurrentPercentage":25,'
         f'"FailureToleranceCount":1,{ORDER}'
     )
+    # The parameters go as given: the replication switch is set per account afterwards
+    # (deploy_org_replication.sh, tests/test_deploy_org_replication.py).
     assert changes == [
         "cloudformation create-stack-set --region us-east-1 --stack-set-name s "
         "--permission-model SERVICE_MANAGED --template-body file://t.json "
@@ -216,15 +219,10 @@ def test_first_deploy_creates_the_set_then_the_instances_then_switches_replicati
         "--stack-set-name s --deployment-targets OrganizationalUnitIds=ou-ab12-cd34ef56 "
         f"--regions us-east-1 us-west-2 --operation-preferences {preferences} "
         "--query OperationId --output text",
-        "cloudformation update-stack-set --region us-east-1 --stack-set-name s "
-        "--template-body file://t.json --parameters ParameterKey=ReplicateBuckets,ParameterValue=true "
-        "--call-as SELF --auto-deployment Enabled=true,RetainStacksOnAccountRemoval=false "
-        "--managed-execution Active=true "
-        f"--operation-preferences {preferences} --query OperationId --output text",
     ]
 
 
-def test_a_complete_stack_set_is_updated_once_with_replication_on(shell):
+def test_a_complete_stack_set_is_updated_once_as_given(shell):
     shell.answer("cloudformation describe-stack-set", "ACTIVE\n")
     shell.answer("cloudformation list-stack-instances", INSTANCES("us-east-1", "us-west-2"))
     shell.answer("cloudformation update-stack-set", "op-1\n")
@@ -234,7 +232,7 @@ def test_a_complete_stack_set_is_updated_once_with_replication_on(shell):
     changes = [c for c in shell.calls() if c.split()[1].startswith(("create", "update"))]
     assert len(changes) == 1
     assert changes[0].startswith("cloudformation update-stack-set")
-    assert "ParameterKey=ReplicateBuckets,ParameterValue=true" in changes[0]
+    assert "ParameterKey=ReplicateBuckets,ParameterValue=false" in changes[0]
 
 
 def test_an_ou_missing_one_region_gets_only_that_region(shell):
@@ -249,11 +247,7 @@ def test_an_ou_missing_one_region_gets_only_that_region(shell):
     assert len(created) == 1
     assert "--regions us-west-2 --operation-preferences" in created[0]
     assert '"RegionOrder":["us-west-2"]' in created[0]
-    updates = [c for c in shell.calls() if "update-stack-set" in c]
-    assert [("ParameterValue=false" in u, "ParameterValue=true" in u) for u in updates] == [
-        (True, False),
-        (False, True),
-    ]
+    assert len([c for c in shell.calls() if "update-stack-set" in c]) == 1
 
 
 def test_preview_names_a_changed_template_and_the_instances_a_run_adds(shell, tmp_path):

@@ -7,7 +7,11 @@ import re
 
 import pytest
 
-from compiler.deploy_script import ORG_REPLICATION_LIBRARY, STACK_SET_LIBRARY
+from compiler.deploy_script import (
+    ORG_REPLICATION_LIBRARY,
+    STACK_SET_LIBRARY,
+    STACK_SET_PREVIEW_LIBRARY,
+)
 from compiler.pipeline import load_and_validate
 from compiler.stackset_permissions import (
     REPLICATION_CALLS,
@@ -25,6 +29,10 @@ def spec():
 def _action(operation: str) -> str:
     """`create-stack-set` -> `cloudformation:CreateStackSet`."""
     return "cloudformation:" + "".join(word.capitalize() for word in operation.split("-"))
+
+
+# The StackSet's deploy and its preview (stackset-plan).
+LIBRARIES = (STACK_SET_LIBRARY, STACK_SET_PREVIEW_LIBRARY)
 
 
 def _calls(*libraries) -> set[str]:
@@ -87,7 +95,7 @@ def _granted(policy: dict) -> set[str]:
 
 
 def test_every_stack_set_call_of_the_library_is_allowed_and_nothing_else(spec):
-    called = _calls(STACK_SET_LIBRARY)
+    called = _calls(*LIBRARIES)
     assert called  # the pattern still finds the calls
     granted = {
         a
@@ -96,14 +104,14 @@ def test_every_stack_set_call_of_the_library_is_allowed_and_nothing_else(spec):
     }
     assert called == granted
     # The example replicates (a bucket, the database's secret): the switch's call too.
-    replicating = _calls(STACK_SET_LIBRARY, ORG_REPLICATION_LIBRARY)
+    replicating = _calls(*LIBRARIES, ORG_REPLICATION_LIBRARY)
     assert replicating - called == set(REPLICATION_CALLS)
     assert _granted(stack_set_admin_policy(spec)) == replicating
 
 
 def test_without_replication_the_switch_is_not_granted(spec):
     single = spec.model_copy(update={"regions": spec.regions[:1]})
-    assert _granted(stack_set_admin_policy(single)) == _calls(STACK_SET_LIBRARY)
+    assert _granted(stack_set_admin_policy(single)) == _calls(*LIBRARIES)
 
 
 def test_the_stack_set_statement_names_this_projects_stack_set_only(spec):

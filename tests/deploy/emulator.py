@@ -84,12 +84,18 @@ def wait_until_ready(process: subprocess.Popen, url: str, log: Path) -> None:
     )
 
 
-def start_moto_server(log: Path) -> tuple[subprocess.Popen, MotoServer]:
-    """Start moto_server, logging to `log`; returns once it answers HTTP."""
+# moto's server with the CloudFormation gaps of one unchanged deploy.sh run closed.
+LAUNCHER = Path(__file__).with_name("moto_launcher.py")
+
+
+def start_moto_server(log: Path, *, patched: bool = False) -> tuple[subprocess.Popen, MotoServer]:
+    """Start moto_server, logging to `log`; returns once it answers HTTP. `patched`: moto
+    as moto_launcher.py patches it (stack outputs, rollbacks, ...), in its own process."""
     port = free_port()
+    server = [sys.executable, str(LAUNCHER)] if patched else [find_executable("moto_server")]
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [find_executable("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            [*server, "-H", "127.0.0.1", "-p", str(port)],
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -88,8 +88,11 @@ def rewrite_for_moto(
     certificate_arns: Mapping[str, str],
     parameter_group_names: Mapping[str, str],
     ssm_parameter_values: Mapping[str, str] | None = None,
+    keep_retain_except_on_create: bool = False,
 ) -> dict:
-    """A rewritten copy of `template`; pure, so it can be checked without moto."""
+    """A rewritten copy of `template`; pure, so it can be checked without moto.
+    `keep_retain_except_on_create`: for moto as moto_launcher.py patches it, which keeps
+    such a resource on delete and deletes it when its create is rolled back."""
     result = copy.deepcopy(template)
     result = resolved_ssm_parameters(result, ssm_parameter_values or {})
     result = literal_availability_zones(result, availability_zones)
@@ -102,7 +105,8 @@ def rewrite_for_moto(
     result = database_secret_arn_stand_in(result)
     result = secret_stand_ins(result)
     result = replica_subnet_group_from_source(result)
-    result = retain_except_on_create_as_retain(result)
+    if not keep_retain_except_on_create:
+        result = retain_except_on_create_as_retain(result)
     reject_unsupported(result)
     return result
 

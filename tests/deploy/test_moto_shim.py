@@ -145,6 +145,9 @@ def test_retain_except_on_create_becomes_the_retain_moto_knows():
     resources = rewrite({"Bucket": bucket, "Queue": queue})
     assert resources["Bucket"]["DeletionPolicy"] == "Retain"
     assert resources["Queue"]["DeletionPolicy"] == "Delete"
+    # moto_launcher.py knows the policy: for it, the template keeps it.
+    kept = rewrite({"Bucket": bucket}, keep_retain_except_on_create=True)
+    assert kept["Bucket"]["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_functions_moto_cannot_evaluate_are_refused():
