@@ -5,6 +5,7 @@ pytest-xdist worker."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    costliest_scopes_first(config, items)
     if not config.getoption("--fast"):
         return
     kept, left_out = [], []
@@ -80,6 +82,90 @@ def _marker_name(node: ast.expr) -> str | None:
     ):
         return node.attr
     return None
+
+
+# --- the order in which pytest-xdist hands out work ----------------------------------
+# Under `--dist loadscope` a module (a class, for class-scoped fixtures) runs whole on one
+# worker, and xdist hands them out in collection order (scripts/test.sh turns off its own
+# reordering, by number of tests, which put the property tests, two to twenty slow tests
+# a module, last: one worker ran them alone for a minute while the other idled). So the
+# costliest scopes go first, costs as the last runs on this machine measured them
+# (in $INFRA_TEST_CACHE, else pytest's cache), and a scope never measured by its tier
+# (emulator, pip, PostgreSQL, property tests before the rest). Only the order changes.
+
+SCOPE_SECONDS = "scope-seconds.json"
+_SPENT_BY_SCOPE: dict[str, float] = {}
+
+
+def _scope_of(nodeid: str) -> str:
+    """The work unit `--dist loadscope` keeps on one worker (xdist's own split)."""
+    return nodeid.rsplit("::", 1)[0]
+
+
+def _scope_seconds_file(config: pytest.Config) -> Path | None:
+    directory = kept_between_runs(config, "scheduling")
+    return directory / SCOPE_SECONDS if directory else None
+
+
+def _read_scope_seconds(config: pytest.Config) -> dict[str, float]:
+    path = _scope_seconds_file(config)
+    try:
+        costs = json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        return {}  # none yet, or a broken file: the tier order alone
+    return costs if isinstance(costs, dict) else {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """The controller reads the costs once for every worker: workers that read the file
+    themselves could see different versions (another clone's run writing it) and
+    collect in different orders, which xdist refuses."""
+    node.workerinput["scope_seconds"] = _read_scope_seconds(node.config)
+
+
+def costliest_scopes_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return  # one process (or the controller, which takes the workers' order)
+    costs = workerinput.get("scope_seconds", {})
+    full_tier: dict[str, bool] = {}
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        scope = _scope_of(item.nodeid)
+        first_seen.setdefault(scope, index)
+        marked = any(item.get_closest_marker(name) for name in FULL_TIER_ONLY)
+        full_tier[scope] = full_tier.get(scope, False) or marked
+
+    def order(item: pytest.Item) -> tuple[float, bool, int]:
+        scope = _scope_of(item.nodeid)
+        cost = costs.get(scope)
+        return (
+            -cost if isinstance(cost, int | float) else 0.0,
+            not full_tier[scope],
+            first_seen[scope],
+        )
+
+    items.sort(key=order)  # stable: a scope's tests keep their order
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # in the controller (and a single process): every worker's reports pass through it
+    _SPENT_BY_SCOPE[_scope_of(report.nodeid)] = (
+        _SPENT_BY_SCOPE.get(_scope_of(report.nodeid), 0.0) + report.duration
+    )
+
+
+def _remember_scope_seconds(config: pytest.Config) -> None:
+    """Merge this run's wall seconds per scope into the file (scopes not run keep theirs)."""
+    path = _scope_seconds_file(config)
+    if path is None or not _SPENT_BY_SCOPE:
+        return
+    costs = _read_scope_seconds(config)
+    costs.update({scope: round(seconds, 1) for scope, seconds in _SPENT_BY_SCOPE.items()})
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps(costs, sort_keys=True, indent=0), encoding="utf-8")
+    os.replace(staging, path)  # atomic: a concurrent reader sees the old or the new file
 
 
 @pytest.fixture
@@ -136,6 +222,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker
         workeroutput["tally"] = {"counts": dict(COUNTS), "notes": list(NOTES)}
+    else:
+        _remember_scope_seconds(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)
