@@ -87,14 +87,15 @@ def _marker_name(node: ast.expr) -> str | None:
 # --- the order in which pytest-xdist hands out work ----------------------------------
 # Under `--dist loadscope` a module (a class, for class-scoped fixtures) runs whole on one
 # worker, and xdist hands them out in collection order (scripts/test.sh turns off its own
-# reordering, by number of tests, which put the property tests, two to twenty slow tests
-# a module, last: one worker ran them alone for a minute while the other idled). So the
-# costliest scopes go first, costs as the last runs on this machine measured them
-# (in $INFRA_TEST_CACHE, else pytest's cache), and a scope never measured by its tier
-# (emulator, pip, PostgreSQL, property tests before the rest). Only the order changes.
+# reordering by number of tests, which put modules of a few slow tests last: one worker
+# ran the last of them alone while the other idled). So the costliest scopes go first:
+# a scope's cost is the sum of its collected tests' seconds in the last run of each on
+# this machine (kept per test, so a run of a few tests, `-k` or `-x`, cannot understate
+# a scope), and scopes with no test measured go by tier (emulator, pip, PostgreSQL,
+# property tests before the rest). Only the order changes.
 
-SCOPE_SECONDS = "scope-seconds.json"
-_SPENT_BY_SCOPE: dict[str, float] = {}
+TEST_SECONDS = "test-seconds.json"
+_SPENT: dict[str, float] = {}  # this run's seconds per test (set-up and tear-down included)
 
 
 def _scope_of(nodeid: str) -> str:
@@ -102,69 +103,70 @@ def _scope_of(nodeid: str) -> str:
     return nodeid.rsplit("::", 1)[0]
 
 
-def _scope_seconds_file(config: pytest.Config) -> Path | None:
+def _test_seconds_file(config: pytest.Config) -> Path | None:
     directory = kept_between_runs(config, "scheduling")
-    return directory / SCOPE_SECONDS if directory else None
+    return directory / TEST_SECONDS if directory else None
 
 
-def _read_scope_seconds(config: pytest.Config) -> dict[str, float]:
-    path = _scope_seconds_file(config)
+def _read_test_seconds(config: pytest.Config) -> dict[str, float]:
+    path = _test_seconds_file(config)
     try:
-        costs = json.loads(path.read_text(encoding="utf-8")) if path else {}
+        seconds = json.loads(path.read_text(encoding="utf-8")) if path else {}
     except (OSError, ValueError):
         return {}  # none yet, or a broken file: the tier order alone
-    return costs if isinstance(costs, dict) else {}
+    return seconds if isinstance(seconds, dict) else {}
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
-    """The controller reads the costs once for every worker: workers that read the file
+    """The controller reads the file once for every worker: workers that read it
     themselves could see different versions (another clone's run writing it) and
     collect in different orders, which xdist refuses."""
-    node.workerinput["scope_seconds"] = _read_scope_seconds(node.config)
+    node.workerinput["test_seconds"] = _read_test_seconds(node.config)
 
 
 def costliest_scopes_first(config: pytest.Config, items: list[pytest.Item]) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None:
         return  # one process (or the controller, which takes the workers' order)
-    costs = workerinput.get("scope_seconds", {})
+    seconds = workerinput.get("test_seconds", {})
+    cost: dict[str, float] = {}
+    measured: dict[str, bool] = {}
     full_tier: dict[str, bool] = {}
     first_seen: dict[str, int] = {}
     for index, item in enumerate(items):
         scope = _scope_of(item.nodeid)
         first_seen.setdefault(scope, index)
+        spent = seconds.get(item.nodeid)
+        known = isinstance(spent, int | float)
+        cost[scope] = cost.get(scope, 0.0) + (spent if known else 0.0)
+        measured[scope] = measured.get(scope, False) or known
         marked = any(item.get_closest_marker(name) for name in FULL_TIER_ONLY)
         full_tier[scope] = full_tier.get(scope, False) or marked
 
-    def order(item: pytest.Item) -> tuple[float, bool, int]:
+    def order(item: pytest.Item) -> tuple[bool, float, bool, int]:
         scope = _scope_of(item.nodeid)
-        cost = costs.get(scope)
-        return (
-            -cost if isinstance(cost, int | float) else 0.0,
-            not full_tier[scope],
-            first_seen[scope],
-        )
+        if measured[scope]:
+            return (False, -cost[scope], False, first_seen[scope])
+        return (True, 0.0, not full_tier[scope], first_seen[scope])
 
     items.sort(key=order)  # stable: a scope's tests keep their order
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # in the controller (and a single process): every worker's reports pass through it
-    _SPENT_BY_SCOPE[_scope_of(report.nodeid)] = (
-        _SPENT_BY_SCOPE.get(_scope_of(report.nodeid), 0.0) + report.duration
-    )
+    _SPENT[report.nodeid] = _SPENT.get(report.nodeid, 0.0) + report.duration
 
 
-def _remember_scope_seconds(config: pytest.Config) -> None:
-    """Merge this run's wall seconds per scope into the file (scopes not run keep theirs)."""
-    path = _scope_seconds_file(config)
-    if path is None or not _SPENT_BY_SCOPE:
+def _remember_test_seconds(config: pytest.Config) -> None:
+    """Merge this run's seconds per test into the file (tests not run keep theirs)."""
+    path = _test_seconds_file(config)
+    if path is None or not _SPENT:
         return
-    costs = _read_scope_seconds(config)
-    costs.update({scope: round(seconds, 1) for scope, seconds in _SPENT_BY_SCOPE.items()})
+    seconds = _read_test_seconds(config)
+    seconds.update({test: round(spent, 2) for test, spent in _SPENT.items()})
     staging = path.with_name(f".{path.name}.{os.getpid()}")
-    staging.write_text(json.dumps(costs, sort_keys=True, indent=0), encoding="utf-8")
+    staging.write_text(json.dumps(seconds, sort_keys=True, indent=0), encoding="utf-8")
     os.replace(staging, path)  # atomic: a concurrent reader sees the old or the new file
 
 
@@ -223,7 +225,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:  # an xdist worker
         workeroutput["tally"] = {"counts": dict(COUNTS), "notes": list(NOTES)}
     else:
-        _remember_scope_seconds(session.config)
+        _remember_test_seconds(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -18,8 +18,8 @@ class FakeItem:
         return name if name in self.markers else None
 
 
-def worker(costs: dict) -> SimpleNamespace:
-    return SimpleNamespace(workerinput={"scope_seconds": costs})
+def worker(seconds: dict) -> SimpleNamespace:
+    return SimpleNamespace(workerinput={"test_seconds": seconds})
 
 
 def ids(items) -> list[str]:
@@ -27,6 +27,7 @@ def ids(items) -> list[str]:
 
 
 def test_measured_costliest_scope_first_then_unmeasured_full_tier_then_collection_order():
+    """A scope's cost is the sum of its collected tests' last seconds."""
     items = [
         FakeItem("tests/test_a.py::test_one"),
         FakeItem("tests/test_a.py::test_two"),
@@ -35,8 +36,14 @@ def test_measured_costliest_scope_first_then_unmeasured_full_tier_then_collectio
         FakeItem("tests/test_b.py::TestY::test_one"),
         FakeItem("tests/test_d.py::test_one"),
     ]
-    costs = {"tests/test_b.py::TestY": 40.0, "tests/test_d.py": 3.5, "tests/test_a.py": 0.2}
-    conftest.costliest_scopes_first(worker(costs), items)
+    seconds = {
+        "tests/test_b.py::TestY::test_one": 40.0,
+        "tests/test_d.py::test_one": 3.5,
+        "tests/test_a.py::test_one": 0.1,  # test_two never measured: the scope still is
+        "tests/test_gone.py::test_one": 99.0,  # no longer collected: no effect
+        "tests/test_c.py::test_other": 50.0,  # not collected: test_c stays unmeasured
+    }
+    conftest.costliest_scopes_first(worker(seconds), items)
     assert ids(items) == [
         "tests/test_b.py::TestY::test_one",
         "tests/test_d.py::test_one",
@@ -56,26 +63,24 @@ def test_one_process_keeps_the_collection_order():
 def test_a_run_merges_its_seconds_into_the_shared_file(tmp_path, monkeypatch):
     monkeypatch.setenv("INFRA_TEST_CACHE", str(tmp_path))
     config = SimpleNamespace()
-    path = tmp_path / "scheduling" / conftest.SCOPE_SECONDS
+    path = tmp_path / "scheduling" / conftest.TEST_SECONDS
     path.parent.mkdir()
-    path.write_text(json.dumps({"tests/test_old.py": 9.0, "tests/test_a.py": 1.0}))
-    monkeypatch.setattr(conftest, "_SPENT_BY_SCOPE", {})
+    path.write_text(json.dumps({"tests/test_old.py::t": 9.0, "tests/test_a.py::test_x[p]": 1.0}))
+    monkeypatch.setattr(conftest, "_SPENT", {})
     for phase_seconds in (0.25, 2.0, 0.25):  # set-up, call, tear-down
         conftest.pytest_runtest_logreport(
             SimpleNamespace(nodeid="tests/test_a.py::test_x[p]", duration=phase_seconds)
         )
-    conftest._remember_scope_seconds(config)
-    assert json.loads(path.read_text()) == {"tests/test_old.py": 9.0, "tests/test_a.py": 2.5}
-    assert conftest._read_scope_seconds(config) == {
-        "tests/test_old.py": 9.0,
-        "tests/test_a.py": 2.5,
-    }
-    assert [p.name for p in path.parent.iterdir()] == [conftest.SCOPE_SECONDS]
+    conftest._remember_test_seconds(config)
+    wanted = {"tests/test_old.py::t": 9.0, "tests/test_a.py::test_x[p]": 2.5}
+    assert json.loads(path.read_text()) == wanted
+    assert conftest._read_test_seconds(config) == wanted
+    assert [p.name for p in path.parent.iterdir()] == [conftest.TEST_SECONDS]
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
 def test_a_broken_file_means_no_costs(tmp_path, monkeypatch, content):
     monkeypatch.setenv("INFRA_TEST_CACHE", str(tmp_path))
     (tmp_path / "scheduling").mkdir()
-    (tmp_path / "scheduling" / conftest.SCOPE_SECONDS).write_text(content)
-    assert conftest._read_scope_seconds(SimpleNamespace()) == {}
+    (tmp_path / "scheduling" / conftest.TEST_SECONDS).write_text(content)
+    assert conftest._read_test_seconds(SimpleNamespace()) == {}
