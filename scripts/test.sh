@@ -48,5 +48,7 @@ if ! $fast && ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresq
 fi
 # --dist loadscope: a module's tests (a class's, for class-scoped fixtures) stay on one
 # worker, so a module-scoped deployment or compile is made once, not once per worker.
+# --no-loadscope-reorder: xdist hands the modules out in the order tests/conftest.py
+# collects them, costliest first as earlier runs measured them, not fewest tests last.
 # Arguments come last: a -n of the caller's wins.
-exec .venv/bin/python -m pytest -n "${INFRA_TEST_WORKERS:-2}" --dist loadscope "$@"
+exec .venv/bin/python -m pytest -n "${INFRA_TEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder "$@"

@@ -5,6 +5,7 @@ pytest-xdist worker."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    costliest_scopes_first(config, items)
     if not config.getoption("--fast"):
         return
     kept, left_out = [], []
@@ -80,6 +82,92 @@ def _marker_name(node: ast.expr) -> str | None:
     ):
         return node.attr
     return None
+
+
+# --- the order in which pytest-xdist hands out work ----------------------------------
+# Under `--dist loadscope` a module (a class, for class-scoped fixtures) runs whole on one
+# worker, and xdist hands them out in collection order (scripts/test.sh turns off its own
+# reordering by number of tests, which put modules of a few slow tests last: one worker
+# ran the last of them alone while the other idled). So the costliest scopes go first:
+# a scope's cost is the sum of its collected tests' seconds in the last run of each on
+# this machine (kept per test, so a run of a few tests, `-k` or `-x`, cannot understate
+# a scope), and scopes with no test measured go by tier (emulator, pip, PostgreSQL,
+# property tests before the rest). Only the order changes.
+
+TEST_SECONDS = "test-seconds.json"
+_SPENT: dict[str, float] = {}  # this run's seconds per test (set-up and tear-down included)
+
+
+def _scope_of(nodeid: str) -> str:
+    """The work unit `--dist loadscope` keeps on one worker (xdist's own split)."""
+    return nodeid.rsplit("::", 1)[0]
+
+
+def _test_seconds_file(config: pytest.Config) -> Path | None:
+    directory = kept_between_runs(config, "scheduling")
+    return directory / TEST_SECONDS if directory else None
+
+
+def _read_test_seconds(config: pytest.Config) -> dict[str, float]:
+    path = _test_seconds_file(config)
+    try:
+        seconds = json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        return {}  # none yet, or a broken file: the tier order alone
+    return seconds if isinstance(seconds, dict) else {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """The controller reads the file once for every worker: workers that read it
+    themselves could see different versions (another clone's run writing it) and
+    collect in different orders, which xdist refuses."""
+    node.workerinput["test_seconds"] = _read_test_seconds(node.config)
+
+
+def costliest_scopes_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return  # one process (or the controller, which takes the workers' order)
+    seconds = workerinput.get("test_seconds", {})
+    cost: dict[str, float] = {}
+    measured: dict[str, bool] = {}
+    full_tier: dict[str, bool] = {}
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        scope = _scope_of(item.nodeid)
+        first_seen.setdefault(scope, index)
+        spent = seconds.get(item.nodeid)
+        known = isinstance(spent, int | float)
+        cost[scope] = cost.get(scope, 0.0) + (spent if known else 0.0)
+        measured[scope] = measured.get(scope, False) or known
+        marked = any(item.get_closest_marker(name) for name in FULL_TIER_ONLY)
+        full_tier[scope] = full_tier.get(scope, False) or marked
+
+    def order(item: pytest.Item) -> tuple[bool, float, bool, int]:
+        scope = _scope_of(item.nodeid)
+        if measured[scope]:
+            return (False, -cost[scope], False, first_seen[scope])
+        return (True, 0.0, not full_tier[scope], first_seen[scope])
+
+    items.sort(key=order)  # stable: a scope's tests keep their order
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # in the controller (and a single process): every worker's reports pass through it
+    _SPENT[report.nodeid] = _SPENT.get(report.nodeid, 0.0) + report.duration
+
+
+def _remember_test_seconds(config: pytest.Config) -> None:
+    """Merge this run's seconds per test into the file (tests not run keep theirs)."""
+    path = _test_seconds_file(config)
+    if path is None or not _SPENT:
+        return
+    seconds = _read_test_seconds(config)
+    seconds.update({test: round(spent, 2) for test, spent in _SPENT.items()})
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps(seconds, sort_keys=True, indent=0), encoding="utf-8")
+    os.replace(staging, path)  # atomic: a concurrent reader sees the old or the new file
 
 
 @pytest.fixture
@@ -136,6 +224,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker
         workeroutput["tally"] = {"counts": dict(COUNTS), "notes": list(NOTES)}
+    else:
+        _remember_test_seconds(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)
