@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # Without the dev extras the import below fails with a traceback: say what to run instead.
 if ! .venv/bin/python -c 'import moto, pytest' 2>/dev/null; then
   echo "scripts/try-deploy.sh: needs the test dependencies in .venv (moto, pytest, the AWS CLI);" \
-    "run \`bash scripts/test.sh --fast\` or \`.venv/bin/pip install -e '.[dev]'\` first" >&2
+    "run \`bash scripts/setup-venv.sh\` first" >&2
   exit 2
 fi
-exec .venv/bin/python -m tests.deploy.try_deploy "$@"
+# deploy.sh runs the `aws` first on PATH: the one installed with the test dependencies.
+PATH="$PWD/.venv/bin:$PATH" exec .venv/bin/python -m tests.deploy.try_deploy "$@"
