@@ -341,3 +341,33 @@ def runner_with_broken_lint(tmp_path, monkeypatch, broken_example):
     # Each regional template linted on its own, as before lint once (tests/test_lint_once.py).
     argv = ["compile", "--lint-every-template", str(EXAMPLE_SPEC), "-o", str(out)]
     return CliRunner().invoke(main, argv), out
+
+
+def test_a_linter_started_before_the_templates_lints_them_in_its_own_process(tmp_path, monkeypatch):
+    """`compile` starts the lint process first (cfn-lint's import and rules load while it
+    compiles), then hands it the written templates: the same findings as linting here."""
+    import os
+
+    template = tmp_path / "t.json"
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
+    linter = lint_module.start_linter()
+    assert linter is not None
+    template.write_text(
+        json.dumps({"Resources": {"R": {"Type": "AWS::SNS::Topic", "Properties": {"Bogus": 1}}}})
+    )
+    try:
+        jobs = [LintJob(template, ("us-east-1",))]
+        assert lint_templates(jobs, linter=linter) == lint_templates(jobs)
+        assert linter._process.pid != os.getpid()
+    finally:
+        linter.close()
+    assert linter._process.exitcode == 0  # asked to end, after its lint
+
+
+def test_an_unused_linter_is_ended_at_once(monkeypatch):
+    """A spec error, or a lint the cache vouches for: nothing waits for cfn-lint's import."""
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
+    linter = lint_module.start_linter()
+    assert linter is not None
+    linter.close()
+    assert linter._process.exitcode is not None and not linter._process.is_alive()
