@@ -513,23 +513,24 @@ class Linter:
         self._process = context.Process(target=_serve, args=(theirs,), name="infra-lint")
         self._process.start()
         theirs.close()
-        self._used = False
+        self._used = self._busy = False
 
     def run(self, jobs: list[LintJob]) -> list[list[LintFinding]]:
-        self._used = True
+        self._busy = True
         self._connection.send(jobs)
         try:
             answer = self._connection.recv()
         except EOFError:
             raise RuntimeError("the lint process ended without an answer") from None
+        self._busy, self._used = False, True
         if isinstance(answer, BaseException):
             raise answer
         return answer
 
     def close(self) -> None:
-        """Ends the process: at once when it has not linted (a spec error, a lint the
-        cache vouched for, Ctrl-C), or after its lint processes are done."""
-        if self._used and self._process.is_alive():
+        """Ends the process: when it has linted and answered, by asking it to; otherwise
+        at once (a spec error, a lint the cache vouched for, Ctrl-C during the lint)."""
+        if self._used and not self._busy and self._process.is_alive():
             self._connection.send(None)
             self._process.join(5)
         if self._process.is_alive():

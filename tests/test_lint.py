@@ -371,3 +371,58 @@ def test_an_unused_linter_is_ended_at_once(monkeypatch):
     assert linter is not None
     linter.close()
     assert linter._process.exitcode is not None and not linter._process.is_alive()
+
+
+def _children(pid: int) -> set[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    found: set[int] = set()
+    for task in tasks.iterdir() if tasks.exists() else ():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def _gone(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\nState:\tZ" in status.read_text()  # ended, not yet reaped
+    except OSError:
+        return True
+
+
+def test_a_lint_interrupted_ends_the_lint_process_and_its_runs(tmp_path, monkeypatch):
+    """Ctrl-C during the lint (the compile closes the linter while it is busy): the lint
+    process and the cfn-lint runs it forked end at once, none is left running."""
+    import threading
+    import time
+
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
+    monkeypatch.setattr(lint_module, "lint_template", lambda path, regions: time.sleep(60))
+    jobs = []
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text("{}")
+        jobs.append(LintJob(tmp_path / name, ("us-east-1",)))
+    linter = lint_module.start_linter()
+    assert linter is not None
+    failed: list[BaseException] = []
+
+    def lint() -> None:
+        try:
+            linter.run(jobs)
+        except Exception as error:  # noqa: BLE001  (the answer that never comes)
+            failed.append(error)
+
+    thread = threading.Thread(target=lint)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(runs := _children(linter._process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(runs) == 2, "the lint process did not start its two runs"
+    started = time.monotonic()
+    linter.close()
+    thread.join(10)
+    assert time.monotonic() - started < 10 and not thread.is_alive()
+    assert [type(error) for error in failed] == [RuntimeError]
+    deadline = time.monotonic() + 10
+    while not all(map(_gone, runs)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(map(_gone, runs)), "a cfn-lint run outlived the lint process"
