@@ -459,10 +459,14 @@ def _runs(jobs: list[LintJob], workers: int) -> list[tuple[int, _Part]]:
 
 def _ignore_interrupts() -> None:
     """A lint process leaves Ctrl-C to the parent, which reports it in one line (cli.py)
-    and ends the pool; raised in a pool process, it would print a traceback."""
+    and ends the pool; raised in a pool process, it would print a traceback. SIGTERM,
+    which ends the pool's processes, ends them at once: the `Linter`'s handler, which
+    they inherit, would wait for Python's main thread, which a worker forked by the
+    pool's own thread does not have, and leave it waiting for work forever."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:

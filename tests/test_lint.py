@@ -426,3 +426,27 @@ def test_a_lint_interrupted_ends_the_lint_process_and_its_runs(tmp_path, monkeyp
     while not all(map(_gone, runs)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(map(_gone, runs)), "a cfn-lint run outlived the lint process"
+
+
+def test_a_linter_ends_its_lint_processes_after_a_lint(tmp_path, monkeypatch):
+    """The pool ends its idle processes with SIGTERM when each lint is done; they must
+    not keep the lint process's own SIGTERM handler (a 8-region compile once waited
+    forever for one), and the lint process answers lint after lint."""
+    import threading
+
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
+    monkeypatch.setattr(lint_module, "lint_template", lambda path, regions: [])
+    jobs = []
+    for index in range(6):  # more runs than processes: the pool forks new ones as it goes
+        (tmp_path / f"{index}.json").write_text("{}")
+        jobs.append(LintJob(tmp_path / f"{index}.json", ("us-east-1",)))
+    linter = lint_module.start_linter()
+    assert linter is not None
+    answers: list = []
+    for _ in range(3):
+        thread = threading.Thread(target=lambda: answers.append(linter.run(jobs)), daemon=True)
+        thread.start()
+        thread.join(60)
+        assert not thread.is_alive(), "the lint process did not end its pool"
+    linter.close()
+    assert answers == [[[]] * 6] * 3
