@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -135,12 +134,19 @@ _IN_REGION = re.compile(r" in '(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)'$")
 LINT_SCHEME = "stackset-view-1"
 
 
-def lint_template(path: Path, regions: list[str], *, share: int | None = None) -> list[LintFinding]:
+def lint_template(
+    path: Path,
+    regions: list[str],
+    *,
+    share: int | None = None,
+    copies_in: Sequence[str] | None = None,
+) -> list[LintFinding]:
     """cfn-lint's findings for the template at `path` in `regions`; the StackSet template
     (the one with a region mapping) is linted as its `lint_view`, so that every region's
     mapped values are checked, each in its region. `share`: this run is one of a job's
     two shared runs (`_shared_resources`), which validate each resource's own
-    configuration once between them."""
+    configuration once between them. `copies_in`: the regions whose lint view copies
+    this run holds (a shared run of a StackSet template holds half), all by default."""
     from cfnlint.config import ConfigMixIn, ManualArgs
     from cfnlint.decode.decode import decode_str
     from cfnlint.runner import run_template_by_data
@@ -153,7 +159,7 @@ def lint_template(path: Path, regions: list[str], *, share: int | None = None) -
         from compiler.lint_view import lint_view
         from compiler.render import to_json_bytes
 
-        view = lint_view(json.loads(text), regions)
+        view = lint_view(json.loads(text), regions if copies_in is None else copies_in)
         copies = view.copies
         if copies:
             text = to_json_bytes(view.template).decode("utf-8")
@@ -396,22 +402,20 @@ class _Part(NamedTuple):
     path: Path
     regions: tuple[str, ...]
     share: int | None = None  # 0 or 1: which shared run (`_shared_resources`)
+    copies_in: tuple[str, ...] | None = None  # the regions whose view copies it holds
 
 
 def _lint_part(part: _Part) -> list[LintFinding]:
     if part.share is None:
         return lint_template(part.path, list(part.regions))
-    return lint_template(part.path, list(part.regions), share=part.share)
+    return lint_template(part.path, list(part.regions), share=part.share, copies_in=part.copies_in)
 
 
-def lint_templates(
-    jobs: list[LintJob], *, cache_dir: Path | None = None, linter: Linter | None = None
-) -> list[LintFinding]:
-    """Lint every job, skipping those the cache knows to be clean; `cache_dir=None` lints
-    all. With `linter` (`start_linter`), in its process, where cfn-lint is ready."""
+def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> list[LintFinding]:
+    """Lint every job, skipping those the cache knows to be clean; `cache_dir=None` lints all."""
     markers = {job: clean_marker(job, cache_dir) for job in jobs} if cache_dir else {}
     pending = [job for job in jobs if not (cache_dir and is_empty_entry(markers[job]))]
-    results = linter.run(pending) if linter and pending else _run(pending)
+    results = _run(pending)
     findings: list[LintFinding] = []
     for job, job_findings in zip(pending, results, strict=True):
         findings += job_findings
@@ -451,22 +455,39 @@ def _runs(jobs: list[LintJob], workers: int) -> list[tuple[int, _Part]]:
     for rank, at in enumerate(order):
         job, smaller = jobs[at], sum(sizes[other] for other in order[rank + 1 :])
         if workers >= 2 and sizes[at] >= SHARE_MIN_BYTES and sizes[at] > smaller:
-            runs += [(at, _Part(job.path, job.regions, share)) for share in (0, 1)]
+            runs += [(at, part) for part in _shared_parts(job)]
         else:
             runs.append((at, _Part(job.path, job.regions)))
     return runs
 
 
+def _shared_parts(job: LintJob) -> list[_Part]:
+    """A job's two shared runs. For a StackSet template of several regions each holds the
+    lint view's copies of half the regions (checked in every region, as in one run):
+    a copy is what one region's own template holds, and copies refer only to copies of
+    their own region, so a run sees each copy with everything it refers to; what one
+    run lacks is the other half's copies, which no region's template holds either. The
+    template itself is in both, its resources shared by claim. Holding half the copies
+    keeps a run's memory to about what one run of half the regions needs (at 16
+    regions, 238 MiB against 263 with every copy in both runs)."""
+    from compiler.context import REGION_MAP
+
+    regions = job.regions
+    if len(regions) < 2 or f'"{REGION_MAP}"' not in job.path.read_text(encoding="utf-8"):
+        return [_Part(job.path, regions, share) for share in (0, 1)]
+    half = (len(regions) + 1) // 2
+    return [
+        _Part(job.path, regions, 0, regions[:half]),
+        _Part(job.path, regions, 1, regions[half:]),
+    ]
+
+
 def _ignore_interrupts() -> None:
     """A lint process leaves Ctrl-C to the parent, which reports it in one line (cli.py)
-    and ends the pool; raised in a pool process, it would print a traceback. SIGTERM,
-    which ends the pool's processes, ends them at once: the `Linter`'s handler, which
-    they inherit, would wait for Python's main thread, which a worker forked by the
-    pool's own thread does not have, and leave it waiting for work forever."""
+    and ends the pool; raised in a pool process, it would print a traceback."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
@@ -499,81 +520,3 @@ def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
         if part.share is not None:
             shared.add(at)
     return [_merged(findings) if at in shared else findings for at, findings in enumerate(by_job)]
-
-
-class Linter:
-    """A process that imports cfn-lint and loads its rules while the compile builds the
-    templates (`start_linter`), then lints them (`_run`, its lint processes forked from
-    it). Importing cfn-lint and loading its rules take about 1.3 s of a quiet core,
-    longer than the compile itself, which the second core can do meanwhile; and the
-    lint processes, forked from it rather than from the compile, do not carry the
-    compile's own memory (its templates and builders: about 50 MiB at 16 regions)."""
-
-    def __init__(self) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        self._connection, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(theirs,), name="infra-lint")
-        self._process.start()
-        theirs.close()
-        self._used = self._busy = False
-
-    def run(self, jobs: list[LintJob]) -> list[list[LintFinding]]:
-        self._busy = True
-        self._connection.send(jobs)
-        try:
-            answer = self._connection.recv()
-        except EOFError:
-            raise RuntimeError("the lint process ended without an answer") from None
-        self._busy, self._used = False, True
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-    def close(self) -> None:
-        """Ends the process: when it has linted and answered, by asking it to; otherwise
-        at once (a spec error, a lint the cache vouched for, Ctrl-C during the lint)."""
-        if self._used and not self._busy and self._process.is_alive():
-            self._connection.send(None)
-            self._process.join(5)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
-        self._connection.close()
-
-
-def start_linter() -> Linter | None:
-    """A `Linter`, or None without a second core or where processes cannot be forked
-    (`parallel_workers`): lint then runs in this process."""
-    return Linter() if parallel_workers(2) > 1 else None
-
-
-def _serve(connection) -> None:
-    """The lint process: cfn-lint made ready, then each list of jobs it is sent linted
-    (`_run`) until it is sent None or the compile ends. Ctrl-C is left to the compile,
-    which ends this process (SIGTERM, which ends its lint processes too)."""
-    import signal
-
-    _ignore_interrupts()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # the pool's exit ends its workers
-    import cfnlint.api  # noqa: F401
-
-    cfn_lint_rules()
-    # What each lint process needs of the compiler (it imports the spec and troposphere):
-    # imported once here, not once in each of them.
-    import compiler.lint_view  # noqa: F401
-    import compiler.render  # noqa: F401
-
-    while True:
-        try:
-            jobs = connection.recv()
-        except EOFError:
-            return
-        if jobs is None:
-            return
-        try:
-            answer: object = _run(jobs)
-        except Exception as error:  # noqa: BLE001  (raised again in the compile)
-            answer = error
-        connection.send(answer)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from compiler.assemble import StackTemplate
     from compiler.errors import SpecProblem
-    from compiler.lint import Linter, LintFinding, LintJob
+    from compiler.lint import LintFinding, LintJob
     from compiler.load import LoadedSpec
     from compiler.render import RenderedFile
     from compiler.spec import InfraSpec
@@ -217,51 +217,13 @@ def compile_spec(
     `SpecError` unless `allow_data_loss` (see `check_data_hazards`). Lint checks the
     global and the StackSet template (in every spec region, see `lint_jobs`); with
     `lint_every_template`, each regional template on its own as well."""
-    from compiler.write import check_not_protected
-
-    if out_dir is not None:  # answered at once, before the work (asked again below)
-        check_not_protected(out_dir, spec_path)
-    linter = None
-    if lint:  # cfn-lint made ready on the other core while this compiles (`lint.Linter`)
-        from compiler.lint import start_linter
-
-        linter = start_linter()
-    try:
-        return _compile_spec(
-            spec_path,
-            out_dir,
-            environment=environment,
-            lint=lint,
-            lint_cache=lint_cache,
-            lint_every_template=lint_every_template,
-            remember=remember,
-            force=force,
-            allow_data_loss=allow_data_loss,
-            linter=linter,
-        )
-    finally:
-        if linter is not None:
-            linter.close()
-
-
-def _compile_spec(
-    spec_path: Path,
-    out_dir: Path | None,
-    *,
-    environment: str | None,
-    lint: bool,
-    lint_cache: bool,
-    lint_every_template: bool,
-    remember: bool,
-    force: bool,
-    allow_data_loss: bool,
-    linter: Linter | None,
-) -> CompileResult:
     from compiler import environments
     from compiler.summary import previous_output
-    from compiler.write import plan_output, write_output
+    from compiler.write import check_not_protected, plan_output, write_output
 
     requested_out_dir = out_dir
+    if out_dir is not None:  # answered at once, before the work (asked again below)
+        check_not_protected(out_dir, spec_path)
     result = compile_in_memory(spec_path, environment)
     out_dir = result.out_dir = out_dir or environments.output_dir(result.loaded, result.spec)
     assert result.loaded is not None  # compile_in_memory sets it
@@ -294,10 +256,7 @@ def _compile_spec(
                 if out_dir / result.lint_via.get(s.path, s.path) in cached
             }
         result.lint_findings = confirmed_in_region(
-            lint_templates(jobs, cache_dir=cache_dir, linter=linter),
-            result.stacks,
-            out_dir,
-            linter=linter,
+            lint_templates(jobs, cache_dir=cache_dir), result.stacks, out_dir
         )
         if result.lint_findings:
             result.lint_findings = _in_spec_terms(result, out_dir, environment)
@@ -376,11 +335,7 @@ def lint_jobs(
 
 
 def confirmed_in_region(
-    findings: list[LintFinding],
-    stacks: list[StackTemplate],
-    out_dir: Path,
-    *,
-    linter: Linter | None = None,
+    findings: list[LintFinding], stacks: list[StackTemplate], out_dir: Path
 ) -> list[LintFinding]:
     """StackSet findings made for one region, replaced by what linting that region's own
     template finds. The lint view checks a region's copy of a resource in every region's
@@ -396,8 +351,7 @@ def confirmed_in_region(
         return findings
     kept = [f for f in findings if not (f.template in stacksets and f.region in suspect)]
     jobs = [LintJob(regional[region], (region,)) for region in sorted(suspect)]
-    # once each, if linted before too
-    return list(dict.fromkeys(kept + lint_templates(jobs, linter=linter)))
+    return list(dict.fromkeys(kept + lint_templates(jobs)))  # once, if linted before too
 
 
 def _linted_via(stacks: list[StackTemplate], jobs: list[LintJob], out_dir: Path) -> dict[str, str]:

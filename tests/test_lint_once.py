@@ -130,11 +130,13 @@ def test_two_shared_runs_find_what_one_run_finds(seeded, seeded_stackset, monkey
 
 @pytest.mark.full  # lints the seeded StackSet template again, in two processes
 def test_shared_runs_side_by_side_find_what_one_run_finds(seeded, seeded_stackset, monkeypatch):
-    """As `compile` runs them: two processes claiming resources as they go."""
+    """As `compile` runs them: two processes claiming resources as they go, each with
+    the view's copies of one half of the regions (here one region each)."""
     _maps, _regional, whole = seeded
     monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
     job = LintJob(seeded_stackset[2], (EAST, WEST))
-    assert [part.share for _, part in lint_module._runs([job], 2)] == [0, 1]
+    parts = [part for _, part in lint_module._runs([job], 2)]
+    assert [(part.share, part.copies_in) for part in parts] == [(0, (EAST,)), (1, (WEST,))]
     assert lint_module._run([job]) == [whole]
 
 
