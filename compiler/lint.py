@@ -16,6 +16,7 @@ again. Templates that do need linting are spread over the machine's cores.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -23,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -133,13 +135,18 @@ LINT_SCHEME = "stackset-view-1"
 
 
 def lint_template(
-    path: Path, regions: list[str], *, serves: Sequence[str] | None = None
+    path: Path,
+    regions: list[str],
+    *,
+    share: int | None = None,
+    copies_in: Sequence[str] | None = None,
 ) -> list[LintFinding]:
     """cfn-lint's findings for the template at `path` in `regions`; the StackSet template
     (the one with a region mapping) is linted as its `lint_view`, so that every region's
-    mapped values are checked, each in its region. `serves`: the regions the template is
-    deployed to, when `regions` are some of them (one group of a split lint, `_parts`);
-    a finding names its region when the template serves more than one."""
+    mapped values are checked, each in its region. `share`: this run is one of a job's
+    two shared runs (`_shared_resources`), which validate each resource's own
+    configuration once between them. `copies_in`: the regions whose lint view copies
+    this run holds (a shared run of a StackSet template holds half), all by default."""
     from cfnlint.config import ConfigMixIn, ManualArgs
     from cfnlint.decode.decode import decode_str
     from cfnlint.runner import run_template_by_data
@@ -152,19 +159,21 @@ def lint_template(
         from compiler.lint_view import lint_view
         from compiler.render import to_json_bytes
 
-        view = lint_view(json.loads(text), regions)
+        view = lint_view(json.loads(text), regions if copies_in is None else copies_in)
         copies = view.copies
         if copies:
             text = to_json_bytes(view.template).decode("utf-8")
     config = ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES))
     template, matches = decode_str(text)
     if template is not None and not matches:  # what `cfnlint.api.lint` does, rules loaded once
-        matches = list(run_template_by_data(template, ConfigMixIn(**config), cfn_lint_rules()))
+        rules = cfn_lint_rules()
+        with _shared_resources(rules, str(path), share):
+            matches = list(run_template_by_data(template, ConfigMixIn(**config), rules))
     return _merged(
         finding
         for match in matches
         if not _copy_of_itself(match, copies)
-        for finding in _findings(path, match, copies, regions, original_text, serves)
+        for finding in _findings(path, match, copies, regions, original_text)
     )
 
 
@@ -186,10 +195,97 @@ def _merged(findings: Iterable[LintFinding]) -> list[LintFinding]:
     """`findings` once each (a StackSet template is linted for each region; one mistake,
     compacted, reads the same), without a mapped value's finding on the original resource
     when a region's copy has it too: a value wrong in every region is also reported on
-    the original, without a region, and the per-region findings say it better."""
+    the original, without a region, and the per-region findings say it better. In the
+    template's order: the shared runs of a job (`_shared_resources`) find them in an
+    order that depends on which run validated what first."""
     unique = list(dict.fromkeys(findings))
     per_region = {(f.rule, f.path) for f in unique if f.region and f.path[:1] == ("Resources",)}
-    return [f for f in unique if f.region or (f.rule, f.path) not in per_region]
+    kept = [f for f in unique if f.region or (f.rule, f.path) not in per_region]
+    return sorted(kept, key=_finding_order)
+
+
+def _finding_order(finding: LintFinding) -> tuple:
+    return (
+        finding.template,
+        finding.line,
+        finding.column,
+        finding.rule,
+        finding.region or "",
+        tuple(map(str, finding.path)),
+        finding.message,
+    )
+
+
+# cfn-lint's rules that validate one resource, or a part of one, at a time: its type in
+# the regions (E3006), its update and deletion policies (W3011, I3011, E3016), its
+# metadata (E3028) and its properties (E3002, whose schema validation calls the
+# type-specific rules, E3062 and the IAM policy rules among them): most of a lint's time.
+# Each is given one resource's entry, with the whole template to resolve references
+# against, and keeps nothing from one resource to the next.
+PER_RESOURCE_KEYWORD = "Resources/"
+# Slots of the table in which a job's shared runs claim resources; two names that fall
+# into one slot are validated by the same run, which is still once each.
+CLAIM_SLOTS = 1 << 14
+_claims = None  # the table, made by `_run` before the lint processes fork
+
+
+@contextlib.contextmanager
+def _shared_resources(rules, template: str, share: int | None):
+    """With `share` (0 or 1), cfn-lint's per-resource rules validate only the resources
+    this run claims first in the table the job's two runs share (`_claim`): each run
+    lints the whole template (every rule that relates resources, references, conditions
+    and outputs sees all of it, in both), and each resource's own validation runs in
+    exactly one of them, whichever reaches it first, so their findings together are one
+    run's. Claiming as they go keeps both cores busy to the end, whatever each resource
+    costs, and without guessing those costs. Relies on cfn-lint's `Rules` (a mapping of
+    rule IDs to rule objects), each rule's `keywords`, and the `validate(validator,
+    keywords, instance, schema)` method through which cfn-lint's E1101 calls them, with
+    the resource's path (`validator.context.path.path`, `("Resources", name)`). The rules
+    are changed only in this process and only for this run."""
+    if share is None or _claims is None:
+        yield
+        return
+    wrapped = {
+        rule_id: rule
+        for rule_id, rule in rules.items()
+        if any(
+            str(keyword).startswith(PER_RESOURCE_KEYWORD)
+            for keyword in getattr(rule, "keywords", None) or ()
+        )
+    }
+    own = {rule_id: rule.__dict__.get("validate") for rule_id, rule in wrapped.items()}
+    for rule in wrapped.values():
+        rule.validate = _claiming(rule.validate, template, share)
+    try:
+        yield
+    finally:
+        for rule_id, rule in wrapped.items():
+            if own[rule_id] is None:
+                del rule.validate  # the class's method again
+            else:
+                rule.validate = own[rule_id]
+
+
+def _claiming(validate, template: str, share: int):
+    def validate_if_mine(validator, keywords, instance, schema):
+        path = validator.context.path.path
+        if len(path) >= 2 and path[0] == "Resources" and not _claim(template, path[1], share):
+            return  # the other run validates this resource
+        yield from validate(validator, keywords, instance, schema)
+
+    return validate_if_mine
+
+
+def _claim(template: str, name: str, share: int) -> bool:
+    """Whether run `share` validates resource `name` of `template`: the first run to ask
+    for it takes it, and the answer is the same every time either asks again."""
+    assert _claims is not None
+    slot = zlib.crc32(f"{template}\0{name}".encode()) % len(_claims)
+    with _claims.get_lock():
+        owner = _claims[slot]
+        if owner == 0:
+            _claims[slot] = owner = share + 1
+    return owner == share + 1
 
 
 # E3019 "Primary identifiers ... should have unique values across the resources {'A', 'B'}".
@@ -223,7 +319,6 @@ def _findings(
     copies: dict[str, tuple[str, tuple[str, ...]]],
     regions: list[str],
     original_text: str,
-    serves: Sequence[str] | None,
 ) -> list[LintFinding]:
     """A cfn-lint match as findings: one, or for a lint view copy one per region it holds
     the values of (none when a regional rule checked them in another region)."""
@@ -231,7 +326,7 @@ def _findings(
     line, column, in_regions = match.linenumber, match.columnnumber, [None]
     found = _IN_REGION.search(match.message)
     named = found["region"] if found and found["region"] in regions else None
-    if named and len(serves or regions) > 1:  # a template of many regions
+    if named and len(regions) > 1:  # a template of many regions
         in_regions = [named]
     if where[:1] == ("Resources",) and len(where) > 1 and where[1] in copies:
         original, covered = copies[str(where[1])]
@@ -302,17 +397,18 @@ def known_clean(jobs: list[LintJob], cache_dir: Path) -> set[Path]:
 
 
 class _Part(NamedTuple):
-    """One cfn-lint run: a whole job, or one group of a StackSet job's regions."""
+    """One cfn-lint run: a whole job, or one of its two shared runs."""
 
     path: Path
     regions: tuple[str, ...]
-    serves: tuple[str, ...]  # the job's regions
+    share: int | None = None  # 0 or 1: which shared run (`_shared_resources`)
+    copies_in: tuple[str, ...] | None = None  # the regions whose view copies it holds
 
 
 def _lint_part(part: _Part) -> list[LintFinding]:
-    if part.regions == part.serves:
+    if part.share is None:
         return lint_template(part.path, list(part.regions))
-    return lint_template(part.path, list(part.regions), serves=part.serves)
+    return lint_template(part.path, list(part.regions), share=part.share, copies_in=part.copies_in)
 
 
 def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> list[LintFinding]:
@@ -341,36 +437,48 @@ def parallel_workers(job_count: int) -> int:
     return max(1, min(job_count, os.cpu_count() or 1))
 
 
-# The other runs of a compile's lint (the global and the bootstrap template) take about
-# as long as this many regions' copies in the example's StackSet lint view: the group of
-# regions whose run shares a core with them is that much smaller.
-BESIDE_SPLIT = 2
+# A template smaller than this is linted in one run: two would each pay cfn-lint's set-up
+# of the whole template (and a process) for a few resources each.
+SHARE_MIN_BYTES = 50_000
 
 
-def _parts(job: LintJob, workers: int) -> list[_Part]:
-    """The cfn-lint runs that make up `job`: one, or for the StackSet template of many
-    regions, one per group of its regions (two groups) when there are cores for both.
+def _runs(jobs: list[LintJob], workers: int) -> list[tuple[int, _Part]]:
+    """The cfn-lint runs for `jobs` (with the job each is part of), in the order they
+    start: the largest templates first. With two cores, a job larger than all the smaller
+    ones together is two shared runs (`_shared_resources`), started side by side: alone,
+    it would keep one core busy while the other finishes the smaller ones and idles (the
+    StackSet template, whose lint view adds each region's copies, against the global
+    one; then the global one against the bootstrap and health-alarms templates)."""
+    sizes = [job.path.stat().st_size for job in jobs]
+    order = sorted(range(len(jobs)), key=lambda at: sizes[at], reverse=True)
+    runs: list[tuple[int, _Part]] = []
+    for rank, at in enumerate(order):
+        job, smaller = jobs[at], sum(sizes[other] for other in order[rank + 1 :])
+        if workers >= 2 and sizes[at] >= SHARE_MIN_BYTES and sizes[at] > smaller:
+            runs += [(at, part) for part in _shared_parts(job)]
+        else:
+            runs.append((at, _Part(job.path, job.regions)))
+    return runs
 
-    The lint view's copies are what a StackSet lint's time grows with (a dozen resources
-    per region, the database among them, against the hundred of the template itself), and
-    one cfn-lint run keeps one core busy while the other finishes the global template and
-    idles. Each group's run lints the template itself and the copies of its own regions,
-    in those regions: every copy is still checked in its region, beside the resources it
-    refers to, and the template itself in every region (in the group that holds it); what
-    a group cannot see is only another group's copies, which no region's own template
-    holds either. The template itself is linted once per group: worth it only when the
-    copies outweigh it, from 4 regions on (measured: docs/speed.md)."""
-    whole = [_Part(job.path, job.regions, job.regions)]
-    first = (len(job.regions) + BESIDE_SPLIT + 1) // 2  # the larger group: it starts first
-    if workers < 2 or first >= len(job.regions):
-        return whole
+
+def _shared_parts(job: LintJob) -> list[_Part]:
+    """A job's two shared runs. For a StackSet template of several regions each holds the
+    lint view's copies of half the regions (checked in every region, as in one run):
+    a copy is what one region's own template holds, and copies refer only to copies of
+    their own region, so a run sees each copy with everything it refers to; what one
+    run lacks is the other half's copies, which no region's template holds either. The
+    template itself is in both, its resources shared by claim. Holding half the copies
+    keeps a run's memory to about what one run of half the regions needs (at 16
+    regions, 238 MiB against 263 with every copy in both runs)."""
     from compiler.context import REGION_MAP
 
-    if f'"{REGION_MAP}"' not in job.path.read_text(encoding="utf-8"):
-        return whole  # no region values: the same template in each region, nothing to split
+    regions = job.regions
+    if len(regions) < 2 or f'"{REGION_MAP}"' not in job.path.read_text(encoding="utf-8"):
+        return [_Part(job.path, regions, share) for share in (0, 1)]
+    half = (len(regions) + 1) // 2
     return [
-        _Part(job.path, job.regions[:first], job.regions),
-        _Part(job.path, job.regions[first:], job.regions),
+        _Part(job.path, regions, 0, regions[:half]),
+        _Part(job.path, regions, 1, regions[half:]),
     ]
 
 
@@ -383,31 +491,32 @@ def _ignore_interrupts() -> None:
 
 
 def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
+    global _claims
     if not jobs:
         return []
-    workers = parallel_workers(len(jobs))
+    runs = _runs(jobs, parallel_workers(len(jobs) + 1))  # + 1: a job may be two runs
+    workers = parallel_workers(len(runs))
     if workers <= 1:
-        return [_lint_part(_Part(job.path, job.regions, job.regions)) for job in jobs]
+        return [_lint_part(_Part(job.path, job.regions)) for job in jobs]
     import multiprocessing
 
     import cfnlint.api  # noqa: F401  (imported once here, then shared by the forked workers)
 
     cfn_lint_rules()  # loaded once here too
-    parts = [_parts(job, workers) for job in jobs]
-    runs = [
-        (job, at, part) for job, job_parts in enumerate(parts) for at, part in enumerate(job_parts)
-    ]
-    # The longest runs first (the largest templates), the short ones then fill in beside them.
-    runs.sort(key=lambda run: run[2].path.stat().st_size, reverse=True)
+    context = multiprocessing.get_context("fork")
+    # Shared with the lint processes forked below (`_shared_resources`); new for each lint.
+    _claims = context.Array("b", CLAIM_SLOTS)
     # A process of its own for each run (forked, so it shares what is imported here):
     # a worker that lints one template after another keeps the first one's memory.
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, _ignore_interrupts, maxtasksperchild=1) as pool:
-        found = pool.map(_lint_part, [part for _, _, part in runs], chunksize=1)
-    by_job: list[list] = [[None] * len(job_parts) for job_parts in parts]
-    for (job, at, _part), findings in zip(runs, found, strict=True):
-        by_job[job][at] = findings
-    return [
-        groups[0] if len(groups) == 1 else _merged(f for group in groups for f in group)
-        for groups in by_job
-    ]
+    try:
+        with context.Pool(workers, _ignore_interrupts, maxtasksperchild=1) as pool:
+            found = pool.map(_lint_part, [part for _, part in runs], chunksize=1)
+    finally:
+        _claims = None
+    by_job: list[list[LintFinding]] = [[] for _ in jobs]
+    shared: set[int] = set()
+    for (at, part), findings in zip(runs, found, strict=True):
+        by_job[at] += findings
+        if part.share is not None:
+            shared.add(at)
+    return [_merged(findings) if at in shared else findings for at, findings in enumerate(by_job)]

@@ -175,23 +175,30 @@ def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path
     assert {f.template for f in together} == {str(p) for p in paths}
 
 
-def test_a_stackset_lint_of_many_regions_is_split_in_two_groups(tmp_path):
-    """One cfn-lint run per group of regions, the larger first; the smaller shares its
-    core with the global and bootstrap templates (`BESIDE_SPLIT` regions' worth)."""
-    regions = tuple(f"r{index}" for index in range(16))
-    stackset = tmp_path / "stackset.json"
-    stackset.write_text(json.dumps({"Mappings": {"RegionMap": {}}, "Resources": {}}))
-    parts = lint_module._parts(LintJob(stackset, regions), 2)
-    assert [part.regions for part in parts] == [regions[:9], regions[9:]]
-    assert all(part.serves == regions for part in parts)
-    # Not worth it for a few regions, nor without a second core, nor for a template
-    # without region values (each region's run would lint the same thing).
-    assert len(lint_module._parts(LintJob(stackset, regions[:3]), 2)) == 1
-    assert len(lint_module._parts(LintJob(stackset, regions[:4]), 2)) == 2
-    assert len(lint_module._parts(LintJob(stackset, regions), 1)) == 1
-    plain = tmp_path / "bootstrap.json"
-    plain.write_text(json.dumps({"Resources": {}}))
-    assert len(lint_module._parts(LintJob(plain, regions), 2)) == 1
+def test_a_template_larger_than_the_others_together_is_linted_by_two_shared_runs(tmp_path):
+    """The largest templates first; one larger than all the smaller ones together is two
+    runs side by side (`lint._shared_resources`), or it keeps one core busy alone."""
+
+    def job(name: str, size: int) -> LintJob:
+        path = tmp_path / name
+        path.write_text(json.dumps({"Resources": {}}).ljust(size))
+        return LintJob(path, ("us-east-1",))
+
+    stackset, global_, bootstrap = (
+        job("s.json", 200_000),
+        job("g.json", 70_000),
+        job("b.json", 3_000),
+    )
+    runs = lint_module._runs([bootstrap, global_, stackset], 2)
+    assert [(at, part.path.name, part.share) for at, part in runs] == [
+        (2, "s.json", 0), (2, "s.json", 1), (1, "g.json", 0), (1, "g.json", 1), (0, "b.json", None),
+    ]  # fmt: skip
+    # Not without a second core, nor for a template the smaller ones outweigh, nor for
+    # a small one (two runs would each set up the whole template for a few resources).
+    assert {part.share for _, part in lint_module._runs([global_, stackset], 1)} == {None}
+    other = job("r.json", 200_000)
+    assert [part.share for _, part in lint_module._runs([stackset, other], 2)] == [None, 0, 1]
+    assert [part.share for _, part in lint_module._runs([bootstrap], 2)] == [None]
 
 
 def test_cfn_lint_rules_are_loaded_once_per_process(tmp_path, monkeypatch):

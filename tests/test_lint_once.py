@@ -87,23 +87,58 @@ def seeded_stackset(tmp_path_factory):
     return maps, regional, out / "stackset.json"
 
 
-@pytest.mark.full  # `seeded` and the split: five cfn-lint runs of whole templates (25 s of CPU)
-def test_a_stackset_lint_split_by_regions_finds_what_one_run_finds(
-    seeded, seeded_stackset, monkeypatch
-):
-    """With two cores, the StackSet lint of many regions is one cfn-lint run per group of
-    regions (`lint._parts`): each group lints the template itself and its own regions'
-    copies. Split into one region a group, it reports every seeded fault as one run does,
-    at the same place and for the same region."""
+def _owned_by(share_of: dict[str, int], path) -> None:
+    """The shared runs' claim table with each named resource given to its run, the rest
+    to run 0."""
+    import multiprocessing
+    import zlib
+
+    claims = multiprocessing.get_context("fork").Array("b", lint_module.CLAIM_SLOTS)
+    view = lint_view(json.loads(path.read_text()), [EAST, WEST]).template
+    for name in view["Resources"]:
+        slot = zlib.crc32(f"{path}\0{name}".encode()) % len(claims)
+        claims[slot] = share_of.get(name, 0) + 1
+    return claims
+
+
+@pytest.mark.full  # `seeded`: cfn-lint runs of whole seeded templates (about 25 s of CPU)
+def test_two_shared_runs_find_what_one_run_finds(seeded, seeded_stackset, monkeypatch):
+    """A StackSet lint is two runs that share the resources' own validation
+    (`lint._shared_resources`): each resource is validated by one of them, every rule
+    that relates resources runs in both. Here run 1 owns the VPC and its copies and run
+    0 all else: the VPC's invalid CIDR is found by run 1, and so is the subnet outside
+    its VPC (cfn-lint checks it with the VPC, reading the subnets that run 0 validates);
+    the rest by run 0; the two together find every seeded fault one run finds, at the
+    same places, for the same regions."""
     _maps, _regional, whole = seeded
     path = seeded_stackset[2]
-    monkeypatch.setattr(lint_module, "BESIDE_SPLIT", 0)  # two groups of one region
+    view = lint_view(json.loads(path.read_text()), [EAST, WEST])
+    vpcs = {"Vpc"} | {copy for copy, (name, _) in view.copies.items() if name == "Vpc"}
+    monkeypatch.setattr(lint_module, "_claims", _owned_by(dict.fromkeys(vpcs, 1), path))
+    first = lint_template(path, [EAST, WEST], share=0)
+    second = lint_template(path, [EAST, WEST], share=1)
+    assert {(f.rule, f.path[1], f.region) for f in second} == {
+        ("E3002", "Vpc", WEST),  # the CIDR
+        ("E3059", "PublicSubnet2", EAST),
+    }
+    assert {f.rule for f in first} >= {"E3628", "E3030"}
+    assert not {f.rule for f in first} & {"E3002", "E3059"}
+    assert lint_module._merged([*first, *second]) == whole
+    assert {f.rule for f in whole} >= {"E3002", "E3059", "E3628", "E3030"}
+    # cfn-lint's rules are as they were: the sharing is for one run in one process.
+    assert not any("validate" in vars(rule) for rule in lint_module.cfn_lint_rules().values())
+
+
+@pytest.mark.full  # lints the seeded StackSet template again, in two processes
+def test_shared_runs_side_by_side_find_what_one_run_finds(seeded, seeded_stackset, monkeypatch):
+    """As `compile` runs them: two processes claiming resources as they go, each with
+    the view's copies of one half of the regions (here one region each)."""
+    _maps, _regional, whole = seeded
     monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
-    job = LintJob(path, (EAST, WEST))
-    assert [part.regions for part in lint_module._parts(job, 2)] == [(EAST,), (WEST,)]
-    (split,) = lint_module._run([job])
-    assert sorted(map(str, split)) == sorted(map(str, whole))
-    assert {f.rule for f in split} >= {"E3002", "E3059", "E3628", "E3030"}
+    job = LintJob(seeded_stackset[2], (EAST, WEST))
+    parts = [part for _, part in lint_module._runs([job], 2)]
+    assert [(part.share, part.copies_in) for part in parts] == [(0, (EAST,)), (1, (WEST,))]
+    assert lint_module._run([job]) == [whole]
 
 
 @pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's
