@@ -315,7 +315,7 @@ def test_a_region_must_be_enabled(shell, status, verdict):
     [
         ("", "ok", "NONE"),
         ("UPDATE_COMPLETE", "ok", "UPDATE_COMPLETE"),
-        ("ROLLBACK_COMPLETE", "ok", "ROLLBACK_COMPLETE"),
+        ("ROLLBACK_COMPLETE", "ok", "NONE"),  # re-created: the later checks see a new stack
         ("UPDATE_ROLLBACK_FAILED", "FAIL", "UPDATE_ROLLBACK_FAILED"),
         ("ROLLBACK_FAILED", "FAIL", "ROLLBACK_FAILED"),
         ("UPDATE_IN_PROGRESS", "FAIL", "UPDATE_IN_PROGRESS"),
@@ -330,6 +330,31 @@ def test_each_stacks_state_is_checked(shell, answer, verdict, found):
     ((verdict_seen, _),) = checklist(result)
     assert verdict_seen == verdict
     assert result.stdout.splitlines()[-1] == f"found={found}"
+
+
+def test_a_global_stack_whose_first_create_failed_passes_preflight(shell):
+    """ROLLBACK_COMPLETE has no outputs; the run deletes and re-creates the stack, so the
+    execution role output is made in this run, not a FAIL that blocks `deploy.sh global`."""
+    shell.answer("cloudformation describe-stacks", "ROLLBACK_COMPLETE\n")
+    result = shell.run(
+        "preflight_begin; check_stack p-global us-east-1;"
+        " check_global_output p-global us-east-1 ExecutionRoleArn; preflight_end; echo passed"
+    )
+    assert result.returncode == 0, result.stderr
+    assert checklist(result) == [
+        ("ok", "stack p-global (us-east-1): ROLLBACK_COMPLETE, this run deletes and re-creates it"),
+        ("ok", "ExecutionRoleArn: made by p-global in this run"),
+    ]
+    assert result.stdout.splitlines()[-1] == "passed"
+
+
+def test_a_regional_stack_whose_first_create_failed_has_its_quotas_counted(shell):
+    quota_answers(shell)
+    shell.answer("cloudformation describe-stacks", "ROLLBACK_COMPLETE\n")
+    result = shell.run("check_stack p-eu eu-west-1; check_quotas eu-west-1 3 3 1 1")
+    assert [verdict for verdict, _ in checklist(result)] == ["ok"] * 5
+    assert "Elastic IPs in eu-west-1: 2 used + 3 new <= 5" in result.stdout
+    assert len([c for c in shell.calls() if "quota-code" in c]) == 3
 
 
 def test_a_bucket_variable_must_name_a_reachable_bucket(shell):
