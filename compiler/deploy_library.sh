@@ -277,11 +277,22 @@ events_after() {
   done
 }
 
-# Print the events of STACK in REGION after event EVENT_MARK, and move the mark on.
+# Print the events of STACK in REGION after event EVENT_MARK, and move the mark on;
+# record the first resource (not the stack) that failed in FIRST_FAILURE. Recorded as the
+# events come: once a large stack has rolled back, its hundreds of newer events push the
+# root cause off the one page describe-stack-events returns.
 EVENT_MARK=""
+FIRST_FAILURE=""
 print_new_events() {
   local stack="$1" region="$2" id time logical type status reason
   while IFS=$'\t' read -r id time logical type status reason; do
+    case "$status" in
+      *_FAILED)
+        if [ -z "$FIRST_FAILURE" ] && [ "$logical" != "$stack" ]; then
+          FIRST_FAILURE="$logical ($type) $status: $reason"
+        fi
+        ;;
+    esac
     time="${time#*T}"
     time="${time%%+*}"
     printf '  %s  %-40s %-28s %s' "${time%%.*}" "$logical" "$status" "$type" >&3
@@ -293,21 +304,14 @@ print_new_events() {
   done < <(events_after "$stack" "$region" "$EVENT_MARK")
 }
 
-# The first resource that failed in stack STACK (REGION) after event MARK, with its
-# reason: the root cause. Later failures are mostly "Resource creation cancelled".
+# Name the first resource that failed in stack STACK (REGION) in this deploy, with its
+# reason: the root cause (later failures are mostly "Resource creation cancelled").
 report_first_failure() {
-  local stack="$1" region="$2" mark="$3" id time logical type status reason
-  while IFS=$'\t' read -r id time logical type status reason; do
-    case "$status" in
-      *_FAILED)
-        if [ "$logical" != "$stack" ]; then
-          printf 'deploy.sh: first failure in %s (%s): %s (%s) %s: %s\n' \
-            "$stack" "$region" "$logical" "$type" "$status" "$reason" >&2
-          return 0
-        fi
-        ;;
-    esac
-  done < <(events_after "$stack" "$region" "$mark")
+  local stack="$1" region="$2"
+  if [ -n "$FIRST_FAILURE" ]; then
+    printf 'deploy.sh: first failure in %s (%s): %s\n' "$stack" "$region" "$FIRST_FAILURE" >&2
+    return 0
+  fi
   printf 'deploy.sh: no failed resource in the events of %s (%s)\n' "$stack" "$region" >&2
 }
 
@@ -342,6 +346,7 @@ deploy_stack() {
   open_stack "$stack" "$region"
   mark="$(newest_event "$stack" "$region")"
   EVENT_MARK="$mark"
+  FIRST_FAILURE=""
   [ "$STACK_ACTION" = apply ] || show "$@" # execute_change_set shows its own commands
   "$@" >&3 &
   pid=$!
@@ -356,7 +361,7 @@ deploy_stack() {
   print_new_events "$stack" "$region"
   if [ "$code" -ne 0 ]; then
     reclose_stack "$stack" "$region"
-    report_first_failure "$stack" "$region" "$mark"
+    report_first_failure "$stack" "$region"
     fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
   fi
   protect_stack "$stack" "$region"

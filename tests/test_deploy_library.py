@@ -198,11 +198,32 @@ def test_new_events_are_printed_oldest_first_from_the_mark_on(shell):
 
 def test_the_first_failed_resource_is_the_root_cause(shell):
     shell.answer("cloudformation describe-stack-events", FAILED_RUN)
-    result = shell.run("report_first_failure s us-east-1 e0")
+    result = shell.run("EVENT_MARK=e0; print_new_events s us-east-1; report_first_failure s us-east-1")
     assert result.stderr == (
         "deploy.sh: first failure in s (us-east-1): Bucket (AWS::S3::Bucket) CREATE_FAILED: "
         "shop-logs already exists\n"
     )
+
+
+def test_the_root_cause_is_named_after_a_rollback_longer_than_one_page(shell):
+    """A large stack's rollback writes hundreds of events: the page describe-stack-events
+    returns at the end no longer reaches the CREATE_FAILED that started it."""
+    shell.answer("cloudformation describe-stack-events", FAILED_RUN, nth=1)
+    rollback = [
+        (f"r{n}", "2026-01-02T10:05:00.000Z", f"Res{n}", "AWS::SQS::Queue", "DELETE_COMPLETE", "None")
+        for n in range(300, 0, -1)
+    ]  # fmt: skip
+    shell.answer("cloudformation describe-stack-events", events(*rollback[:100]), nth=2)
+    result = shell.run(
+        "EVENT_MARK=e0; print_new_events s us-east-1; print_new_events s us-east-1;"
+        " report_first_failure s us-east-1"
+    )
+    assert "Res300" in result.stdout  # the second poll's events were read
+    assert result.stderr == (
+        "deploy.sh: first failure in s (us-east-1): Bucket (AWS::S3::Bucket) CREATE_FAILED: "
+        "shop-logs already exists\n"
+    )
+    assert len(shell.calls()) == 2  # named from what the polls saw, no page read again
 
 
 def test_a_failed_deploy_shows_its_events_names_the_cause_and_stops(shell):
