@@ -305,14 +305,24 @@ print_new_events() {
 }
 
 # Name the first resource that failed in stack STACK (REGION) in this deploy, with its
-# reason: the root cause (later failures are mostly "Resource creation cancelled").
+# reason: the root cause (later failures are mostly "Resource creation cancelled"). With
+# none, the change set itself failed: CloudFormation's pre-deployment validation (property
+# syntax, a name clash with an existing resource) fails it before any resource event.
 report_first_failure() {
-  local stack="$1" region="$2"
+  local stack="$1" region="$2" answer id status reason
   if [ -n "$FIRST_FAILURE" ]; then
     printf 'deploy.sh: first failure in %s (%s): %s\n' "$stack" "$region" "$FIRST_FAILURE" >&2
     return 0
   fi
   printf 'deploy.sh: no failed resource in the events of %s (%s)\n' "$stack" "$region" >&2
+  answer="$(aws cloudformation list-change-sets --region "$region" --stack-name "$stack" \
+    --query 'sort_by(Summaries, &CreationTime)[-1].[ChangeSetId,Status,StatusReason]' \
+    --output text 2>/dev/null)" || return 0
+  IFS=$'\t' read -r id status reason <<<"$answer"
+  if [ "$status" = FAILED ]; then
+    printf '%s\n' "deploy.sh: its change set failed before any resource changed: $reason" \
+      "deploy.sh: its validation events: aws cloudformation describe-events --region $region --change-set-name $id" >&2
+  fi
 }
 
 # Run COMMAND (an `aws cloudformation deploy` of stack STACK in REGION), after recovering

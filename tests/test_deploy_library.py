@@ -226,6 +226,31 @@ def test_the_root_cause_is_named_after_a_rollback_longer_than_one_page(shell):
     assert len(shell.calls()) == 2  # named from what the polls saw, no page read again
 
 
+def test_a_change_set_failed_by_validation_is_reported_with_its_reason(shell):
+    """Pre-deployment validation fails the change set before any resource event."""
+    change_set = "arn:aws:cloudformation:us-east-1:1:changeSet/awscli-cloudformation-package-deploy-1/a"
+    shell.answer("cloudformation describe-stacks", "UPDATE_COMPLETE\n")
+    shell.answer("cloudformation describe-stack-events", "e0\n", nth=1)  # the mark
+    shell.answer("cloudformation describe-stack-events", events(OLD))
+    shell.answer("cloudformation deploy", err="Failed to create the changeset", rc=255)
+    shell.answer(
+        "cloudformation list-change-sets",
+        f"{change_set}\tFAILED\tResource Bucket: shop-logs already exists\n",
+    )
+    result = shell.run("deploy_stack us-east-1 s aws cloudformation deploy --stack-name s")
+    assert result.returncode == 1
+    assert "no failed resource in the events of s (us-east-1)" in result.stderr
+    assert "its change set failed before any resource changed: Resource Bucket: shop-logs" in (
+        result.stderr
+    )
+    assert (
+        "aws cloudformation describe-events --region us-east-1 --change-set-name " + change_set
+    ) in result.stderr
+    (listing,) = [c for c in shell.calls() if c.startswith("cloudformation list-change-sets")]
+    assert "--region us-east-1 --stack-name s" in listing
+    assert "sort_by(Summaries, &CreationTime)[-1]" in listing  # the newest: this run's
+
+
 def test_a_failed_deploy_shows_its_events_names_the_cause_and_stops(shell):
     shell.answer("cloudformation describe-stacks", "UPDATE_COMPLETE\n")
     shell.answer("cloudformation describe-stack-events", "e0\n", nth=1)  # the mark
