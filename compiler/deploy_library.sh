@@ -136,13 +136,14 @@ stack_set_exists() {
   esac
 }
 
-# The account the AWS CLI runs as: StackSet instances go there.
+# The account the AWS CLI runs as: StackSet instances go there. Asked in REGION, since a
+# CLI v2 older than 2.9 with no region configured refuses an STS call without one.
 caller_account() {
   if [ "$DRY_RUN" = true ]; then
     printf '<account>'
     return 0
   fi
-  aws sts get-caller-identity --query Account --output text
+  aws sts get-caller-identity --region "$1" --query Account --output text
 }
 
 # Regions, separated by blanks, where StackSet SET already has an instance in ACCOUNT.

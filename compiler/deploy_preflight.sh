@@ -28,9 +28,11 @@ preflight_end() {
   printf 'deploy.sh: preflight passed\n' >&3
 }
 
+# Asked in REGION (the run's primary region): a CLI v2 older than 2.9 with no region
+# configured refuses an STS call without one.
 check_credentials() {
-  local identity
-  if identity="$(aws sts get-caller-identity --query '[Account,Arn]' --output text 2>&1)"; then
+  local region="$1" identity
+  if identity="$(aws sts get-caller-identity --region "$region" --query '[Account,Arn]' --output text 2>&1)"; then
     check_line ok "credentials: account ${identity%%$'\t'*} as ${identity#*$'\t'}"
   else
     check_line FAIL "credentials: $identity"

@@ -224,13 +224,14 @@ stack_set_exists() {
   esac
 }
 
-# The account the AWS CLI runs as: StackSet instances go there.
+# The account the AWS CLI runs as: StackSet instances go there. Asked in REGION, since a
+# CLI v2 older than 2.9 with no region configured refuses an STS call without one.
 caller_account() {
   if [ "$DRY_RUN" = true ]; then
     printf '<account>'
     return 0
   fi
-  aws sts get-caller-identity --query Account --output text
+  aws sts get-caller-identity --region "$1" --query Account --output text
 }
 
 # Regions, separated by blanks, where StackSet SET already has an instance in ACCOUNT.
@@ -605,9 +606,11 @@ preflight_end() {
   printf 'deploy.sh: preflight passed\n' >&3
 }
 
+# Asked in REGION (the run's primary region): a CLI v2 older than 2.9 with no region
+# configured refuses an STS call without one.
 check_credentials() {
-  local identity
-  if identity="$(aws sts get-caller-identity --query '[Account,Arn]' --output text 2>&1)"; then
+  local region="$1" identity
+  if identity="$(aws sts get-caller-identity --region "$region" --query '[Account,Arn]' --output text 2>&1)"; then
     check_line ok "credentials: account ${identity%%$'\t'*} as ${identity#*$'\t'}"
   else
     check_line FAIL "credentials: $identity"
@@ -1396,7 +1399,7 @@ stack_set_preview() {
       "${#deployed_template}" "$(wc -c <"$template_file" | tr -d ' ')" "${template_file##*/}" >&3
   fi
   if [ "$call_as" = - ]; then
-    account="$(aws sts get-caller-identity --query Account --output text)"
+    account="$(aws sts get-caller-identity --region "$region" --query Account --output text)"
     have=" $(aws cloudformation list-stack-instances --region "$region" --stack-set-name "$set" \
       --query "Summaries[?Account=='$account'].Region" --output text | tr '\t\n' '  ') "
     missing=()
@@ -1512,7 +1515,7 @@ deploy_stackset_storefront_production_regional() {
     --region us-east-1
   url="$(template_url "$bucket" storefront-production-regional/7e95689ab25c1b86d9efba805aa1d8961833a3908e87f0ba4342600027c737d9.json us-east-1)"
   settings=(--template-url "$url")
-  account="$(caller_account)"
+  account="$(caller_account us-east-1)"
   if stack_set_exists storefront-production-regional us-east-1; then
     exists=true
     existing=" $(instance_regions storefront-production-regional us-east-1 "$account") "
@@ -1614,7 +1617,7 @@ preview_stackset_storefront_production_regional() {
 deploy_health_alarms_storefront_production_health_alarms() {
   local param_HealthCheckIdUsWest2
   if [ "$1" = stackset ]; then
-    stack_instance_output param_HealthCheckIdUsWest2 storefront-production-regional us-east-1 "$(caller_account)" us-west-2 HealthCheckId
+    stack_instance_output param_HealthCheckIdUsWest2 storefront-production-regional us-east-1 "$(caller_account us-east-1)" us-west-2 HealthCheckId
   else
     read_output param_HealthCheckIdUsWest2 storefront-production-us-west-2 us-west-2 HealthCheckId
   fi
@@ -1629,7 +1632,7 @@ deploy_health_alarms_storefront_production_health_alarms() {
 
 preflight_stacks() {
   preflight_begin
-  check_credentials
+  check_credentials us-east-1
   check_region us-east-1 us-east-1
   check_region us-west-2 us-east-1
   check_stack storefront-production-global us-east-1
@@ -1655,7 +1658,7 @@ preflight_stacks() {
 
 preflight_stackset() {
   preflight_begin
-  check_credentials
+  check_credentials us-east-1
   check_region us-east-1 us-east-1
   check_region us-west-2 us-east-1
   check_stack storefront-production-global us-east-1
@@ -1672,7 +1675,7 @@ preflight_stackset() {
 
 preflight_global() {
   preflight_begin
-  check_credentials
+  check_credentials us-east-1
   check_region us-east-1 us-east-1
   check_stack storefront-production-global us-east-1
   check_global_output storefront-production-global us-east-1 ExecutionRoleArn

@@ -198,7 +198,9 @@ def test_new_events_are_printed_oldest_first_from_the_mark_on(shell):
 
 def test_the_first_failed_resource_is_the_root_cause(shell):
     shell.answer("cloudformation describe-stack-events", FAILED_RUN)
-    result = shell.run("EVENT_MARK=e0; print_new_events s us-east-1; report_first_failure s us-east-1")
+    result = shell.run(
+        "EVENT_MARK=e0; print_new_events s us-east-1; report_first_failure s us-east-1"
+    )
     assert result.stderr == (
         "deploy.sh: first failure in s (us-east-1): Bucket (AWS::S3::Bucket) CREATE_FAILED: "
         "shop-logs already exists\n"
@@ -228,7 +230,9 @@ def test_the_root_cause_is_named_after_a_rollback_longer_than_one_page(shell):
 
 def test_a_change_set_failed_by_validation_is_reported_with_its_reason(shell):
     """Pre-deployment validation fails the change set before any resource event."""
-    change_set = "arn:aws:cloudformation:us-east-1:1:changeSet/awscli-cloudformation-package-deploy-1/a"
+    change_set = (
+        "arn:aws:cloudformation:us-east-1:1:changeSet/awscli-cloudformation-package-deploy-1/a"
+    )
     shell.answer("cloudformation describe-stacks", "UPDATE_COMPLETE\n")
     shell.answer("cloudformation describe-stack-events", "e0\n", nth=1)  # the mark
     shell.answer("cloudformation describe-stack-events", events(OLD))
@@ -334,12 +338,23 @@ def checklist(result) -> list[tuple[str, str]]:
 
 def test_credentials_pass_with_the_account_and_fail_with_the_error(shell):
     shell.answer("sts get-caller-identity", "111122223333\tarn:aws:iam::111122223333:user/a\n")
-    assert checklist(shell.run("check_credentials")) == [
+    assert checklist(shell.run("check_credentials eu-west-1")) == [
         ("ok", "credentials: account 111122223333 as arn:aws:iam::111122223333:user/a")
     ]
+    # a region, always: CLI v2 before 2.9 without a configured one refuses the call
+    assert shell.calls()[0].startswith("sts get-caller-identity --region eu-west-1 ")
     shell.answer("sts get-caller-identity", err="Unable to locate credentials", rc=253)
-    assert checklist(shell.run("check_credentials")) == [
+    assert checklist(shell.run("check_credentials eu-west-1")) == [
         ("FAIL", "credentials: Unable to locate credentials")
+    ]
+
+
+def test_the_caller_account_is_asked_in_the_given_region(shell):
+    shell.answer("sts get-caller-identity", "111122223333\n")
+    result = shell.run("caller_account us-east-1")
+    assert result.stdout == "111122223333\n"
+    assert shell.calls() == [
+        "sts get-caller-identity --region us-east-1 --query Account --output text"
     ]
 
 
@@ -486,7 +501,7 @@ def test_quotas_are_not_checked_for_a_stack_that_exists(shell):
 def test_a_failed_check_stops_at_the_end_of_the_checklist(shell):
     shell.answer("sts get-caller-identity", err="ExpiredToken", rc=254)
     shell.answer("ec2 describe-regions", "opted-in\n")
-    result = shell.run("preflight_begin; check_credentials; check_region eu-west-1 eu-west-1;"
+    result = shell.run("preflight_begin; check_credentials eu-west-1; check_region eu-west-1 eu-west-1;"
                        " preflight_end; echo deployed")  # fmt: skip
     assert result.returncode == 1
     assert [v for v, _ in checklist(result)] == ["FAIL", "ok"]  # every check still ran
