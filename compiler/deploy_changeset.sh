@@ -420,7 +420,9 @@ APPLY_TYPE=""
 planned_change_set() {
   local region="$1" stack="$2" ids answer status description fingerprint
   shift 2
-  ids="$(plan_change_sets "$stack" "$region")"
+  # `|| exit 1`: deploy_stack calls this left of `||`, where bash ignores set -e, so a
+  # failed listing (its fail exits only the $(...) subshell) would read as "none planned".
+  ids="$(plan_change_sets "$stack" "$region")" || exit 1
   if [ -n "$PLAN_BLOCKED" ] || [ -z "$ids" ]; then
     PLAN_BLOCKED=""
     printf 'deploy.sh: %s (%s): no planned change set, left as it is\n' "$stack" "$region" >&3
@@ -430,7 +432,8 @@ planned_change_set() {
     *$'\n'*) fail "$stack ($region) has more than one plan change set; run deploy.sh plan again" ;;
   esac
   answer="$(aws cloudformation describe-change-set --region "$region" --change-set-name "$ids" \
-    --query '[ExecutionStatus,Description]' --output text)"
+    --query '[ExecutionStatus,Description]' --output text)" ||
+    fail "cannot read the plan's change set of $stack ($region) (the error above)"
   status="${answer%%$'\t'*}"
   description="${answer#*$'\t'}"
   if [ "$status" != AVAILABLE ]; then

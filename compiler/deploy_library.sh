@@ -136,13 +136,14 @@ stack_set_exists() {
   esac
 }
 
-# The account the AWS CLI runs as: StackSet instances go there.
+# The account the AWS CLI runs as: StackSet instances go there. Asked in REGION, since a
+# CLI v2 older than 2.9 with no region configured refuses an STS call without one.
 caller_account() {
   if [ "$DRY_RUN" = true ]; then
     printf '<account>'
     return 0
   fi
-  aws sts get-caller-identity --query Account --output text
+  aws sts get-caller-identity --region "$1" --query Account --output text
 }
 
 # Regions, separated by blanks, where StackSet SET already has an instance in ACCOUNT.
@@ -277,11 +278,22 @@ events_after() {
   done
 }
 
-# Print the events of STACK in REGION after event EVENT_MARK, and move the mark on.
+# Print the events of STACK in REGION after event EVENT_MARK, and move the mark on;
+# record the first resource (not the stack) that failed in FIRST_FAILURE. Recorded as the
+# events come: once a large stack has rolled back, its hundreds of newer events push the
+# root cause off the one page describe-stack-events returns.
 EVENT_MARK=""
+FIRST_FAILURE=""
 print_new_events() {
   local stack="$1" region="$2" id time logical type status reason
   while IFS=$'\t' read -r id time logical type status reason; do
+    case "$status" in
+      *_FAILED)
+        if [ -z "$FIRST_FAILURE" ] && [ "$logical" != "$stack" ]; then
+          FIRST_FAILURE="$logical ($type) $status: $reason"
+        fi
+        ;;
+    esac
     time="${time#*T}"
     time="${time%%+*}"
     printf '  %s  %-40s %-28s %s' "${time%%.*}" "$logical" "$status" "$type" >&3
@@ -293,22 +305,25 @@ print_new_events() {
   done < <(events_after "$stack" "$region" "$EVENT_MARK")
 }
 
-# The first resource that failed in stack STACK (REGION) after event MARK, with its
-# reason: the root cause. Later failures are mostly "Resource creation cancelled".
+# Name the first resource that failed in stack STACK (REGION) in this deploy, with its
+# reason: the root cause (later failures are mostly "Resource creation cancelled"). With
+# none, the change set itself failed: CloudFormation's pre-deployment validation (property
+# syntax, a name clash with an existing resource) fails it before any resource event.
 report_first_failure() {
-  local stack="$1" region="$2" mark="$3" id time logical type status reason
-  while IFS=$'\t' read -r id time logical type status reason; do
-    case "$status" in
-      *_FAILED)
-        if [ "$logical" != "$stack" ]; then
-          printf 'deploy.sh: first failure in %s (%s): %s (%s) %s: %s\n' \
-            "$stack" "$region" "$logical" "$type" "$status" "$reason" >&2
-          return 0
-        fi
-        ;;
-    esac
-  done < <(events_after "$stack" "$region" "$mark")
+  local stack="$1" region="$2" answer id status reason
+  if [ -n "$FIRST_FAILURE" ]; then
+    printf 'deploy.sh: first failure in %s (%s): %s\n' "$stack" "$region" "$FIRST_FAILURE" >&2
+    return 0
+  fi
   printf 'deploy.sh: no failed resource in the events of %s (%s)\n' "$stack" "$region" >&2
+  answer="$(aws cloudformation list-change-sets --region "$region" --stack-name "$stack" \
+    --query 'sort_by(Summaries, &CreationTime)[-1].[ChangeSetId,Status,StatusReason]' \
+    --output text 2>/dev/null)" || return 0
+  IFS=$'\t' read -r id status reason <<<"$answer"
+  if [ "$status" = FAILED ]; then
+    printf '%s\n' "deploy.sh: its change set failed before any resource changed: $reason" \
+      "deploy.sh: its validation events: aws cloudformation describe-events --region $region --change-set-name $id" >&2
+  fi
 }
 
 # Run COMMAND (an `aws cloudformation deploy` of stack STACK in REGION), after recovering
@@ -342,6 +357,7 @@ deploy_stack() {
   open_stack "$stack" "$region"
   mark="$(newest_event "$stack" "$region")"
   EVENT_MARK="$mark"
+  FIRST_FAILURE=""
   [ "$STACK_ACTION" = apply ] || show "$@" # execute_change_set shows its own commands
   "$@" >&3 &
   pid=$!
@@ -356,7 +372,7 @@ deploy_stack() {
   print_new_events "$stack" "$region"
   if [ "$code" -ne 0 ]; then
     reclose_stack "$stack" "$region"
-    report_first_failure "$stack" "$region" "$mark"
+    report_first_failure "$stack" "$region"
     fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
   fi
   protect_stack "$stack" "$region"

@@ -14,7 +14,7 @@ promote_member_replica() {
   local region="$1" writer="$2" retention="$3" replica account
   replica="$(replica_in "$region" "$writer")"
   account="$(if [ "$DRY_RUN" = true ]; then printf '<caller account>'; else
-    aws sts get-caller-identity --query Account --output text; fi)"
+    aws sts get-caller-identity --region "$region" --query Account --output text; fi)"
   run aws rds promote-read-replica --region "$region" --db-instance-identifier "$replica" \
     --backup-retention-period "$retention"
   run aws rds wait db-instance-available --region "$region" --db-instance-identifier "$replica"

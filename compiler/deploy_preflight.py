@@ -54,7 +54,7 @@ def _checks(plan: DeployPlan, stacks: list[PlannedStack], *, quotas: bool) -> li
         for r in s.instance_regions
         if r not in regions
     ]
-    lines = ["preflight_begin", "check_credentials"]
+    lines = ["preflight_begin", f"check_credentials {plan.primary_region}"]
     lines += [f"check_region {region} {plan.primary_region}" for region in regions]
     for stack in stacks:
         if stack.kind == "stackset":

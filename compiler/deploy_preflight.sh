@@ -28,9 +28,11 @@ preflight_end() {
   printf 'deploy.sh: preflight passed\n' >&3
 }
 
+# Asked in REGION (the run's primary region): a CLI v2 older than 2.9 with no region
+# configured refuses an STS call without one.
 check_credentials() {
-  local identity
-  if identity="$(aws sts get-caller-identity --query '[Account,Arn]' --output text 2>&1)"; then
+  local region="$1" identity
+  if identity="$(aws sts get-caller-identity --region "$region" --query '[Account,Arn]' --output text 2>&1)"; then
     check_line ok "credentials: account ${identity%%$'\t'*} as ${identity#*$'\t'}"
   else
     check_line FAIL "credentials: $identity"
@@ -52,7 +54,7 @@ check_region() {
 }
 
 # Stack STACK in REGION is in a state this run can deploy; sets STACK_FOUND to its status
-# (NONE when there is none), which the quota checks read.
+# (NONE when this run creates it from nothing), which check_quotas and check_global_output read.
 STACK_FOUND=""
 check_stack() {
   local stack="$1" region="$2" answer
@@ -70,6 +72,11 @@ check_stack() {
   STACK_FOUND="$answer"
   if [ "$answer" = REVIEW_IN_PROGRESS ]; then
     STACK_FOUND=NONE # only a change set (deploy.sh plan) made it: it has no resources yet
+  fi
+  if [ "$answer" = ROLLBACK_COMPLETE ]; then
+    # Its first create failed and rolled back: no resources, no outputs; deploy_stack
+    # deletes and re-creates it, so the later checks treat it as a stack not made yet.
+    STACK_FOUND=NONE
   fi
   case "$answer" in
     NONE) check_line ok "stack $stack ($region): none yet, this run creates it" ;;

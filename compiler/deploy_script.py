@@ -416,7 +416,7 @@ def _regional_output_lines(variable: str, source: RegionalOutput) -> list[str]:
     return [
         '  if [ "$1" = stackset ]; then',
         f"    stack_instance_output {variable} {source.stack_set_name} {source.admin_region} "
-        f'"$(caller_account)" {source.region} {source.output}',
+        f'"$(caller_account {source.admin_region})" {source.region} {source.output}',
         "  else",
         "  " + _assign(variable, StackOutput(source.stack_name, source.region, source.output)),
         "  fi",
@@ -559,7 +559,7 @@ def _stack_set_function(plan: DeployPlan, stack: PlannedStack) -> str:
         f'    wait_for_operation {name} {region} "$operation"',
     ]
     body += [
-        '  account="$(caller_account)"',
+        f'  account="$(caller_account {region})"',
         f"  if stack_set_exists {name} {region}; then",
         "    exists=true",
         f'    existing=" $(instance_regions {name} {region} "$account") "',

@@ -41,7 +41,7 @@ stack_set_preview() {
       "${#deployed_template}" "$(wc -c <"$template_file" | tr -d ' ')" "${template_file##*/}" >&3
   fi
   if [ "$call_as" = - ]; then
-    account="$(aws sts get-caller-identity --query Account --output text)"
+    account="$(aws sts get-caller-identity --region "$region" --query Account --output text)"
     have=" $(aws cloudformation list-stack-instances --region "$region" --stack-set-name "$set" \
       --query "Summaries[?Account=='$account'].Region" --output text | tr '\t\n' '  ') "
     missing=()

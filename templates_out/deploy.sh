@@ -224,13 +224,14 @@ stack_set_exists() {
   esac
 }
 
-# The account the AWS CLI runs as: StackSet instances go there.
+# The account the AWS CLI runs as: StackSet instances go there. Asked in REGION, since a
+# CLI v2 older than 2.9 with no region configured refuses an STS call without one.
 caller_account() {
   if [ "$DRY_RUN" = true ]; then
     printf '<account>'
     return 0
   fi
-  aws sts get-caller-identity --query Account --output text
+  aws sts get-caller-identity --region "$1" --query Account --output text
 }
 
 # Regions, separated by blanks, where StackSet SET already has an instance in ACCOUNT.
@@ -365,11 +366,22 @@ events_after() {
   done
 }
 
-# Print the events of STACK in REGION after event EVENT_MARK, and move the mark on.
+# Print the events of STACK in REGION after event EVENT_MARK, and move the mark on;
+# record the first resource (not the stack) that failed in FIRST_FAILURE. Recorded as the
+# events come: once a large stack has rolled back, its hundreds of newer events push the
+# root cause off the one page describe-stack-events returns.
 EVENT_MARK=""
+FIRST_FAILURE=""
 print_new_events() {
   local stack="$1" region="$2" id time logical type status reason
   while IFS=$'\t' read -r id time logical type status reason; do
+    case "$status" in
+      *_FAILED)
+        if [ -z "$FIRST_FAILURE" ] && [ "$logical" != "$stack" ]; then
+          FIRST_FAILURE="$logical ($type) $status: $reason"
+        fi
+        ;;
+    esac
     time="${time#*T}"
     time="${time%%+*}"
     printf '  %s  %-40s %-28s %s' "${time%%.*}" "$logical" "$status" "$type" >&3
@@ -381,22 +393,25 @@ print_new_events() {
   done < <(events_after "$stack" "$region" "$EVENT_MARK")
 }
 
-# The first resource that failed in stack STACK (REGION) after event MARK, with its
-# reason: the root cause. Later failures are mostly "Resource creation cancelled".
+# Name the first resource that failed in stack STACK (REGION) in this deploy, with its
+# reason: the root cause (later failures are mostly "Resource creation cancelled"). With
+# none, the change set itself failed: CloudFormation's pre-deployment validation (property
+# syntax, a name clash with an existing resource) fails it before any resource event.
 report_first_failure() {
-  local stack="$1" region="$2" mark="$3" id time logical type status reason
-  while IFS=$'\t' read -r id time logical type status reason; do
-    case "$status" in
-      *_FAILED)
-        if [ "$logical" != "$stack" ]; then
-          printf 'deploy.sh: first failure in %s (%s): %s (%s) %s: %s\n' \
-            "$stack" "$region" "$logical" "$type" "$status" "$reason" >&2
-          return 0
-        fi
-        ;;
-    esac
-  done < <(events_after "$stack" "$region" "$mark")
+  local stack="$1" region="$2" answer id status reason
+  if [ -n "$FIRST_FAILURE" ]; then
+    printf 'deploy.sh: first failure in %s (%s): %s\n' "$stack" "$region" "$FIRST_FAILURE" >&2
+    return 0
+  fi
   printf 'deploy.sh: no failed resource in the events of %s (%s)\n' "$stack" "$region" >&2
+  answer="$(aws cloudformation list-change-sets --region "$region" --stack-name "$stack" \
+    --query 'sort_by(Summaries, &CreationTime)[-1].[ChangeSetId,Status,StatusReason]' \
+    --output text 2>/dev/null)" || return 0
+  IFS=$'\t' read -r id status reason <<<"$answer"
+  if [ "$status" = FAILED ]; then
+    printf '%s\n' "deploy.sh: its change set failed before any resource changed: $reason" \
+      "deploy.sh: its validation events: aws cloudformation describe-events --region $region --change-set-name $id" >&2
+  fi
 }
 
 # Run COMMAND (an `aws cloudformation deploy` of stack STACK in REGION), after recovering
@@ -430,6 +445,7 @@ deploy_stack() {
   open_stack "$stack" "$region"
   mark="$(newest_event "$stack" "$region")"
   EVENT_MARK="$mark"
+  FIRST_FAILURE=""
   [ "$STACK_ACTION" = apply ] || show "$@" # execute_change_set shows its own commands
   "$@" >&3 &
   pid=$!
@@ -444,7 +460,7 @@ deploy_stack() {
   print_new_events "$stack" "$region"
   if [ "$code" -ne 0 ]; then
     reclose_stack "$stack" "$region"
-    report_first_failure "$stack" "$region" "$mark"
+    report_first_failure "$stack" "$region"
     fail "deploying $stack ($region) failed; the run stops here (fix, then run it again)"
   fi
   protect_stack "$stack" "$region"
@@ -590,9 +606,11 @@ preflight_end() {
   printf 'deploy.sh: preflight passed\n' >&3
 }
 
+# Asked in REGION (the run's primary region): a CLI v2 older than 2.9 with no region
+# configured refuses an STS call without one.
 check_credentials() {
-  local identity
-  if identity="$(aws sts get-caller-identity --query '[Account,Arn]' --output text 2>&1)"; then
+  local region="$1" identity
+  if identity="$(aws sts get-caller-identity --region "$region" --query '[Account,Arn]' --output text 2>&1)"; then
     check_line ok "credentials: account ${identity%%$'\t'*} as ${identity#*$'\t'}"
   else
     check_line FAIL "credentials: $identity"
@@ -614,7 +632,7 @@ check_region() {
 }
 
 # Stack STACK in REGION is in a state this run can deploy; sets STACK_FOUND to its status
-# (NONE when there is none), which the quota checks read.
+# (NONE when this run creates it from nothing), which check_quotas and check_global_output read.
 STACK_FOUND=""
 check_stack() {
   local stack="$1" region="$2" answer
@@ -632,6 +650,11 @@ check_stack() {
   STACK_FOUND="$answer"
   if [ "$answer" = REVIEW_IN_PROGRESS ]; then
     STACK_FOUND=NONE # only a change set (deploy.sh plan) made it: it has no resources yet
+  fi
+  if [ "$answer" = ROLLBACK_COMPLETE ]; then
+    # Its first create failed and rolled back: no resources, no outputs; deploy_stack
+    # deletes and re-creates it, so the later checks treat it as a stack not made yet.
+    STACK_FOUND=NONE
   fi
   case "$answer" in
     NONE) check_line ok "stack $stack ($region): none yet, this run creates it" ;;
@@ -1198,7 +1221,9 @@ APPLY_TYPE=""
 planned_change_set() {
   local region="$1" stack="$2" ids answer status description fingerprint
   shift 2
-  ids="$(plan_change_sets "$stack" "$region")"
+  # `|| exit 1`: deploy_stack calls this left of `||`, where bash ignores set -e, so a
+  # failed listing (its fail exits only the $(...) subshell) would read as "none planned".
+  ids="$(plan_change_sets "$stack" "$region")" || exit 1
   if [ -n "$PLAN_BLOCKED" ] || [ -z "$ids" ]; then
     PLAN_BLOCKED=""
     printf 'deploy.sh: %s (%s): no planned change set, left as it is\n' "$stack" "$region" >&3
@@ -1208,7 +1233,8 @@ planned_change_set() {
     *$'\n'*) fail "$stack ($region) has more than one plan change set; run deploy.sh plan again" ;;
   esac
   answer="$(aws cloudformation describe-change-set --region "$region" --change-set-name "$ids" \
-    --query '[ExecutionStatus,Description]' --output text)"
+    --query '[ExecutionStatus,Description]' --output text)" ||
+    fail "cannot read the plan's change set of $stack ($region) (the error above)"
   status="${answer%%$'\t'*}"
   description="${answer#*$'\t'}"
   if [ "$status" != AVAILABLE ]; then
@@ -1373,7 +1399,7 @@ stack_set_preview() {
       "${#deployed_template}" "$(wc -c <"$template_file" | tr -d ' ')" "${template_file##*/}" >&3
   fi
   if [ "$call_as" = - ]; then
-    account="$(aws sts get-caller-identity --query Account --output text)"
+    account="$(aws sts get-caller-identity --region "$region" --query Account --output text)"
     have=" $(aws cloudformation list-stack-instances --region "$region" --stack-set-name "$set" \
       --query "Summaries[?Account=='$account'].Region" --output text | tr '\t\n' '  ') "
     missing=()
@@ -1489,7 +1515,7 @@ deploy_stackset_storefront_production_regional() {
     --region us-east-1
   url="$(template_url "$bucket" storefront-production-regional/7e95689ab25c1b86d9efba805aa1d8961833a3908e87f0ba4342600027c737d9.json us-east-1)"
   settings=(--template-url "$url")
-  account="$(caller_account)"
+  account="$(caller_account us-east-1)"
   if stack_set_exists storefront-production-regional us-east-1; then
     exists=true
     existing=" $(instance_regions storefront-production-regional us-east-1 "$account") "
@@ -1591,7 +1617,7 @@ preview_stackset_storefront_production_regional() {
 deploy_health_alarms_storefront_production_health_alarms() {
   local param_HealthCheckIdUsWest2
   if [ "$1" = stackset ]; then
-    stack_instance_output param_HealthCheckIdUsWest2 storefront-production-regional us-east-1 "$(caller_account)" us-west-2 HealthCheckId
+    stack_instance_output param_HealthCheckIdUsWest2 storefront-production-regional us-east-1 "$(caller_account us-east-1)" us-west-2 HealthCheckId
   else
     read_output param_HealthCheckIdUsWest2 storefront-production-us-west-2 us-west-2 HealthCheckId
   fi
@@ -1606,7 +1632,7 @@ deploy_health_alarms_storefront_production_health_alarms() {
 
 preflight_stacks() {
   preflight_begin
-  check_credentials
+  check_credentials us-east-1
   check_region us-east-1 us-east-1
   check_region us-west-2 us-east-1
   check_stack storefront-production-global us-east-1
@@ -1632,7 +1658,7 @@ preflight_stacks() {
 
 preflight_stackset() {
   preflight_begin
-  check_credentials
+  check_credentials us-east-1
   check_region us-east-1 us-east-1
   check_region us-west-2 us-east-1
   check_stack storefront-production-global us-east-1
@@ -1649,7 +1675,7 @@ preflight_stackset() {
 
 preflight_global() {
   preflight_begin
-  check_credentials
+  check_credentials us-east-1
   check_region us-east-1 us-east-1
   check_stack storefront-production-global us-east-1
   check_global_output storefront-production-global us-east-1 ExecutionRoleArn

@@ -388,6 +388,27 @@ def test_apply_leaves_a_stack_without_a_planned_change_set_alone(cs):
     assert cs.calls() == [c for c in cs.calls() if "list-change-sets" in c]
 
 
+def test_apply_stops_when_the_change_sets_cannot_be_listed(cs):
+    """deploy_stack calls planned_change_set left of `||`, where bash ignores set -e: a
+    failed listing must still stop the run, not read as "no planned change set"."""
+    cs.answer("cloudformation list-change-sets", err="AccessDenied: not allowed", rc=254)
+    result = cs.run(f"apply_begin\ndeploy_stack us-east-1 s {DEPLOY}; echo not reached")
+    assert result.returncode == 1
+    assert "cannot list the change sets of s (us-east-1): AccessDenied" in result.stderr
+    assert "no planned change set" not in result.stdout
+    assert "not reached" not in result.stdout
+
+
+def test_apply_stops_when_the_planned_change_set_cannot_be_read(cs):
+    planned(cs)
+    cs.answer("cloudformation describe-change-set", err="Throttling: slow down", rc=254)
+    result = cs.run(f"apply_begin\ndeploy_stack us-east-1 s {DEPLOY}; echo not reached")
+    assert result.returncode == 1
+    assert "cannot read the plan's change set of s (us-east-1)" in result.stderr
+    assert "not reached" not in result.stdout
+    assert not any("execute-change-set" in c for c in cs.calls())
+
+
 def test_apply_and_plan_refuse_dry_run(cs):
     for begin in ("apply_begin", "plan_begin"):
         result = cs.run(f"DRY_RUN=true\n{begin}")

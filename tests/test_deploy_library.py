@@ -198,11 +198,61 @@ def test_new_events_are_printed_oldest_first_from_the_mark_on(shell):
 
 def test_the_first_failed_resource_is_the_root_cause(shell):
     shell.answer("cloudformation describe-stack-events", FAILED_RUN)
-    result = shell.run("report_first_failure s us-east-1 e0")
+    result = shell.run(
+        "EVENT_MARK=e0; print_new_events s us-east-1; report_first_failure s us-east-1"
+    )
     assert result.stderr == (
         "deploy.sh: first failure in s (us-east-1): Bucket (AWS::S3::Bucket) CREATE_FAILED: "
         "shop-logs already exists\n"
     )
+
+
+def test_the_root_cause_is_named_after_a_rollback_longer_than_one_page(shell):
+    """A large stack's rollback writes hundreds of events: the page describe-stack-events
+    returns at the end no longer reaches the CREATE_FAILED that started it."""
+    shell.answer("cloudformation describe-stack-events", FAILED_RUN, nth=1)
+    rollback = [
+        (f"r{n}", "2026-01-02T10:05:00.000Z", f"Res{n}", "AWS::SQS::Queue", "DELETE_COMPLETE", "None")
+        for n in range(300, 0, -1)
+    ]  # fmt: skip
+    shell.answer("cloudformation describe-stack-events", events(*rollback[:100]), nth=2)
+    result = shell.run(
+        "EVENT_MARK=e0; print_new_events s us-east-1; print_new_events s us-east-1;"
+        " report_first_failure s us-east-1"
+    )
+    assert "Res300" in result.stdout  # the second poll's events were read
+    assert result.stderr == (
+        "deploy.sh: first failure in s (us-east-1): Bucket (AWS::S3::Bucket) CREATE_FAILED: "
+        "shop-logs already exists\n"
+    )
+    assert len(shell.calls()) == 2  # named from what the polls saw, no page read again
+
+
+def test_a_change_set_failed_by_validation_is_reported_with_its_reason(shell):
+    """Pre-deployment validation fails the change set before any resource event."""
+    change_set = (
+        "arn:aws:cloudformation:us-east-1:1:changeSet/awscli-cloudformation-package-deploy-1/a"
+    )
+    shell.answer("cloudformation describe-stacks", "UPDATE_COMPLETE\n")
+    shell.answer("cloudformation describe-stack-events", "e0\n", nth=1)  # the mark
+    shell.answer("cloudformation describe-stack-events", events(OLD))
+    shell.answer("cloudformation deploy", err="Failed to create the changeset", rc=255)
+    shell.answer(
+        "cloudformation list-change-sets",
+        f"{change_set}\tFAILED\tResource Bucket: shop-logs already exists\n",
+    )
+    result = shell.run("deploy_stack us-east-1 s aws cloudformation deploy --stack-name s")
+    assert result.returncode == 1
+    assert "no failed resource in the events of s (us-east-1)" in result.stderr
+    assert "its change set failed before any resource changed: Resource Bucket: shop-logs" in (
+        result.stderr
+    )
+    assert (
+        "aws cloudformation describe-events --region us-east-1 --change-set-name " + change_set
+    ) in result.stderr
+    (listing,) = [c for c in shell.calls() if c.startswith("cloudformation list-change-sets")]
+    assert "--region us-east-1 --stack-name s" in listing
+    assert "sort_by(Summaries, &CreationTime)[-1]" in listing  # the newest: this run's
 
 
 def test_a_failed_deploy_shows_its_events_names_the_cause_and_stops(shell):
@@ -288,12 +338,23 @@ def checklist(result) -> list[tuple[str, str]]:
 
 def test_credentials_pass_with_the_account_and_fail_with_the_error(shell):
     shell.answer("sts get-caller-identity", "111122223333\tarn:aws:iam::111122223333:user/a\n")
-    assert checklist(shell.run("check_credentials")) == [
+    assert checklist(shell.run("check_credentials eu-west-1")) == [
         ("ok", "credentials: account 111122223333 as arn:aws:iam::111122223333:user/a")
     ]
+    # a region, always: CLI v2 before 2.9 without a configured one refuses the call
+    assert shell.calls()[0].startswith("sts get-caller-identity --region eu-west-1 ")
     shell.answer("sts get-caller-identity", err="Unable to locate credentials", rc=253)
-    assert checklist(shell.run("check_credentials")) == [
+    assert checklist(shell.run("check_credentials eu-west-1")) == [
         ("FAIL", "credentials: Unable to locate credentials")
+    ]
+
+
+def test_the_caller_account_is_asked_in_the_given_region(shell):
+    shell.answer("sts get-caller-identity", "111122223333\n")
+    result = shell.run("caller_account us-east-1")
+    assert result.stdout == "111122223333\n"
+    assert shell.calls() == [
+        "sts get-caller-identity --region us-east-1 --query Account --output text"
     ]
 
 
@@ -315,7 +376,7 @@ def test_a_region_must_be_enabled(shell, status, verdict):
     [
         ("", "ok", "NONE"),
         ("UPDATE_COMPLETE", "ok", "UPDATE_COMPLETE"),
-        ("ROLLBACK_COMPLETE", "ok", "ROLLBACK_COMPLETE"),
+        ("ROLLBACK_COMPLETE", "ok", "NONE"),  # re-created: the later checks see a new stack
         ("UPDATE_ROLLBACK_FAILED", "FAIL", "UPDATE_ROLLBACK_FAILED"),
         ("ROLLBACK_FAILED", "FAIL", "ROLLBACK_FAILED"),
         ("UPDATE_IN_PROGRESS", "FAIL", "UPDATE_IN_PROGRESS"),
@@ -330,6 +391,31 @@ def test_each_stacks_state_is_checked(shell, answer, verdict, found):
     ((verdict_seen, _),) = checklist(result)
     assert verdict_seen == verdict
     assert result.stdout.splitlines()[-1] == f"found={found}"
+
+
+def test_a_global_stack_whose_first_create_failed_passes_preflight(shell):
+    """ROLLBACK_COMPLETE has no outputs; the run deletes and re-creates the stack, so the
+    execution role output is made in this run, not a FAIL that blocks `deploy.sh global`."""
+    shell.answer("cloudformation describe-stacks", "ROLLBACK_COMPLETE\n")
+    result = shell.run(
+        "preflight_begin; check_stack p-global us-east-1;"
+        " check_global_output p-global us-east-1 ExecutionRoleArn; preflight_end; echo passed"
+    )
+    assert result.returncode == 0, result.stderr
+    assert checklist(result) == [
+        ("ok", "stack p-global (us-east-1): ROLLBACK_COMPLETE, this run deletes and re-creates it"),
+        ("ok", "ExecutionRoleArn: made by p-global in this run"),
+    ]
+    assert result.stdout.splitlines()[-1] == "passed"
+
+
+def test_a_regional_stack_whose_first_create_failed_has_its_quotas_counted(shell):
+    quota_answers(shell)
+    shell.answer("cloudformation describe-stacks", "ROLLBACK_COMPLETE\n")
+    result = shell.run("check_stack p-eu eu-west-1; check_quotas eu-west-1 3 3 1 1")
+    assert [verdict for verdict, _ in checklist(result)] == ["ok"] * 5
+    assert "Elastic IPs in eu-west-1: 2 used + 3 new <= 5" in result.stdout
+    assert len([c for c in shell.calls() if "quota-code" in c]) == 3
 
 
 def test_a_bucket_variable_must_name_a_reachable_bucket(shell):
@@ -415,7 +501,7 @@ def test_quotas_are_not_checked_for_a_stack_that_exists(shell):
 def test_a_failed_check_stops_at_the_end_of_the_checklist(shell):
     shell.answer("sts get-caller-identity", err="ExpiredToken", rc=254)
     shell.answer("ec2 describe-regions", "opted-in\n")
-    result = shell.run("preflight_begin; check_credentials; check_region eu-west-1 eu-west-1;"
+    result = shell.run("preflight_begin; check_credentials eu-west-1; check_region eu-west-1 eu-west-1;"
                        " preflight_end; echo deployed")  # fmt: skip
     assert result.returncode == 1
     assert [v for v, _ in checklist(result)] == ["FAIL", "ok"]  # every check still ran

@@ -211,6 +211,17 @@ def test_never_names_an_endpoint(compiled):
     assert "--endpoint-url" not in (compiled / SCRIPT_PATH).read_text()
 
 
+def test_every_sts_call_names_a_region(compiled):
+    """A CLI v2 older than 2.9 with no region configured refuses an STS call without one."""
+    text = (compiled / "deploy.sh").read_text()
+    sts = [line for line in text.splitlines() if "sts get-caller-identity" in line]
+    accounts = [line for line in text.splitlines() if "$(caller_account" in line]
+    assert sts and accounts
+    assert all("--region " in line for line in sts), sts
+    assert all("$(caller_account )" not in line and "$(caller_account)" not in line
+               for line in accounts), accounts  # fmt: skip
+
+
 def test_help_lists_the_stacks_in_order(compiled, spec):
     result = run_script(compiled, "--help")
     assert result.returncode == 0
