@@ -137,12 +137,21 @@ def _usage(plan: DeployPlan) -> str:
         "",
     ]
     lines.append("  stacks      (default) these stacks, in this order:")
+    if plan.bootstrap_stack and any(s.template_bucket for s in [*global_stacks, *regional]):
+        lines += [
+            f"              ({plan.bootstrap_stack} first in each region whose template",
+            "              goes through its bucket, unless DEPLOY_BUCKET* names one)",
+        ]
     lines += [f"                {s.stack_name} ({s.region})" for s in [*global_stacks, *regional]]
     if plan.bucket_replication:
         lines += [
             f"              then {plan.bucket_replication.stack_name} again, with bucket replication",
             "              on, if the other regions' stacks did not exist before this run",
         ]
+    lines += [
+        f"              then {s.stack_name} ({s.region}): the health-check alarms"
+        for s in plan.by_kind(HEALTH_ALARMS_KIND)
+    ]
     for stack_set in stack_sets:
         lines += _stack_set_usage(global_stacks, stack_set)
     if global_stacks:

@@ -11,11 +11,14 @@ Usage: deploy.sh [stacks | stackset | stackset-plan | plan | apply | global | pr
                  [--discard] [--expect FILE]
 
   stacks      (default) these stacks, in this order:
+              (storefront-production-bootstrap first in each region whose template
+              goes through its bucket, unless DEPLOY_BUCKET* names one)
                 storefront-production-global (us-east-1)
                 storefront-production-us-east-1 (us-east-1)
                 storefront-production-us-west-2 (us-west-2)
               then storefront-production-us-east-1 again, with bucket replication
               on, if the other regions' stacks did not exist before this run
+              then storefront-production-health-alarms (us-east-1): the health-check alarms
   stackset    instead: storefront-production-global, then the StackSet storefront-production-regional
               (administered in us-east-1) with a stack instance in each of
               us-east-1, us-west-2, in the caller's account. One way or the

@@ -225,10 +225,14 @@ def test_every_sts_call_names_a_region(compiled):
 def test_help_lists_the_stacks_in_order(compiled, spec):
     result = run_script(compiled, "--help")
     assert result.returncode == 0
-    names = [naming.global_stack_name(spec)] + [
-        naming.regional_stack_name(spec, r.name) for r in spec.regions
+    names = [
+        naming.bootstrap_stack_name(spec),  # first in each region (a new user missed it)
+        naming.global_stack_name(spec),
+        *[naming.regional_stack_name(spec, r.name) for r in spec.regions],
+        naming.health_alarms_stack_name(spec),  # last
     ]
-    positions = [result.stdout.index(name) for name in names]
+    stacks = result.stdout.split("  stackset ")[0]
+    positions = [stacks.index(name) for name in names]
     assert positions == sorted(positions)
     assert "DEPLOY_BUCKET" in result.stdout and "--dry-run" in result.stdout
 
