@@ -209,7 +209,7 @@ def test_with_lint_only_a_clean_compile_is_skipped(tmp_path, monkeypatch, findin
     spec = copy_example(tmp_path / "project")
     out = spec.parent / "out"
     finding = LintFinding("t.json", 1, 1, "E3001", "error", "broken")
-    monkeypatch.setattr(lint_module, "lint_template", lambda path, regions: [finding] * findings)
+    monkeypatch.setattr(lint_module, "lint_template", lambda path, regions, **_: [finding] * findings)
     first = CliRunner().invoke(main, ["compile", str(spec), "-o", str(out)])
     assert first.exit_code == (EXIT_LINT if findings else EXIT_OK), first.output
     compiled: list[str] = []
@@ -271,7 +271,7 @@ def test_an_unwritable_cache_does_not_fail_the_compile(tmp_path, monkeypatch):
     not_a_directory = tmp_path / "cache-is-a-file"
     not_a_directory.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_directory))
-    monkeypatch.setattr(lint_module, "lint_template", lambda path, regions: [])
+    monkeypatch.setattr(lint_module, "lint_template", lambda path, regions, **_: [])
     spec = copy_example(tmp_path / "project")
     result = CliRunner().invoke(main, ["compile", str(spec), "-o", str(spec.parent / "out")])
     assert result.exit_code == EXIT_OK, result.output
