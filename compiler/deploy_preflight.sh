@@ -216,7 +216,81 @@ check_global_output() {
     --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text 2>/dev/null || true)
   if [ -n "$found" ] && [ "$found" != None ]; then
     check_line ok "$output: $found"
+    check_execution_role "$found" "$region"
   else
     check_line FAIL "$output: $stack ($region) has no such output; deploy it first (deploy.sh global)"
   fi
+}
+
+# The first non-empty line of TEXT: the CLI starts its error message with an empty one.
+first_line() {
+  local line
+  while IFS= read -r line; do
+    if [ -n "$line" ]; then
+      printf '%s' "$line"
+      return 0
+    fi
+  done <<<"$1"
+}
+
+# The IAM role ARN whose policies decide what caller ARN may do, printed; nothing (status 1)
+# when it cannot be told. An assumed-role session (arn:P:sts::A:assumed-role/ROLE/SESSION)
+# is role ROLE, but the session ARN drops the role's path: arn:P:iam::A:role/ROLE is wrong
+# for a role with one, which simulate-principal-policy then answers NoSuchEntity.
+caller_policy_arn() {
+  local arn="$1" partition account rest
+  case "$arn" in
+    arn:*:iam::*:user/* | arn:*:iam::*:role/*) printf '%s' "$arn" ;;
+    arn:*:sts::*:assumed-role/*/*)
+      partition="${arn#arn:}"
+      partition="${partition%%:*}"
+      rest="${arn#arn:"$partition":sts::}"
+      account="${rest%%:*}"
+      rest="${rest#*:assumed-role/}"
+      printf 'arn:%s:iam::%s:role/%s' "$partition" "$account" "${rest%%/*}"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# The execution role ROLE_ARN (the global stack's output) can do its job: CloudFormation
+# assumes it for the regional stacks (its trust policy must allow the service principal
+# cloudformation.amazonaws.com) and the caller hands it over with --role-arn, which needs
+# iam:PassRole on it. Either question refused (no iam:GetRole or
+# iam:SimulatePrincipalPolicy, or an emulator without the call) is a warning, not a FAIL.
+check_execution_role() {
+  local role_arn="$1" region="$2" name answer caller source
+  name="${role_arn##*/}"
+  if ! answer="$(aws iam get-role --region "$region" --role-name "$name" \
+    --query "Role.AssumeRolePolicyDocument.Statement[?Effect=='Allow'].Principal.Service | []" \
+    --output text 2>&1)"; then
+    check_line warn "execution role $name: trust policy could not be checked ($(first_line "$answer"))"
+  else
+    if printf '%s\n' "$answer" | tr '\t' '\n' | grep -qx cloudformation.amazonaws.com; then
+      check_line ok "execution role $name: trusted by cloudformation.amazonaws.com"
+    else
+      check_line FAIL "execution role $name: its trust policy does not let cloudformation.amazonaws.com assume it"
+    fi
+  fi
+  if ! caller="$(aws sts get-caller-identity --region "$region" --query Arn --output text 2>&1)"; then
+    check_line warn "iam:PassRole on $name: could not be checked ($(first_line "$caller"))"
+    return 0
+  fi
+  if ! source="$(caller_policy_arn "$caller")"; then
+    check_line warn "iam:PassRole on $name: could not be checked for $caller (not a user or role)"
+    return 0
+  fi
+  if ! answer="$(aws iam simulate-principal-policy --region "$region" \
+    --policy-source-arn "$source" --action-names iam:PassRole --resource-arns "$role_arn" \
+    --query 'EvaluationResults[0].EvalDecision' --output text 2>&1)"; then
+    case "$answer" in
+      *NoSuchEntity*) check_line warn "iam:PassRole on $name: could not be checked: no role $source (the session ARN $caller does not show the role's path)" ;;
+      *) check_line warn "iam:PassRole on $name: could not be checked ($(first_line "$answer"))" ;;
+    esac
+    return 0
+  fi
+  case "$answer" in
+    allowed) check_line ok "iam:PassRole on $name: allowed for $source" ;;
+    *) check_line FAIL "iam:PassRole on $name: $answer for $source; grant it iam:PassRole on $role_arn" ;;
+  esac
 }

@@ -409,6 +409,152 @@ def test_a_global_stack_whose_first_create_failed_passes_preflight(shell):
     assert result.stdout.splitlines()[-1] == "passed"
 
 
+ROLE_ARN = "arn:aws:iam::111122223333:role/p-global-ExecutionRole-ABC"
+ACCESS_DENIED = (
+    "\nAn error occurred (AccessDenied) when calling the SimulatePrincipalPolicy operation: "
+    "User: arn:aws:iam::111122223333:user/a is not authorized\n"
+)
+
+
+def role_answers(
+    shell,
+    *,
+    services="cloudformation.amazonaws.com",
+    caller="arn:aws:iam::111122223333:user/a",
+    decision="allowed",
+):
+    shell.answer("iam get-role", f"{services}\n")
+    shell.answer("sts get-caller-identity", f"{caller}\n")
+    shell.answer("iam simulate-principal-policy", f"{decision}\n")
+
+
+def test_an_existing_execution_role_is_checked_for_trust_and_pass_role(shell):
+    shell.answer("cloudformation describe-stacks", f"ExecutionRoleArn\t{ROLE_ARN}\n")
+    role_answers(shell, services="lambda.amazonaws.com\tcloudformation.amazonaws.com")
+    result = shell.run("check_global_output p-global us-east-1 ExecutionRoleArn")
+    assert checklist(result) == [
+        ("ok", f"ExecutionRoleArn: {ROLE_ARN}"),
+        (
+            "ok",
+            "execution role p-global-ExecutionRole-ABC: trusted by cloudformation.amazonaws.com",
+        ),
+        (
+            "ok",
+            "iam:PassRole on p-global-ExecutionRole-ABC: allowed for arn:aws:iam::111122223333:user/a",
+        ),
+    ]
+    calls = shell.calls()
+    assert (
+        "iam get-role --region us-east-1 --role-name p-global-ExecutionRole-ABC " in calls[1] + " "
+    )
+    assert (
+        "iam simulate-principal-policy --region us-east-1 --policy-source-arn "
+        f"arn:aws:iam::111122223333:user/a --action-names iam:PassRole --resource-arns {ROLE_ARN} "
+    ) in calls[3]
+
+
+def test_a_role_made_in_this_run_is_not_asked_about(shell):
+    shell.answer("cloudformation describe-stacks", err=NOT_FOUND, rc=254)
+    result = shell.run(
+        "check_stack p-global us-east-1; check_global_output p-global us-east-1 ExecutionRoleArn"
+    )
+    assert checklist(result)[-1] == ("ok", "ExecutionRoleArn: made by p-global in this run")
+    assert not [c for c in shell.calls() if c.startswith("iam ")]
+
+
+def test_a_role_cloudformation_may_not_assume_fails(shell):
+    role_answers(shell, services="lambda.amazonaws.com")
+    result = shell.run(f"preflight_begin; check_execution_role {ROLE_ARN} us-east-1; preflight_end")
+    assert result.returncode != 0
+    assert checklist(result)[0] == (
+        "FAIL",
+        "execution role p-global-ExecutionRole-ABC: its trust policy does not let"
+        " cloudformation.amazonaws.com assume it",
+    )
+    # no Allow statement with a service principal at all: the query prints nothing
+    role_answers(shell, services="")
+    assert checklist(shell.run(f"check_execution_role {ROLE_ARN} us-east-1"))[0][0] == "FAIL"
+
+
+@pytest.mark.parametrize("decision", ["implicitDeny", "explicitDeny"])
+def test_a_caller_without_pass_role_fails_naming_the_permission(shell, decision):
+    role_answers(shell, decision=decision)
+    result = shell.run(f"preflight_begin; check_execution_role {ROLE_ARN} us-east-1; preflight_end")
+    assert result.returncode != 0
+    assert checklist(result)[1] == (
+        "FAIL",
+        f"iam:PassRole on p-global-ExecutionRole-ABC: {decision} for arn:aws:iam::111122223333:user/a;"
+        f" grant it iam:PassRole on {ROLE_ARN}",
+    )
+
+
+def test_refused_questions_are_warnings_and_the_run_goes_on(shell):
+    role_answers(shell)
+    shell.answer(
+        "iam get-role", err=ACCESS_DENIED.replace("SimulatePrincipalPolicy", "GetRole"), rc=254
+    )
+    shell.answer("iam simulate-principal-policy", err=ACCESS_DENIED, rc=254)
+    result = shell.run(
+        f"preflight_begin; check_execution_role {ROLE_ARN} us-east-1; preflight_end; echo passed"
+    )
+    assert result.returncode == 0, result.stderr
+    assert checklist(result) == [
+        (
+            "warn",
+            "execution role p-global-ExecutionRole-ABC: trust policy could not be checked"
+            f" ({ACCESS_DENIED.strip().replace('SimulatePrincipalPolicy', 'GetRole')})",
+        ),
+        (
+            "warn",
+            f"iam:PassRole on p-global-ExecutionRole-ABC: could not be checked ({ACCESS_DENIED.strip()})",
+        ),
+    ]
+    assert result.stdout.splitlines()[-1] == "passed"
+
+
+def test_an_assumed_role_session_is_simulated_as_its_role(shell):
+    role_answers(shell, caller="arn:aws-cn:sts::111122223333:assumed-role/Deployer/ci-42")
+    result = shell.run(f"check_execution_role {ROLE_ARN} cn-north-1")
+    assert checklist(result)[1] == (
+        "ok",
+        "iam:PassRole on p-global-ExecutionRole-ABC: allowed for arn:aws-cn:iam::111122223333:role/Deployer",
+    )
+    assert "--policy-source-arn arn:aws-cn:iam::111122223333:role/Deployer " in shell.calls()[-1]
+
+
+def test_a_session_of_a_role_with_a_path_is_a_warning(shell):
+    """The session ARN drops the path (an SSO role's is /aws-reserved/sso.amazonaws.com/):
+    the path-less role ARN names no role, which the simulation answers NoSuchEntity."""
+    role_answers(
+        shell, caller="arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/me"
+    )
+    shell.answer(
+        "iam simulate-principal-policy",
+        rc=254,
+        err="\nAn error occurred (NoSuchEntity) when calling the SimulatePrincipalPolicy operation:"
+        " The role with name AWSReservedSSO_Admin_0a1b cannot be found.\n",
+    )
+    result = shell.run(f"preflight_begin; check_execution_role {ROLE_ARN} us-east-1; preflight_end")
+    assert result.returncode == 0, result.stderr
+    assert checklist(result)[1] == (
+        "warn",
+        "iam:PassRole on p-global-ExecutionRole-ABC: could not be checked: no role"
+        " arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0a1b (the session ARN"
+        " arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/me does not show the role's path)",
+    )
+
+
+def test_a_caller_that_is_neither_user_nor_role_is_a_warning(shell):
+    role_answers(shell, caller="arn:aws:iam::111122223333:root")
+    result = shell.run(f"check_execution_role {ROLE_ARN} us-east-1")
+    assert checklist(result)[1] == (
+        "warn",
+        "iam:PassRole on p-global-ExecutionRole-ABC: could not be checked for"
+        " arn:aws:iam::111122223333:root (not a user or role)",
+    )
+    assert not [c for c in shell.calls() if "simulate" in c]
+
+
 def test_a_regional_stack_whose_first_create_failed_has_its_quotas_counted(shell):
     quota_answers(shell)
     shell.answer("cloudformation describe-stacks", "ROLLBACK_COMPLETE\n")

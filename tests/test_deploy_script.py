@@ -61,7 +61,14 @@ case "$1 $2" in
   "cloudformation describe-stack-instance") echo fake-instance-stack-id ;;
   "cloudformation update-stack-set" | "cloudformation create-stack-instances") echo op-1 ;;
   "cloudformation describe-stack-set-operation") echo SUCCEEDED ;;
-  "sts get-caller-identity") echo 111122223333 ;;
+  "sts get-caller-identity")
+    case "$*" in
+      *"--query Arn "*) echo arn:aws:iam::111122223333:user/deployer ;;
+      *) echo 111122223333 ;;
+    esac
+    ;;
+  "iam get-role") echo cloudformation.amazonaws.com ;;
+  "iam simulate-principal-policy") echo allowed ;;
   "ec2 describe-regions") echo "${FAKE_REGION_STATUS:-opt-in-not-required}" ;;
   "s3 presign") echo "https://bucket.s3.amazonaws.com/key.json?X-Amz-Signature=abc" ;;
   "rds describe-db-instances") printf '%s\n' "${FAKE_REPLICA:-}" ;;
@@ -527,6 +534,11 @@ def test_once_every_region_exists_the_writer_region_deploys_once(compiled, spec,
     deployed = stack_deploys(env)
     assert len(deployed) == 2 + len(spec.regions)  # and the health-check alarms
     assert "ReplicateBuckets=true" in deployed[1]  # replication is never switched off
+    # the global stack exists: its execution role is checked (trust, then iam:PassRole)
+    assert (
+        "  ok    iam:PassRole on fake-ExecutionRoleArn: allowed for arn:aws:iam::111122223333:user/deployer"
+        in result.stdout
+    )
 
 
 def test_a_first_deploy_turns_replication_on_after_the_other_regions(compiled, spec, fake_aws):
