@@ -92,7 +92,11 @@ class StackOutput:
 
 @dataclass(frozen=True)
 class TemplateDefault:
-    """The parameter's `Default` in the template: nothing is passed."""
+    """The parameter's `Default` in the template, passed as it is. Left out,
+    `aws cloudformation deploy` would keep an existing stack's previous value
+    (UsePreviousValue), so a default the spec changed (a new `compute.image_parameter`,
+    `dns.hosted_zone_id`) would never reach a deployed stack, while a `deploy.sh plan`
+    change set, which takes the template's default, would show it."""
 
     value: str
 
@@ -295,11 +299,12 @@ class PlannedStack(NamedTuple):
 
     @property
     def passed_parameters(self) -> tuple[PlannedParameter, ...]:
-        """The parameters deploy.sh passes: all but those left at their template default."""
+        """The parameters deploy.sh passes: every one but the bucket-replication switch
+        and a StackSet instance's output (passed their own way)."""
         return tuple(
             p
             for p in self.parameters
-            if isinstance(p.source, (StackOutput, GivenValue, RegionalOutput))
+            if isinstance(p.source, (StackOutput, GivenValue, RegionalOutput, TemplateDefault))
         )
 
 

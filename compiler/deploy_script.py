@@ -29,6 +29,7 @@ from compiler.deploy_plan import (
     RegionalOutput,
     StackInstanceOutput,
     StackOutput,
+    TemplateDefault,
 )
 from compiler.deploy_preflight import PREFLIGHT_LIBRARY, preflight_functions, preflight_name
 
@@ -408,7 +409,7 @@ def _values(stack: PlannedStack) -> tuple[list[str], list[str]]:
         lines.append(_assign("execution_role_name", roles.execution_role_name))
     for parameter in stack.passed_parameters:
         variable = f"param_{parameter.name}"
-        if isinstance(parameter.source, GivenValue):
+        if isinstance(parameter.source, (GivenValue, TemplateDefault)):
             names.append(f"{variable}={shlex.quote(parameter.source.value)}")
         elif isinstance(parameter.source, RegionalOutput):
             names.append(variable)

@@ -1521,7 +1521,7 @@ deploy_global_storefront_production_global() {
 # Its first argument, true or false, sets ReplicateBuckets: whether its buckets replicate
 # to the other regions, whose buckets must exist first.
 deploy_region_storefront_production_us_east_1() {
-  local replicate="$1" bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn=''
+  local replicate="$1" bucket role_arn param_HostedZoneId param_ImageId=/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 param_WriterDatabaseSecretArn=''
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
     bootstrap us-east-1
@@ -1537,7 +1537,7 @@ deploy_region_storefront_production_us_east_1() {
     --s3-prefix storefront-production-us-east-1 \
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
-    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "WriterDatabaseSecretArn=$param_WriterDatabaseSecretArn" "ReplicateBuckets=$replicate" \
+    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "ImageId=$param_ImageId" "WriterDatabaseSecretArn=$param_WriterDatabaseSecretArn" "ReplicateBuckets=$replicate" \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
@@ -1548,7 +1548,7 @@ deploy_region_storefront_production_us_east_1() {
 # (iam:PassRole), not rights to every resource the stack creates, and every later update
 # or delete of the stack uses the same role.
 deploy_region_storefront_production_us_west_2() {
-  local bucket role_arn param_HostedZoneId param_WriterDatabaseSecretArn
+  local bucket role_arn param_ReplicateBuckets=false param_HostedZoneId param_ImageId=/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 param_WriterDatabaseSecretArn
   bucket="${DEPLOY_BUCKET_US_WEST_2:-}"
   if [ -z "$bucket" ]; then
     bootstrap us-west-2
@@ -1565,7 +1565,7 @@ deploy_region_storefront_production_us_west_2() {
     --s3-prefix storefront-production-us-west-2 \
     --capabilities CAPABILITY_IAM \
     --role-arn "$role_arn" \
-    --parameter-overrides "HostedZoneId=$param_HostedZoneId" "WriterDatabaseSecretArn=$param_WriterDatabaseSecretArn" \
+    --parameter-overrides "ReplicateBuckets=$param_ReplicateBuckets" "HostedZoneId=$param_HostedZoneId" "ImageId=$param_ImageId" "WriterDatabaseSecretArn=$param_WriterDatabaseSecretArn" \
     --tags CostCenter=cc-1042 Environment=production Team=platform infra:project=storefront-production \
     --no-fail-on-empty-changeset
 }
@@ -1578,7 +1578,7 @@ deploy_region_storefront_production_us_west_2() {
 # is therefore created first and alone when missing; the StackSet is then updated with it
 # before the other instances (the replicas, which read that secret) are created.
 deploy_stackset_storefront_production_regional() {
-  local bucket administration_role_arn execution_role_name param_HostedZoneId url operation account existing instance_region order preferences exists=false replicate=false writer_secret=''
+  local bucket administration_role_arn execution_role_name param_HostedZoneId param_ImageId=/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 url operation account existing instance_region order preferences exists=false replicate=false writer_secret=''
   local -a settings missing=()
   bucket="${DEPLOY_BUCKET_US_EAST_1:-${DEPLOY_BUCKET:-}}"
   if [ -z "$bucket" ]; then
@@ -1612,7 +1612,7 @@ deploy_stackset_storefront_production_regional() {
   esac
   settings+=(
     --capabilities CAPABILITY_IAM
-    --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId" "ParameterKey=WriterDatabaseSecretArn,ParameterValue=$writer_secret" "ParameterKey=ReplicateBuckets,ParameterValue=$replicate"
+    --parameters "ParameterKey=HostedZoneId,ParameterValue=$param_HostedZoneId" "ParameterKey=ImageId,ParameterValue=$param_ImageId" "ParameterKey=WriterDatabaseSecretArn,ParameterValue=$writer_secret" "ParameterKey=ReplicateBuckets,ParameterValue=$replicate"
     --administration-role-arn "$administration_role_arn"
     --execution-role-name "$execution_role_name"
     --tags 'Key=CostCenter,Value=cc-1042' 'Key=Environment,Value=production' 'Key=Team,Value=platform' 'Key=infra:project,Value=storefront-production'

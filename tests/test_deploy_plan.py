@@ -106,10 +106,14 @@ def test_a_parameter_without_default_is_the_global_output_of_its_name(plan, spec
             global_name, spec.primary_region, "HostedZoneId"
         )
         passed = [p.name for p in stack.passed_parameters]
-        if stack.kind == "stackset":
-            assert passed == ["HostedZoneId"]
-        else:  # the writer's secret too: empty in the writer region (next test)
-            assert passed == ["HostedZoneId", "WriterDatabaseSecretArn"]
+        if stack.kind == "stackset":  # the writer's secret and the switch: their own way
+            assert passed == ["HostedZoneId", "ImageId"]
+        elif stack.region == spec.primary_region:  # its secret: empty (next test)
+            assert passed == ["HostedZoneId", "ImageId", "WriterDatabaseSecretArn"]
+        else:  # the replication switch too, at its default (off)
+            assert passed == [
+                "ReplicateBuckets", "HostedZoneId", "ImageId", "WriterDatabaseSecretArn"
+            ]  # fmt: skip
 
 
 def test_a_replica_region_takes_the_writers_secret_from_the_writer_regions_stack(plan, spec):
@@ -139,7 +143,10 @@ def test_without_replicas_no_stack_takes_another_regions_secret():
         assert "WriterDatabaseSecretArn" not in [p.name for p in stack.parameters], stack.path
 
 
-def test_a_parameter_with_a_default_keeps_it_and_is_not_passed(spec):
+def test_a_parameter_with_a_default_is_passed_at_that_default(spec):
+    """Left out, `aws cloudformation deploy` would keep an existing stack's previous value
+    (UsePreviousValue): a default the spec changed (a new image path, another hosted
+    zone) would never be deployed, while a plan's change set would show it."""
     template = Template()
     template.add_parameter(Parameter("Zone", Type="String", Default="Z123"))
     template.add_resource(s3.Bucket("B"))
@@ -147,7 +154,9 @@ def test_a_parameter_with_a_default_keeps_it_and_is_not_passed(spec):
     plan = plan_deploy(spec, stacks, sizes(stacks, big=10))
     stack = plan.stacks[-1]
     assert [(p.name, p.source) for p in stack.parameters] == [("Zone", TemplateDefault("Z123"))]
-    assert stack.passed_parameters == ()
+    assert [(p.name, p.source) for p in stack.passed_parameters] == [
+        ("Zone", TemplateDefault("Z123"))
+    ]
 
 
 def test_a_parameter_nobody_provides_is_a_plan_error(spec, assembled):

@@ -284,7 +284,9 @@ def test_dry_run_prints_global_then_each_region(compiled, spec):
     assert "'HealthCheckIdUsWest2=<HealthCheckId output of" in commands[-1]
     for command in commands[1:-1]:
         assert "--role-arn '<ExecutionRoleArn output of" in command
-        assert "--parameter-overrides 'HostedZoneId=<HostedZoneId output of" in command
+        assert "'HostedZoneId=<HostedZoneId output of" in command
+        # A template default is passed too: deploy would keep an existing stack's old value.
+        assert f"ImageId={spec.compute.image_parameter}" in command
         assert "--s3-bucket " in command  # regional templates are over 51,200 bytes
     # The global template goes inline while it fits, else through its region's bootstrap
     # bucket (the CIS monitoring puts the example's over the limit).
@@ -450,7 +452,8 @@ def test_every_stack_deploys_with_outputs_of_the_global_stack(compiled, spec, fa
     assert "HealthCheckIdUsWest2=fake-HealthCheckId" in deployed[-1]
     for command in deployed[1:-1]:
         assert "--role-arn fake-ExecutionRoleArn" in command
-        assert "--parameter-overrides HostedZoneId=fake-HostedZoneId" in command
+        assert " HostedZoneId=fake-HostedZoneId " in command
+        assert f" ImageId={spec.compute.image_parameter} " in command
     # A replica region reads the writer's secret from the writer region's stack, which
     # was deployed before it; the writer region names its own.
     assert "WriterDatabaseSecretArn=fake-DatabaseSecretArn" in other
@@ -771,7 +774,7 @@ def test_every_example_gets_a_script_that_runs_its_stacks_in_order(spec_path, tm
             assert all('"RegionConcurrencyType":"SEQUENTIAL"' in c for c in instances)
         else:
             assert created[0] == [result.spec.primary_region]
-    if result.spec.dns.hosted_zone_id:  # the parameter's default: nothing to pass
-        assert "HostedZoneId=" not in stacks.stdout + stack_set.stdout
+    if result.spec.dns.hosted_zone_id:  # the parameter's default, passed as it is
+        assert f"HostedZoneId={result.spec.dns.hosted_zone_id} " in stacks.stdout
     else:
         assert "HostedZoneId=<HostedZoneId output of" in stacks.stdout

@@ -329,7 +329,14 @@ def test_service_managed_dry_run_prints_the_exact_calls(organization):
         f"shop-prod-regional --permission-model SERVICE_MANAGED --template-url {url}"
     )
     assert calls[0].endswith(
-        " --capabilities CAPABILITY_IAM --parameters ParameterKey=ReplicateBuckets,ParameterValue=false "
+        " --capabilities CAPABILITY_IAM --parameters "
+        # Each account's own SSM parameters (their names, passed as the template's defaults
+        # are: a changed default would otherwise not reach an existing StackSet).
+        "ParameterKey=HostedZoneId,ParameterValue=/infra/shop-prod/hosted-zone-id "
+        "ParameterKey=ImageId,ParameterValue=/aws/service/ami-amazon-linux-latest/"
+        "al2023-ami-kernel-default-x86_64 "
+        "ParameterKey=RecordName,ParameterValue=/infra/shop-prod/record-name "
+        "ParameterKey=ReplicateBuckets,ParameterValue=false "
         f"{tags} --call-as DELEGATED_ADMIN --auto-deployment "
         "Enabled=true,RetainStacksOnAccountRemoval=false --managed-execution Active=true --query StackSetId --output text"
     )

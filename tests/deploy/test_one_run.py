@@ -173,32 +173,33 @@ class TestOneRun:
         # ... and no stack has a new event or a resource created, replaced or deleted.
         assert runs.after_second == runs.before_second
 
-
-def test_plan_after_a_spec_change_lists_exactly_that_change(runs: Runs):
-    """The instance type changed in the spec, recompiled: each regional stack's launch
-    template is modified in place, and nothing else anywhere."""
-    deployment = runs.deployment
-    deployment.compile("v2", three_region_spec(instance_type="t3.medium"))
-    report, _ = deployment.run_ok("plan")
-    regions = deployment.entries("region")
-    lines = report.splitlines()
-    # One line per planned stack: MARK STACK (REGION): ...
-    planned = {
-        (match[2], match[3]): match[1]
-        for match in map(re.compile(r"^([=~+!?-]) (\S+) \(([a-z0-9-]+)\): ").match, lines)
-        if match
-    }
-    changed = {(e["stack_name"], e["region"]) for e in regions}
-    assert planned == {stack: "~" if stack in changed else "=" for stack in deployment.stacks()}
-    for entry in regions:
-        assert (
-            f"~ {entry['stack_name']} ({entry['region']}): 0 added, 1 modified (0 replaced), "
-            "0 removed" in lines
-        ), report
-    marks = [line.strip() for line in lines if re.match(r"^    [+~!≠-] ", line)]
-    assert marks == ["~ LaunchTemplate (AWS::EC2::LaunchTemplate)"] * len(regions), report
-    assert f"{len(regions)} change set(s): 0 resources added, {len(regions)} modified" in report
-    deployment.run_ok("plan", "--discard")
+    # In the class, so that xdist's loadscope keeps it on the worker that made `runs`
+    # (module-level tests beside a class go to another, which would deploy it all again).
+    def test_plan_after_a_spec_change_lists_exactly_that_change(self, runs: Runs):
+        """The instance type changed in the spec, recompiled: each regional stack's launch
+        template is modified in place, and nothing else anywhere."""
+        deployment = runs.deployment
+        deployment.compile("v2", three_region_spec(instance_type="t3.medium"))
+        report, _ = deployment.run_ok("plan")
+        regions = deployment.entries("region")
+        lines = report.splitlines()
+        # One line per planned stack: MARK STACK (REGION): ...
+        planned = {
+            (match[2], match[3]): match[1]
+            for match in map(re.compile(r"^([=~+!?-]) (\S+) \(([a-z0-9-]+)\): ").match, lines)
+            if match
+        }
+        changed = {(e["stack_name"], e["region"]) for e in regions}
+        assert planned == {stack: "~" if stack in changed else "=" for stack in deployment.stacks()}
+        for entry in regions:
+            assert (
+                f"~ {entry['stack_name']} ({entry['region']}): 0 added, 1 modified (0 replaced), "
+                "0 removed" in lines
+            ), report
+        marks = [line.strip() for line in lines if re.match(r"^    [+~!≠-] ", line)]
+        assert marks == ["~ LaunchTemplate (AWS::EC2::LaunchTemplate)"] * len(regions), report
+        assert f"{len(regions)} change set(s): 0 resources added, {len(regions)} modified" in report
+        deployment.run_ok("plan", "--discard")
 
 
 def test_a_failed_create_stops_the_run_and_the_next_recovers(
