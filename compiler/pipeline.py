@@ -246,25 +246,26 @@ def compile_spec(
     if lint:
         from compiler.lint import default_cache_dir, known_clean, lint_templates
 
-        # The templates are written: what is asked of them from here on is each resource's
-        # type. Letting their troposphere objects go before cfn-lint is imported lets it
-        # reuse that memory, and every lint process forked afterwards starts that much
-        # smaller (the peak of a 16-region compile, benchmarks/compile_bench.py lint-16).
-        result.stacks = [
-            stack._replace(template=_TypesOnly(stack.template)) for stack in result.stacks
-        ]
-        gc.collect()
-
         jobs = lint_jobs(result.spec, result.stacks, out_dir, every_template=lint_every_template)
         cache_dir = default_cache_dir() if lint_cache else None
         result.lint_via = _linted_via(result.stacks, jobs, out_dir)
+        cached = known_clean(jobs, cache_dir) if cache_dir else set()
         if cache_dir:
-            cached = known_clean(jobs, cache_dir)
             result.lint_cached = {
                 s.path
                 for s in result.stacks
                 if out_dir / result.lint_via.get(s.path, s.path) in cached
             }
+        if any(job.path not in cached for job in jobs):
+            # cfn-lint will run. The templates are written: what is asked of them from here
+            # on is each resource's type. Letting their troposphere objects go before
+            # cfn-lint is imported lets it reuse that memory, and every lint process forked
+            # afterwards starts that much smaller (the peak of a 16-region compile,
+            # benchmarks/compile_bench.py lint-16).
+            result.stacks = [
+                stack._replace(template=_TypesOnly(stack.template)) for stack in result.stacks
+            ]
+            gc.collect()
         result.lint_findings = confirmed_in_region(
             lint_templates(jobs, cache_dir=cache_dir), result.stacks, out_dir
         )
