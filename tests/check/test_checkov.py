@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -216,13 +217,24 @@ def test_a_waiver_the_compiler_already_makes_is_told_so(tmp_path, fake_checkov):
     )
 
 
-def ended(pid: int) -> bool:
-    """Gone, or a zombie nobody reaped yet (it runs no more)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return True
-    return "\nState:\tZ" in status
+def ended(pid: int, *, within: float = 10.0) -> bool:
+    """Gone, or a zombie nobody reaped yet (it runs no more), within `within` seconds.
+
+    A SIGKILL is delivered asynchronously, and a killed process closes its files (which
+    ends our read of its output) before the kernel marks it a zombie: on a busy machine
+    it can still show as running for a moment after `run_checkov` returned. A process
+    that was not killed (`sleep 300`) is still running when the wait is over."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return True
+        if "\nState:\tZ" in status:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def test_a_checkov_that_hangs_is_ended_with_its_children(tmp_path, fake_checkov, monkeypatch):
