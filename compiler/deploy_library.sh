@@ -331,7 +331,7 @@ report_first_failure() {
 # first resource that failed and why, then stop. The CLI's own waiter shows none of this;
 # polling the events beside it keeps `deploy`'s uploads and change-set handling.
 deploy_stack() {
-  local region="$1" stack="$2" mark pid code=0 tick=0
+  local region="$1" stack="$2" mark pid code=0 waited=0 nap
   shift 2
   case "$STACK_ACTION" in
     plan)
@@ -361,10 +361,13 @@ deploy_stack() {
   [ "$STACK_ACTION" = apply ] || show "$@" # execute_change_set shows its own commands
   "$@" >&3 &
   pid=$!
+  # Naps of a tenth of a second for the first two seconds, then of one: a stack with
+  # nothing to change is done in about a second, and a run goes over every stack.
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 1
-    tick=$((tick + 1))
-    if [ $((tick % STACK_EVENT_POLL_SECONDS)) -eq 0 ]; then
+    nap=$((waited < 20 ? 1 : 10)) # tenths of a second
+    sleep "$((nap / 10)).$((nap % 10))"
+    waited=$((waited + nap))
+    if [ $((waited % (STACK_EVENT_POLL_SECONDS * 10))) -eq 0 ]; then
       print_new_events "$stack" "$region"
     fi
   done
