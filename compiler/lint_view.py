@@ -10,12 +10,18 @@ passes. A StackSet is deployed to every region of the mapping, so each row must 
 
 The lint view therefore adds, for each region, a copy of every resource that holds a
 region lookup, with the lookups resolved to that region's values, exactly as the
-region's own template has it (tests/test_assemble.py proves the resolution). References
-between copied resources point to the same region's copies, so rules that relate two
-resources (a subnet and its VPC) see one region's values together. The copies come after
-the StackSet template's own resources (the last section), which keep their lines; a
-finding on a copy is reported at the original resource, for the copy's region. The view
-grows by the resources that hold lookups times the regions, not by whole templates.
+region's own template has it (tests/test_assemble.py proves the resolution). Resources
+that refer to one another across a pair of types some cfn-lint rule relates (a subnet
+and its VPC: `lint_relations`) are copied for each region, and their copies refer to the
+same region's copies, so that those rules see one region's values together. Every other
+resource with lookups is copied once for all the regions whose values make the same
+copy, referring to the original resources: cfn-lint knows another resource only by its
+type and condition, which the original has as every copy does (the database, whose
+password names the master secret, whose replica regions differ by region, is one copy
+for all regions). The copies come after the StackSet template's own resources (the last
+section), which keep their lines; a finding on a copy is reported at the original
+resource, for each region whose values the copy holds. The view grows by what differs
+between regions, not by whole templates.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any, NamedTuple
 
 from compiler import naming
 from compiler.context import REGION_MAP
+from compiler.lint_relations import identifier_properties, related
 
 _REGION_KEY = {"Ref": "AWS::Region"}
 
@@ -116,46 +123,80 @@ def _dumped(node: Any) -> str:
     return json.dumps(node, sort_keys=True)
 
 
-def lint_view(template: dict[str, Any], regions: Iterable[str]) -> LintView:
-    """`template` (a StackSet template) with each region's copies of the resources that
-    hold a region lookup; `template` itself is not changed.
-
-    A resource that refers to no other such resource is copied once for all the regions
-    whose values make the same copy (the database's writer region is one for all): the
-    view grows by what differs between regions, not by the region count alone."""
+def lint_view(
+    template: dict[str, Any],
+    regions: Iterable[str],
+    copies_in: Iterable[str] | None = None,
+) -> LintView:
+    """`template` (a StackSet template) with the copies of the resources that hold a
+    region lookup for `regions`; `template` itself is not changed. `copies_in`: the
+    regions whose copies the view holds (all by default): a region's own copies, and
+    each copy shared with other regions, the same (and of the same ID) whichever of its
+    regions are asked for, so that two views of halves of the regions hold it alike."""
     resources: dict[str, Any] = template.get("Resources") or {}
     rows: dict[str, dict[str, Any]] = (template.get("Mappings") or {}).get(REGION_MAP) or {}
+    # A region outside the mapping has no copies: the template's Rules refuse it.
+    regions = [region for region in regions if region in rows]
+    wanted = set(regions if copies_in is None else copies_in)
     holders = [name for name, resource in resources.items() if _holds_region_lookup(resource)]
-    # Resources with lookups that refer to one another (a subnet, its VPC) are copied for
-    # each region, so that each copy refers to the same region's copy.
-    refers = {name: _references(resources[name]) & (set(holders) - {name}) for name in holders}
-    linked = {name for name in holders if refers[name]}.union(*refers.values())
-    taken = set(resources)
+    tied = _tied(resources, holders)
+    ids = {(name, region): naming.logical_id(name, "lint", region) for name in holders
+           for region in regions}  # fmt: skip
+    if set(resources) & set(ids.values()):
+        raise ValueError("lint copies would reuse a logical ID")
+    # Each resource not tied to another is copied once for each set of regions whose
+    # values make the same copy; the copy is named after the first of them.
+    shared: dict[tuple[str, str], tuple[str, ...]] = {}  # (name, first region) -> regions
+    made: dict[tuple[str, str], Any] = {}
+    for name in holders:
+        if name in tied:
+            continue
+        first: dict[str, str] = {}  # copy as JSON -> the first region that makes it
+        for region in regions:
+            copy = _resolved(resources[name], rows[region], {})
+            key = first.setdefault(_dumped(copy), region)
+            shared[name, key] = (*shared.get((name, key), ()), region)
+            made.setdefault((name, key), copy)
     copies: dict[str, tuple[str, tuple[str, ...]]] = {}
     added: dict[str, Any] = {}
-    shared: dict[tuple[str, str], str] = {}  # (original, copy as JSON) -> the copy's ID
     for region in regions:
-        row = rows.get(region)
-        if row is None:  # a region outside the mapping: the template's Rules refuse it
-            continue
-        renamed = {name: naming.logical_id(name, "lint", region) for name in holders}
-        if taken & set(renamed.values()):
-            raise ValueError(f"lint copies of {region} would reuse a logical ID")
-        renamed_linked = {name: renamed[name] for name in linked}
+        renamed = {name: ids[name, region] for name in tied}
         for name in holders:
-            copy = _resolved(resources[name], row, renamed_linked)
-            _depends_on(copy, renamed_linked)
-            key = (name, _dumped(copy))
-            if name not in linked and key in shared:
-                original, covered = copies[shared[key]]
-                copies[shared[key]] = (original, (*covered, region))
+            if name in tied and region in wanted:
+                copy = _resolved(resources[name], rows[region], renamed)
+                _depends_on(copy, renamed)
+                covered: tuple[str, ...] = (region,)
+            elif (name, region) in shared and wanted & set(shared[name, region]):
+                copy, covered = made[name, region], shared[name, region]
+            else:
                 continue
-            shared[key] = renamed[name]
-            added[renamed[name]] = copy
-            copies[renamed[name]] = (name, (region,))
-        taken |= set(renamed.values())
+            added[ids[name, region]] = copy
+            copies[ids[name, region]] = (name, covered)
     if not added:
         return LintView(template, {})
     view = dict(template)  # same key order: what comes before the copies keeps its lines
     view["Resources"] = {**resources, **added}
     return LintView(view, copies)
+
+
+def _tied(resources: dict[str, Any], holders: list[str]) -> set[str]:
+    """The holders to copy for each region: those linked to another holder across a pair
+    of types a cfn-lint rule relates, and those whose primary identifier (which E3019
+    compares between resources) names another holder."""
+    names = set(holders)
+    tied: set[str] = set()
+    for name in holders:
+        resource = resources[name]
+        links = _references(resource) & (names - {name})
+        for other in links:
+            if related(str(resource.get("Type")), str(resources[other].get("Type"))):
+                tied |= {name, other}
+        properties = resource.get("Properties")
+        if links and isinstance(properties, dict):
+            identifiers = identifier_properties(str(resource.get("Type")))
+            compared = properties if identifiers is None else {
+                key: value for key, value in properties.items() if key in identifiers
+            }  # fmt: skip
+            if _references(compared) & links:
+                tied.add(name)
+    return tied

@@ -54,6 +54,18 @@ FAULTS = {
 CAUGHT_BY_CFN_LINT = set(FAULTS) - {"bad certificate ARN"}
 
 
+def _seed_database_fault(template: dict) -> None:
+    """A Performance Insights retention the database does not offer, the same in every
+    region's row: the database keeps the same values in every region, so the lint view
+    copies it once for both (`lint_view`), and the fault must be found for each region."""
+    properties = template["Resources"]["Database"]["Properties"]
+    properties["PerformanceInsightsRetentionPeriod"] = {
+        "Fn::FindInMap": ["RegionMap", {"Ref": "AWS::Region"}, "InsightsDays"]
+    }
+    for region in (EAST, WEST):
+        _row(template, region)["InsightsDays"] = 8  # 7, 31, 62, ... are offered
+
+
 def spec_keys(findings: list[LintFinding], spec_map: SpecMap, region: str) -> set[tuple]:
     return {(f.rule, spec_map.spec_path(f.path, region)) for f in findings}
 
@@ -74,6 +86,7 @@ def seeded_stackset(tmp_path_factory):
     stackset = json.loads(stacks["stackset.json"].template.to_json())
     for _region, seed in FAULTS.values():
         seed(stackset)
+    _seed_database_fault(stackset)
     out = tmp_path_factory.mktemp("seeded")
     (out / "stackset.json").write_bytes(to_json_bytes(stackset))
     rest = copy.deepcopy(stackset)
@@ -182,8 +195,26 @@ def test_stackset_findings_name_their_region(seeded):
     assert by_rule["E3059"] == EAST
     assert by_rule["E3628"] == WEST  # cfn-lint's own "... in 'us-west-2'"
     assert all(
-        f.path[1] in {"Vpc", "PublicSubnet2", "LaunchTemplate", "RecordSet"} for f in stackset
+        f.path[1] in {"Vpc", "PublicSubnet2", "LaunchTemplate", "RecordSet", "Database"}
+        for f in stackset
     )
+
+
+@pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's
+def test_a_fault_in_a_copy_shared_by_the_regions_is_found_for_each_of_them(seeded, seeded_stackset):
+    maps, regional, stackset = seeded
+    view = lint_view(json.loads(seeded_stackset[2].read_text()), [EAST, WEST])
+    assert [regions for name, regions in view.copies.values() if name == "Database"] == [
+        (EAST, WEST)
+    ]
+    where = ("Resources", "Database", "Properties", "PerformanceInsightsRetentionPeriod")
+    for region, findings in regional.items():
+        assert ("E3030", where) in {(f.rule, f.path[:4]) for f in findings}, region
+        mine = {(f.rule, f.path[:4]) for f in stackset if f.region == region}
+        assert ("E3030", where) in mine, region
+    # Reported for each region, not once without one (the original's finding, made of
+    # every row's value, gives way to the copy's: `lint._merged`).
+    assert not [f for f in stackset if (f.rule, f.path[:4]) == ("E3030", where) and not f.region]
 
 
 def test_plain_cfn_lint_accepts_a_lookup_when_one_region_is_valid(tmp_path):
@@ -224,11 +255,13 @@ def test_the_view_copies_only_resources_with_region_lookups():
     assert sorted(pairs) == sorted((name, r) for name in originals for r in (EAST, WEST))
     copies = {pair: copy_id for copy_id, (name, regions) in view.copies.items() for pair in
               [(name, region) for region in regions]}  # fmt: skip
-    # The master secret's copies (ReplicaRegions) differ by region, so does the database
-    # that reads it: each region's database copy points to that region's secret copy.
-    assert copies[("Database", EAST)] != copies[("Database", WEST)]
+    # The database names the master secret in its password; no cfn-lint rule reads one's
+    # properties while validating the other (`lint_relations`), and their values are the
+    # same in every region: one copy of each for both regions, naming the originals.
+    assert copies[("Database", EAST)] == copies[("Database", WEST)]
     database = view.template["Resources"][copies[("Database", WEST)]]["Properties"]
-    assert copies[("DatabaseMasterSecret", WEST)] in json.dumps(database["MasterUserPassword"])
+    assert "${DatabaseMasterSecret}" in json.dumps(database["MasterUserPassword"])
+    assert copies[("Dashboard", EAST)] == copies[("Dashboard", WEST)]
     assert copies[("HttpsListener", EAST)] != copies[("HttpsListener", WEST)]  # certificates
     subnet = view.template["Resources"][copies[("PublicSubnet1", WEST)]]["Properties"]
     # The copy holds us-west-2's literal, and points to us-west-2's copy of the VPC.

@@ -1,0 +1,198 @@
+"""The lint view (`compiler/lint_view.py`): which resources it copies for each region and
+which once for several, what each copy names, and that a fault in a copy shared by
+several regions is reported for each of them. The example's view and the seeded-fault
+equivalence proof are in tests/test_lint_once.py."""
+
+from __future__ import annotations
+
+import json
+
+from compiler.lint import lint_template
+from compiler.lint_view import lint_view
+from compiler.render import to_json_bytes
+
+EAST, WEST, NORTH = "us-east-1", "us-west-2", "eu-north-1"
+
+
+def lookup(key: str) -> dict:
+    return {"Fn::FindInMap": ["RegionMap", {"Ref": "AWS::Region"}, key]}
+
+
+def template(rows: dict[str, dict], resources: dict[str, dict]) -> dict:
+    return {"Mappings": {"RegionMap": rows}, "Resources": resources}
+
+
+def database(instance_class) -> dict:
+    """A database whose password names the master secret (a link to another resource
+    with lookups), as the example's does."""
+    return {
+        "Type": "AWS::RDS::DBInstance",
+        "Properties": {
+            "Engine": "postgres",
+            "DBInstanceClass": instance_class,
+            "AllocatedStorage": "20",
+            "MasterUsername": "dbadmin",
+            "MasterUserPassword": {
+                "Fn::Sub": "{{resolve:secretsmanager:${Secret}:SecretString:password}}"
+            },
+            "StorageEncrypted": True,
+        },
+    }
+
+
+SECRET = {
+    "Type": "AWS::SecretsManager::Secret",
+    "Properties": {"ReplicaRegions": [{"Region": lookup("Replica")}]},
+}
+
+
+def by_original(view) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    found: dict[str, list] = {}
+    for copy_id, (original, regions) in view.copies.items():
+        found.setdefault(original, []).append((copy_id, regions))
+    return found
+
+
+def test_a_linked_resource_of_the_same_values_everywhere_is_copied_once_naming_the_original():
+    rows = {
+        EAST: {"Replica": WEST, "Class": "db.t3.medium"},
+        WEST: {"Replica": EAST, "Class": "db.t3.medium"},
+    }
+    view = lint_view(template(rows, {"Secret": SECRET, "Database": database(lookup("Class"))}),
+                     [EAST, WEST])  # fmt: skip
+    copies = by_original(view)
+    # The secret's replica region differs: one copy each; the database's values do not.
+    assert [regions for _, regions in copies["Secret"]] == [(EAST,), (WEST,)]
+    ((database_copy, regions),) = copies["Database"]
+    assert regions == (EAST, WEST)
+    properties = view.template["Resources"][database_copy]["Properties"]
+    assert properties["DBInstanceClass"] == "db.t3.medium"
+    # It names the original secret: no region's copy is more its own than another's.
+    assert "${Secret}" in properties["MasterUserPassword"]["Fn::Sub"]
+
+
+def test_resources_a_rule_relates_are_copied_for_each_region_naming_their_regions_copies():
+    rows = {EAST: {"Cidr": "10.0.0.0/16", "Az": "a"}, WEST: {"Cidr": "10.0.0.0/16", "Az": "a"}}
+    resources = {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": lookup("Cidr")}},
+        "Subnet": {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {
+                "VpcId": {"Ref": "Vpc"},
+                "CidrBlock": lookup("Cidr"),
+                "AvailabilityZone": lookup("Az"),
+            },
+        },
+    }
+    view = lint_view(template(rows, resources), [EAST, WEST])
+    copies = by_original(view)
+    # The same values in both regions, yet one copy per region: E3059 and E3060 read a
+    # subnet with its VPC, and must see one region's values together.
+    assert [regions for _, regions in copies["Vpc"]] == [(EAST,), (WEST,)]
+    for (subnet, (region,)), (vpc, _) in zip(copies["Subnet"], copies["Vpc"], strict=True):
+        assert view.template["Resources"][subnet]["Properties"]["VpcId"] == {"Ref": vpc}
+        assert region in (EAST, WEST)
+
+
+def test_a_resource_whose_primary_identifier_names_another_is_copied_for_each_region():
+    """E3019 compares primary identifiers between resources: a name made of another
+    resource's name must name what the other copies of its region name."""
+    rows = {EAST: {"Cidr": "10.0.0.0/16"}, WEST: {"Cidr": "10.0.0.0/16"}}
+    resources = {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": lookup("Cidr")}},
+        "Subnet": {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": lookup("Cidr")},
+        },
+        # No rule reads a VPC with a bucket; its name is made of the VPC's.
+        "Bucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "BucketName": {"Fn::Sub": "${Vpc}-logs"},
+                "Tags": [{"Key": "cidr", "Value": lookup("Cidr")}],
+            },
+        },
+    }
+    view = lint_view(template(rows, resources), [EAST, WEST])
+    copies = by_original(view)
+    assert [regions for _, regions in copies["Bucket"]] == [(EAST,), (WEST,)]
+    for (bucket_copy, _), (vpc_copy, _) in zip(copies["Bucket"], copies["Vpc"], strict=True):
+        name = view.template["Resources"][bucket_copy]["Properties"]["BucketName"]
+        assert name == {"Fn::Sub": f"${{{vpc_copy}}}-logs"}
+    # Named elsewhere than in its identifier, the VPC leaves the bucket one copy.
+    del resources["Bucket"]["Properties"]["BucketName"]
+    resources["Bucket"]["Properties"]["Tags"].append({"Key": "vpc", "Value": {"Ref": "Vpc"}})
+    shared = by_original(lint_view(template(rows, resources), [EAST, WEST]))["Bucket"]
+    assert [regions for _, regions in shared] == [(EAST, WEST)]
+
+
+def test_a_link_to_a_nested_stack_keeps_the_copies_per_region():
+    """cfn-lint reads a nested stack's TemplateURL for the attributes a Fn::GetAtt to it
+    may name: what names it must name the same region's copy."""
+    rows = {EAST: {"Url": "https://a/e.json"}, WEST: {"Url": "https://a/w.json"}}
+    stack = {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": lookup("Url")}}
+    topic = {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {
+            "DisplayName": {"Fn::GetAtt": ["Nested", "Outputs.Name"]},
+            "Tags": [{"Key": "k", "Value": lookup("Url")}],
+        },
+    }
+    rows[WEST]["Url"] = rows[EAST]["Url"]  # the same values: shared, were it not for the link
+    view = lint_view(template(rows, {"Nested": stack, "Topic": topic}), [EAST, WEST])
+    assert [regions for _, regions in by_original(view)["Topic"]] == [(EAST,), (WEST,)]
+
+
+def test_two_views_of_halves_of_the_regions_hold_each_shared_copy_alike():
+    """The shared runs of a StackSet lint (`lint._shared_parts`) each hold half the
+    regions' copies; a copy shared by regions of both halves is in both, of the same ID
+    and for all its regions, so the runs' claims validate it once."""
+    rows = {region: {"Replica": EAST, "Class": "db.t3.medium"} for region in (EAST, WEST, NORTH)}
+    whole = template(rows, {"Secret": SECRET, "Database": database(lookup("Class"))})
+    first = lint_view(whole, [EAST, WEST, NORTH], [EAST, WEST]).copies
+    second = lint_view(whole, [EAST, WEST, NORTH], [NORTH]).copies
+    assert first == second == lint_view(whole, [EAST, WEST, NORTH]).copies
+    assert set(first.values()) == {
+        ("Secret", (EAST, WEST, NORTH)),
+        ("Database", (EAST, WEST, NORTH)),
+    }
+
+
+def test_a_region_outside_the_mapping_has_no_copies():
+    rows = {EAST: {"Replica": WEST}}
+    view = lint_view(template(rows, {"Secret": SECRET}), [EAST, WEST])
+    assert list(view.copies.values()) == [("Secret", (EAST,))]
+
+
+def test_a_fault_in_a_shared_copy_is_reported_for_each_region_it_holds(tmp_path):
+    """The database's class is invalid in two of three regions; the lookup passes plain
+    cfn-lint (one row is valid). The view copies the database once for the two regions
+    (and once for the third), and the fault is reported for each of the two."""
+    rows = {
+        EAST: {"Replica": WEST, "Class": "db.t3.gigantic"},
+        WEST: {"Replica": EAST, "Class": "db.t3.medium"},
+        NORTH: {"Replica": EAST, "Class": "db.t3.gigantic"},
+    }
+    path = tmp_path / "stackset.json"
+    whole = template(rows, {"Secret": SECRET, "Database": database(lookup("Class"))})
+    path.write_bytes(to_json_bytes(whole))
+    copies = by_original(lint_view(whole, [EAST, WEST, NORTH]))["Database"]
+    assert [regions for _, regions in copies] == [(EAST, NORTH), (WEST,)]
+    findings = [f for f in lint_template(path, [EAST, WEST, NORTH]) if f.path[1] == "Database"]
+    faulty = {(f.path[:4], f.region) for f in findings}
+    class_path = ("Resources", "Database", "Properties", "DBInstanceClass")
+    assert faulty == {(class_path, EAST), (class_path, NORTH)}
+    assert all("gigantic" in f.message for f in findings)
+    line = path.read_text().splitlines()[findings[0].line - 1]
+    assert line == '    "Database": {'  # at the original: the copy is in no file
+
+
+def test_the_view_is_deterministic():
+    rows = {EAST: {"Replica": WEST, "Class": "db.t3.medium"}, WEST: {"Replica": EAST, "Class": "x"}}
+    whole = template(rows, {"Secret": SECRET, "Database": database(lookup("Class"))})
+    first, second = (
+        lint_view(whole, [EAST, WEST]),
+        lint_view(json.loads(json.dumps(whole)), [EAST, WEST]),
+    )
+    assert to_json_bytes(first.template) == to_json_bytes(second.template)
+    assert first.copies == second.copies
