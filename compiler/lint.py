@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from compiler.caches import cache_root, is_empty_entry
+from compiler.lint_relations import COMPARED_WITH_EARLIER
 
 if TYPE_CHECKING:
     from compiler.spec_map import SpecLocation
@@ -240,8 +241,11 @@ def _shared_resources(rules, template: str, share: int | None):
     costs, and without guessing those costs. Relies on cfn-lint's `Rules` (a mapping of
     rule IDs to rule objects), each rule's `keywords`, and the `validate(validator,
     keywords, instance, schema)` method through which cfn-lint's E1101 calls them, with
-    the resource's path (`validator.context.path.path`, `("Resources", name)`). The rules
-    are changed only in this process and only for this run."""
+    the resource's path (`validator.context.path.path`, `("Resources", name)`). Resources
+    of the types a rule compares with the others of their type as it validates them
+    (subnets' CIDRs: `lint_relations.COMPARED_WITH_EARLIER`) are validated in both runs,
+    so that each run compares all of them. The rules are changed only in this process
+    and only for this run."""
     if share is None or _claims is None:
         yield
         return
@@ -266,11 +270,19 @@ def _shared_resources(rules, template: str, share: int | None):
                 rule.validate = own[rule_id]
 
 
+# Resources that both shared runs validate: rules that compare each resource of these
+# types with the ones validated before (subnets' CIDRs) must see them all in one run.
+_VALIDATED_IN_BOTH = frozenset(COMPARED_WITH_EARLIER.values())
+
+
 def _claiming(validate, template: str, share: int):
     def validate_if_mine(validator, keywords, instance, schema):
         path = validator.context.path.path
-        if len(path) >= 2 and path[0] == "Resources" and not _claim(template, path[1], share):
-            return  # the other run validates this resource
+        if len(path) >= 2 and path[0] == "Resources":
+            resource = validator.context.resources.get(path[1])
+            in_both = resource is not None and resource.type in _VALIDATED_IN_BOTH
+            if not in_both and not _claim(template, path[1], share):
+                return  # the other run validates this resource
         yield from validate(validator, keywords, instance, schema)
 
     return validate_if_mine

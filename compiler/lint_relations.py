@@ -95,6 +95,21 @@ RELATED_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
 # resource for each region (`identifier_properties`).
 PRIMARY_IDENTIFIERS = "E3019"
 
+# Rules that validate one resource at a time (cfn-lint's keyword rules) and compare it
+# with the resources of its type they validated before in the same template: the type
+# they compare. The shared runs of a lint (`lint._shared_resources`), which validate each
+# resource in one of two runs, validate every resource of these types in both, so that
+# each run compares all of them.
+COMPARED_WITH_EARLIER: dict[str, str] = {
+    "E3060": "AWS::EC2::Subnet",  # overlapping CIDRs in one VPC
+    "E3064": "AWS::EC2::VPCEndpoint",  # two private-DNS endpoints of a service in one VPC
+}
+# Keyword rules that keep state, but none from one resource to another, with the reason.
+STATE_OF_ONE_RESOURCE: dict[str, str] = {
+    "E3027": "re-made for each template, nothing kept",
+    "E3701": "artifact names, kept per pipeline",
+}
+
 # Rules that read more than the resource they validate (the whole template, other
 # resources by type or by name, or what they saw of earlier resources) whose findings do
 # not depend on which copy a link names, with the reason.

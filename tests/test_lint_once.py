@@ -100,14 +100,14 @@ def seeded_stackset(tmp_path_factory):
     return maps, regional, out / "stackset.json"
 
 
-def _owned_by(share_of: dict[str, int], path) -> None:
+def _owned_by(share_of: dict[str, int], path, regions=(EAST, WEST)) -> None:
     """The shared runs' claim table with each named resource given to its run, the rest
     to run 0."""
     import multiprocessing
     import zlib
 
     claims = multiprocessing.get_context("fork").Array("b", lint_module.CLAIM_SLOTS)
-    view = lint_view(json.loads(path.read_text()), [EAST, WEST]).template
+    view = lint_view(json.loads(path.read_text()), regions).template
     for name in view["Resources"]:
         slot = zlib.crc32(f"{path}\0{name}".encode()) % len(claims)
         claims[slot] = share_of.get(name, 0) + 1
@@ -140,6 +140,29 @@ def test_two_shared_runs_find_what_one_run_finds(seeded, seeded_stackset, monkey
     assert {f.rule for f in whole} >= {"E3002", "E3059", "E3628", "E3030"}
     # cfn-lint's rules are as they were: the sharing is for one run in one process.
     assert not any("validate" in vars(rule) for rule in lint_module.cfn_lint_rules().values())
+
+
+def test_shared_runs_compare_each_subnet_with_every_other(tmp_path, monkeypatch):
+    """cfn-lint's E3060 compares each subnet's CIDR with the subnets of its VPC validated
+    before it: two overlapping subnets claimed by different runs are still compared,
+    since both runs validate every subnet."""
+    subnet = {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}}}
+    template = {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+            "A": copy.deepcopy(subnet),
+            "B": copy.deepcopy(subnet),
+        }
+    }
+    template["Resources"]["A"]["Properties"]["CidrBlock"] = "10.0.0.0/24"
+    template["Resources"]["B"]["Properties"]["CidrBlock"] = "10.0.0.0/25"
+    path = tmp_path / "subnets.json"
+    path.write_bytes(to_json_bytes(template))
+    (alone,) = lint_template(path, [EAST])
+    assert alone.rule == "E3060"
+    monkeypatch.setattr(lint_module, "_claims", _owned_by({"B": 1}, path, []))
+    both = lint_template(path, [EAST], share=0) + lint_template(path, [EAST], share=1)
+    assert lint_module._merged(both) == [alone]
 
 
 @pytest.mark.full  # lints the seeded StackSet template again, in two processes

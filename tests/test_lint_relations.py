@@ -14,7 +14,14 @@ import cfnlint
 import pytest
 
 from compiler.lint import cfn_lint_rules
-from compiler.lint_relations import ANY, RELATED_TYPES, UNRELATED, related
+from compiler.lint_relations import (
+    ANY,
+    COMPARED_WITH_EARLIER,
+    RELATED_TYPES,
+    STATE_OF_ONE_RESOURCE,
+    UNRELATED,
+    related,
+)
 
 ROOT = Path(cfnlint.__file__).parent
 # Attributes of cfn-lint's template object that tell a rule about the file, the
@@ -150,3 +157,21 @@ def test_related_is_symmetric_and_takes_any():
     assert related("AWS::EC2::Subnet", "AWS::IAM::Role")  # E3060 groups by any VpcId
     assert not related("AWS::RDS::DBInstance", "AWS::SecretsManager::Secret")
     assert not related("AWS::CloudWatch::Dashboard", "AWS::RDS::DBInstance")
+
+
+def test_each_rule_that_keeps_state_between_resources_is_reviewed(scanned):
+    """A keyword rule validates one resource at a time, in whichever of a lint's two
+    shared runs claims it (`lint._shared_resources`): one that compares a resource with
+    those it validated before must have every resource of its type in both runs."""
+    from cfnlint.rules.jsonschema import CfnLintJsonSchema, CfnLintKeyword
+
+    rules = cfn_lint_rules()
+    stateful = {
+        rule_id
+        for rule_id, why in scanned.items()
+        if "state kept between resources" in why
+        and isinstance(rules[rule_id], (CfnLintKeyword, CfnLintJsonSchema))
+    }
+    assert stateful == set(COMPARED_WITH_EARLIER) | set(STATE_OF_ONE_RESOURCE)
+    for rule_id, resource_type in COMPARED_WITH_EARLIER.items():
+        assert f"Resources/{resource_type}/Properties" in rules[rule_id].keywords
