@@ -175,3 +175,20 @@ def test_each_rule_that_keeps_state_between_resources_is_reviewed(scanned):
     assert stateful == set(COMPARED_WITH_EARLIER) | set(STATE_OF_ONE_RESOURCE)
     for rule_id, resource_type in COMPARED_WITH_EARLIER.items():
         assert f"Resources/{resource_type}/Properties" in rules[rule_id].keywords
+
+
+def test_the_schema_keywords_read_other_resources_only_through_cfn_gather():
+    """cfn-lint's JSON-schema keywords (`cfnlint/jsonschema`) read the template only to
+    gather a referenced resource's properties for `cfnGather`, whose uses the scan reads
+    from the schema extensions."""
+    import ast
+
+    readers: set[str] = set()
+    for path in (ROOT / "jsonschema").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef):
+                body = ast.get_source_segment(source, node) or ""
+                if re.search(r"cfn\.template|get_resource_by_name|get_resources\(", body):
+                    readers.add(f"{path.name}:{node.name}")
+    assert readers == {"_keywords_cfn.py:_gather_properties"}
