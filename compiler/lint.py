@@ -132,7 +132,7 @@ def _cut_list(text: str) -> str:
 _IN_REGION = re.compile(r" in '(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)'$")
 # Changes when what is linted for a template changes (the StackSet lint view): the lint
 # cache must not vouch for a template checked the old way.
-LINT_SCHEME = "stackset-view-2"
+LINT_SCHEME = "stackset-view-3"
 
 
 def lint_template(
@@ -156,6 +156,7 @@ def lint_template(
 
     text = original_text = path.read_text(encoding="utf-8")
     copies: dict[str, tuple[str, tuple[str, ...]]] = {}
+    in_both_runs: frozenset[str] | None = None  # None: the same template in both
     if f'"{REGION_MAP}"' in text:
         from compiler.lint_view import lint_view
         from compiler.render import to_json_bytes
@@ -164,11 +165,17 @@ def lint_template(
         copies = view.copies
         if copies:
             text = to_json_bytes(view.template).decode("utf-8")
+        if share is not None and copies_in is not None:
+            others = [region for region in regions if region not in copies_in]
+            other_view = lint_view(json.loads(original_text), regions, others)
+            in_both_runs = frozenset(view.template["Resources"]).intersection(
+                other_view.template["Resources"]
+            )
     config = ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES))
     template, matches = decode_str(text)
     if template is not None and not matches:  # what `cfnlint.api.lint` does, rules loaded once
         rules = cfn_lint_rules()
-        with _shared_resources(rules, str(path), share):
+        with _shared_resources(rules, str(path), share, in_both_runs):
             matches = list(run_template_by_data(template, ConfigMixIn(**config), rules))
     return _merged(
         finding
@@ -231,7 +238,9 @@ _claims = None  # the table, made by `_run` before the lint processes fork
 
 
 @contextlib.contextmanager
-def _shared_resources(rules, template: str, share: int | None):
+def _shared_resources(
+    rules, template: str, share: int | None, in_both_runs: frozenset[str] | None = None
+):
     """With `share` (0 or 1), cfn-lint's per-resource rules validate only the resources
     this run claims first in the table the job's two runs share (`_claim`): each run
     lints the whole template (every rule that relates resources, references, conditions
@@ -244,8 +253,12 @@ def _shared_resources(rules, template: str, share: int | None):
     the resource's path (`validator.context.path.path`, `("Resources", name)`). Resources
     of the types a rule compares with the others of their type as it validates them
     (subnets' CIDRs: `lint_relations.COMPARED_WITH_EARLIER`) are validated in both runs,
-    so that each run compares all of them. The rules are changed only in this process
-    and only for this run."""
+    so that each run compares all of them. Only resources both runs hold are claimed
+    (`in_both_runs`; None: all): a copy the other run does not hold is this run's to
+    validate, and claiming it could lose it (two names can share a slot of the table,
+    and the other run, having claimed the slot for a name of its own, would skip it
+    without holding it). The rules are changed only in this process and only for
+    this run."""
     if share is None or _claims is None:
         yield
         return
@@ -259,7 +272,7 @@ def _shared_resources(rules, template: str, share: int | None):
     }
     own = {rule_id: rule.__dict__.get("validate") for rule_id, rule in wrapped.items()}
     for rule in wrapped.values():
-        rule.validate = _claiming(rule.validate, template, share)
+        rule.validate = _claiming(rule.validate, template, share, in_both_runs)
     try:
         yield
     finally:
@@ -275,13 +288,15 @@ def _shared_resources(rules, template: str, share: int | None):
 _VALIDATED_IN_BOTH = frozenset(COMPARED_WITH_EARLIER.values())
 
 
-def _claiming(validate, template: str, share: int):
+def _claiming(validate, template: str, share: int, in_both_runs: frozenset[str] | None):
     def validate_if_mine(validator, keywords, instance, schema):
         path = validator.context.path.path
         if len(path) >= 2 and path[0] == "Resources":
-            resource = validator.context.resources.get(path[1])
-            in_both = resource is not None and resource.type in _VALIDATED_IN_BOTH
-            if not in_both and not _claim(template, path[1], share):
+            name = path[1]
+            resource = validator.context.resources.get(name)
+            compared = resource is not None and resource.type in _VALIDATED_IN_BOTH
+            claimable = in_both_runs is None or name in in_both_runs
+            if claimable and not compared and not _claim(template, name, share):
                 return  # the other run validates this resource
         yield from validate(validator, keywords, instance, schema)
 
@@ -349,6 +364,14 @@ def _findings(
     for copy, (original, _covered) in copies.items():
         if copy in message:
             message = message.replace(copy, original)
+    # cfn-lint prints E3019's resources as a Python set, in an order that changes from
+    # one process to the next (string hashing): sorted, the same finding reads the same.
+    message = _SAME_IDENTIFIERS.sub(
+        lambda found: "across the resources {"
+        + ", ".join(sorted(dict.fromkeys(re.findall(r"'[^']*'", found["names"]))))
+        + "}",
+        message,
+    )
     return [
         LintFinding(
             template=str(path),

@@ -22,6 +22,20 @@ for all regions). The copies come after the StackSet template's own resources (t
 section), which keep their lines; a finding on a copy is reported at the original
 resource, for each region whose values the copy holds. The view grows by what differs
 between regions, not by whole templates.
+
+What the view does not check region by region (linting every regional template,
+`infra compile --lint-every-template`, does):
+- lookups outside the resources. The builders put them only in conditions that ask
+  whether this is a given region (`Fn::Equals [Ref AWS::Region, lookup]`, guarded by
+  tests/test_lint_view.py); a regional template has them resolved, and cfn-lint can then
+  tell that two such conditions are one (an `Fn::If` branch no region reaches, W1028);
+- values built from `AWS::Region` itself (`${AWS::Region}` in a name): cfn-lint resolves
+  it to each linted region and accepts the value when one region's is valid, as with a
+  lookup. The names the spec can make too long are refused before lint
+  (`spec/consistency.py`, bucket names against the longest region name);
+- a resource without lookups that a related rule pairs with one that has them (a
+  subnet of a literal CIDR in a VPC of a mapped one). The builders map every subnet's
+  CIDR, as they map the VPC's.
 """
 
 from __future__ import annotations
@@ -73,6 +87,9 @@ def _resolved(node: Any, row: dict[str, Any], renamed: dict[str, str]) -> Any:
             target = node["Fn::GetAtt"]
             if isinstance(target, list) and target and target[0] in renamed:
                 return {"Fn::GetAtt": [renamed[target[0]], *target[1:]]}
+            if isinstance(target, str) and target.split(".")[0] in renamed:  # "Vpc.CidrBlock"
+                name, _, attribute = target.partition(".")
+                return {"Fn::GetAtt": f"{renamed[name]}.{attribute}"}
         return {key: _resolved(value, row, renamed) for key, value in node.items()}
     if isinstance(node, list):
         return [_resolved(item, row, renamed) for item in node]

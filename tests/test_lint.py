@@ -341,3 +341,18 @@ def runner_with_broken_lint(tmp_path, monkeypatch, broken_example):
     # Each regional template linted on its own, as before lint once (tests/test_lint_once.py).
     argv = ["compile", "--lint-every-template", str(EXAMPLE_SPEC), "-o", str(out)]
     return CliRunner().invoke(main, argv), out
+
+
+def test_resources_sharing_an_identifier_are_named_in_one_order(tmp_path):
+    """cfn-lint's E3019 names the resources that share a primary identifier as a Python
+    set, whose order changes with each process's string hashing; the finding sorts
+    them, so that the same template gives the same output (six names: by chance in
+    order once in 720)."""
+    names = [f"Bucket{letter}" for letter in "QWERTY"]
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "one-name-for-all"}}
+    path = tmp_path / "buckets.json"
+    path.write_text(json.dumps({"Resources": dict.fromkeys(names, bucket)}), encoding="utf-8")
+    findings = lint_template(path, ["us-east-1"])
+    listed = ", ".join(f"'{name}'" for name in sorted(names))
+    assert [f.rule for f in findings] == ["E3019"] * len(names)
+    assert all(f.message.endswith(f"across the resources {{{listed}}}") for f in findings)

@@ -165,6 +165,42 @@ def test_shared_runs_compare_each_subnet_with_every_other(tmp_path, monkeypatch)
     assert lint_module._merged(both) == [alone]
 
 
+def test_a_copy_only_one_shared_run_holds_is_validated_whatever_the_claims(tmp_path, monkeypatch):
+    """Each shared run holds the copies of half the regions. The claim table is a hash
+    table: a copy only run 1 holds can share its slot with a resource of both, which
+    run 0 may claim first; run 1 must validate its copy all the same (it used to skip
+    it, and the fault in that region went unreported). Here run 0 has claimed every
+    slot: the fault in us-west-2's row is still found, once, for us-west-2."""
+    record = {
+        "Type": "AWS::Route53::RecordSet",
+        "Properties": {
+            "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+            "Name": "app.example.com",
+            "Type": "A",
+            "TTL": "60",
+            "ResourceRecords": ["192.0.2.1"],
+            "SetIdentifier": "app",
+            "Failover": {"Fn::FindInMap": ["RegionMap", {"Ref": "AWS::Region"}, "Role"]},
+        },
+    }
+    rows = {EAST: {"Role": "PRIMARY"}, WEST: {"Role": "TERTIARY"}}
+    template = {"Mappings": {"RegionMap": rows}, "Resources": {"Record": record}}
+    path = tmp_path / "stackset.json"
+    path.write_bytes(to_json_bytes(template))
+    one_run = lint_template(path, [EAST, WEST])
+    assert [(f.rule, f.path[1], f.region) for f in one_run] == [("E3030", "Record", WEST)]
+    import multiprocessing
+
+    claims = multiprocessing.get_context("fork").Array("b", lint_module.CLAIM_SLOTS)
+    claims[:] = [1] * len(claims)  # every slot run 0's
+    monkeypatch.setattr(lint_module, "_claims", claims)
+    both = [
+        *lint_template(path, [EAST, WEST], share=0, copies_in=(EAST,)),
+        *lint_template(path, [EAST, WEST], share=1, copies_in=(WEST,)),
+    ]
+    assert lint_module._merged(both) == one_run
+
+
 @pytest.mark.full  # lints the seeded StackSet template again, in two processes
 def test_shared_runs_side_by_side_find_what_one_run_finds(seeded, seeded_stackset, monkeypatch):
     """As `compile` runs them: two processes claiming resources as they go, each with

@@ -6,9 +6,13 @@ equivalence proof are in tests/test_lint_once.py."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+
+import pytest
 
 from compiler.lint import lint_template
-from compiler.lint_view import lint_view
+from compiler.lint_view import is_region_lookup, lint_view
 from compiler.render import to_json_bytes
 
 EAST, WEST, NORTH = "us-east-1", "us-west-2", "eu-north-1"
@@ -196,3 +200,70 @@ def test_the_view_is_deterministic():
     )
     assert to_json_bytes(first.template) == to_json_bytes(second.template)
     assert first.copies == second.copies
+
+
+def test_a_copy_names_its_regions_copy_in_each_form_of_reference():
+    """`Ref`, both forms of `Fn::GetAtt` ("Vpc.CidrBlock" too, which troposphere never
+    writes but a hand-edited template may) and `${Vpc}` in `Fn::Sub` name the same
+    region's copy of a resource copied for each region."""
+    rows = {EAST: {"Vpc": "10.0.0.0/16", "Net": "10.0.0.0/24"},
+            WEST: {"Vpc": "10.1.0.0/16", "Net": "10.1.0.0/24"}}  # fmt: skip
+    subnet = {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {
+            "VpcId": {"Ref": "Vpc"},
+            "CidrBlock": lookup("Net"),
+            "Tags": [
+                {"Key": "list", "Value": {"Fn::GetAtt": ["Vpc", "CidrBlock"]}},
+                {"Key": "string", "Value": {"Fn::GetAtt": "Vpc.CidrBlock"}},
+                {"Key": "sub", "Value": {"Fn::Sub": "${Vpc}/${Vpc.CidrBlock}"}},
+            ],
+        },
+    }
+    vpc = {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": lookup("Vpc")}}
+    view = lint_view(template(rows, {"Vpc": vpc, "Subnet": subnet}), [EAST, WEST])
+    for region, suffix in ((EAST, "LintUsEast1"), (WEST, "LintUsWest2")):
+        copy = view.template["Resources"][f"Subnet{suffix}"]["Properties"]
+        assert copy["VpcId"] == {"Ref": f"Vpc{suffix}"}
+        assert [tag["Value"] for tag in copy["Tags"]] == [
+            {"Fn::GetAtt": [f"Vpc{suffix}", "CidrBlock"]},
+            {"Fn::GetAtt": f"Vpc{suffix}.CidrBlock"},
+            {"Fn::Sub": f"${{Vpc{suffix}}}/${{Vpc{suffix}.CidrBlock}}"},
+        ]
+        assert copy["CidrBlock"] == rows[region]["Net"]
+
+
+GOLDEN_STACKSETS = sorted(Path(__file__).parent.glob("fixtures/golden/*/stackset.json"))
+
+
+def _lookups(node, path=()):
+    if is_region_lookup(node):
+        yield path
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _lookups(value, (*path, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _lookups(item, (*path, index))
+
+
+@pytest.mark.parametrize("path", GOLDEN_STACKSETS, ids=lambda path: path.parent.name)
+def test_outside_resources_a_lookup_is_only_a_condition_naming_a_region(path):
+    """The view copies resources: a region lookup elsewhere is not checked region by
+    region. The builders put them only in conditions of the form `Fn::Equals [Ref
+    AWS::Region, lookup]` ("is this the writer region"), whose values are the spec's
+    region names; a lookup anywhere else (an output, another condition) needs the view
+    to grow first."""
+    template = json.loads(path.read_text(encoding="utf-8"))
+    assert GOLDEN_STACKSETS and "RegionMap" in template["Mappings"]
+    for section, body in template.items():
+        if section == "Resources":
+            continue
+        for where in _lookups(body):
+            assert section == "Conditions" and len(where) == 3, (section, where)
+            name, function, index = where
+            equals = body[name][function]
+            assert (function, index, equals[0]) == ("Fn::Equals", 1, {"Ref": "AWS::Region"})
+            rows = template["Mappings"]["RegionMap"].values()
+            key = equals[1]["Fn::FindInMap"][2]
+            assert all(re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", row[key]) for row in rows)
