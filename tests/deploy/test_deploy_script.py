@@ -240,7 +240,10 @@ def prepare_output_dir(
     env = aws.env(compiled.result.spec.primary_region)
     bin_dir = destination.parent / "bin"
     outputs = destination.parent / "outputs.json"
-    aws_outputs_shim.install(bin_dir, find_executable("aws"), outputs)
+    # The real calls go on to the tests' `aws` (the warm one, see warm_aws.py).
+    aws_outputs_shim.install(
+        bin_dir, str(aws.bin_dir / "aws") if aws.bin_dir else find_executable("aws"), outputs
+    )
     outputs.write_text(json.dumps(bootstrap_outputs(aws, manifest, regions)), encoding="utf-8")
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     return OutputDir(destination, manifest, env, compiled.result.spec.primary_region)

@@ -22,7 +22,8 @@ servers, which no local emulator can make it do.
 The emulator is moto as tests/deploy/moto_launcher.py patches it in its own process
 (stack outputs after a change set, unchanged deploys answered as CloudFormation does,
 rollback of a failed create, termination protection); the templates are rewritten on a
-copy by moto_shim as for the other deploy tests. No stand-in `aws` is on PATH.
+copy by moto_shim as for the other deploy tests. No stand-in `aws` is on PATH: the `aws`
+first there is this virtualenv's AWS CLI, started warm (warm_aws.py).
 """
 
 from __future__ import annotations
@@ -73,11 +74,12 @@ def patched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoSer
 
 
 @pytest.fixture(scope="module")
-def launcher_aws(patched_server: MotoServer, tmp_path_factory) -> AwsCli:
+def launcher_aws(patched_server: MotoServer, aws_bin, tmp_path_factory) -> AwsCli:
     return AwsCli(
         endpoint_url=patched_server.url,
         s3_endpoint_url=patched_server.s3_url,
         home=tmp_path_factory.mktemp("aws-home"),
+        bin_dir=aws_bin,
     )
 
 
