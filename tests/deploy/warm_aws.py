@@ -22,7 +22,6 @@ Run as `python tests/deploy/warm_aws.py SOCKET AWS_SCRIPT` (what `start` does).
 from __future__ import annotations
 
 import atexit
-import ctypes
 import json
 import os
 import runpy
@@ -38,7 +37,6 @@ from pathlib import Path
 
 COLD_ENV = "INFRA_TEST_COLD_AWS"
 READY_TIMEOUT_S = 60
-_PR_SET_PDEATHSIG = 1
 
 # The client: as small as a Python program gets (-I: no user site or PYTHON* variables;
 # -S: no site import), so a call costs a fork, not an interpreter's imports. A request
@@ -89,6 +87,9 @@ def start(socket_path: Path, aws_script: str, log: Path) -> subprocess.Popen | N
     """The server, ready to answer; None when INFRA_TEST_COLD_AWS=1 (no server)."""
     if os.environ.get(COLD_ENV) == "1":
         return None
+    # Here, not at the top: this file also runs as the server's script, outside the package.
+    from .emulator import _die_with_parent  # no server outlives the session that started it
+
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, __file__, str(socket_path), aws_script],
@@ -115,11 +116,6 @@ def stop(process: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-def _die_with_parent() -> None:
-    """No server outlives the test session that started it (see emulator.py)."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 # --- the server ------------------------------------------------------------------------
