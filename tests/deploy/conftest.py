@@ -62,6 +62,31 @@ def aws(moto_server: MotoServer, aws_bin: Path, tmp_path_factory: pytest.TempPat
     )
 
 
+@pytest.fixture(scope="session")
+def patched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto as moto_launcher.py patches it (in its own process), for the session."""
+    process, server = start_moto_server(
+        tmp_path_factory.mktemp("moto-launcher") / "moto_server.log", patched=True
+    )
+    try:
+        yield server
+    finally:
+        stop_moto_server(process)
+
+
+@pytest.fixture(scope="session")
+def launcher_aws(
+    patched_server: MotoServer, aws_bin: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AwsCli:
+    """The AWS CLI against `patched_server`."""
+    return AwsCli(
+        endpoint_url=patched_server.url,
+        s3_endpoint_url=patched_server.s3_url,
+        home=tmp_path_factory.mktemp("aws-home"),
+        bin_dir=aws_bin,
+    )
+
+
 @dataclass(frozen=True)
 class CompiledSpec:
     """The example spec compiled into a directory laid out like templates_out/."""
