@@ -127,14 +127,19 @@ def _receive(connection: socket.socket) -> tuple[dict, list[int]]:
         for fd in fds:
             os.close(fd)
         raise ConnectionError("a request without its header and three streams")
-    (length,) = struct.unpack("!I", header)
-    data = b""
-    while len(data) < length:
-        chunk = connection.recv(length - len(data))
-        if not chunk:
-            raise ConnectionError("a request cut short")
-        data += chunk
-    return json.loads(data.decode("utf-8", "surrogateescape")), fds
+    try:
+        (length,) = struct.unpack("!I", header)
+        data = b""
+        while len(data) < length:
+            chunk = connection.recv(length - len(data))
+            if not chunk:
+                raise ConnectionError("a request cut short")
+            data += chunk
+        return json.loads(data.decode("utf-8", "surrogateescape")), fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
 
 
 def _run_cli(request: dict, fds: list[int], aws_script: str) -> int:
