@@ -60,6 +60,10 @@ class AwsCli:
     s3_endpoint_url: str
     home: Path  # an empty directory standing in for $HOME (no ~/.aws of the user)
     executable: str = ""
+    # A directory whose `aws` goes first on PATH, for deploy.sh too (warm_aws.install):
+    # this virtualenv's AWS CLI (else PATH's first, which may be another install), and
+    # then also the one the tests' own calls run.
+    bin_dir: Path | None = None
 
     def __post_init__(self) -> None:
         (self.home / "empty-aws-config").touch()
@@ -67,6 +71,8 @@ class AwsCli:
     def env(self, region: str) -> dict[str, str]:
         # Drop every AWS_* of the caller (profiles, regions, CA bundles, real keys).
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        if self.bin_dir is not None:
+            env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", os.defpath)])
         empty = self.home / "empty-aws-config"
         env.update(
             HOME=str(self.home),
@@ -94,7 +100,8 @@ class AwsCli:
         # AWS_ENDPOINT_URL, and an explicit flag cannot be missed by any service.
         endpoint = self.s3_endpoint_url if service in _S3_COMMANDS else self.endpoint_url
         command = [
-            self.executable or find_executable("aws"),
+            self.executable
+            or (str(self.bin_dir / "aws") if self.bin_dir else find_executable("aws")),
             *args,
             "--region", region,
             "--endpoint-url", endpoint,

@@ -22,21 +22,20 @@ servers, which no local emulator can make it do.
 The emulator is moto as tests/deploy/moto_launcher.py patches it in its own process
 (stack outputs after a change set, unchanged deploys answered as CloudFormation does,
 rollback of a failed create, termination protection); the templates are rewritten on a
-copy by moto_shim as for the other deploy tests. No stand-in `aws` is on PATH.
+copy by moto_shim as for the other deploy tests. No stand-in `aws` is on PATH: the `aws`
+first there is this virtualenv's AWS CLI, started warm (warm_aws.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from compiler.builders.database import SECRET_ARN_OUTPUT
 
-from .aws_cli import AwsCli, stack_resources
-from .emulator import MotoServer, start_moto_server, stop_moto_server
+from .aws_cli import stack_resources
 from .one_run import SEED, SEED_REASON, THIRD_REGION, Deployment, three_region_spec
 from .test_deploy_script import assert_a_record_and_health_check_per_region, commands
 
@@ -58,27 +57,6 @@ def snapshot(deployment: Deployment) -> dict[tuple[str, str], tuple]:
             {r.get("LogicalResourceId"): r.get("PhysicalResourceId") for r in resources},
         )
     return found
-
-
-@pytest.fixture(scope="module")
-def patched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    """moto as moto_launcher.py patches it, for this module alone."""
-    process, server = start_moto_server(
-        tmp_path_factory.mktemp("moto-launcher") / "moto_server.log", patched=True
-    )
-    try:
-        yield server
-    finally:
-        stop_moto_server(process)
-
-
-@pytest.fixture(scope="module")
-def launcher_aws(patched_server: MotoServer, tmp_path_factory) -> AwsCli:
-    return AwsCli(
-        endpoint_url=patched_server.url,
-        s3_endpoint_url=patched_server.s3_url,
-        home=tmp_path_factory.mktemp("aws-home"),
-    )
 
 
 @dataclass
