@@ -454,7 +454,8 @@ class TestStacks:
             assert writer["DBInstanceArn"] in sources or identifier in sources, sources
 
     def test_promote_makes_the_replica_a_standalone_writer(self, deployed, aws, compiled):
-        """Last in the class: it changes the deployment. Emulator gaps: see moto_shim."""
+        """It changes the deployment: after it only the plan tests, which need no replica
+        (they change the global stack). Emulator gaps: see moto_shim."""
         spec = compiled.result.spec
         region = spec.regions[1].name
         before = aws.run_json("rds", "describe-db-instances", region=region)["DBInstances"]

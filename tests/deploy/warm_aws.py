@@ -16,6 +16,13 @@ client runs the real `aws` itself when the server is not there. INFRA_TEST_COLD_
 makes the client the plain `aws` of this virtualenv (a process per call, as before);
 test_warm_aws.py holds the two to the same output, errors and exit status.
 
+Where a warm call is not the process a cold one would be (none of it is anything
+deploy.sh does): killing the client does not stop the call (the fork is the server's
+child, not the caller's); process limits, the locale and PYTHON* variables are the
+server's; a traceback shows this file's frames as well. The server itself runs with an
+empty HOME and no AWS_* variables (`start`): the CLI reads some files from HOME when it
+is imported (its aliases), and the deploy tests give every call an empty HOME of its own.
+
 Run as `python tests/deploy/warm_aws.py SOCKET AWS_SCRIPT` (what `start` does).
 """
 
@@ -45,13 +52,16 @@ READY_TIMEOUT_S = 60
 _CLIENT = '''#!{python} -IS
 """Test-only `aws`: runs the real AWS CLI in a fork of a warm server (see {module})."""
 import json, os, socket, struct, sys
-request = json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}})
-data = request.encode("utf-8", "surrogateescape")
+umask = os.umask(0)
+os.umask(umask)
 try:
+    cwd = os.getcwd()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.connect({socket_path!r})
-except OSError:  # no server (stopped, or not started): the AWS CLI as a process of its own
-    os.execv({python!r}, [{python!r}, {aws!r}, *sys.argv[1:]])
+except OSError:  # no server (stopped, or not started), or a deleted working directory:
+    os.execv({python!r}, [{python!r}, {aws!r}, *sys.argv[1:]])  # the CLI on its own
+request = json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ), "cwd": cwd, "umask": umask}})
+data = request.encode("utf-8", "surrogateescape")
 socket.send_fds(server, [struct.pack("!I", len(data))], [0, 1, 2])
 server.sendall(data)
 answer = b""
@@ -90,9 +100,14 @@ def start(socket_path: Path, aws_script: str, log: Path) -> subprocess.Popen | N
     # Here, not at the top: this file also runs as the server's script, outside the package.
     from .emulator import _die_with_parent  # no server outlives the session that started it
 
+    home = socket_path.parent / "home"
+    home.mkdir(exist_ok=True)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment["HOME"] = str(home)
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, __file__, str(socket_path), aws_script],
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -151,8 +166,10 @@ def _run_cli(request: dict, fds: list[int], aws_script: str) -> int:
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(request["cwd"])
+    os.umask(request["umask"])
     os.environ.clear()
     os.environ.update(request["env"])
+    time.tzset()  # the caller's TZ, as a new interpreter reads it
     # What importing awscli does with the environment (awscli/__init__.py): its data
     # directory appended to the caller's AWS_DATA_PATH.
     data_paths = [
