@@ -161,13 +161,14 @@ def lint_template(
         from compiler.lint_view import lint_view
         from compiler.render import to_json_bytes
 
-        view = lint_view(json.loads(text), regions, copies_in)
+        stackset = json.loads(text)  # not changed by lint_view: both views read it
+        view = lint_view(stackset, regions, copies_in)
         copies = view.copies
         if copies:
             text = to_json_bytes(view.template).decode("utf-8")
         if share is not None and copies_in is not None:
             others = [region for region in regions if region not in copies_in]
-            other_view = lint_view(json.loads(original_text), regions, others)
+            other_view = lint_view(stackset, regions, others)
             in_both_runs = frozenset(view.template["Resources"]).intersection(
                 other_view.template["Resources"]
             )
