@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from compiler.interrupts import interrupts_deferred
 from compiler.spec import InfraSpec
 
 DEFAULT_SCHEMA_PATH = Path("schemas/infra.schema.json")
@@ -20,6 +21,9 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_TITLE = "infra.yaml"
 
 
+# Building the models' schema runs pydantic-core, which turns a Ctrl-C into a SchemaError:
+# see compiler.interrupts.
+@interrupts_deferred()
 def infra_schema() -> dict[str, Any]:
     """The spec's JSON Schema, `$schema` and `title` first, then pydantic's own order.
 

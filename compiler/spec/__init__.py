@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from compiler.errors import SpecError, SpecPath, SpecProblem
+from compiler.interrupts import interrupts_deferred
 from compiler.load import LoadedSpec
 from compiler.spec.consistency import Blame, SpecSections, find_inconsistencies
 from compiler.spec.quiet_losses import find_quiet_losses
@@ -32,6 +33,9 @@ __all__ = ["InfraSpec", "validate_spec"]
 Preferred = Callable[[SpecPath], bool]
 
 
+# pydantic-core turns a Ctrl-C during validation into a false pattern mismatch: see
+# compiler.interrupts.
+@interrupts_deferred()
 def validate_spec(
     loaded: LoadedSpec,
     warnings: list[SpecProblem] | None = None,
