@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 import types
 
@@ -75,18 +76,36 @@ class _Deferred(types.ModuleType):
         return getattr(real, attribute)
 
 
-def main() -> None:
-    apply_process_settings()
-    from compiler.cli import main as cli
+class _Interrupted(BaseException):
+    """Ctrl-C outside a command's run (click's parsing of the arguments, the imports
+    before it): click turns a KeyboardInterrupt there into "Aborted!" and exit status 1,
+    which a script reads as lint findings; this passes through click instead."""
 
+
+def _interrupted(signum, frame):
+    raise _Interrupted
+
+
+def main() -> None:
+    # A command's run has its own handler (cli.py), which puts this one back after it.
+    signal.signal(signal.SIGINT, _interrupted)
     try:
-        cli()
-    finally:
-        # Python's last act is a full garbage collection, which walks every object the
-        # command made (30 ms after a compile, 15% of it) to find cycles to free in a
-        # process that is ending. Frozen objects are not walked; they are freed with the
-        # process. Everything else still happens: atexit handlers, the flush of stdout
-        # and stderr, each object released as its last reference goes. Only a finalizer
-        # on an object in a reference cycle would not run: every file the compiler
-        # writes is closed where it is written.
-        gc.freeze()
+        apply_process_settings()
+        from compiler.cli import main as cli
+
+        try:
+            cli()
+        finally:
+            # Python's last act is a full garbage collection, which walks every object the
+            # command made (30 ms after a compile, 15% of it) to find cycles to free in a
+            # process that is ending. Frozen objects are not walked; they are freed with
+            # the process. Everything else still happens: atexit handlers, the flush of
+            # stdout and stderr, each object released as its last reference goes. Only a
+            # finalizer on an object in a reference cycle would not run: every file the
+            # compiler writes is closed where it is written.
+            gc.freeze()
+    except (KeyboardInterrupt, _Interrupted):
+        # The same one line and exit status as an interrupted command's
+        # (`cli.EXIT_INTERRUPTED`), not a traceback from the middle of an import.
+        sys.stderr.write("infra: interrupted\n")
+        sys.exit(130)

@@ -1,4 +1,9 @@
-"""Ctrl-C held back while pydantic's compiled core runs, then delivered.
+"""Ctrl-C held back while a few steps must not be cut apart, then delivered.
+
+Used where an interrupt would leave something wrong: while pydantic's compiled core
+runs (below), and while the lint process is forked and while it is ended
+(`pipeline.compile_spec`, `lint_processes.LintProcess.close`), so that it is never left
+running or unreaped.
 
 pydantic-core (Rust) calls back into Python while it builds a model's validator, which
 the spec models do on first use (`defer_build`), and while it matches a pattern. A
@@ -7,7 +12,8 @@ reports it as "String should match pattern '<unprintable str object>'" against a
 value, or as a SchemaError, and Python prints it as an ignored exception. A user who
 pressed Ctrl-C would read that their spec is wrong. Inside `interrupts_deferred()` a
 SIGINT is only noted; on leaving, the handler that was there before gets it, so the
-interrupt arrives at the next line of Python, a few milliseconds late at most.
+interrupt arrives at the next line of Python, as late as the block lasts (tens of
+milliseconds for a first validation).
 """
 
 from __future__ import annotations

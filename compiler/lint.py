@@ -35,6 +35,7 @@ from compiler.caches import cache_root, is_empty_entry
 from compiler.lint_relations import COMPARED_WITH_EARLIER
 
 if TYPE_CHECKING:
+    from compiler.lint_processes import LintProcess
     from compiler.spec_map import SpecLocation
 
 # Rules we switch off, each with the reason. Empty: every template lints clean with
@@ -176,7 +177,7 @@ def lint_template(
     template, matches = decode_str(text)
     if template is not None and not matches:  # what `cfnlint.api.lint` does, rules loaded once
         rules = cfn_lint_rules()
-        with _shared_resources(rules, str(path), share, in_both_runs):
+        with _shared_resources(rules, str(path), share, in_both_runs), _getatts_once():
             matches = list(run_template_by_data(template, ConfigMixIn(**config), rules))
     return _merged(
         finding
@@ -235,7 +236,7 @@ PER_RESOURCE_KEYWORD = "Resources/"
 # Slots of the table in which a job's shared runs claim resources; two names that fall
 # into one slot are validated by the same run, which is still once each.
 CLAIM_SLOTS = 1 << 14
-_claims = None  # the table, made by `_run` before the lint processes fork
+_claims = None  # the table, made by `run_jobs` before the lint processes fork
 
 
 @contextlib.contextmanager
@@ -282,6 +283,38 @@ def _shared_resources(
                 del rule.validate  # the class's method again
             else:
                 rule.validate = own[rule_id]
+
+
+@contextlib.contextmanager
+def _getatts_once():
+    """cfn-lint's `Template.get_valid_getatts` computed once per template, not once per
+    call. It builds every resource's attributes in every region of the run, and E1010
+    (GetAtt) calls it again for each GetAtt whose type it checks, in each group of
+    regions: at 16 regions, a fifth of a StackSet lint's time (docs/speed.md). What it
+    returns is made from the template's resources and regions alone, which stay the same
+    for the template's whole run, and its callers (E1010, W1020's SubNeeded) only read it;
+    tests/test_lint.py holds the findings to those without the cache. Changed in this
+    process only, for one run, and undone after it."""
+    from cfnlint.template.template import Template
+
+    compute = Template.get_valid_getatts
+
+    def computed_once(template):
+        made_from = (id(template.context.resources), tuple(template.regions))
+        kept = template.__dict__.get(_GETATTS_KEPT)
+        if kept is None or kept[0] != made_from:
+            kept = (made_from, compute(template))
+            template.__dict__[_GETATTS_KEPT] = kept
+        return kept[1]
+
+    Template.get_valid_getatts = computed_once
+    try:
+        yield
+    finally:
+        Template.get_valid_getatts = compute
+
+
+_GETATTS_KEPT = "_infra_valid_getatts"
 
 
 # Resources that both shared runs validate: rules that compare each resource of these
@@ -447,11 +480,22 @@ def _lint_part(part: _Part) -> list[LintFinding]:
     return lint_template(part.path, list(part.regions), share=part.share, copies_in=part.copies_in)
 
 
-def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> list[LintFinding]:
-    """Lint every job, skipping those the cache knows to be clean; `cache_dir=None` lints all."""
+def lint_templates(
+    jobs: list[LintJob],
+    *,
+    cache_dir: Path | None = None,
+    process: LintProcess | None = None,
+) -> list[LintFinding]:
+    """Lint every job, skipping those the cache knows to be clean; `cache_dir=None` lints
+    all. In `process` (`start_lint_process`) if given, else in processes forked here."""
     markers = {job: clean_marker(job, cache_dir) for job in jobs} if cache_dir else {}
     pending = [job for job in jobs if not (cache_dir and is_empty_entry(markers[job]))]
-    results = _run(pending)
+    if not pending:
+        results = []
+    elif process is not None:
+        results = process.run(pending)
+    else:
+        results = run_jobs(pending)
     findings: list[LintFinding] = []
     for job, job_findings in zip(pending, results, strict=True):
         findings += job_findings
@@ -462,6 +506,32 @@ def lint_templates(jobs: list[LintJob], *, cache_dir: Path | None = None) -> lis
             except OSError:
                 pass  # an unwritable cache only means linting this template again next time
     return findings
+
+
+def start_lint_process() -> LintProcess | None:
+    """A process that gets cfn-lint ready while the caller builds the templates, and then
+    lints them (`lint_processes.LintProcess`); None on a machine of one core, where it
+    would only take that core from the compile, or where it cannot be forked."""
+    if parallel_workers(2) < 2:
+        return None
+    from compiler.lint_processes import LintProcess
+
+    return LintProcess.start(prepare_to_lint, run_jobs)
+
+
+def prepare_to_lint() -> None:
+    """Import what a cfn-lint run needs and load cfn-lint's rules, once, in the process
+    the runs are forked from, so that they share it all."""
+    import cfnlint.api  # noqa: F401
+    import cfnlint.config  # noqa: F401
+    import cfnlint.decode.decode  # noqa: F401
+    import cfnlint.runner  # noqa: F401
+
+    import compiler.context  # noqa: F401  (the spec models and troposphere, via `lint_view`)
+    import compiler.lint_view  # noqa: F401
+    import compiler.render  # noqa: F401
+
+    cfn_lint_rules()
 
 
 def parallel_workers(job_count: int) -> int:
@@ -520,15 +590,9 @@ def _shared_parts(job: LintJob) -> list[_Part]:
     ]
 
 
-def _ignore_interrupts() -> None:
-    """A lint process leaves Ctrl-C to the parent, which reports it in one line (cli.py)
-    and ends the pool; raised in a pool process, it would print a traceback."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
+def run_jobs(jobs: list[LintJob], watch: int | None = None) -> list[list[LintFinding]]:
+    """Each job's findings: its runs (`_runs`) forked from this process, one process each,
+    on every core (`lint_processes.run_forked`, with `watch`); in this process on one."""
     global _claims
     if not jobs:
         return []
@@ -538,17 +602,13 @@ def _run(jobs: list[LintJob]) -> list[list[LintFinding]]:
         return [_lint_part(_Part(job.path, job.regions)) for job in jobs]
     import multiprocessing
 
-    import cfnlint.api  # noqa: F401  (imported once here, then shared by the forked workers)
+    from compiler.lint_processes import run_forked
 
-    cfn_lint_rules()  # loaded once here too
-    context = multiprocessing.get_context("fork")
+    prepare_to_lint()  # here, once: every run forked below shares it
     # Shared with the lint processes forked below (`_shared_resources`); new for each lint.
-    _claims = context.Array("b", CLAIM_SLOTS)
-    # A process of its own for each run (forked, so it shares what is imported here):
-    # a worker that lints one template after another keeps the first one's memory.
+    _claims = multiprocessing.get_context("fork").Array("b", CLAIM_SLOTS)
     try:
-        with context.Pool(workers, _ignore_interrupts, maxtasksperchild=1) as pool:
-            found = pool.map(_lint_part, [part for _, part in runs], chunksize=1)
+        found = run_forked(_lint_part, [part for _, part in runs], workers, watch=watch)
     finally:
         _claims = None
     by_job: list[list[LintFinding]] = [[] for _ in jobs]

@@ -8,7 +8,9 @@ config pipeline reads as render -> parse -> validate -> load.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from compiler.assemble import StackTemplate
     from compiler.errors import SpecProblem
     from compiler.lint import LintFinding, LintJob
+    from compiler.lint_processes import LintProcess
     from compiler.load import LoadedSpec
     from compiler.render import RenderedFile
     from compiler.spec import InfraSpec
@@ -217,66 +220,94 @@ def compile_spec(
     destroy data deployed over the last compile in the output directory raises
     `SpecError` unless `allow_data_loss` (see `check_data_hazards`). Lint checks the
     global and the StackSet template (in every spec region, see `lint_jobs`); with
-    `lint_every_template`, each regional template on its own as well."""
-    from compiler import environments
-    from compiler.summary import previous_output
-    from compiler.write import check_not_protected, plan_output, write_output
+    `lint_every_template`, each regional template on its own as well. cfn-lint gets
+    ready in a process of its own while the templates are built (`start_lint_process`)."""
+    with _lint_process(lint) as lint_process:
+        from compiler import environments
+        from compiler.summary import previous_output
+        from compiler.write import check_not_protected, plan_output, write_output
 
-    requested_out_dir = out_dir
-    if out_dir is not None:  # answered at once, before the work (asked again below)
-        check_not_protected(out_dir, spec_path)
-    result = compile_in_memory(spec_path, environment)
-    out_dir = result.out_dir = out_dir or environments.output_dir(result.loaded, result.spec)
-    assert result.loaded is not None  # compile_in_memory sets it
-    # Against the manifest this compile replaces: read before anything is written.
-    result.warnings += check_data_hazards(
-        result.loaded, environment, result.spec, out_dir, allow_data_loss=allow_data_loss
-    )
-    owner = owner_of(result.spec)
-    plan = plan_output(
-        out_dir,
-        owner=owner,
-        writes=[file.path for file in result.files],
-        spec_path=spec_path,
-        force=force,
-    )
-    result.notes = plan.notes
-    result.previous = previous_output(out_dir, result.files)
-    write_output(result.files, out_dir, keep=plan.keep, owner=owner, new=plan.new)
-    if lint:
-        from compiler.lint import default_cache_dir, known_clean, lint_templates
-
-        jobs = lint_jobs(result.spec, result.stacks, out_dir, every_template=lint_every_template)
-        cache_dir = default_cache_dir() if lint_cache else None
-        result.lint_via = _linted_via(result.stacks, jobs, out_dir)
-        cached = known_clean(jobs, cache_dir) if cache_dir else set()
-        if cache_dir:
-            result.lint_cached = {
-                s.path
-                for s in result.stacks
-                if out_dir / result.lint_via.get(s.path, s.path) in cached
-            }
-        if any(job.path not in cached for job in jobs):
-            # cfn-lint will run. The templates are written: what is asked of them from here
-            # on is each resource's type. Letting their troposphere objects go before
-            # cfn-lint is imported lets it reuse that memory, and every lint process forked
-            # afterwards starts that much smaller (the peak of a 16-region compile,
-            # benchmarks/compile_bench.py lint-16).
-            result.stacks = [
-                stack._replace(template=_TypesOnly(stack.template)) for stack in result.stacks
-            ]
-            gc.collect()
-        result.lint_findings = confirmed_in_region(
-            lint_templates(jobs, cache_dir=cache_dir), result.stacks, out_dir
+        requested_out_dir = out_dir
+        if out_dir is not None:  # answered at once, before the work (asked again below)
+            check_not_protected(out_dir, spec_path)
+        result = compile_in_memory(spec_path, environment)
+        out_dir = result.out_dir = out_dir or environments.output_dir(result.loaded, result.spec)
+        assert result.loaded is not None  # compile_in_memory sets it
+        # Against the manifest this compile replaces: read before anything is written.
+        result.warnings += check_data_hazards(
+            result.loaded, environment, result.spec, out_dir, allow_data_loss=allow_data_loss
         )
-        if result.lint_findings:
-            result.lint_findings = _in_spec_terms(result, out_dir, environment)
-        result.linted = True
-    # A spec with warnings is not remembered: an unchanged compile skips validation, and
-    # the warnings must be printed by every compile until the spec is changed.
-    if remember and not result.warnings:
-        _remember(spec_path, environment, requested_out_dir, result)
-    return result
+        owner = owner_of(result.spec)
+        plan = plan_output(
+            out_dir,
+            owner=owner,
+            writes=[file.path for file in result.files],
+            spec_path=spec_path,
+            force=force,
+        )
+        result.notes = plan.notes
+        result.previous = previous_output(out_dir, result.files)
+        write_output(result.files, out_dir, keep=plan.keep, owner=owner, new=plan.new)
+        if lint:
+            from compiler.lint import default_cache_dir, known_clean, lint_templates
+
+            jobs = lint_jobs(
+                result.spec, result.stacks, out_dir, every_template=lint_every_template
+            )
+            cache_dir = default_cache_dir() if lint_cache else None
+            result.lint_via = _linted_via(result.stacks, jobs, out_dir)
+            cached = known_clean(jobs, cache_dir) if cache_dir else set()
+            if cache_dir:
+                result.lint_cached = {
+                    s.path
+                    for s in result.stacks
+                    if out_dir / result.lint_via.get(s.path, s.path) in cached
+                }
+            if any(job.path not in cached for job in jobs):
+                # cfn-lint will run. The templates are written: what is asked of them from here
+                # on is each resource's type. Letting their troposphere objects go before
+                # cfn-lint is imported lets it reuse that memory, and every lint process forked
+                # afterwards starts that much smaller (the peak of a 16-region compile,
+                # benchmarks/compile_bench.py lint-16).
+                result.stacks = [
+                    stack._replace(template=_TypesOnly(stack.template)) for stack in result.stacks
+                ]
+                gc.collect()
+            result.lint_findings = confirmed_in_region(
+                lint_templates(jobs, cache_dir=cache_dir, process=lint_process),
+                result.stacks,
+                out_dir,
+                lint_process,
+            )
+            if result.lint_findings:
+                result.lint_findings = _in_spec_terms(result, out_dir, environment)
+            result.linted = True
+        # A spec with warnings is not remembered: an unchanged compile skips validation, and
+        # the warnings must be printed by every compile until the spec is changed.
+        if remember and not result.warnings:
+            _remember(spec_path, environment, requested_out_dir, result)
+        return result
+
+
+@contextlib.contextmanager
+def _lint_process(lint: bool) -> Iterator[LintProcess | None]:
+    """With `lint`, the process in which cfn-lint gets ready while the compile builds the
+    templates (`lint.start_lint_process`), ended when the compile ends, however it ends."""
+    from compiler.interrupts import interrupts_deferred
+
+    lint_process = None
+    try:
+        # A Ctrl-C while it is forked is delivered once it is known here, so that the
+        # `finally` below ends it.
+        with interrupts_deferred():
+            if lint:
+                from compiler.lint import start_lint_process
+
+                lint_process = start_lint_process()
+        yield lint_process
+    finally:
+        if lint_process is not None:
+            lint_process.close()
 
 
 class _TypesOnly:
@@ -355,13 +386,16 @@ def lint_jobs(
         if every_template or stack.kind != "region"
     ]
     # deploy.sh's own stack: small, it lints beside the StackSet template in the time the
-    # global one leaves (a process of its own, see `lint._run`).
+    # global one leaves (a process of its own, see `lint.run_jobs`).
     regions = dict.fromkeys(region for stack in stacks for region in lint_regions(spec, stack))
     return [*jobs, LintJob(out_dir / BOOTSTRAP_TEMPLATE, tuple(regions))]
 
 
 def confirmed_in_region(
-    findings: list[LintFinding], stacks: list[StackTemplate], out_dir: Path
+    findings: list[LintFinding],
+    stacks: list[StackTemplate],
+    out_dir: Path,
+    lint_process: LintProcess | None = None,
 ) -> list[LintFinding]:
     """StackSet findings made for one region, replaced by what linting that region's own
     template finds. The lint view checks a region's copy of a resource in every region's
@@ -377,7 +411,8 @@ def confirmed_in_region(
         return findings
     kept = [f for f in findings if not (f.template in stacksets and f.region in suspect)]
     jobs = [LintJob(regional[region], (region,)) for region in sorted(suspect)]
-    return list(dict.fromkeys(kept + lint_templates(jobs)))  # once, if linted before too
+    linted = lint_templates(jobs, process=lint_process)
+    return list(dict.fromkeys(kept + linted))  # once, if linted before too
 
 
 def _linted_via(stacks: list[StackTemplate], jobs: list[LintJob], out_dir: Path) -> dict[str, str]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from compiler import entry, pydantic_plugins_off
 from tests.builders.example import copy_example
@@ -179,3 +182,44 @@ def test_the_console_script_leaves_nothing_for_the_collection_at_exit(tmp_path):
     assert (tmp_path / "out" / "manifest.json").is_file()
     assert result["frozen"] > 10_000  # the compile's objects: pydantic, troposphere, ...
     assert result["left"] < 1_000  # what the collection at exit still walks
+
+
+@pytest.fixture
+def sigint_handler_restored():
+    """entry.main installs its own SIGINT handler, as the console script's process would."""
+    previous = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_the_imports_is_one_line_and_exit_130(
+    monkeypatch, capsys, sigint_handler_restored
+):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(entry, "apply_process_settings", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert (stop.value.code, capsys.readouterr().err) == (130, "infra: interrupted\n")
+
+
+def test_ctrl_c_while_click_parses_the_arguments_is_not_abort_and_exit_1(
+    monkeypatch, capsys, sigint_handler_restored
+):
+    """click catches a KeyboardInterrupt outside a command's run and exits 1 ("Aborted!"),
+    which a script reads as lint findings. The handler entry installs passes through it."""
+    import click
+
+    from compiler import cli
+
+    @click.command()
+    def parsing():
+        handler = signal.getsignal(signal.SIGINT)  # what a SIGINT now would run
+        handler(signal.SIGINT, None)
+
+    monkeypatch.setattr(cli, "main", parsing)
+    monkeypatch.setattr(sys, "argv", ["infra"])
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert (stop.value.code, capsys.readouterr().err) == (130, "infra: interrupted\n")

@@ -210,7 +210,7 @@ def test_shared_runs_side_by_side_find_what_one_run_finds(seeded, seeded_stackse
     job = LintJob(seeded_stackset[2], (EAST, WEST))
     parts = [part for _, part in lint_module._runs([job], 2)]
     assert [(part.share, part.copies_in) for part in parts] == [(0, (EAST,)), (1, (WEST,))]
-    assert lint_module._run([job]) == [whole]
+    assert lint_module.run_jobs([job]) == [whole]
 
 
 @pytest.mark.full  # `seeded` lints three whole templates (14 s of CPU): the full tier's

@@ -1,0 +1,229 @@
+"""Where cfn-lint runs: a forked process for each run, and a lint process started early.
+
+cfn-lint's import and rules take about 1.3 s of CPU before the first template is
+checked. `infra compile` starts a `LintProcess` when it begins (forked from the compile,
+before pydantic and troposphere are imported): it imports cfn-lint and loads its rules
+on the second core while the compile builds and writes the templates, then runs the
+lint jobs the compile sends it. That takes cfn-lint's set-up off the critical path for
+as long as the compile lasts (0.4 s at 2 regions, 1.8 s at 16; docs/speed.md).
+
+Each cfn-lint run is a process of its own (`run_forked`), forked by the process that
+holds the rules, so that every run shares them and none keeps another's memory. The
+forking is by hand, not a `multiprocessing.Pool`: a pool with `maxtasksperchild` forks
+its replacement workers from its own thread, and such a child can inherit a lock some
+other thread held at that moment and wait for it forever (an earlier lint process built
+on a pool did, twice). Every fork here is made from a process with one thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import selectors
+import signal
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+class Abandoned(Exception):
+    """The process that asked for the runs went away (its end of the pipe closed)."""
+
+
+# The runs this process has going, for the lint process's SIGTERM handler (`_stop`).
+_RUNS: set[int] = set()
+
+
+def run_forked(
+    work: Callable[[Any], Any], items: Sequence[Any], workers: int, *, watch: int | None = None
+) -> list[Any]:
+    """`work(item)` for each item, each in a process forked from this one, at most
+    `workers` at a time, started in the order given; the results in that order. What a
+    run raises is raised here, and a run ended by a signal (the kernel's out-of-memory
+    killer) is a `ChildProcessError`, not a wait without end. When `watch`, a file
+    descriptor, becomes readable (the asker closed its end), every run is killed and
+    `Abandoned` is raised. Runs still going when this returns or raises are killed."""
+    results: list[Any] = [None] * len(items)
+    pending = deque(enumerate(items))
+    running: dict[int, tuple[int, int, list[bytes]]] = {}  # fd -> (index, pid, bytes read)
+    selector = selectors.DefaultSelector()
+    if watch is not None:
+        selector.register(watch, selectors.EVENT_READ, None)
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                index, item = pending.popleft()
+                read_end, write_end = os.pipe()
+                # SIGTERM held back until the run is in `_RUNS`, where `_stop` finds it.
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover (measured in the child, which never returns)
+                    os.close(read_end)
+                    _run_in_child(work, item, write_end)
+                _RUNS.add(pid)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+                os.close(write_end)
+                running[read_end] = (index, pid, [])
+                selector.register(read_end, selectors.EVENT_READ, index)
+            for key, _ in selector.select():
+                if key.data is None:
+                    raise Abandoned
+                chunk = os.read(key.fd, 1 << 16)
+                if chunk:
+                    running[key.fd][2].append(chunk)
+                    continue
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                index, pid, chunks = running.pop(key.fd)
+                _, status = os.waitpid(pid, 0)
+                _RUNS.discard(pid)
+                results[index] = _outcome(b"".join(chunks), status, items[index])
+    finally:
+        for fd, (_, pid, _) in running.items():
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            _RUNS.discard(pid)
+            os.close(fd)
+        selector.close()
+    return results
+
+
+def _run_in_child(work: Callable[[Any], Any], item: Any, write_end: int) -> None:
+    """A forked run: `work(item)`, its result (or what it raised) pickled to `write_end`,
+    then the process ends without running the parent's exit handlers."""
+    code = 0
+    try:
+        # Ctrl-C reaches the whole process group; the compile reports it, in one line.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        _RUNS.clear()  # its parent's, not its own
+        payload = pickle.dumps(("done", work(item)))
+    except BaseException as error:  # sent to the parent, which raises it there
+        try:
+            payload = pickle.dumps(("raised", error))
+        except Exception:  # an exception that does not pickle: its text, as a RuntimeError
+            text = "".join(traceback.format_exception(error)).rstrip()
+            payload = pickle.dumps(("raised", RuntimeError(text)))
+    try:
+        with os.fdopen(write_end, "wb") as out:
+            out.write(payload)
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
+def _outcome(payload: bytes, status: int, item: Any) -> Any:
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        raise ChildProcessError(f"the cfn-lint run for {item} was ended by {name}")
+    try:
+        kind, value = pickle.loads(payload)
+    except Exception:
+        raise ChildProcessError(f"the cfn-lint run for {item} ended without a result") from None
+    if kind == "raised":
+        raise value
+    return value
+
+
+class LintProcess:
+    """A process forked when a compile starts that imports cfn-lint, loads its rules
+    (`prepare`, called there), then runs the lint jobs sent to it (`run`, in that process,
+    with `run_forked`) until it is closed. It ignores Ctrl-C, which the compile reports;
+    it ends when the compile closes it, is interrupted, or exits (its end of the pipe)."""
+
+    def __init__(self, pid: int, connection) -> None:
+        self.pid, self._connection = pid, connection
+
+    @classmethod
+    def start(
+        cls, prepare: Callable[[], None], run: Callable[[Any, int], Any]
+    ) -> LintProcess | None:
+        """The lint process, or None where forking is unsafe or unavailable: a process
+        with more than one thread (a library caller's; a fork copies only the calling
+        thread, with whatever locks the others held), or without `os.fork`."""
+        if not hasattr(os, "fork") or threading.active_count() > 1:
+            return None
+        from multiprocessing.connection import Pipe
+
+        ours, theirs = Pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the lint process; measured by its results)
+            ours.close()
+            _serve(theirs, prepare, run)
+        theirs.close()
+        return cls(pid, ours)
+
+    def run(self, request: Any) -> Any:
+        """Send `request` to the lint process; its answer (what `run` returned there), or
+        what `run` raised, raised here."""
+        try:
+            self._connection.send(request)
+            kind, value = self._connection.recv()
+        except (EOFError, OSError):
+            raise ChildProcessError("the lint process ended before it answered") from None
+        if kind == "raised":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """End the lint process and any run it has going, and wait for it (a Ctrl-C
+        meanwhile is delivered after: the process is not left unreaped)."""
+        from compiler.interrupts import interrupts_deferred
+
+        with interrupts_deferred():
+            self._connection.close()
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+
+
+def _serve(connection, prepare: Callable[[], None], run: Callable[[Any, int], Any]) -> None:
+    """The lint process's life: set up, then answer requests until the compile closes the
+    pipe or sends SIGTERM. Never returns: it must not go on with the compile's stack."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, _stop)
+        prepare()
+        # What is loaded now stays: the collector need not walk it again, in this process
+        # or in the runs it forks (whose pages then stay shared with it).
+        gc.freeze()
+        while True:
+            try:
+                request = connection.recv()
+            except EOFError:
+                break
+            try:
+                reply = ("done", run(request, connection.fileno()))
+            except Abandoned:
+                break
+            except Exception as error:
+                try:
+                    pickle.dumps(error)
+                    reply = ("raised", error)
+                except Exception:
+                    text = "".join(traceback.format_exception(error)).rstrip()
+                    reply = ("raised", RuntimeError(text))
+            connection.send(reply)
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
+def _stop(signum, frame) -> None:
+    """SIGTERM from the compile (`LintProcess.close`): end every run going, and this
+    process, at once. Not by raising: raised while Python runs a `__del__` (cfn-lint's
+    imports have some), an exception is printed as ignored, and dropped."""
+    for pid in list(_RUNS):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)  # ended and reaped, not left to whoever reaps orphans
+        except OSError:  # ended and reaped already
+            pass
+    os._exit(0)
