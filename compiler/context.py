@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
+from compiler.naming import REGION_MAP
 from compiler.spec import InfraSpec
 from compiler.spec.regions import ENABLED_BY_DEFAULT, SUBNET_PREFIX_EXTRA_BITS, alb_log_delivery
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 # troposphere is imported where a template value is made: `infra validate` reads this
 # module's spec questions (`replicates_database`, via data_hazards) and builds nothing.
 
-REGION_MAP = "RegionMap"
 Tier = Literal["public", "private", "database"]
 TIERS: tuple[Tier, ...] = ("public", "private", "database")
 

@@ -38,6 +38,12 @@ if TYPE_CHECKING:
     from compiler.lint_processes import LintProcess
     from compiler.spec_map import SpecLocation
 
+# cfn-lint's configuration file: none. Without one named, cfn-lint reads `.cfnlintrc` from
+# the home and the current directory, whose `ignore_checks` or `append_rules` would
+# change the findings where the compile runs (and the lint cache, which knows nothing
+# of them, would keep a verdict made under them). An empty file: no settings at all.
+NO_CONFIG_FILE = os.devnull
+
 # Rules we switch off, each with the reason. Empty: every template lints clean with
 # cfn-lint's defaults, and a new finding should fail the build rather than hide here.
 IGNORED_RULES: dict[str, str] = {}
@@ -131,9 +137,10 @@ def _cut_list(text: str) -> str:
 
 # cfn-lint's regional rules end their message so: "'hpc7g.4xlarge' is not one of [...] in 'us-west-2'".
 _IN_REGION = re.compile(r" in '(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)'$")
-# Changes when what is linted for a template changes (the StackSet lint view): the lint
-# cache must not vouch for a template checked the old way.
-LINT_SCHEME = "stackset-view-3"
+# Changes when what is linted for a template changes (the StackSet lint view) or how (no
+# `.cfnlintrc` read since 4): the lint cache must not vouch for a template checked the
+# old way.
+LINT_SCHEME = "stackset-view-4"
 
 
 def lint_template(
@@ -153,14 +160,14 @@ def lint_template(
     from cfnlint.decode.decode import decode_str
     from cfnlint.runner import run_template_by_data
 
-    from compiler.context import REGION_MAP  # here: it imports the spec and troposphere
+    from compiler.naming import REGION_MAP
 
     text = original_text = path.read_text(encoding="utf-8")
     copies: dict[str, tuple[str, tuple[str, ...]]] = {}
     in_both_runs: frozenset[str] | None = None  # None: the same template in both
     if f'"{REGION_MAP}"' in text:
+        from compiler.json_text import to_json_bytes
         from compiler.lint_view import lint_view
-        from compiler.render import to_json_bytes
 
         stackset = json.loads(text)  # not changed by lint_view: both views read it
         view = lint_view(stackset, regions, copies_in)
@@ -173,7 +180,9 @@ def lint_template(
             in_both_runs = frozenset(view.template["Resources"]).intersection(
                 other_view.template["Resources"]
             )
-    config = ManualArgs(regions=regions, ignore_checks=sorted(IGNORED_RULES))
+    config = ManualArgs(
+        regions=regions, ignore_checks=sorted(IGNORED_RULES), config_file=NO_CONFIG_FILE
+    )
     template, matches = decode_str(text)
     if template is not None and not matches:  # what `cfnlint.api.lint` does, rules loaded once
         rules = cfn_lint_rules()
@@ -198,7 +207,7 @@ def cfn_lint_rules():
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
-    return Runner(ConfigMixIn(regions=["us-east-1"])).rules
+    return Runner(ConfigMixIn(regions=["us-east-1"], config_file=NO_CONFIG_FILE)).rules
 
 
 def _merged(findings: Iterable[LintFinding]) -> list[LintFinding]:
@@ -292,7 +301,7 @@ def _getatts_once():
     (GetAtt) calls it again for each GetAtt whose type it checks, in each group of
     regions: at 16 regions, a fifth of a StackSet lint's time (docs/speed.md). What it
     returns is made from the template's resources and regions alone, which stay the same
-    for the template's whole run, and its callers (E1010, W1020's SubNeeded) only read it;
+    for the template's whole run, and its callers (E1010, E1029's SubNeeded) only read it;
     tests/test_lint.py holds the findings to those without the cache. Changed in this
     process only, for one run, and undone after it."""
     from cfnlint.template.template import Template
@@ -300,12 +309,12 @@ def _getatts_once():
     compute = Template.get_valid_getatts
 
     def computed_once(template):
-        made_from = (id(template.context.resources), tuple(template.regions))
+        resources, regions = template.context.resources, tuple(template.regions)
         kept = template.__dict__.get(_GETATTS_KEPT)
-        if kept is None or kept[0] != made_from:
-            kept = (made_from, compute(template))
+        if kept is None or kept[0] is not resources or kept[1] != regions:
+            kept = (resources, regions, compute(template))
             template.__dict__[_GETATTS_KEPT] = kept
-        return kept[1]
+        return kept[2]
 
     Template.get_valid_getatts = computed_once
     try:
@@ -527,18 +536,20 @@ def prepare_to_lint() -> None:
     import cfnlint.decode.decode  # noqa: F401
     import cfnlint.runner  # noqa: F401
 
-    import compiler.context  # noqa: F401  (the spec models and troposphere, via `lint_view`)
+    import compiler.json_text  # noqa: F401
     import compiler.lint_view  # noqa: F401
-    import compiler.render  # noqa: F401
 
     cfn_lint_rules()
 
 
 def parallel_workers(job_count: int) -> int:
-    """One process per core, at most one per template; 1 where fork is unavailable."""
+    """One process per core, at most one per template; 1 where fork is unavailable, or
+    unsafe: in a caller with other threads (a library's), a forked process holds only the
+    forking thread, and any lock another thread held at that moment stays held in it."""
     import multiprocessing  # here, not at the top: a fully cached compile never lints
+    import threading
 
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         return 1
     return max(1, min(job_count, os.cpu_count() or 1))
 
@@ -578,7 +589,7 @@ def _shared_parts(job: LintJob) -> list[_Part]:
     resources are in both. Holding half the copies
     keeps a run's memory to about what one run of half the regions needs (at 16
     regions, 238 MiB against 263 with every copy in both runs)."""
-    from compiler.context import REGION_MAP
+    from compiler.naming import REGION_MAP
 
     regions = job.regions
     if len(regions) < 2 or f'"{REGION_MAP}"' not in job.path.read_text(encoding="utf-8"):

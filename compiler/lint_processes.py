@@ -12,7 +12,9 @@ holds the rules, so that every run shares them and none keeps another's memory. 
 forking is by hand, not a `multiprocessing.Pool`: a pool with `maxtasksperchild` forks
 its replacement workers from its own thread, and such a child can inherit a lock some
 other thread held at that moment and wait for it forever (an earlier lint process built
-on a pool did, twice). Every fork here is made from a process with one thread.
+on a pool did, twice). The lint process has one thread, and `LintProcess.start` forks
+only from a process with one thread; `lint.parallel_workers` lints in the caller's
+process, without forking, when the caller has other threads.
 """
 
 from __future__ import annotations
@@ -59,13 +61,21 @@ def run_forked(
                 read_end, write_end = os.pipe()
                 # SIGTERM held back until the run is in `_RUNS`, where `_stop` finds it.
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-                pid = os.fork()
-                if pid == 0:  # pragma: no cover (measured in the child, which never returns)
+                try:
+                    pid = os.fork()
+                    if pid == 0:  # pragma: no cover (the child, which never returns)
+                        # Not the run's to hold: the asker's pipe (so that the asker's
+                        # going away is seen here alone) and the other runs' pipes.
+                        for fd in (read_end, *running, *([] if watch is None else [watch])):
+                            os.close(fd)
+                        _run_in_child(work, item, write_end)
+                    _RUNS.add(pid)
+                except BaseException:
                     os.close(read_end)
-                    _run_in_child(work, item, write_end)
-                _RUNS.add(pid)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-                os.close(write_end)
+                    raise
+                finally:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+                    os.close(write_end)
                 running[read_end] = (index, pid, [])
                 selector.register(read_end, selectors.EVENT_READ, index)
             for key, _ in selector.select():

@@ -46,8 +46,8 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from compiler import naming
-from compiler.context import REGION_MAP
 from compiler.lint_relations import identifier_properties, related
+from compiler.naming import REGION_MAP
 
 _REGION_KEY = {"Ref": "AWS::Region"}
 

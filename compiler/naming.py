@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
     from compiler.spec import InfraSpec
 
+# The StackSet template's mapping of each region's values (`context.RegionContext`).
+REGION_MAP = "RegionMap"
+
 
 def logical_id(*parts: str | int) -> str:
     """`('public', 'subnet', 0)` -> `PublicSubnet1`: CloudFormation IDs are alphanumeric."""

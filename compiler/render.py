@@ -24,6 +24,7 @@ from compiler.deploy_plan import (
     plan_deploy,
 )
 from compiler.deploy_script import SCRIPT_PATH, render_deploy_script
+from compiler.json_text import to_json_bytes
 from compiler.spec import InfraSpec
 from compiler.stackset_permissions import POLICY_PATH, stack_set_admin_policy
 
@@ -33,13 +34,6 @@ class RenderedFile:
     path: str  # relative to the output directory, with forward slashes
     content: bytes
     executable: bool = False  # written with mode 0o755 (deploy.sh)
-
-
-# orjson rather than the standard library: `json.dumps(indent=2)` falls back to its
-# pure-Python encoder, a tenth of a compile's run time; orjson writes the same bytes
-# (tests/test_render.py compares them) in a fiftieth of the time.
-def to_json_bytes(data) -> bytes:
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def one_entry_a_line(data: dict) -> bytes:

@@ -62,7 +62,14 @@ def compiled(directory: Path, regions: list[str]):
 
 # The code between the templates on disk and the findings the compile keeps: cfn-lint's
 # version and our rule configuration are in `clean_marker`, this is the rest.
-LINT_SOURCES = ("lint.py", "lint_view.py", "lint_relations.py", "render.py", "pipeline.py")
+LINT_SOURCES = (
+    "lint.py",
+    "lint_view.py",
+    "lint_relations.py",
+    "lint_processes.py",
+    "json_text.py",
+    "pipeline.py",
+)
 
 
 def confirmed_clean_marker(jobs: list[LintJob], batches: list, cache_dir: Path) -> Path:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from compiler.lint import (
 )
 from compiler.pipeline import compile_spec, lint_regions
 from compiler.spec_map import SpecIndex
-from tests.conftest import EXAMPLE_SPEC
+from tests.conftest import EXAMPLE_SPEC, REPO_ROOT
 
 _LINTED: dict[tuple[str, tuple[str, ...]], list[LintFinding]] = {}
 
@@ -423,9 +425,7 @@ def test_the_getatts_cache_changes_no_finding(tmp_path, monkeypatch):
     assert len(computed) > len(set(computed))  # without the cache: again for each call
 
 
-def test_the_getatts_are_computed_once_per_template_and_the_patch_is_undone(
-    tmp_path, monkeypatch
-):
+def test_the_getatts_are_computed_once_per_template_and_the_patch_is_undone(tmp_path, monkeypatch):
     from cfnlint.template.template import Template
 
     path = tmp_path / "getatts.json"
@@ -435,3 +435,53 @@ def test_the_getatts_are_computed_once_per_template_and_the_patch_is_undone(
     lint_template(path, ["us-east-1", "eu-west-1"])
     assert computed and len(computed) == len(set(computed))  # used, and once per template
     assert Template.get_valid_getatts is counting
+
+
+LINT_RUN_PROBE = """
+import json, sys
+from pathlib import Path
+from compiler import lint
+lint.prepare_to_lint()
+prepared = sorted(m for m in ("pydantic", "troposphere", "compiler.spec") if m in sys.modules)
+findings = lint.lint_template(Path(sys.argv[1]), sys.argv[2:])
+linted = sorted(m for m in ("pydantic", "troposphere", "compiler.spec") if m in sys.modules)
+print(json.dumps({"prepared": prepared, "linted": linted, "findings": len(findings)}))
+"""
+
+
+def test_a_lint_run_needs_neither_the_spec_models_nor_troposphere(tmp_path):
+    """The lint process is forked before the compile imports them, and gets ready on the
+    critical path of every linted compile: what it imports, each run would otherwise
+    import again (pydantic, the spec models and troposphere: a third of a second). A
+    StackSet-shaped template (a region mapping), so that the lint view is made."""
+    from compiler.naming import REGION_MAP
+
+    cidr = {"Fn::FindInMap": [REGION_MAP, {"Ref": "AWS::Region"}, "Cidr"]}
+    template = {
+        "Mappings": {REGION_MAP: {"us-east-1": {"Cidr": "10.0.0.0/16"}, "eu-west-1": {"Cidr": "10.1.0.0/16"}}},
+        "Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr}}},
+    }  # fmt: skip
+    stackset = tmp_path / "stackset.json"
+    stackset.write_text(json.dumps(template, indent=2))
+    completed = subprocess.run(
+        [sys.executable, "-c", LINT_RUN_PROBE, str(stackset), "us-east-1", "eu-west-1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == {"prepared": [], "linted": [], "findings": 0}
+
+
+def test_a_cfnlintrc_where_the_compile_runs_changes_no_finding(tmp_path, monkeypatch):
+    """cfn-lint reads `.cfnlintrc` from the home and the current directory unless told
+    which file to read; its ignore_checks would hide findings (and the lint cache would
+    keep the verdict)."""
+    path = tmp_path / "getatts.json"
+    path.write_text(json.dumps(GETATT_FAULTS, indent=2))
+    home, project = tmp_path / "home", tmp_path / "project"
+    for directory in (home, project):
+        directory.mkdir()
+        (directory / ".cfnlintrc").write_text("ignore_checks:\n  - E1010\n  - E1019\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(project)
+    found = {f.rule for f in lint_template(path, ["us-east-1"])}
+    assert {"E1010", "E1019"} <= found

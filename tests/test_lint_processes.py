@@ -305,3 +305,63 @@ def test_a_fully_cached_lint_asks_nothing_of_the_lint_process(tmp_path):
 def test_one_core_starts_no_lint_process(monkeypatch):
     monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 1)
     assert lint_module.start_lint_process() is None
+
+
+def open_pipes() -> set[str]:
+    """The pipes this process holds open, as the kernel names them (`pipe:[inode]`)."""
+    targets = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # the directory's own descriptor, closed by now
+            pass
+    return {target for target in targets if target.startswith("pipe:")}
+
+
+def test_a_run_holds_neither_the_askers_pipe_nor_the_other_runs_pipes():
+    """Else the lint process's end going away would not be seen until every run ended."""
+    read_end, write_end = os.pipe()
+    before = open_pipes()
+    asker = os.readlink(f"/proc/self/fd/{read_end}")
+
+    def pipes_of_the_run(item):
+        time.sleep(0.2)  # both runs going at once
+        try:
+            at_the_askers_fd = os.readlink(f"/proc/self/fd/{read_end}")
+        except OSError:
+            at_the_askers_fd = None
+        return open_pipes() - before, at_the_askers_fd
+
+    try:
+        (first, fd_a), (second, fd_b) = run_forked(pipes_of_the_run, ["a", "b"], 2, watch=read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert asker != fd_a and asker != fd_b  # closed in the runs
+    # a run's only new pipe is the one it reports on, not the other run's
+    assert len(first) == len(second) == 1 and first != second
+
+
+def test_a_fork_that_fails_leaves_no_pipe_and_sigterm_unblocked(monkeypatch):
+    import errno
+
+    def no_more_processes():
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    fds_before = sorted(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", no_more_processes)
+    with pytest.raises(BlockingIOError):
+        run_forked(lambda item: item, ["a"], 2)
+    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert sorted(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_a_caller_with_other_threads_lints_without_forking():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert lint_module.parallel_workers(4) == 1
+    finally:
+        stop.set()
+        other.join()
