@@ -113,6 +113,10 @@ def compact_message(message: str) -> str:
     parsed = _literal_list(match["rest"]) if match else None
     if match and parsed and len(parsed[0]) > MAX_LISTED:
         allowed, after = parsed
+        # Once: a lint view's copies are named as their originals (`_findings`), and a run
+        # holds the copies of some regions only, so repeats would count differently
+        # from one run to the other.
+        allowed = list(dict.fromkeys(allowed))
         value = ast.literal_eval(match["value"])
         closest = difflib.get_close_matches(str(value), [str(v) for v in allowed], n=3, cutoff=0.6)
         if closest:
@@ -410,9 +414,11 @@ def _findings(
     # cfn-lint prints E3019's resources as a Python set, in an order that changes from
     # one process to the next (string hashing): sorted, the same finding reads the same.
     message = _SAME_IDENTIFIERS.sub(
-        lambda found: "across the resources {"
-        + ", ".join(sorted(dict.fromkeys(re.findall(r"'[^']*'", found["names"]))))
-        + "}",
+        lambda found: (
+            "across the resources {"
+            + ", ".join(sorted(dict.fromkeys(re.findall(r"'[^']*'", found["names"]))))
+            + "}"
+        ),
         message,
     )
     return [
@@ -481,6 +487,9 @@ class _Part(NamedTuple):
     regions: tuple[str, ...]
     share: int | None = None  # 0 or 1: which shared run (`_shared_resources`)
     copies_in: tuple[str, ...] | None = None  # the regions whose view copies it holds
+
+    def __str__(self) -> str:  # in the error when its run fails (`run_forked`)
+        return f"{self.path} in {', '.join(self.regions)}"
 
 
 def _lint_part(part: _Part) -> list[LintFinding]:
@@ -551,7 +560,9 @@ def parallel_workers(job_count: int) -> int:
 
     if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         return 1
-    return max(1, min(job_count, os.cpu_count() or 1))
+    # The cores this process may run on (`taskset`, a container's cpuset), not the machine's.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(job_count, cores or 1))
 
 
 # A template smaller than this is linted in one run: two would each pay cfn-lint's set-up

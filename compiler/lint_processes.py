@@ -25,6 +25,7 @@ import pickle
 import selectors
 import signal
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -62,8 +63,10 @@ def run_forked(
                 # SIGTERM held back until the run is in `_RUNS`, where `_stop` finds it.
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
                 try:
+                    parent = os.getpid()
                     pid = os.fork()
                     if pid == 0:  # pragma: no cover (the child, which never returns)
+                        _end_with_parent(parent)
                         # Not the run's to hold: the asker's pipe (so that the asker's
                         # going away is seen here alone) and the other runs' pipes.
                         for fd in (read_end, *running, *([] if watch is None else [watch])):
@@ -99,6 +102,23 @@ def run_forked(
             os.close(fd)
         selector.close()
     return results
+
+
+def _end_with_parent(parent: int) -> None:
+    """Have the kernel end this process when `parent`, which forked it, ends, however it
+    ends (SIGKILL included: no handler of its own runs then). Linux's PR_SET_PDEATHSIG;
+    elsewhere nothing, and the parent's pipe closing ends it instead, a little later."""
+    try:
+        import ctypes  # imported by the lint process before it forks its runs
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it ended before the request took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _run_in_child(work: Callable[[Any], Any], item: Any, write_end: int) -> None:
@@ -147,6 +167,7 @@ class LintProcess:
 
     def __init__(self, pid: int, connection) -> None:
         self.pid, self._connection = pid, connection
+        self._ended = False  # reaped already
 
     @classmethod
     def start(
@@ -160,9 +181,11 @@ class LintProcess:
         from multiprocessing.connection import Pipe
 
         ours, theirs = Pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the lint process; measured by its results)
             ours.close()
+            _end_with_parent(parent)
             _serve(theirs, prepare, run)
         theirs.close()
         return cls(pid, ours)
@@ -174,7 +197,14 @@ class LintProcess:
             self._connection.send(request)
             kind, value = self._connection.recv()
         except (EOFError, OSError):
-            raise ChildProcessError("the lint process ended before it answered") from None
+            _, status = os.waitpid(self.pid, 0)
+            self._ended = True
+            how = (
+                f"was ended by {signal.Signals(os.WTERMSIG(status)).name}"
+                if os.WIFSIGNALED(status)
+                else f"exited with status {os.waitstatus_to_exitcode(status)}"
+            )
+            raise ChildProcessError(f"the lint process {how} before it answered") from None
         if kind == "raised":
             raise value
         return value
@@ -186,11 +216,26 @@ class LintProcess:
 
         with interrupts_deferred():
             self._connection.close()
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            os.waitpid(self.pid, 0)
+            if not self._ended:
+                _end(self.pid)
+                self._ended = True
+
+
+def _end(pid: int, grace: float = 2.0) -> None:
+    """SIGTERM to a lint process, and its end awaited; SIGKILL after `grace` seconds if
+    it has not ended (a stopped process, a debugger's, never acts on SIGTERM), which
+    ends its runs too (`_end_with_parent`)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + grace
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
+        time.sleep(0.001)
 
 
 def _serve(connection, prepare: Callable[[], None], run: Callable[[Any, int], Any]) -> None:

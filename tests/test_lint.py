@@ -485,3 +485,16 @@ def test_a_cfnlintrc_where_the_compile_runs_changes_no_finding(tmp_path, monkeyp
     monkeypatch.chdir(project)
     found = {f.rule for f in lint_template(path, ["us-east-1"])}
     assert {"E1010", "E1019"} <= found
+
+
+def test_an_enumeration_counts_each_allowed_value_once():
+    """A lint view's copies are named as their originals in messages, and the two shared
+    runs hold different copies: counted with repeats, one finding read "200 allowed
+    values" from one run and "199" from the other (at 16 regions)."""
+    names = [f"Resource{n}" for n in range(12)]
+    from_one_run = f"'Nothing' is not one of {names + names[:3]!r}"
+    from_the_other = f"'Nothing' is not one of {names + names[:2]!r}"
+    assert compact_message(from_one_run) == compact_message(from_the_other) == (
+        "'Nothing' is not one of the 12 allowed values (first: 'Resource0', 'Resource1', "
+        "'Resource2', 'Resource3', 'Resource4', ...)"
+    )

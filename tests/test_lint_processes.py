@@ -365,3 +365,71 @@ def test_a_caller_with_other_threads_lints_without_forking():
     finally:
         stop.set()
         other.join()
+
+
+def test_closing_a_stopped_lint_process_does_not_wait_for_ever():
+    """A stopped process (a debugger's, `kill -STOP`) never acts on SIGTERM: the compile
+    waited in waitpid, and held back every further Ctrl-C."""
+    process = LintProcess.start(lambda: None, lambda request, watch: None)
+    assert process is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    started = time.monotonic()
+    process.close()
+    assert time.monotonic() - started < 10
+    assert gone(process.pid)
+
+
+def test_a_lint_process_killed_mid_lint_is_reported_at_once_and_its_runs_end(tmp_path):
+    """What the kernel's out-of-memory killer does: the compile hears of it at once, in
+    words, and the runs end with their parent instead of finishing for nobody."""
+
+    def run(request, watch):
+        def work(item):
+            pid_file_of_a_run(tmp_path, item).write_text(str(os.getpid()))
+            time.sleep(60)
+
+        return run_forked(work, [request], 2, watch=watch)
+
+    process = LintProcess.start(lambda: None, run)
+    assert process is not None
+    run_file = pid_file_of_a_run(tmp_path, "stackset")
+
+    def kill_the_lint_process():
+        wait_until(run_file.exists)
+        os.kill(process.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_lint_process)
+    killer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ChildProcessError, match="lint process was ended by SIGKILL"):
+            process.run("stackset")
+    finally:
+        killer.join()
+        process.close()
+    assert time.monotonic() - started < 10
+    assert wait_until(lambda: gone(int(run_file.read_text())), timeout=5)
+
+
+def test_a_failed_run_is_named_by_its_template_and_regions():
+    part = lint_module._Part(
+        Path("out/stackset.json"), ("us-east-1", "eu-west-1"), 0, ("us-east-1",)
+    )
+
+    def work(item):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(ChildProcessError) as failed:
+        run_forked(work, [part], 2)
+    assert str(failed.value) == (
+        "the cfn-lint run for out/stackset.json in us-east-1, eu-west-1 was ended by SIGKILL"
+    )
+
+
+def test_the_cores_counted_are_those_the_process_may_run_on(monkeypatch):
+    """`taskset -c 0 infra compile`: one core, whatever the machine has."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert lint_module.parallel_workers(4) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert lint_module.parallel_workers(4) == 3
+    assert lint_module.parallel_workers(2) == 2
