@@ -111,12 +111,12 @@ def compact_message(message: str) -> str:
     text = " ".join(message.split())
     match = _NOT_ONE_OF.match(text)
     parsed = _literal_list(match["rest"]) if match else None
-    if match and parsed and len(parsed[0]) > MAX_LISTED:
-        allowed, after = parsed
-        # Once: a lint view's copies are named as their originals (`_findings`), and a run
-        # holds the copies of some regions only, so repeats would count differently
-        # from one run to the other.
-        allowed = list(dict.fromkeys(allowed))
+    # Each value once: a lint view's copies are named as their originals (`_findings`),
+    # and a run holds the copies of some regions only, so repeats would count (and cut)
+    # differently from one run to the other.
+    allowed = list(dict.fromkeys(parsed[0])) if parsed else []
+    if match and parsed and len(allowed) > MAX_LISTED:
+        after = parsed[1]
         value = ast.literal_eval(match["value"])
         closest = difflib.get_close_matches(str(value), [str(v) for v in allowed], n=3, cutoff=0.6)
         if closest:
@@ -126,6 +126,8 @@ def compact_message(message: str) -> str:
                 f"the {len(allowed)} allowed values (first: {_shown(allowed[:MAX_LISTED])}, ...)"
             )
         text = f"{match['value']} is not one of {listed}{after}"
+    elif match and parsed and len(allowed) < len(parsed[0]):
+        text = f"{match['value']} is not one of {allowed!r}{parsed[1]}"
     else:
         text = re.sub(r"\[[^\[\]]{200,}\]", lambda m: _cut_list(m.group(0)), text)
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -494,7 +494,18 @@ def test_an_enumeration_counts_each_allowed_value_once():
     names = [f"Resource{n}" for n in range(12)]
     from_one_run = f"'Nothing' is not one of {names + names[:3]!r}"
     from_the_other = f"'Nothing' is not one of {names + names[:2]!r}"
-    assert compact_message(from_one_run) == compact_message(from_the_other) == (
-        "'Nothing' is not one of the 12 allowed values (first: 'Resource0', 'Resource1', "
-        "'Resource2', 'Resource3', 'Resource4', ...)"
+    assert (
+        compact_message(from_one_run)
+        == compact_message(from_the_other)
+        == (
+            "'Nothing' is not one of the 12 allowed values (first: 'Resource0', 'Resource1', "
+            "'Resource2', 'Resource3', 'Resource4', ...)"
+        )
+    )
+    # and a list short enough to show whole, once its repeats are gone
+    few = ["Aaa", "Bbb"]
+    assert (
+        compact_message(f"'zzz' is not one of {few * 3!r} in 'us-east-1'")
+        == (compact_message(f"'zzz' is not one of {few * 2!r} in 'us-east-1'"))
+        == "'zzz' is not one of ['Aaa', 'Bbb'] in 'us-east-1'"
     )
