@@ -66,12 +66,15 @@ def run_forked(
                     parent = os.getpid()
                     pid = os.fork()
                     if pid == 0:  # pragma: no cover (the child, which never returns)
-                        _end_with_parent(parent)
-                        # Not the run's to hold: the asker's pipe (so that the asker's
-                        # going away is seen here alone) and the other runs' pipes.
-                        for fd in (read_end, *running, *([] if watch is None else [watch])):
-                            os.close(fd)
-                        _run_in_child(work, item, write_end)
+                        try:
+                            _end_with_parent(parent)
+                            # Not the run's to hold: the asker's pipe (so that the asker's
+                            # going away is seen here alone) and the other runs' pipes.
+                            for fd in (read_end, *running, *([] if watch is None else [watch])):
+                                os.close(fd)
+                            _run_in_child(work, item, write_end)
+                        finally:
+                            os._exit(1)  # never on into the parent's loop
                     _RUNS.add(pid)
                 except BaseException:
                     os.close(read_end)
@@ -184,9 +187,12 @@ class LintProcess:
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the lint process; measured by its results)
-            ours.close()
-            _end_with_parent(parent)
-            _serve(theirs, prepare, run)
+            try:
+                ours.close()
+                _end_with_parent(parent)
+                _serve(theirs, prepare, run)
+            finally:
+                os._exit(1)  # never on with the compile's stack
         theirs.close()
         return cls(pid, ours)
 

@@ -370,12 +370,15 @@ def test_a_caller_with_other_threads_lints_without_forking():
 def test_closing_a_stopped_lint_process_does_not_wait_for_ever():
     """A stopped process (a debugger's, `kill -STOP`) never acts on SIGTERM: the compile
     waited in waitpid, and held back every further Ctrl-C."""
-    process = LintProcess.start(lambda: None, lambda request, watch: None)
+    process = LintProcess.start(lambda: None, lambda request, watch: request)
     assert process is not None
+    # Ready, its SIGTERM handler in place (before it, SIGTERM's default action ends even
+    # a stopped process, and this would test nothing).
+    assert process.run("ready?") == "ready?"
     os.kill(process.pid, signal.SIGSTOP)
     started = time.monotonic()
     process.close()
-    assert time.monotonic() - started < 10
+    assert 1.5 < time.monotonic() - started < 10  # the grace, then SIGKILL
     assert gone(process.pid)
 
 
