@@ -136,17 +136,23 @@ def _run_in_child(work: Callable[[Any], Any], item: Any, write_end: int) -> None
         _RUNS.clear()  # its parent's, not its own
         payload = pickle.dumps(("done", work(item)))
     except BaseException as error:  # sent to the parent, which raises it there
-        try:
-            payload = pickle.dumps(("raised", error))
-        except Exception:  # an exception that does not pickle: its text, as a RuntimeError
-            text = "".join(traceback.format_exception(error)).rstrip()
-            payload = pickle.dumps(("raised", RuntimeError(text)))
+        payload = pickle.dumps(("raised", _sendable(error)))
     try:
         with os.fdopen(write_end, "wb") as out:
             out.write(payload)
     except BaseException:
         code = 1
     os._exit(code)
+
+
+def _sendable(error: BaseException) -> BaseException:
+    """`error` if it pickles, to be raised as it is on the other side; else its text in a
+    RuntimeError (an exception whose arguments do not pickle)."""
+    try:
+        pickle.dumps(error)
+    except Exception:
+        return RuntimeError("".join(traceback.format_exception(error)).rstrip())
+    return error
 
 
 def _outcome(payload: bytes, status: int, item: Any) -> Any:
@@ -265,12 +271,7 @@ def _serve(connection, prepare: Callable[[], None], run: Callable[[Any, int], An
             except Abandoned:
                 break
             except Exception as error:
-                try:
-                    pickle.dumps(error)
-                    reply = ("raised", error)
-                except Exception:
-                    text = "".join(traceback.format_exception(error)).rstrip()
-                    reply = ("raised", RuntimeError(text))
+                reply = ("raised", _sendable(error))
             connection.send(reply)
     except BaseException:
         code = 1

@@ -263,12 +263,12 @@ def compile_spec(
                     for s in result.stacks
                     if out_dir / result.lint_via.get(s.path, s.path) in cached
                 }
-            if any(job.path not in cached for job in jobs):
-                # cfn-lint will run. The templates are written: what is asked of them from here
-                # on is each resource's type. Letting their troposphere objects go before
-                # cfn-lint is imported lets it reuse that memory, and every lint process forked
-                # afterwards starts that much smaller (the peak of a 16-region compile,
-                # benchmarks/compile_bench.py lint-16).
+            if lint_process is None and any(job.path not in cached for job in jobs):
+                # cfn-lint will run here. The templates are written: what is asked of them
+                # from here on is each resource's type. Letting their troposphere objects go
+                # before cfn-lint is imported lets it reuse that memory, and every lint run
+                # forked afterwards starts that much smaller. (A lint process was forked
+                # before the templates existed: its runs never held them.)
                 result.stacks = [
                     stack._replace(template=_TypesOnly(stack.template)) for stack in result.stacks
                 ]
