@@ -166,6 +166,7 @@ def lint_template(
     from cfnlint.decode.decode import decode_str
     from cfnlint.runner import run_template_by_data
 
+    from compiler import cfn_lint_shortcuts
     from compiler.naming import REGION_MAP
 
     text = original_text = path.read_text(encoding="utf-8")
@@ -192,7 +193,7 @@ def lint_template(
     template, matches = decode_str(text)
     if template is not None and not matches:  # what `cfnlint.api.lint` does, rules loaded once
         rules = cfn_lint_rules()
-        with _shared_resources(rules, str(path), share, in_both_runs), _getatts_once():
+        with _shared_resources(rules, str(path), share, in_both_runs), cfn_lint_shortcuts.applied():
             matches = list(run_template_by_data(template, ConfigMixIn(**config), rules))
     return _merged(
         finding
@@ -298,38 +299,6 @@ def _shared_resources(
                 del rule.validate  # the class's method again
             else:
                 rule.validate = own[rule_id]
-
-
-@contextlib.contextmanager
-def _getatts_once():
-    """cfn-lint's `Template.get_valid_getatts` computed once per template, not once per
-    call. It builds every resource's attributes in every region of the run, and E1010
-    (GetAtt) calls it again for each GetAtt whose type it checks, in each group of
-    regions: at 16 regions, a fifth of a StackSet lint's time (docs/speed.md). What it
-    returns is made from the template's resources and regions alone, which stay the same
-    for the template's whole run, and its callers (E1010, E1029's SubNeeded) only read it;
-    tests/test_lint.py holds the findings to those without the cache. Changed in this
-    process only, for one run, and undone after it."""
-    from cfnlint.template.template import Template
-
-    compute = Template.get_valid_getatts
-
-    def computed_once(template):
-        resources, regions = template.context.resources, tuple(template.regions)
-        kept = template.__dict__.get(_GETATTS_KEPT)
-        if kept is None or kept[0] is not resources or kept[1] != regions:
-            kept = (resources, regions, compute(template))
-            template.__dict__[_GETATTS_KEPT] = kept
-        return kept[2]
-
-    Template.get_valid_getatts = computed_once
-    try:
-        yield
-    finally:
-        Template.get_valid_getatts = compute
-
-
-_GETATTS_KEPT = "_infra_valid_getatts"
 
 
 # Resources that both shared runs validate: rules that compare each resource of these
@@ -547,6 +516,7 @@ def prepare_to_lint() -> None:
     import cfnlint.decode.decode  # noqa: F401
     import cfnlint.runner  # noqa: F401
 
+    import compiler.cfn_lint_shortcuts  # noqa: F401
     import compiler.json_text  # noqa: F401
     import compiler.lint_view  # noqa: F401
 

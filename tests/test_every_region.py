@@ -67,6 +67,7 @@ LINT_SOURCES = (
     "lint_view.py",
     "lint_relations.py",
     "lint_processes.py",
+    "cfn_lint_shortcuts.py",
     "json_text.py",
     "pipeline.py",
 )

@@ -26,6 +26,7 @@ from compiler.lint import (
 from compiler.pipeline import compile_spec, lint_regions
 from compiler.spec_map import SpecIndex
 from tests.conftest import EXAMPLE_SPEC, REPO_ROOT
+from tests.test_cfn_lint_shortcuts import GETATT_FAULTS
 
 _LINTED: dict[tuple[str, tuple[str, ...]], list[LintFinding]] = {}
 
@@ -358,83 +359,6 @@ def test_resources_sharing_an_identifier_are_named_in_one_order(tmp_path):
     listed = ", ".join(f"'{name}'" for name in sorted(names))
     assert [f.rule for f in findings] == ["E3019"] * len(names)
     assert all(f.message.endswith(f"across the resources {{{listed}}}") for f in findings)
-
-
-# --- cfn-lint's valid GetAtts, computed once per template run ------------------------
-
-GETATT_FAULTS = {
-    "AWSTemplateFormatVersion": "2010-09-09",
-    "Resources": {
-        "Bucket": {"Type": "AWS::S3::Bucket"},
-        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-        "Queue": {
-            "Type": "AWS::SQS::Queue",
-            "Properties": {
-                # E1010: no such attribute; then a list attribute where a string goes
-                "QueueName": {"Fn::GetAtt": ["Bucket", "NoSuchAttribute"]},
-                "RedriveAllowPolicy": {"Fn::GetAtt": ["Vpc", "CidrBlockAssociations"]},
-            },
-        },
-        "Topic": {
-            "Type": "AWS::SNS::Topic",
-            "Properties": {
-                "TopicName": {"Fn::Sub": "${Bucket.NoSuchEither}"},  # E1019
-                "DisplayName": "${Bucket.Arn}",  # E1029: a Sub's syntax outside a Sub
-            },
-        },
-        "Alias": {
-            "Type": "AWS::SQS::QueueInlinePolicy",
-            "Properties": {
-                "Queue": {"Fn::GetAtt": ["Queue", "QueueUrl"]},
-                "PolicyDocument": {"Statement": []},
-            },
-        },
-    },
-}
-
-
-def count_getatts_computed(monkeypatch) -> list[int]:
-    from cfnlint.template.template import Template
-
-    computed: list[int] = []
-    compute = Template.get_valid_getatts
-
-    def counted(template):
-        computed.append(id(template))
-        return compute(template)
-
-    monkeypatch.setattr(Template, "get_valid_getatts", counted)
-    return computed
-
-
-def test_the_getatts_cache_changes_no_finding(tmp_path, monkeypatch):
-    """The same findings with cfn-lint's valid GetAtts computed once per template as with
-    them computed at each call, on a template whose faults are the ones read from them."""
-    import contextlib
-
-    path = tmp_path / "getatts.json"
-    path.write_text(json.dumps(GETATT_FAULTS, indent=2))
-    regions = ["us-east-1", "eu-west-1", "ap-southeast-2"]
-    cached = lint_template(path, regions)
-    monkeypatch.setattr(lint_module, "_getatts_once", contextlib.nullcontext)
-    computed = count_getatts_computed(monkeypatch)
-    uncached = lint_template(path, regions)
-    assert {f.rule for f in cached} >= {"E1010", "E1019", "E1029"}, cached
-    assert len([f for f in cached if f.rule == "E1010"]) >= 2  # the name, and the type
-    assert cached == uncached
-    assert len(computed) > len(set(computed))  # without the cache: again for each call
-
-
-def test_the_getatts_are_computed_once_per_template_and_the_patch_is_undone(tmp_path, monkeypatch):
-    from cfnlint.template.template import Template
-
-    path = tmp_path / "getatts.json"
-    path.write_text(json.dumps(GETATT_FAULTS, indent=2))
-    computed = count_getatts_computed(monkeypatch)
-    counting = Template.get_valid_getatts
-    lint_template(path, ["us-east-1", "eu-west-1"])
-    assert computed and len(computed) == len(set(computed))  # used, and once per template
-    assert Template.get_valid_getatts is counting
 
 
 LINT_RUN_PROBE = """

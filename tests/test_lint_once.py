@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -81,14 +82,8 @@ def seeded(seeded_stackset):
 def seeded_stackset(tmp_path_factory):
     """The spec maps, the findings of each regional template and the StackSet template's
     path, faults seeded."""
-    spec = load_and_validate(EXAMPLE_SPEC)
-    stacks = {stack.path: stack for stack in assemble(spec)}
-    stackset = json.loads(stacks["stackset.json"].template.to_json())
-    for _region, seed in FAULTS.values():
-        seed(stackset)
-    _seed_database_fault(stackset)
     out = tmp_path_factory.mktemp("seeded")
-    (out / "stackset.json").write_bytes(to_json_bytes(stackset))
+    spec, stacks, stackset = write_seeded_stackset(out / "stackset.json")
     rest = copy.deepcopy(stackset)
     mappings, _ = rest.pop("Mappings"), rest.pop("Rules")
     regional = {}
@@ -98,6 +93,19 @@ def seeded_stackset(tmp_path_factory):
         regional[region] = lint_template(path, [region])
     maps = {path: SpecMap.for_stack(spec, stack) for path, stack in stacks.items()}
     return maps, regional, out / "stackset.json"
+
+
+def write_seeded_stackset(path: Path) -> tuple:
+    """The example's spec, its stacks and its StackSet template with every fault above
+    seeded, written to `path`."""
+    spec = load_and_validate(EXAMPLE_SPEC)
+    stacks = {stack.path: stack for stack in assemble(spec)}
+    stackset = json.loads(stacks["stackset.json"].template.to_json())
+    for _region, seed in FAULTS.values():
+        seed(stackset)
+    _seed_database_fault(stackset)
+    path.write_bytes(to_json_bytes(stackset))
+    return spec, stacks, stackset
 
 
 def _owned_by(share_of: dict[str, int], path, regions=(EAST, WEST)) -> None:

@@ -1,0 +1,216 @@
+"""cfn-lint's repeated work done once per run, with the same findings.
+
+A lint of the StackSet template spends most of its time in cfn-lint's JSON-schema
+validation, and a large part of that not on checking values but on work cfn-lint redoes
+at each step: it makes a new validator class (a dataclass, built by `exec`) each time a
+rule extends its validator, 600 times a run for a dozen different ones; it reads a
+dataclass's field list at each of some 150,000 `evolve` and `descend` calls; it rebuilds
+every resource's valid attributes for each GetAtt it checks; it builds an empty template
+to throw away each time a rule extends its validator. Each shortcut below keeps
+what was made the first time and hands it out again where cfn-lint would make the same
+thing anew (docs/speed.md, "The sixth pass"). Each relies on the cfn-lint internals its
+docstring names; `tests/test_cfn_lint_shortcuts.py` holds the findings with them to the
+findings without them on templates seeded with faults, and checks that each is in use.
+
+`applied()` puts them in place for one cfn-lint run and takes them out after it: they
+change cfn-lint's modules in this process only (a lint run is a process of its own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+
+@contextlib.contextmanager
+def applied() -> Iterator[None]:
+    with (
+        _validator_classes_once(),
+        _validators_extended_directly(),
+        _dataclass_fields_once(),
+        _context_evolved_directly(),
+        _getatts_once(),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def _validator_classes_once() -> Iterator[None]:
+    """`cfnlint.jsonschema.validators.create(validators, function_filter, fn_resolvers)`
+    makes a new `Validator` dataclass on every call (`Validator.extend` calls it, and every
+    schema rule extends its validator for each resource it checks). The class it makes
+    depends on nothing but its three arguments, which it keeps as the defaults of its
+    instances, and nothing in cfn-lint changes them afterwards: one class per different
+    set of arguments serves every call with equal ones. Equal: the same validator and
+    resolver functions (compared as Python compares them: the same function objects, or
+    bound methods of the same rule object) under the same keywords, and a function filter
+    of the same type and field values. Arguments that cannot be compared so (a field
+    value that is not hashable) get a new class, as without the shortcut."""
+    import cfnlint.jsonschema.validators as validators_module
+
+    create = validators_module.create
+    made: dict[tuple, Any] = {}
+
+    def create_once(validators=None, function_filter=None, fn_resolvers=None):
+        try:
+            key = (
+                tuple((validators or {}).items()),
+                _field_values(function_filter),
+                tuple((fn_resolvers or {}).items()),
+            )
+            kept = made.get(key)
+        except TypeError:  # something unhashable: no way to know it is the same
+            return create(validators, function_filter, fn_resolvers)
+        if kept is None:
+            kept = made[key] = create(validators, function_filter, fn_resolvers)
+        return kept
+
+    with _patched(validators_module, "create", create_once):
+        yield
+
+
+def _field_values(instance: Any) -> tuple | None:
+    if instance is None:
+        return None
+    values = tuple(
+        (field.name, _hashable(getattr(instance, field.name)))
+        for field in dataclasses.fields(instance)
+    )
+    return (type(instance), values)
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+@contextlib.contextmanager
+def _validators_extended_directly() -> Iterator[None]:
+    """`BaseJsonSchema.extend_validator`, through which every schema rule makes the
+    validator it checks a resource with, makes an instance of the extended class with the
+    new schema alone, and then `evolve`s it into the one it returns, with the caller's
+    template, context and a resolver for the schema. The first instance, thrown away,
+    builds an empty cfn-lint `Template` (its field default, with the searches of its
+    `__init__`) and a resolver of its own. Making the returned instance at once gives the
+    same fields: the schema and function filter the first instance would have passed on
+    (the filter is the class's default in both), the caller's template and context, and
+    the resolver. Only with a context given: without one, the first instance derives a
+    context from the empty template, and `evolve` passes it on (left to cfn-lint)."""
+    from cfnlint.rules.jsonschema import Base
+
+    extend = Base.BaseJsonSchema.extend_validator
+
+    def extend_directly(self, validator, schema, context, validators=None):
+        if context is None:
+            return extend(self, validator, schema, context, validators)
+        all_validators = self._get_validators()
+        if validators:
+            all_validators.update(validators)
+        extended = validator.extend(validators=all_validators)
+        resolver = Base.RefResolver.from_schema(schema)
+        return extended(schema=schema, cfn=validator.cfn, context=context, resolver=resolver)
+
+    with _patched(Base.BaseJsonSchema, "extend_validator", extend_directly):
+        yield
+
+
+@contextlib.contextmanager
+def _dataclass_fields_once() -> Iterator[None]:
+    """cfn-lint's `evolve` and `descend` methods (its validators, contexts, paths and
+    function filters) call `dataclasses.fields(Class)` each time, which builds the tuple
+    of the class's fields anew from its field table. A class's fields are fixed when the
+    class is made: the tuple is kept per class. Only for classes; an instance (which
+    cfn-lint does not pass here) is answered as before."""
+    import cfnlint.context.context as context_module
+    import cfnlint.jsonschema._filter as filter_module
+    import cfnlint.jsonschema.validators as validators_module
+
+    fields = dataclasses.fields
+    kept: dict[type, tuple] = {}
+
+    def fields_once(class_or_instance):
+        if not isinstance(class_or_instance, type):
+            return fields(class_or_instance)
+        found = kept.get(class_or_instance)
+        if found is None:
+            found = kept[class_or_instance] = fields(class_or_instance)
+        return found
+
+    with contextlib.ExitStack() as stack:
+        for module in (context_module, filter_module, validators_module):
+            stack.enter_context(_patched(module, "fields", fields_once))
+        yield
+
+
+@contextlib.contextmanager
+def _context_evolved_directly() -> Iterator[None]:
+    """`cfnlint.context.Context.evolve(**changes)`: a copy of a context with some of its
+    fields changed (its `ref_values` merged, not replaced), called some 50,000 times a
+    run. cfn-lint makes it through the frozen dataclass's `__init__`, which sets each
+    field with `object.__setattr__`; `Context` has no `__post_init__` and no field
+    outside `__init__`, so filling the new object's fields directly makes the same
+    object. Only for `Context` itself and names it has; anything else goes the old way.
+    What `Context` keeps beside its fields (its cached `module_names`) is not copied,
+    as `__init__` would not copy it."""
+    from cfnlint.context.context import Context
+
+    names = tuple(field.name for field in dataclasses.fields(Context) if field.init)
+    known = frozenset(names)
+    if len(names) != len(dataclasses.fields(Context)) or hasattr(Context, "__post_init__"):
+        yield  # not the class this was written for: left as it is
+        return
+    evolve = Context.evolve
+
+    def evolve_directly(self, **changes):
+        if type(self) is not Context or not known.issuperset(changes):
+            return evolve(self, **changes)
+        if "ref_values" in changes:
+            merged = self.ref_values.copy()
+            merged.update(changes["ref_values"])
+            changes["ref_values"] = merged
+        made = object.__new__(Context)
+        own, theirs = self.__dict__, made.__dict__
+        for name in names:
+            theirs[name] = changes[name] if name in changes else own[name]
+        return made
+
+    with _patched(Context, "evolve", evolve_directly):
+        yield
+
+
+@contextlib.contextmanager
+def _getatts_once() -> Iterator[None]:
+    """cfn-lint's `Template.get_valid_getatts` computed once per template, not once per
+    call. It builds every resource's attributes in every region of the run, and E1010
+    (GetAtt) calls it again for each GetAtt whose type it checks, in each group of
+    regions: at 16 regions, a fifth of a StackSet lint's time (docs/speed.md). What it
+    returns is made from the template's resources and regions alone, which stay the same
+    for the template's whole run, and its callers (E1010, E1029's SubNeeded) only read it."""
+    from cfnlint.template.template import Template
+
+    compute = Template.get_valid_getatts
+
+    def computed_once(template):
+        resources, regions = template.context.resources, tuple(template.regions)
+        kept = template.__dict__.get(GETATTS_KEPT)
+        if kept is None or kept[0] is not resources or kept[1] != regions:
+            kept = (resources, regions, compute(template))
+            template.__dict__[GETATTS_KEPT] = kept
+        return kept[2]
+
+    with _patched(Template, "get_valid_getatts", computed_once):
+        yield
+
+
+GETATTS_KEPT = "_infra_valid_getatts"

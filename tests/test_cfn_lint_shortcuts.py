@@ -1,0 +1,242 @@
+"""cfn-lint's repeated work done once per run (`compiler/cfn_lint_shortcuts.py`) changes
+no finding: templates seeded with faults that exercise the validation the shortcuts
+touch (schema keywords, conditions, functions, GetAtts, IAM policies, the RDS rules'
+function filters) are linted with and without them, in several regions; and each
+shortcut is in use during a run and gone after it."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler import cfn_lint_shortcuts
+from compiler.lint import lint_template
+from tests.test_lint_once import EAST, WEST, write_seeded_stackset
+
+FAULTS_TEMPLATE = Path(__file__).parent / "fixtures" / "cfn_lint_faults.json"
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+
+def without_shortcuts(monkeypatch) -> None:
+    monkeypatch.setattr(cfn_lint_shortcuts, "applied", contextlib.nullcontext)
+
+
+def test_the_shortcuts_change_no_finding_on_a_template_of_many_faults(monkeypatch):
+    shortcut = lint_template(FAULTS_TEMPLATE, REGIONS)
+    without_shortcuts(monkeypatch)
+    plain = lint_template(FAULTS_TEMPLATE, REGIONS)
+    assert shortcut == plain
+    rules = collections.Counter(finding.rule for finding in plain)
+    # The faults are real and reach the rules whose validators the shortcuts make:
+    # properties (E3002, E3012, E3030), functions (E1010, E1019, E1029), policies
+    # (E3510), RDS (E3025, E3034), update policies (E3016).
+    assert len(plain) >= 40 and len(rules) >= 20, rules
+    expected = {"E3002", "E3012", "E3030", "E1010", "E1019", "E1029", "E3510", "E3025", "E3016"}
+    assert expected <= set(rules)
+
+
+@pytest.mark.full  # two lints of the example's whole StackSet template (about 5 s of CPU)
+def test_the_shortcuts_change_no_finding_on_the_seeded_stackset_template(tmp_path, monkeypatch):
+    """The example's StackSet template with one region's values broken in several ways
+    (tests/test_lint_once.py), in its lint view of both regions."""
+    path = tmp_path / "stackset.json"
+    write_seeded_stackset(path)
+    shortcut = lint_template(path, [EAST, WEST])
+    without_shortcuts(monkeypatch)
+    plain = lint_template(path, [EAST, WEST])
+    assert shortcut == plain
+    assert {finding.rule for finding in plain} >= {"E3002", "E3059", "E3628", "E3030"}
+
+
+def _patched_places() -> tuple:
+    import cfnlint.context.context as context_module
+    import cfnlint.jsonschema._filter as filter_module
+    import cfnlint.jsonschema.validators as validators_module
+    from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+    from cfnlint.template.template import Template
+
+    return (
+        validators_module.create,
+        BaseJsonSchema.extend_validator,
+        context_module.Context.evolve,
+        Template.get_valid_getatts,
+        validators_module.fields,
+        context_module.fields,
+        filter_module.fields,
+    )
+
+
+def test_each_shortcut_is_in_place_during_a_run_and_gone_after_it():
+    import cfnlint.jsonschema.validators as validators_module
+
+    before = _patched_places()
+    with cfn_lint_shortcuts.applied():
+        during = _patched_places()
+    assert all(now is not then for now, then in zip(during, before, strict=True))
+    assert _patched_places() == before
+    assert validators_module.fields is dataclasses.fields
+
+
+def test_a_run_makes_far_fewer_validator_classes(monkeypatch):
+    import cfnlint.jsonschema.validators as validators_module
+
+    create = validators_module.create
+    made: list[type] = []
+
+    def counted(*args, **kwargs):
+        made.append(create(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(validators_module, "create", counted)
+    lint_template(FAULTS_TEMPLATE, REGIONS)
+    with_shortcut = len(made)
+    made.clear()
+    without_shortcuts(monkeypatch)
+    lint_template(FAULTS_TEMPLATE, REGIONS)
+    assert 0 < with_shortcut * 4 < len(made), (with_shortcut, len(made))
+    assert len(set(made)) == len(made)  # without it, a new class for each call
+
+
+def test_validator_classes_are_kept_per_arguments_and_made_anew_when_not_comparable():
+    import cfnlint.jsonschema.validators as validators_module
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    def keyword(validator, value, instance, schema):
+        yield from ()
+
+    def other(validator, value, instance, schema):
+        yield from ()
+
+    @dataclasses.dataclass
+    class Unhashable:
+        values: dict = dataclasses.field(default_factory=dict)
+
+    with cfn_lint_shortcuts.applied():
+        create = validators_module.create
+        first = create({"type": keyword}, FunctionFilter())
+        assert create({"type": keyword}, FunctionFilter()) is first  # equal arguments
+        assert create({"type": keyword}, FunctionFilter(add_cfn_lint_keyword=False)) is not first
+        assert create({"type": other}, FunctionFilter()) is not first
+        assert create({"enum": keyword}, FunctionFilter()) is not first
+        odd = create({"type": keyword}, Unhashable())
+        assert create({"type": keyword}, Unhashable()) is not odd
+
+
+def test_a_validator_extended_directly_equals_one_extended_by_cfn_lint():
+    from cfnlint.jsonschema import CfnTemplateValidator
+    from cfnlint.rules.resources.properties.Properties import Properties
+    from cfnlint.template.template import Template
+
+    template = Template("t.json", json.loads(FAULTS_TEMPLATE.read_text()), ["us-east-1"])
+    validator = CfnTemplateValidator({}).evolve(cfn=template, context=template.context)
+    rule, schema = Properties(), {"type": "object", "required": ["A"]}
+    context = template.context.evolve(functions=["Fn::Sub"])
+    plain = rule.extend_validator(validator, schema, context)
+    with cfn_lint_shortcuts.applied():
+        direct = rule.extend_validator(validator, schema, context)
+    for field in dataclasses.fields(plain):
+        if field.name != "resolver":
+            assert getattr(direct, field.name) == getattr(plain, field.name), field.name
+    assert direct.cfn is template and direct.context is context
+    assert direct.resolver.resolution_scope == plain.resolver.resolution_scope
+    assert [e.message for e in direct.iter_errors({})] == [e.message for e in plain.iter_errors({})]
+
+
+def test_a_context_evolved_directly_equals_one_evolved_by_cfn_lint():
+    from cfnlint.context.context import Context
+    from cfnlint.context.context import Path as ContextPath
+
+    context = Context(regions=["us-east-1"], ref_values={"A": 1})
+    assert context.module_names == ()  # kept on the object: not carried to a copy
+    changes = {"functions": ["Fn::Sub"], "path": ContextPath(path=("Resources",))}
+    plain = context.evolve(**changes, ref_values={"B": 2})
+    with cfn_lint_shortcuts.applied():
+        direct = context.evolve(**changes, ref_values={"B": 2})
+        with pytest.raises(TypeError):
+            context.evolve(no_such_field=1)  # refused, as cfn-lint refuses it
+    assert type(direct) is Context
+    assert direct == plain and direct.ref_values == {"A": 1, "B": 2}
+    assert "module_names" not in vars(direct)
+    assert context.ref_values == {"A": 1}  # the original is not changed
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        direct.regions = []  # type: ignore[misc]
+
+
+# --- cfn-lint's valid GetAtts, computed once per template run ------------------------
+
+GETATT_FAULTS = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Queue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                # E1010: no such attribute; then a list attribute where a string goes
+                "QueueName": {"Fn::GetAtt": ["Bucket", "NoSuchAttribute"]},
+                "RedriveAllowPolicy": {"Fn::GetAtt": ["Vpc", "CidrBlockAssociations"]},
+            },
+        },
+        "Topic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": {"Fn::Sub": "${Bucket.NoSuchEither}"},  # E1019
+                "DisplayName": "${Bucket.Arn}",  # E1029: a Sub's syntax outside a Sub
+            },
+        },
+        "Alias": {
+            "Type": "AWS::SQS::QueueInlinePolicy",
+            "Properties": {
+                "Queue": {"Fn::GetAtt": ["Queue", "QueueUrl"]},
+                "PolicyDocument": {"Statement": []},
+            },
+        },
+    },
+}
+
+
+def count_getatts_computed(monkeypatch) -> list[int]:
+    from cfnlint.template.template import Template
+
+    computed: list[int] = []
+    compute = Template.get_valid_getatts
+
+    def counted(template):
+        computed.append(id(template))
+        return compute(template)
+
+    monkeypatch.setattr(Template, "get_valid_getatts", counted)
+    return computed
+
+
+def test_the_getatts_cache_changes_no_finding(tmp_path, monkeypatch):
+    """The same findings with cfn-lint's valid GetAtts computed once per template as with
+    them computed at each call, on a template whose faults are the ones read from them."""
+    path = tmp_path / "getatts.json"
+    path.write_text(json.dumps(GETATT_FAULTS, indent=2))
+    regions = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    cached = lint_template(path, regions)
+    monkeypatch.setattr(cfn_lint_shortcuts, "_getatts_once", contextlib.nullcontext)
+    computed = count_getatts_computed(monkeypatch)
+    uncached = lint_template(path, regions)
+    assert {f.rule for f in cached} >= {"E1010", "E1019", "E1029"}, cached
+    assert len([f for f in cached if f.rule == "E1010"]) >= 2  # the name, and the type
+    assert cached == uncached
+    assert len(computed) > len(set(computed))  # without the cache: again for each call
+
+
+def test_the_getatts_are_computed_once_per_template_and_the_patch_is_undone(tmp_path, monkeypatch):
+    from cfnlint.template.template import Template
+
+    path = tmp_path / "getatts.json"
+    path.write_text(json.dumps(GETATT_FAULTS, indent=2))
+    computed = count_getatts_computed(monkeypatch)
+    counting = Template.get_valid_getatts
+    lint_template(path, ["us-east-1", "eu-west-1"])
+    assert computed and len(computed) == len(set(computed))  # used, and once per template
+    assert Template.get_valid_getatts is counting
