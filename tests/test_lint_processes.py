@@ -3,6 +3,7 @@ results in order, faults reported rather than waited on, and no process left beh
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -160,6 +161,21 @@ def test_the_lint_process_prepares_once_and_answers_every_request(tmp_path):
     assert first == ("stackset.json", process.pid) and second == ("global.json", process.pid)
     assert int(marker.read_text()) == process.pid != os.getpid()
     assert gone(process.pid)
+
+
+def test_the_lint_process_prepares_without_collecting_and_runs_with_the_collector_on():
+    def prepare():
+        assert not gc.isenabled()
+
+    def run(request, watch):
+        return gc.isenabled(), gc.get_freeze_count() > 0
+
+    process = LintProcess.start(prepare, run)
+    assert process is not None
+    try:
+        assert process.run("stackset.json") == (True, True)
+    finally:
+        process.close()
 
 
 def test_what_the_lint_process_raises_is_raised_here():
