@@ -13,27 +13,51 @@ docstring names; `tests/test_cfn_lint_shortcuts.py` holds the findings with them
 findings without them on templates seeded with faults, and checks that each is in use.
 
 `applied()` puts them in place for one cfn-lint run and takes them out after it: they
-change cfn-lint's modules in this process only (a lint run is a process of its own).
+change cfn-lint's modules in this process only (a lint run is a process of its own, but
+for a caller with threads, whose runs may overlap: then they stay until the last ends).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 from collections.abc import Iterator
 from typing import Any
+
+# Runs in progress in this process, and what puts the shortcuts back when the last ends.
+# More than one only where a caller lints in threads of one process (`lint.parallel_workers`
+# lints in the caller's process when it has threads): the first run to start puts the
+# shortcuts in place and the last to end takes them out, so that no run ends another's.
+_runs_in_progress = 0
+_in_place: contextlib.ExitStack | None = None
+_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def applied() -> Iterator[None]:
-    with (
-        _validator_classes_once(),
-        _validators_extended_directly(),
-        _dataclass_fields_once(),
-        _context_evolved_directly(),
-        _getatts_once(),
-    ):
+    global _runs_in_progress, _in_place
+    with _lock:
+        if _runs_in_progress == 0:
+            with contextlib.ExitStack() as stack:
+                for shortcut in (
+                    _validator_classes_once,
+                    _validators_extended_directly,
+                    _dataclass_fields_once,
+                    _context_evolved_directly,
+                    _getatts_once,
+                ):
+                    stack.enter_context(shortcut())
+                _in_place = stack.pop_all()
+        _runs_in_progress += 1
+    try:
         yield
+    finally:
+        with _lock:
+            _runs_in_progress -= 1
+            if _runs_in_progress == 0 and _in_place is not None:
+                _in_place, in_place = None, _in_place
+                in_place.close()
 
 
 @contextlib.contextmanager

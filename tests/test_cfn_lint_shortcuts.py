@@ -82,6 +82,32 @@ def test_each_shortcut_is_in_place_during_a_run_and_gone_after_it():
     assert validators_module.fields is dataclasses.fields
 
 
+def test_overlapping_runs_in_threads_leave_cfn_lint_as_it_was():
+    """A caller with threads lints in its own process, so two runs can overlap: the
+    shortcuts stay in place until the last of them ends, and then all go."""
+    import threading
+
+    before = _patched_places()
+    first_in, second_done = threading.Event(), threading.Event()
+    seen: list[tuple] = []
+
+    def first():
+        with cfn_lint_shortcuts.applied():
+            first_in.set()
+            second_done.wait(10)
+            seen.append(_patched_places())  # the second run ended before this one
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(10)
+    with cfn_lint_shortcuts.applied():
+        during = _patched_places()
+    second_done.set()
+    thread.join(10)
+    assert seen == [during] and during != before
+    assert _patched_places() == before
+
+
 def test_a_run_makes_far_fewer_validator_classes(monkeypatch):
     import cfnlint.jsonschema.validators as validators_module
 
