@@ -9,8 +9,10 @@ every resource's valid attributes for each GetAtt it checks; it builds an empty 
 to throw away each time a rule extends its validator. Each shortcut below keeps
 what was made the first time and hands it out again where cfn-lint would make the same
 thing anew (docs/speed.md, "The sixth pass"). Each relies on the cfn-lint internals its
-docstring names; `tests/test_cfn_lint_shortcuts.py` holds the findings with them to the
-findings without them on templates seeded with faults, and checks that each is in use.
+docstring names, as in the cfn-lint releases `CHECKED_RELEASES` lists (with any other,
+cfn-lint runs as it is); `tests/test_cfn_lint_shortcuts.py` holds cfn-lint's matches with
+them to its matches without them on templates seeded with faults in some 50 rules, and
+checks that each is in place during a run and gone after it.
 
 `applied()` puts them in place for one cfn-lint run and takes them out after it: they
 change cfn-lint's modules in this process only (a lint run is a process of its own, but
@@ -34,9 +36,27 @@ _in_place: contextlib.ExitStack | None = None
 _lock = threading.Lock()
 
 
+# The cfn-lint releases whose code the shortcuts were read against, and checked on
+# (tests/test_cfn_lint_shortcuts.py): each shortcut stands in for a piece of cfn-lint's
+# own code or relies on what it does not do, which a later release may change. With
+# another release cfn-lint runs as it is (slower, never different), and a test fails
+# until the shortcuts are checked against it and it is added here.
+CHECKED_RELEASES = ("1.58.",)
+
+
+def in_use() -> bool:
+    """Whether `applied()` puts the shortcuts in place with the cfn-lint installed."""
+    from cfnlint.version import __version__
+
+    return __version__.startswith(CHECKED_RELEASES)
+
+
 @contextlib.contextmanager
 def applied() -> Iterator[None]:
     global _runs_in_progress, _in_place
+    if not in_use():
+        yield
+        return
     with _lock:
         if _runs_in_progress == 0:
             with contextlib.ExitStack() as stack:
@@ -80,8 +100,10 @@ def _validator_classes_once() -> Iterator[None]:
     set of arguments serves every call with equal ones. Equal: the same validator and
     resolver functions (compared as Python compares them: the same function objects, or
     bound methods of the same rule object) under the same keywords, and a function filter
-    of the same type and field values. Arguments that cannot be compared so (a field
-    value that is not hashable) get a new class, as without the shortcut."""
+    of the same type and field values (a kept class's instances default to the first
+    caller's filter, equal to a later caller's; cfn-lint never changes a filter, it makes
+    new ones with `evolve`). Arguments that cannot be compared so (a field value that is
+    not hashable) get a new class, as without the shortcut."""
     import cfnlint.jsonschema.validators as validators_module
 
     create = validators_module.create
@@ -129,8 +151,8 @@ def _validators_extended_directly() -> Iterator[None]:
     `__init__`) and a resolver of its own. Making the returned instance at once gives the
     same fields: the schema and function filter the first instance would have passed on
     (the filter is the class's default in both), the caller's template and context, and
-    the resolver. Only with a context given: without one, the first instance derives a
-    context from the empty template, and `evolve` passes it on (left to cfn-lint)."""
+    the resolver. Only with a context given (every caller in cfn-lint 1.58 gives one):
+    without, it is left to cfn-lint, which this was not checked against."""
     from cfnlint.rules.jsonschema import Base
 
     extend = Base.BaseJsonSchema.extend_validator

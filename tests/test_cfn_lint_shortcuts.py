@@ -19,6 +19,7 @@ from compiler.lint import lint_template
 from tests.test_lint_once import EAST, WEST, write_seeded_stackset
 
 FAULTS_TEMPLATE = Path(__file__).parent / "fixtures" / "cfn_lint_faults.json"
+WIDE_FAULTS_TEMPLATE = Path(__file__).parent / "fixtures" / "cfn_lint_faults_wide.json"
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
 
@@ -26,18 +27,77 @@ def without_shortcuts(monkeypatch) -> None:
     monkeypatch.setattr(cfn_lint_shortcuts, "applied", contextlib.nullcontext)
 
 
+def linted_both_ways(monkeypatch, path: Path, regions: list[str]) -> tuple:
+    """`path` linted without the shortcuts, then with them (so that nothing a shortcut
+    keeps can reach the plain run): each run's findings and cfn-lint's own matches, in
+    the order cfn-lint reports them, before our merging, sorting and compacting."""
+    import cfnlint.runner
+
+    run = cfnlint.runner.run_template_by_data
+    matches: list[tuple] = []
+
+    def recorded(*args, **kwargs):
+        for match in run(*args, **kwargs):
+            matches.append(
+                (match.rule.id, match.message, tuple(map(str, match.path or ())),
+                 match.linenumber, match.columnnumber, match.linenumberend,
+                 match.columnnumberend)
+            )  # fmt: skip
+            yield match
+
+    monkeypatch.setattr(cfnlint.runner, "run_template_by_data", recorded)
+    outcomes = []
+    for shortcuts in (contextlib.nullcontext, cfn_lint_shortcuts.applied):
+        monkeypatch.setattr(cfn_lint_shortcuts, "applied", shortcuts)
+        matches.clear()
+        outcomes.append((lint_template(path, regions), list(matches)))
+    monkeypatch.undo()
+    return outcomes[0], outcomes[1]
+
+
+def test_the_shortcuts_were_checked_against_the_installed_cfn_lint():
+    from cfnlint.version import __version__
+
+    assert cfn_lint_shortcuts.in_use(), (
+        f"cfn-lint {__version__} is not a release the shortcuts were checked against: "
+        "read the cfn-lint code each shortcut names for changes, run this module's "
+        "tests with the release added to CHECKED_RELEASES, and keep it there if they pass"
+    )
+
+
+def test_with_another_cfn_lint_release_cfn_lint_runs_as_it_is(monkeypatch):
+    import cfnlint.version
+
+    monkeypatch.setattr(cfnlint.version, "__version__", "1.99.0")
+    before = _patched_places()
+    with cfn_lint_shortcuts.applied():
+        assert _patched_places() == before
+
+
 def test_the_shortcuts_change_no_finding_on_a_template_of_many_faults(monkeypatch):
-    shortcut = lint_template(FAULTS_TEMPLATE, REGIONS)
-    without_shortcuts(monkeypatch)
-    plain = lint_template(FAULTS_TEMPLATE, REGIONS)
+    plain, shortcut = linted_both_ways(monkeypatch, FAULTS_TEMPLATE, REGIONS)
     assert shortcut == plain
-    rules = collections.Counter(finding.rule for finding in plain)
+    findings, matches = plain
+    rules = collections.Counter(finding.rule for finding in findings)
     # The faults are real and reach the rules whose validators the shortcuts make:
     # properties (E3002, E3012, E3030), functions (E1010, E1019, E1029), policies
     # (E3510), RDS (E3025, E3034), update policies (E3016).
-    assert len(plain) >= 40 and len(rules) >= 20, rules
+    assert len(matches) >= len(findings) >= 45 and len(rules) >= 20, rules
     expected = {"E3002", "E3012", "E3030", "E1010", "E1019", "E1029", "E3510", "E3025", "E3016"}
     assert expected <= set(rules)
+
+
+def test_the_shortcuts_change_no_finding_on_a_template_of_wider_faults(monkeypatch):
+    """The outside review's template (tests/fixtures/cfn_lint_faults_wide.json): faults
+    in 50 rules, among them parameters, conditions, Rules and Outputs, Step Functions, SSM
+    documents, ECS log options, cfn-init, an RDS engine from a parameter with allowed
+    values (W1030) and a DB cluster; in regions of three partitions."""
+    regions = ["us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1"]
+    plain, shortcut = linted_both_ways(monkeypatch, WIDE_FAULTS_TEMPLATE, regions)
+    assert shortcut == plain
+    rules = {finding.rule for finding in plain[0]}
+    assert len(plain[0]) >= 90 and len(rules) >= 45, rules
+    assert {"W1030", "E3004", "E6101", "E7001", "E8006", "W2001"} <= rules
 
 
 @pytest.mark.full  # two lints of the example's whole StackSet template (about 5 s of CPU)
@@ -46,11 +106,9 @@ def test_the_shortcuts_change_no_finding_on_the_seeded_stackset_template(tmp_pat
     (tests/test_lint_once.py), in its lint view of both regions."""
     path = tmp_path / "stackset.json"
     write_seeded_stackset(path)
-    shortcut = lint_template(path, [EAST, WEST])
-    without_shortcuts(monkeypatch)
-    plain = lint_template(path, [EAST, WEST])
+    plain, shortcut = linted_both_ways(monkeypatch, path, [EAST, WEST])
     assert shortcut == plain
-    assert {finding.rule for finding in plain} >= {"E3002", "E3059", "E3628", "E3030"}
+    assert {finding.rule for finding in plain[0]} >= {"E3002", "E3059", "E3628", "E3030"}
 
 
 def _patched_places() -> tuple:
@@ -149,6 +207,7 @@ def test_validator_classes_are_kept_per_arguments_and_made_anew_when_not_compara
         assert create({"type": keyword}, FunctionFilter(add_cfn_lint_keyword=False)) is not first
         assert create({"type": other}, FunctionFilter()) is not first
         assert create({"enum": keyword}, FunctionFilter()) is not first
+        assert create({"type": keyword}, FunctionFilter(), {"Ref": other}) is not first
         odd = create({"type": keyword}, Unhashable())
         assert create({"type": keyword}, Unhashable()) is not odd
 
@@ -162,9 +221,15 @@ def test_a_validator_extended_directly_equals_one_extended_by_cfn_lint():
     validator = CfnTemplateValidator({}).evolve(cfn=template, context=template.context)
     rule, schema = Properties(), {"type": "object", "required": ["A"]}
     context = template.context.evolve(functions=["Fn::Sub"])
+    extra = {"required": lambda validator, required, instance, schema: iter(())}
     plain = rule.extend_validator(validator, schema, context)
+    plain_extra = rule.extend_validator(validator, schema, context, extra)
     with cfn_lint_shortcuts.applied():
         direct = rule.extend_validator(validator, schema, context)
+        direct_extra = rule.extend_validator(validator, schema, context, extra)
+    assert direct_extra.validators["required"] is extra["required"]
+    assert direct_extra.validators == plain_extra.validators != plain.validators
+    assert not list(direct_extra.iter_errors({})) and list(direct.iter_errors({}))
     for field in dataclasses.fields(plain):
         if field.name != "resolver":
             assert getattr(direct, field.name) == getattr(plain, field.name), field.name
@@ -177,18 +242,18 @@ def test_a_context_evolved_directly_equals_one_evolved_by_cfn_lint():
     from cfnlint.context.context import Context
     from cfnlint.context.context import Path as ContextPath
 
-    context = Context(regions=["us-east-1"], ref_values={"A": 1})
+    context = Context(regions=["us-east-1"], ref_values={"A": 1, "C": 3})
     assert context.module_names == ()  # kept on the object: not carried to a copy
     changes = {"functions": ["Fn::Sub"], "path": ContextPath(path=("Resources",))}
-    plain = context.evolve(**changes, ref_values={"B": 2})
+    plain = context.evolve(**changes, ref_values={"B": 2, "C": 4})
     with cfn_lint_shortcuts.applied():
-        direct = context.evolve(**changes, ref_values={"B": 2})
+        direct = context.evolve(**changes, ref_values={"B": 2, "C": 4})
         with pytest.raises(TypeError):
             context.evolve(no_such_field=1)  # refused, as cfn-lint refuses it
     assert type(direct) is Context
-    assert direct == plain and direct.ref_values == {"A": 1, "B": 2}
+    assert direct == plain and direct.ref_values == {"A": 1, "B": 2, "C": 4}
     assert "module_names" not in vars(direct)
-    assert context.ref_values == {"A": 1}  # the original is not changed
+    assert context.ref_values == {"A": 1, "C": 3}  # the original is not changed
     with pytest.raises(dataclasses.FrozenInstanceError):
         direct.regions = []  # type: ignore[misc]
 
