@@ -544,21 +544,26 @@ SHARE_MIN_BYTES = 50_000
 
 def _runs(jobs: list[LintJob], workers: int) -> list[tuple[int, _Part]]:
     """The cfn-lint runs for `jobs` (with the job each is part of), in the order they
-    start: the largest templates first. With two cores, a job larger than all the smaller
-    ones together is two shared runs (`_shared_resources`), started side by side: alone,
-    it would keep one core busy while the other finishes the smaller ones and idles (the
-    StackSet template, whose lint view adds each region's copies, against the global
-    one; then the global one against the bootstrap and health-alarms templates)."""
+    start. With two cores, a job larger than all the smaller ones together is two shared
+    runs (`_shared_resources`), started side by side: alone, it would keep one core busy
+    while the other finishes the smaller ones and idles (the StackSet template, whose
+    lint view adds each region's copies, against the global one; then the global one
+    against the bootstrap and health-alarms templates). The runs of whole jobs first,
+    largest first, then the shared runs, largest job first."""
     sizes = [job.path.stat().st_size for job in jobs]
     order = sorted(range(len(jobs)), key=lambda at: sizes[at], reverse=True)
-    runs: list[tuple[int, _Part]] = []
+    whole: list[tuple[int, _Part]] = []
+    shared: list[tuple[int, _Part]] = []
     for rank, at in enumerate(order):
         job, smaller = jobs[at], sum(sizes[other] for other in order[rank + 1 :])
         if workers >= 2 and sizes[at] >= SHARE_MIN_BYTES and sizes[at] > smaller:
-            runs += [(at, part) for part in _shared_parts(job)]
+            shared += [(at, part) for part in _shared_parts(job)]
         else:
-            runs.append((at, _Part(job.path, job.regions)))
-    return runs
+            whole.append((at, _Part(job.path, job.regions)))
+    # The whole runs first: a job's shared runs end together whatever was started before
+    # them (each validates what the other has not reached), so they take up the slack;
+    # the small whole runs, started last, would end on one core while the other idles.
+    return whole + shared
 
 
 def _shared_parts(job: LintJob) -> list[_Part]:

@@ -179,8 +179,9 @@ def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path
 
 
 def test_a_template_larger_than_the_others_together_is_linted_by_two_shared_runs(tmp_path):
-    """The largest templates first; one larger than all the smaller ones together is two
-    runs side by side (`lint._shared_resources`), or it keeps one core busy alone."""
+    """One larger than all the smaller ones together is two runs side by side
+    (`lint._shared_resources`), or it keeps one core busy alone; the whole runs start
+    first, so that the shared runs, which end together, take up the slack at the end."""
 
     def job(name: str, size: int) -> LintJob:
         path = tmp_path / name
@@ -194,7 +195,7 @@ def test_a_template_larger_than_the_others_together_is_linted_by_two_shared_runs
     )
     runs = lint_module._runs([bootstrap, global_, stackset], 2)
     assert [(at, part.path.name, part.share) for at, part in runs] == [
-        (2, "s.json", 0), (2, "s.json", 1), (1, "g.json", 0), (1, "g.json", 1), (0, "b.json", None),
+        (0, "b.json", None), (2, "s.json", 0), (2, "s.json", 1), (1, "g.json", 0), (1, "g.json", 1),
     ]  # fmt: skip
     # Not without a second core, nor for a template the smaller ones outweigh, nor for
     # a small one (two runs would each set up the whole template for a few resources).
