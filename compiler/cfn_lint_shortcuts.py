@@ -6,7 +6,8 @@ at each step: it makes a new validator class (a dataclass, built by `exec`) each
 rule extends its validator, 600 times a run for a dozen different ones; it reads a
 dataclass's field list at each of some 150,000 `evolve` and `descend` calls; it rebuilds
 every resource's valid attributes for each GetAtt it checks; it builds an empty template
-to throw away each time a rule extends its validator. Each shortcut below keeps
+to throw away each time a rule extends its validator; it reads and builds a resource
+type's provider schema again for each region, where most regions have the same one. Each shortcut below keeps
 what was made the first time and hands it out again where cfn-lint would make the same
 thing anew (docs/speed.md, "The sixth pass"). Each relies on the cfn-lint internals its
 docstring names, as in the cfn-lint releases `CHECKED_RELEASES` lists (with any other,
@@ -66,6 +67,7 @@ def applied() -> Iterator[None]:
                     _dataclass_fields_once,
                     _context_evolved_directly,
                     _getatts_once,
+                    _schemas_shared_between_regions,
                 ):
                     stack.enter_context(shortcut())
                 _in_place = stack.pop_all()
@@ -260,3 +262,52 @@ def _getatts_once() -> Iterator[None]:
 
 
 GETATTS_KEPT = "_infra_valid_getatts"
+
+
+@contextlib.contextmanager
+def _schemas_shared_between_regions() -> Iterator[None]:
+    """cfn-lint's `ProviderSchemaManager.get_resource_schema(region, type)` reads a
+    resource type's provider schema for each region from `resources/<hash>.json`, the
+    hash being the one its region's provider list names (content-addressed: one hash,
+    one file), and builds a `Schema` of it, with its resolver and its GetAtts, for every
+    region anew: at 16 regions, 859 files read and built for 56 types, most of them the
+    same file, when `Template.get_valid_getatts` asks for every type in every region. One
+    `Schema` per hash serves every region whose list names that hash. A `Schema` is
+    changed after it is built only by `patch`, for an override spec (cfn-lint's
+    `--override-spec`), which our lint never passes. Registry schemas, removed types,
+    modules and anything already held for the region go the old way."""
+    from cfnlint.schema.manager import ProviderSchemaManager
+
+    get_schema = ProviderSchemaManager.get_resource_schema
+    kept: dict[tuple[int, str], tuple[Any, Any]] = {}  # (manager, hash) -> (manager, schema)
+
+    def schema_per_hash(self, region: str, resource_type: str):
+        name = (
+            resource_type
+            if resource_type in self._registry_schemas
+            else self._normalize_resource_type(resource_type)
+        )
+        if (
+            name in self._registry_schemas
+            or name in self._removed_types
+            or name == "Module"
+            or name in self._schemas[region]
+        ):
+            return get_schema(self, region, resource_type)
+        schema_hash = self._load_provider_module(region).get(name)
+        found = kept.get((id(self), schema_hash)) if schema_hash else None
+        if found is not None:
+            self._schemas[region][name] = found[1]
+            return found[1]
+        schema = get_schema(self, region, resource_type)
+        if schema_hash and self._schemas[region].get(name) is schema:
+            kept[(id(self), schema_hash)] = (self, schema)
+        return schema
+
+    def cache_clear() -> None:  # what `reset` and `patch` call on the method
+        kept.clear()
+        get_schema.cache_clear()
+
+    schema_per_hash.cache_clear = cache_clear  # type: ignore[attr-defined]
+    with _patched(ProviderSchemaManager, "get_resource_schema", schema_per_hash):
+        yield

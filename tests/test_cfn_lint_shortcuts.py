@@ -116,9 +116,11 @@ def _patched_places() -> tuple:
     import cfnlint.jsonschema._filter as filter_module
     import cfnlint.jsonschema.validators as validators_module
     from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+    from cfnlint.schema.manager import ProviderSchemaManager
     from cfnlint.template.template import Template
 
     return (
+        ProviderSchemaManager.get_resource_schema,
         validators_module.create,
         BaseJsonSchema.extend_validator,
         context_module.Context.evolve,
@@ -236,6 +238,29 @@ def test_a_validator_extended_directly_equals_one_extended_by_cfn_lint():
     assert direct.cfn is template and direct.context is context
     assert direct.resolver.resolution_scope == plain.resolver.resolution_scope
     assert [e.message for e in direct.iter_errors({})] == [e.message for e in plain.iter_errors({})]
+
+
+def test_regions_with_the_same_provider_schema_share_one_and_others_keep_their_own():
+    """cfn-lint 1.58 names one schema file per type for every region that has it; a
+    region naming another file (as a later release may) keeps its own schema."""
+    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER as manager
+
+    vpc, bucket = "AWS::EC2::VPC", "AWS::S3::Bucket"
+    manager.reset()  # nothing held from other tests
+    try:
+        other = dict(manager._load_provider_module("ap-south-1"))
+        other[vpc] = other[bucket]  # ap-south-1's "VPC" schema: another file
+        manager._provider_schema_modules["ap-south-1"] = other
+        with cfn_lint_shortcuts.applied():
+            east, west = (manager.get_resource_schema(r, vpc) for r in ("us-east-1", "eu-west-1"))
+            odd = manager.get_resource_schema("ap-south-1", vpc)
+            assert east is west and odd is not east and odd.type_name == bucket
+            manager.reset()  # clears what the shortcut keeps, as it clears cfn-lint's caches
+            assert manager.get_resource_schema("us-east-1", vpc) is not east
+        plain = [manager.get_resource_schema(r, vpc) for r in ("us-east-1", "eu-west-1")]
+        assert plain[0] is not plain[1] and plain[0].schema == east.schema
+    finally:
+        manager.reset()
 
 
 def test_a_context_evolved_directly_equals_one_evolved_by_cfn_lint():
