@@ -7,9 +7,9 @@ rule extends its validator, 600 times a run for a dozen different ones; it reads
 dataclass's field list at each of some 150,000 `evolve` and `descend` calls; it rebuilds
 every resource's valid attributes for each GetAtt it checks; it builds an empty template
 to throw away each time a rule extends its validator; it reads and builds a resource
-type's provider schema again for each region, where most regions have the same one. Each shortcut below keeps
-what was made the first time and hands it out again where cfn-lint would make the same
-thing anew (docs/speed.md, "The sixth pass"). Each relies on the cfn-lint internals its
+type's provider schema again for each region, where the regions share one file. Each
+shortcut below keeps what was made the first time and hands it out again where cfn-lint
+would make the same thing anew (docs/speed.md, "The sixth pass"). Each relies on the cfn-lint internals its
 docstring names, as in the cfn-lint releases `CHECKED_RELEASES` lists (with any other,
 cfn-lint runs as it is); `tests/test_cfn_lint_shortcuts.py` holds cfn-lint's matches with
 them to its matches without them on templates seeded with faults in some 50 rules, and
