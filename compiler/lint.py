@@ -542,28 +542,41 @@ def parallel_workers(job_count: int) -> int:
 SHARE_MIN_BYTES = 50_000
 
 
+# What each of a job's two shared runs spends setting up the whole template (reading it,
+# cfn-lint's model of it, the rules that are not per resource), as a share of one whole
+# run of it: about a quarter for the example's StackSet template (0.35 s of 1.35 s at 2
+# regions, 0.62 of 2.94 at 16; docs/speed.md, "The sixth pass"). Two shared runs end at
+# about (job + set-up + the rest) / 2, one whole run at the job's own time: the pair
+# pays only when the job, less that set-up, still outweighs all the other runs.
+SHARED_SETUP_SHARE = 0.25
+
+
 def _runs(jobs: list[LintJob], workers: int) -> list[tuple[int, _Part]]:
     """The cfn-lint runs for `jobs` (with the job each is part of), in the order they
-    start. With two cores, a job larger than all the smaller ones together is two shared
-    runs (`_shared_resources`), started side by side: alone, it would keep one core busy
-    while the other finishes the smaller ones and idles (the StackSet template, whose
-    lint view adds each region's copies, against the global one; then the global one
-    against the bootstrap and health-alarms templates). The runs of whole jobs first,
-    largest first, then the shared runs, largest job first."""
+    start. With two cores, the largest job, when it outweighs all the others together by
+    more than the set-up a second run of it costs (`SHARED_SETUP_SHARE`), is two shared
+    runs (`_shared_resources`): alone, it would keep one core busy while the other
+    finishes the rest and idles (the StackSet template, whose lint view adds each
+    region's copies, against the global, bootstrap and health-alarms templates). One
+    job at most: a job's shared runs end together whatever ran before them (each
+    validates what the other has not reached), so one such pair, started last, takes up
+    the slack of all the runs before it, and a second pair would only pay a second
+    set-up of its template (as would two templates of about the same size, which run
+    whole side by side). The whole jobs' runs first, largest first, then the pair."""
     sizes = [job.path.stat().st_size for job in jobs]
     order = sorted(range(len(jobs)), key=lambda at: sizes[at], reverse=True)
-    whole: list[tuple[int, _Part]] = []
-    shared: list[tuple[int, _Part]] = []
-    for rank, at in enumerate(order):
-        job, smaller = jobs[at], sum(sizes[other] for other in order[rank + 1 :])
-        if workers >= 2 and sizes[at] >= SHARE_MIN_BYTES and sizes[at] > smaller:
-            shared += [(at, part) for part in _shared_parts(job)]
-        else:
-            whole.append((at, _Part(job.path, job.regions)))
-    # The whole runs first: a job's shared runs end together whatever was started before
-    # them (each validates what the other has not reached), so they take up the slack;
-    # the small whole runs, started last, would end on one core while the other idles.
-    return whole + shared
+    largest = order[0]
+    others = sum(sizes) - sizes[largest]
+    shared = (
+        workers >= 2
+        and sizes[largest] >= SHARE_MIN_BYTES
+        and sizes[largest] * (1 - SHARED_SETUP_SHARE) > others
+    )
+    whole = order[1:] if shared else order
+    runs = [(at, _Part(jobs[at].path, jobs[at].regions)) for at in whole]
+    if shared:
+        runs += [(largest, part) for part in _shared_parts(jobs[largest])]
+    return runs
 
 
 def _shared_parts(job: LintJob) -> list[_Part]:

@@ -23,6 +23,13 @@ WIDE_FAULTS_TEMPLATE = Path(__file__).parent / "fixtures" / "cfn_lint_faults_wid
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
 
+# Tests of what the shortcuts do: on a cfn-lint release they were not checked against
+# they are not put in place, and the release test below is the one that fails.
+needs_shortcuts = pytest.mark.skipif(
+    not cfn_lint_shortcuts.in_use(), reason="the shortcuts are off with this cfn-lint release"
+)
+
+
 def without_shortcuts(monkeypatch) -> None:
     monkeypatch.setattr(cfn_lint_shortcuts, "applied", contextlib.nullcontext)
 
@@ -131,6 +138,7 @@ def _patched_places() -> tuple:
     )
 
 
+@needs_shortcuts
 def test_each_shortcut_is_in_place_during_a_run_and_gone_after_it():
     import cfnlint.jsonschema.validators as validators_module
 
@@ -142,6 +150,7 @@ def test_each_shortcut_is_in_place_during_a_run_and_gone_after_it():
     assert validators_module.fields is dataclasses.fields
 
 
+@needs_shortcuts
 def test_overlapping_runs_in_threads_leave_cfn_lint_as_it_was():
     """A caller with threads lints in its own process, so two runs can overlap: the
     shortcuts stay in place until the last of them ends, and then all go."""
@@ -168,6 +177,7 @@ def test_overlapping_runs_in_threads_leave_cfn_lint_as_it_was():
     assert _patched_places() == before
 
 
+@needs_shortcuts
 def test_a_run_makes_far_fewer_validator_classes(monkeypatch):
     import cfnlint.jsonschema.validators as validators_module
 
@@ -188,6 +198,7 @@ def test_a_run_makes_far_fewer_validator_classes(monkeypatch):
     assert len(set(made)) == len(made)  # without it, a new class for each call
 
 
+@needs_shortcuts
 def test_validator_classes_are_kept_per_arguments_and_made_anew_when_not_comparable():
     import cfnlint.jsonschema.validators as validators_module
     from cfnlint.jsonschema._filter import FunctionFilter
@@ -214,6 +225,7 @@ def test_validator_classes_are_kept_per_arguments_and_made_anew_when_not_compara
         assert create({"type": keyword}, Unhashable()) is not odd
 
 
+@needs_shortcuts
 def test_a_validator_extended_directly_equals_one_extended_by_cfn_lint():
     from cfnlint.jsonschema import CfnTemplateValidator
     from cfnlint.rules.resources.properties.Properties import Properties
@@ -240,6 +252,7 @@ def test_a_validator_extended_directly_equals_one_extended_by_cfn_lint():
     assert [e.message for e in direct.iter_errors({})] == [e.message for e in plain.iter_errors({})]
 
 
+@needs_shortcuts
 def test_regions_with_the_same_provider_schema_share_one_and_others_keep_their_own():
     """cfn-lint 1.58 names one schema file per type for every region that has it; a
     region naming another file (as a later release may) keeps its own schema."""
@@ -263,6 +276,7 @@ def test_regions_with_the_same_provider_schema_share_one_and_others_keep_their_o
         manager.reset()
 
 
+@needs_shortcuts
 def test_a_context_evolved_directly_equals_one_evolved_by_cfn_lint():
     from cfnlint.context.context import Context
     from cfnlint.context.context import Path as ContextPath
@@ -330,6 +344,7 @@ def count_getatts_computed(monkeypatch) -> list[int]:
     return computed
 
 
+@needs_shortcuts
 def test_the_getatts_cache_changes_no_finding(tmp_path, monkeypatch):
     """The same findings with cfn-lint's valid GetAtts computed once per template as with
     them computed at each call, on a template whose faults are the ones read from them."""
@@ -346,6 +361,7 @@ def test_the_getatts_cache_changes_no_finding(tmp_path, monkeypatch):
     assert len(computed) > len(set(computed))  # without the cache: again for each call
 
 
+@needs_shortcuts
 def test_the_getatts_are_computed_once_per_template_and_the_patch_is_undone(tmp_path, monkeypatch):
     from cfnlint.template.template import Template
 

@@ -179,9 +179,9 @@ def test_several_templates_are_linted_in_parallel_with_the_same_results(tmp_path
 
 
 def test_a_template_larger_than_the_others_together_is_linted_by_two_shared_runs(tmp_path):
-    """One larger than all the smaller ones together is two runs side by side
-    (`lint._shared_resources`), or it keeps one core busy alone; the whole runs start
-    first, so that the shared runs, which end together, take up the slack at the end."""
+    """The largest template, when it outweighs the others together, is two runs side by
+    side (`lint._shared_resources`), or it keeps one core busy alone; the whole runs
+    start first, so that the shared runs, which end together, take up the slack."""
 
     def job(name: str, size: int) -> LintJob:
         path = tmp_path / name
@@ -195,14 +195,19 @@ def test_a_template_larger_than_the_others_together_is_linted_by_two_shared_runs
     )
     runs = lint_module._runs([bootstrap, global_, stackset], 2)
     assert [(at, part.path.name, part.share) for at, part in runs] == [
-        (0, "b.json", None), (2, "s.json", 0), (2, "s.json", 1), (1, "g.json", 0), (1, "g.json", 1),
+        (1, "g.json", None), (0, "b.json", None), (2, "s.json", 0), (2, "s.json", 1),
     ]  # fmt: skip
-    # Not without a second core, nor for a template the smaller ones outweigh, nor for
+    # One pair at most: the global template, larger than the bootstrap one, is whole.
+    # Not without a second core, nor for a template the others outweigh (two of about
+    # the same size run whole side by side: two pairs would set each up twice), nor for
     # a small one (two runs would each set up the whole template for a few resources).
     assert {part.share for _, part in lint_module._runs([global_, stackset], 1)} == {None}
-    other = job("r.json", 200_000)
-    assert [part.share for _, part in lint_module._runs([stackset, other], 2)] == [None, 0, 1]
+    east, west = job("e.json", 194_778), job("w.json", 194_775)
+    assert [part.share for _, part in lint_module._runs([east, west], 2)] == [None, None]
+    assert [part.share for _, part in lint_module._runs([east, west, bootstrap], 2)] == [None] * 3
+    assert [part.share for _, part in lint_module._runs([stackset, east, global_], 2)] == [None] * 3
     assert [part.share for _, part in lint_module._runs([bootstrap], 2)] == [None]
+    assert [part.share for _, part in lint_module._runs([global_], 2)] == [0, 1]
 
 
 def test_cfn_lint_rules_are_loaded_once_per_process(tmp_path, monkeypatch):
