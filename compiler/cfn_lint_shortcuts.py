@@ -213,9 +213,10 @@ def _context_evolved_directly() -> Iterator[None]:
     as `__init__` would not copy it."""
     from cfnlint.context.context import Context
 
-    names = tuple(field.name for field in dataclasses.fields(Context) if field.init)
+    fields = dataclasses.fields(Context)
+    names = tuple(field.name for field in fields if field.init)
     known = frozenset(names)
-    if len(names) != len(dataclasses.fields(Context)) or hasattr(Context, "__post_init__"):
+    if len(names) != len(fields) or hasattr(Context, "__post_init__"):
         yield  # not the class this was written for: left as it is
         return
     evolve = Context.evolve
@@ -237,6 +238,10 @@ def _context_evolved_directly() -> Iterator[None]:
         yield
 
 
+# Where a template keeps its valid GetAtts during a run (`_getatts_once`).
+_GETATTS_KEPT = "_infra_valid_getatts"
+
+
 @contextlib.contextmanager
 def _getatts_once() -> Iterator[None]:
     """cfn-lint's `Template.get_valid_getatts` computed once per template, not once per
@@ -251,17 +256,14 @@ def _getatts_once() -> Iterator[None]:
 
     def computed_once(template):
         resources, regions = template.context.resources, tuple(template.regions)
-        kept = template.__dict__.get(GETATTS_KEPT)
+        kept = template.__dict__.get(_GETATTS_KEPT)
         if kept is None or kept[0] is not resources or kept[1] != regions:
             kept = (resources, regions, compute(template))
-            template.__dict__[GETATTS_KEPT] = kept
+            template.__dict__[_GETATTS_KEPT] = kept
         return kept[2]
 
     with _patched(Template, "get_valid_getatts", computed_once):
         yield
-
-
-GETATTS_KEPT = "_infra_valid_getatts"
 
 
 @contextlib.contextmanager
