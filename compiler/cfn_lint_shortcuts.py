@@ -7,7 +7,9 @@ rule extends its validator, 600 times a run for a dozen different ones; it reads
 dataclass's field list at each of some 150,000 `evolve` and `descend` calls; it rebuilds
 every resource's valid attributes for each GetAtt it checks; it builds an empty template
 to throw away each time a rule extends its validator; it reads and builds a resource
-type's provider schema again for each region, where the regions share one file. Each
+type's provider schema again for each region, where the regions share one file; it
+lists the template's modules anew for each reference it checks, and compares a
+reference's name with every resource's name in Python, one at a time. Each
 shortcut below keeps what was made the first time and hands it out again where cfn-lint
 would make the same thing anew (docs/speed.md, "The sixth pass"). Each relies on the cfn-lint internals its
 docstring names, as in the cfn-lint releases `CHECKED_RELEASES` lists (with any other,
@@ -68,6 +70,8 @@ def applied() -> Iterator[None]:
                     _context_evolved_directly,
                     _getatts_once,
                     _schemas_shared_between_regions,
+                    _module_names_once,
+                    _names_looked_up_directly,
                 ):
                     stack.enter_context(shortcut())
                 _in_place = stack.pop_all()
@@ -210,7 +214,7 @@ def _context_evolved_directly() -> Iterator[None]:
     outside `__init__`, so filling the new object's fields directly makes the same
     object. Only for `Context` itself and names it has; anything else goes the old way.
     What `Context` keeps beside its fields (its cached `module_names`) is not copied,
-    as `__init__` would not copy it."""
+    as `__init__` would not copy it (`_module_names_once` keeps that per template)."""
     from cfnlint.context.context import Context
 
     fields = dataclasses.fields(Context)
@@ -313,3 +317,96 @@ def _schemas_shared_between_regions() -> Iterator[None]:
     schema_per_hash.cache_clear = cache_clear  # type: ignore[attr-defined]
     with _patched(ProviderSchemaManager, "get_resource_schema", schema_per_hash):
         yield
+
+
+@contextlib.contextmanager
+def _module_names_once() -> Iterator[None]:
+    """`cfnlint.context.Context.module_names`, the logical IDs of a template's module
+    resources, read once per template. cfn-lint keeps it on each `Context` object
+    (`functools.cached_property`), and makes a new `Context` at each step of its
+    validation (`evolve`), so it went through every resource of the template again for
+    each `Ref` and `Fn::GetAtt` it checked: some 2,000 times in a 16-region StackSet run
+    of 280 resources. It is made from the context's `resources` alone, a mapping cfn-lint
+    builds once per template and shares between all its contexts without changing it:
+    kept per mapping, it is the same tuple."""
+    from cfnlint.context.context import Context
+
+    cached = Context.__dict__.get("module_names")
+    compute = getattr(cached, "func", None)
+    if compute is None:
+        yield  # not the cached property this was written for: left as it is
+        return
+    kept: dict[int, tuple[Any, tuple[str, ...]]] = {}  # id(resources) -> (resources, names)
+
+    def module_names(context):
+        resources = context.resources
+        found = kept.get(id(resources))
+        if found is None or found[0] is not resources:
+            found = kept[id(resources)] = (resources, compute(context))
+        return found[1]
+
+    with _patched(Context, "module_names", property(module_names)):
+        yield
+
+
+# The strings cfn-lint's `equal` compares as booleans (lowercased), not as strings.
+_BOOLEAN_WORDS = frozenset(("true", "false"))
+
+
+@contextlib.contextmanager
+def _names_looked_up_directly() -> Iterator[None]:
+    """cfn-lint's `enum` keyword (`cfnlint.jsonschema._keywords.enum`) compares a value
+    with each allowed value in Python through its `equal`, which treats "true" and
+    "false" and booleans as one another. It checks every `Ref` against the template's
+    names this way (its parameters', then its resources', then the pseudo parameters: a
+    list made anew for each `Ref`), so each `Ref AWS::Region` went through every resource
+    name first: some 400,000 comparisons in a 16-region StackSet run. When the value and
+    every allowed value are plain strings (`str`, or cfn-lint's `str_node`, which
+    compares as `str`) and none of them is "true" or "false" in any case, `equal` is
+    string equality, and Python's own `in` on the list gives the same answer; anything
+    else goes to cfn-lint's `enum`, as does the error's message. Put where cfn-lint's
+    rules call it (the `enum` of the modules of E3030 and of any other loaded rule that
+    calls it under that name)."""
+    from cfnlint.decode.node import str_node
+    from cfnlint.jsonschema import ValidationError
+    from cfnlint.jsonschema._keywords import enum
+
+    from compiler.lint import cfn_lint_rules
+
+    plain_strings = frozenset((str, str_node))
+
+    def enum_of_strings(validator, enums, instance, schema):
+        if (
+            type(instance) in plain_strings
+            and type(enums) is list
+            and instance.lower() not in _BOOLEAN_WORDS
+            and plain_strings.issuperset(map(type, enums))
+            and _BOOLEAN_WORDS.isdisjoint(map(str.lower, enums))
+        ):
+            if instance not in enums:
+                yield ValidationError(f"{instance!r} is not one of {enums!r}")
+            return
+        yield from enum(validator, enums, instance, schema)
+
+    # cfn-lint loads each rule's module from its file, under a name of its own: the
+    # rules' functions lead to the namespaces their `enum` is looked up in.
+    namespaces = {
+        id(method.__globals__): method.__globals__
+        for rule in cfn_lint_rules().values()
+        if callable(method := getattr(type(rule), "enum", None))
+        and getattr(method, "__globals__", {}).get("enum") is enum
+    }
+    with contextlib.ExitStack() as stack:
+        for namespace in namespaces.values():
+            stack.enter_context(_patched_item(namespace, "enum", enum_of_strings))
+        yield
+
+
+@contextlib.contextmanager
+def _patched_item(mapping: dict[str, Any], key: str, replacement: Any) -> Iterator[None]:
+    original = mapping[key]
+    mapping[key] = replacement
+    try:
+        yield
+    finally:
+        mapping[key] = original

@@ -144,9 +144,9 @@ def _cut_list(text: str) -> str:
 # cfn-lint's regional rules end their message so: "'hpc7g.4xlarge' is not one of [...] in 'us-west-2'".
 _IN_REGION = re.compile(r" in '(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)'$")
 # Changes when what is linted for a template changes (the StackSet lint view) or how (no
-# `.cfnlintrc` read since 4): the lint cache must not vouch for a template checked the
-# old way.
-LINT_SCHEME = "stackset-view-4"
+# `.cfnlintrc` read since 4; copies without their lookup-free Tags since 5): the lint
+# cache must not vouch for a template checked the old way.
+LINT_SCHEME = "stackset-view-5"
 
 
 def lint_template(
@@ -171,6 +171,7 @@ def lint_template(
 
     text = original_text = path.read_text(encoding="utf-8")
     copies: dict[str, tuple[str, tuple[str, ...]]] = {}
+    renumbered: dict[str, dict[tuple[str | int, ...], tuple[int, ...]]] = {}
     in_both_runs: frozenset[str] | None = None  # None: the same template in both
     if f'"{REGION_MAP}"' in text:
         from compiler.json_text import to_json_bytes
@@ -178,7 +179,7 @@ def lint_template(
 
         stackset = json.loads(text)  # not changed by lint_view: both views read it
         view = lint_view(stackset, regions, copies_in)
-        copies = view.copies
+        copies, renumbered = view.copies, view.renumbered
         if copies:
             text = to_json_bytes(view.template).decode("utf-8")
         if share is not None and copies_in is not None:
@@ -199,7 +200,7 @@ def lint_template(
         finding
         for match in matches
         if not _copy_of_itself(match, copies)
-        for finding in _findings(path, match, copies, regions, original_text)
+        for finding in _findings(path, match, copies, regions, original_text, renumbered)
     )
 
 
@@ -364,21 +365,25 @@ def _findings(
     copies: dict[str, tuple[str, tuple[str, ...]]],
     regions: list[str],
     original_text: str,
+    renumbered: dict[str, dict[tuple[str | int, ...], tuple[int, ...]]] | None = None,
 ) -> list[LintFinding]:
     """A cfn-lint match as findings: one, or for a lint view copy one per region it holds
-    the values of (none when a regional rule checked them in another region)."""
+    the values of (none when a regional rule checked them in another region), at the
+    original's place (`renumbered`: where the items of a copy's shortened lists were)."""
     where = _plain_path(getattr(match, "path", None) or ())
     line, column, in_regions = match.linenumber, match.columnnumber, [None]
-    found = _IN_REGION.search(match.message)
+    message = match.message
+    found = _IN_REGION.search(message)
     named = found["region"] if found and found["region"] in regions else None
     if named and len(regions) > 1:  # a template of many regions
         in_regions = [named]
     if where[:1] == ("Resources",) and len(where) > 1 and where[1] in copies:
         original, covered = copies[str(where[1])]
         in_regions = [named] if named in covered else [] if named else list(covered)
+        for items, indexes in ((renumbered or {}).get(str(where[1])) or {}).items():
+            where, message = _renumbered(where, message, items, indexes)
         where = ("Resources", original, *where[2:])
         line, column = _resource_line(original_text, original), 5  # the copy is in no file
-    message = match.message
     for copy, (original, _covered) in copies.items():
         if copy in message:
             message = message.replace(copy, original)
@@ -405,6 +410,27 @@ def _findings(
         )
         for region in in_regions
     ]
+
+
+def _renumbered(
+    where: tuple[str | int, ...],
+    message: str,
+    items: tuple[str | int, ...],
+    indexes: tuple[int, ...],
+) -> tuple[tuple[str | int, ...], str]:
+    """A copy's finding inside list `items` (a path in the resource) at the index the item
+    has in the original's list, in its path and where its message names the path."""
+    at = 2 + len(items)
+    if where[2:at] != items or len(where) <= at or not isinstance(where[at], int):
+        return where, message
+    if not 0 <= where[at] < len(indexes):
+        return where, message
+    mine, theirs = where[at], indexes[where[at]]
+    named = "/".join(map(str, (*where[:2], *items)))
+    message = message.replace(f"{named}/{mine}/", f"{named}/{theirs}/").replace(
+        f"'{named}/{mine}'", f"'{named}/{theirs}'"
+    )
+    return (*where[:at], theirs, *where[at + 1 :]), message
 
 
 def _plain_path(path: Sequence) -> tuple[str | int, ...]:

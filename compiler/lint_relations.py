@@ -160,6 +160,84 @@ UNRELATED: dict[str, str] = {
 }
 
 
+# The property a lint view copy may leave out when it holds no region lookup.
+TAGS = "Tags"
+# Resource types whose `Tags` cfn-lint validates on their own: in each region's provider
+# schema they are named nowhere but in their own entry (no `required`, dependency or
+# combined schema at the top ties them to another property), and no rule reads them
+# but E3024, which checks them alone (and the modules rule, for modules). A lint view
+# copy of such a resource leaves out Tags without region lookups: they are the
+# original's, which cfn-lint checks in every region as it would the copy's, and at 16
+# regions they were a tenth of a StackSet lint's time (docs/speed.md). The types whose
+# resources the builders tag; tests/test_lint_relations.py checks each against the
+# installed cfn-lint's schemas of every region and its rules' sources and schema files.
+# A type not listed keeps its Tags in its copies.
+TAGS_VALIDATED_ALONE: frozenset[str] = frozenset({
+    "AWS::AutoScaling::AutoScalingGroup",
+    "AWS::CertificateManager::Certificate",
+    "AWS::CloudTrail::Trail",
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::EC2::EIP",
+    "AWS::EC2::FlowLog",
+    "AWS::EC2::InternetGateway",
+    "AWS::EC2::NatGateway",
+    "AWS::EC2::RouteTable",
+    "AWS::EC2::SecurityGroup",
+    "AWS::EC2::Subnet",
+    "AWS::EC2::VPC",
+    "AWS::ElasticLoadBalancingV2::Listener",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::ElasticLoadBalancingV2::TargetGroup",
+    "AWS::Events::Rule",
+    "AWS::IAM::Role",
+    "AWS::KMS::Key",
+    "AWS::Lambda::Function",
+    "AWS::Logs::LogGroup",
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::DBParameterGroup",
+    "AWS::RDS::DBSubnetGroup",
+    "AWS::RDS::EventSubscription",
+    "AWS::S3::Bucket",
+    "AWS::SNS::Topic",
+    "AWS::SQS::Queue",
+    "AWS::SSM::Association",
+    "AWS::SSM::Document",
+    "AWS::SSM::MaintenanceWindow",
+    "AWS::SSM::Parameter",
+    "AWS::SSM::PatchBaseline",
+    "AWS::SecretsManager::Secret",
+    "AWS::WAFv2::WebACL",
+})  # fmt: skip
+
+
+# Where a resource of each type holds an IAM policy document that cfn-lint's policy
+# rules (E3510 identity, E3512 resource, E3530 trust policies) validate statement by
+# statement: each item of its `Statement` list on its own, but for the `Sid`s, which
+# must differ between statements (`uniqueKeys`). A lint view copy of such a resource
+# holds only the statements that differ from the original's, when their `Sid`s do not
+# (lint_view.py): the others are the original's, which cfn-lint checks in every region,
+# `Sid`s and all (the logs bucket policy's 16 copies at 16 regions, each a whole policy
+# validation, were a sixth of a StackSet lint's time). ANY: every item of a list.
+# tests/test_lint_relations.py checks the paths against the rules' keywords, the
+# policy schemas' `Statement` lists for keywords that relate one item to another, and
+# the rules that read a statement for reading another.
+POLICY_DOCUMENTS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "AWS::IAM::Group": (("Properties", "Policies", ANY, "PolicyDocument"),),
+    "AWS::IAM::ManagedPolicy": (("Properties", "PolicyDocument"),),
+    "AWS::IAM::Policy": (("Properties", "PolicyDocument"),),
+    "AWS::IAM::Role": (
+        ("Properties", "Policies", ANY, "PolicyDocument"),
+        ("Properties", "AssumeRolePolicyDocument"),
+    ),
+    "AWS::IAM::User": (("Properties", "Policies", ANY, "PolicyDocument"),),
+    "AWS::KMS::Key": (("Properties", "KeyPolicy"),),
+    "AWS::S3::BucketPolicy": (("Properties", "PolicyDocument"),),
+    "AWS::SNS::TopicPolicy": (("Properties", "PolicyDocument"),),
+    "AWS::SQS::QueuePolicy": (("Properties", "PolicyDocument"),),
+}
+
+
 def related(first: str, second: str) -> bool:
     """Whether a cfn-lint rule reads the properties of a resource of one of the types
     while validating a resource of the other, across a link between them."""

@@ -18,7 +18,12 @@ resource with lookups is copied once for all the regions whose values make the s
 copy, referring to the original resources: cfn-lint knows another resource only by its
 type and condition, which the original has as every copy does (the database, whose
 password names the master secret, whose replica regions differ by region, is one copy
-for all regions). The copies come after the StackSet template's own resources (the last
+for all regions). A copy leaves out what cfn-lint checks on its own and the copy holds
+as the original does, checked there in every region: the resource's Tags, for the types
+whose Tags cfn-lint checks alone (`lint_relations.TAGS_VALIDATED_ALONE`), and in a
+policy document (`lint_relations.POLICY_DOCUMENTS`) the statements that do not differ
+from the original's, a finding in one of the others reported at the original's index
+(`LintView.renumbered`). The copies come after the StackSet template's own resources (the last
 section), which keep their lines; a finding on a copy is reported at the original
 resource, for each region whose values the copy holds. The view grows by what differs
 between regions, not by whole templates.
@@ -46,7 +51,14 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from compiler import naming
-from compiler.lint_relations import identifier_properties, related
+from compiler.lint_relations import (
+    ANY,
+    POLICY_DOCUMENTS,
+    TAGS,
+    TAGS_VALIDATED_ALONE,
+    identifier_properties,
+    related,
+)
 from compiler.naming import REGION_MAP
 
 _REGION_KEY = {"Ref": "AWS::Region"}
@@ -56,6 +68,9 @@ class LintView(NamedTuple):
     template: dict[str, Any]
     # copy's logical ID -> (original logical ID, the regions whose values it holds)
     copies: dict[str, tuple[str, tuple[str, ...]]]
+    # copy's logical ID -> {path of a list in the resource: the original's index of each
+    # item the copy's list holds} (a policy document's statements, `_differing_statements`)
+    renumbered: dict[str, dict[tuple[str | int, ...], tuple[int, ...]]] = {}
 
 
 def is_region_lookup(node: Any) -> bool:
@@ -170,30 +185,136 @@ def lint_view(
             continue
         first: dict[str, str] = {}  # copy as JSON -> the first region that makes it
         for region in regions:
-            copy = _resolved(resources[name], rows[region], {})
-            key = first.setdefault(_dumped(copy), region)
+            copy = _trimmed(_resolved(resources[name], rows[region], {}), resources[name])
+            key = first.setdefault(_dumped(copy[0]), region)
             shared[name, key] = (*shared.get((name, key), ()), region)
             made.setdefault((name, key), copy)
     copies: dict[str, tuple[str, tuple[str, ...]]] = {}
+    renumbered: dict[str, dict[tuple[str | int, ...], tuple[int, ...]]] = {}
     added: dict[str, Any] = {}
     for region in regions:
         renamed = {name: ids[name, region] for name in tied}
         for name in holders:
             if name in tied and region in wanted:
-                copy = _resolved(resources[name], rows[region], renamed)
-                _depends_on(copy, renamed)
+                copy = _trimmed(_resolved(resources[name], rows[region], renamed), resources[name])
+                _depends_on(copy[0], renamed)
                 covered: tuple[str, ...] = (region,)
             elif (name, region) in shared and wanted & set(shared[name, region]):
                 copy, covered = made[name, region], shared[name, region]
             else:
                 continue
-            added[ids[name, region]] = copy
+            added[ids[name, region]] = copy[0]
             copies[ids[name, region]] = (name, covered)
+            if copy[1]:
+                renumbered[ids[name, region]] = copy[1]
     if not added:
         return LintView(template, {})
     view = dict(template)  # same key order: what comes before the copies keeps its lines
     view["Resources"] = {**resources, **added}
-    return LintView(view, copies)
+    return LintView(view, copies, renumbered)
+
+
+def _without_own_tags(copy: Any, original: dict[str, Any]) -> Any:
+    """`copy` without its Tags when they are the original's (no region lookup in them, no
+    reference to a resource copied for each region) and cfn-lint validates the Tags of
+    a resource of its type on their own (`TAGS_VALIDATED_ALONE`): cfn-lint checks the
+    original's in every region, as it would the copy's."""
+    properties = copy.get("Properties") if isinstance(copy, dict) else None
+    if (
+        not isinstance(properties, dict)
+        or TAGS not in properties
+        or original.get("Type") not in TAGS_VALIDATED_ALONE
+        or properties[TAGS] != original["Properties"][TAGS]
+    ):
+        return copy
+    return {**copy, "Properties": {key: value for key, value in properties.items() if key != TAGS}}
+
+
+Renumbering = dict[tuple[str | int, ...], tuple[int, ...]]
+
+
+def _trimmed(copy: Any, original: dict[str, Any]) -> tuple[Any, Renumbering]:
+    """`copy` without what cfn-lint checks on the original as it would on the copy: its
+    Tags when they are the original's (`_without_own_tags`), and in its policy documents
+    the statements that are the original's (`_differing_statements`), with where each
+    statement left in a list was in the original's."""
+    copy = _without_own_tags(copy, original)
+    renumbered: Renumbering = {}
+    for pattern in POLICY_DOCUMENTS.get(str(original.get("Type")), ()):
+        for path in _paths(copy, original, pattern):
+            document, own = _at(copy, path), _at(original, path)
+            kept = _differing_statements(document, own)
+            if kept is not None:
+                copy = _replaced(
+                    copy, (*path, "Statement"), [document["Statement"][i] for i in kept]
+                )
+                renumbered[(*path, "Statement")] = kept
+    return copy, renumbered
+
+
+def _differing_statements(document: Any, own: Any) -> tuple[int, ...] | None:
+    """The indexes of the statements of a copy's policy `document` that differ from the
+    original's (`own`), when some but not all do and each that does keeps its `Sid`:
+    cfn-lint checks each statement alone but for the `Sid`s, which must be unique, and
+    checks those on the original, whose `Sid`s these then are. None: keep them all."""
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    originals = own.get("Statement") if isinstance(own, dict) else None
+    if not isinstance(statements, list) or not isinstance(originals, list):
+        return None
+    if len(statements) != len(originals):
+        return None
+    pairs = enumerate(zip(statements, originals, strict=True))
+    kept = tuple(i for i, (mine, theirs) in pairs if mine != theirs)
+    if not kept or len(kept) == len(statements):
+        return None
+    for i in kept:
+        mine, theirs = statements[i], originals[i]
+        if not isinstance(mine, dict) or not isinstance(theirs, dict):
+            return None
+        if mine.get("Sid") != theirs.get("Sid"):
+            return None
+    return kept
+
+
+def _paths(copy: Any, original: Any, pattern: tuple[str, ...]) -> list[tuple[str | int, ...]]:
+    """The paths `pattern` (ANY: each index of a list) names in both `copy` and `original`."""
+    found: list[tuple[str | int, ...]] = [()]
+    for step in pattern:
+        following: list[tuple[str | int, ...]] = []
+        for path in found:
+            mine, theirs = _at(copy, path), _at(original, path)
+            if step == ANY:
+                if isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
+                    following += [(*path, i) for i in range(len(mine))]
+            elif (
+                isinstance(mine, dict)
+                and isinstance(theirs, dict)
+                and step in mine
+                and step in theirs
+            ):
+                following.append((*path, step))
+        found = following
+    return found
+
+
+def _at(node: Any, path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        node = node[step]
+    return node
+
+
+def _replaced(node: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """`node` with the value at `path` replaced, its containers along the path copied
+    (a copy's parts may be shared with other copies)."""
+    if not path:
+        return value
+    step, rest = path[0], path[1:]
+    if isinstance(node, list):
+        made = list(node)
+    else:
+        made = dict(node)
+    made[step] = _replaced(node[step], rest, value)
+    return made
 
 
 def _tied(resources: dict[str, Any], holders: list[str]) -> set[str]:

@@ -118,6 +118,13 @@ def test_the_shortcuts_change_no_finding_on_the_seeded_stackset_template(tmp_pat
     assert {finding.rule for finding in plain[0]} >= {"E3002", "E3059", "E3628", "E3030"}
 
 
+def _loaded_enum_rule_namespace() -> dict:
+    """The namespace E3030's rule module (loaded by cfn-lint from its file) looks `enum` up in."""
+    from compiler.lint import cfn_lint_rules
+
+    return type(cfn_lint_rules()["E3030"]).enum.__globals__
+
+
 def _patched_places() -> tuple:
     import cfnlint.context.context as context_module
     import cfnlint.jsonschema._filter as filter_module
@@ -135,6 +142,8 @@ def _patched_places() -> tuple:
         validators_module.fields,
         context_module.fields,
         filter_module.fields,
+        context_module.Context.__dict__["module_names"],
+        _loaded_enum_rule_namespace()["enum"],
     )
 
 
@@ -295,6 +304,124 @@ def test_a_context_evolved_directly_equals_one_evolved_by_cfn_lint():
     assert context.ref_values == {"A": 1, "C": 3}  # the original is not changed
     with pytest.raises(dataclasses.FrozenInstanceError):
         direct.regions = []  # type: ignore[misc]
+
+
+# --- module names and Ref targets ----------------------------------------------------
+
+
+@needs_shortcuts
+def test_module_names_are_read_once_per_template_and_answer_as_cfn_lint():
+    from cfnlint.context.context import Context, Resource
+
+    resources = {
+        "Bucket": Resource({"Type": "AWS::S3::Bucket"}),
+        "Network": Resource({"Type": "Org::Network::VPC::MODULE"}),
+        "Api": Resource({"Type": "AWS::Serverless::Api"}),
+    }
+    context = Context(regions=["us-east-1"], resources=resources)
+    assert context.module_names == ("Network", "Api")  # cfn-lint's own answer
+    other = Context(
+        regions=["us-east-1"], resources={"Queue": Resource({"Type": "AWS::SQS::Queue"})}
+    )
+    with cfn_lint_shortcuts.applied():
+        from cfnlint.context.context import Context as Patched
+
+        compute = Patched.__dict__["module_names"].fget
+        evolved = context.evolve(regions=["eu-west-1"]).evolve(strict_types=False)
+        assert evolved.module_names == ("Network", "Api")
+        assert evolved.module_names is context.evolve().module_names  # one tuple per template
+        assert other.evolve().module_names == ()  # another template: its own
+        assert compute(evolved) is compute(context.evolve())
+    assert "module_names" not in vars(evolved)  # nothing left on the objects
+
+
+# (allowed values, value): the value is a string; the allowed values are strings, or
+# hold what cfn-lint's `equal` compares otherwise ("true"/"false" in any case, booleans,
+# numbers, None, lists), or are not a list.
+ENUM_CASES = [
+    (["Vpc", "Subnet", "AWS::Region"], "AWS::Region"),
+    (["Vpc", "Subnet", "AWS::Region"], "Missing"),
+    (["Vpc", "Subnet"], "vpc"),  # case matters for names
+    (["Vpc", "false"], "Missing"),  # "false" equals any other string in cfn-lint's equal
+    (["Vpc", "FALSE"], "Vpc"),
+    (["Vpc", "True"], "true"),
+    (["Vpc"], "False"),
+    (["Vpc", False], "Missing"),
+    (["Vpc", True], "Missing"),
+    (["1", "2"], "1"),
+    ([1, 2], "1"),  # compared as str(1)
+    ([None], "None"),
+    ([["a"]], "['a']"),
+    (("Vpc", "Subnet"), "Missing"),  # a tuple: cfn-lint's way
+    ([], "Vpc"),
+]
+
+
+@needs_shortcuts
+@pytest.mark.parametrize(("enums", "value"), ENUM_CASES)
+def test_a_name_looked_up_directly_is_found_as_cfn_lint_finds_it(enums, value):
+    from cfnlint.decode.node import str_node
+    from cfnlint.jsonschema._keywords import enum
+
+    namespace = _loaded_enum_rule_namespace()
+
+    def node(value):
+        return str_node(value, None, None) if isinstance(value, str) else value
+
+    for as_nodes in (False, True):
+        allowed, instance = enums, value
+        if as_nodes:  # as cfn-lint reads them from a template
+            allowed = [node(each) for each in enums] if isinstance(enums, list) else enums
+            instance = node(value)
+        plain = [error.message for error in enum(None, allowed, instance, {})]
+        with cfn_lint_shortcuts.applied():
+            direct = [error.message for error in namespace["enum"](None, allowed, instance, {})]
+        assert direct == plain, (allowed, instance)
+
+
+@needs_shortcuts
+def test_refs_are_looked_up_directly_in_a_run(tmp_path, monkeypatch):
+    """A Ref to a missing name is still found (E1020's message from the refs' list),
+    and in a run the direct lookup answers Refs without cfn-lint's comparisons."""
+    import cfnlint.jsonschema._keywords as keywords_module
+
+    template = {
+        "Parameters": {"Size": {"Type": "String"}},
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Ref": "Size"}}},
+            "Topic": {
+                "Type": "AWS::SNS::Topic",
+                "Properties": {
+                    "TopicName": {"Ref": "Nowhere"},
+                    "DisplayName": {"Ref": "AWS::Region"},
+                },
+            },
+        },
+    }
+    path = tmp_path / "refs.json"
+    path.write_text(json.dumps(template, indent=4), encoding="utf-8")
+    names = {"Size", "Bucket", "Topic", "AWS::Region", "AWS::AccountId"}
+    compared: list[str] = []  # the names cfn-lint's `equal` compared a value with
+    equal = keywords_module.equal
+
+    def counted(one, two):
+        if two in names:
+            compared.append(two)
+        return equal(one, two)
+
+    plain, direct = linted_both_ways(monkeypatch, path, ["us-east-1"])
+    assert direct == plain
+    assert any(rule == "E1020" and "'Nowhere' is not one of" in message
+               for rule, message, *_ in plain[1])  # fmt: skip
+    monkeypatch.setattr(keywords_module, "equal", counted)
+    counts = []
+    for shortcuts in (contextlib.nullcontext, cfn_lint_shortcuts.applied):
+        with monkeypatch.context() as scoped:
+            scoped.setattr(cfn_lint_shortcuts, "applied", shortcuts)
+            compared.clear()
+            lint_template(path, ["us-east-1"])
+            counts.append(len(compared))
+    assert counts[0] >= 3 and counts[1] == 0, counts
 
 
 # --- cfn-lint's valid GetAtts, computed once per template run ------------------------

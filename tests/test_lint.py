@@ -439,3 +439,23 @@ def test_an_enumeration_counts_each_allowed_value_once():
         == (compact_message(f"'zzz' is not one of {few * 2!r} in 'us-east-1'"))
         == "'zzz' is not one of ['Aaa', 'Bbb'] in 'us-east-1'"
     )
+
+
+def test_a_finding_in_a_shortened_list_of_a_copy_names_the_original_s_index():
+    from compiler.lint import _renumbered
+
+    items = ("Properties", "PolicyDocument", "Statement")
+    where = ("Resources", "PolicyLintUsWest2", *items, 0, "Principal")
+    message = "'x' is not valid when 'Fn::Sub' is resolved at 'Resources/PolicyLintUsWest2/Properties/PolicyDocument/Statement/0/Principal'"
+    moved, text = _renumbered(where, message, items, (2,))
+    assert moved == ("Resources", "PolicyLintUsWest2", *items, 2, "Principal")
+    assert "Statement/2/Principal" in text and "Statement/0/" not in text
+    # Outside the shortened list, or not at an item: as it was.
+    assert _renumbered(("Resources", "P", "Properties", "Bucket"), "m", items, (2,)) == (
+        ("Resources", "P", "Properties", "Bucket"),
+        "m",
+    )
+    assert _renumbered(("Resources", "P", *items), "m", items, (2,)) == (
+        ("Resources", "P", *items),
+        "m",
+    )

@@ -192,3 +192,142 @@ def test_the_schema_keywords_read_other_resources_only_through_cfn_gather():
                 if re.search(r"cfn\.template|get_resource_by_name|get_resources\(", body):
                     readers.add(f"{path.name}:{node.name}")
     assert readers == {"_keywords_cfn.py:_gather_properties"}
+
+
+# --- Tags a lint view copy may leave out ---------------------------------------------
+
+# Top-level keys of a provider schema that describe the type (how CloudFormation
+# handles it, which properties are read-only, its tagging) rather than constrain how one
+# property's value goes with another's. Anything else that names Tags ties them to the
+# rest: `required`, dependencies, `oneOf`/`anyOf`/`allOf`, `if`, `not`, and what a later
+# schema may add.
+SCHEMA_DESCRIPTION_KEYS = {
+    "$schema", "$id", "typeName", "description", "sourceUrl", "documentationUrl",
+    "tagging", "handlers", "primaryIdentifier", "additionalIdentifiers",
+    "readOnlyProperties", "writeOnlyProperties", "createOnlyProperties",
+    "conditionalCreateOnlyProperties", "deprecatedProperties", "nonPublicProperties",
+    "nonPublicDefinitions", "propertyTransform", "replacementStrategy", "resourceLink",
+    "additionalProperties", "properties", "definitions",
+}  # fmt: skip
+# The rules that read a resource's Tags: E3024 checks them alone; the modules rule
+# refuses Tags on a module (`::MODULE` types, none listed); E3724 checks the `Globals`
+# section of a template with the serverless transform (SAM types, none listed).
+RULES_READING_TAGS = {"E3024", "E5001", "E3724"}
+
+
+def _names_tags(node) -> bool:
+    text = json.dumps(node)
+    return '"Tags"' in text or "/properties/Tags" in text
+
+
+def test_the_types_whose_tags_copies_leave_out_have_them_checked_alone_in_every_region():
+    from cfnlint.helpers import REGIONS
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from compiler import cfn_lint_shortcuts
+    from compiler.lint_relations import TAGS_VALIDATED_ALONE
+
+    checked = 0
+    with cfn_lint_shortcuts.applied():  # one schema per file, whichever regions name it
+        for resource_type in sorted(TAGS_VALIDATED_ALONE):
+            for region in REGIONS:
+                schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
+                assert "Tags" in schema["properties"], (resource_type, region)
+                ties = {key for key, value in schema.items()
+                        if key not in SCHEMA_DESCRIPTION_KEYS and _names_tags(value)}  # fmt: skip
+                assert not ties, (resource_type, region, ties)
+                checked += 1
+    assert checked == len(TAGS_VALIDATED_ALONE) * len(REGIONS)
+
+
+def test_no_rule_but_the_tagging_rules_reads_tags():
+    """A rule that reads a resource's Tags with its other properties (in its code, or a
+    schema file it loads) could find in a copy what it does not find in the original: none
+    does but those of RULES_READING_TAGS."""
+    readers = set()
+    for rule_id, rule in cfn_lint_rules().items():
+        for path in _sources(rule):
+            source = path.read_text(encoding="utf-8")
+            if re.search(r"[\"']Tags[\"']", source):
+                readers.add(rule_id)
+            for name in re.findall(r"[\"']([\w.-]+\.json)[\"']", source):
+                for data in (ROOT / "data" / "schemas").rglob(name):
+                    if "providers" not in data.parts and _names_tags(
+                        json.loads(data.read_text(encoding="utf-8"))
+                    ):
+                        readers.add(rule_id)
+    assert readers == RULES_READING_TAGS
+
+
+def test_every_tagged_type_the_builders_write_is_reviewed(tmp_path):
+    """A type the builders tag but the review does not list keeps its Tags in the copies
+    (sound, slower): the list follows the builders."""
+    from compiler.lint_relations import TAGS_VALIDATED_ALONE
+
+    tagged = set()
+    for path in Path(__file__).parent.glob("fixtures/golden/*/*.json"):
+        template = json.loads(path.read_text(encoding="utf-8"))
+        for resource in (template.get("Resources") or {}).values():
+            if isinstance(resource.get("Properties"), dict) and "Tags" in resource["Properties"]:
+                tagged.add(resource["Type"])
+    assert tagged and tagged <= TAGS_VALIDATED_ALONE, sorted(tagged - TAGS_VALIDATED_ALONE)
+
+
+# --- statements of a policy document a lint view copy may leave out -------------------
+
+# The rules that validate policy documents whole, by the schema of their kind.
+POLICY_RULES = ("E3510", "E3512", "E3530")
+# The rules that cfn-lint calls for one statement, or one value of one, in those
+# documents (the schemas' `cfnLint` keywords), with what they read.
+STATEMENT_RULES = {
+    "I3510": "one statement's actions against its own resources",
+    "E3514": "one statement's resources",
+    "W3037": "one statement's actions",
+}
+# Keywords of a policy schema's `Statement` list that constrain its items one by one,
+# and `uniqueKeys` on `Sid` (which the lint view keeps the original's: see
+# `lint_view._differing_statements`).
+PER_ITEM_KEYWORDS = {"$ref", "items", "type"}
+
+
+def test_the_policy_documents_copies_shorten_are_those_the_policy_rules_validate():
+    from compiler.lint_relations import ANY, POLICY_DOCUMENTS
+
+    keywords = {
+        keyword for rule_id in POLICY_RULES for keyword in cfn_lint_rules()[rule_id].keywords
+    }
+    for resource_type, paths in POLICY_DOCUMENTS.items():
+        for path in paths:
+            keyword = "/".join(
+                ["Resources", resource_type, *("*" if s == ANY else s for s in path)]
+            )
+            assert keyword in keywords, keyword
+
+
+def test_the_policy_schemas_check_each_statement_alone_but_for_unique_sids():
+    schemas = {}
+    for path in (ROOT / "data" / "schemas" / "other" / "iam").glob("*.json"):
+        schemas[path.name] = json.loads(path.read_text(encoding="utf-8"))
+    assert {"policy.json", "policy_identity.json", "policy_resource.json",
+            "policy_trust.json"} <= set(schemas)  # fmt: skip
+    for name, schema in schemas.items():
+        statements = schema.get("properties", {}).get("Statement")
+        if statements is None:
+            continue
+        rest = set(statements) - PER_ITEM_KEYWORDS
+        assert rest <= {"uniqueKeys"}, (name, rest)
+        assert statements.get("uniqueKeys", ["Sid"]) == ["Sid"], name
+
+
+def test_the_rules_called_inside_a_statement_read_that_statement_only():
+    inside = set()
+    for rule_id, rule in cfn_lint_rules().items():
+        for keyword in getattr(rule, "keywords", None) or ():
+            if "/Statement" in str(keyword):
+                inside.add(rule_id)
+    assert inside == set(STATEMENT_RULES)
+    for rule_id in STATEMENT_RULES:
+        for path in _sources(cfn_lint_rules()[rule_id]):
+            source = path.read_text(encoding="utf-8")
+            # Nothing that walks up to the document or the template from the statement.
+            assert not re.search(r"\bcfn\.template\b|get_resource_by_name|\.parent\b", source), path

@@ -191,6 +191,140 @@ def test_a_fault_in_a_shared_copy_is_reported_for_each_region_it_holds(tmp_path)
     assert line == '    "Database": {'  # at the original: the copy is in no file
 
 
+TAGS = [{"Key": "Team", "Value": "platform"}]
+
+
+def test_a_copy_leaves_out_tags_without_lookups_where_cfn_lint_checks_tags_alone():
+    rows = {EAST: {"Cidr": "10.0.0.0/16", "Team": "a"}, WEST: {"Cidr": "10.1.0.0/16", "Team": "b"}}
+    resources = {
+        # Tags without a lookup, of a type whose Tags cfn-lint checks on their own: left out.
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": lookup("Cidr"), "Tags": TAGS}},
+        # Tags with a lookup: kept, with the region's value.
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {
+            "BucketName": lookup("Team"), "Tags": [{"Key": "Team", "Value": lookup("Team")}]}},
+        # A type not reviewed: its copies keep their Tags.
+        "Stream": {"Type": "AWS::Kinesis::Stream", "Properties": {
+            "Name": lookup("Team"), "ShardCount": 1, "Tags": TAGS}},
+    }  # fmt: skip
+    whole = template(rows, resources)
+    view = lint_view(whole, [EAST, WEST])
+    copies = by_original(view)
+    properties = {
+        (original, regions): view.template["Resources"][copy]["Properties"]
+        for original, made in copies.items()
+        for copy, regions in made
+    }
+    assert properties[("Vpc", (EAST,))] == {"CidrBlock": "10.0.0.0/16"}
+    assert properties[("Bucket", (WEST,))]["Tags"] == [{"Key": "Team", "Value": "b"}]
+    assert properties[("Stream", (EAST,))]["Tags"] == TAGS
+    assert whole["Resources"]["Vpc"]["Properties"]["Tags"] == TAGS  # the original keeps them
+
+
+def test_a_fault_in_tags_left_out_of_the_copies_is_still_found(tmp_path):
+    """An invalid tag (a key in the reserved `aws:` space) on a resource whose other
+    values differ by region: cfn-lint finds it on the original, without a region, as it
+    would in each region's copy."""
+    rows = {EAST: {"Cidr": "10.0.0.0/16"}, WEST: {"Cidr": "10.1.0.0/16"}}
+    bad_tags = [{"Key": "aws:team", "Value": "platform"}]
+    vpc = {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": lookup("Cidr"), "Tags": bad_tags}}
+    path = tmp_path / "stackset.json"
+    path.write_bytes(to_json_bytes(template(rows, {"Vpc": vpc})))
+    findings = lint_template(path, [EAST, WEST])
+    tag_findings = [(f.rule, f.path[:4], f.region) for f in findings if "Tags" in f.path]
+    assert tag_findings == [("E3024", ("Resources", "Vpc", "Properties", "Tags"), None)]
+
+
+def statement(sid: str, principal) -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal},
+            "Action": "s3:PutObject", "Resource": "arn:aws:s3:::logs/*"}  # fmt: skip
+
+
+def bucket_policy(*statements) -> dict:
+    return {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": "logs",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+        },
+    }
+
+
+def test_a_copy_of_a_policy_holds_only_the_statements_that_differ_by_region():
+    rows = {EAST: {"Account": "127311923021"}, WEST: {"Account": "797873946194"}}
+    policy = bucket_policy(
+        statement("Tls", "*"),
+        statement("Elb", lookup("Account")),
+        statement("Logs", "*"),
+    )
+    view = lint_view(template(rows, {"Policy": policy}), [EAST, WEST])
+    statements = ("Properties", "PolicyDocument", "Statement")
+    for copy, (_original, (region,)) in view.copies.items():
+        held = view.template["Resources"][copy]["Properties"]["PolicyDocument"]
+        assert held["Version"] == "2012-10-17"
+        assert held["Statement"] == [statement("Elb", rows[region]["Account"])]
+        assert view.renumbered[copy] == {statements: (1,)}  # the original's second
+    assert len(policy["Properties"]["PolicyDocument"]["Statement"]) == 3  # not changed
+
+
+def test_a_copy_of_a_policy_keeps_every_statement_when_a_differing_one_changes_its_sid():
+    """`Sid`s must be unique across a document's statements, which cfn-lint checks on the
+    original: a `Sid` that differs by region is checked with all the others, in the copy."""
+    rows = {EAST: {"Sid": "East", "Account": "127311923021"},
+            WEST: {"Sid": "West", "Account": "797873946194"}}  # fmt: skip
+    differing_sid = dict(statement("x", lookup("Account")), Sid=lookup("Sid"))
+    view = lint_view(template(rows, {"Policy": bucket_policy(statement("Tls", "*"), differing_sid)}),
+                     [EAST, WEST])  # fmt: skip
+    assert not view.renumbered
+    for copy in view.copies:
+        assert (
+            len(view.template["Resources"][copy]["Properties"]["PolicyDocument"]["Statement"]) == 2
+        )
+
+
+def test_a_copy_of_a_role_holds_only_the_differing_statements_of_each_inline_policy():
+    rows = {EAST: {"Replica": "us-west-2"}, WEST: {"Replica": "us-east-1"}}
+    replica = {"Fn::Sub": ["arn:aws:s3:::assets-${Region}/*", {"Region": lookup("Replica")}]}
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                 "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "replicate", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::assets"},
+                    {"Effect": "Allow", "Action": "s3:ReplicateObject", "Resource": replica}]}}],
+        },
+    }  # fmt: skip
+    view = lint_view(template(rows, {"Role": role}), [EAST, WEST])
+    inline = ("Properties", "Policies", 0, "PolicyDocument", "Statement")
+    for copy, (_, (region,)) in view.copies.items():
+        held = view.template["Resources"][copy]["Properties"]
+        assert held["Policies"][0]["PolicyDocument"]["Statement"] == [{
+            "Effect": "Allow", "Action": "s3:ReplicateObject",
+            "Resource": {"Fn::Sub": ["arn:aws:s3:::assets-${Region}/*",
+                                     {"Region": rows[region]["Replica"]}]}}]  # fmt: skip
+        # The trust policy holds no lookup: the whole of it, as the original's.
+        assert held["AssumeRolePolicyDocument"] == role["Properties"]["AssumeRolePolicyDocument"]
+        assert view.renumbered[copy] == {inline: (1,)}
+
+
+def test_a_fault_in_a_statement_of_a_shortened_policy_is_reported_where_the_original_has_it(
+    tmp_path,
+):
+    """The load balancer's log account is not an account ID in one region: reported at the
+    original's second statement, for that region only."""
+    rows = {EAST: {"Account": "127311923021"}, WEST: {"Account": "not-an-account"}}
+    policy = bucket_policy(statement("Tls", "*"), statement("Elb", lookup("Account")))
+    path = tmp_path / "stackset.json"
+    path.write_bytes(to_json_bytes(template(rows, {"Policy": policy})))
+    findings = [f for f in lint_template(path, [EAST, WEST]) if "Statement" in f.path]
+    assert {(f.path[:6], f.region) for f in findings} == {
+        (("Resources", "Policy", "Properties", "PolicyDocument", "Statement", 1), WEST)
+    }
+    assert any("'not-an-account' does not match" in f.message for f in findings)
+
+
 def test_the_view_is_deterministic():
     rows = {EAST: {"Replica": WEST, "Class": "db.t3.medium"}, WEST: {"Replica": EAST, "Class": "x"}}
     whole = template(rows, {"Secret": SECRET, "Database": database(lookup("Class"))})
