@@ -25,7 +25,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -171,7 +171,7 @@ def lint_template(
 
     text = original_text = path.read_text(encoding="utf-8")
     copies: dict[str, tuple[str, tuple[str, ...]]] = {}
-    renumbered: dict[str, dict[tuple[str | int, ...], tuple[int, ...]]] = {}
+    renumbered: Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]] = {}
     in_both_runs: frozenset[str] | None = None  # None: the same template in both
     if f'"{REGION_MAP}"' in text:
         from compiler.json_text import to_json_bytes
@@ -365,7 +365,7 @@ def _findings(
     copies: dict[str, tuple[str, tuple[str, ...]]],
     regions: list[str],
     original_text: str,
-    renumbered: dict[str, dict[tuple[str | int, ...], tuple[int, ...]]] | None = None,
+    renumbered: Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]] | None = None,
 ) -> list[LintFinding]:
     """A cfn-lint match as findings: one, or for a lint view copy one per region it holds
     the values of (none when a regional rule checked them in another region), at the
@@ -380,12 +380,14 @@ def _findings(
     if where[:1] == ("Resources",) and len(where) > 1 and where[1] in copies:
         original, covered = copies[str(where[1])]
         in_regions = [named] if named in covered else [] if named else list(covered)
-        for items, indexes in ((renumbered or {}).get(str(where[1])) or {}).items():
-            where, message = _renumbered(where, message, items, indexes)
+        for items, indexes in (renumbered or {}).get(str(where[1]), {}).items():
+            where = _renumbered(where, items, indexes)
         where = ("Resources", original, *where[2:])
         line, column = _resource_line(original_text, original), 5  # the copy is in no file
     for copy, (original, _covered) in copies.items():
         if copy in message:
+            for items, indexes in (renumbered or {}).get(copy, {}).items():
+                message = _renumbered_in_text(message, copy, items, indexes)
             message = message.replace(copy, original)
     # cfn-lint prints E3019's resources as a Python set, in an order that changes from
     # one process to the next (string hashing): sorted, the same finding reads the same.
@@ -413,24 +415,32 @@ def _findings(
 
 
 def _renumbered(
-    where: tuple[str | int, ...],
-    message: str,
-    items: tuple[str | int, ...],
-    indexes: tuple[int, ...],
-) -> tuple[tuple[str | int, ...], str]:
-    """A copy's finding inside list `items` (a path in the resource) at the index the item
-    has in the original's list, in its path and where its message names the path."""
+    where: tuple[str | int, ...], items: tuple[str | int, ...], indexes: tuple[int, ...]
+) -> tuple[str | int, ...]:
+    """A copy's finding's path inside list `items` (a path in the resource) at the index
+    the item has in the original's list (`indexes`, by the copy's index)."""
     at = 2 + len(items)
     if where[2:at] != items or len(where) <= at or not isinstance(where[at], int):
-        return where, message
+        return where
     if not 0 <= where[at] < len(indexes):
-        return where, message
-    mine, theirs = where[at], indexes[where[at]]
-    named = "/".join(map(str, (*where[:2], *items)))
-    message = message.replace(f"{named}/{mine}/", f"{named}/{theirs}/").replace(
-        f"'{named}/{mine}'", f"'{named}/{theirs}'"
-    )
-    return (*where[:at], theirs, *where[at + 1 :]), message
+        return where
+    return (*where[:at], indexes[where[at]], *where[at + 1 :])
+
+
+def _renumbered_in_text(
+    message: str, copy: str, items: tuple[str | int, ...], indexes: tuple[int, ...]
+) -> str:
+    """`message` with each path into the copy's list `items` ("Resources/<copy>/.../3")
+    naming the original's index instead: cfn-lint names where a resolved value is used
+    ("... when 'Ref' is resolved at 'Resources/...'"), on findings whose own path may be
+    elsewhere (the parameter's default)."""
+    named = "/".join(map(str, ("Resources", copy, *items)))
+
+    def original_index(found: re.Match) -> str:
+        index = int(found[1])
+        return f"{named}/{indexes[index]}" if index < len(indexes) else found[0]
+
+    return re.sub(re.escape(named) + r"/(\d+)(?=[/'\"]|$)", original_index, message)
 
 
 def _plain_path(path: Sequence) -> tuple[str | int, ...]:

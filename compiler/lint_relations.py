@@ -212,24 +212,23 @@ TAGS_VALIDATED_ALONE: frozenset[str] = frozenset({
 
 
 # Where a resource of each type holds an IAM policy document that cfn-lint's policy
-# rules (E3510 identity, E3512 resource, E3530 trust policies) validate statement by
-# statement: each item of its `Statement` list on its own, but for the `Sid`s, which
-# must differ between statements (`uniqueKeys`). A lint view copy of such a resource
-# holds only the statements that differ from the original's, when their `Sid`s do not
-# (lint_view.py): the others are the original's, which cfn-lint checks in every region,
-# `Sid`s and all (the logs bucket policy's 16 copies at 16 regions, each a whole policy
-# validation, were a sixth of a StackSet lint's time). ANY: every item of a list.
-# tests/test_lint_relations.py checks the paths against the rules' keywords, the
-# policy schemas' `Statement` lists for keywords that relate one item to another, and
-# the rules that read a statement for reading another.
+# rules (E3512 resource, E3510 identity policies) validate statement by statement: each
+# item of its `Statement` list on its own, but for the `Sid`s, which must differ between
+# statements (`uniqueKeys`). A lint view copy of such a resource holds only the
+# statements that differ from the original's, when their `Sid`s do not (lint_view.py):
+# the others are the original's, which cfn-lint checks in every region, `Sid`s and all
+# (the logs bucket policy's 16 copies at 16 regions, each a whole policy validation, were
+# a sixth of a StackSet lint's time). Only documents whose provider schema checks them,
+# and the properties on the way to them, by type and shape alone: not IAM::Policy's or
+# IAM::ManagedPolicy's document or a role's trust policy, whose schemas limit the
+# document's length (E3033 measures the whole document, which a shortened copy is not).
+# ANY: every item of a list. tests/test_lint_relations.py checks the paths against the
+# rules' keywords and every region's provider schema, the policy schemas' `Statement`
+# lists for keywords that relate one item to another, and the rules that read a
+# statement for reading another.
 POLICY_DOCUMENTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "AWS::IAM::Group": (("Properties", "Policies", ANY, "PolicyDocument"),),
-    "AWS::IAM::ManagedPolicy": (("Properties", "PolicyDocument"),),
-    "AWS::IAM::Policy": (("Properties", "PolicyDocument"),),
-    "AWS::IAM::Role": (
-        ("Properties", "Policies", ANY, "PolicyDocument"),
-        ("Properties", "AssumeRolePolicyDocument"),
-    ),
+    "AWS::IAM::Role": (("Properties", "Policies", ANY, "PolicyDocument"),),
     "AWS::IAM::User": (("Properties", "Policies", ANY, "PolicyDocument"),),
     "AWS::KMS::Key": (("Properties", "KeyPolicy"),),
     "AWS::S3::BucketPolicy": (("Properties", "PolicyDocument"),),

@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from compiler import naming
@@ -70,7 +71,7 @@ class LintView(NamedTuple):
     copies: dict[str, tuple[str, tuple[str, ...]]]
     # copy's logical ID -> {path of a list in the resource: the original's index of each
     # item the copy's list holds} (a policy document's statements, `_differing_statements`)
-    renumbered: dict[str, dict[tuple[str | int, ...], tuple[int, ...]]] = {}
+    renumbered: Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]] = MappingProxyType({})
 
 
 def is_region_lookup(node: Any) -> bool:

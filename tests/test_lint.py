@@ -442,20 +442,58 @@ def test_an_enumeration_counts_each_allowed_value_once():
 
 
 def test_a_finding_in_a_shortened_list_of_a_copy_names_the_original_s_index():
-    from compiler.lint import _renumbered
+    from compiler.lint import _renumbered, _renumbered_in_text
 
     items = ("Properties", "PolicyDocument", "Statement")
     where = ("Resources", "PolicyLintUsWest2", *items, 0, "Principal")
-    message = "'x' is not valid when 'Fn::Sub' is resolved at 'Resources/PolicyLintUsWest2/Properties/PolicyDocument/Statement/0/Principal'"
-    moved, text = _renumbered(where, message, items, (2,))
-    assert moved == ("Resources", "PolicyLintUsWest2", *items, 2, "Principal")
-    assert "Statement/2/Principal" in text and "Statement/0/" not in text
+    assert _renumbered(where, items, (2,)) == (
+        "Resources",
+        "PolicyLintUsWest2",
+        *items,
+        2,
+        "Principal",
+    )
     # Outside the shortened list, or not at an item: as it was.
-    assert _renumbered(("Resources", "P", "Properties", "Bucket"), "m", items, (2,)) == (
-        ("Resources", "P", "Properties", "Bucket"),
-        "m",
-    )
-    assert _renumbered(("Resources", "P", *items), "m", items, (2,)) == (
-        ("Resources", "P", *items),
-        "m",
-    )
+    assert _renumbered(("Resources", "P", "Properties", "Bucket"), items, (2,)) == (
+        "Resources", "P", "Properties", "Bucket")  # fmt: skip
+    assert _renumbered(("Resources", "P", *items), items, (2,)) == ("Resources", "P", *items)
+    named = "Resources/PolicyLintUsWest2/Properties/PolicyDocument/Statement"
+    for before, after in (
+        (f"resolved at '{named}/0/Effect'", f"resolved at '{named}/2/Effect'"),
+        (f"resolved at '{named}/0'", f"resolved at '{named}/2'"),
+        (f"at {named}/0", f"at {named}/2"),
+        (f"at '{named}/10/Effect'", f"at '{named}/10/Effect'"),  # not an index it holds
+        (f"at '{named}Other/0/Effect'", f"at '{named}Other/0/Effect'"),
+    ):
+        assert _renumbered_in_text(before, "PolicyLintUsWest2", items, (2,)) == after
+
+
+def test_a_resolved_value_s_message_names_the_original_s_statement(tmp_path):
+    """cfn-lint reports a parameter's default that a `Ref` in a policy statement resolves
+    to at the parameter, naming in its message where it is used: in a shortened copy's
+    statement, that names the original's statement, and is then the original's finding."""
+    from compiler.render import to_json_bytes
+
+    rows = {"us-east-1": {"Act": "s3:GetObject"}, "us-west-2": {"Act": "s3:PutObject"}}
+
+    def statement(sid: str, **changes) -> dict:
+        return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", **changes}  # fmt: skip
+
+    lookup = {"Fn::FindInMap": ["RegionMap", {"Ref": "AWS::Region"}, "Act"]}
+    template = {
+        "Parameters": {"Effect": {"Type": "String", "Default": "Alow"}},
+        "Mappings": {"RegionMap": rows},
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}},
+            "Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+                "Bucket": {"Ref": "Bucket"}, "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    statement("A"), statement("C"),
+                    statement("B", Action=lookup, Effect={"Ref": "Effect"})]}}},
+        },
+    }  # fmt: skip
+    path = tmp_path / "stackset.json"
+    path.write_bytes(to_json_bytes(template))
+    resolved = [f for f in lint_template(path, list(rows)) if f.path[:1] == ("Parameters",)]
+    assert [f.rule for f in resolved] == ["W1030"]
+    assert "Resources/Policy/Properties/PolicyDocument/Statement/2/Effect" in resolved[0].message

@@ -276,7 +276,15 @@ def test_every_tagged_type_the_builders_write_is_reviewed(tmp_path):
 # --- statements of a policy document a lint view copy may leave out -------------------
 
 # The rules that validate policy documents whole, by the schema of their kind.
-POLICY_RULES = ("E3510", "E3512", "E3530")
+POLICY_RULES = ("E3510", "E3512")
+# What a provider schema may say of a policy document and of the properties on the way
+# to it (an inline policy list, one of its items) for a copy to hold fewer statements:
+# its type and shape. Not a length, pattern or format (E3033 and others check the whole
+# document as JSON text) nor `uniqueItems` (two shortened policies could become equal).
+SHAPE_KEYWORDS = {
+    "type", "items", "$ref", "properties", "required", "additionalProperties",
+    "insertionOrder", "description", "default", "title", "markdownDescription",
+}  # fmt: skip
 # The rules that cfn-lint calls for one statement, or one value of one, in those
 # documents (the schemas' `cfnLint` keywords), with what they read.
 STATEMENT_RULES = {
@@ -302,6 +310,41 @@ def test_the_policy_documents_copies_shorten_are_those_the_policy_rules_validate
                 ["Resources", resource_type, *("*" if s == ANY else s for s in path)]
             )
             assert keyword in keywords, keyword
+
+
+def test_the_provider_schemas_check_the_shortened_documents_by_type_and_shape_alone():
+    """cfn-lint checks a document against its provider schema as a whole (E3033 measures
+    IAM::Policy's as JSON text): a copy may hold fewer statements only where the schema
+    says nothing of the whole document, or of the lists and items on the way to it, but
+    their type and shape. IAM::Policy's document, for one, is limited in length."""
+    from cfnlint.helpers import REGIONS
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from compiler import cfn_lint_shortcuts
+    from compiler.lint_relations import ANY, POLICY_DOCUMENTS
+
+    def resolved(schema: dict, node: dict) -> dict:
+        while "$ref" in node:
+            assert set(node) <= {"$ref", "description"}, node
+            node = schema["definitions"][node["$ref"].removeprefix("#/definitions/")]
+        return node
+
+    with cfn_lint_shortcuts.applied():
+        for resource_type, paths in POLICY_DOCUMENTS.items():
+            for region in REGIONS:
+                schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
+                for path in paths:
+                    node = schema
+                    for step in path[1:]:  # from the properties' schemas down
+                        node = resolved(
+                            schema, node["items"] if step == ANY else node["properties"][step]
+                        )
+                        extra = set(node) - SHAPE_KEYWORDS - {"uniqueItems"}
+                        assert not extra, (resource_type, region, path, extra)
+                        assert node.get("uniqueItems", False) is False, (resource_type, path)
+    # The limited ones the review found are not listed.
+    assert "AWS::IAM::Policy" not in POLICY_DOCUMENTS
+    assert ("Properties", "AssumeRolePolicyDocument") not in POLICY_DOCUMENTS["AWS::IAM::Role"]
 
 
 def test_the_policy_schemas_check_each_statement_alone_but_for_unique_sids():
