@@ -175,7 +175,7 @@ def lint_template(
     in_both_runs: frozenset[str] | None = None  # None: the same template in both
     if f'"{REGION_MAP}"' in text:
         from compiler.json_text import to_json_bytes
-        from compiler.lint_view import lint_view
+        from compiler.lint_view import held_in_both, lint_view
 
         stackset = json.loads(text)  # not changed by lint_view: both views read it
         view = lint_view(stackset, regions, copies_in)
@@ -184,10 +184,7 @@ def lint_template(
             text = to_json_bytes(view.template).decode("utf-8")
         if share is not None and copies_in is not None:
             others = [region for region in regions if region not in copies_in]
-            other_view = lint_view(stackset, regions, others)
-            in_both_runs = frozenset(view.template["Resources"]).intersection(
-                other_view.template["Resources"]
-            )
+            in_both_runs = held_in_both(stackset, view, others)
     config = ManualArgs(
         regions=regions, ignore_checks=sorted(IGNORED_RULES), config_file=NO_CONFIG_FILE
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from compiler.lint import lint_template
-from compiler.lint_view import is_region_lookup, lint_view
+from compiler.lint_view import held_in_both, is_region_lookup, lint_view
 from compiler.render import to_json_bytes
 
 EAST, WEST, NORTH = "us-east-1", "us-west-2", "eu-north-1"
@@ -323,6 +323,36 @@ def test_a_fault_in_a_statement_of_a_shortened_policy_is_reported_where_the_orig
         (("Resources", "Policy", "Properties", "PolicyDocument", "Statement", 1), WEST)
     }
     assert any("'not-an-account' does not match" in f.message for f in findings)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(Path(__file__).parent.glob("fixtures/golden/*/stackset.json"))
+)
+def test_what_two_views_of_halves_of_the_regions_share_is_known_from_one(path):
+    whole = json.loads(path.read_text(encoding="utf-8"))
+    regions = list(whole["Mappings"]["RegionMap"])
+    for cut in range(1, len(regions)):
+        mine, others = regions[:cut], regions[cut:]
+        view, other = lint_view(whole, regions, mine), lint_view(whole, regions, others)
+        shared = frozenset(view.template["Resources"]) & frozenset(other.template["Resources"])
+        assert held_in_both(whole, view, others) == shared
+        assert held_in_both(whole, other, mine) == shared
+
+
+def test_what_two_views_share_counts_a_copy_shared_by_regions_of_both_halves():
+    rows = {
+        EAST: {"Replica": WEST, "Class": "db.t3.medium"},
+        WEST: {"Replica": EAST, "Class": "db.t3.medium"},
+        NORTH: {"Replica": EAST, "Class": "db.t3.large"},
+    }
+    whole = template(rows, {"Secret": SECRET, "Database": database(lookup("Class"))})
+    regions = [EAST, WEST, NORTH]
+    view = lint_view(whole, regions, [EAST])
+    shared = held_in_both(whole, view, [WEST, NORTH])
+    (database_copy,) = [c for c, (o, covered) in view.copies.items() if o == "Database"]
+    assert database_copy in shared  # east's and west's values make one copy
+    assert not any(c in shared for c, (o, _) in view.copies.items() if o == "Secret")
+    assert {"Secret", "Database"} <= shared
 
 
 def test_the_view_is_deterministic():
