@@ -22,6 +22,7 @@ import difflib
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import zlib
@@ -612,26 +613,36 @@ def _runs(jobs: list[LintJob], workers: int) -> list[tuple[int, _Part]]:
     return runs
 
 
+# The share of the regions whose lint view copies the first of a job's two shared runs
+# holds. A copy made for one region alone is in one run only, and validated there
+# whatever the claims; the first run starts earlier (the pair starts last, its first run
+# as soon as the small templates' runs end, its second when the global template's does),
+# so it takes more of them, and the two end together. Measured on whole 16-region
+# compiles (interleaved, medians of 6): 8 of 16 regions in the first run 2.04 s, 9 2.01 s,
+# 10 2.00 s, 11 2.03 s, 12 2.06 s; at 8 regions 4, 5 and 6 of 8 within the noise.
+FIRST_RUN_REGIONS = 0.6
+
+
 def _shared_parts(job: LintJob) -> list[_Part]:
     """A job's two shared runs. For a StackSet template of several regions each holds the
-    lint view's copies of half the regions (checked in every region, as in one run):
-    a copy is what one region's own template holds, and copies refer only to copies of
-    their own region or to the template's own resources, so a run sees each copy with
-    everything it refers to; what one run lacks is the other half's copies, which no
-    region's template holds either. A copy shared by regions of both halves is in both
-    runs under one ID, and is validated once, by claim, like the template itself, whose
-    resources are in both. Holding half the copies
-    keeps a run's memory to about what one run of half the regions needs (at 16
-    regions, 238 MiB against 263 with every copy in both runs)."""
+    lint view's copies of some of the regions (checked in every region, as in one run),
+    the first run those of `FIRST_RUN_REGIONS` of them, the second the rest: a copy is
+    what one region's own template holds, and copies refer only to copies of their own
+    region or to the template's own resources, so a run sees each copy with everything
+    it refers to; what one run lacks is the other's copies, which no region's template
+    holds either. A copy shared by regions of both runs is in both under one ID, and is
+    validated once, by claim, like the template itself, whose resources are in both.
+    Holding some of the copies keeps a run's memory to about what one run of those
+    regions needs (at 16 regions, 238 MiB against 263 with every copy in both runs)."""
     from compiler.naming import REGION_MAP
 
     regions = job.regions
     if len(regions) < 2 or f'"{REGION_MAP}"' not in job.path.read_text(encoding="utf-8"):
         return [_Part(job.path, regions, share) for share in (0, 1)]
-    half = (len(regions) + 1) // 2
+    first = min(len(regions) - 1, math.ceil(len(regions) * FIRST_RUN_REGIONS))
     return [
-        _Part(job.path, regions, 0, regions[:half]),
-        _Part(job.path, regions, 1, regions[half:]),
+        _Part(job.path, regions, 0, regions[:first]),
+        _Part(job.path, regions, 1, regions[first:]),
     ]
 
 

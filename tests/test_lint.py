@@ -497,3 +497,16 @@ def test_a_resolved_value_s_message_names_the_original_s_statement(tmp_path):
     resolved = [f for f in lint_template(path, list(rows)) if f.path[:1] == ("Parameters",)]
     assert [f.rule for f in resolved] == ["W1030"]
     assert "Resources/Policy/Properties/PolicyDocument/Statement/2/Effect" in resolved[0].message
+
+
+@pytest.mark.parametrize(("count", "first"), [(2, 1), (3, 2), (4, 3), (8, 5), (16, 10)])
+def test_the_first_shared_run_holds_more_regions_copies(tmp_path, count, first):
+    """The first of a StackSet job's two shared runs starts earlier, and holds the copies
+    of more regions (`FIRST_RUN_REGIONS`); each region's are in exactly one run, and the
+    second always has some."""
+    path = tmp_path / "stackset.json"
+    path.write_text(json.dumps({"Mappings": {"RegionMap": {}}, "Resources": {}}), encoding="utf-8")
+    regions = tuple(f"r{i}" for i in range(count))
+    parts = lint_module._shared_parts(lint_module.LintJob(path, regions))
+    assert [(part.share, part.regions) for part in parts] == [(0, regions), (1, regions)]
+    assert parts[0].copies_in == regions[:first] and parts[1].copies_in == regions[first:]

@@ -174,7 +174,7 @@ def test_shared_runs_compare_each_subnet_with_every_other(tmp_path, monkeypatch)
 
 
 def test_a_copy_only_one_shared_run_holds_is_validated_whatever_the_claims(tmp_path, monkeypatch):
-    """Each shared run holds the copies of half the regions. The claim table is a hash
+    """Each shared run holds the copies of some of the regions. The claim table is a hash
     table: a copy only run 1 holds can share its slot with a resource of both, which
     run 0 may claim first; run 1 must validate its copy all the same (it used to skip
     it, and the fault in that region went unreported). Here run 0 has claimed every
@@ -212,7 +212,7 @@ def test_a_copy_only_one_shared_run_holds_is_validated_whatever_the_claims(tmp_p
 @pytest.mark.full  # lints the seeded StackSet template again, in two processes
 def test_shared_runs_side_by_side_find_what_one_run_finds(seeded, seeded_stackset, monkeypatch):
     """As `compile` runs them: two processes claiming resources as they go, each with
-    the view's copies of one half of the regions (here one region each)."""
+    the view's copies of some of the regions (here one region each)."""
     _maps, _regional, whole = seeded
     monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 2)
     job = LintJob(seeded_stackset[2], (EAST, WEST))

@@ -148,7 +148,7 @@ def test_a_link_to_a_nested_stack_keeps_the_copies_per_region():
 
 
 def test_two_views_of_halves_of_the_regions_hold_each_shared_copy_alike():
-    """The shared runs of a StackSet lint (`lint._shared_parts`) each hold half the
+    """The shared runs of a StackSet lint (`lint._shared_parts`) each hold some of the
     regions' copies; a copy shared by regions of both halves is in both, of the same ID
     and for all its regions, so the runs' claims validate it once."""
     rows = {region: {"Replica": EAST, "Class": "db.t3.medium"} for region in (EAST, WEST, NORTH)}
