@@ -145,9 +145,10 @@ def _cut_list(text: str) -> str:
 # cfn-lint's regional rules end their message so: "'hpc7g.4xlarge' is not one of [...] in 'us-west-2'".
 _IN_REGION = re.compile(r" in '(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)'$")
 # Changes when what is linted for a template changes (the StackSet lint view) or how (no
-# `.cfnlintrc` read since 4; copies without their lookup-free Tags since 5): the lint
-# cache must not vouch for a template checked the old way.
-LINT_SCHEME = "stackset-view-5"
+# `.cfnlintrc` read since 4; copies without their lookup-free Tags and statements since
+# 5, and with every statement of a document limited as a whole since 6): the lint cache
+# must not vouch for a template checked the old way.
+LINT_SCHEME = "stackset-view-6"
 
 
 def lint_template(
@@ -382,11 +383,8 @@ def _findings(
             where = _renumbered(where, items, indexes)
         where = ("Resources", original, *where[2:])
         line, column = _resource_line(original_text, original), 5  # the copy is in no file
-    for copy, (original, _covered) in copies.items():
-        if copy in message:
-            for items, indexes in (renumbered or {}).get(copy, {}).items():
-                message = _renumbered_in_text(message, copy, items, indexes)
-            message = message.replace(copy, original)
+    if copies:
+        message = _originals_named(message, copies, renumbered or {})
     # cfn-lint prints E3019's resources as a Python set, in an order that changes from
     # one process to the next (string hashing): sorted, the same finding reads the same.
     message = _SAME_IDENTIFIERS.sub(
@@ -410,6 +408,28 @@ def _findings(
         )
         for region in in_regions
     ]
+
+
+def _originals_named(
+    message: str,
+    copies: Mapping[str, tuple[str, tuple[str, ...]]],
+    renumbered: Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]],
+) -> str:
+    """`message` naming originals where it names lint view copies: first the indexes of
+    shortened lists in paths into a copy (`_renumbered_in_text`), then each copy's ID, as
+    a whole name (a copy's ID can be the tail of another's, or the head of another
+    resource's: `BucketPolicyLintUsWest2` in `LogsBucketPolicyLintUsWest2`)."""
+    for copy, lists in renumbered.items():
+        if copy in message:
+            for items, indexes in lists.items():
+                message = _renumbered_in_text(message, copy, items, indexes)
+    named = [copy for copy in copies if copy in message]
+    if not named:
+        return message
+    names = "|".join(re.escape(copy) for copy in sorted(named, key=len, reverse=True))
+    return re.sub(
+        rf"(?<![A-Za-z0-9])({names})(?![A-Za-z0-9])", lambda found: copies[found[1]][0], message
+    )
 
 
 def _renumbered(
@@ -633,7 +653,8 @@ def _shared_parts(job: LintJob) -> list[_Part]:
     holds either. A copy shared by regions of both runs is in both under one ID, and is
     validated once, by claim, like the template itself, whose resources are in both.
     Holding some of the copies keeps a run's memory to about what one run of those
-    regions needs (at 16 regions, 238 MiB against 263 with every copy in both runs)."""
+    regions needs (at 16 regions, when the runs held half each, 238 MiB against 263 with
+    every copy in both runs; 159 MiB at most since the sixth and seventh passes)."""
     from compiler.naming import REGION_MAP
 
     regions = job.regions

@@ -468,6 +468,36 @@ def test_a_finding_in_a_shortened_list_of_a_copy_names_the_original_s_index():
         assert _renumbered_in_text(before, "PolicyLintUsWest2", items, (2,)) == after
 
 
+def test_a_message_names_each_copy_s_original_as_a_whole_name():
+    """A copy's ID may be the tail of another copy's (`BucketPolicyLintUsWest2` in
+    `LogsBucketPolicyLintUsWest2`) or the head of another resource's name: each is
+    replaced as a whole name, after its shortened lists are renumbered."""
+    from compiler.lint import _originals_named
+
+    copies = {
+        "BucketPolicyLintUsWest2": ("BucketPolicy", ("us-west-2",)),
+        "LogsBucketPolicyLintUsWest2": ("LogsBucketPolicy", ("us-west-2",)),
+        "PolicyLintUsEast1": ("Policy", ("us-east-1",)),
+    }
+    statements = ("Properties", "PolicyDocument", "Statement")
+    renumbered = {"LogsBucketPolicyLintUsWest2": {statements: (1, 3)}}
+    message = (
+        "'Alloww' is not one of ['Allow', 'Deny'] when 'Ref' is resolved at "
+        "'Resources/LogsBucketPolicyLintUsWest2/Properties/PolicyDocument/Statement/1/Effect'"
+    )
+    assert _originals_named(message, copies, renumbered).endswith(
+        "'Resources/LogsBucketPolicy/Properties/PolicyDocument/Statement/3/Effect'"
+    )
+    assert _originals_named("across {'BucketPolicyLintUsWest2', 'X'}", copies, {}) == (
+        "across {'BucketPolicy', 'X'}"
+    )
+    # Another resource whose name starts with a copy's ID keeps its name.
+    assert _originals_named("'Resources/PolicyLintUsEast10/Properties'", copies, {}) == (
+        "'Resources/PolicyLintUsEast10/Properties'"
+    )
+    assert _originals_named("GetAtt PolicyLintUsEast1.Arn", copies, {}) == "GetAtt Policy.Arn"
+
+
 def test_a_resolved_value_s_message_names_the_original_s_statement(tmp_path):
     """cfn-lint reports a parameter's default that a `Ref` in a policy statement resolves
     to at the parameter, naming in its message where it is used: in a shortened copy's

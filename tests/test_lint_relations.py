@@ -329,6 +329,16 @@ def test_the_provider_schemas_check_the_shortened_documents_by_type_and_shape_al
             node = schema["definitions"][node["$ref"].removeprefix("#/definitions/")]
         return node
 
+    def shape_only(schema: dict, node: dict, where: tuple) -> None:
+        """`node` and, below it, every schema of its properties and items."""
+        extra = set(node) - SHAPE_KEYWORDS - {"uniqueItems"}
+        assert not extra, (*where, extra)
+        assert node.get("uniqueItems", False) is False, where
+        for name, below in (node.get("properties") or {}).items():
+            shape_only(schema, resolved(schema, below), (*where, name))
+        if isinstance(node.get("items"), dict):
+            shape_only(schema, resolved(schema, node["items"]), (*where, ANY))
+
     with cfn_lint_shortcuts.applied():
         for resource_type, paths in POLICY_DOCUMENTS.items():
             for region in REGIONS:
@@ -342,6 +352,8 @@ def test_the_provider_schemas_check_the_shortened_documents_by_type_and_shape_al
                         extra = set(node) - SHAPE_KEYWORDS - {"uniqueItems"}
                         assert not extra, (resource_type, region, path, extra)
                         assert node.get("uniqueItems", False) is False, (resource_type, path)
+                    # ... and whatever it says of the document's own parts.
+                    shape_only(schema, node, (resource_type, region, *path))
     # The limited ones the review found are not listed.
     assert "AWS::IAM::Policy" not in POLICY_DOCUMENTS
     assert ("Properties", "AssumeRolePolicyDocument") not in POLICY_DOCUMENTS["AWS::IAM::Role"]
