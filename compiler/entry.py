@@ -2,7 +2,9 @@
 
 These settings must take effect before the imports that `compiler.cli` triggers
 (pydantic, troposphere), so they live here and the CLI is imported after them.
-Library use (`from compiler.cli import main`, the tests) keeps Python's defaults.
+Library use (`from compiler.cli import main`, the tests) keeps Python's defaults, but for
+lint: the lint process and a lint in the caller's process set the collector's thresholds
+for cfn-lint (`lint_processes.LINT_GC_THRESHOLDS`).
 """
 
 from __future__ import annotations

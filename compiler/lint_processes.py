@@ -31,11 +31,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-# The collector's thresholds in the lint process and the runs it forks: a collection of
-# the young objects every 50,000 allocations. cfn-lint's runs make garbage cycles as they
-# go, unlike the compile (whose own thresholds, `entry.GC_THRESHOLDS`, are higher): at
-# this threshold they lint the example about 12% faster than at Python's default, for
-# about 35 MiB more at their peak, and stay bounded (docs/speed.md).
+# The collector's thresholds in the lint process and the runs it forks (and around a
+# lint in the caller's own process, `lint.run_jobs`): a collection of the young objects
+# every 50,000 allocations. cfn-lint's runs make garbage cycles as they go, unlike the
+# compile (whose own thresholds, `entry.GC_THRESHOLDS`, are higher): at this threshold
+# they lint the example about 12% faster than at Python's default, for about 35 MiB more
+# at their peak, and stay bounded (docs/speed.md). Whatever the caller's: a library
+# caller's lint process, which inherited Python's defaults before, has these too.
 LINT_GC_THRESHOLDS = (50_000, 50, 100)
 
 

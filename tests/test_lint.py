@@ -540,3 +540,29 @@ def test_the_first_shared_run_holds_more_regions_copies(tmp_path, count, first):
     parts = lint_module._shared_parts(lint_module.LintJob(path, regions))
     assert [(part.share, part.regions) for part in parts] == [(0, regions), (1, regions)]
     assert parts[0].copies_in == regions[:first] and parts[1].copies_in == regions[first:]
+
+
+def test_a_lint_in_the_caller_s_process_runs_at_the_lint_thresholds_and_restores_the_caller_s(
+    tmp_path, monkeypatch
+):
+    """On one core (or for a caller with threads) cfn-lint runs in the caller's process:
+    at the lint process's collector thresholds, the caller's again after."""
+    import gc
+
+    from compiler.lint_processes import LINT_GC_THRESHOLDS
+
+    seen = []
+    monkeypatch.setattr(lint_module, "parallel_workers", lambda count: 1)
+    monkeypatch.setattr(
+        lint_module, "_lint_part", lambda part: seen.append(gc.get_threshold()) or []
+    )
+    path = tmp_path / "t.json"
+    path.write_text("{}", encoding="utf-8")
+    before = gc.get_threshold()
+    gc.set_threshold(200_000, 50, 100)
+    try:
+        assert lint_module.run_jobs([lint_module.LintJob(path, ("us-east-1",))]) == [[]]
+        assert gc.get_threshold() == (200_000, 50, 100)
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [LINT_GC_THRESHOLDS]
