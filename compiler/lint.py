@@ -37,6 +37,7 @@ from compiler.lint_relations import COMPARED_WITH_EARLIER
 
 if TYPE_CHECKING:
     from compiler.lint_processes import LintProcess
+    from compiler.lint_view import Renumbered
     from compiler.spec_map import SpecLocation
 
 # cfn-lint's configuration file: none. Without one named, cfn-lint reads `.cfnlintrc` from
@@ -173,7 +174,7 @@ def lint_template(
 
     text = original_text = path.read_text(encoding="utf-8")
     copies: dict[str, tuple[str, tuple[str, ...]]] = {}
-    renumbered: Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]] = {}
+    renumbered: Renumbered = {}
     in_both_runs: frozenset[str] | None = None  # None: the same template in both
     if f'"{REGION_MAP}"' in text:
         from compiler.json_text import to_json_bytes
@@ -364,7 +365,7 @@ def _findings(
     copies: dict[str, tuple[str, tuple[str, ...]]],
     regions: list[str],
     original_text: str,
-    renumbered: Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]] | None = None,
+    renumbered: Renumbered,
 ) -> list[LintFinding]:
     """A cfn-lint match as findings: one, or for a lint view copy one per region it holds
     the values of (none when a regional rule checked them in another region), at the
@@ -379,12 +380,12 @@ def _findings(
     if where[:1] == ("Resources",) and len(where) > 1 and where[1] in copies:
         original, covered = copies[str(where[1])]
         in_regions = [named] if named in covered else [] if named else list(covered)
-        for items, indexes in (renumbered or {}).get(str(where[1]), {}).items():
+        for items, indexes in renumbered.get(str(where[1]), {}).items():
             where = _renumbered(where, items, indexes)
         where = ("Resources", original, *where[2:])
         line, column = _resource_line(original_text, original), 5  # the copy is in no file
     if copies:
-        message = _originals_named(message, copies, renumbered or {})
+        message = _originals_named(message, copies, renumbered)
     # cfn-lint prints E3019's resources as a Python set, in an order that changes from
     # one process to the next (string hashing): sorted, the same finding reads the same.
     message = _SAME_IDENTIFIERS.sub(
@@ -413,7 +414,7 @@ def _findings(
 def _originals_named(
     message: str,
     copies: Mapping[str, tuple[str, tuple[str, ...]]],
-    renumbered: Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]],
+    renumbered: Renumbered,
 ) -> str:
     """`message` naming originals where it names lint view copies: first the indexes of
     shortened lists in paths into a copy (`_renumbered_in_text`), then each copy's ID, as

@@ -65,13 +65,19 @@ from compiler.naming import REGION_MAP
 _REGION_KEY = {"Ref": "AWS::Region"}
 
 
+# Where the items of a copy's shortened lists were in the original's: {path of a list in
+# the resource: the original's index of each item the copy's list holds}.
+Renumbering = dict[tuple[str | int, ...], tuple[int, ...]]
+# The same for each copy's logical ID.
+Renumbered = Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]]
+
+
 class LintView(NamedTuple):
     template: dict[str, Any]
     # copy's logical ID -> (original logical ID, the regions whose values it holds)
     copies: dict[str, tuple[str, tuple[str, ...]]]
-    # copy's logical ID -> {path of a list in the resource: the original's index of each
-    # item the copy's list holds} (a policy document's statements, `_differing_statements`)
-    renumbered: Mapping[str, Mapping[tuple[str | int, ...], tuple[int, ...]]] = MappingProxyType({})
+    # where each copy's shortened lists' items were (`_differing_statements`)
+    renumbered: Renumbered = MappingProxyType({})
 
 
 def is_region_lookup(node: Any) -> bool:
@@ -191,7 +197,7 @@ def lint_view(
             shared[name, key] = (*shared.get((name, key), ()), region)
             made.setdefault((name, key), copy)
     copies: dict[str, tuple[str, tuple[str, ...]]] = {}
-    renumbered: dict[str, dict[tuple[str | int, ...], tuple[int, ...]]] = {}
+    renumbered: dict[str, Renumbering] = {}
     added: dict[str, Any] = {}
     for region in regions:
         renamed = {name: ids[name, region] for name in tied}
@@ -229,9 +235,6 @@ def _without_own_tags(copy: Any, original: dict[str, Any]) -> Any:
     ):
         return copy
     return {**copy, "Properties": {key: value for key, value in properties.items() if key != TAGS}}
-
-
-Renumbering = dict[tuple[str | int, ...], tuple[int, ...]]
 
 
 def _trimmed(copy: Any, original: dict[str, Any]) -> tuple[Any, Renumbering]:
